@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` (release the sample findings into public/) and
+# `make test`. Everything is installed into .venv from pyproject.toml.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+# Embedded defaults: a temporary local Prefect server, its state kept inside the project.
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
+.PHONY: demo test lint format serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/outreach check
+	$(BIN)/outreach release --all
+	@echo
+	@echo "Output: $(CURDIR)/public  (blog, topic pages, feed.atom, sitemap.xml, share images)"
+	@echo "Preview: make serve, then open http://127.0.0.1:8000/"
+
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+serve: $(VENV)/.demo-installed
+	$(BIN)/outreach serve --port 8000
+
+clean:
+	rm -rf public build state .prefect

@@ -1,0 +1,130 @@
+"""Release flows: validate every finding, render each channel, publish, leave a record.
+
+Thin on purpose: the work is in ``outreach.release``; this file adds Prefect's retries,
+logging and artifacts. Run it from the CLI (``outreach release``), the Prefect UI (deployments
+in prefect.yaml) or directly: ``python -m flows.release FINDING_ID``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from outreach.config import Settings, load_settings
+from outreach.finding import Finding
+from outreach.ledger import Ledger
+from outreach.platforms.base import Receipt
+from outreach.release import (
+    ChannelPlan,
+    ReleaseReport,
+    load_catalog,
+    plan_channel,
+    publish_channel,
+    rebuild_ids,
+    resolve_channels,
+    resolve_ids,
+)
+
+
+@task(name="validate-findings", cache_policy=NO_CACHE)
+def validate_findings(settings: Settings) -> dict[str, Finding]:
+    return load_catalog(settings)
+
+
+@task(name="render-channel", cache_policy=NO_CACHE)
+def render_channel(
+    settings: Settings, catalog: dict[str, Finding], channel: str, ids: list[str], now: datetime
+) -> ChannelPlan:
+    released = Ledger(settings.paths.ledger).released(channel)
+    return plan_channel(settings, catalog, channel, ids, released, now)
+
+
+@task(name="publish-channel", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def publish(settings: Settings, plan: ChannelPlan, now: datetime, dry_run: bool) -> list[Receipt]:
+    return publish_channel(settings, plan, Ledger(settings.paths.ledger), now, dry_run)
+
+
+def _artifact(report: ReleaseReport, key: str) -> None:
+    lines = [f"# Release: {key}", "", report.summary().replace("\n", "\n\n"), ""]
+    changed = report.changed
+    if changed:
+        lines += ["| channel | platform | finding | item | action |", "|---|---|---|---|---|"]
+        for receipt in changed:
+            item = f"[{receipt.item}]({receipt.url})" if receipt.url else receipt.item
+            finding = receipt.finding_id or "(site)"
+            cells = (receipt.channel, receipt.platform, finding, item, receipt.action)
+            lines.append("| " + " | ".join(cells) + " |")
+    create_markdown_artifact(
+        key=key, markdown="\n".join(lines), description="What this release published"
+    )
+
+
+def _run(
+    ids: Sequence[str] | None,
+    channels: Sequence[str] | None,
+    dry_run: bool,
+    config: str | None,
+    now: datetime | None,
+    artifact_key: str,
+    rebuild: bool = False,
+) -> ReleaseReport:
+    logger = get_run_logger()
+    settings = load_settings(Path(config) if config else None)
+    moment = now or datetime.now(UTC)
+    catalog = validate_findings(settings)
+    names = resolve_channels(settings, channels)
+    chosen = rebuild_ids(settings, catalog, names) if rebuild else resolve_ids(catalog, ids)
+    plans = [render_channel(settings, catalog, name, chosen, moment) for name in names]
+    receipts: list[Receipt] = []
+    for plan in plans:
+        receipts.extend(publish(settings, plan, moment, dry_run))
+    report = ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run)
+    logger.info(report.summary())
+    _artifact(report, artifact_key)
+    return report
+
+
+def _key(text: str) -> str:
+    return "release-" + "".join(c if c.isalnum() else "-" for c in text.lower())[:60]
+
+
+@flow(name="release-finding", log_prints=True)
+def release_finding(
+    finding_id: str,
+    channels: list[str] | None = None,
+    dry_run: bool = False,
+    config: str | None = None,
+    now: datetime | None = None,
+) -> ReleaseReport:
+    """Release one finding on the chosen channels (default: all configured)."""
+    return _run([finding_id], channels, dry_run, config, now, _key(finding_id))
+
+
+@flow(name="release-findings", log_prints=True)
+def release_findings(
+    finding_ids: list[str] | None = None,
+    channels: list[str] | None = None,
+    dry_run: bool = False,
+    config: str | None = None,
+    now: datetime | None = None,
+) -> ReleaseReport:
+    """Release several findings at once (all of them when no ids are given)."""
+    return _run(finding_ids, channels, dry_run, config, now, _key("batch"))
+
+
+@flow(name="rebuild-site", log_prints=True)
+def rebuild_site(
+    channels: list[str] | None = None, config: str | None = None, now: datetime | None = None
+) -> ReleaseReport:
+    """Re-render every released finding and every index, e.g. after a template change."""
+    return _run(None, channels, False, config, now, _key("rebuild"), rebuild=True)
+
+
+if __name__ == "__main__":
+    release_finding(sys.argv[1])

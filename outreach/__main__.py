@@ -1,0 +1,3 @@
+from outreach.cli import app
+
+app()

@@ -1,0 +1,64 @@
+"""What every channel shares: the deliverables it produces and the site it renders for.
+
+A channel is pure: given findings and settings it returns bytes for paths. It never writes
+files, reads the clock or touches the network; platforms do the publishing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+from urllib.parse import urlsplit
+
+from outreach.config import Settings
+from outreach.finding import Finding
+
+SITE_WIDE = ""
+"""The finding id under which site-wide deliverables (indexes, feeds) are recorded."""
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    """One output file: its path under the site root and its exact bytes."""
+
+    path: str
+    content: bytes
+    finding_id: str = SITE_WIDE
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class Site:
+    """Settings plus the findings that public indexes list, newest first."""
+
+    settings: Settings
+    listed: Sequence[Finding] = field(default_factory=tuple)
+
+    def url(self, path: str = "") -> str:
+        """Absolute URL of a site path such as ``blog/x/``."""
+        return self.settings.site.base_url + path.lstrip("/")
+
+    def href(self, path: str = "") -> str:
+        """Root-relative link for a site path, honouring a base URL with a path prefix."""
+        return urlsplit(self.settings.site.base_url).path + path.lstrip("/")
+
+
+class Channel(Protocol):
+    """The one interface a channel implements to plug into the release flow."""
+
+    name: ClassVar[str]
+    public: ClassVar[bool]
+    """True when every deliverable is a public page: the finding is held until it may go public."""
+
+    def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        """Deliverables that belong to one finding (its pages, images, files)."""
+        ...
+
+    def render_site(self, site: Site) -> list[Deliverable]:
+        """Deliverables that list findings (indexes, feeds, sitemaps)."""
+        ...

@@ -1,0 +1,219 @@
+"""The blog channel: a page per finding, paginated index, topic pages, Atom feed and sitemap."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import ClassVar
+
+from feedgen.feed import FeedGenerator
+from PIL import Image
+
+from outreach.channels.base import Deliverable, Site
+from outreach.finding import Finding
+from outreach.markdown import render_markdown
+from outreach.share_image import HEIGHT as SHARE_HEIGHT
+from outreach.share_image import WIDTH as SHARE_WIDTH
+from outreach.share_image import draw_share_image
+from outreach.templating import environment
+from outreach.topics import TOPICS, TOPICS_BY_SLUG
+
+ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
+"""Namespace for Atom entry ids: derived from the finding id, so they survive a domain move."""
+
+FEED_PATH = "feed.atom"
+EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def post_path(finding_id: str) -> str:
+    return f"blog/{finding_id}/"
+
+
+def safe_file_name(name: str) -> str:
+    """A file name safe in URLs and on every filesystem."""
+    stem, dot, suffix = PurePosixPath(name).name.rpartition(".")
+    cleaned = re.sub(r"[^a-z0-9]+", "-", (stem or suffix).lower()).strip("-") or "image"
+    return f"{cleaned}.{suffix.lower()}" if dot else cleaned
+
+
+def index_page_path(number: int) -> str:
+    return "" if number == 1 else f"page/{number}/"
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    count: int
+    findings: Sequence[Finding]
+
+
+def paginate(findings: Sequence[Finding], per_page: int) -> list[Page]:
+    chunks = [findings[start : start + per_page] for start in range(0, len(findings), per_page)]
+    chunks = chunks or [()]
+    return [Page(number, len(chunks), chunk) for number, chunk in enumerate(chunks, start=1)]
+
+
+def entry_id(finding: Finding) -> str:
+    return f"urn:uuid:{uuid.uuid5(ENTRY_NAMESPACE, finding.id)}"
+
+
+class BlogChannel:
+    name: ClassVar[str] = "blog"
+    public: ClassVar[bool] = True
+
+    # -- one finding ---------------------------------------------------------
+
+    def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        settings = site.settings
+        base = post_path(finding.id)
+        image_source = settings.paths.media / finding.image.file
+        image_bytes = image_source.read_bytes()
+        with Image.open(io.BytesIO(image_bytes)) as picture:
+            image_width, image_height = picture.size
+        image_name = safe_file_name(finding.image.file)
+        share = draw_share_image(
+            finding.title,
+            finding.key_stat.value,
+            finding.key_stat.label,
+            finding.topics[0],
+            settings.site.title,
+        )
+        page = (
+            environment(settings.paths.templates)
+            .get_template("blog/post.html.j2")
+            .render(
+                site=site,
+                finding=finding,
+                body_html=render_markdown(finding.body),
+                topics=[TOPICS_BY_SLUG[slug] for slug in finding.topics],
+                image={
+                    "href": site.href(base + image_name),
+                    "width": image_width,
+                    "height": image_height,
+                },
+                share={
+                    "url": site.url(base + "share.png"),
+                    "width": SHARE_WIDTH,
+                    "height": SHARE_HEIGHT,
+                },
+                canonical=site.url(base),
+                json_ld=self._article_json_ld(finding, site, base + image_name, base + "share.png"),
+            )
+        )
+        return [
+            Deliverable(base + "index.html", page.encode("utf-8"), finding.id),
+            Deliverable(base + image_name, image_bytes, finding.id),
+            Deliverable(base + "share.png", share, finding.id),
+        ]
+
+    def _article_json_ld(self, finding: Finding, site: Site, image: str, share: str) -> dict:
+        settings = site.settings.site
+        return {
+            "@context": "https://schema.org",
+            "@type": "Article",
+            "headline": finding.title,
+            "description": finding.summary,
+            "datePublished": finding.published.isoformat(),
+            "dateModified": finding.last_modified.isoformat(),
+            "inLanguage": settings.language,
+            "mainEntityOfPage": site.url(post_path(finding.id)),
+            "image": [site.url(share), site.url(image)],
+            "author": {"@type": "Organization", "name": finding.author or settings.author},
+            "publisher": {"@type": "Organization", "name": settings.organisation},
+            "keywords": [TOPICS_BY_SLUG[slug].name for slug in finding.topics]
+            + list(finding.commodities),
+        }
+
+    # -- the whole site --------------------------------------------------------
+
+    def render_site(self, site: Site) -> list[Deliverable]:
+        settings = site.settings
+        env = environment(settings.paths.templates)
+        findings = list(site.listed)
+        out: list[Deliverable] = []
+
+        for page in paginate(findings, settings.site.posts_per_page):
+            path = index_page_path(page.number)
+            html = env.get_template("blog/index.html.j2").render(
+                site=site,
+                page=page,
+                canonical=site.url(path),
+                topics_by_slug=TOPICS_BY_SLUG,
+                previous_href=site.href(index_page_path(page.number - 1))
+                if page.number > 1
+                else None,
+                next_href=site.href(index_page_path(page.number + 1))
+                if page.number < page.count
+                else None,
+            )
+            out.append(Deliverable(path + "index.html", html.encode("utf-8")))
+
+        counts = {topic.slug: 0 for topic in TOPICS}
+        for topic in TOPICS:
+            in_topic = [finding for finding in findings if topic.slug in finding.topics]
+            counts[topic.slug] = len(in_topic)
+            path = f"topics/{topic.slug}/"
+            html = env.get_template("blog/topic.html.j2").render(
+                site=site,
+                topic=topic,
+                findings=in_topic,
+                canonical=site.url(path),
+                topics_by_slug=TOPICS_BY_SLUG,
+            )
+            out.append(Deliverable(path + "index.html", html.encode("utf-8")))
+        html = env.get_template("blog/topics.html.j2").render(
+            site=site, topics=TOPICS, counts=counts, canonical=site.url("topics/")
+        )
+        out.append(Deliverable("topics/index.html", html.encode("utf-8")))
+
+        out.append(Deliverable(FEED_PATH, self._atom_feed(findings, site)))
+        sitemap = env.get_template("blog/sitemap.xml.j2").render(
+            site=site,
+            findings=findings,
+            index_pages=paginate(findings, settings.site.posts_per_page),
+            index_page_path=index_page_path,
+            topics=TOPICS,
+        )
+        out.append(Deliverable("sitemap.xml", sitemap.encode("utf-8")))
+        robots = f"User-agent: *\nAllow: /\nSitemap: {site.url('sitemap.xml')}\n"
+        out.append(Deliverable("robots.txt", robots.encode("utf-8")))
+        stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"
+        out.append(Deliverable("assets/style.css", stylesheet.read_bytes()))
+        return out
+
+    def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:
+        settings = site.settings.site
+        feed = FeedGenerator()
+        feed.id(site.url(FEED_PATH))
+        feed.title(settings.title)
+        feed.subtitle(settings.tagline)
+        feed.link(href=site.url(FEED_PATH), rel="self", type="application/atom+xml")
+        feed.link(href=site.url(), rel="alternate", type="text/html")
+        feed.language(settings.language)
+        feed.author({"name": settings.organisation})
+        feed.generator("outreach")
+        newest = max((finding.last_modified for finding in findings), default=EMPTY_FEED_DATE)
+        feed.updated(newest)
+        for finding in findings:
+            entry = feed.add_entry(order="append")
+            entry.id(entry_id(finding))
+            entry.title(finding.title)
+            entry.link(href=site.url(post_path(finding.id)), rel="alternate", type="text/html")
+            entry.published(finding.published)
+            entry.updated(finding.last_modified)
+            entry.author({"name": finding.author or settings.author})
+            entry.summary(finding.summary)
+            entry.content(render_markdown(finding.body), type="html")
+            for slug in finding.topics:
+                entry.category(
+                    term=slug, label=TOPICS_BY_SLUG[slug].name, scheme=site.url("topics/")
+                )
+        return feed.atom_str(pretty=True)
+
+
+CHANNEL = BlogChannel()

@@ -1,0 +1,185 @@
+"""The ``outreach`` command: check, build, release, rebuild and serve.
+
+``release`` and ``rebuild`` run the same Prefect flows the team triggers from the UI; findings
+are validated first, without Prefect, so mistakes are reported in a second.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from outreach.config import ConfigError, Settings, load_settings
+from outreach.finding import FindingsInvalid
+from outreach.release import (
+    ReleaseError,
+    ReleaseReport,
+    build_preview,
+    load_catalog,
+    resolve_channels,
+    resolve_ids,
+)
+
+app = typer.Typer(
+    help="Turn research findings into published posts, episodes, releases and newsletters.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Configuration file (default: ./outreach.toml or $OUTREACH_CONFIG)."
+    ),
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        errors.print(f"[red]Configuration error:[/red] {exc}", markup=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    errors.print(f"[bold red]Nothing was published.[/bold red] {exc}")
+    return typer.Exit(1)
+
+
+def _print_report(report: ReleaseReport, settings: Settings) -> None:
+    """One row per channel and finding, counting what happened to its files."""
+    rows: dict[tuple[str, str], dict[str, int]] = {}
+    for receipt in report.receipts:
+        counts = rows.setdefault((receipt.channel, receipt.finding_id or "(site pages)"), {})
+        counts[receipt.action] = counts.get(receipt.action, 0) + 1
+    table = Table(
+        "channel", "finding", "files", title="Would publish" if report.dry_run else "Published"
+    )
+    for (channel, finding_id), counts in rows.items():
+        table.add_row(
+            channel, finding_id, ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+        )
+    console.print(table)
+    console.print(report.summary())
+    console.print(f"Site folder: {settings.paths.public}")
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate every finding; list each problem with the file, the field and the fix."""
+    settings = _settings(config)
+    try:
+        catalog = load_catalog(settings)
+    except FindingsInvalid as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    now = datetime.now(UTC)
+    table = Table("id", "published", "topics", "status", title=f"{len(catalog)} findings are valid")
+    for finding in sorted(catalog.values(), key=lambda f: f.published):
+        status = (
+            "public" if finding.is_public(now) else f"held until {finding.public_from.isoformat()}"
+        )
+        table.add_row(finding.id, finding.published.isoformat(), ", ".join(finding.topics), status)
+    console.print(table)
+
+
+@app.command()
+def build(config: ConfigOption = None) -> None:
+    """Render every finding into the build folder for review, publishing nothing."""
+    settings = _settings(config)
+    try:
+        with console.status("Rendering findings…"):
+            written, held = build_preview(settings, datetime.now(UTC))
+    except (FindingsInvalid, ReleaseError) as exc:
+        raise _fail(exc) from None
+    for hold in held:
+        console.print(f"Held: '{hold.finding_id}' is not public before {hold.until.isoformat()}.")
+    console.print(f"Rendered {written} files into {settings.paths.build}")
+
+
+@app.command()
+def release(
+    finding_ids: Annotated[
+        list[str] | None, typer.Argument(help="Ids of the findings to release.")
+    ] = None,
+    all_findings: Annotated[bool, typer.Option("--all", help="Release every finding.")] = False,
+    channel: Annotated[
+        list[str] | None, typer.Option("--channel", "-c", help="Only this channel (repeatable).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Release findings through the Prefect release flow."""
+    if bool(finding_ids) == all_findings:
+        errors.print("Give finding ids or --all (not both).")
+        raise typer.Exit(2)
+    settings = _settings(config)
+    try:
+        catalog = load_catalog(settings)
+        ids = resolve_ids(catalog, None if all_findings else finding_ids)
+        resolve_channels(settings, channel)
+    except (FindingsInvalid, ReleaseError) as exc:
+        raise _fail(exc) from None
+
+    from flows.release import release_finding, release_findings
+
+    config_arg = str(config) if config else None
+    with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
+        if len(ids) == 1:
+            report = release_finding(ids[0], channel, dry_run, config_arg)
+        else:
+            report = release_findings(ids, channel, dry_run, config_arg)
+    _print_report(report, settings)
+
+
+@app.command()
+def rebuild(config: ConfigOption = None) -> None:
+    """Re-render every released finding and every index page and feed."""
+    settings = _settings(config)
+    try:
+        load_catalog(settings)
+    except FindingsInvalid as exc:
+        raise _fail(exc) from None
+    from flows.release import rebuild_site
+
+    with console.status("Rebuilding the site…"):
+        report = rebuild_site(None, str(config) if config else None)
+    _print_report(report, settings)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    config: ConfigOption = None,
+) -> None:
+    """Preview the published site folder in a browser."""
+    from outreach.serve import make_server
+
+    settings = _settings(config)
+    root = settings.paths.public
+    if not (root / "index.html").is_file():
+        errors.print(f"{root} has no site yet; run 'make demo' or 'outreach release --all' first.")
+        raise typer.Exit(1)
+    server = make_server(root, host, port)
+    console.print(f"Serving {root} on http://{host}:{port}/ (Ctrl+C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,141 @@
+"""Configuration: one TOML file, environment variables on top, embedded defaults underneath.
+
+The file holds no secrets: credentials come from the environment or Prefect blocks. Any
+setting can be overridden with ``OUTREACH_<SECTION>__<KEY>``, e.g.
+``OUTREACH_SITE__BASE_URL=https://example.org/``; list settings take commas
+(``OUTREACH_CHANNELS__BLOG__PLATFORMS=static``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_FILE_NAME = "outreach.toml"
+ENV_PREFIX = "OUTREACH_"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the source, the key and the fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSettings(_Section):
+    title: str = "Durable Supply Chains"
+    tagline: str = "Research findings on durable smallholder commodity supply chains"
+    base_url: str = "http://127.0.0.1:8000/"
+    language: str = "en-GB"
+    organisation: str = "Durable Supply Chains Programme"
+    author: str = "Programme research team"
+    posts_per_page: Annotated[int, Field(ge=1, le=100)] = 10
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL such as 'https://example.org/'")
+        return value if value.endswith("/") else value + "/"
+
+
+class PathSettings(_Section):
+    findings: Path = Path("findings")
+    media: Path = Path("media")
+    press: Path = Path("press")
+    templates: Path = Path("templates")
+    public: Path = Path("public")
+    build: Path = Path("build")
+    state: Path = Path("state")
+
+    @property
+    def ledger(self) -> Path:
+        return self.state / "ledger.sqlite"
+
+
+class ChannelSettings(_Section):
+    platforms: list[str] = ["static"]
+
+
+class Settings(_Section):
+    site: SiteSettings = SiteSettings()
+    paths: PathSettings = PathSettings()
+    channels: dict[str, ChannelSettings] = {"blog": ChannelSettings()}
+    root: Path = Path(".")
+
+    def channel(self, name: str) -> ChannelSettings:
+        return self.channels.get(name, ChannelSettings())
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Turn ``OUTREACH_A__B=v`` variables into a nested mapping ``{"a": {"b": "v"}}``."""
+    tree: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name or name == "OUTREACH_CONFIG":
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value.split(",") if keys[-1] == "platforms" else value
+    return tree
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings from ``path`` (or ``$OUTREACH_CONFIG``, or ./outreach.toml if present).
+
+    Relative paths in the file are resolved against the file's folder, so the pipeline runs
+    the same from any working directory.
+    """
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("OUTREACH_CONFIG"):
+        path = Path(environ["OUTREACH_CONFIG"])
+    if path is None and Path(CONFIG_FILE_NAME).is_file():
+        path = Path(CONFIG_FILE_NAME)
+    data: dict[str, Any] = {}
+    root = Path.cwd()
+    source = "embedded defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{path}: no such configuration file; create it or unset OUTREACH_CONFIG"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+        root = path.resolve().parent
+    data = _merge(data, _env_overrides(environ))
+    try:
+        settings = Settings.model_validate({**data, "root": root})
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"])
+            env_name = ENV_PREFIX + "__".join(str(p).upper() for p in error["loc"])
+            lines.append(f"{source}: {key}: {error['msg']} (or set {env_name})")
+        raise ConfigError("\n".join(lines)) from None
+    resolved = {
+        name: (value if value.is_absolute() else root / value)
+        for name, value in settings.paths.model_dump().items()
+    }
+    return settings.model_copy(update={"paths": PathSettings(**resolved)})

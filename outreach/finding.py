@@ -1,0 +1,504 @@
+"""The Finding model and its reader.
+
+A finding is a Markdown file with YAML front matter. Reading is strict on purpose: the comms
+team should learn about every mistake in a file at once, each message naming the file, the
+field and what to write instead, before anything is rendered or published.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from outreach.topics import TOPICS, TOPICS_BY_SLUG
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_TIMESTAMP = re.compile(r"^(?:(\d+):)?([0-5]?\d):([0-5]\d(?:\.\d+)?)$")
+
+
+def _single_line(value: str) -> str:
+    """Reject line breaks and control characters: these fields reach headers and titles."""
+    if _CONTROL_CHARS.search(value):
+        raise PydanticCustomError(
+            "outreach_single_line",
+            "contains a line break or control character; write it on one line",
+        )
+    return value
+
+
+Line = Annotated[str, Field(min_length=1), AfterValidator(_single_line)]
+"""One line of text: stripped, non-empty, no control characters."""
+
+Text = Annotated[str, Field(min_length=1)]
+"""Free text that may span lines (YAML folded or literal blocks)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _media_file(value: str, info: ValidationInfo, kind: str) -> str:
+    """Check a path is relative, stays inside media/ and names an existing file."""
+    posix = PurePosixPath(value.replace("\\", "/"))
+    if posix.is_absolute() or ".." in posix.parts or not posix.parts:
+        raise PydanticCustomError(
+            "outreach_media_path",
+            "'{value}' is not a path inside media/; write a relative path such as '{example}'",
+            {"value": value, "example": f"{kind}/example.{'jpg' if kind == 'images' else 'mp3'}"},
+        )
+    media_dir: Path | None = (info.context or {}).get("media_dir")
+    if media_dir is not None and not (media_dir / posix).is_file():
+        raise PydanticCustomError(
+            "outreach_media_missing",
+            "no file at {path}; put the file there or correct the path (relative to media/)",
+            {"path": str(media_dir / posix)},
+        )
+    return posix.as_posix()
+
+
+def _web_url(value: str) -> str:
+    """Only http(s) links reach pages: a ``javascript:`` URL would run in readers' browsers."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PydanticCustomError(
+            "outreach_url",
+            "'{value}' is not a web address; write a full http(s) URL such as "
+            "'https://example.org/report'",
+            {"value": value},
+        )
+    return value
+
+
+WebUrl = Annotated[Line, AfterValidator(_web_url)]
+
+
+class Stat(_Strict):
+    """A key statistic. ``illustrative`` marks figures that are examples, not measurements."""
+
+    value: Line
+    label: Line
+    source: Line
+    source_url: WebUrl | None = None
+    illustrative: bool = False
+
+
+class Quote(_Strict):
+    text: Text
+    speaker: Line
+    role: Line
+
+
+class Image(_Strict):
+    file: Line
+    caption: Line
+    credit: Line
+    licence: Line
+    alt: Annotated[Line, Field(max_length=250)]
+
+    @field_validator("file")
+    @classmethod
+    def _file_exists(cls, value: str, info: ValidationInfo) -> str:
+        return _media_file(value, info, "images")
+
+
+def parse_timestamp(value: str | int | float) -> float:
+    """Seconds from ``HH:MM:SS``, ``MM:SS`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(value)
+        return float(value)
+    match = _TIMESTAMP.match(value.strip())
+    if not match:
+        raise ValueError(value)
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+class Chapter(_Strict):
+    start: float
+    title: Line
+    url: WebUrl | None = None
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _parse_start(cls, value: Any) -> float:
+        try:
+            return parse_timestamp(value)
+        except (ValueError, TypeError):
+            raise PydanticCustomError(
+                "outreach_timestamp",
+                "'{value}' is not a time; write HH:MM:SS or MM:SS, e.g. '02:30'",
+                {"value": value},
+            ) from None
+
+
+class Episode(_Strict):
+    audio: Line
+    number: Annotated[int, Field(ge=1)]
+    season: Annotated[int, Field(ge=1)] | None = None
+    explicit: bool = False
+    transcript: Line | None = None
+    chapters: list[Chapter] = []
+
+    @field_validator("audio")
+    @classmethod
+    def _audio_exists(cls, value: str, info: ValidationInfo) -> str:
+        return _media_file(value, info, "audio")
+
+    @field_validator("transcript")
+    @classmethod
+    def _transcript_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _media_file(value, info, "transcripts")
+
+    @field_validator("chapters")
+    @classmethod
+    def _chapters_in_order(cls, chapters: list[Chapter]) -> list[Chapter]:
+        if chapters and chapters[0].start != 0:
+            raise PydanticCustomError(
+                "outreach_chapters_start",
+                "the first chapter starts at {start:g} s; start it at '00:00'",
+                {"start": chapters[0].start},
+            )
+        for before, after in itertools.pairwise(chapters):
+            if after.start <= before.start:
+                raise PydanticCustomError(
+                    "outreach_chapters_order",
+                    "chapter '{title}' does not start after the one before it; list chapters "
+                    "in time order with increasing start times",
+                    {"title": after.title},
+                )
+        return chapters
+
+
+class Headlines(_Strict):
+    business: Line | None = None
+    consumer: Line | None = None
+
+
+def _topic(value: str) -> str:
+    if value not in TOPICS_BY_SLUG:
+        slugs = [topic.slug for topic in TOPICS]
+        close = difflib.get_close_matches(value, slugs, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise PydanticCustomError(
+            "outreach_topic",
+            "'{value}' is not one of the six topics; {hint}write one of: {slugs}",
+            {"value": value, "hint": hint, "slugs": ", ".join(slugs)},
+        )
+    return value
+
+
+class Finding(_Strict):
+    """One research finding, validated. ``body`` is the Markdown after the front matter."""
+
+    id: Annotated[str, Field(max_length=80)]
+    title: Annotated[Line, Field(max_length=150)]
+    summary: Annotated[Line, Field(max_length=400)]
+    published: AwareDatetime
+    embargo: AwareDatetime | None = None
+    updated: AwareDatetime | None = None
+    topics: Annotated[list[Annotated[str, AfterValidator(_topic)]], Field(min_length=1)]
+    commodities: list[Line] = []
+    regions: list[Line] = []
+    author: Line | None = None
+    stats: Annotated[list[Stat], Field(min_length=1)]
+    quotes: list[Quote] = []
+    image: Image
+    episode: Episode | None = None
+    headlines: Headlines | None = None
+    body: Text
+    source_path: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_PATTERN.match(value):
+            suggestion = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-") or "cocoa-farm-gate"
+            raise PydanticCustomError(
+                "outreach_slug",
+                "'{value}' is not a slug; use lowercase letters, digits and single hyphens, "
+                "e.g. '{suggestion}' (the id is permanent: it names the post's URL)",
+                {"value": value, "suggestion": suggestion},
+            )
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _unique_topics(cls, topics: list[str]) -> list[str]:
+        if len(set(topics)) != len(topics):
+            raise PydanticCustomError(
+                "outreach_duplicate_topic", "lists a topic twice; list each topic once"
+            )
+        return topics
+
+    @field_validator("published", "embargo", "updated", mode="before")
+    @classmethod
+    def _dates_need_times(cls, value: Any) -> Any:
+        """YAML turns ``2026-03-04`` into a date; say plainly that a time and zone are needed."""
+        if isinstance(value, date) and not isinstance(value, datetime):
+            raise PydanticCustomError(
+                "outreach_date_only",
+                "'{value}' has no time or timezone; write e.g. '{value}T09:00:00+00:00'",
+                {"value": value.isoformat()},
+            )
+        return value
+
+    @property
+    def public_from(self) -> datetime:
+        """The earliest moment any public page may show this finding."""
+        if self.embargo is None:
+            return self.published
+        return max(self.published, self.embargo)
+
+    def is_public(self, now: datetime) -> bool:
+        return now >= self.public_from
+
+    @property
+    def last_modified(self) -> datetime:
+        """When readers should consider the post last changed (feeds, sitemaps)."""
+        return max(self.updated or self.published, self.published)
+
+    @property
+    def key_stat(self) -> Stat:
+        return self.stats[0]
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+@dataclass(frozen=True)
+class FindingProblem:
+    """One mistake in one file: where it is, what is wrong, and what to write instead."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+class FindingsInvalid(Exception):
+    """Raised with every problem found, so the team can fix them all in one pass."""
+
+    def __init__(self, problems: list[FindingProblem]):
+        self.problems = problems
+        files = len({problem.file for problem in problems})
+        noun = "problem" if len(problems) == 1 else "problems"
+        heading = f"{len(problems)} {noun} in {files} finding file{'s' if files != 1 else ''}"
+        super().__init__(heading + ":\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+# What to write, per field (list indices dropped), used when pydantic's own message is terse.
+FIELD_HINTS: dict[str, str] = {
+    "id": "a permanent slug such as 'cocoa-farm-gate'",
+    "title": "the post title on one line, at most 150 characters",
+    "summary": "one or two sentences on one line, at most 400 characters",
+    "published": "a date and time with a timezone, e.g. '2026-03-04T09:00:00+00:00'",
+    "embargo": "a date and time with a timezone, e.g. '2026-03-04T09:00:00+00:00', or leave it out",
+    "updated": "the date and time of the last real edit, with a timezone, or leave it out",
+    "topics": "a list of topic slugs, e.g. [food-agriculture, scope-3-climate]",
+    "commodities": "a list such as [cocoa, coffee]",
+    "regions": "a list such as [Ghana, West Africa]",
+    "stats": "a list of stats, each with value, label and source",
+    "stats.value": "the figure as text, e.g. '38%'",
+    "stats.label": "what the figure measures, e.g. 'rise in farm-gate income'",
+    "stats.source": "where the figure comes from, e.g. 'Programme survey, 2025'",
+    "stats.illustrative": "true or false",
+    "quotes.text": "the quoted words",
+    "quotes.speaker": "the speaker's name",
+    "quotes.role": "the speaker's role and organisation",
+    "image": "a mapping with file, caption, credit, licence and alt",
+    "image.file": "a path inside media/, e.g. 'images/cocoa.jpg'",
+    "image.alt": "a short description of the image for screen readers (at most 250 characters)",
+    "image.caption": "a caption on one line",
+    "image.credit": "who made the image",
+    "image.licence": "the licence, e.g. 'CC BY 4.0'",
+    "episode": "a mapping with audio and number (and optional chapters, transcript, season)",
+    "episode.audio": "a path inside media/, e.g. 'audio/episode-1.wav'",
+    "episode.number": "the episode number, a whole number from 1",
+    "episode.season": "the season number, a whole number from 1, or leave it out",
+    "episode.explicit": "true or false",
+    "episode.chapters.start": "a time such as '02:30'",
+    "episode.chapters.title": "the chapter title on one line",
+    "headlines.business": "a headline on one line, or leave it out",
+    "headlines.consumer": "a headline on one line, or leave it out",
+    "body": "the Markdown text of the post after the closing '---' line",
+}
+
+KNOWN_FIELDS: dict[str, list[str]] = {
+    "": list(Finding.model_fields),
+    "stats": list(Stat.model_fields),
+    "quotes": list(Quote.model_fields),
+    "image": list(Image.model_fields),
+    "episode": list(Episode.model_fields),
+    "episode.chapters": list(Chapter.model_fields),
+    "headlines": list(Headlines.model_fields),
+}
+
+
+def _field_path(loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """Return (display path like ``stats[1].source``, hint key like ``stats.source``)."""
+    shown = ""
+    key_parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            shown += f"[{part}]"
+        else:
+            shown += f".{part}" if shown else str(part)
+            key_parts.append(str(part))
+    return shown or "front matter", ".".join(key_parts)
+
+
+def _problem_from_error(file: str, error: Any) -> FindingProblem:
+    loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+    # Annotated validators add their own location segments; keep model fields and indices.
+    loc = tuple(part for part in loc if isinstance(part, int) or not str(part)[0].isupper())
+    shown, key = _field_path(loc)
+    kind = error["type"]
+    hint = FIELD_HINTS.get(key, "")
+    if kind.startswith("outreach_"):
+        message = error["msg"]
+    elif kind == "missing":
+        message = f"missing; add it: {hint}" if hint else "missing; add it"
+    elif kind == "extra_forbidden":
+        parent = ".".join(key.split(".")[:-1])
+        known = [
+            name for name in KNOWN_FIELDS.get(parent, []) if name not in ("body", "source_path")
+        ]
+        close = difflib.get_close_matches(key.split(".")[-1], known, n=1, cutoff=0.6)
+        if close:
+            message = f"unknown field; did you mean '{close[0]}'?"
+        else:
+            message = f"unknown field; remove it (known fields: {', '.join(known)})"
+    elif kind in ("string_too_short", "too_short") and error.get("ctx", {}).get("min_length") == 1:
+        message = f"is empty; write {hint}" if hint else "is empty"
+    elif kind == "timezone_aware":
+        message = f"has no timezone; write {hint}"
+    else:
+        reason = error["msg"][0].lower() + error["msg"][1:]
+        message = f"{reason}; write {hint}" if hint else reason
+    return FindingProblem(file=file, field=shown, message=message)
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+
+def split_front_matter(text: str) -> tuple[str, str] | None:
+    """Split ``---`` YAML ``---`` Markdown; None when the file has no front matter."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None
+    for index, line in enumerate(lines[1:], start=1):
+        if line.strip() == "---":
+            return "".join(lines[1:index]), "".join(lines[index + 1 :])
+    return None
+
+
+def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None) -> Finding:
+    """Read and validate one finding file; raise FindingsInvalid with all its problems."""
+    file = shown_as or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FindingsInvalid(
+            [FindingProblem(file, "file", f"is not UTF-8 text ({exc.reason}); save it as UTF-8")]
+        ) from None
+    parts = split_front_matter(text)
+    if parts is None:
+        raise FindingsInvalid(
+            [
+                FindingProblem(
+                    file,
+                    "front matter",
+                    "not found; start the file with a '---' line, then the YAML fields, then "
+                    "another '---' line, then the Markdown body",
+                )
+            ]
+        )
+    front, body = parts
+    try:
+        data = yaml.safe_load(front)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 2}" if mark is not None else "front matter"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FindingsInvalid(
+            [
+                FindingProblem(
+                    file,
+                    where,
+                    f"YAML syntax error ({problem}); check indentation and put text containing "
+                    "': ' or '#' in quotes",
+                )
+            ]
+        ) from None
+    if not isinstance(data, dict):
+        raise FindingsInvalid(
+            [FindingProblem(file, "front matter", "is not a mapping; write 'field: value' lines")]
+        )
+    data = {**data, "body": body, "source_path": file}
+    try:
+        return Finding.model_validate(data, context={"media_dir": media_dir})
+    except ValidationError as exc:
+        problems = [_problem_from_error(file, error) for error in exc.errors()]
+        raise FindingsInvalid(problems) from None
+
+
+def read_findings(
+    folder: Path, media_dir: Path | None, relative_to: Path | None = None
+) -> list[Finding]:
+    """Read every ``*.md`` in ``folder`` (sorted), collecting all problems before raising."""
+    findings: list[Finding] = []
+    problems: list[FindingProblem] = []
+    seen: dict[str, str] = {}
+    for path in sorted(folder.glob("*.md")):
+        if path.name.lower() == "readme.md":
+            continue
+        shown = str(path.relative_to(relative_to)) if relative_to else str(path)
+        try:
+            finding = read_finding(path, media_dir, shown_as=shown)
+        except FindingsInvalid as exc:
+            problems.extend(exc.problems)
+            continue
+        if finding.id in seen:
+            problems.append(
+                FindingProblem(
+                    shown,
+                    "id",
+                    f"'{finding.id}' is already the id of {seen[finding.id]}; "
+                    "give each finding its own id",
+                )
+            )
+            continue
+        seen[finding.id] = shown
+        findings.append(finding)
+    if problems:
+        raise FindingsInvalid(problems)
+    return findings

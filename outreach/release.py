@@ -1,0 +1,215 @@
+"""The release pipeline as plain functions: validate, render, publish, report.
+
+Flows in ``flows/`` wrap these steps as Prefect tasks; the CLI's ``build`` calls them directly.
+Everything is rendered before anything is published, so a rendering error leaves every
+platform untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from outreach.channels import available_channels, get_channel
+from outreach.channels.base import SITE_WIDE, Site
+from outreach.config import Settings
+from outreach.finding import Finding, read_findings
+from outreach.ledger import Ledger
+from outreach.platforms.base import Batch, Platform, Receipt
+from outreach.platforms.static import StaticSite, atomic_write
+
+
+class ReleaseError(Exception):
+    """The release cannot go ahead; nothing has been published."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """A finding a public channel may not show yet, and when it may."""
+
+    finding_id: str
+    channel: str
+    until: datetime
+
+
+@dataclass
+class ChannelPlan:
+    channel: str
+    batches: list[Batch] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+
+
+@dataclass
+class ReleaseReport:
+    receipts: list[Receipt]
+    held: list[Held]
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> list[Receipt]:
+        return [receipt for receipt in self.receipts if receipt.action != "unchanged"]
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for receipt in self.receipts:
+            counts[receipt.action] = counts.get(receipt.action, 0) + 1
+        verb = "would be" if self.dry_run else "were"
+        if not self.changed:
+            text = f"Nothing changed: all {len(self.receipts)} published files are up to date."
+        else:
+            parts = [f"{counts[a]} {a}" for a in ("created", "updated", "removed") if a in counts]
+            text = f"{', '.join(parts)} ({counts.get('unchanged', 0)} unchanged) {verb} published."
+        for hold in self.held:
+            text += (
+                f"\nHeld: '{hold.finding_id}' may not appear on the {hold.channel} before "
+                f"{hold.until.isoformat()}; run the release again after that time."
+            )
+        return text
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def load_catalog(settings: Settings) -> dict[str, Finding]:
+    """Every finding in the findings folder, validated; raises FindingsInvalid on any problem."""
+    findings = read_findings(settings.paths.findings, settings.paths.media, settings.root)
+    return {finding.id: finding for finding in findings}
+
+
+def resolve_ids(catalog: dict[str, Finding], ids: Iterable[str] | None) -> list[str]:
+    """The ids to release (all when None), with unknown ids reported together."""
+    if ids is None:
+        return sorted(catalog)
+    wanted = list(dict.fromkeys(ids))
+    unknown = [finding_id for finding_id in wanted if finding_id not in catalog]
+    if unknown:
+        raise ReleaseError(
+            f"no finding with id {', '.join(repr(u) for u in unknown)}; "
+            f"known ids: {', '.join(sorted(catalog)) or '(none)'}"
+        )
+    return wanted
+
+
+def resolve_channels(settings: Settings, channels: Sequence[str] | None) -> list[str]:
+    """Requested channels (default: every channel the configuration or code knows)."""
+    known = available_channels()
+    names = (
+        list(channels) if channels else sorted(set(known) & (set(settings.channels) or set(known)))
+    )
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ReleaseError(
+            f"no channel named {', '.join(repr(u) for u in unknown)}; "
+            f"choose from: {', '.join(sorted(known))}"
+        )
+    for name in names:
+        for platform_name in settings.channel(name).platforms:
+            make_platform(settings, platform_name)
+    return names
+
+
+def make_platform(settings: Settings, name: str) -> Platform:
+    if name == StaticSite.name:
+        return StaticSite(settings.paths.public, settings.site.base_url)
+    raise ReleaseError(
+        f"unknown platform '{name}' in the configuration's channel platforms; known: static"
+    )
+
+
+# -- rendering ----------------------------------------------------------------
+
+
+def newest_first(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.published, f.id), reverse=True)
+
+
+def plan_channel(
+    settings: Settings,
+    catalog: dict[str, Finding],
+    channel_name: str,
+    ids: Sequence[str],
+    already_released: Iterable[str],
+    now: datetime,
+) -> ChannelPlan:
+    """Render one channel for ``ids`` plus the site-wide pages that list every public finding."""
+    channel = get_channel(channel_name)
+    plan = ChannelPlan(channel_name)
+    ready: list[Finding] = []
+    for finding_id in ids:
+        finding = catalog[finding_id]
+        if channel.public and not finding.is_public(now):
+            plan.held.append(Held(finding_id, channel_name, finding.public_from))
+        else:
+            ready.append(finding)
+    listed_ids = ({f.id for f in ready} | set(already_released)) & set(catalog)
+    listed = newest_first(
+        catalog[i] for i in listed_ids if not channel.public or catalog[i].is_public(now)
+    )
+    site = Site(settings=settings, listed=tuple(listed))
+    for finding in ready:
+        plan.batches.append(Batch(channel_name, finding.id, channel.render_finding(finding, site)))
+    plan.batches.append(Batch(channel_name, SITE_WIDE, channel.render_site(site)))
+    return plan
+
+
+# -- publishing ---------------------------------------------------------------
+
+
+def publish_channel(
+    settings: Settings, plan: ChannelPlan, ledger: Ledger, now: datetime, dry_run: bool = False
+) -> list[Receipt]:
+    receipts: list[Receipt] = []
+    for platform_name in settings.channel(plan.channel).platforms:
+        platform = make_platform(settings, platform_name)
+        for batch in plan.batches:
+            receipts.extend(platform.publish(batch, ledger, now, dry_run=dry_run))
+    return receipts
+
+
+def release(
+    settings: Settings,
+    ids: Sequence[str] | None,
+    channels: Sequence[str] | None,
+    now: datetime,
+    dry_run: bool = False,
+) -> ReleaseReport:
+    """The whole release without Prefect: the flows run the same steps as tasks."""
+    catalog = load_catalog(settings)
+    chosen = resolve_ids(catalog, ids)
+    names = resolve_channels(settings, channels)
+    ledger = Ledger(settings.paths.ledger)
+    plans = [
+        plan_channel(settings, catalog, name, chosen, ledger.released(name), now) for name in names
+    ]
+    receipts: list[Receipt] = []
+    for plan in plans:
+        receipts.extend(publish_channel(settings, plan, ledger, now, dry_run))
+    return ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run)
+
+
+def rebuild_ids(
+    settings: Settings, catalog: dict[str, Finding], channels: Sequence[str]
+) -> list[str]:
+    """Findings already released on any of ``channels`` that still exist."""
+    ledger = Ledger(settings.paths.ledger)
+    released: set[str] = set()
+    for name in channels:
+        released |= ledger.released(name)
+    return sorted(released & set(catalog))
+
+
+def build_preview(settings: Settings, now: datetime) -> tuple[int, list[Held]]:
+    """Render every finding into the build folder for review; touches no platform or ledger."""
+    catalog = load_catalog(settings)
+    held: list[Held] = []
+    written = 0
+    for name in resolve_channels(settings, None):
+        plan = plan_channel(settings, catalog, name, sorted(catalog), (), now)
+        held.extend(plan.held)
+        preview = StaticSite(settings.paths.build, settings.site.base_url)
+        for batch in plan.batches:
+            for deliverable in batch.deliverables:
+                atomic_write(preview.target(deliverable.path), deliverable.content)
+                written += 1
+    return written, held

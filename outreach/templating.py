@@ -1,0 +1,38 @@
+"""The Jinja2 environment shared by every channel: autoescaping on, undefined names fatal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+
+def long_date(moment: datetime) -> str:
+    """'3 March 2026', in the finding's own timezone."""
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def json_ld(data: object) -> Markup:
+    """JSON for a <script> block; <, > and & escaped so text can never close the script."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+@lru_cache(maxsize=8)
+def environment(templates: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["long_date"] = long_date
+    env.filters["json_ld"] = json_ld
+    return env

@@ -1,0 +1,172 @@
+"""The blog channel's output: golden pages, escaping, accessibility, determinism, feeds."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import feedparser
+import pytest
+from bs4 import BeautifulSoup
+from conftest import AFTER_EMBARGO, NOW
+from golden_files import assert_matches_golden
+from PIL import Image
+
+from outreach.channels.base import Site
+from outreach.channels.blog import CHANNEL as BLOG
+from outreach.config import Settings
+from outreach.release import load_catalog, newest_first, release
+
+GOLDEN_FILES = [
+    "blog/alpha-cocoa-prices/index.html",
+    "blog/beta-cotton-traceability/index.html",
+    "index.html",
+    "topics/apparel-textiles/index.html",
+    "topics/index.html",
+    "feed.atom",
+    "sitemap.xml",
+    "robots.txt",
+]
+
+
+@pytest.fixture
+def published(settings: Settings) -> Path:
+    release(settings, None, ["blog"], NOW)
+    return settings.paths.public
+
+
+@pytest.mark.parametrize("name", GOLDEN_FILES)
+def test_rendered_files_match_golden(published: Path, name: str) -> None:
+    assert_matches_golden(name, (published / name).read_bytes())
+
+
+def test_rendering_twice_gives_identical_bytes(settings: Settings) -> None:
+    catalog = load_catalog(settings)
+    site = Site(settings, tuple(newest_first(catalog.values())))
+
+    def render_all() -> dict[str, bytes]:
+        out = {}
+        for finding in catalog.values():
+            out.update({d.path: d.content for d in BLOG.render_finding(finding, site)})
+        out.update({d.path: d.content for d in BLOG.render_site(site)})
+        return out
+
+    first, second = render_all(), render_all()
+    assert first.keys() == second.keys()
+    assert all(first[path] == second[path] for path in first), [
+        p for p in first if first[p] != second[p]
+    ]
+    assert "blog/alpha-cocoa-prices/share.png" in first
+
+
+def test_share_image_is_1200_by_630_png_and_og_points_to_it(published: Path) -> None:
+    png = (published / "blog/alpha-cocoa-prices/share.png").read_bytes()
+    with Image.open(io.BytesIO(png)) as image:
+        assert (image.format, image.size) == ("PNG", (1200, 630))
+    soup = BeautifulSoup(
+        (published / "blog/alpha-cocoa-prices/index.html").read_text(), "html.parser"
+    )
+    og = soup.find("meta", property="og:image")["content"]
+    assert og == "https://findings.example.org/research/blog/alpha-cocoa-prices/share.png"
+    assert soup.find("meta", attrs={"name": "twitter:image"})["content"] == og
+    assert soup.find("meta", attrs={"name": "twitter:card"})["content"] == "summary_large_image"
+
+
+def test_hostile_text_is_escaped_everywhere(published: Path) -> None:
+    page = (published / "blog/alpha-cocoa-prices/index.html").read_text()
+    soup = BeautifulSoup(page, "html.parser")
+    # The only scripts are JSON-LD blocks; no element carries an event handler or js: URL.
+    assert [s.get("type") for s in soup.find_all("script")] == ["application/ld+json"]
+    for tag in soup.find_all(True):
+        for attribute, value in tag.attrs.items():
+            assert not attribute.startswith("on"), (tag.name, attribute)
+            assert "javascript:" not in str(value).lower(), (tag.name, attribute, value)
+    assert soup.h1.get_text() == 'Cocoa prices & <script>alert("title")</script> farm incomes'
+    assert 'Raw HTML is escaped: <script>alert("body")</script>' in soup.get_text()
+    assert "Yields < 400 kg & rising." in soup.get_text()
+    assert "</script>" not in soup.find("script").string
+    good = soup.find("a", string="good link")
+    assert good["href"] == "https://example.org/report?a=1&b=2"
+    assert good["rel"] == ["noopener", "noreferrer"]
+    assert soup.find("a", string="bad link") is None
+    feed = feedparser.parse((published / "feed.atom").read_bytes())
+    assert not feed.bozo
+    entry = next(e for e in feed.entries if e.link.endswith("/alpha-cocoa-prices/"))
+    assert "<script" not in entry.content[0].value
+
+
+def test_post_page_is_accessible_and_carries_metadata(published: Path) -> None:
+    soup = BeautifulSoup(
+        (published / "blog/beta-cotton-traceability/index.html").read_text(), "html.parser"
+    )
+    assert soup.html["lang"] == "en-GB"
+    assert len(soup.find_all("h1")) == 1
+    for landmark in ("header", "nav", "main", "footer"):
+        assert soup.find(landmark) is not None, landmark
+    assert all(img.get("alt") for img in soup.find_all("img"))
+    assert soup.find("meta", attrs={"name": "viewport"})["content"].startswith("width=device-width")
+    assert (
+        soup.find("link", rel="canonical")["href"]
+        == "https://findings.example.org/research/blog/beta-cotton-traceability/"
+    )
+    assert soup.find("a", class_="site-title")["href"] == "/research/"
+    ld = soup.find("script", type="application/ld+json").string
+    assert '"@type": "Article"' in ld and '"dateModified": "2026-03-01T12:00:00+02:00"' in ld
+    # The body's own headings sit under the page title.
+    assert soup.select_one(".body h2").get_text() == "What worked"
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_stylesheet_colours_meet_wcag_aa(published: Path) -> None:
+    css = (published / "assets/style.css").read_text()
+    colours = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-f]{6})", css))
+    for name in ("text", "muted", "link", "accent"):
+        assert _contrast(colours[name], colours["bg"]) >= 4.5, name
+        assert _contrast(colours[name], colours["panel"]) >= 4.5, name
+
+
+def test_embargoed_finding_is_absent_then_present_after_the_lift(settings: Settings) -> None:
+    public = settings.paths.public
+    report = release(settings, None, ["blog"], NOW)
+    assert [hold.finding_id for hold in report.held] == ["gamma-embargoed-packaging"]
+    leaked = [p for p in public.rglob("*") if p.is_file() and b"gamma-embargoed" in p.read_bytes()]
+    assert leaked == []
+    assert not (public / "blog/gamma-embargoed-packaging").exists()
+
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert (public / "blog/gamma-embargoed-packaging/index.html").is_file()
+    feed = feedparser.parse((public / "feed.atom").read_bytes())
+    assert [entry.link.rsplit("/", 2)[-2] for entry in feed.entries] == [
+        "gamma-embargoed-packaging",
+        "beta-cotton-traceability",
+        "alpha-cocoa-prices",
+    ]
+    assert "gamma-embargoed-packaging" in (public / "sitemap.xml").read_text()
+
+
+def test_index_is_paginated_newest_first(settings: Settings) -> None:
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    public = settings.paths.public
+    first = BeautifulSoup((public / "index.html").read_text(), "html.parser")
+    second = BeautifulSoup((public / "page/2/index.html").read_text(), "html.parser")
+    titles = [a.get_text() for a in first.select(".cards h2 a")] + [
+        a.get_text() for a in second.select(".cards h2 a")
+    ]
+    assert titles == [
+        "Packaging findings under embargo",
+        "Traceable cotton lots from farm to spinner",
+        'Cocoa prices & <script>alert("title")</script> farm incomes',
+    ]
+    assert first.find("a", rel="next")["href"] == "/research/page/2/"
+    assert second.find("a", rel="prev")["href"] == "/research/"
