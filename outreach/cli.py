@@ -160,7 +160,7 @@ def rebuild(config: ConfigOption = None) -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
     config: ConfigOption = None,
 ) -> None:
     """Preview the published site folder in a browser."""
@@ -172,7 +172,8 @@ def serve(
         errors.print(f"{root} has no site yet; run 'make demo' or 'outreach release --all' first.")
         raise typer.Exit(1)
     server = make_server(root, host, port)
-    console.print(f"Serving {root} on http://{host}:{port}/ (Ctrl+C to stop)")
+    bound_host, bound_port = server.server_address[:2]
+    console.print(f"Serving {root} on http://{bound_host}:{bound_port}/ (Ctrl+C to stop)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

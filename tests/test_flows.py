@@ -1,0 +1,69 @@
+"""The Prefect flows, run for real against one temporary Prefect server per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import NOW, REPO
+
+pytestmark = pytest.mark.prefect
+
+
+def test_release_finding_publishes_and_leaves_an_artifact(prefect_api: str, project: Path) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.release import release_finding
+
+    config = str(project / "outreach.toml")
+    report = release_finding("beta-cotton-traceability", config=config, now=NOW)
+    assert (project / "public/blog/beta-cotton-traceability/index.html").is_file()
+    assert "blog/beta-cotton-traceability/index.html" in {r.item for r in report.changed}
+
+    artifact = Artifact.get("release-beta-cotton-traceability")
+    assert artifact is not None
+    assert "[blog/beta-cotton-traceability/index.html](https://findings.example.org/research/blog/beta-cotton-traceability/)" in artifact.data
+
+    again = release_finding("beta-cotton-traceability", config=config, now=NOW)
+    assert again.changed == []
+
+
+def test_release_flow_fails_with_the_validation_message(prefect_api: str, project: Path) -> None:
+    from flows.release import release_findings
+    from outreach.finding import FindingsInvalid
+
+    (project / "findings/bad.md").write_text("---\nid: bad\ntitle: Bad\n---\nbody\n")
+    with pytest.raises(FindingsInvalid, match="bad.md: summary: missing"):
+        release_findings(config=str(project / "outreach.toml"), now=NOW)
+    assert not (project / "public").exists()
+
+
+def test_rebuild_site_rerenders_released_findings_only(prefect_api: str, project: Path) -> None:
+    from flows.release import rebuild_site, release_finding
+
+    config = str(project / "outreach.toml")
+    release_finding("alpha-cocoa-prices", config=config, now=NOW)
+    page = project / "public/blog/alpha-cocoa-prices/index.html"
+    page.write_text("damaged")
+    report = rebuild_site(config=config, now=NOW)
+    assert {r.item for r in report.changed} == {"blog/alpha-cocoa-prices/index.html"}
+    assert "<h1>" in page.read_text()
+    assert not (project / "public/blog/beta-cotton-traceability").exists()
+
+
+def test_prefect_yaml_deployments_point_at_real_flows() -> None:
+    from prefect.flows import load_flow_from_entrypoint
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    names = {}
+    for deployment in spec["deployments"]:
+        flow = load_flow_from_entrypoint(str(REPO / deployment["entrypoint"]))
+        names[deployment["name"]] = flow.name
+        assert deployment["work_pool"]["name"] == "outreach"
+    assert names == {
+        "release-finding": "release-finding",
+        "release-findings": "release-findings",
+        "rebuild-site": "rebuild-site",
+    }

@@ -1,0 +1,79 @@
+"""The release pipeline without Prefect: validation gates, idempotency, edits in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import NOW
+from outreach.config import Settings
+from outreach.finding import FindingsInvalid
+from outreach.ledger import Ledger
+from outreach.release import ReleaseError, release
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_second_release_publishes_nothing_new(settings: Settings) -> None:
+    first = release(settings, None, None, NOW)
+    assert first.changed
+    before = snapshot(settings.paths.public)
+    second = release(settings, None, None, NOW)
+    assert second.changed == []
+    assert second.summary().startswith("Nothing changed")
+    assert snapshot(settings.paths.public) == before
+
+
+def test_an_edited_finding_updates_its_pages_in_place(settings: Settings) -> None:
+    release(settings, None, None, NOW)
+    path = settings.paths.findings / "beta-cotton-traceability.md"
+    path.write_text(path.read_text().replace("Traceable cotton lots", "Traceable cotton bales"))
+    report = release(settings, ["beta-cotton-traceability"], None, NOW)
+    changed = {r.item for r in report.changed}
+    assert "blog/beta-cotton-traceability/index.html" in changed
+    assert {"index.html", "feed.atom"} <= changed
+    assert not any(item.startswith("blog/alpha") for item in changed)
+    page = (settings.paths.public / "blog/beta-cotton-traceability/index.html").read_text()
+    assert "Traceable cotton bales" in page
+    assert page.count("<h1>") == 1
+    # Earlier releases stay listed when one finding is released on its own.
+    index = (settings.paths.public / "index.html").read_text()
+    assert "alpha-cocoa-prices" in index
+
+
+def test_releasing_one_finding_lists_only_released_ones(settings: Settings) -> None:
+    release(settings, ["beta-cotton-traceability"], None, NOW)
+    index = (settings.paths.public / "index.html").read_text()
+    assert "beta-cotton-traceability" in index
+    assert "alpha-cocoa-prices" not in index
+    assert Ledger(settings.paths.ledger).released("blog") == {"beta-cotton-traceability"}
+
+
+def test_one_invalid_finding_stops_everything(settings: Settings) -> None:
+    bad = settings.paths.findings / "zeta.md"
+    bad.write_text("---\nid: zeta\n---\nbody\n")
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, ["alpha-cocoa-prices"], None, NOW)
+    assert all(problem.file.endswith("zeta.md") for problem in caught.value.problems)
+    assert not settings.paths.public.exists()
+    assert not settings.paths.ledger.exists()
+
+
+def test_unknown_ids_are_reported_before_anything_is_written(settings: Settings) -> None:
+    with pytest.raises(ReleaseError, match="no finding with id 'nope'; known ids: alpha-cocoa-prices"):
+        release(settings, ["alpha-cocoa-prices", "nope"], None, NOW)
+    assert not settings.paths.public.exists()
+
+
+def test_unknown_channel_is_refused(settings: Settings) -> None:
+    with pytest.raises(ReleaseError, match="no channel named 'fax'"):
+        release(settings, None, ["fax"], NOW)
+
+
+def test_dry_run_reports_but_writes_nothing(settings: Settings) -> None:
+    report = release(settings, None, None, NOW, dry_run=True)
+    assert report.changed and "would be published" in report.summary()
+    assert not settings.paths.public.exists()

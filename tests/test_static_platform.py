@@ -1,0 +1,97 @@
+"""The static-site platform: atomic writes, idempotent publishing, stale files removed."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from outreach.channels.base import Deliverable
+from outreach.ledger import Ledger
+from outreach.platforms.base import Batch
+from outreach.platforms.static import StaticSite, UnsafePath, atomic_write
+
+WHEN = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "feed.atom"
+    atomic_write(target, b"old complete feed")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, b"new feed that never lands")
+    assert target.read_bytes() == b"old complete feed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feed.atom"]
+
+
+def test_a_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "index.html"
+    versions = [bytes([65 + n]) * 2_000_000 for n in range(4)]
+    atomic_write(target, versions[0])
+    seen: set[bytes] = set()
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            seen.add(target.read_bytes())
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for round_number in range(40):
+            atomic_write(target, versions[round_number % len(versions)])
+    finally:
+        done.set()
+        thread.join()
+    assert seen <= set(versions), "a reader saw a file that was neither the old nor the new one"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_paths_outside_the_site_are_refused(tmp_path: Path) -> None:
+    site = StaticSite(tmp_path / "public", "https://example.org/")
+    for bad in ("../escape.html", "/etc/passwd", "blog/../../x"):
+        with pytest.raises(UnsafePath):
+            site.target(bad)
+
+
+def test_second_publish_changes_nothing_and_stale_files_go(tmp_path: Path) -> None:
+    site = StaticSite(tmp_path / "public", "https://example.org/")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    first = Batch("blog", "x", [Deliverable("blog/x/index.html", b"v1", "x"), Deliverable("blog/x/old.jpg", b"img", "x")])
+    assert {r.action for r in site.publish(first, ledger, WHEN)} == {"created"}
+    mtime = (tmp_path / "public/blog/x/index.html").stat().st_mtime_ns
+
+    again = site.publish(first, ledger, WHEN)
+    assert {r.action for r in again} == {"unchanged"}
+    assert (tmp_path / "public/blog/x/index.html").stat().st_mtime_ns == mtime
+
+    edited = Batch("blog", "x", [Deliverable("blog/x/index.html", b"v2", "x"), Deliverable("blog/x/new.jpg", b"img", "x")])
+    actions = {r.item: r.action for r in site.publish(edited, ledger, WHEN)}
+    assert actions == {"blog/x/index.html": "updated", "blog/x/new.jpg": "created", "blog/x/old.jpg": "removed"}
+    assert not (tmp_path / "public/blog/x/old.jpg").exists()
+    assert set(ledger.items("x", "blog", "static")) == {"blog/x/index.html", "blog/x/new.jpg"}
+
+
+def test_files_the_ledger_did_not_write_are_never_removed(tmp_path: Path) -> None:
+    site = StaticSite(tmp_path / "public", "https://example.org/")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    (tmp_path / "public/blog/x").mkdir(parents=True)
+    (tmp_path / "public/blog/x/hand-made.txt").write_text("keep me")
+    site.publish(Batch("blog", "x", [Deliverable("blog/x/index.html", b"v1", "x")]), ledger, WHEN)
+    assert (tmp_path / "public/blog/x/hand-made.txt").read_text() == "keep me"
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    site = StaticSite(tmp_path / "public", "https://example.org/")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    receipts = site.publish(Batch("blog", "x", [Deliverable("blog/x/index.html", b"v1", "x")]), ledger, WHEN, dry_run=True)
+    assert [r.action for r in receipts] == ["created"]
+    assert not (tmp_path / "public").exists()
+    assert ledger.items("x", "blog", "static") == {}
