@@ -30,8 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, markup=False)
+errors = Console(stderr=True, highlight=False, markup=False)
 
 ConfigOption = Annotated[
     Path | None,
@@ -45,12 +45,12 @@ def _settings(config: Path | None) -> Settings:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        errors.print(f"[red]Configuration error:[/red] {exc}", markup=True)
+        errors.print(f"Configuration error: {exc}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    errors.print(f"[bold red]Nothing was published.[/bold red] {exc}")
+    errors.print(f"Nothing was published. {exc}", style="red", markup=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -68,7 +68,7 @@ def _print_report(report: ReleaseReport, settings: Settings) -> None:
             channel, finding_id, ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
         )
     console.print(table)
-    console.print(report.summary())
+    console.print(report.summary(), markup=False, soft_wrap=True)
     console.print(f"Site folder: {settings.paths.public}")
 
 
@@ -79,7 +79,7 @@ def check(config: ConfigOption = None) -> None:
     try:
         catalog = load_catalog(settings)
     except FindingsInvalid as exc:
-        errors.print(f"[red]{exc}[/red]")
+        errors.print(str(exc), style="red", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     now = datetime.now(UTC)
     table = Table("id", "published", "topics", "status", title=f"{len(catalog)} findings are valid")
@@ -101,7 +101,10 @@ def build(config: ConfigOption = None) -> None:
     except (FindingsInvalid, ReleaseError) as exc:
         raise _fail(exc) from None
     for hold in held:
-        console.print(f"Held: '{hold.finding_id}' is not public before {hold.until.isoformat()}.")
+        console.print(
+            f"Held: '{hold.finding_id}' is not public before {hold.until.isoformat()}.",
+            markup=False,
+        )
     console.print(f"Rendered {written} files into {settings.paths.build}")
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
-from conftest import AFTER_EMBARGO, NOW
-from golden_files import assert_matches_golden
 from PIL import Image
 
+from conftest import AFTER_EMBARGO, NOW
+from golden_files import assert_matches_golden
 from outreach.channels.base import Site
 from outreach.channels.blog import CHANNEL as BLOG
 from outreach.config import Settings

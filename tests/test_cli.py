@@ -15,24 +15,38 @@ from bs4 import BeautifulSoup
 OUTREACH = [sys.executable, "-m", "outreach"]
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        OUTREACH + args, cwd=cwd, env={**os.environ, **(env or {}), "COLUMNS": "200"},
-        capture_output=True, text=True, timeout=300,
+        OUTREACH + args,
+        cwd=cwd,
+        env={**os.environ, **(env or {}), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 def test_check_lists_three_mistakes_and_release_writes_nothing(sample_project: Path) -> None:
     path = sample_project / "findings" / "farm-gate-to-fob.md"
     text = path.read_text()
-    text = text.replace("id: farm-gate-to-fob", "id: Farm Gate").replace("published: 2026-07-08T09:00:00+00:00", "published: 2026-07-08")
+    text = text.replace("id: farm-gate-to-fob", "id: Farm Gate").replace(
+        "published: 2026-07-08T09:00:00+00:00", "published: 2026-07-08"
+    )
     text = text.replace("topics: [", "topics: [fod-agriculture, ", 1)
     path.write_text(text)
 
     checked = run(["check"], sample_project)
     assert checked.returncode == 1
-    lines = [line.strip() for line in checked.stderr.splitlines() if line.strip().startswith("- findings/")]
-    assert [line.split(": ")[1] for line in lines] == ["id", "published", "topics[0]"], checked.stderr
+    lines = [
+        line.strip()
+        for line in checked.stderr.splitlines()
+        if line.strip().startswith("- findings/")
+    ]
+    assert [line.split(": ")[1] for line in lines] == ["id", "published", "topics[0]"], (
+        checked.stderr
+    )
     assert all(line.startswith("- findings/farm-gate-to-fob.md: ") for line in lines)
 
     released = run(["release", "--all"], sample_project)
@@ -43,11 +57,15 @@ def test_check_lists_three_mistakes_and_release_writes_nothing(sample_project: P
 
 
 @pytest.mark.prefect
-def test_release_all_builds_a_site_that_parsers_accept(prefect_api: str, sample_project: Path) -> None:
+def test_release_all_builds_a_site_that_parsers_accept(
+    prefect_api: str, sample_project: Path
+) -> None:
     released = run(["release", "--all"], sample_project, {"PREFECT_API_URL": prefect_api})
     assert released.returncode == 0, released.stderr + released.stdout
     public = sample_project / "public"
-    findings = sorted(p.stem for p in (sample_project / "findings").glob("*.md") if p.stem != "README")
+    findings = sorted(
+        p.stem for p in (sample_project / "findings").glob("*.md") if p.stem != "README"
+    )
     public_ids = [f for f in findings if f != "cotton-plastic-contamination"]
     assert "Held: 'cotton-plastic-contamination'" in released.stdout
 
@@ -83,8 +101,11 @@ def test_serve_answers_over_http(sample_project: Path) -> None:
     (sample_project / "public" / "index.html").write_text("<!DOCTYPE html><title>ok</title>")
     (sample_project / "public" / "feed.atom").write_text("<feed/>")
     process = subprocess.Popen(
-        [*OUTREACH, "serve", "--port", "0"], cwd=sample_project,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}, stdout=subprocess.PIPE, text=True,
+        [*OUTREACH, "serve", "--port", "0"],
+        cwd=sample_project,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         banner = process.stdout.readline()

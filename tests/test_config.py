@@ -12,7 +12,10 @@ from outreach.config import ConfigError, load_settings
 def test_environment_overrides_the_file(project: Path) -> None:
     settings = load_settings(
         project / "outreach.toml",
-        environ={"OUTREACH_SITE__BASE_URL": "https://news.example.org", "OUTREACH_PATHS__PUBLIC": "/srv/site"},
+        environ={
+            "OUTREACH_SITE__BASE_URL": "https://news.example.org",
+            "OUTREACH_PATHS__PUBLIC": "/srv/site",
+        },
     )
     assert settings.site.base_url == "https://news.example.org/"
     assert settings.paths.public == Path("/srv/site")
@@ -39,7 +42,7 @@ def test_bad_values_name_the_key_and_the_variable(project: Path) -> None:
 def test_unknown_keys_and_broken_toml_are_reported(tmp_path: Path) -> None:
     config = tmp_path / "outreach.toml"
     config.write_text("[site]\ntitel = 'x'\n")
-    with pytest.raises(ConfigError, match="site.titel"):
+    with pytest.raises(ConfigError, match=r"site\.titel"):
         load_settings(config, environ={})
     config.write_text("[site\n")
     with pytest.raises(ConfigError, match="not valid TOML"):

@@ -24,7 +24,10 @@ def test_release_finding_publishes_and_leaves_an_artifact(prefect_api: str, proj
 
     artifact = Artifact.get("release-beta-cotton-traceability")
     assert artifact is not None
-    assert "[blog/beta-cotton-traceability/index.html](https://findings.example.org/research/blog/beta-cotton-traceability/)" in artifact.data
+    assert (
+        "[blog/beta-cotton-traceability/index.html](https://findings.example.org/research/blog/beta-cotton-traceability/)"
+        in artifact.data
+    )
 
     again = release_finding("beta-cotton-traceability", config=config, now=NOW)
     assert again.changed == []
@@ -35,7 +38,7 @@ def test_release_flow_fails_with_the_validation_message(prefect_api: str, projec
     from outreach.finding import FindingsInvalid
 
     (project / "findings/bad.md").write_text("---\nid: bad\ntitle: Bad\n---\nbody\n")
-    with pytest.raises(FindingsInvalid, match="bad.md: summary: missing"):
+    with pytest.raises(FindingsInvalid, match=r"bad\.md: summary: missing"):
         release_findings(config=str(project / "outreach.toml"), now=NOW)
     assert not (project / "public").exists()
 

@@ -14,7 +14,9 @@ from outreach.release import ReleaseError, release
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_second_release_publishes_nothing_new(settings: Settings) -> None:
@@ -63,7 +65,9 @@ def test_one_invalid_finding_stops_everything(settings: Settings) -> None:
 
 
 def test_unknown_ids_are_reported_before_anything_is_written(settings: Settings) -> None:
-    with pytest.raises(ReleaseError, match="no finding with id 'nope'; known ids: alpha-cocoa-prices"):
+    with pytest.raises(
+        ReleaseError, match="no finding with id 'nope'; known ids: alpha-cocoa-prices"
+    ):
         release(settings, ["alpha-cocoa-prices", "nope"], None, NOW)
     assert not settings.paths.public.exists()
 

@@ -17,7 +17,9 @@ from outreach.platforms.static import StaticSite, UnsafePath, atomic_write
 WHEN = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "feed.atom"
     atomic_write(target, b"old complete feed")
 
@@ -64,7 +66,11 @@ def test_paths_outside_the_site_are_refused(tmp_path: Path) -> None:
 def test_second_publish_changes_nothing_and_stale_files_go(tmp_path: Path) -> None:
     site = StaticSite(tmp_path / "public", "https://example.org/")
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    first = Batch("blog", "x", [Deliverable("blog/x/index.html", b"v1", "x"), Deliverable("blog/x/old.jpg", b"img", "x")])
+    first = Batch(
+        "blog",
+        "x",
+        [Deliverable("blog/x/index.html", b"v1", "x"), Deliverable("blog/x/old.jpg", b"img", "x")],
+    )
     assert {r.action for r in site.publish(first, ledger, WHEN)} == {"created"}
     mtime = (tmp_path / "public/blog/x/index.html").stat().st_mtime_ns
 
@@ -72,9 +78,17 @@ def test_second_publish_changes_nothing_and_stale_files_go(tmp_path: Path) -> No
     assert {r.action for r in again} == {"unchanged"}
     assert (tmp_path / "public/blog/x/index.html").stat().st_mtime_ns == mtime
 
-    edited = Batch("blog", "x", [Deliverable("blog/x/index.html", b"v2", "x"), Deliverable("blog/x/new.jpg", b"img", "x")])
+    edited = Batch(
+        "blog",
+        "x",
+        [Deliverable("blog/x/index.html", b"v2", "x"), Deliverable("blog/x/new.jpg", b"img", "x")],
+    )
     actions = {r.item: r.action for r in site.publish(edited, ledger, WHEN)}
-    assert actions == {"blog/x/index.html": "updated", "blog/x/new.jpg": "created", "blog/x/old.jpg": "removed"}
+    assert actions == {
+        "blog/x/index.html": "updated",
+        "blog/x/new.jpg": "created",
+        "blog/x/old.jpg": "removed",
+    }
     assert not (tmp_path / "public/blog/x/old.jpg").exists()
     assert set(ledger.items("x", "blog", "static")) == {"blog/x/index.html", "blog/x/new.jpg"}
 
@@ -91,7 +105,12 @@ def test_files_the_ledger_did_not_write_are_never_removed(tmp_path: Path) -> Non
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     site = StaticSite(tmp_path / "public", "https://example.org/")
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    receipts = site.publish(Batch("blog", "x", [Deliverable("blog/x/index.html", b"v1", "x")]), ledger, WHEN, dry_run=True)
+    receipts = site.publish(
+        Batch("blog", "x", [Deliverable("blog/x/index.html", b"v1", "x")]),
+        ledger,
+        WHEN,
+        dry_run=True,
+    )
     assert [r.action for r in receipts] == ["created"]
     assert not (tmp_path / "public").exists()
     assert ledger.items("x", "blog", "static") == {}
