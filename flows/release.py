@@ -13,9 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 
+from outreach.channels import get_channel
 from outreach.config import Settings, load_settings
 from outreach.finding import Finding
 from outreach.ledger import Ledger
@@ -24,8 +29,10 @@ from outreach.release import (
     ChannelPlan,
     ReleaseReport,
     load_catalog,
+    notify_channels,
     plan_channel,
     publish_channel,
+    ready_findings,
     rebuild_ids,
     resolve_channels,
     resolve_ids,
@@ -35,6 +42,36 @@ from outreach.release import (
 @task(name="validate-findings", cache_policy=NO_CACHE)
 def validate_findings(settings: Settings) -> dict[str, Finding]:
     return load_catalog(settings)
+
+
+@task(
+    name="prepare-finding",
+    cache_key_fn=lambda context, parameters: parameters["key"],
+    persist_result=True,
+    retries=2,
+    retry_delay_seconds=10,
+)
+def prepare_finding(channel: str, finding: Finding, settings: Settings, key: str) -> object:
+    """The channel's slow step (mastering audio), cached by content: ``key`` names the input.
+
+    Progress shows as a Prefect progress artifact.
+    """
+    artifact_id = create_progress_artifact(
+        progress=0.0, description=f"{channel}: preparing {finding.id}"
+    )
+    shown = [0.0]
+
+    def report(fraction: float) -> None:
+        if fraction - shown[0] >= 0.05 or fraction >= 1.0:
+            shown[0] = fraction
+            update_progress_artifact(artifact_id=artifact_id, progress=round(fraction * 100, 1))
+
+    return get_channel(channel).prepare(finding, settings, report)
+
+
+@task(name="notify", cache_policy=NO_CACHE)
+def notify(settings: Settings, channels: list[str], receipts: list[Receipt]) -> list[str]:
+    return notify_channels(settings, channels, receipts)
 
 
 @task(name="render-channel", cache_policy=NO_CACHE)
@@ -80,11 +117,18 @@ def _run(
     catalog = validate_findings(settings)
     names = resolve_channels(settings, channels)
     chosen = rebuild_ids(settings, catalog, names) if rebuild else resolve_ids(catalog, ids)
+    for name in names:
+        channel = get_channel(name)
+        for finding in ready_findings(name, catalog, chosen, moment)[0]:
+            key = channel.prepare_key(finding, settings)
+            if key is not None:
+                prepare_finding(name, finding, settings, key)
     plans = [render_channel(settings, catalog, name, chosen, moment) for name in names]
     receipts: list[Receipt] = []
     for plan in plans:
         receipts.extend(publish(settings, plan, moment, dry_run))
-    report = ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run)
+    notes = [] if dry_run else notify(settings, names, receipts)
+    report = ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run, notes)
     logger.info(report.summary())
     _artifact(report, artifact_key)
     return report
@@ -124,6 +168,12 @@ def rebuild_site(
 ) -> ReleaseReport:
     """Re-render every released finding and every index, e.g. after a template change."""
     return _run(None, channels, False, config, now, _key("rebuild"), rebuild=True)
+
+
+@flow(name="rebuild-podcast-feed", log_prints=True)
+def rebuild_podcast_feed(config: str | None = None, now: datetime | None = None) -> ReleaseReport:
+    """Re-render every released episode and the podcast feed and page."""
+    return _run(None, ["podcast"], False, config, now, _key("podcast"), rebuild=True)
 
 
 if __name__ == "__main__":

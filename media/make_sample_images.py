@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 1600, 1000
 SCALE = 2
@@ -441,7 +441,29 @@ def render(finding_id: str, scene: Scene) -> Image.Image:
     return image.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS)
 
 
+COVER_PATH = Path(__file__).resolve().parent / "podcast" / "cover.jpg"
+COVER_SIDE = 1400
+
+
+def draw_show_cover(title: str = "Durable Supply Chains") -> Image.Image:
+    """The sample show art: a square crop of a landscape scene with the show name on a band."""
+    scene = render("podcast-cover", next(iter(SAMPLE_IMAGES.values())))
+    left = (WIDTH - HEIGHT) // 2
+    image = scene.crop((left, 0, left + HEIGHT, HEIGHT)).resize(
+        (COVER_SIDE, COVER_SIDE), Image.Resampling.LANCZOS
+    )
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, COVER_SIDE - 420, COVER_SIDE, COVER_SIDE), fill="#14213d")
+    draw.text((90, COVER_SIDE - 360), title, font=ImageFont.load_default(size=110), fill="#ffffff")
+    draw.text(
+        (90, COVER_SIDE - 190), "PODCAST", font=ImageFont.load_default(size=72), fill="#f2c14e"
+    )
+    return image
+
+
 def main() -> None:
+    COVER_PATH.parent.mkdir(parents=True, exist_ok=True)
+    draw_show_cover().save(COVER_PATH, "JPEG", quality=QUALITY, optimize=True)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for finding_id, scene in SAMPLE_IMAGES.items():
         path = OUT_DIR / f"{finding_id}.jpg"

@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_FILE_NAME = "outreach.toml"
 ENV_PREFIX = "OUTREACH_"
+LIST_KEYS = {"platforms", "websub_hubs"}
 
 
 class ConfigError(Exception):
@@ -60,6 +68,66 @@ class PathSettings(_Section):
     def ledger(self) -> Path:
         return self.state / "ledger.sqlite"
 
+    @property
+    def audio_cache(self) -> Path:
+        return self.state / "cache" / "audio"
+
+
+class PodcastPerson(_Section):
+    name: str
+    role: str = "host"
+    href: str | None = None
+
+
+class PodcastSettings(_Section):
+    """The show: what directories list, and how episodes are mastered."""
+
+    title: str = "Durable Supply Chains"
+    description: str = (
+        "Short conversations on what makes smallholder commodity supply chains last, from the "
+        "Durable Supply Chains Programme's action research."
+    )
+    author: str = "Durable Supply Chains Programme"
+    owner_name: str = "Programme communications team"
+    owner_email: str = "podcast@example.org"
+    copyright: str = "CC BY 4.0, Durable Supply Chains Programme"
+    cover: Path = Path("podcast/cover.jpg")
+    """Show art, relative to the media folder."""
+    category: str = "Business"
+    subcategory: str | None = "Non-Profit"
+    explicit: bool = False
+    locked: bool = True
+    guid: str | None = None
+    """Podcasting 2.0 GUID; derived from the feed URL when empty. Set it before moving hosts."""
+    funding_url: str | None = None
+    funding_text: str = "Support the programme"
+    persons: list[PodcastPerson] = [PodcastPerson(name="Programme research team")]
+    channels: Annotated[int, Field(ge=1, le=2)] = 1
+    bitrate_kbps: int = 64
+    websub_hubs: list[str] = []
+    """WebSub hubs to notify when the feed changes (none by default: no network)."""
+    podcast_index_pubnotify: str | None = None
+    """Podcast Index endpoint to notify, e.g. https://api.podcastindex.org/api/1.0/hub/pubnotify"""
+
+    @model_validator(mode="after")
+    def _checks(self) -> PodcastSettings:
+        from outreach.podcast.categories import category_problem
+
+        problem = category_problem(self.category, self.subcategory)
+        if problem:
+            raise ValueError(problem)
+        allowed = (64, 80, 96) if self.channels == 1 else (128, 160, 192)
+        if self.bitrate_kbps not in allowed:
+            raise ValueError(
+                f"bitrate_kbps {self.bitrate_kbps} does not suit {self.channels} channel(s); "
+                f"use one of {allowed}"
+            )
+        if "@" not in self.owner_email:
+            raise ValueError(
+                "owner_email must be an email address: directories use it to verify ownership"
+            )
+        return self
+
 
 class ChannelSettings(_Section):
     platforms: list[str] = ["static"]
@@ -68,7 +136,11 @@ class ChannelSettings(_Section):
 class Settings(_Section):
     site: SiteSettings = SiteSettings()
     paths: PathSettings = PathSettings()
-    channels: dict[str, ChannelSettings] = {"blog": ChannelSettings()}
+    podcast: PodcastSettings = PodcastSettings()
+    channels: dict[str, ChannelSettings] = {
+        "blog": ChannelSettings(),
+        "podcast": ChannelSettings(),
+    }
     root: Path = Path(".")
 
     def channel(self, name: str) -> ChannelSettings:
@@ -85,7 +157,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         node = tree
         for key in keys[:-1]:
             node = node.setdefault(key, {})
-        node[keys[-1]] = value.split(",") if keys[-1] == "platforms" else value
+        node[keys[-1]] = value.split(",") if keys[-1] in LIST_KEYS else value
     return tree
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -160,6 +161,8 @@ class Episode(_Strict):
     season: Annotated[int, Field(ge=1)] | None = None
     explicit: bool = False
     transcript: Line | None = None
+    image: Line | None = None
+    """Episode art (square JPEG or PNG, 1400-3000 px); drawn from the show art when absent."""
     chapters: list[Chapter] = []
 
     @field_validator("audio")
@@ -171,6 +174,11 @@ class Episode(_Strict):
     @classmethod
     def _transcript_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else _media_file(value, info, "transcripts")
+
+    @field_validator("image")
+    @classmethod
+    def _image_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _media_file(value, info, "images")
 
     @field_validator("chapters")
     @classmethod
@@ -342,6 +350,8 @@ FIELD_HINTS: dict[str, str] = {
     "episode.number": "the episode number, a whole number from 1",
     "episode.season": "the season number, a whole number from 1, or leave it out",
     "episode.explicit": "true or false",
+    "episode.transcript": "a WebVTT or SRT file inside media/, e.g. 'transcripts/episode-1.vtt'",
+    "episode.image": "a square JPEG or PNG inside media/, e.g. 'images/episode-1.jpg'",
     "episode.chapters.start": "a time such as '02:30'",
     "episode.chapters.title": "the chapter title on one line",
     "headlines.business": "a headline on one line, or leave it out",
@@ -472,9 +482,15 @@ def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None
 
 
 def read_findings(
-    folder: Path, media_dir: Path | None, relative_to: Path | None = None
+    folder: Path,
+    media_dir: Path | None,
+    relative_to: Path | None = None,
+    extra_checks: Callable[[Finding], list[FindingProblem]] | None = None,
 ) -> list[Finding]:
-    """Read every ``*.md`` in ``folder`` (sorted), collecting all problems before raising."""
+    """Read every ``*.md`` in ``folder`` (sorted), collecting all problems before raising.
+
+    ``extra_checks`` runs on each finding that passed validation (the media checks use it).
+    """
     findings: list[Finding] = []
     problems: list[FindingProblem] = []
     seen: dict[str, str] = {}
@@ -498,6 +514,11 @@ def read_findings(
             )
             continue
         seen[finding.id] = shown
+        if extra_checks is not None:
+            found = extra_checks(finding)
+            if found:
+                problems.extend(found)
+                continue
         findings.append(finding)
     if problems:
         raise FindingsInvalid(problems)

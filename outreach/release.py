@@ -16,6 +16,7 @@ from outreach.channels.base import SITE_WIDE, Site
 from outreach.config import Settings
 from outreach.finding import Finding, read_findings
 from outreach.ledger import Ledger
+from outreach.media_checks import media_problems
 from outreach.platforms.base import Batch, Platform, Receipt
 from outreach.platforms.static import StaticSite, atomic_write
 
@@ -45,6 +46,8 @@ class ReleaseReport:
     receipts: list[Receipt]
     held: list[Held]
     dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+    """What happened after publishing (feed pings), for the log."""
 
     @property
     def changed(self) -> list[Receipt]:
@@ -65,6 +68,8 @@ class ReleaseReport:
                 f"\nHeld: '{hold.finding_id}' may not appear on the {hold.channel} before "
                 f"{hold.until.isoformat()}; run the release again after that time."
             )
+        for note in self.notes:
+            text += f"\n{note}"
         return text
 
 
@@ -73,7 +78,13 @@ class ReleaseReport:
 
 def load_catalog(settings: Settings) -> dict[str, Finding]:
     """Every finding in the findings folder, validated; raises FindingsInvalid on any problem."""
-    findings = read_findings(settings.paths.findings, settings.paths.media, settings.root)
+    media = settings.paths.media
+    findings = read_findings(
+        settings.paths.findings,
+        media,
+        settings.root,
+        extra_checks=lambda finding: media_problems(finding, media),
+    )
     return {finding.id: finding for finding in findings}
 
 
@@ -124,6 +135,22 @@ def newest_first(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.published, f.id), reverse=True)
 
 
+def ready_findings(
+    channel_name: str, catalog: dict[str, Finding], ids: Sequence[str], now: datetime
+) -> tuple[list[Finding], list[Held]]:
+    """Split ``ids`` into findings the channel may render now and those held by their dates."""
+    channel = get_channel(channel_name)
+    ready: list[Finding] = []
+    held: list[Held] = []
+    for finding_id in ids:
+        finding = catalog[finding_id]
+        if channel.public and not finding.is_public(now):
+            held.append(Held(finding_id, channel_name, finding.public_from))
+        else:
+            ready.append(finding)
+    return ready, held
+
+
 def plan_channel(
     settings: Settings,
     catalog: dict[str, Finding],
@@ -134,14 +161,8 @@ def plan_channel(
 ) -> ChannelPlan:
     """Render one channel for ``ids`` plus the site-wide pages that list every public finding."""
     channel = get_channel(channel_name)
-    plan = ChannelPlan(channel_name)
-    ready: list[Finding] = []
-    for finding_id in ids:
-        finding = catalog[finding_id]
-        if channel.public and not finding.is_public(now):
-            plan.held.append(Held(finding_id, channel_name, finding.public_from))
-        else:
-            ready.append(finding)
+    ready, held = ready_findings(channel_name, catalog, ids, now)
+    plan = ChannelPlan(channel_name, held=held)
     listed_ids = ({f.id for f in ready} | set(already_released)) & set(catalog)
     listed = newest_first(
         catalog[i] for i in listed_ids if not channel.public or catalog[i].is_public(now)
@@ -185,7 +206,19 @@ def release(
     receipts: list[Receipt] = []
     for plan in plans:
         receipts.extend(publish_channel(settings, plan, ledger, now, dry_run))
-    return ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run)
+    notes = [] if dry_run else notify_channels(settings, names, receipts)
+    return ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run, notes)
+
+
+def notify_channels(
+    settings: Settings, names: Sequence[str], receipts: Sequence[Receipt]
+) -> list[str]:
+    """Let each channel react to what it published (feed pings); never raises."""
+    notes: list[str] = []
+    for name in names:
+        mine = [receipt for receipt in receipts if receipt.channel == name]
+        notes.extend(get_channel(name).notify(mine, settings))
+    return notes
 
 
 def rebuild_ids(

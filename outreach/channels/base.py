@@ -7,13 +7,16 @@ files, reads the clock or touches the network; platforms do the publishing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from outreach.config import Settings
 from outreach.finding import Finding
+
+if TYPE_CHECKING:
+    from outreach.platforms.base import Receipt
 
 SITE_WIDE = ""
 """The finding id under which site-wide deliverables (indexes, feeds) are recorded."""
@@ -61,4 +64,18 @@ class Channel(Protocol):
 
     def render_site(self, site: Site) -> list[Deliverable]:
         """Deliverables that list findings (indexes, feeds, sitemaps)."""
+        ...
+
+    def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
+        """A content key for the slow work ``prepare`` does for this finding; None: none to do."""
+        ...
+
+    def prepare(
+        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
+    ) -> object:
+        """Slow work before rendering (mastering audio), cached by ``prepare_key``."""
+        ...
+
+    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
+        """After publishing: tell the outside world (feed pings). Never raises; returns notes."""
         ...

@@ -15,8 +15,11 @@ from feedgen.feed import FeedGenerator
 from PIL import Image
 
 from outreach.channels.base import Deliverable, Site
+from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown
+from outreach.platforms.base import Receipt
+from outreach.podcast.transcript import read_transcript
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import WIDTH as SHARE_WIDTH
 from outreach.share_image import draw_share_image
@@ -56,6 +59,12 @@ def paginate(findings: Sequence[Finding], per_page: int) -> list[Page]:
     chunks = [findings[start : start + per_page] for start in range(0, len(findings), per_page)]
     chunks = chunks or [()]
     return [Page(number, len(chunks), chunk) for number, chunk in enumerate(chunks, start=1)]
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def entry_id(finding: Finding) -> str:
@@ -102,6 +111,7 @@ class BlogChannel:
                     "height": SHARE_HEIGHT,
                 },
                 canonical=site.url(base),
+                episode=self._episode_embed(finding, site),
                 json_ld=self._article_json_ld(finding, site, base + image_name, base + "share.png"),
             )
         )
@@ -110,6 +120,22 @@ class BlogChannel:
             Deliverable(base + image_name, image_bytes, finding.id),
             Deliverable(base + "share.png", share, finding.id),
         ]
+
+    def _episode_embed(self, finding: Finding, site: Site) -> dict | None:
+        """Player, chapters and transcript for a finding with an episode, when podcasting is on."""
+        episode = finding.episode
+        if episode is None or "podcast" not in site.settings.channels:
+            return None
+        media = site.settings.paths.media
+        return {
+            "audio_href": site.href(f"podcast/episodes/{finding.id}.mp3"),
+            "number": episode.number,
+            "chapters": [
+                {"clock": _clock(chapter.start), "title": chapter.title}
+                for chapter in episode.chapters
+            ],
+            "transcript": read_transcript(media / episode.transcript) if episode.transcript else [],
+        }
 
     def _article_json_ld(self, finding: Finding, site: Site, image: str, share: str) -> dict:
         settings = site.settings.site
@@ -128,6 +154,15 @@ class BlogChannel:
             "keywords": [TOPICS_BY_SLUG[slug].name for slug in finding.topics]
             + list(finding.commodities),
         }
+
+    def prepare_key(self, finding: Finding, settings: Settings) -> None:
+        """Nothing slow to do: pages render in milliseconds."""
+
+    def prepare(self, finding: Finding, settings: Settings, progress: object = None) -> None:
+        """Nothing to prepare."""
+
+    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
+        return []
 
     # -- the whole site --------------------------------------------------------
 

@@ -1,0 +1,267 @@
+"""The podcast channel: mastered, tagged episodes with art, chapters and transcripts, the
+podcast RSS feed and a podcast page.
+
+Mastering is the slow part: ``prepare`` does it (cached by content), so rendering afterwards
+only tags bytes in memory and is fast and deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import ClassVar
+
+from outreach.channels.base import Deliverable, Site
+from outreach.config import Settings
+from outreach.finding import Finding
+from outreach.platforms.base import Receipt
+from outreach.platforms.pings import ping_feed
+from outreach.podcast.art import art_problems, draw_episode_art
+from outreach.podcast.audio import (
+    AudioProfile,
+    MasteredAudio,
+    cached_mastering_key,
+    file_signature,
+    master,
+)
+from outreach.podcast.chapters import chapters_json
+from outreach.podcast.feed import FeedEpisode, Show, build_feed, episode_description, podcast_guid
+from outreach.podcast.namespace import Person
+from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
+from outreach.podcast.transcript import media_type
+from outreach.templating import environment
+
+FEED_PATH = "podcast/feed.xml"
+COVER_PATH = "podcast/cover.jpg"
+
+
+class PodcastError(Exception):
+    """An episode cannot be produced; the message names the finding and the file."""
+
+
+def episode_path(finding_id: str, suffix: str) -> str:
+    return f"podcast/episodes/{finding_id}{suffix}"
+
+
+def audio_profile(settings: Settings) -> AudioProfile:
+    return AudioProfile(
+        channels=settings.podcast.channels, bitrate_kbps=settings.podcast.bitrate_kbps
+    )
+
+
+def show_cover(settings: Settings) -> bytes:
+    path = settings.paths.media / settings.podcast.cover
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PodcastError(
+            f"show art: no file at {path}; set podcast.cover to a JPEG or PNG in media/"
+        ) from None
+    problems = art_problems(data)
+    if problems:
+        raise PodcastError(f"show art {path} " + "; ".join(problems))
+    return data
+
+
+def show_for(site: Site) -> Show:
+    settings, podcast = site.settings, site.settings.podcast
+    feed_url = site.url(FEED_PATH)
+    return Show(
+        title=podcast.title,
+        description=podcast.description,
+        page_url=site.url("podcast/"),
+        feed_url=feed_url,
+        image_url=site.url(COVER_PATH),
+        language=settings.site.language,
+        author=podcast.author,
+        owner_name=podcast.owner_name,
+        owner_email=podcast.owner_email,
+        copyright=podcast.copyright,
+        category=podcast.category,
+        subcategory=podcast.subcategory,
+        explicit=podcast.explicit,
+        locked=podcast.locked,
+        guid=podcast.guid or podcast_guid(feed_url),
+        funding_url=podcast.funding_url,
+        funding_text=podcast.funding_text,
+        persons=[Person(p.name, p.role, p.href) for p in podcast.persons],
+    )
+
+
+@dataclass(frozen=True)
+class EpisodeFiles:
+    deliverables: list[Deliverable]
+    entry: FeedEpisode
+    mastered: MasteredAudio
+
+
+class PodcastChannel:
+    name: ClassVar[str] = "podcast"
+    public: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._recent: OrderedDict[str, EpisodeFiles] = OrderedDict()
+
+    # -- the slow, cached step -----------------------------------------------------
+
+    def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
+        if finding.episode is None:
+            return None
+        source = settings.paths.media / finding.episode.audio
+        return "master-" + cached_mastering_key(
+            source, audio_profile(settings), settings.paths.audio_cache
+        )
+
+    def prepare(
+        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
+    ) -> MasteredAudio | None:
+        """Master the finding's recording (from the cache when unchanged)."""
+        if finding.episode is None:
+            return None
+        source = settings.paths.media / finding.episode.audio
+        try:
+            return master(source, settings.paths.audio_cache, audio_profile(settings), progress)
+        except Exception as exc:
+            raise PodcastError(f"{finding.source_path}: episode.audio {source}: {exc}") from exc
+
+    # -- rendering -----------------------------------------------------------------
+
+    def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        if finding.episode is None:
+            return []
+        return self._episode(finding, site).deliverables
+
+    def render_site(self, site: Site) -> list[Deliverable]:
+        episodes = [self._episode(f, site) for f in site.listed if f.episode is not None]
+        show = show_for(site)
+        feed = build_feed(show, [episode.entry for episode in episodes])
+        page = (
+            environment(site.settings.paths.templates)
+            .get_template("podcast/index.html.j2")
+            .render(
+                site=site,
+                show=show,
+                episodes=[(episode.entry, episode.mastered) for episode in episodes],
+                canonical=show.page_url,
+                feed_href=site.href(FEED_PATH),
+            )
+        )
+        return [
+            Deliverable(COVER_PATH, show_cover(site.settings)),
+            Deliverable("podcast/index.html", page.encode("utf-8")),
+            Deliverable(FEED_PATH, feed),
+        ]
+
+    def _episode(self, finding: Finding, site: Site) -> EpisodeFiles:
+        episode = finding.episode
+        assert episode is not None
+        media = site.settings.paths.media
+        names = [episode.audio, episode.transcript, episode.image, str(site.settings.podcast.cover)]
+        signatures = [file_signature(media / name) for name in names if name]
+        key = hashlib.sha256(
+            "\n".join(
+                [finding.model_dump_json(), site.settings.model_dump_json(), *signatures]
+            ).encode()
+        ).hexdigest()
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return self._recent[key]
+        files = self._build_episode(finding, site)
+        self._recent[key] = files
+        while len(self._recent) > 8:
+            self._recent.popitem(last=False)
+        return files
+
+    def _build_episode(self, finding: Finding, site: Site) -> EpisodeFiles:
+        episode = finding.episode
+        assert episode is not None
+        settings = site.settings
+        mastered = self.prepare(finding, settings)
+        assert mastered is not None
+        post_url = site.url(f"blog/{finding.id}/")
+
+        if episode.image:
+            art = (settings.paths.media / episode.image).read_bytes()
+            art_mime = "image/png" if art.startswith(b"\x89PNG") else "image/jpeg"
+            art_suffix = ".png" if art_mime == "image/png" else ".jpg"
+        else:
+            art = draw_episode_art(show_cover(settings), finding.title, episode.number)
+            art_mime, art_suffix = "image/jpeg", ".jpg"
+
+        starts = [(c.start, c.title, c.url) for c in episode.chapters]
+        tags = EpisodeTags(
+            title=finding.title,
+            artist=settings.podcast.author,
+            album=settings.podcast.title,
+            track=episode.number,
+            date=finding.published,
+            comment=finding.summary,
+            link=post_url,
+            cover=art,
+            cover_mime=art_mime,
+            chapters=chapter_marks(starts, mastered.duration),
+        )
+        audio = tag_mp3(mastered.path.read_bytes(), tags)
+        deliverables = [
+            Deliverable(episode_path(finding.id, ".mp3"), audio, finding.id),
+            Deliverable(episode_path(finding.id, art_suffix), art, finding.id),
+        ]
+        chapters_url = None
+        if episode.chapters:
+            deliverables.append(
+                Deliverable(
+                    episode_path(finding.id, ".chapters.json"),
+                    chapters_json(episode.chapters),
+                    finding.id,
+                )
+            )
+            chapters_url = site.url(episode_path(finding.id, ".chapters.json"))
+        transcripts: list[tuple[str, str]] = []
+        if episode.transcript:
+            suffix = PurePosixPath(episode.transcript).suffix.lower()
+            path = episode_path(finding.id, suffix)
+            deliverables.append(
+                Deliverable(
+                    path, (settings.paths.media / episode.transcript).read_bytes(), finding.id
+                )
+            )
+            transcripts.append((site.url(path), media_type(path)))
+            transcripts.append((post_url + "#transcript", "text/html"))
+        entry = FeedEpisode(
+            finding_id=finding.id,
+            title=finding.title,
+            description_html=episode_description(
+                finding.summary, post_url, [c.title for c in episode.chapters]
+            ),
+            link=post_url,
+            published=finding.published,
+            updated=finding.last_modified,
+            audio_url=site.url(episode_path(finding.id, ".mp3")),
+            audio_bytes=len(audio),
+            duration_seconds=round(mastered.duration),
+            image_url=site.url(episode_path(finding.id, art_suffix)),
+            explicit=episode.explicit,
+            number=episode.number,
+            season=episode.season,
+            chapters_url=chapters_url,
+            transcripts=transcripts,
+        )
+        return EpisodeFiles(deliverables, entry, mastered)
+
+    # -- after publishing --------------------------------------------------------------
+
+    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
+        """Ping hubs when the feed changed. Returns what happened, for the log; never raises."""
+        podcast = settings.podcast
+        changed = any(r.item == FEED_PATH and r.action in ("created", "updated") for r in receipts)
+        if not changed or not (podcast.websub_hubs or podcast.podcast_index_pubnotify):
+            return []
+        feed_url = settings.site.base_url + FEED_PATH
+        results = ping_feed(feed_url, podcast.websub_hubs, podcast.podcast_index_pubnotify)
+        return [f"ping {r.target}: {'ok' if r.ok else 'failed'} ({r.detail})" for r in results]
+
+
+CHANNEL = PodcastChannel()

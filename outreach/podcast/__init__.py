@@ -1,0 +1,1 @@
+"""Podcast production: mastering, tags, art, transcripts, chapters and the RSS feed."""

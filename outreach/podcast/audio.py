@@ -1,0 +1,276 @@
+"""Mastering: any common recording to a loudness-normalised, constant-bit-rate MP3.
+
+Two cheap passes instead of ffmpeg's loudnorm (which resamples to 192 kHz and costs several
+plain encodes): measure integrated loudness and sample peak with the ``ebur128`` filter, then
+encode once with a linear gain and a peak limiter. When the gain would push peaks into the
+limiter, the limiter changes loudness, so the MP3 is measured again with ``ebur128`` and, if it
+missed the target, encoded once more with the gain corrected.
+Results are cached by the recording's content hash, so an unchanged recording is never
+re-encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import mutagen
+
+from outreach.podcast.ffmpeg import FfmpegError, run_ffmpeg
+
+ALGORITHM_VERSION = "5"
+"""Part of the cache key: bump it when the mastering chain changes."""
+
+CODEC_LOSS_LU = 0.5
+"""LAME output reads back about 0.5 LU quieter than its input (measured here on speech and on
+pink noise, mono and stereo, 64-128 kb/s); the gain anticipates it."""
+
+LIMITER_CEILING_DBFS = -2.0
+"""Sample-peak ceiling of the limiter: 1 dB of headroom below the -1 dBTP true-peak limit for
+inter-sample peaks and the MP3 codec."""
+
+LOUDNESS_TOLERANCE_LU = 0.5
+
+
+class AudioError(Exception):
+    """A recording cannot be mastered; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class AudioProfile:
+    """What the published MP3 must be. Mono speech is the podcast default."""
+
+    channels: int = 1
+    bitrate_kbps: int = 64
+    sample_rate: int = 44100
+
+    @property
+    def target_lufs(self) -> float:
+        return -16.0 if self.channels == 2 else -19.0
+
+    @property
+    def layout(self) -> str:
+        return "stereo" if self.channels == 2 else "mono"
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated: float
+    peak: float | None
+    """dBFS: sample or true peak as asked for; None when not measured."""
+
+
+@dataclass(frozen=True)
+class MasteredAudio:
+    path: Path
+    duration: float
+    input_lufs: float
+    gain_db: float
+    output_lufs: float
+    limited: bool
+    """True when the limiter engaged and the output loudness was measured, not computed."""
+    encodes: int
+
+
+_INTEGRATED = re.compile(r"I:\s+(-?[\d.]+|-inf) LUFS")
+_PEAK = re.compile(r"Peak:\s+(-?[\d.]+|-inf) dBFS")
+
+
+def _number(text: str) -> float:
+    return -math.inf if text == "-inf" else float(text)
+
+
+def measure_loudness(
+    path: Path, layout: str | None = None, peak: Literal["none", "sample", "true"] = "sample"
+) -> Loudness:
+    """Integrated loudness (LUFS) and, if asked, peak (dBFS) with ffmpeg's ebur128 filter."""
+    filters = [f"aformat=channel_layouts={layout}"] if layout else []
+    filters.append(f"ebur128=framelog=quiet:peak={peak}")
+    log = run_ffmpeg(
+        ["-i", str(path), "-map", "0:a:0", "-af", ",".join(filters), "-f", "null", "-"]
+    )
+    summary = log[log.rfind("Integrated loudness") :]
+    integrated, peak_match = _INTEGRATED.search(summary), _PEAK.search(summary)
+    if not integrated or (peak != "none" and not peak_match):
+        raise AudioError(f"{path}: ffmpeg's ebur128 filter reported no loudness")
+    return Loudness(
+        _number(integrated.group(1)), _number(peak_match.group(1)) if peak_match else None
+    )
+
+
+def audio_duration(path: Path) -> float:
+    """Length in seconds, read by mutagen; an unreadable file is a clear error."""
+    try:
+        info = mutagen.File(path)
+    except mutagen.MutagenError as exc:
+        raise AudioError(
+            f"{path}: not a readable audio file ({exc}); export it again as WAV, FLAC, MP3 or M4A"
+        ) from None
+    if info is None or not getattr(info, "info", None) or not info.info.length:
+        raise AudioError(
+            f"{path}: not a recognised audio file; export it again as WAV, FLAC, MP3 or M4A"
+        )
+    return float(info.info.length)
+
+
+def file_signature(path: Path) -> str:
+    """Path, size and modification time: changes whenever the file is replaced or edited."""
+    stat = path.stat()
+    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def cached_mastering_key(source: Path, profile: AudioProfile, cache_dir: Path) -> str:
+    """``mastering_key`` without re-reading an unchanged recording: a small file per signature
+    remembers the content key, so a feed of many episodes does not hash every recording."""
+    marker = (
+        cache_dir
+        / "keys"
+        / hashlib.sha256(
+            (file_signature(source) + json.dumps(asdict(profile)) + ALGORITHM_VERSION).encode()
+        ).hexdigest()
+    )
+    try:
+        return marker.read_text().strip()
+    except FileNotFoundError:
+        key = mastering_key(source, profile)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        temp = marker.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(key)
+        os.replace(temp, marker)
+        return key
+
+
+def mastering_key(source: Path, profile: AudioProfile) -> str:
+    """Content key of a mastering job: the recording's bytes, the profile and the algorithm."""
+    digest = hashlib.sha256()
+    with source.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(json.dumps([ALGORITHM_VERSION, asdict(profile)]).encode())
+    return digest.hexdigest()
+
+
+def _encode(
+    source: Path,
+    target: Path,
+    gain_db: float,
+    profile: AudioProfile,
+    duration: float,
+    progress: Callable[[float], None] | None,
+) -> None:
+    ceiling = 10 ** (LIMITER_CEILING_DBFS / 20)
+    # Channels are converted first, exactly as when measuring, so the gain applies to the
+    # signal that was measured and the limiter sees the final peaks.
+    chain = (
+        f"aformat=channel_layouts={profile.layout},"
+        f"volume={gain_db:.2f}dB,"
+        f"alimiter=limit={ceiling:.4f}:attack=5:release=50:level=disabled:latency=1,"
+        f"aresample={profile.sample_rate}"
+    )
+    run_ffmpeg(
+        [
+            "-y",
+            "-i",
+            str(source),
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-map_metadata",
+            "-1",
+            "-af",
+            chain,
+            "-ac",
+            str(profile.channels),
+            "-ar",
+            str(profile.sample_rate),
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            f"{profile.bitrate_kbps}k",
+            "-fflags",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-id3v2_version",
+            "0",
+            "-f",
+            "mp3",
+            str(target),
+        ],
+        duration=duration,
+        progress=progress,
+    )
+
+
+def master(
+    source: Path,
+    cache_dir: Path,
+    profile: AudioProfile,
+    progress: Callable[[float], None] | None = None,
+) -> MasteredAudio:
+    """Return the mastered MP3 for ``source``, from the cache when the recording is unchanged."""
+    if not source.is_file():
+        raise AudioError(f"{source}: no such recording; put the file there or fix episode.audio")
+    key = cached_mastering_key(source, profile, cache_dir)
+    cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
+    if cached.is_file() and report.is_file():
+        return MasteredAudio(path=cached, **json.loads(report.read_text()))
+    duration = audio_duration(source)
+
+    try:
+        measured = measure_loudness(source, profile.layout)
+    except FfmpegError as exc:
+        raise AudioError(
+            f"{source}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
+        ) from None
+    if not math.isfinite(measured.integrated) or measured.peak is None:
+        raise AudioError(f"{source}: the recording is silent; check the export")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    temp = cache_dir / f".{key}.{os.getpid()}.mp3"
+    gain = profile.target_lufs - measured.integrated + CODEC_LOSS_LU
+    try:
+        _encode(source, temp, gain, profile, duration, progress)
+        encodes = 1
+        limited = measured.peak + gain > LIMITER_CEILING_DBFS
+        if not limited:
+            # The limiter never engaged, so the chain was a pure gain: loudness is predictable
+            # and a third pass would only confirm it (the tests measure it anyway).
+            result = Loudness(measured.integrated + gain - CODEC_LOSS_LU, measured.peak + gain)
+        else:
+            result = measure_loudness(temp, peak="none")
+            miss = profile.target_lufs - result.integrated
+            if abs(miss) > LOUDNESS_TOLERANCE_LU:
+                gain += miss
+                _encode(source, temp, gain, profile, duration, progress)
+                encodes = 2
+                result = measure_loudness(temp, peak="none")
+            if abs(profile.target_lufs - result.integrated) > LOUDNESS_TOLERANCE_LU:
+                raise AudioError(
+                    f"{source}: mastered to {result.integrated:.1f} LUFS, not "
+                    f"{profile.target_lufs:.0f} LUFS, even with the limiter; the recording may "
+                    "be clipped or mostly silence: check the export"
+                )
+        os.replace(temp, cached)
+    finally:
+        if temp.exists():
+            temp.unlink()
+    mastered = MasteredAudio(
+        path=cached,
+        duration=audio_duration(cached),
+        input_lufs=measured.integrated,
+        gain_db=round(gain, 2),
+        output_lufs=result.integrated,
+        limited=limited,
+        encodes=encodes,
+    )
+    fields = asdict(mastered)
+    fields.pop("path")
+    report.write_text(json.dumps(fields, indent=2, sort_keys=True))
+    return mastered

@@ -1,0 +1,91 @@
+"""Find and run ffmpeg: the binary shipped inside the imageio-ffmpeg wheel by default.
+
+A fresh machine gets a working ffmpeg from ``pip install``; ``OUTREACH_FFMPEG`` can point to
+another build. The capabilities the pipeline relies on are checked once, with a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+REQUIRED_ENCODERS = ("libmp3lame",)
+REQUIRED_FILTERS = ("ebur128", "alimiter", "volume", "aresample", "loudnorm")
+
+
+class FfmpegError(RuntimeError):
+    """ffmpeg is missing, lacks a capability, or failed on a file."""
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_path() -> str:
+    configured = os.environ.get("OUTREACH_FFMPEG")
+    if configured:
+        return configured
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - a dependency of the project
+        raise FfmpegError(
+            "imageio-ffmpeg is not installed; run 'pip install imageio-ffmpeg'"
+        ) from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@lru_cache(maxsize=1)
+def check_capabilities() -> str:
+    """Return the ffmpeg path once it is known to have the encoder and filters we use."""
+    path = ffmpeg_path()
+    encoders = _run_text([path, "-hide_banner", "-encoders"])
+    filters = _run_text([path, "-hide_banner", "-filters"])
+    missing = [name for name in REQUIRED_ENCODERS if not re.search(rf"\s{name}\s", encoders)]
+    missing += [name for name in REQUIRED_FILTERS if not re.search(rf"\s{name}\s", filters)]
+    if missing:
+        raise FfmpegError(
+            f"ffmpeg at {path} lacks {', '.join(missing)}; install imageio-ffmpeg or set "
+            "OUTREACH_FFMPEG to a build with libmp3lame and the ebur128/alimiter filters"
+        )
+    return path
+
+
+def _run_text(command: Sequence[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise FfmpegError(f"cannot run {command[0]}: {exc}") from None
+
+
+def run_ffmpeg(
+    arguments: Sequence[str],
+    duration: float | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> str:
+    """Run ffmpeg with ``arguments``; return its log (stderr). Reports progress as 0..1."""
+    command = [check_capabilities(), "-hide_banner", "-nostdin", "-nostats"]
+    if progress is not None:
+        command += ["-progress", "pipe:1"]
+    command += list(arguments)
+    # The log goes to a file, not a pipe: a chatty ffmpeg can never block on a full pipe
+    # while we read progress lines.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log_file:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log_file, text=True, errors="replace"
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            if progress is not None and duration and line.startswith("out_time_us="):
+                value = line.split("=", 1)[1].strip()
+                if value.isdigit():
+                    progress(min(int(value) / 1e6 / duration, 1.0))
+        process.wait()
+        log_file.seek(0)
+        log = log_file.read()
+    if process.returncode != 0:
+        last = [line for line in log.strip().splitlines() if line.strip()][-3:]
+        raise FfmpegError("ffmpeg failed: " + " | ".join(last))
+    if progress is not None:
+        progress(1.0)
+    return log
