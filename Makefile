@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format serve clean
+.PHONY: demo test lint format serve clean ffprobe bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,13 @@ demo: $(VENV)/.demo-installed
 	@echo "Output: $(CURDIR)/public  (blog, topic pages, feed.atom, sitemap.xml, share images)"
 	@echo "Preview: make serve, then open http://127.0.0.1:8000/"
 
-test: $(VENV)/.test-installed
+# ffprobe checks the podcast audio in the tests; the pip-installed ffmpeg ships without it.
+ffprobe:
+	@command -v ffprobe >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null); } || \
+	  echo "ffprobe missing: install your system's ffmpeg package for the audio checks"
+
+test: $(VENV)/.test-installed ffprobe
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

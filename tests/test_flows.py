@@ -69,4 +69,23 @@ def test_prefect_yaml_deployments_point_at_real_flows() -> None:
         "release-finding": "release-finding",
         "release-findings": "release-findings",
         "rebuild-site": "rebuild-site",
+        "rebuild-podcast-feed": "rebuild-podcast-feed",
     }
+
+
+def test_rebuild_podcast_feed_masters_once_and_keeps_the_feed(
+    prefect_api: str, sample_project: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from flows.release import rebuild_podcast_feed, release_findings
+
+    config = str(sample_project / "outreach.toml")
+    late = datetime(2026, 11, 29, tzinfo=UTC)
+    release_findings(config=config, now=late)
+    feed = sample_project / "public/podcast/feed.xml"
+    before = feed.read_bytes()
+    feed.unlink()
+    report = rebuild_podcast_feed(config=config, now=late)
+    assert feed.read_bytes() == before
+    assert {r.item for r in report.changed} == {"podcast/feed.xml"}
