@@ -48,3 +48,6 @@ serve: $(VENV)/.demo-installed
 
 clean:
 	rm -rf public build state .prefect
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m bench.podcast

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from outreach.channels import RenderError
 from outreach.config import ConfigError, Settings, load_settings
 from outreach.finding import FindingsInvalid
 from outreach.release import (
@@ -98,7 +99,7 @@ def build(config: ConfigOption = None) -> None:
     try:
         with console.status("Rendering findings…"):
             written, held = build_preview(settings, datetime.now(UTC))
-    except (FindingsInvalid, ReleaseError) as exc:
+    except (FindingsInvalid, ReleaseError, RenderError) as exc:
         raise _fail(exc) from None
     for hold in held:
         console.print(
@@ -137,11 +138,14 @@ def release(
     from flows.release import release_finding, release_findings
 
     config_arg = str(config) if config else None
-    with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
-        if len(ids) == 1:
-            report = release_finding(ids[0], channel, dry_run, config_arg)
-        else:
-            report = release_findings(ids, channel, dry_run, config_arg)
+    try:
+        with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
+            if len(ids) == 1:
+                report = release_finding(ids[0], channel, dry_run, config_arg)
+            else:
+                report = release_findings(ids, channel, dry_run, config_arg)
+    except (FindingsInvalid, ReleaseError, RenderError) as exc:
+        raise _fail(exc) from None
     _print_report(report, settings)
 
 
@@ -155,8 +159,11 @@ def rebuild(config: ConfigOption = None) -> None:
         raise _fail(exc) from None
     from flows.release import rebuild_site
 
-    with console.status("Rebuilding the site…"):
-        report = rebuild_site(None, str(config) if config else None)
+    try:
+        with console.status("Rebuilding the site…"):
+            report = rebuild_site(None, str(config) if config else None)
+    except (FindingsInvalid, ReleaseError, RenderError) as exc:
+        raise _fail(exc) from None
     _print_report(report, settings)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,8 +13,15 @@ from mutagen.mp3 import MP3
 from audio_tools import FFPROBE, convert, ebur128, ffprobe, needs_ffprobe
 from conftest import REPO
 from outreach.podcast import audio as audio_module
-from outreach.podcast.audio import AudioError, AudioProfile, master
-from outreach.podcast.ffmpeg import check_capabilities
+from outreach.podcast.audio import (
+    AudioError,
+    AudioProfile,
+    audio_duration,
+    master,
+    measure_input,
+    measure_loudness,
+)
+from outreach.podcast.ffmpeg import check_capabilities, ffmpeg_path
 from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
 
 SAMPLE = REPO / "media" / "audio" / "farm-gate-to-fob.flac"
@@ -68,7 +76,7 @@ def test_a_quiet_recording_with_loud_peaks_goes_through_the_limiter(tmp_path: Pa
         "aeval='val(0)+if(lt(mod(t\\,5)\\,0.002)\\,0.95\\,0)':c=same",
     )
     mastered = master(clicks, tmp_path / "cache", AudioProfile())
-    assert mastered.limited
+    assert mastered.verified and mastered.limiting_db > 6
     integrated, true_peak = ebur128(mastered.path)
     assert abs(integrated - -19.0) <= 1.0 and true_peak <= -1.0, (integrated, true_peak)
 
@@ -145,3 +153,31 @@ def test_tags_chapters_and_cover_read_back(tmp_path: Path) -> None:
             "Where value leaks",
         ]
         assert probed["format"]["tags"]["title"] == "Beyond the farm: ünïcode title"
+
+
+def test_measuring_in_parallel_parts_equals_one_pass(tmp_path: Path) -> None:
+    padded = convert(
+        SAMPLE, tmp_path / "padded.wav", "-af", "apad=pad_dur=3", "-ar", "48000", "-ac", "2"
+    )
+    looped = tmp_path / "looped.wav"
+    subprocess.run(
+        [
+            ffmpeg_path(),
+            "-loglevel",
+            "error",
+            "-y",
+            "-stream_loop",
+            "3",
+            "-i",
+            str(padded),
+            str(looped),
+        ],
+        check=True,
+    )
+    duration = audio_duration(looped)
+    assert duration > 150
+    for layout in ("mono", "stereo"):
+        whole = measure_loudness(looped, layout)
+        parts = measure_input(looped, layout, duration, parts=3)
+        assert abs(parts.integrated - whole.integrated) <= 0.1, (layout, parts, whole)
+        assert parts.peak == whole.peak

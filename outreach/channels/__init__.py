@@ -9,9 +9,9 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
-from outreach.channels.base import Channel, Deliverable, Site
+from outreach.channels.base import Channel, Deliverable, RenderError, Site
 
-__all__ = ["Channel", "Deliverable", "Site", "available_channels", "get_channel"]
+__all__ = ["Channel", "Deliverable", "RenderError", "Site", "available_channels", "get_channel"]
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,10 @@ SITE_WIDE = ""
 """The finding id under which site-wide deliverables (indexes, feeds) are recorded."""
 
 
+class RenderError(Exception):
+    """A channel could not render a finding; raised before anything is published."""
+
+
 @dataclass(frozen=True)
 class Deliverable:
     """One output file: its path under the site root and its exact bytes."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
 
-from outreach.channels.base import Deliverable, Site
+from outreach.channels.base import Deliverable, RenderError, Site
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.platforms.base import Receipt
@@ -38,7 +38,7 @@ FEED_PATH = "podcast/feed.xml"
 COVER_PATH = "podcast/cover.jpg"
 
 
-class PodcastError(Exception):
+class PodcastError(RenderError):
     """An episode cannot be produced; the message names the finding and the file."""
 
 

@@ -2,9 +2,10 @@
 
 Two cheap passes instead of ffmpeg's loudnorm (which resamples to 192 kHz and costs several
 plain encodes): measure integrated loudness and sample peak with the ``ebur128`` filter, then
-encode once with a linear gain and a peak limiter. When the gain would push peaks into the
-limiter, the limiter changes loudness, so the MP3 is measured again with ``ebur128`` and, if it
-missed the target, encoded once more with the gain corrected.
+encode once with a linear gain and a peak limiter. Only when the gain pushes peaks deep into
+the limiter (heavy limiting changes loudness, and sharp transients can make the codec
+overshoot) is the MP3 measured again and, if it missed, encoded again with the gain or the
+ceiling corrected. A third pass for every file would cost more than the encode it checks.
 Results are cached by the recording's content hash, so an unchanged recording is never
 re-encoded.
 """
@@ -17,6 +18,7 @@ import math
 import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,7 +27,7 @@ import mutagen
 
 from outreach.podcast.ffmpeg import FfmpegError, run_ffmpeg
 
-ALGORITHM_VERSION = "6"
+ALGORITHM_VERSION = "8"
 """Part of the cache key: bump it when the mastering chain changes."""
 
 CODEC_LOSS_LU = 0.5
@@ -41,6 +43,10 @@ MAX_OUTPUT_SAMPLE_PEAK_DBFS = -1.5
 """Decoded sample peaks above this mean the codec overshot the limiter (sharp clicks do):
 encode again with a lower ceiling, keeping true peak under -1 dBTP."""
 MAX_ENCODES = 3
+HEAVY_LIMITING_DB = 6.0
+"""Peaks pushed more than this past the ceiling mean heavy limiting (clicks, unprocessed
+recordings), which lowers loudness and can make the codec overshoot: only then is the MP3
+measured again. Speech limited by up to 6 dB measured within 0.3 LU of the prediction here."""
 
 
 class AudioError(Exception):
@@ -78,8 +84,10 @@ class MasteredAudio:
     input_lufs: float
     gain_db: float
     output_lufs: float
-    limited: bool
-    """True when the limiter engaged and the output loudness was measured, not computed."""
+    limiting_db: float
+    """How far the gain pushed the loudest peak past the limiter ceiling (0: untouched)."""
+    verified: bool
+    """True when the MP3 was measured again; otherwise its loudness follows from the gain."""
     encodes: int
 
 
@@ -107,6 +115,67 @@ def measure_loudness(
     return Loudness(
         _number(integrated.group(1)), _number(peak_match.group(1)) if peak_match else None
     )
+
+
+_FRAME = re.compile(r"\bt:\s*([\d.]+)\s+TARGET:\S+ LUFS\s+M:\s*(-?[\d.]+|-inf)")
+BLOCK_SECONDS = 0.4
+"""BS.1770 gating blocks: 400 ms, updated every 100 ms (75% overlap) as ebur128's M value."""
+
+
+def gated_loudness(block_loudness: list[float]) -> float:
+    """Integrated loudness from gating-block loudness values (ITU-R BS.1770-4, two gates)."""
+    energies = [10 ** ((value + 0.691) / 10) for value in block_loudness if value > -70.0]
+    if not energies:
+        return -math.inf
+    relative_gate = 10 * math.log10(sum(energies) / len(energies)) - 0.691 - 10.0
+    kept = [e for e in energies if 10 * math.log10(e) - 0.691 > relative_gate]
+    return 10 * math.log10(sum(kept) / len(kept)) - 0.691
+
+
+def measure_input(path: Path, layout: str, duration: float, parts: int = 2) -> Loudness:
+    """Integrated loudness and sample peak of a long recording, measured in ``parts`` at once.
+
+    Each part runs ebur128 in its own ffmpeg (one per core) and logs every gating block; the
+    parts overlap by 300 ms so that together they hold every block exactly once, and the
+    gates are applied over all blocks, so the result equals one pass over the whole file.
+    """
+    if parts < 2 or duration < 30:
+        return measure_loudness(path, layout)
+    step = round(duration / parts, 1)
+    jobs = []
+    for index in range(parts):
+        start = 0.0 if index == 0 else round(step * index - (BLOCK_SECONDS - 0.1), 3)
+        window = ["-ss", f"{start:.3f}"]
+        if index < parts - 1:
+            window += ["-t", f"{step * (index + 1) - start:.3f}"]
+        jobs.append(
+            [
+                *window,
+                "-i",
+                str(path),
+                "-map",
+                "0:a:0",
+                "-af",
+                f"aformat=channel_layouts={layout},ebur128=framelog=info:peak=sample",
+                "-f",
+                "null",
+                "-",
+            ]
+        )
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        logs = list(pool.map(run_ffmpeg, jobs))
+    blocks: list[float] = []
+    peaks: list[float] = []
+    for log in logs:
+        for match in _FRAME.finditer(log):
+            if float(match.group(1)) >= BLOCK_SECONDS - 0.01:  # a full 400 ms block
+                blocks.append(_number(match.group(2)))
+        summary = log[log.rfind("Integrated loudness") :]
+        peak = _PEAK.search(summary)
+        if peak is None:
+            raise AudioError(f"{path}: ffmpeg's ebur128 filter reported no peak")
+        peaks.append(_number(peak.group(1)))
+    return Loudness(gated_loudness(blocks), max(peaks))
 
 
 def audio_duration(path: Path) -> float:
@@ -230,7 +299,7 @@ def master(
     duration = audio_duration(source)
 
     try:
-        measured = measure_loudness(source, profile.layout)
+        measured = measure_input(source, profile.layout, duration)
     except FfmpegError as exc:
         raise AudioError(
             f"{source}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
@@ -241,15 +310,16 @@ def master(
     temp = cache_dir / f".{key}.{os.getpid()}.mp3"
     gain = profile.target_lufs - measured.integrated + CODEC_LOSS_LU
     ceiling = LIMITER_CEILING_DBFS
-    limited = measured.peak + gain > ceiling
+    limiting = max(0.0, measured.peak + gain - ceiling)
+    verified = limiting > HEAVY_LIMITING_DB
     try:
         for attempt in range(1, MAX_ENCODES + 1):
             encodes = attempt
             _encode(source, temp, gain, ceiling, profile, duration, progress)
-            if not limited:
-                # The limiter never engaged, so the chain was a pure gain: loudness and peak
-                # are predictable, and measuring again would only confirm them (tests do).
-                result = Loudness(measured.integrated + gain - CODEC_LOSS_LU, measured.peak + gain)
+            if not verified:
+                # A pure gain, or a limiter trimming only brief peaks: loudness follows from
+                # the gain, and measuring again would only confirm it (the tests measure it).
+                result = Loudness(measured.integrated + gain - CODEC_LOSS_LU, None)
                 break
             result = measure_loudness(temp, peak="sample")
             loudness_miss = profile.target_lufs - result.integrated
@@ -277,7 +347,8 @@ def master(
         input_lufs=measured.integrated,
         gain_db=round(gain, 2),
         output_lufs=result.integrated,
-        limited=limited,
+        limiting_db=round(limiting, 2),
+        verified=verified,
         encodes=encodes,
     )
     fields = asdict(mastered)
