@@ -20,6 +20,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from flows.press import pitch_findings, schedule_lifts
 from outreach.channels import get_channel
 from outreach.config import Settings, load_settings
 from outreach.finding import Finding
@@ -110,6 +111,7 @@ def _run(
     now: datetime | None,
     artifact_key: str,
     rebuild: bool = False,
+    approve_pitches: bool | None = None,
 ) -> ReleaseReport:
     logger = get_run_logger()
     settings = load_settings(Path(config) if config else None)
@@ -127,8 +129,15 @@ def _run(
     receipts: list[Receipt] = []
     for plan in plans:
         receipts.extend(publish(settings, plan, moment, dry_run))
-    notes = [] if dry_run else notify(settings, names, receipts)
-    report = ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run, notes)
+    held = [hold for plan in plans for hold in plan.held]
+    notes: list[str] = []
+    if not dry_run:
+        notes += notify(settings, names, receipts)
+        if "press" in names and not rebuild:
+            ready = ready_findings("press", catalog, chosen, moment)[0]
+            notes += pitch_findings(settings, ready, moment, approve_pitches)
+        notes += schedule_lifts(held)
+    report = ReleaseReport(receipts, held, dry_run, notes)
     logger.info(report.summary())
     _artifact(report, artifact_key)
     return report
@@ -145,9 +154,22 @@ def release_finding(
     dry_run: bool = False,
     config: str | None = None,
     now: datetime | None = None,
+    approve_pitches: bool | None = None,
 ) -> ReleaseReport:
-    """Release one finding on the chosen channels (default: all configured)."""
-    return _run([finding_id], channels, dry_run, config, now, _key(finding_id))
+    """Release one finding on the chosen channels (default: all configured).
+
+    ``approve_pitches``: True sends pitches without asking, False sends none, and by default
+    the flow pauses for a decision in the Prefect UI (on a server).
+    """
+    return _run(
+        [finding_id],
+        channels,
+        dry_run,
+        config,
+        now,
+        _key(finding_id),
+        approve_pitches=approve_pitches,
+    )
 
 
 @flow(name="release-findings", log_prints=True)
@@ -157,9 +179,12 @@ def release_findings(
     dry_run: bool = False,
     config: str | None = None,
     now: datetime | None = None,
+    approve_pitches: bool | None = None,
 ) -> ReleaseReport:
     """Release several findings at once (all of them when no ids are given)."""
-    return _run(finding_ids, channels, dry_run, config, now, _key("batch"))
+    return _run(
+        finding_ids, channels, dry_run, config, now, _key("batch"), approve_pitches=approve_pitches
+    )
 
 
 @flow(name="rebuild-site", log_prints=True)

@@ -121,6 +121,9 @@ def release(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
     ] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve the journalist pitches without asking.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Release findings through the Prefect release flow."""
@@ -140,10 +143,15 @@ def release(
     config_arg = str(config) if config else None
     try:
         with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
+            decision = True if approve else None
             if len(ids) == 1:
-                report = release_finding(ids[0], channel, dry_run, config_arg)
+                report = release_finding(
+                    ids[0], channel, dry_run, config_arg, approve_pitches=decision
+                )
             else:
-                report = release_findings(ids, channel, dry_run, config_arg)
+                report = release_findings(
+                    ids, channel, dry_run, config_arg, approve_pitches=decision
+                )
     except (FindingsInvalid, ReleaseError, RenderError) as exc:
         raise _fail(exc) from None
     _print_report(report, settings)

@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -63,6 +63,7 @@ class PathSettings(_Section):
     public: Path = Path("public")
     build: Path = Path("build")
     state: Path = Path("state")
+    outbox: Path = Path("outbox")
 
     @property
     def ledger(self) -> Path:
@@ -129,6 +130,16 @@ class PodcastSettings(_Section):
         return self
 
 
+class MailSettings(_Section):
+    """Where email goes. The SMTP password comes from OUTREACH_SMTP_PASSWORD, never this file."""
+
+    platform: Literal["outbox", "smtp"] = "outbox"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+
+
 class ChannelSettings(_Section):
     platforms: list[str] = ["static"]
 
@@ -137,9 +148,12 @@ class Settings(_Section):
     site: SiteSettings = SiteSettings()
     paths: PathSettings = PathSettings()
     podcast: PodcastSettings = PodcastSettings()
+    mail: MailSettings = MailSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),
+        "press": ChannelSettings(),
+        "newsroom": ChannelSettings(),
     }
     root: Path = Path(".")
 

@@ -201,8 +201,25 @@ class Episode(_Strict):
 
 
 class Headlines(_Strict):
+    """Headline overrides; they win over generated ones but are still scored."""
+
     business: Line | None = None
     consumer: Line | None = None
+
+
+class PressAngle(_Strict):
+    """The story in parts, for generated headlines and the release lead."""
+
+    subject: Line | None = None
+    """Who the story is about, in plain words: 'Cocoa farmers'."""
+    sector: Line | None = None
+    """The sector business readers know: 'Cocoa and coffee exporters'."""
+    consequence: Line | None = None
+    """What changes for people, active voice, no subject: 'lose a tenth of each harvest'."""
+    lead: Annotated[Line, Field(max_length=400)] | None = None
+    """The release's first sentence (at most 50 words); defaults to the summary."""
+    city: Line | None = None
+    """Dateline city; defaults to the media contact's city."""
 
 
 def _topic(value: str) -> str:
@@ -236,6 +253,7 @@ class Finding(_Strict):
     image: Image
     episode: Episode | None = None
     headlines: Headlines | None = None
+    press: PressAngle | None = None
     body: Text
     source_path: str = ""
 
@@ -356,6 +374,11 @@ FIELD_HINTS: dict[str, str] = {
     "episode.chapters.title": "the chapter title on one line",
     "headlines.business": "a headline on one line, or leave it out",
     "headlines.consumer": "a headline on one line, or leave it out",
+    "press.subject": "who the story is about, e.g. 'Cocoa farmers'",
+    "press.sector": "the sector, e.g. 'Cocoa exporters'",
+    "press.consequence": "what changes for people, e.g. 'lose a tenth of each harvest'",
+    "press.lead": "the release's opening sentence, at most 50 words",
+    "press.city": "the dateline city, e.g. 'London'",
     "body": "the Markdown text of the post after the closing '---' line",
 }
 
@@ -367,6 +390,7 @@ KNOWN_FIELDS: dict[str, list[str]] = {
     "episode": list(Episode.model_fields),
     "episode.chapters": list(Chapter.model_fields),
     "headlines": list(Headlines.model_fields),
+    "press": list(PressAngle.model_fields),
 }
 
 

@@ -27,7 +27,7 @@ def json_ld(data: object) -> Markup:
 def environment(templates: Path) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(templates)),
-        autoescape=True,
+        autoescape=lambda name: not (name or "").endswith(".txt.j2"),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -215,7 +215,10 @@ class BlogChannel:
             topics=TOPICS,
         )
         out.append(Deliverable("sitemap.xml", sitemap.encode("utf-8")))
-        robots = f"User-agent: *\nAllow: /\nSitemap: {site.url('sitemap.xml')}\n"
+        robots = "User-agent: *\n"
+        if "press" in settings.channels:
+            robots += f"Disallow: {site.href('press/kit/')}\n"
+        robots += f"Allow: /\nSitemap: {site.url('sitemap.xml')}\n"
         out.append(Deliverable("robots.txt", robots.encode("utf-8")))
         stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"
         out.append(Deliverable("assets/style.css", stylesheet.read_bytes()))

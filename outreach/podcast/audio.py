@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -355,3 +356,32 @@ def master(
     fields.pop("path")
     report.write_text(json.dumps(fields, indent=2, sort_keys=True))
     return mastered
+
+
+def clip_mp3(mastered: Path, seconds: float) -> bytes:
+    """The first ``seconds`` of a mastered MP3, cut on frame boundaries without re-encoding."""
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "clip.mp3"
+        run_ffmpeg(
+            [
+                "-y",
+                "-i",
+                str(mastered),
+                "-t",
+                f"{seconds:g}",
+                "-map",
+                "0:a:0",
+                "-c",
+                "copy",
+                "-map_metadata",
+                "-1",
+                "-fflags",
+                "+bitexact",
+                "-id3v2_version",
+                "0",
+                "-f",
+                "mp3",
+                str(target),
+            ]
+        )
+        return target.read_bytes()

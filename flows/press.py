@@ -1,0 +1,187 @@
+"""The press steps of a release: approve and send pitches, and schedule embargo lifts.
+
+Pitches wait for a person: with a Prefect server the flow pauses with a typed input (approve,
+pick a headline, add a note) next to an artifact showing the headlines, the pitch and the
+recipients; scripted runs pass ``approve_pitches=True``; on embedded defaults (no server, no
+UI) pitches wait and the note says how to approve them. A rejected release sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from prefect import get_run_logger, pause_flow_run, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.deployments import run_deployment
+from prefect.input import RunInput
+from prefect.settings import get_current_settings
+
+from outreach.config import Settings
+from outreach.finding import Finding
+from outreach.headlines import HeadlineChoice
+from outreach.ledger import Ledger
+from outreach.press.pitch import PitchPlan, pitch_plan_for, send_pitches
+from outreach.release import Held
+
+APPROVAL_TIMEOUT = timedelta(days=2)
+LIFT_DEPLOYMENT = "release-finding/release-finding"
+
+
+class PitchDecision(RunInput):
+    """What the approver decides. Headline 0 is the chosen one; 1, 2, ... the runners-up."""
+
+    approve: bool = False
+    business_headline: int = 0
+    consumer_headline: int = 0
+    note: str = ""
+
+
+def server_mode() -> bool:
+    """True with a Prefect server to pause on and schedule with; False on embedded defaults."""
+    return bool(get_current_settings().api.url)
+
+
+def _artifact(finding: Finding, plan: PitchPlan, choice: HeadlineChoice) -> None:
+    def row(pick: str, headline) -> str:
+        style = "; ".join(headline.problems) or "within limits"
+        text = headline.text.replace("|", "\\|")
+        return f"| {pick} | {text} | {headline.score} | {style} |"
+
+    def rows(chosen, runners) -> list[str]:
+        return [row("0 (chosen)", chosen)] + [row(str(n), h) for n, h in enumerate(runners, 1)]
+
+    header = ["| pick | headline | score | house style |", "|---|---|---|---|"]
+    sample = plan.pitches[0].text if plan.pitches else ""
+    lines = [
+        f"# Pitch approval: {finding.id}",
+        "",
+        "## Business headlines",
+        "",
+        *header,
+        *rows(choice.business, choice.business_runners_up),
+        "",
+        "## Consumer headlines",
+        "",
+        *header,
+        *rows(choice.consumer, choice.consumer_runners_up),
+        "",
+        f"## Recipients ({len(plan.pitches)})",
+        "",
+        *[
+            f"- {p.journalist.name}, {p.journalist.outlet} <{p.journalist.email}>"
+            for p in plan.pitches
+        ],
+        *(
+            [f"- already pitched: {', '.join(plan.already_pitched)}"]
+            if plan.already_pitched
+            else []
+        ),
+        *[f"- skipped {email}: {why}" for email, why in plan.skipped],
+        "",
+        "## The pitch (first recipient)",
+        "",
+        "```",
+        sample,
+        "```",
+    ]
+    for warning in choice.warnings:
+        lines.insert(2, f"> Warning: {warning}\n")
+    create_markdown_artifact(
+        key=f"pitch-{finding.id}",
+        markdown="\n".join(lines),
+        description="Headlines, pitch and recipients awaiting approval",
+    )
+
+
+def _decide(approve_pitches: bool | None, finding_id: str) -> PitchDecision | None:
+    if approve_pitches is not None:
+        return PitchDecision(approve=approve_pitches, note="decided by the caller")
+    if not server_mode():
+        return None
+    return pause_flow_run(
+        wait_for_input=PitchDecision,
+        timeout=int(APPROVAL_TIMEOUT.total_seconds()),
+        key=f"pitch-{finding_id}",
+    )
+
+
+@task(name="send-pitches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+def send_pitches_task(plan: PitchPlan, settings: Settings, now: datetime) -> list[str]:
+    return send_pitches(plan, settings, Ledger(settings.paths.ledger), now)
+
+
+def pitch_findings(
+    settings: Settings, findings: Sequence[Finding], now: datetime, approve_pitches: bool | None
+) -> list[str]:
+    """Approve and send the pitches of each finding; returns notes for the release report."""
+    notes: list[str] = []
+    ledger = Ledger(settings.paths.ledger)
+    for finding in findings:
+        plan, _, choice = pitch_plan_for(finding, settings, ledger, now)
+        if not plan.pitches:
+            already = (
+                f" ({len(plan.already_pitched)} already pitched)" if plan.already_pitched else ""
+            )
+            notes.append(f"Pitches for '{finding.id}': no journalist left to pitch{already}.")
+            continue
+        _artifact(finding, plan, choice)
+        decision = _decide(approve_pitches, finding.id)
+        if decision is None:
+            notes.append(
+                f"Pitches for '{finding.id}' await approval ({len(plan.pitches)} journalists): "
+                f"run 'outreach release {finding.id} --approve', or approve in the Prefect UI "
+                "on a server."
+            )
+            continue
+        if not decision.approve:
+            reason = f": {decision.note}" if decision.note else ""
+            notes.append(f"Pitches for '{finding.id}' rejected; nothing sent{reason}.")
+            continue
+        business = _pick(choice.business, choice.business_runners_up, decision.business_headline)
+        consumer = _pick(choice.consumer, choice.consumer_runners_up, decision.consumer_headline)
+        plan, _, _ = pitch_plan_for(finding, settings, ledger, now, business, consumer)
+        sent = send_pitches_task(plan, settings, now)
+        notes.append(
+            f"Pitched '{finding.id}' to {len(sent)} journalist(s) via {settings.mail.platform}."
+        )
+    return notes
+
+
+def _pick(chosen, runners, index: int) -> str | None:
+    if index <= 0:
+        return None
+    if index > len(runners):
+        raise ValueError(f"headline {index} does not exist; pick 0 to {len(runners)}")
+    return runners[index - 1].text
+
+
+def schedule_lifts(held: Sequence[Held]) -> list[str]:
+    """On a server, schedule the public step of each held finding at its lift time."""
+    if not server_mode():
+        return []
+    notes: list[str] = []
+    logger = get_run_logger()
+    for finding_id, until in sorted({(h.finding_id, h.until) for h in held}):
+        key = f"lift-{finding_id}-{until.isoformat()}"
+        try:
+            run = run_deployment(
+                LIFT_DEPLOYMENT,
+                parameters={"finding_id": finding_id},
+                scheduled_time=until,
+                idempotency_key=key,
+                timeout=0,
+                as_subflow=False,
+            )
+            notes.append(
+                f"Scheduled the public release of '{finding_id}' for {until.isoformat()} "
+                f"(run {run.id})."
+            )
+        except Exception as exc:  # a missing deployment must not fail the release
+            logger.warning("could not schedule %s: %s", key, exc)
+            notes.append(
+                f"Could not schedule the public release of '{finding_id}' ({exc}); deploy with "
+                f"'prefect deploy --all' or run the release again after {until.isoformat()}."
+            )
+    return notes

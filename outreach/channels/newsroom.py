@@ -1,0 +1,82 @@
+"""The newsroom: the public page of each press release, and their index.
+
+A public channel, so the release flow holds a finding's newsroom page until its embargo
+lifts, exactly as it holds the blog post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from outreach.channels.base import Deliverable, Site
+from outreach.channels.press import kit_base, kit_zip_name
+from outreach.config import Settings
+from outreach.finding import Finding
+from outreach.platforms.base import Receipt
+from outreach.press.assemble import load_press_data, release_for
+from outreach.templating import environment
+
+
+def newsroom_path(finding_id: str) -> str:
+    return f"newsroom/{finding_id}/"
+
+
+class NewsroomChannel:
+    name: ClassVar[str] = "newsroom"
+    public: ClassVar[bool] = True
+
+    def prepare_key(self, finding: Finding, settings: Settings) -> None:
+        """Nothing slow to do."""
+
+    def prepare(
+        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
+    ) -> None:
+        """Nothing to prepare."""
+
+    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
+        return []
+
+    def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        settings = site.settings
+        release, _ = release_for(finding, settings, load_press_data(settings))
+        base = newsroom_path(finding.id)
+        page = (
+            environment(settings.paths.templates)
+            .get_template("press/newsroom.html.j2")
+            .render(
+                site=site,
+                release=release,
+                canonical=site.url(base),
+                kit_href=site.href(kit_base(finding, settings) + kit_zip_name(finding.id)),
+                has_episode=finding.episode is not None,
+            )
+        )
+        return [Deliverable(base + "index.html", page.encode("utf-8"), finding.id)]
+
+    def render_site(self, site: Site) -> list[Deliverable]:
+        settings = site.settings
+        data = load_press_data(settings)
+        entries = []
+        for finding in site.listed:
+            release, _ = release_for(finding, settings, data)
+            entries.append(
+                {
+                    "href": site.href(newsroom_path(finding.id)),
+                    "headline": release.headline,
+                    "subhead": release.subhead,
+                    "published": finding.published,
+                }
+            )
+        env = environment(settings.paths.templates)
+        page = env.get_template("press/newsroom_index.html.j2").render(
+            site=site, entries=entries, canonical=site.url("newsroom/")
+        )
+        stylesheet = settings.paths.templates / "press" / "press-print.css"
+        return [
+            Deliverable("newsroom/index.html", page.encode("utf-8")),
+            Deliverable("assets/press-print.css", stylesheet.read_bytes()),
+        ]
+
+
+CHANNEL = NewsroomChannel()

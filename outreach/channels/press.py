@@ -1,0 +1,157 @@
+"""The press channel: the release and the press kit, at an unguessable address.
+
+Not a public channel: the kit is rendered as soon as a finding is released, embargo or not,
+so journalists can prepare. Nothing links to it from the site, its pages carry ``noindex``,
+and no index, feed or sitemap lists it. The public newsroom page is the ``newsroom`` channel,
+which waits for the embargo to lift like the blog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import PurePosixPath
+from typing import ClassVar
+
+from outreach.channels.base import Deliverable, Site
+from outreach.channels.blog import safe_file_name
+from outreach.config import Settings
+from outreach.finding import Finding
+from outreach.platforms.base import Receipt
+from outreach.podcast.audio import clip_mp3, master
+from outreach.press.assemble import load_press_data, release_for
+from outreach.press.kit import (
+    KitFile,
+    fact_sheet,
+    image_sidecar,
+    kit_path,
+    kit_token,
+    kit_zip,
+    manifest,
+    press_secret,
+    quotes_sheet,
+    vcard,
+)
+from outreach.share_image import draw_share_image
+from outreach.templating import environment
+
+
+def kit_zip_name(finding_id: str) -> str:
+    return f"{finding_id}-press-kit.zip"
+
+
+def kit_base(finding: Finding, settings: Settings) -> str:
+    return kit_path(kit_token(press_secret(settings), finding.id))
+
+
+class PressChannel:
+    name: ClassVar[str] = "press"
+    public: ClassVar[bool] = False
+
+    def prepare_key(self, finding: Finding, settings: Settings) -> None:
+        """The episode clip reuses the podcast channel's mastered audio."""
+
+    def prepare(
+        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
+    ) -> None:
+        """Nothing of its own to prepare."""
+
+    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
+        return []
+
+    def render_site(self, site: Site) -> list[Deliverable]:
+        return []
+
+    def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        settings = site.settings
+        data = load_press_data(settings)
+        release, _ = release_for(finding, settings, data)
+        env = environment(settings.paths.templates)
+        files = [
+            KitFile(
+                "release.html",
+                env.get_template("press/release.html.j2")
+                .render(release=release, language=settings.site.language)
+                .encode("utf-8"),
+                "the release, formatted for screen and print",
+            ),
+            KitFile(
+                "release.txt",
+                env.get_template("press/release.txt.j2").render(release=release).encode("utf-8"),
+                "the release as plain text",
+            ),
+            KitFile("fact-sheet.txt", fact_sheet(release), "key figures with their sources"),
+            KitFile("contact.vcf", vcard(data.contact), "the media contact's card"),
+            KitFile(
+                "share.png",
+                draw_share_image(
+                    finding.title,
+                    finding.key_stat.value,
+                    finding.key_stat.label,
+                    finding.topics[0],
+                    settings.site.title,
+                ),
+                "1200x630 image for social posts",
+            ),
+        ]
+        if release.quotes:
+            files.append(KitFile("quotes.txt", quotes_sheet(release), "quotes with their speakers"))
+        image = finding.image
+        image_name = safe_file_name(image.file)
+        files.append(
+            KitFile(
+                f"images/{image_name}",
+                (settings.paths.media / image.file).read_bytes(),
+                "full-resolution image",
+            )
+        )
+        files.append(
+            KitFile(
+                f"images/{image_name}.txt",
+                image_sidecar(image.caption, image.credit, image.licence, image.alt),
+                "caption, credit, licence and alt text for the image",
+            )
+        )
+        episode = finding.episode
+        if episode is not None:
+            from outreach.channels.podcast import audio_profile
+
+            mastered = master(
+                settings.paths.media / episode.audio,
+                settings.paths.audio_cache,
+                audio_profile(settings),
+            )
+            seconds = data.style.release.clip_seconds
+            files.append(
+                KitFile(
+                    "episode-clip.mp3",
+                    clip_mp3(mastered.path, seconds),
+                    f"the first {seconds} seconds of the podcast episode",
+                )
+            )
+            if episode.transcript:
+                suffix = PurePosixPath(episode.transcript).suffix.lower()
+                files.append(
+                    KitFile(
+                        f"transcript{suffix}",
+                        (settings.paths.media / episode.transcript).read_bytes(),
+                        "the episode transcript",
+                    )
+                )
+        files.append(
+            KitFile("manifest.json", manifest(files), "every file in the kit with its SHA-256")
+        )
+
+        base = kit_base(finding, settings)
+        zip_name = kit_zip_name(finding.id)
+        page = env.get_template("press/kit.html.j2").render(
+            site=site, release=release, files=files, zip_name=zip_name, canonical=site.url(base)
+        )
+        deliverables = [Deliverable(base + f.name, f.content, finding.id) for f in files]
+        deliverables.append(
+            Deliverable(base + zip_name, kit_zip(files, f"{finding.id}-press-kit"), finding.id)
+        )
+        deliverables.append(Deliverable(base + "index.html", page.encode("utf-8"), finding.id))
+        return deliverables
+
+
+CHANNEL = PressChannel()

@@ -1,0 +1,53 @@
+"""Email messages: addresses and headers made safe, deterministic Message-IDs.
+
+Every header value is collapsed to one line before it reaches the message, so a name or a
+title can never smuggle in another header (header injection).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+
+def one_line(value: str) -> str:
+    """Collapse every run of whitespace, line breaks included, into one space."""
+    return " ".join(value.split())
+
+
+def mailbox(name: str, email: str) -> Address:
+    local, _, domain = email.partition("@")
+    return Address(display_name=one_line(name), username=local, domain=domain)
+
+
+def message_id(key: str, domain: str) -> str:
+    """Stable per message key: a resend after a crash carries the same id (deduplicable)."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+def build_message(
+    sender: Address,
+    recipient: Address,
+    subject: str,
+    text: str,
+    key: str,
+    when: datetime,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = one_line(subject)
+    message["Date"] = format_datetime(when)
+    message["Message-ID"] = message_id(key, sender.domain)
+    for name, value in (headers or {}).items():
+        message[name] = one_line(value)
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message

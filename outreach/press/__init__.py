@@ -1,0 +1,1 @@
+"""The press channel's parts: house style, releases, press kits, journalists and pitches."""

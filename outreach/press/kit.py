@@ -1,0 +1,116 @@
+"""The press kit: every file a journalist needs, with a manifest of checksums, and a ZIP.
+
+The kit lives at an unguessable address (128 bits from an HMAC of the finding id under a
+secret), so it can go out under embargo without being findable. The secret comes from
+``OUTREACH_PRESS_SECRET``, or is made once and kept in the state folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import secrets
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from outreach.config import Settings
+from outreach.press.release import MediaContact, PressRelease
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+"""Fixed member dates: the same kit gives the same ZIP bytes."""
+
+
+def press_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
+    environ = os.environ if environ is None else environ
+    if environ.get("OUTREACH_PRESS_SECRET"):
+        return environ["OUTREACH_PRESS_SECRET"].encode()
+    path = settings.paths.state / "press-secret"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(32).encode()
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(value)
+        return value
+
+
+def kit_token(secret: bytes, finding_id: str) -> str:
+    """32 hex digits (128 bits) that nobody can derive without the secret."""
+    return hmac.new(secret, f"press-kit:{finding_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def kit_path(token: str) -> str:
+    return f"press/kit/{token}/"
+
+
+@dataclass(frozen=True)
+class KitFile:
+    name: str
+    content: bytes
+    description: str
+
+
+def vcard(contact: MediaContact) -> bytes:
+    def escape(value: str) -> str:
+        return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+
+    family, _, given = contact.name.rpartition(" ")
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        f"FN:{escape(contact.name)}",
+        f"N:{escape(family or contact.name)};{escape(given if family else '')};;;",
+        f"ORG:{escape(contact.organisation)}",
+        f"TITLE:{escape(contact.role)}",
+        f"EMAIL;TYPE=WORK:{contact.email}",
+        f"TEL;TYPE=WORK,VOICE:{contact.phone}",
+        "END:VCARD",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def fact_sheet(release: PressRelease) -> bytes:
+    lines = [f"Fact sheet: {release.headline}", ""]
+    for stat in release.stats:
+        marker = " (illustrative figure)" if stat.illustrative else ""
+        source = f"{stat.source} {stat.source_url}" if stat.source_url else stat.source
+        lines += [f"{stat.value} {stat.label}{marker}", f"  Source: {source}", ""]
+    return "\n".join(lines).encode("utf-8")
+
+
+def quotes_sheet(release: PressRelease) -> bytes:
+    return ("\n\n".join(release.quotes) + "\n").encode("utf-8")
+
+
+def manifest(files: list[KitFile]) -> bytes:
+    entries = [
+        {
+            "name": f.name,
+            "bytes": len(f.content),
+            "sha256": hashlib.sha256(f.content).hexdigest(),
+            "description": f.description,
+        }
+        for f in sorted(files, key=lambda f: f.name)
+    ]
+    return (json.dumps({"files": entries}, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def kit_zip(files: list[KitFile], folder: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(files, key=lambda f: f.name):
+            info = zipfile.ZipInfo(f"{folder}/{file.name}", date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, file.content)
+    return buffer.getvalue()
+
+
+def image_sidecar(caption: str, credit: str, licence: str, alt: str) -> bytes:
+    return (f"Caption: {caption}\nCredit: {credit}\nLicence: {licence}\nAlt text: {alt}\n").encode()

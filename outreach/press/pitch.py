@@ -1,0 +1,180 @@
+"""Pitches: one short, personal email per matched journalist, sent at most once.
+
+Each pitch has exactly one recipient, at most 200 words, both headlines, the embargo line
+when there is one, and a link to the press kit (never an attachment). The ledger records each
+journalist a finding was pitched to, so a re-run pitches nobody twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from email.message import EmailMessage
+
+from outreach.channels.base import RenderError
+from outreach.config import Settings
+from outreach.finding import Finding
+from outreach.headlines import HeadlineChoice
+from outreach.ledger import Ledger
+from outreach.mail import build_message, mailbox
+from outreach.platforms.mail import MailSender, OutboxSender, SmtpSender
+from outreach.press.journalists import Journalist, load_journalists, match_journalists
+from outreach.press.release import PressRelease
+
+PITCH_CHANNEL = "press-pitch"
+
+
+@dataclass(frozen=True)
+class Pitch:
+    journalist: Journalist
+    message: EmailMessage
+    text: str
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass
+class PitchPlan:
+    finding_id: str
+    pitches: list[Pitch] = field(default_factory=list)
+    already_pitched: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def pitch_text(
+    release: PressRelease, journalist: Journalist, kit_url: str, has_episode: bool
+) -> str:
+    greeting = journalist.name.split()[0] if journalist.name else "there"
+    lines = [f"Dear {greeting},", ""]
+    if release.embargoed_until:
+        lines += [release.release_line, ""]
+    contents = "release, images, fact sheet, quotes" + (", episode clip" if has_episode else "")
+    lines += [
+        release.headline,
+        release.subhead,
+        "",
+        release.lead,
+        "",
+        f"As you cover this for {journalist.outlet}, the press kit ({contents}) is here:"
+        if journalist.outlet
+        else f"The press kit ({contents}) is here:",
+        kit_url,
+        "",
+        "I can arrange interviews with the researchers.",
+        "",
+        release.contact.name,
+        f"{release.contact.role}, {release.contact.organisation}",
+        f"{release.contact.email} · {release.contact.phone}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def build_pitch(
+    finding: Finding,
+    release: PressRelease,
+    journalist: Journalist,
+    kit_url: str,
+    max_words: int,
+    when: datetime,
+) -> Pitch:
+    text = pitch_text(release, journalist, kit_url, finding.episode is not None)
+    words = len(text.split())
+    if words > max_words:
+        raise RenderError(
+            f"{finding.source_path}: the pitch has {words} words, over {max_words}; shorten the "
+            "headlines or set a shorter press.lead"
+        )
+    subject = release.subhead
+    if release.embargoed_until:
+        subject = f"EMBARGOED until {release.embargoed_until:%d %b %Y %H:%M %Z}: {subject}"
+    contact = release.contact
+    message = build_message(
+        sender=mailbox(contact.name, contact.email),
+        recipient=mailbox(journalist.name, journalist.email),
+        subject=subject,
+        text=text,
+        key=f"{PITCH_CHANNEL}:{finding.id}:{journalist.email}",
+        when=when,
+    )
+    return Pitch(journalist, message, text)
+
+
+def plan_pitches(
+    finding: Finding,
+    release: PressRelease,
+    settings: Settings,
+    kit_url: str,
+    ledger: Ledger,
+    max_words: int,
+    now: datetime,
+) -> PitchPlan:
+    journalists = load_journalists(settings.paths.press / "journalists.csv")
+    chosen, skipped = match_journalists(finding, journalists, now)
+    sent = set(ledger.items(finding.id, PITCH_CHANNEL, settings.mail.platform))
+    plan = PitchPlan(finding.id, skipped=[(j.email, why) for j, why in skipped])
+    for journalist in chosen:
+        if f"pitch:{journalist.email}" in sent:
+            plan.already_pitched.append(journalist.email)
+        else:
+            plan.pitches.append(build_pitch(finding, release, journalist, kit_url, max_words, now))
+    return plan
+
+
+def make_sender(settings: Settings) -> MailSender:
+    mail = settings.mail
+    if mail.platform == "smtp":
+        return SmtpSender(mail.smtp_host, mail.smtp_port, mail.smtp_security, mail.smtp_username)
+    return OutboxSender(settings.paths.outbox)
+
+
+def send_pitches(plan: PitchPlan, settings: Settings, ledger: Ledger, now: datetime) -> list[str]:
+    """Send every planned pitch over one connection; record each as soon as it is accepted."""
+    sent: list[str] = []
+    if not plan.pitches:
+        return sent
+    with make_sender(settings) as sender:
+        for pitch in plan.pitches:
+            item = f"pitch:{pitch.journalist.email}"
+            key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
+            sender.send(pitch.message, pitch.journalist.email, key)
+            ledger.record(
+                plan.finding_id,
+                PITCH_CHANNEL,
+                sender.name,
+                item,
+                pitch.message["Message-ID"],
+                None,
+                now,
+            )
+            sent.append(pitch.journalist.email)
+    return sent
+
+
+def pitch_plan_for(
+    finding: Finding,
+    settings: Settings,
+    ledger: Ledger,
+    now: datetime,
+    business: str | None = None,
+    consumer: str | None = None,
+) -> tuple[PitchPlan, PressRelease, HeadlineChoice]:
+    """Everything the approval step shows: the plan, the release and the headline candidates.
+
+    ``business`` and ``consumer`` replace the chosen headlines (a runner-up picked on approval).
+    """
+    from outreach.channels.press import kit_base
+    from outreach.press.assemble import load_press_data, release_for
+
+    data = load_press_data(settings)
+    release, choice = release_for(finding, settings, data)
+    if business or consumer:
+        release = replace(
+            release, headline=business or release.headline, subhead=consumer or release.subhead
+        )
+    kit_url = settings.site.base_url + kit_base(finding, settings)
+    plan = plan_pitches(
+        finding, release, settings, kit_url, ledger, data.style.release.pitch_max_words, now
+    )
+    return plan, release, choice

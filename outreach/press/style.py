@@ -1,0 +1,79 @@
+"""House style: headline limits, case rule and release limits, from ``press/style.toml``."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HeadlineStyle(_Section):
+    case: Literal["sentence", "title"] = "sentence"
+    business_max_characters: int = 110
+    consumer_max_characters: int = 70
+    consumer_max_words: int = 12
+    consumer_max_grade: float = 8.0
+    runners_up: int = 3
+
+
+class ReleaseStyle(_Section):
+    lead_max_words: int = 50
+    boilerplate_max_words: int = 100
+    pitch_max_words: int = 200
+    clip_seconds: int = 60
+
+
+class HouseStyle(_Section):
+    headlines: HeadlineStyle = HeadlineStyle()
+    release: ReleaseStyle = ReleaseStyle()
+
+
+SMALL_WORDS = {
+    "a",
+    "an",
+    "and",
+    "as",
+    "at",
+    "but",
+    "by",
+    "for",
+    "in",
+    "of",
+    "on",
+    "or",
+    "the",
+    "to",
+    "vs",
+    "via",
+}
+
+
+def apply_case(text: str, case: str) -> str:
+    """Sentence case capitalises the first letter only; title case also every major word."""
+    if not text:
+        return text
+    if case == "title":
+        words = text.split(" ")
+        text = " ".join(
+            word
+            if (index and word.lower() in SMALL_WORDS) or not word[:1].islower()
+            else word[:1].upper() + word[1:]
+            for index, word in enumerate(words)
+        )
+    return text[:1].upper() + text[1:]
+
+
+def load_house_style(press_dir: Path) -> HouseStyle:
+    path = press_dir / "style.toml"
+    if not path.is_file():
+        return HouseStyle()
+    try:
+        return HouseStyle.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
