@@ -60,7 +60,9 @@ def test_check_lists_three_mistakes_and_release_writes_nothing(sample_project: P
 def test_release_all_builds_a_site_that_parsers_accept(
     prefect_api: str, sample_project: Path
 ) -> None:
-    released = run(["release", "--all"], sample_project, {"PREFECT_API_URL": prefect_api})
+    released = run(
+        ["release", "--all", "--approve"], sample_project, {"PREFECT_API_URL": prefect_api}
+    )
     assert released.returncode == 0, released.stderr + released.stdout
     public = sample_project / "public"
     findings = sorted(
@@ -91,9 +93,26 @@ def test_release_all_builds_a_site_that_parsers_accept(
     assert {f"http://127.0.0.1:8000/blog/{f}/" for f in public_ids} <= locations
     assert not any("cotton-plastic-contamination" in loc for loc in locations)
 
-    again = run(["release", "--all"], sample_project, {"PREFECT_API_URL": prefect_api})
+    pitched = sorted(
+        p.relative_to(sample_project / "outbox") for p in (sample_project / "outbox").rglob("*.eml")
+    )
+    assert "Pitched 'farm-gate-to-fob' to 2 journalist(s) via outbox." in released.stdout
+    assert Path("press-pitch/farm-gate-to-fob/dana.okafor@example.com.eml") in pitched
+
+    again = run(["release", "--all", "--approve"], sample_project, {"PREFECT_API_URL": prefect_api})
     assert again.returncode == 0
     assert "Nothing changed" in again.stdout
+    assert (
+        "Pitches for 'farm-gate-to-fob': no journalist left to pitch (2 already pitched)."
+        in again.stdout
+    )
+    assert (
+        sorted(
+            p.relative_to(sample_project / "outbox")
+            for p in (sample_project / "outbox").rglob("*.eml")
+        )
+        == pitched
+    )
 
 
 def test_serve_answers_over_http(sample_project: Path) -> None:

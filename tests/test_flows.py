@@ -82,7 +82,7 @@ def test_rebuild_podcast_feed_masters_once_and_keeps_the_feed(
 
     config = str(sample_project / "outreach.toml")
     late = datetime(2026, 11, 29, tzinfo=UTC)
-    release_findings(config=config, now=late)
+    release_findings(config=config, now=late, approve_pitches=False)
     feed = sample_project / "public/podcast/feed.xml"
     before = feed.read_bytes()
     feed.unlink()

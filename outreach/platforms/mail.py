@@ -47,11 +47,9 @@ class OutboxSender:
         return None
 
     def send(self, message: EmailMessage, recipient: str, key: str) -> None:
-        campaign, _, _ = key.partition(":")
+        folders = [re.sub(r"[^a-z0-9-]", "-", part.lower()) or "-" for part in key.split(":")[:-1]]
         safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
-        atomic_write(
-            self.root / re.sub(r"[^a-z0-9-]", "-", campaign) / f"{safe}.eml", message.as_bytes()
-        )
+        atomic_write(self.root.joinpath(*folders) / f"{safe}.eml", message.as_bytes())
 
 
 class SmtpSender:

@@ -36,9 +36,9 @@ def load_press_data(settings: Settings) -> PressData:
 def release_for(
     finding: Finding, settings: Settings, data: PressData
 ) -> tuple[PressRelease, HeadlineChoice]:
-    choice = choose_headlines(
-        finding, settings.site.organisation, data.glossary, data.style.headlines
+    organisation = settings.site.organisation
+    choice = choose_headlines(finding, organisation, data.glossary, data.style.headlines)
+    release = build_release(
+        finding, choice, data.contact, data.boilerplate, data.style.release, organisation
     )
-    return build_release(
-        finding, choice, data.contact, data.boilerplate, data.style.release
-    ), choice
+    return release, choice

@@ -136,6 +136,7 @@ def build_release(
     contact: MediaContact,
     boilerplate: str,
     style: ReleaseStyle,
+    organisation: str,
 ) -> PressRelease:
     lead = finding.press.lead if finding.press and finding.press.lead else finding.summary
     words = len(lead.split())
@@ -158,7 +159,7 @@ def build_release(
         context=first_paragraph(finding.body),
         stats=tuple(finding.stats),
         quotes=tuple(attributed(quote) for quote in finding.quotes),
-        organisation=contact.organisation,
+        organisation=organisation,
         about=boilerplate,
         contact=contact,
     )

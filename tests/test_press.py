@@ -1,0 +1,430 @@
+"""The press channel: release structure, kit manifest, embargo, and pitches over real SMTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import socket
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from bs4 import BeautifulSoup
+
+from conftest import AFTER_EMBARGO, FIXTURES, NOW, REPO, write_config
+from outreach.config import Settings, load_settings
+from outreach.ledger import Ledger
+from outreach.mail import build_message, mailbox
+from outreach.press.journalists import JournalistListError, load_journalists
+from outreach.press.pitch import pitch_plan_for, send_pitches
+from outreach.release import load_catalog, release
+
+JOURNALISTS = """name,email,outlet,beats,regions,accepts_embargoes,opted_out
+Ama Food,ama@example.com,Food Desk,food-agriculture,Ghana,yes,no
+Kofi Elsewhere,kofi@example.com,Kenya Farmer,food-agriculture,Kenya,yes,no
+Noor Strict,noor@example.com,Pack Weekly,plastics-packaging,,no,no
+Lena Embargo,lena@example.com,Pack Daily,plastics-packaging,,yes,no
+Omar Optout,omar@example.com,Pack News,plastics-packaging,,yes,yes
+Priya Cotton,priya@example.com,Textile Times,apparel-textiles,India,yes,no
+"""
+DATELINE = re.compile(
+    r"^[A-Z][A-Z .'-]+, (Jan\.|Feb\.|March|April|May|June|July|Aug\.|Sept\.|Oct\.|Nov\.|Dec\.) "
+    r"\d{1,2}, \d{4} — "
+)
+
+
+@pytest.fixture
+def press_project(tmp_path: Path) -> Path:
+    shutil.copytree(FIXTURES / "findings", tmp_path / "findings")
+    shutil.copytree(FIXTURES / "media", tmp_path / "media")
+    shutil.copytree(REPO / "press", tmp_path / "press")
+    (tmp_path / "press" / "journalists.csv").write_text(JOURNALISTS, encoding="utf-8")
+    config = write_config(
+        tmp_path,
+        tmp_path / "findings",
+        tmp_path / "media",
+        '\n[channels.press]\nplatforms = ["static"]\n\n[channels.newsroom]\nplatforms = ["static"]\n',
+    )
+    text = config.read_text().replace(
+        f'press = "{(REPO / "press").as_posix()}"', f'press = "{(tmp_path / "press").as_posix()}"'
+    )
+    config.write_text(text)
+    return tmp_path
+
+
+def settings_for(project: Path, **environ: str) -> Settings:
+    return load_settings(
+        project / "outreach.toml", environ={"OUTREACH_PRESS_SECRET": "test-secret", **environ}
+    )
+
+
+def kit_folder(settings: Settings, finding_id: str) -> Path:
+    from outreach.channels.press import kit_base
+
+    catalog = load_catalog(settings)
+    return settings.paths.public / kit_base(catalog[finding_id], settings)
+
+
+def test_release_text_has_the_ap_structure(press_project: Path) -> None:
+    settings = settings_for(press_project)
+    release(settings, None, None, NOW)
+    text = (kit_folder(settings, "beta-cotton-traceability") / "release.txt").read_text()
+    lines = text.splitlines()
+    assert lines[0] == "FOR IMMEDIATE RELEASE"
+    headline, subhead = lines[2], lines[3]
+    assert len(headline) <= 110 and len(subhead) <= 70
+    dateline_line = next(line for line in lines if DATELINE.match(line))
+    assert dateline_line.startswith("LONDON, Feb. 10, 2026 — ")
+    lead = DATELINE.sub("", dateline_line)
+    assert len(lead.split()) <= 50
+    order = [
+        text.index(marker)
+        for marker in (dateline_line, "Key figures:", "About Fixture", "Media contact")
+    ]
+    assert order == sorted(order)
+    assert "3 in 5 ginners shared lot data. Source: Fixture ginner survey" in text
+    assert lines[-1] == "###"
+    html = BeautifulSoup(
+        (kit_folder(settings, "beta-cotton-traceability") / "release.html").read_text(),
+        "html.parser",
+    )
+    assert html.h1.get_text() == headline
+    assert html.find_all("p")[-1].get_text() == "###"
+    assert "@media print" in html.style.get_text()
+
+
+def test_quotes_are_attributed_ap_style(press_project: Path) -> None:
+    settings = settings_for(press_project)
+    release(settings, ["alpha-cocoa-prices"], None, NOW)
+    text = (kit_folder(settings, "alpha-cocoa-prices") / "release.txt").read_text()
+    assert (
+        '“Prices matter "more" than <i>anything</i>,” said Ama Mensah, cooperative chair.' in text
+    )
+
+
+def test_kit_manifest_matches_every_file_and_the_zip(press_project: Path) -> None:
+    settings = settings_for(press_project)
+    release(settings, None, None, NOW)
+    folder = kit_folder(settings, "alpha-cocoa-prices")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    names = {entry["name"] for entry in manifest["files"]}
+    assert {
+        "release.html",
+        "release.txt",
+        "fact-sheet.txt",
+        "quotes.txt",
+        "contact.vcf",
+        "share.png",
+        "images/alpha.png",
+        "images/alpha.png.txt",
+    } == names
+    for entry in manifest["files"]:
+        assert hashlib.sha256((folder / entry["name"]).read_bytes()).hexdigest() == entry["sha256"]
+    with zipfile.ZipFile(folder / "alpha-cocoa-prices-press-kit.zip") as archive:
+        members = {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()}
+    assert set(members) == names | {"manifest.json"}
+    for entry in manifest["files"]:
+        assert hashlib.sha256(members[entry["name"]]).hexdigest() == entry["sha256"]
+    vcard = (folder / "contact.vcf").read_bytes().decode()
+    assert (
+        vcard.startswith("BEGIN:VCARD\r\nVERSION:3.0\r\n")
+        and "EMAIL;TYPE=WORK:press@example.org" in vcard
+    )
+    sidecar = (folder / "images/alpha.png.txt").read_text()
+    assert (
+        "Credit: Fixture credit" in sidecar
+        and 'Alt text: A brown square with a yellow sun "quoted"' in sidecar
+    )
+    page = BeautifulSoup((folder / "index.html").read_text(), "html.parser")
+    assert page.find("meta", attrs={"name": "robots"})["content"] == "noindex, nofollow"
+
+
+def test_kit_address_is_unguessable_and_stable(
+    press_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = kit_folder(settings_for(press_project), "alpha-cocoa-prices")
+    again = kit_folder(settings_for(press_project), "alpha-cocoa-prices")
+    assert (press_project / "state/press-secret").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("OUTREACH_PRESS_SECRET", "another secret")
+    other = kit_folder(settings_for(press_project), "alpha-cocoa-prices")
+    token = one.name
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    assert one == again and other.name != token
+    assert "alpha" not in token
+
+
+def public_files(public: Path, kit: Path) -> list[Path]:
+    return [p for p in public.rglob("*") if p.is_file() and kit not in p.parents]
+
+
+def test_embargoed_finding_leaks_nowhere_before_the_lift(press_project: Path) -> None:
+    settings = settings_for(press_project)
+    report = release(settings, None, None, NOW)
+    public = settings.paths.public
+    kit = kit_folder(settings, "gamma-embargoed-packaging")
+    assert (kit / "index.html").is_file()
+    assert "EMBARGOED UNTIL July 1, 2026, 09:00 UTC" in (kit / "release.txt").read_text()
+    assert {h.channel for h in report.held if h.finding_id == "gamma-embargoed-packaging"} == {
+        "blog",
+        "newsroom",
+    }
+    for path in public_files(public, kit):
+        data = path.read_bytes()
+        assert b"gamma-embargoed" not in data and kit.name.encode() not in data, path
+        assert b"Packaging findings under embargo" not in data, path
+    robots = (public / "robots.txt").read_text()
+    assert "Disallow: /research/press/kit/" in robots
+
+    release(settings, None, None, AFTER_EMBARGO)
+    assert (public / "newsroom/gamma-embargoed-packaging/index.html").is_file()
+    assert "gamma-embargoed-packaging" in (public / "newsroom/index.html").read_text()
+    assert "gamma-embargoed-packaging" in (public / "sitemap.xml").read_text()
+    assert "gamma-embargoed-packaging" in (public / "feed.atom").read_text()
+
+
+@dataclass
+class Inbox:
+    host: str
+    port: int
+    envelopes: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox("127.0.0.1", port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def smtp_settings(project: Path, inbox: Inbox) -> Settings:
+    return settings_for(
+        project,
+        OUTREACH_MAIL__PLATFORM="smtp",
+        OUTREACH_MAIL__SMTP_HOST=inbox.host,
+        OUTREACH_MAIL__SMTP_PORT=str(inbox.port),
+        OUTREACH_MAIL__SMTP_SECURITY="none",
+    )
+
+
+def test_each_matched_journalist_gets_one_personal_pitch_once(
+    press_project: Path, smtp_server: Inbox
+) -> None:
+    settings = smtp_settings(press_project, smtp_server)
+    release(settings, None, None, NOW)
+    ledger = Ledger(settings.paths.ledger)
+    catalog = load_catalog(settings)
+    for finding_id in ("alpha-cocoa-prices", "gamma-embargoed-packaging"):
+        plan, _, _ = pitch_plan_for(catalog[finding_id], settings, ledger, NOW)
+        send_pitches(plan, settings, ledger, NOW)
+
+    recipients = [rcpts for _, rcpts, _ in smtp_server.envelopes]
+    assert recipients == [["ama@example.com"], ["lena@example.com"]]
+    for _, _, raw in smtp_server.envelopes:
+        message = message_from_bytes(raw, policy=policy.default)
+        assert len(message["To"].addresses) == 1
+        assert message["Cc"] is None and message["Bcc"] is None
+        body = message.get_content()
+        assert len(body.split()) <= 200
+        assert "/research/press/kit/" in body
+        assert len(raw) < 10 * 1024 * 1024 and not message.is_multipart()
+    embargoed = message_from_bytes(smtp_server.envelopes[1][2], policy=policy.default)
+    assert str(embargoed["Subject"]).strip().startswith("EMBARGOED until 01 Jul 2026 09:00 UTC: ")
+    assert "EMBARGOED UNTIL July 1, 2026, 09:00 UTC" in embargoed.get_content()
+    first = message_from_bytes(smtp_server.envelopes[0][2], policy=policy.default)
+    assert first.get_content().count("\n") > 5 and "Dear Ama," in first.get_content()
+
+    gamma_plan, _, _ = pitch_plan_for(catalog["gamma-embargoed-packaging"], settings, ledger, NOW)
+    assert gamma_plan.pitches == []
+    assert gamma_plan.already_pitched == ["lena@example.com"]
+    assert sorted(gamma_plan.skipped) == [
+        ("noor@example.com", "does not accept embargoes"),
+        ("omar@example.com", "opted out"),
+    ]
+    for finding_id in catalog:
+        plan, _, _ = pitch_plan_for(catalog[finding_id], settings, ledger, NOW)
+        send_pitches(plan, settings, ledger, NOW)
+    assert [rcpts for _, rcpts, _ in smtp_server.envelopes][2:] == [["priya@example.com"]]
+
+
+def test_header_injection_is_neutralised() -> None:
+    message = build_message(
+        sender=mailbox("Press\r\nBcc: victim@example.com", "press@example.org"),
+        recipient=mailbox("Ama\nCc: other@example.com", "ama@example.com"),
+        subject="Headline\r\nBcc: hidden@example.com",
+        text="Body",
+        key="k",
+        when=NOW,
+    )
+    raw = message.as_bytes()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Bcc"] is None and parsed["Cc"] is None
+    assert parsed["Subject"] == "Headline Bcc: hidden@example.com"
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["ama@example.com"]
+
+
+def test_journalist_list_mistakes_are_named_by_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "journalists.csv"
+    path.write_text(
+        "name,email,outlet,beats,regions,accepts_embargoes,opted_out\n"
+        '"Evil\nBcc: x@example.com",evil@example.com,X,food-agriculture,,yes,no\n'
+        "Ok,not-an-email,X,food-agriculture,,yes,no\n"
+        "Ok2,ok2@example.com,X,fod,,maybe,no\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(JournalistListError) as caught:
+        load_journalists(path)
+    message = str(caught.value)
+    assert f"{path}: row 2: name: write the journalist's name on one line" in message
+    assert f"{path}: row 4: email:" in message or f"{path}: row 3: email:" in message
+    assert "beats: fod not topic slugs" in message
+    assert "accepts_embargoes: 'maybe' is not yes or no" in message
+
+
+def wait_for_paused_run(flow_name: str, timeout: float = 90) -> object:
+    """The paused run of ``flow_name``: a bounded poll of the Prefect API, failing clearly."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                ),
+            )
+            if runs:
+                return runs[0]
+            time.sleep(0.2)
+    raise AssertionError(f"no paused run of {flow_name} within {timeout} s")
+
+
+def run_in_thread(function, *args, **kwargs):
+    import threading
+
+    result: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = function(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the test thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, result
+
+
+@pytest.mark.prefect
+@pytest.mark.parametrize("decision", ["reject", "approve-runner-up"])
+def test_pitches_wait_for_a_human_decision(
+    prefect_api: str, press_project: Path, decision: str
+) -> None:
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.release import release_finding
+
+    config = str(press_project / "outreach.toml")
+    thread, result = run_in_thread(
+        release_finding, "alpha-cocoa-prices", ["blog", "press"], config=config, now=NOW
+    )
+    paused = wait_for_paused_run("release-finding")
+    outbox = press_project / "outbox"
+    assert not outbox.exists(), "nothing is sent before the decision"
+    if decision == "reject":
+        resume_flow_run(paused.id, run_input={"approve": False, "note": "hold until Monday"})
+    else:
+        resume_flow_run(paused.id, run_input={"approve": True, "consumer_headline": 1})
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the flow did not finish after the decision"
+    assert "error" not in result, result.get("error")
+    report = result["value"]
+    if decision == "reject":
+        assert (
+            "Pitches for 'alpha-cocoa-prices' rejected; nothing sent: hold until Monday."
+            in report.notes
+        )
+        assert not outbox.exists()
+    else:
+        (sent,) = list(outbox.rglob("*.eml"))
+        message = message_from_bytes(sent.read_bytes(), policy=policy.default)
+        settings = settings_for(press_project)
+        from outreach.headlines import choose_headlines, load_glossary
+        from outreach.press.style import load_house_style
+
+        choice = choose_headlines(
+            load_catalog(settings)["alpha-cocoa-prices"],
+            settings.site.organisation,
+            load_glossary(settings.paths.press),
+            load_house_style(settings.paths.press).headlines,
+        )
+        assert str(message["Subject"]).strip() == choice.consumer_runners_up[0].text
+        assert message["To"].addresses[0].addr_spec == "ama@example.com"
+
+
+@pytest.mark.prefect
+def test_the_lift_is_scheduled_on_a_server_once(prefect_api: str, press_project: Path) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.release import release_finding
+
+    config = str(press_project / "outreach.toml")
+    first = release_finding(
+        "gamma-embargoed-packaging", ["blog"], config=config, now=NOW, approve_pitches=False
+    )
+    assert any(
+        note.startswith("Could not schedule the public release of 'gamma-embargoed-packaging'")
+        for note in first.notes
+    )
+
+    release_finding.to_deployment(name="release-finding").apply()
+    scheduled = release_finding(
+        "gamma-embargoed-packaging", ["blog"], config=config, now=NOW, approve_pitches=False
+    )
+    again = release_finding(
+        "gamma-embargoed-packaging", ["blog"], config=config, now=NOW, approve_pitches=False
+    )
+    (note,) = [n for n in scheduled.notes if n.startswith("Scheduled")]
+    assert note.startswith(
+        "Scheduled the public release of 'gamma-embargoed-packaging' for 2026-07-01T09:00:00+00:00"
+    )
+    run_id = note.rsplit("(run ", 1)[1].rstrip(").")
+    assert [n for n in again.notes if n.startswith("Scheduled")] == [note], (
+        "the idempotency key reuses the run"
+    )
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+    assert run.state.is_scheduled()
+    assert run.expected_start_time.isoformat().startswith("2026-07-01T09:00:00")
+    assert run.parameters == {"finding_id": "gamma-embargoed-packaging"}
+    assert not (press_project / "public/blog/gamma-embargoed-packaging").exists()
