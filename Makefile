@@ -23,9 +23,11 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/outreach check
-	$(BIN)/outreach release --all
+	$(BIN)/outreach release --all --approve
 	@echo
-	@echo "Output: $(CURDIR)/public  (blog, topic pages, feed.atom, sitemap.xml, share images)"
+	@echo "Output: $(CURDIR)/public  (blog, topic pages, feed.atom, sitemap.xml, share images,"
+	@echo "        podcast/ with feed.xml, newsroom/, press kits under press/kit/)"
+	@echo "Pitches to journalists: $(CURDIR)/outbox  (nothing is sent on embedded defaults)"
 	@echo "Preview: make serve, then open http://127.0.0.1:8000/"
 
 # ffprobe checks the podcast audio in the tests; the pip-installed ffmpeg ships without it.

@@ -93,6 +93,39 @@ def check(config: ConfigOption = None) -> None:
 
 
 @app.command()
+def headlines(
+    finding_ids: Annotated[
+        list[str] | None, typer.Argument(help="Findings (default: all).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show each finding's chosen headlines and runners-up with scores and house-style notes."""
+    from outreach.press.assemble import load_press_data, release_for
+
+    settings = _settings(config)
+    try:
+        catalog = load_catalog(settings)
+        ids = resolve_ids(catalog, finding_ids or None)
+        data = load_press_data(settings)
+    except (FindingsInvalid, ReleaseError, RenderError) as exc:
+        raise _fail(exc) from None
+    for finding_id in ids:
+        _, choice = release_for(catalog[finding_id], settings, data)
+        table = Table("kind", "pick", "score", "headline", "house style", title=finding_id)
+        for kind, chosen, runners in (
+            ("business", choice.business, choice.business_runners_up),
+            ("consumer", choice.consumer, choice.consumer_runners_up),
+        ):
+            for pick, headline in enumerate((chosen, *runners)):
+                label = f"{pick} ({headline.origin})" if pick == 0 else str(pick)
+                notes = "; ".join(headline.problems) or f"ok (grade {headline.grade})"
+                table.add_row(kind, label, f"{headline.score}", headline.text, notes)
+        console.print(table)
+        for warning in choice.warnings:
+            errors.print(f"Warning: {warning}", style="yellow", soft_wrap=True)
+
+
+@app.command()
 def build(config: ConfigOption = None) -> None:
     """Render every finding into the build folder for review, publishing nothing."""
     settings = _settings(config)
