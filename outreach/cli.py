@@ -79,7 +79,8 @@ def check(config: ConfigOption = None) -> None:
     settings = _settings(config)
     try:
         catalog = load_catalog(settings)
-    except FindingsInvalid as exc:
+        resolve_channels(settings, None)
+    except (FindingsInvalid, ReleaseError) as exc:
         errors.print(str(exc), style="red", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     now = datetime.now(UTC)

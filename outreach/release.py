@@ -114,9 +114,15 @@ def resolve_channels(settings: Settings, channels: Sequence[str] | None) -> list
             f"no channel named {', '.join(repr(u) for u in unknown)}; "
             f"choose from: {', '.join(sorted(known))}"
         )
+    problems: list[str] = []
     for name in names:
         for platform_name in settings.channel(name).platforms:
             make_platform(settings, platform_name)
+        problems += known[name].check_inputs(settings)
+    if problems:
+        raise ReleaseError(
+            "channel inputs have problems:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
     return names
 
 

@@ -275,3 +275,15 @@ def test_cover_art_rules_and_drawn_episode_art(tmp_path: Path) -> None:
     assert art_problems(b"not an image")[0].startswith("is not a readable image")
     drawn = draw_episode_art(image_bytes((3000, 3000)), "A very long episode title " * 6, 12)
     assert art_problems(drawn) == []
+
+
+def test_show_art_that_directories_refuse_stops_the_release(sample_project: Path) -> None:
+    from PIL import Image
+
+    from outreach.release import ReleaseError
+
+    settings = settings_for(sample_project)
+    Image.new("RGB", (1200, 800), "white").save(settings.paths.media / "podcast/cover.jpg")
+    with pytest.raises(ReleaseError, match=r"show art .*cover\.jpg is 1200x800; make it square"):
+        release(settings, None, ["podcast"], NOW)
+    assert not settings.paths.public.exists()

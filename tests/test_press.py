@@ -428,3 +428,28 @@ def test_the_lift_is_scheduled_on_a_server_once(prefect_api: str, press_project:
     assert run.expected_start_time.isoformat().startswith("2026-07-01T09:00:00")
     assert run.parameters == {"finding_id": "gamma-embargoed-packaging"}
     assert not (press_project / "public/blog/gamma-embargoed-packaging").exists()
+
+
+def test_a_broken_journalist_list_stops_the_release_before_anything_is_published(
+    press_project: Path,
+) -> None:
+    from outreach.release import ReleaseError
+
+    with (press_project / "press" / "journalists.csv").open("a", encoding="utf-8") as handle:
+        handle.write("Bad Row,not-an-email,X,food-agriculture,,yes,no\n")
+    settings = settings_for(press_project)
+    with pytest.raises(ReleaseError, match=r"journalists\.csv: row 8: email: "):
+        release(settings, None, None, NOW)
+    assert not settings.paths.public.exists()
+
+
+@pytest.mark.parametrize("name", ["release.txt", "release.html"])
+def test_release_matches_golden(press_project: Path, name: str) -> None:
+    from golden_files import assert_matches_golden
+
+    settings = settings_for(press_project)
+    release(settings, ["beta-cotton-traceability"], ["press"], NOW)
+    assert_matches_golden(
+        f"press/beta-cotton-traceability/{name}",
+        (kit_folder(settings, "beta-cotton-traceability") / name).read_bytes(),
+    )

@@ -70,6 +70,10 @@ class Channel(Protocol):
         """Deliverables that list findings (indexes, feeds, sitemaps)."""
         ...
 
+    def check_inputs(self, settings: Settings) -> list[str]:
+        """Problems with the channel's own inputs (show art, press folder), before any work."""
+        ...
+
     def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
         """A content key for the slow work ``prepare`` does for this finding; None: none to do."""
         ...

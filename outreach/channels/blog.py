@@ -155,6 +155,12 @@ class BlogChannel:
             + list(finding.commodities),
         }
 
+    def check_inputs(self, settings: Settings) -> list[str]:
+        stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"
+        return (
+            [] if stylesheet.is_file() else [f"{stylesheet}: missing; restore the blog templates"]
+        )
+
     def prepare_key(self, finding: Finding, settings: Settings) -> None:
         """Nothing slow to do: pages render in milliseconds."""
 

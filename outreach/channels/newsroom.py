@@ -26,6 +26,9 @@ class NewsroomChannel:
     name: ClassVar[str] = "newsroom"
     public: ClassVar[bool] = True
 
+    def check_inputs(self, settings: Settings) -> list[str]:
+        return []
+
     def prepare_key(self, finding: Finding, settings: Settings) -> None:
         """Nothing slow to do."""
 

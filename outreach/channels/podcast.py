@@ -107,6 +107,13 @@ class PodcastChannel:
 
     # -- the slow, cached step -----------------------------------------------------
 
+    def check_inputs(self, settings: Settings) -> list[str]:
+        try:
+            show_cover(settings)
+        except PodcastError as exc:
+            return [str(exc)]
+        return []
+
     def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
         if finding.episode is None:
             return None

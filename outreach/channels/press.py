@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import ClassVar
 
-from outreach.channels.base import Deliverable, Site
+from outreach.channels.base import Deliverable, RenderError, Site
 from outreach.channels.blog import safe_file_name
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.platforms.base import Receipt
 from outreach.podcast.audio import clip_mp3, master
 from outreach.press.assemble import load_press_data, release_for
+from outreach.press.journalists import load_journalists
 from outreach.press.kit import (
     KitFile,
     fact_sheet,
@@ -47,6 +48,19 @@ class PressChannel:
     name: ClassVar[str] = "press"
     public: ClassVar[bool] = False
 
+    def check_inputs(self, settings: Settings) -> list[str]:
+        """The contact, boilerplate, style and journalist list must be usable."""
+        problems = []
+        for check in (
+            lambda: load_press_data(settings),
+            lambda: load_journalists(settings.paths.press / "journalists.csv"),
+        ):
+            try:
+                check()
+            except (RenderError, ValueError) as exc:
+                problems.append(str(exc))
+        return problems
+
     def prepare_key(self, finding: Finding, settings: Settings) -> None:
         """The episode clip reuses the podcast channel's mastered audio."""
 
@@ -59,6 +73,7 @@ class PressChannel:
         return []
 
     def render_site(self, site: Site) -> list[Deliverable]:
+        """No public pages: kits are per finding and linked from nowhere."""
         return []
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
