@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from outreach.podcast.audio import AudioProfile, master, measure_loudness
+from outreach.podcast.audio import AudioProfile, master, measure_loudness, mp3_output_args
 from outreach.podcast.feed import FeedEpisode, Show, build_feed, episode_description, podcast_guid
 from outreach.podcast.ffmpeg import check_capabilities
 from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
@@ -70,14 +70,7 @@ def plain_encode(source: Path, target: Path, profile: AudioProfile) -> None:
             "-y",
             "-i",
             str(source),
-            "-ac",
-            str(profile.channels),
-            "-ar",
-            str(profile.sample_rate),
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            f"{profile.bitrate_kbps}k",
+            *mp3_output_args(profile),
             str(target),
         ],
         check=True,

@@ -7,9 +7,10 @@ with the same Pillow version.
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from outreach.drawing import fit, font
 
 WIDTH, HEIGHT = 1200, 630
 MARGIN = 72
@@ -26,45 +27,6 @@ TOPIC_COLOURS: dict[str, str] = {
 ACCENT = "#f2c14e"
 
 
-@lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
-
-
-def _wrap(
-    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int
-) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}".strip()
-        if draw.textlength(candidate, font=font) <= width or not current:
-            current = candidate
-        else:
-            lines.append(current)
-            current = word
-    if current:
-        lines.append(current)
-    return lines
-
-
-def _fit(
-    draw: ImageDraw.ImageDraw, text: str, width: int, max_lines: int, sizes: tuple[int, ...]
-) -> tuple[ImageFont.FreeTypeFont, list[str]]:
-    """Largest font size at which ``text`` fits in ``max_lines``; ellipsis as a last resort."""
-    for size in sizes:
-        font = _font(size)
-        lines = _wrap(draw, text, font, width)
-        if len(lines) <= max_lines:
-            return font, lines
-    font = _font(sizes[-1])
-    lines = _wrap(draw, text, font, width)[:max_lines]
-    while lines and draw.textlength(lines[-1] + "…", font=font) > width:
-        lines[-1] = lines[-1].rsplit(" ", 1)[0]
-    lines[-1] += "…"
-    return font, lines
-
-
 def draw_share_image(
     title: str, stat_value: str, stat_label: str, topic: str, site_title: str
 ) -> bytes:
@@ -73,17 +35,17 @@ def draw_share_image(
     draw = ImageDraw.Draw(image)
     text_width = WIDTH - 2 * MARGIN
     draw.rectangle((0, 0, 18, HEIGHT), fill=ACCENT)
-    draw.text((MARGIN, 48), site_title.upper(), font=_font(28), fill=ACCENT)
+    draw.text((MARGIN, 48), site_title.upper(), font=font(28), fill=ACCENT)
 
-    stat_font, stat_lines = _fit(draw, stat_value, text_width, 1, (150, 120, 96, 72))
+    stat_font, stat_lines = fit(draw, stat_value, text_width, 1, (150, 120, 96, 72))
     draw.text((MARGIN, 100), stat_lines[0], font=stat_font, fill="#ffffff")
-    label_font, label_lines = _fit(draw, stat_label, text_width, 2, (38, 32, 28))
+    label_font, label_lines = fit(draw, stat_label, text_width, 2, (38, 32, 28))
     y = 100 + stat_font.size + 24
     for line in label_lines:
         draw.text((MARGIN, y), line, font=label_font, fill=ACCENT)
         y += label_font.size + 8
 
-    title_font, title_lines = _fit(draw, title, text_width, 3, (52, 46, 40, 34))
+    title_font, title_lines = fit(draw, title, text_width, 3, (52, 46, 40, 34))
     y = max(y + 28, HEIGHT - MARGIN - len(title_lines) * (title_font.size + 10))
     for line in title_lines:
         draw.text((MARGIN, y), line, font=title_font, fill="#ffffff")

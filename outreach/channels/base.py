@@ -55,6 +55,29 @@ class Site:
         return urlsplit(self.settings.site.base_url).path + path.lstrip("/")
 
 
+class BaseChannel:
+    """Defaults for the optional steps, so a channel writes only what it does."""
+
+    public: ClassVar[bool] = True
+
+    def check_inputs(self, settings: Settings) -> list[str]:
+        return []
+
+    def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
+        return None
+
+    def prepare(
+        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
+    ) -> object:
+        return None
+
+    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
+        return []
+
+    def render_site(self, site: Site) -> list[Deliverable]:
+        return []
+
+
 class Channel(Protocol):
     """The one interface a channel implements to plug into the release flow."""
 

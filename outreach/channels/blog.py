@@ -14,12 +14,11 @@ from typing import ClassVar
 from feedgen.feed import FeedGenerator
 from PIL import Image
 
-from outreach.channels.base import Deliverable, Site
+from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown
-from outreach.platforms.base import Receipt
-from outreach.podcast.transcript import read_transcript
+from outreach.podcast.transcript import clock, read_transcript
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import WIDTH as SHARE_WIDTH
 from outreach.share_image import draw_share_image
@@ -61,17 +60,11 @@ def paginate(findings: Sequence[Finding], per_page: int) -> list[Page]:
     return [Page(number, len(chunks), chunk) for number, chunk in enumerate(chunks, start=1)]
 
 
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def entry_id(finding: Finding) -> str:
     return f"urn:uuid:{uuid.uuid5(ENTRY_NAMESPACE, finding.id)}"
 
 
-class BlogChannel:
+class BlogChannel(BaseChannel):
     name: ClassVar[str] = "blog"
     public: ClassVar[bool] = True
 
@@ -131,7 +124,7 @@ class BlogChannel:
             "audio_href": site.href(f"podcast/episodes/{finding.id}.mp3"),
             "number": episode.number,
             "chapters": [
-                {"clock": _clock(chapter.start), "title": chapter.title}
+                {"clock": clock(chapter.start), "title": chapter.title}
                 for chapter in episode.chapters
             ],
             "transcript": read_transcript(media / episode.transcript) if episode.transcript else [],
@@ -160,15 +153,6 @@ class BlogChannel:
         return (
             [] if stylesheet.is_file() else [f"{stylesheet}: missing; restore the blog templates"]
         )
-
-    def prepare_key(self, finding: Finding, settings: Settings) -> None:
-        """Nothing slow to do: pages render in milliseconds."""
-
-    def prepare(self, finding: Finding, settings: Settings, progress: object = None) -> None:
-        """Nothing to prepare."""
-
-    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
-        return []
 
     # -- the whole site --------------------------------------------------------
 

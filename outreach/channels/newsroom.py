@@ -6,14 +6,11 @@ lifts, exactly as it holds the blog post.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from outreach.channels.base import Deliverable, Site
+from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.channels.press import kit_base, kit_zip_name
-from outreach.config import Settings
 from outreach.finding import Finding
-from outreach.platforms.base import Receipt
 from outreach.press.assemble import load_press_data, release_for
 from outreach.templating import environment
 
@@ -22,23 +19,9 @@ def newsroom_path(finding_id: str) -> str:
     return f"newsroom/{finding_id}/"
 
 
-class NewsroomChannel:
+class NewsroomChannel(BaseChannel):
     name: ClassVar[str] = "newsroom"
     public: ClassVar[bool] = True
-
-    def check_inputs(self, settings: Settings) -> list[str]:
-        return []
-
-    def prepare_key(self, finding: Finding, settings: Settings) -> None:
-        """Nothing slow to do."""
-
-    def prepare(
-        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
-    ) -> None:
-        """Nothing to prepare."""
-
-    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
-        return []
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
 
-from outreach.channels.base import Deliverable, RenderError, Site
+from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.platforms.base import Receipt
@@ -98,7 +98,7 @@ class EpisodeFiles:
     mastered: MasteredAudio
 
 
-class PodcastChannel:
+class PodcastChannel(BaseChannel):
     name: ClassVar[str] = "podcast"
     public: ClassVar[bool] = True
 

@@ -8,15 +8,13 @@ which waits for the embargo to lift like the blog.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import ClassVar
 
-from outreach.channels.base import Deliverable, RenderError, Site
+from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
 from outreach.channels.blog import safe_file_name
 from outreach.config import Settings
 from outreach.finding import Finding
-from outreach.platforms.base import Receipt
 from outreach.podcast.audio import clip_mp3, master
 from outreach.press.assemble import load_press_data, release_for
 from outreach.press.journalists import load_journalists
@@ -44,7 +42,7 @@ def kit_base(finding: Finding, settings: Settings) -> str:
     return kit_path(kit_token(press_secret(settings), finding.id))
 
 
-class PressChannel:
+class PressChannel(BaseChannel):
     name: ClassVar[str] = "press"
     public: ClassVar[bool] = False
 
@@ -60,21 +58,6 @@ class PressChannel:
             except (RenderError, ValueError) as exc:
                 problems.append(str(exc))
         return problems
-
-    def prepare_key(self, finding: Finding, settings: Settings) -> None:
-        """The episode clip reuses the podcast channel's mastered audio."""
-
-    def prepare(
-        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
-    ) -> None:
-        """Nothing of its own to prepare."""
-
-    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
-        return []
-
-    def render_site(self, site: Site) -> list[Deliverable]:
-        """No public pages: kits are per finding and linked from nowhere."""
-        return []
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings

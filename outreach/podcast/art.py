@@ -7,9 +7,10 @@ episode without its own art gets one drawn from the show art and the episode tit
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from outreach.drawing import fit, font
 
 MIN_SIDE, MAX_SIDE = 1400, 3000
 EPISODE_ART_SIDE = 1400
@@ -38,23 +39,6 @@ def art_problems(data: bytes) -> list[str]:
     return problems
 
 
-@lru_cache(maxsize=4)
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
-
-
-def _wrap(
-    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int
-) -> list[str]:
-    lines: list[str] = []
-    for word in text.split():
-        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines
-
-
 def draw_episode_art(show_art: bytes, title: str, number: int) -> bytes:
     """A 1400 px square JPEG: the show art with the episode number and title on a band."""
     with Image.open(io.BytesIO(show_art)) as source:
@@ -63,19 +47,14 @@ def draw_episode_art(show_art: bytes, title: str, number: int) -> bytes:
         )
     draw = ImageDraw.Draw(image)
     margin = 90
-    font = _font(72)
-    lines = _wrap(draw, title, font, EPISODE_ART_SIDE - 2 * margin)
-    while len(lines) > 5 and font.size > 40:
-        font = _font(font.size - 8)
-        lines = _wrap(draw, title, font, EPISODE_ART_SIDE - 2 * margin)
-    lines = lines[:5]
-    line_height = font.size + 16
+    face, lines = fit(draw, title, EPISODE_ART_SIDE - 2 * margin, 5, (72, 64, 56, 48, 40))
+    line_height = face.size + 16
     band_top = EPISODE_ART_SIDE - margin - line_height * len(lines) - 120
     draw.rectangle((0, band_top, EPISODE_ART_SIDE, EPISODE_ART_SIDE), fill="#14213d")
-    draw.text((margin, band_top + 40), f"EPISODE {number}", font=_font(48), fill="#f2c14e")
+    draw.text((margin, band_top + 40), f"EPISODE {number}", font=font(48), fill="#f2c14e")
     y = band_top + 120
     for line in lines:
-        draw.text((margin, y), line, font=font, fill="#ffffff")
+        draw.text((margin, y), line, font=face, fill="#ffffff")
         y += line_height
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=88, optimize=True)

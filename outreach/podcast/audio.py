@@ -231,6 +231,14 @@ def mastering_key(source: Path, profile: AudioProfile) -> str:
     return digest.hexdigest()
 
 
+def mp3_output_args(profile: AudioProfile) -> list[str]:
+    """The output format every episode gets: CBR MP3 at the profile's rate and channels."""
+    return [
+        "-ac", str(profile.channels), "-ar", str(profile.sample_rate),
+        "-c:a", "libmp3lame", "-b:a", f"{profile.bitrate_kbps}k",
+    ]  # fmt: skip
+
+
 def _encode(
     source: Path,
     target: Path,
@@ -261,14 +269,7 @@ def _encode(
             "-1",
             "-af",
             chain,
-            "-ac",
-            str(profile.channels),
-            "-ar",
-            str(profile.sample_rate),
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            f"{profile.bitrate_kbps}k",
+            *mp3_output_args(profile),
             "-fflags",
             "+bitexact",
             "-flags:a",

@@ -14,6 +14,13 @@ class TranscriptError(Exception):
     """A transcript cannot be read; the message names the file and the fix."""
 
 
+def clock(seconds: float) -> str:
+    """'2:05' or '1:02:05': how players show a position."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 @dataclass(frozen=True)
 class Cue:
     start: float
@@ -22,9 +29,7 @@ class Cue:
 
     @property
     def clock(self) -> str:
-        minutes, seconds = divmod(int(self.start), 60)
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+        return clock(self.start)
 
 
 def read_transcript(path: Path) -> list[Cue]:
