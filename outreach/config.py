@@ -70,6 +70,10 @@ class PathSettings(_Section):
         return self.state / "ledger.sqlite"
 
     @property
+    def subscribers(self) -> Path:
+        return self.state / "subscribers.sqlite"
+
+    @property
     def audio_cache(self) -> Path:
         return self.state / "cache" / "audio"
 
@@ -140,6 +144,27 @@ class MailSettings(_Section):
     smtp_username: str | None = None
 
 
+class NewsletterSettings(_Section):
+    """The newsletter's sender, list identity and sending pace. The DKIM private key is a
+    file path here or the key itself in OUTREACH_DKIM_PRIVATE_KEY, never in this file."""
+
+    from_name: str = "Durable Supply Chains"
+    from_email: str = "newsletter@example.org"
+    list_id: str = "findings.durable-supply-chains.example.org"
+    postal_address: str = (
+        "Durable Supply Chains Programme, 1 Example Street, London, United Kingdom"
+    )
+    unsubscribe_mailto: str = "unsubscribe@example.org"
+    web_base_url: str | None = None
+    """Where `outreach serve` answers sign-up and unsubscribe links; defaults to site.base_url."""
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    dkim_key_file: Path | None = None
+    rate_per_second: Annotated[float, Field(gt=0)] = 10.0
+    connections: Annotated[int, Field(ge=1, le=16)] = 2
+    batch_size: Annotated[int, Field(ge=1)] = 500
+
+
 class ChannelSettings(_Section):
     platforms: list[str] = ["static"]
 
@@ -149,6 +174,7 @@ class Settings(_Section):
     paths: PathSettings = PathSettings()
     podcast: PodcastSettings = PodcastSettings()
     mail: MailSettings = MailSettings()
+    newsletter: NewsletterSettings = NewsletterSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),

@@ -51,3 +51,29 @@ def build_message(
     if html is not None:
         message.add_alternative(html, subtype="html")
     return message
+
+
+def list_headers(list_id: str, one_click_url: str, mailto: str) -> dict[str, str]:
+    """RFC 2919 List-Id and RFC 8058 one-click unsubscribe (https and mailto)."""
+    return {
+        "List-Id": f"<{list_id}>",
+        "List-Unsubscribe": f"<{one_click_url}>, <{mailto}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+DKIM_HEADERS = (
+    b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
+    b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type",
+)  # fmt: skip
+"""Signed headers: both unsubscribe headers included, as RFC 8058 requires (dkimpy's default
+list leaves List-Unsubscribe-Post out)."""
+
+
+def dkim_sign(message: bytes, domain: str, selector: str, private_key: bytes) -> bytes:
+    import dkim
+
+    signature = dkim.sign(
+        message, selector.encode(), domain.encode(), private_key, include_headers=list(DKIM_HEADERS)
+    )
+    return signature + message

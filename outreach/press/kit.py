@@ -11,33 +11,20 @@ import hashlib
 import hmac
 import io
 import json
-import os
-import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from outreach.config import Settings
 from outreach.press.release import MediaContact, PressRelease
+from outreach.secrets_store import stable_secret
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 """Fixed member dates: the same kit gives the same ZIP bytes."""
 
 
 def press_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
-    environ = os.environ if environ is None else environ
-    if environ.get("OUTREACH_PRESS_SECRET"):
-        return environ["OUTREACH_PRESS_SECRET"].encode()
-    path = settings.paths.state / "press-secret"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_hex(32).encode()
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(value)
-        return value
+    return stable_secret(settings.paths.state, "press-secret", "OUTREACH_PRESS_SECRET", environ)
 
 
 def kit_token(secret: bytes, finding_id: str) -> str:
