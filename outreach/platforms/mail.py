@@ -47,9 +47,13 @@ class OutboxSender:
         return None
 
     def send(self, message: EmailMessage, recipient: str, key: str) -> None:
+        self.write(message.as_bytes(), recipient, key)
+
+    def write(self, raw: bytes, recipient: str, key: str) -> None:
+        """Store ready-made message bytes (newsletters arrive already signed)."""
         folders = [re.sub(r"[^a-z0-9-]", "-", part.lower()) or "-" for part in key.split(":")[:-1]]
         safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
-        atomic_write(self.root.joinpath(*folders) / f"{safe}.eml", message.as_bytes())
+        atomic_write(self.root.joinpath(*folders) / f"{safe}.eml", raw)
 
 
 class SmtpSender:

@@ -1,0 +1,109 @@
+"""One newsletter send, start to finish: recipients, messages, transport, bookkeeping.
+
+Used by the ``send-newsletter`` flow (in batches) and by the CLI. Re-running the same issue
+resumes it: recipients frozen at the first run, only those still pending are sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from outreach.config import Settings
+from outreach.newsletter import Issue, RenderedIssue, dkim_key, newsletter_message, render_issue
+from outreach.platforms.mail import OutboxSender
+from outreach.secrets_store import stable_secret
+from outreach.sending import Progress, SendLog, SendReport, SmtpTarget, send_pending
+from outreach.subscribers import SubscriberStore
+
+
+def link_secret(settings: Settings) -> bytes:
+    return stable_secret(settings.paths.state, "link-secret", "OUTREACH_LINK_SECRET")
+
+
+def send_id_for(issue: Issue) -> str:
+    return f"newsletter:{issue.key}"
+
+
+@dataclass(frozen=True)
+class PreparedSend:
+    send_id: str
+    rendered: RenderedIssue
+    pending: list[str]
+    newly_frozen: bool
+
+
+def prepare_send(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
+    """Render the issue and freeze its recipients (only the first time: later runs resume)."""
+    rendered = render_issue(issue, settings)
+    store = SubscriberStore(settings.paths.subscribers)
+    log = SendLog(settings.paths.ledger)
+    recipients = [s.email for s in store.recipients(issue.topics)]
+    newly = log.freeze(send_id_for(issue), issue.subject, recipients, now)
+    return PreparedSend(send_id_for(issue), rendered, log.pending(send_id_for(issue)), newly)
+
+
+def smtp_target(settings: Settings) -> SmtpTarget:
+    import os
+
+    mail = settings.mail
+    return SmtpTarget(
+        mail.smtp_host,
+        mail.smtp_port,
+        mail.smtp_security,
+        mail.smtp_username,
+        os.environ.get("OUTREACH_SMTP_PASSWORD"),
+    )
+
+
+def send_batch(
+    prepared: PreparedSend,
+    emails: Sequence[str],
+    settings: Settings,
+    now: datetime,
+    progress: Progress | None = None,
+) -> SendReport:
+    """Send one batch of pending recipients through the configured mail platform."""
+    store = SubscriberStore(settings.paths.subscribers)
+    log = SendLog(settings.paths.ledger)
+    secret, key = link_secret(settings), dkim_key(settings)
+    subscribers = {}
+    ready: list[str] = []
+    for email in emails:
+        subscriber = store.get(email)
+        if subscriber is None or subscriber.status != "confirmed":
+            # Left or bounced since the send was frozen: never mail them.
+            log.mark(
+                prepared.send_id, email, "skipped", subscriber.status if subscriber else "deleted"
+            )
+            continue
+        subscribers[email] = subscriber
+        ready.append(email)
+
+    def build(email: str) -> bytes:
+        return newsletter_message(prepared.rendered, subscribers[email], settings, secret, now, key)
+
+    if settings.mail.platform == "outbox":
+        outbox = OutboxSender(settings.paths.outbox)
+        report = SendReport()
+        for index, email in enumerate(ready, start=1):
+            outbox.write(build(email), email, f"{prepared.send_id}:{email}")
+            log.mark(prepared.send_id, email, "sent", "outbox")
+            report.sent += 1
+            if progress is not None:
+                progress(index, len(ready))
+        return report
+    config = settings.newsletter
+    return send_pending(
+        log,
+        prepared.send_id,
+        ready,
+        build,
+        config.from_email,
+        smtp_target(settings),
+        rate=config.rate_per_second,
+        connections=config.connections,
+        on_bounce=lambda email, why: store.set_status(email, "bounced", now),
+        progress=progress,
+    )

@@ -1,0 +1,276 @@
+"""Sending a newsletter: frozen recipients, durable per-recipient state, resumable.
+
+When a send starts, its recipients are frozen into the ledger database, one row each. Every
+row moves from ``pending`` to ``sent`` the moment the SMTP server accepts that message (the
+update commits before the next message starts), or to ``bounced`` on a permanent (5xx)
+rejection, which also suppresses the subscriber. Transient failures (4xx, dropped
+connections) are retried with backoff and otherwise left ``pending``. A send killed at any
+point and run again therefore delivers to everyone exactly once, as far as the server's
+acceptance can tell: only messages the server never accepted are sent again.
+
+Several connections run in parallel, each reused for many messages, and one shared limiter
+keeps the whole send under the configured messages per second.
+"""
+
+from __future__ import annotations
+
+import queue
+import smtplib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sends (
+    send_id    TEXT PRIMARY KEY,
+    subject    TEXT NOT NULL,
+    frozen_at  TEXT NOT NULL,
+    recipients INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS send_recipients (
+    send_id    TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'bounced', 'skipped')),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    detail     TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (send_id, email)
+);
+"""
+
+
+@dataclass(frozen=True)
+class SendCounts:
+    total: int
+    sent: int
+    bounced: int
+    pending: int
+
+
+class SendLog:
+    """The per-recipient record of every send, in the ledger's SQLite file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as connection:
+            connection.executescript(SCHEMA)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            yield connection
+        finally:
+            connection.close()
+
+    def freeze(self, send_id: str, subject: str, emails: Iterable[str], when: datetime) -> bool:
+        """Record the recipients of a new send; False (and no change) if it was frozen before."""
+        with self.connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            if connection.execute("SELECT 1 FROM sends WHERE send_id = ?", (send_id,)).fetchone():
+                connection.execute("ROLLBACK")
+                return False
+            stamp = when.isoformat()
+            rows = [(send_id, email, stamp) for email in emails]
+            connection.executemany(
+                "INSERT OR IGNORE INTO send_recipients (send_id, email, state, updated_at) "
+                "VALUES (?, ?, 'pending', ?)",
+                rows,
+            )
+            connection.execute(
+                "INSERT INTO sends VALUES (?, ?, ?, ?)", (send_id, subject, stamp, len(rows))
+            )
+            connection.execute("COMMIT")
+            return True
+
+    def pending(self, send_id: str) -> list[str]:
+        with self.connect() as connection:
+            rows = connection.execute(
+                "SELECT email FROM send_recipients WHERE send_id = ? AND state = 'pending' "
+                "ORDER BY email",
+                (send_id,),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def mark(self, send_id: str, email: str, state: str, detail: str) -> None:
+        with self.connect() as connection:
+            mark(connection, send_id, email, state, detail)
+
+    def counts(self, send_id: str) -> SendCounts:
+        with self.connect() as connection:
+            rows = dict(
+                connection.execute(
+                    "SELECT state, COUNT(*) FROM send_recipients WHERE send_id = ? GROUP BY state",
+                    (send_id,),
+                ).fetchall()
+            )
+        sent, bounced, pending = rows.get("sent", 0), rows.get("bounced", 0), rows.get("pending", 0)
+        return SendCounts(sum(rows.values()), sent, bounced, pending)
+
+
+def mark(connection: sqlite3.Connection, send_id: str, email: str, state: str, detail: str) -> None:
+    """Move one recipient to ``state``; autocommit, so it is durable before the next message."""
+    connection.execute(
+        "UPDATE send_recipients SET state = ?, attempts = attempts + 1, detail = ?, "
+        "updated_at = ? WHERE send_id = ? AND email = ?",
+        (state, detail, datetime.now(UTC).isoformat(), send_id, email),
+    )
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions per second across all threads, evenly spaced."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        delay = slot - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    security: str = "starttls"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+
+def open_connection(target: SmtpTarget) -> smtplib.SMTP:
+    import ssl
+
+    if target.security == "tls":
+        connection: smtplib.SMTP = smtplib.SMTP_SSL(
+            target.host, target.port, timeout=target.timeout, context=ssl.create_default_context()
+        )
+    else:
+        connection = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
+        if target.security == "starttls":
+            connection.starttls(context=ssl.create_default_context())
+    if target.username:
+        connection.login(target.username, target.password or "")
+    return connection
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    bounced: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    """Addresses left pending after transient failures: the next run retries them."""
+
+
+MessageBuilder = Callable[[str], bytes]
+Progress = Callable[[int, int], None]
+
+
+def _permanent(exc: Exception) -> str | None:
+    """The server's words when it refused for good (5xx), else None (retry later)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()))
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        code, text = exc.smtp_code, exc.smtp_error
+    else:
+        return None
+    if 500 <= code < 600:
+        return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    return None
+
+
+def send_pending(
+    log: SendLog,
+    send_id: str,
+    emails: list[str],
+    build: MessageBuilder,
+    sender: str,
+    target: SmtpTarget,
+    rate: float,
+    connections: int,
+    on_bounce: Callable[[str, str], None] = lambda email, why: None,
+    progress: Progress | None = None,
+    attempts: int = 3,
+    backoff: float = 0.5,
+) -> SendReport:
+    """Send ``emails`` (pending rows of ``send_id``) over parallel reused connections."""
+    work: queue.Queue[str] = queue.Queue()
+    for email in emails:
+        work.put(email)
+    limiter = RateLimiter(rate)
+    report = SendReport()
+    lock = threading.Lock()
+    done = [0]
+
+    def record(connection: sqlite3.Connection, email: str, state: str, detail: str) -> None:
+        mark(connection, send_id, email, state, detail)
+
+    def worker() -> None:
+        smtp: smtplib.SMTP | None = None
+        with log.connect() as db:
+            try:
+                while True:
+                    try:
+                        email = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    message = build(email)
+                    for attempt in range(attempts):
+                        try:
+                            if smtp is None:
+                                smtp = open_connection(target)
+                            limiter.acquire()
+                            smtp.sendmail(sender, [email], message)
+                        except (smtplib.SMTPException, OSError) as exc:
+                            why = _permanent(exc)
+                            if why is not None:
+                                record(db, email, "bounced", why)
+                                on_bounce(email, why)
+                                with lock:
+                                    report.bounced.append(email)
+                                break
+                            if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+                                smtp = None
+                            if attempt + 1 == attempts:
+                                with lock:
+                                    report.deferred.append(email)
+                            else:
+                                time.sleep(backoff * 2**attempt)
+                        else:
+                            record(db, email, "sent", "250")
+                            with lock:
+                                report.sent += 1
+                            break
+                    with lock:
+                        done[0] += 1
+                        count = done[0]
+                    if progress is not None:
+                        progress(count, len(emails))
+            finally:
+                if smtp is not None:
+                    try:
+                        smtp.quit()
+                    except (smtplib.SMTPException, OSError):
+                        smtp.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, connections))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return report
