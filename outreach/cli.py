@@ -6,6 +6,7 @@ are validated first, without Prefect, so mistakes are reported in a second.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -215,23 +216,21 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
     config: ConfigOption = None,
 ) -> None:
-    """Preview the published site folder in a browser."""
-    from outreach.serve import make_server
+    """Preview the site and run the subscriber pages (sign-up, preferences, unsubscribe)."""
+    from outreach.web import bind, create_app
+    from outreach.web import serve as run_server
 
     settings = _settings(config)
     root = settings.paths.public
     if not (root / "index.html").is_file():
         errors.print(f"{root} has no site yet; run 'make demo' or 'outreach release --all' first.")
         raise typer.Exit(1)
-    server = make_server(root, host, port)
-    bound_host, bound_port = server.server_address[:2]
+    sock = bind(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
     console.print(f"Serving {root} on http://{bound_host}:{bound_port}/ (Ctrl+C to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    console.print(f"Newsletter sign-up: http://{bound_host}:{bound_port}/newsletter/")
+    with contextlib.suppress(KeyboardInterrupt):
+        run_server(create_app(settings), sock)
 
 
 if __name__ == "__main__":

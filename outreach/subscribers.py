@@ -70,8 +70,10 @@ class Subscriber:
 
 
 def normalise_email(address: str) -> str:
+    """Validated and lowercased: mail systems treat addresses case-insensitively in practice,
+    so 'Ama@Example.com' and 'ama@example.com' are one subscriber."""
     try:
-        return validate_email(address.strip(), check_deliverability=False).normalized
+        return validate_email(address.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise SubscriberError(f"'{address}' is not an email address: {exc}") from None
 

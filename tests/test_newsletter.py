@@ -65,7 +65,7 @@ def test_store_normalises_validates_and_keeps_suppressions(tmp_path: Path) -> No
     created = store.sign_up(
         "  Ama@Example.COM ", "Ama\r\nBcc: x", ["food-agriculture"], "form", NOW
     )
-    assert created.email == "Ama@example.com" and created.status == "pending"
+    assert created.email == "ama@example.com" and created.status == "pending"
     assert created.name == "Ama Bcc: x"
     with pytest.raises(SubscriberError, match="unknown topic fod"):
         store.sign_up("b@example.com", "B", ["fod"], "form", NOW)
