@@ -20,11 +20,13 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from flows.newsletter import send_issue
 from flows.press import pitch_findings, schedule_lifts
 from outreach.channels import get_channel
 from outreach.config import Settings, load_settings
 from outreach.finding import Finding
 from outreach.ledger import Ledger
+from outreach.newsletter import finding_issue
 from outreach.platforms.base import Receipt
 from outreach.release import (
     ChannelPlan,
@@ -136,6 +138,9 @@ def _run(
         if "press" in names and not rebuild:
             ready = ready_findings("press", catalog, chosen, moment)[0]
             notes += pitch_findings(settings, ready, moment, approve_pitches)
+        if "newsletter" in names and not rebuild:
+            for finding in ready_findings("newsletter", catalog, chosen, moment)[0]:
+                notes.append(send_issue(finding_issue(finding), settings, moment))
         notes += schedule_lifts(held)
     report = ReleaseReport(receipts, held, dry_run, notes)
     logger.info(report.summary())

@@ -7,6 +7,7 @@ are validated first, without Prefect, so mistakes are reported in a second.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -231,6 +232,109 @@ def serve(
     console.print(f"Newsletter sign-up: http://{bound_host}:{bound_port}/newsletter/")
     with contextlib.suppress(KeyboardInterrupt):
         run_server(create_app(settings), sock)
+
+
+subscribers_app = typer.Typer(
+    help="The subscriber list: import and export CSV.", no_args_is_help=True
+)
+newsletter_app = typer.Typer(help="Send newsletters.", no_args_is_help=True)
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(newsletter_app, name="newsletter")
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    path: Annotated[
+        Path, typer.Argument(help="CSV with email, name, topics (';'-separated), status.")
+    ],
+    source: Annotated[
+        str, typer.Option(help="Consent source recorded for rows without one.")
+    ] = "import",
+    config: ConfigOption = None,
+) -> None:
+    """Import subscribers (all rows or none); people who left are never re-added."""
+    from outreach.subscribers import SubscriberError, SubscriberStore
+
+    settings = _settings(config)
+    try:
+        count = SubscriberStore(settings.paths.subscribers).import_csv(
+            path.read_text(encoding="utf-8"), source, datetime.now(UTC)
+        )
+    except (OSError, SubscriberError) as exc:
+        errors.print(f"Nothing was imported. {path}: {exc}", style="red", soft_wrap=True)
+        raise typer.Exit(1) from None
+    console.print(f"Imported or updated {count} subscribers.")
+
+
+@subscribers_app.command("export")
+def subscribers_export(config: ConfigOption = None) -> None:
+    """Print every subscriber as CSV (with status and consent record)."""
+    from outreach.subscribers import SubscriberStore
+
+    settings = _settings(config)
+    print(SubscriberStore(settings.paths.subscribers).export_csv(), end="")
+
+
+@contextlib.contextmanager
+def _send_progress(settings: Settings, send_id: str) -> Iterator[None]:
+    """A progress bar fed by the send's rows in the ledger, while the flow sends."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from outreach.sending import SendLog
+
+    log = SendLog(settings.paths.ledger)
+    stop = threading.Event()
+    with Progress(
+        "Sending", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    ) as bar:
+        task = bar.add_task("send", total=None)
+
+        def poll() -> None:
+            while not stop.wait(0.25):
+                counts = log.counts(send_id)
+                if counts.total:
+                    bar.update(task, total=counts.total, completed=counts.total - counts.pending)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            counts = log.counts(send_id)
+            bar.update(task, total=counts.total or 1, completed=counts.total - counts.pending)
+
+
+@newsletter_app.command("send")
+def newsletter_send(
+    finding_ids: Annotated[list[str], typer.Argument(help="One finding, or several for a digest.")],
+    digest: Annotated[
+        str | None, typer.Option(help="Send the findings as one digest with this subject.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Send a finding (or a digest) through the send-newsletter flow; a re-run resumes."""
+    settings = _settings(config)
+    try:
+        catalog = load_catalog(settings)
+        resolve_ids(catalog, finding_ids)
+    except (FindingsInvalid, ReleaseError) as exc:
+        raise _fail(exc) from None
+    from flows.newsletter import send_newsletter
+    from outreach.campaign import send_id_for
+    from outreach.newsletter import digest_issue, finding_issue
+
+    findings = [catalog[i] for i in finding_ids]
+    issue = digest_issue(findings, digest) if digest else finding_issue(findings[0])
+    try:
+        with _send_progress(settings, send_id_for(issue)):
+            summary = send_newsletter(finding_ids, digest, str(config) if config else None)
+    except (ReleaseError, RenderError) as exc:
+        raise _fail(exc) from None
+    console.print(summary, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,7 @@ class Settings(_Section):
         "podcast": ChannelSettings(),
         "press": ChannelSettings(),
         "newsroom": ChannelSettings(),
+        "newsletter": ChannelSettings(platforms=[]),
     }
     root: Path = Path(".")
 

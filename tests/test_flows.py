@@ -70,6 +70,7 @@ def test_prefect_yaml_deployments_point_at_real_flows() -> None:
         "release-findings": "release-findings",
         "rebuild-site": "rebuild-site",
         "rebuild-podcast-feed": "rebuild-podcast-feed",
+        "send-newsletter": "send-newsletter",
     }
 
 

@@ -383,3 +383,59 @@ def test_outbox_default_sends_nothing_and_writes_files(project: Path) -> None:
     files = sorted(p.name for p in (settings.paths.outbox).rglob("*.eml"))
     assert files == ["both@example.com.eml", "food1@example.com.eml", "food2@example.com.eml"]
     assert link_secret(settings) == link_secret(settings)
+
+
+@pytest.mark.prefect
+def test_flows_send_in_batches_and_the_release_flow_sends_once(
+    prefect_api: str, project: Path, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.newsletter import send_newsletter
+    from flows.release import release_finding
+
+    environ = {**smtp_env(inbox), "OUTREACH_NEWSLETTER__BATCH_SIZE": "2"}
+    config = project / "outreach.toml"
+    config.write_text(config.read_text() + "\n[channels.newsletter]\nplatforms = []\n")
+    extra = {f"reader{n}@example.com": ("apparel-textiles",) for n in range(3)}
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    settings = settings_for(project)
+    subscribe_all(settings, extra)
+    summary = send_newsletter(["beta-cotton-traceability"], config=str(config), now=NOW)
+    assert (
+        summary
+        == "Newsletter 'beta-cotton-traceability': 5 sent, 0 bounced, 0 deferred to a later run, of 5 recipients."
+    )
+    assert Artifact.get() is not None
+    report = release_finding(
+        "alpha-cocoa-prices", ["blog", "newsletter"], config=str(config), now=NOW
+    )
+    assert (
+        "Newsletter 'alpha-cocoa-prices': 3 sent, 0 bounced, 0 deferred to a later run, of 3 recipients."
+        in report.notes
+    )
+    again = release_finding(
+        "alpha-cocoa-prices", ["blog", "newsletter"], config=str(config), now=NOW
+    )
+    assert (
+        "Newsletter 'alpha-cocoa-prices' (resumed): 0 sent, 0 bounced, 0 deferred to a later run, of 3 recipients."
+        in again.notes
+    )
+    embargoed = release_finding(
+        "gamma-embargoed-packaging",
+        ["newsletter"],
+        config=str(config),
+        now=NOW,
+        approve_pitches=False,
+    )
+    assert embargoed.held and not [n for n in embargoed.notes if "gamma" in n and "sent" in n]
+    assert len(inbox.accepted) == 8
+    monkeypatch.setenv("OUTREACH_MAIL__PLATFORM", "outbox")
+    digest = send_newsletter(
+        ["alpha-cocoa-prices", "beta-cotton-traceability"],
+        digest_title="This month",
+        config=str(config),
+        now=NOW,
+    )
+    assert "digest-alpha-cocoa-prices-beta-cotton-traceability" in digest
