@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format serve clean ffprobe bench
+.PHONY: demo test lint format serve clean test-tools bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,13 +30,18 @@ demo: $(VENV)/.demo-installed
 	@echo "Pitches to journalists: $(CURDIR)/outbox  (nothing is sent on embedded defaults)"
 	@echo "Preview: make serve, then open http://127.0.0.1:8000/"
 
-# ffprobe checks the podcast audio in the tests; the pip-installed ffmpeg ships without it.
-ffprobe:
-	@command -v ffprobe >/dev/null || { [ "$$(id -u)" = 0 ] && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null); } || \
-	  echo "ffprobe missing: install your system's ffmpeg package for the audio checks"
+# Tools the tests check with, from Debian's packages when missing (as root): ffprobe for the
+# podcast audio (the pip-installed ffmpeg ships without it) and Chromium for the email render.
+test-tools:
+	@missing=""; command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	  command -v chromium >/dev/null || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    else echo "missing:$$missing (install them for the audio and email-render checks)"; fi; \
+	  fi
 
-test: $(VENV)/.test-installed ffprobe
+test: $(VENV)/.test-installed test-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from outreach.config import Settings
-from outreach.newsletter import Issue, RenderedIssue, dkim_key, newsletter_message, render_issue
+from outreach.newsletter import Issue, MessageFactory, RenderedIssue, dkim_key, render_issue
 from outreach.platforms.mail import OutboxSender
 from outreach.secrets_store import stable_secret
 from outreach.sending import Progress, SendLog, SendReport, SmtpTarget, send_pending
@@ -81,8 +81,10 @@ def send_batch(
         subscribers[email] = subscriber
         ready.append(email)
 
+    factory = MessageFactory(prepared.rendered, settings, secret, now, key)
+
     def build(email: str) -> bytes:
-        return newsletter_message(prepared.rendered, subscribers[email], settings, secret, now, key)
+        return factory.build(subscribers[email])
 
     if settings.mail.platform == "outbox":
         outbox = OutboxSender(settings.paths.outbox)
