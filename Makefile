@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format serve clean test-tools bench
+.PHONY: demo test lint format serve clean test-tools bench bench-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,5 +56,15 @@ serve: $(VENV)/.demo-installed
 clean:
 	rm -rf public build state .prefect
 
-bench: $(VENV)/.test-installed
+# Postfix's smtp-sink is the fast SMTP sink of the newsletter benchmark: the package is
+# installed with its daemon kept from starting.
+bench-tools:
+	@command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] || { [ "$$(id -u)" = 0 ] && \
+	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
+	  (apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null); \
+	  rm -f /usr/sbin/policy-rc.d; }
+
+bench: $(VENV)/.test-installed bench-tools
 	$(BIN)/python -m bench.podcast
+	$(BIN)/python -m bench.newsletter

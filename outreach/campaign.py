@@ -70,8 +70,9 @@ def send_batch(
     secret, key = link_secret(settings), dkim_key(settings)
     subscribers = {}
     ready: list[str] = []
+    known = store.get_many(emails)
     for email in emails:
-        subscriber = store.get(email)
+        subscriber = known.get(email)
         if subscriber is None or subscriber.status != "confirmed":
             # Left or bounced since the send was frozen: never mail them.
             log.mark(

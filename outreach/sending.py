@@ -63,7 +63,9 @@ class SendLog:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        connection = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=False
+        )
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
@@ -125,6 +127,9 @@ def mark(connection: sqlite3.Connection, send_id: str, email: str, state: str, d
     )
 
 
+MIN_SLEEP = 0.0005
+
+
 class RateLimiter:
     """At most ``rate`` acquisitions per second across all threads, evenly spaced."""
 
@@ -139,7 +144,9 @@ class RateLimiter:
             slot = max(now, self._next)
             self._next = slot + self.interval
         delay = slot - time.monotonic()
-        if delay > 0:
+        if delay > MIN_SLEEP:
+            # Shorter waits are skipped: a sleep lasts at least the scheduler's tick, which
+            # would throttle a fast send far below its limit. Slots keep the average exact.
             time.sleep(delay)
 
 
@@ -166,7 +173,38 @@ def open_connection(target: SmtpTarget) -> smtplib.SMTP:
             connection.starttls(context=ssl.create_default_context())
     if target.username:
         connection.login(target.username, target.password or "")
+    connection.ehlo_or_helo_if_needed()
     return connection
+
+
+def send_raw(smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes) -> None:
+    """One message to one recipient, raising smtplib's exceptions like ``sendmail``.
+
+    ``sendmail`` re-parses both addresses and runs two regular expressions over every message;
+    our addresses are validated and our messages already have CRLF line ends, so this sends
+    the same SMTP dialogue for a fraction of the CPU (dot-stuffing is one bytes.replace).
+    """
+    code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>")
+    if code != 250:
+        smtp.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
+    if code not in (250, 251):
+        smtp.rset()
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = smtp.docmd("DATA")
+    if code != 354:
+        smtp.rset()
+        raise smtplib.SMTPDataError(code, reply)
+    body = message.replace(b"\r\n.", b"\r\n..")
+    if body.startswith(b"."):
+        body = b"." + body
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    smtp.send(body + b".\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
 
 
 @dataclass
@@ -217,60 +255,73 @@ def send_pending(
     lock = threading.Lock()
     done = [0]
 
+    write_lock = threading.Lock()
+
     def record(connection: sqlite3.Connection, email: str, state: str, detail: str) -> None:
-        mark(connection, send_id, email, state, detail)
+        # One writer at a time, through one connection: SQLite's own busy waiting sleeps in
+        # milliseconds, which would cap a parallel send far below the server's pace.
+        with write_lock:
+            mark(connection, send_id, email, state, detail)
 
-    def worker() -> None:
+    def worker(db: sqlite3.Connection) -> None:
         smtp: smtplib.SMTP | None = None
-        with log.connect() as db:
-            try:
-                while True:
-                    try:
-                        email = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    message = build(email)
-                    for attempt in range(attempts):
-                        try:
-                            if smtp is None:
-                                smtp = open_connection(target)
-                            limiter.acquire()
-                            smtp.sendmail(sender, [email], message)
-                        except (smtplib.SMTPException, OSError) as exc:
-                            why = _permanent(exc)
-                            if why is not None:
-                                record(db, email, "bounced", why)
-                                on_bounce(email, why)
-                                with lock:
-                                    report.bounced.append(email)
-                                break
-                            if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
-                                smtp = None
-                            if attempt + 1 == attempts:
-                                with lock:
-                                    report.deferred.append(email)
-                            else:
-                                time.sleep(backoff * 2**attempt)
-                        else:
-                            record(db, email, "sent", "250")
-                            with lock:
-                                report.sent += 1
-                            break
-                    with lock:
-                        done[0] += 1
-                        count = done[0]
-                    if progress is not None:
-                        progress(count, len(emails))
-            finally:
-                if smtp is not None:
-                    try:
-                        smtp.quit()
-                    except (smtplib.SMTPException, OSError):
-                        smtp.close()
+        try:
+            while True:
+                try:
+                    email = work.get_nowait()
+                except queue.Empty:
+                    return
+                smtp = deliver(db, email, build(email), smtp)
+                with lock:
+                    done[0] += 1
+                    count = done[0]
+                if progress is not None:
+                    progress(count, len(emails))
+        finally:
+            if smtp is not None:
+                try:
+                    smtp.quit()
+                except (smtplib.SMTPException, OSError):
+                    smtp.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, connections))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    def deliver(
+        db: sqlite3.Connection, email: str, message: bytes, smtp: smtplib.SMTP | None
+    ) -> smtplib.SMTP | None:
+        """Send one message with retries; returns the connection to reuse (None if dropped)."""
+        for attempt in range(attempts):
+            try:
+                if smtp is None:
+                    smtp = open_connection(target)
+                limiter.acquire()
+                send_raw(smtp, sender, email, message)
+            except (smtplib.SMTPException, OSError) as exc:
+                why = _permanent(exc)
+                if why is not None:
+                    record(db, email, "bounced", why)
+                    on_bounce(email, why)
+                    with lock:
+                        report.bounced.append(email)
+                    return smtp
+                if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+                    smtp = None
+                if attempt + 1 < attempts:
+                    time.sleep(backoff * 2**attempt)
+            else:
+                record(db, email, "sent", "250")
+                with lock:
+                    report.sent += 1
+                return smtp
+        with lock:
+            report.deferred.append(email)
+        return smtp
+
+    with log.connect() as db:
+        threads = [
+            threading.Thread(target=worker, args=(db,), daemon=True)
+            for _ in range(max(1, connections))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     return report

@@ -154,6 +154,20 @@ class SubscriberStore:
         assert subscriber is not None
         return subscriber
 
+    def get_many(self, emails: Iterable[str]) -> dict[str, Subscriber]:
+        """Subscribers by address, in one query per 500 addresses (sends look up whole batches)."""
+        wanted = list(emails)
+        found: dict[str, Subscriber] = {}
+        with self._connect() as connection:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = connection.execute(
+                    f"SELECT * FROM subscribers WHERE email IN ({marks})", chunk
+                )
+                found.update((row["email"], _row(row)) for row in rows)
+        return found
+
     def set_status(self, email: str, status: Status, when: datetime) -> None:
         with self._connect() as connection:
             connection.execute(
