@@ -85,7 +85,7 @@ def make_project(folder: Path, subscribers: int, port: int) -> Path:
 
 def ours(config: Path) -> dict:
     """One full send in this process: returns messages per second and peak memory."""
-    from outreach.campaign import prepare_send, send_batch
+    from outreach.campaign import prepare_send, send_all
     from outreach.config import load_settings
     from outreach.newsletter import finding_issue
     from outreach.release import load_catalog
@@ -94,7 +94,7 @@ def ours(config: Path) -> dict:
     issue = finding_issue(load_catalog(settings)["farm-gate-to-fob"])
     start = time.perf_counter()
     prepared = prepare_send(issue, settings, NOW)
-    report = send_batch(prepared, prepared.pending, settings, NOW)
+    report = send_all(prepared, settings, NOW)
     elapsed = time.perf_counter() - start
     return {
         "sent": report.sent,

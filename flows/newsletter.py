@@ -31,8 +31,8 @@ def send_one_batch(
     prepared: PreparedSend, emails: list[str], settings: Settings, now: datetime
 ) -> SendReport:
     # On a retry, skip whoever the failed attempt already reached.
-    still_pending = set(SendLog(settings.paths.ledger).pending(prepared.send_id))
-    return send_batch(prepared, [e for e in emails if e in still_pending], settings, now)
+    still_pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, emails)
+    return send_batch(prepared, still_pending, settings, now)
 
 
 def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
@@ -40,10 +40,8 @@ def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
     prepared = prepare(issue, settings, now)
     total = SendLog(settings.paths.ledger).counts(prepared.send_id).total
     artifact = create_progress_artifact(progress=0.0, description=f"Sending {issue.key}")
-    size = settings.newsletter.batch_size
-    batches = [prepared.pending[i : i + size] for i in range(0, len(prepared.pending), size)]
     sent = bounced = deferred = 0
-    for batch in batches:
+    for batch in prepared.batches(settings):
         report = send_one_batch(prepared, batch, settings, now)
         sent, bounced, deferred = (
             sent + report.sent,
@@ -55,6 +53,8 @@ def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
         update_progress_artifact(
             artifact_id=artifact, progress=round(100 * done / max(total, 1), 1)
         )
+        if report.deferred:
+            break  # the server is refusing for now: the next run resumes
     update_progress_artifact(artifact_id=artifact, progress=100.0)
     resumed = "" if prepared.newly_frozen else " (resumed)"
     summary = (

@@ -6,7 +6,7 @@ resumes it: recipients frozen at the first run, only those still pending are sen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,8 +30,13 @@ def send_id_for(issue: Issue) -> str:
 class PreparedSend:
     send_id: str
     rendered: RenderedIssue
-    pending: list[str]
+    pending_count: int
     newly_frozen: bool
+
+    def batches(self, settings: Settings) -> Iterator[list[str]]:
+        """Pending recipients in batches of ``newsletter.batch_size``, read as needed."""
+        log = SendLog(settings.paths.ledger)
+        return log.pending_batches(self.send_id, settings.newsletter.batch_size)
 
 
 def prepare_send(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
@@ -39,9 +44,22 @@ def prepare_send(issue: Issue, settings: Settings, now: datetime) -> PreparedSen
     rendered = render_issue(issue, settings)
     store = SubscriberStore(settings.paths.subscribers)
     log = SendLog(settings.paths.ledger)
-    recipients = [s.email for s in store.recipients(issue.topics)]
-    newly = log.freeze(send_id_for(issue), issue.subject, recipients, now)
-    return PreparedSend(send_id_for(issue), rendered, log.pending(send_id_for(issue)), newly)
+    send_id = send_id_for(issue)
+    newly = log.freeze(send_id, issue.subject, store.recipient_emails(issue.topics), now)
+    return PreparedSend(send_id, rendered, log.counts(send_id).pending, newly)
+
+
+def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendReport:
+    """Every pending recipient, batch after batch (the flow runs the batches as tasks)."""
+    total = SendReport()
+    for batch in prepared.batches(settings):
+        report = send_batch(prepared, batch, settings, now)
+        total.sent += report.sent
+        total.bounced += report.bounced
+        total.deferred += report.deferred
+        if report.deferred:
+            break  # the server is refusing for now: leave the rest for the next run
+    return total
 
 
 def smtp_target(settings: Settings) -> SmtpTarget:

@@ -81,26 +81,58 @@ class SendLog:
                 connection.execute("ROLLBACK")
                 return False
             stamp = when.isoformat()
-            rows = [(send_id, email, stamp) for email in emails]
+            count = [0]
+
+            def rows() -> Iterator[tuple[str, str, str]]:
+                for email in emails:
+                    count[0] += 1
+                    yield send_id, email, stamp
+
             connection.executemany(
                 "INSERT OR IGNORE INTO send_recipients (send_id, email, state, updated_at) "
                 "VALUES (?, ?, 'pending', ?)",
-                rows,
+                rows(),
             )
             connection.execute(
-                "INSERT INTO sends VALUES (?, ?, ?, ?)", (send_id, subject, stamp, len(rows))
+                "INSERT INTO sends VALUES (?, ?, ?, ?)", (send_id, subject, stamp, count[0])
             )
             connection.execute("COMMIT")
             return True
 
-    def pending(self, send_id: str) -> list[str]:
+    def pending_batches(self, send_id: str, size: int) -> Iterator[list[str]]:
+        """Pending addresses, ``size`` at a time, read as they are needed (keyset paging)."""
+        last = ""
+        while True:
+            with self.connect() as connection:
+                batch = [
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT email FROM send_recipients WHERE send_id = ? AND state = 'pending' "
+                        "AND email > ? ORDER BY email LIMIT ?",
+                        (send_id, last, size),
+                    )
+                ]
+            if not batch:
+                return
+            yield batch
+            last = batch[-1]
+
+    def still_pending(self, send_id: str, emails: list[str]) -> list[str]:
+        """Those of ``emails`` not yet sent or bounced (a retried batch skips the rest)."""
+        pending: set[str] = set()
         with self.connect() as connection:
-            rows = connection.execute(
-                "SELECT email FROM send_recipients WHERE send_id = ? AND state = 'pending' "
-                "ORDER BY email",
-                (send_id,),
-            ).fetchall()
-        return [row[0] for row in rows]
+            for start in range(0, len(emails), 500):
+                chunk = emails[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                pending.update(
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT email FROM send_recipients "
+                        f"WHERE send_id = ? AND state = 'pending' AND email IN ({marks})",
+                        [send_id, *chunk],
+                    )
+                )
+        return [email for email in emails if email in pending]
 
     def mark(self, send_id: str, email: str, state: str, detail: str) -> None:
         with self.connect() as connection:

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from bs4 import BeautifulSoup
 
 from conftest import NOW, REPO
-from outreach.campaign import link_secret, prepare_send, send_batch
+from outreach.campaign import link_secret, prepare_send, send_all
 from outreach.config import Settings, load_settings
 from outreach.newsletter import digest_issue, finding_issue, newsletter_message, render_issue
 from outreach.release import load_catalog
@@ -261,7 +261,7 @@ def test_each_matching_confirmed_subscriber_gets_one_email(project: Path, inbox:
     subscribe_all(settings)
     issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
     prepared = prepare_send(issue, settings, NOW)
-    report = send_batch(prepared, prepared.pending, settings, NOW)
+    report = send_all(prepared, settings, NOW)
     received = sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts)
     assert received == ["both@example.com", "food1@example.com", "food2@example.com"]
     assert report.sent == 3
@@ -270,8 +270,8 @@ def test_each_matching_confirmed_subscriber_gets_one_email(project: Path, inbox:
             message_from_bytes(raw, policy=policy.default)["To"].addresses[0].addr_spec == rcpts[0]
         )
     again = prepare_send(issue, settings, NOW)
-    assert again.pending == [] and not again.newly_frozen
-    assert send_batch(again, again.pending, settings, NOW).sent == 0
+    assert again.pending_count == 0 and not again.newly_frozen
+    assert send_all(again, settings, NOW).sent == 0
     assert len(inbox.accepted) == 3
 
 
@@ -282,7 +282,7 @@ def test_bounces_are_suppressed_and_transient_errors_retried(project: Path, inbo
     inbox.defer_once.add("food1@example.com")
     issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
     prepared = prepare_send(issue, settings, NOW)
-    report = send_batch(prepared, prepared.pending, settings, NOW)
+    report = send_all(prepared, settings, NOW)
     assert report.bounced == ["food2@example.com"]
     assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == [
         "both@example.com",
@@ -302,7 +302,7 @@ def test_rate_limit_holds_across_connections(project: Path, inbox: Inbox) -> Non
     prepared = prepare_send(
         finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
     )
-    send_batch(prepared, prepared.pending, settings, NOW)
+    send_all(prepared, settings, NOW)
     times = sorted(t for t, _, _ in inbox.accepted)
     assert len(times) == 30
     window = 10
@@ -315,15 +315,15 @@ SENDER_SCRIPT = textwrap.dedent("""
     import sys
     from datetime import datetime, timezone
     from pathlib import Path
-    from outreach.campaign import prepare_send, send_batch
+    from outreach.campaign import prepare_send, send_all
     from outreach.config import load_settings
     from outreach.newsletter import finding_issue
     from outreach.release import load_catalog
     settings = load_settings(Path(sys.argv[1]))
     now = datetime(2026, 6, 1, tzinfo=timezone.utc)
     prepared = prepare_send(finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, now)
-    print("frozen", len(prepared.pending), flush=True)
-    send_batch(prepared, prepared.pending, settings, now)
+    print("frozen", prepared.pending_count, flush=True)
+    send_all(prepared, settings, now)
 """)
 
 
@@ -379,7 +379,7 @@ def test_outbox_default_sends_nothing_and_writes_files(project: Path) -> None:
     prepared = prepare_send(
         finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
     )
-    send_batch(prepared, prepared.pending, settings, NOW)
+    send_all(prepared, settings, NOW)
     files = sorted(p.name for p in (settings.paths.outbox).rglob("*.eml"))
     assert files == ["both@example.com.eml", "food1@example.com.eml", "food2@example.com.eml"]
     assert link_secret(settings) == link_secret(settings)
