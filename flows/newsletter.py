@@ -26,13 +26,27 @@ def prepare(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
     return prepare_send(issue, settings, now)
 
 
+SMTP_PASSWORD_BLOCK = "outreach-smtp-password"
+"""A Prefect Secret block with the SMTP password; OUTREACH_SMTP_PASSWORD is used without it."""
+
+
+def smtp_password() -> str | None:
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(SMTP_PASSWORD_BLOCK).get()
+    except ValueError:  # no such block: the environment variable applies
+        return None
+
+
 @task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
 def send_one_batch(
     prepared: PreparedSend, emails: list[str], settings: Settings, now: datetime
 ) -> SendReport:
     # On a retry, skip whoever the failed attempt already reached.
     still_pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, emails)
-    return send_batch(prepared, still_pending, settings, now)
+    password = smtp_password() if settings.mail.platform == "smtp" else None
+    return send_batch(prepared, still_pending, settings, now, password=password)
 
 
 def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:

@@ -62,7 +62,9 @@ def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendR
     return total
 
 
-def smtp_target(settings: Settings) -> SmtpTarget:
+def smtp_target(settings: Settings, password: str | None = None) -> SmtpTarget:
+    """The relay from [mail]; the password is given (a Prefect Secret block, resolved by the
+    flow) or read from OUTREACH_SMTP_PASSWORD."""
     import os
 
     mail = settings.mail
@@ -71,7 +73,7 @@ def smtp_target(settings: Settings) -> SmtpTarget:
         mail.smtp_port,
         mail.smtp_security,
         mail.smtp_username,
-        os.environ.get("OUTREACH_SMTP_PASSWORD"),
+        password if password is not None else os.environ.get("OUTREACH_SMTP_PASSWORD"),
     )
 
 
@@ -81,6 +83,7 @@ def send_batch(
     settings: Settings,
     now: datetime,
     progress: Progress | None = None,
+    password: str | None = None,
 ) -> SendReport:
     """Send one batch of pending recipients through the configured mail platform."""
     store = SubscriberStore(settings.paths.subscribers)
@@ -122,7 +125,7 @@ def send_batch(
         ready,
         build,
         config.from_email,
-        smtp_target(settings),
+        smtp_target(settings, password),
         rate=config.rate_per_second,
         connections=config.connections,
         on_bounce=lambda email, why: store.set_status(email, "bounced", now),
