@@ -151,9 +151,7 @@ class NewsletterSettings(_Section):
     from_name: str = "Durable Supply Chains"
     from_email: str = "newsletter@example.org"
     list_id: str = "findings.durable-supply-chains.example.org"
-    postal_address: str = (
-        "Durable Supply Chains Programme, 1 Example Street, London, United Kingdom"
-    )
+    postal_address: str = "1 Example Street, London, United Kingdom"
     unsubscribe_mailto: str = "unsubscribe@example.org"
     web_base_url: str | None = None
     """Where `outreach serve` answers sign-up and unsubscribe links; defaults to site.base_url."""
