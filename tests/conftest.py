@@ -17,6 +17,9 @@ os.environ.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
 
 from outreach.config import Settings, load_settings
 
+pytest_plugins = ["smtp_tools"]
+"""The SMTP server fixture (``inbox``) lives in tests/smtp_tools.py."""
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"

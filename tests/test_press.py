@@ -6,15 +6,11 @@ import hashlib
 import json
 import re
 import shutil
-import socket
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from bs4 import BeautifulSoup
 
 from conftest import AFTER_EMBARGO, FIXTURES, NOW, REPO, write_config
@@ -24,6 +20,7 @@ from outreach.mail import build_message, mailbox
 from outreach.press.journalists import JournalistListError, load_journalists
 from outreach.press.pitch import pitch_plan_for, send_pitches
 from outreach.release import load_catalog, release
+from smtp_tools import Inbox
 
 JOURNALISTS = """name,email,outlet,beats,regions,accepts_embargoes,opted_out
 Ama Food,ama@example.com,Food Desk,food-agriculture,Ghana,yes,no
@@ -188,34 +185,6 @@ def test_embargoed_finding_leaks_nowhere_before_the_lift(press_project: Path) ->
     assert "gamma-embargoed-packaging" in (public / "feed.atom").read_text()
 
 
-@dataclass
-class Inbox:
-    host: str
-    port: int
-    envelopes: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-        )
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[Inbox]:
-    """A real SMTP server (aiosmtpd) on loopback."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox("127.0.0.1", port)
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
-
-
 def smtp_settings(project: Path, inbox: Inbox) -> Settings:
     return settings_for(
         project,
@@ -227,9 +196,9 @@ def smtp_settings(project: Path, inbox: Inbox) -> Settings:
 
 
 def test_each_matched_journalist_gets_one_personal_pitch_once(
-    press_project: Path, smtp_server: Inbox
+    press_project: Path, inbox: Inbox
 ) -> None:
-    settings = smtp_settings(press_project, smtp_server)
+    settings = smtp_settings(press_project, inbox)
     release(settings, None, None, NOW)
     ledger = Ledger(settings.paths.ledger)
     catalog = load_catalog(settings)
@@ -237,9 +206,9 @@ def test_each_matched_journalist_gets_one_personal_pitch_once(
         plan, _, _ = pitch_plan_for(catalog[finding_id], settings, ledger, NOW)
         send_pitches(plan, settings, ledger, NOW)
 
-    recipients = [rcpts for _, rcpts, _ in smtp_server.envelopes]
+    recipients = [rcpts for _, rcpts, _ in inbox.accepted]
     assert recipients == [["ama@example.com"], ["lena@example.com"]]
-    for _, _, raw in smtp_server.envelopes:
+    for _, _, raw in inbox.accepted:
         message = message_from_bytes(raw, policy=policy.default)
         assert len(message["To"].addresses) == 1
         assert message["Cc"] is None and message["Bcc"] is None
@@ -247,10 +216,10 @@ def test_each_matched_journalist_gets_one_personal_pitch_once(
         assert len(body.split()) <= 200
         assert "/research/press/kit/" in body
         assert len(raw) < 10 * 1024 * 1024 and not message.is_multipart()
-    embargoed = message_from_bytes(smtp_server.envelopes[1][2], policy=policy.default)
+    embargoed = message_from_bytes(inbox.accepted[1][2], policy=policy.default)
     assert str(embargoed["Subject"]).strip().startswith("EMBARGOED until 01 Jul 2026 09:00 UTC: ")
     assert "EMBARGOED UNTIL July 1, 2026, 09:00 UTC" in embargoed.get_content()
-    first = message_from_bytes(smtp_server.envelopes[0][2], policy=policy.default)
+    first = message_from_bytes(inbox.accepted[0][2], policy=policy.default)
     assert first.get_content().count("\n") > 5 and "Dear Ama," in first.get_content()
 
     gamma_plan, _, _ = pitch_plan_for(catalog["gamma-embargoed-packaging"], settings, ledger, NOW)
@@ -263,7 +232,7 @@ def test_each_matched_journalist_gets_one_personal_pitch_once(
     for finding_id in catalog:
         plan, _, _ = pitch_plan_for(catalog[finding_id], settings, ledger, NOW)
         send_pitches(plan, settings, ledger, NOW)
-    assert [rcpts for _, rcpts, _ in smtp_server.envelopes][2:] == [["priya@example.com"]]
+    assert [rcpts for _, rcpts, _ in inbox.accepted][2:] == [["priya@example.com"]]
 
 
 def test_header_injection_is_neutralised() -> None:
