@@ -34,7 +34,7 @@ from outreach.release import (
     load_catalog,
     notify_channels,
     plan_channel,
-    publish_channel,
+    publish_plans,
     ready_findings,
     rebuild_ids,
     resolve_channels,
@@ -85,9 +85,12 @@ def render_channel(
     return plan_channel(settings, catalog, channel, ids, released, now)
 
 
-@task(name="publish-channel", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def publish(settings: Settings, plan: ChannelPlan, now: datetime, dry_run: bool) -> list[Receipt]:
-    return publish_channel(settings, plan, Ledger(settings.paths.ledger), now, dry_run)
+@task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def publish(
+    settings: Settings, plans: list[ChannelPlan], now: datetime, dry_run: bool
+) -> list[Receipt]:
+    """Findings' files first, then indexes and feeds; a retry skips what is already up."""
+    return publish_plans(settings, plans, Ledger(settings.paths.ledger), now, dry_run)
 
 
 def _artifact(report: ReleaseReport, key: str) -> None:
@@ -128,9 +131,7 @@ def _run(
             if key is not None:
                 prepare_finding(name, finding, settings, key)
     plans = [render_channel(settings, catalog, name, chosen, moment) for name in names]
-    receipts: list[Receipt] = []
-    for plan in plans:
-        receipts.extend(publish(settings, plan, moment, dry_run))
+    receipts = publish(settings, plans, moment, dry_run)
     held = [hold for plan in plans for hold in plan.held]
     notes: list[str] = []
     if not dry_run:

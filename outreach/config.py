@@ -163,6 +163,19 @@ class NewsletterSettings(_Section):
     batch_size: Annotated[int, Field(ge=1)] = 500
 
 
+class StorageSettings(_Section):
+    """S3-compatible object storage for the "s3" platform. Credentials come from boto3's
+    usual chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, shared files, roles)."""
+
+    bucket: str = ""
+    prefix: str = ""
+    endpoint_url: str | None = None
+    """Leave empty for AWS; set it for other S3-compatible services."""
+    region: str | None = None
+    public_base_url: str | None = None
+    """Where the bucket is served (a CDN); defaults to site.base_url."""
+
+
 class ChannelSettings(_Section):
     platforms: list[str] = ["static"]
 
@@ -173,6 +186,7 @@ class Settings(_Section):
     podcast: PodcastSettings = PodcastSettings()
     mail: MailSettings = MailSettings()
     newsletter: NewsletterSettings = NewsletterSettings()
+    storage: StorageSettings = StorageSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),

@@ -18,6 +18,7 @@ from outreach.finding import Finding, read_findings
 from outreach.ledger import Ledger
 from outreach.media_checks import media_problems
 from outreach.platforms.base import Batch, Platform, Receipt
+from outreach.platforms.objectstore import ObjectStore, s3_client
 from outreach.platforms.static import StaticSite, atomic_write
 
 
@@ -129,8 +130,21 @@ def resolve_channels(settings: Settings, channels: Sequence[str] | None) -> list
 def make_platform(settings: Settings, name: str) -> Platform:
     if name == StaticSite.name:
         return StaticSite(settings.paths.public, settings.site.base_url)
+    if name == ObjectStore.name:
+        storage = settings.storage
+        if not storage.bucket:
+            raise ReleaseError(
+                "platform 's3' needs storage.bucket in outreach.toml (or OUTREACH_STORAGE__BUCKET)"
+            )
+        client = s3_client(storage.endpoint_url, storage.region)
+        return ObjectStore(
+            client,
+            storage.bucket,
+            storage.prefix,
+            storage.public_base_url or settings.site.base_url,
+        )
     raise ReleaseError(
-        f"unknown platform '{name}' in the configuration's channel platforms; known: static"
+        f"unknown platform '{name}' in the configuration's channel platforms; known: static, s3"
     )
 
 
@@ -183,14 +197,27 @@ def plan_channel(
 # -- publishing ---------------------------------------------------------------
 
 
-def publish_channel(
-    settings: Settings, plan: ChannelPlan, ledger: Ledger, now: datetime, dry_run: bool = False
+def publish_plans(
+    settings: Settings,
+    plans: Sequence[ChannelPlan],
+    ledger: Ledger,
+    now: datetime,
+    dry_run: bool = False,
 ) -> list[Receipt]:
+    """Every finding's files on every channel first, then the site-wide batches (indexes,
+    feeds): a feed is never published before the pages and audio it points to."""
+    platforms: dict[str, Platform] = {}
     receipts: list[Receipt] = []
-    for platform_name in settings.channel(plan.channel).platforms:
-        platform = make_platform(settings, platform_name)
-        for batch in plan.batches:
-            receipts.extend(platform.publish(batch, ledger, now, dry_run=dry_run))
+    for site_wide in (False, True):
+        for plan in plans:
+            for platform_name in settings.channel(plan.channel).platforms:
+                if platform_name not in platforms:
+                    platforms[platform_name] = make_platform(settings, platform_name)
+                for batch in plan.batches:
+                    if (batch.finding_id == SITE_WIDE) == site_wide:
+                        receipts.extend(
+                            platforms[platform_name].publish(batch, ledger, now, dry_run=dry_run)
+                        )
     return receipts
 
 
@@ -209,9 +236,7 @@ def release(
     plans = [
         plan_channel(settings, catalog, name, chosen, ledger.released(name), now) for name in names
     ]
-    receipts: list[Receipt] = []
-    for plan in plans:
-        receipts.extend(publish_channel(settings, plan, ledger, now, dry_run))
+    receipts = publish_plans(settings, plans, ledger, now, dry_run)
     notes = [] if dry_run else notify_channels(settings, names, receipts)
     return ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run, notes)
 

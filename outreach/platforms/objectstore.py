@@ -1,0 +1,135 @@
+"""The object-storage platform: S3-compatible hosting for the site, audio and feeds.
+
+Uploads only what changed (the content hash in the ledger), with a content type and a cache
+policy per kind of file (long for audio and images, short for pages and feeds). Within a
+batch, feeds go last; the release publishes every finding's files before any site-wide batch,
+so a podcast app never fetches a feed that points at audio not uploaded yet. Each upload is
+recorded as it succeeds, so a failed run resumes where it stopped. It deletes only objects it
+uploaded itself (the ledger knows which). Credentials come from boto3's usual chain
+(environment, shared files, instance roles), never from outreach.toml.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import datetime
+from typing import ClassVar
+
+from outreach.channels.base import Deliverable
+from outreach.ledger import Ledger
+from outreach.platforms.base import Action, Batch, Receipt
+
+LONG_CACHE = "public, max-age=604800"
+SHORT_CACHE = "public, max-age=300"
+FEED_SUFFIXES = (".xml", ".atom", ".rss")
+TYPES = {
+    ".atom": "application/atom+xml",
+    ".xml": "application/xml",
+    ".json": "application/json",
+    ".vtt": "text/vtt",
+    ".srt": "application/x-subrip",
+    ".mp3": "audio/mpeg",
+    ".vcf": "text/vcard",
+}
+
+
+def content_type(path: str) -> str:
+    if path.endswith("podcast/feed.xml"):
+        return "application/rss+xml"
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    guessed = TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    return (
+        f"{guessed}; charset=utf-8"
+        if guessed.startswith("text/") or guessed.endswith(("+xml", "/xml", "json"))
+        else guessed
+    )
+
+
+def cache_control(path: str) -> str:
+    is_page = path.endswith((".html", "/")) or path.endswith(FEED_SUFFIXES) or path.endswith(".txt")
+    return SHORT_CACHE if is_page else LONG_CACHE
+
+
+def upload_order(deliverables: list[Deliverable]) -> list[Deliverable]:
+    """Media and pages before feeds and sitemaps."""
+    return sorted(deliverables, key=lambda d: d.path.endswith(FEED_SUFFIXES))
+
+
+class ObjectStore:
+    name: ClassVar[str] = "s3"
+
+    def __init__(self, client, bucket: str, prefix: str, public_base_url: str):
+        self.client, self.bucket = client, bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.public_base_url = public_base_url
+
+    def key(self, item: str) -> str:
+        return self.prefix + item
+
+    def url(self, item: str) -> str:
+        return self.public_base_url + item.removesuffix("index.html")
+
+    def publish(
+        self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False
+    ) -> list[Receipt]:
+        known = ledger.items(batch.finding_id, batch.channel, self.name)
+        receipts: list[Receipt] = []
+        for deliverable in upload_order(list(batch.deliverables)):
+            recorded = known.get(deliverable.path)
+            action: Action
+            if recorded is not None and recorded.content_hash == deliverable.sha256:
+                action = "unchanged"
+            else:
+                action = "created" if recorded is None else "updated"
+                if not dry_run:
+                    self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=self.key(deliverable.path),
+                        Body=deliverable.content,
+                        ContentType=content_type(deliverable.path),
+                        CacheControl=cache_control(deliverable.path),
+                        ContentLength=len(deliverable.content),
+                    )
+                    ledger.record(
+                        batch.finding_id,
+                        batch.channel,
+                        self.name,
+                        deliverable.path,
+                        deliverable.sha256,
+                        self.url(deliverable.path),
+                        now,
+                    )
+            receipts.append(
+                Receipt(
+                    batch.channel,
+                    self.name,
+                    batch.finding_id,
+                    deliverable.path,
+                    action,
+                    self.url(deliverable.path),
+                )
+            )
+        wanted = {d.path for d in batch.deliverables}
+        for stale in sorted(set(known) - wanted):
+            if not dry_run:
+                self.client.delete_object(Bucket=self.bucket, Key=self.key(stale))
+                ledger.forget(batch.finding_id, batch.channel, self.name, stale)
+            receipts.append(
+                Receipt(batch.channel, self.name, batch.finding_id, stale, "removed", None)
+            )
+        return receipts
+
+
+def s3_client(endpoint_url: str | None, region: str | None):
+    """A boto3 S3 client with bounded retries for throttling and server errors."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or None,
+        config=Config(
+            retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60
+        ),
+    )
