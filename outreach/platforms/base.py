@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal, Protocol
@@ -42,3 +42,52 @@ class Platform(Protocol):
     def publish(
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False
     ) -> list[Receipt]: ...
+
+
+def sync_batch(
+    platform: str,
+    batch: Batch,
+    ledger: Ledger,
+    now: datetime,
+    dry_run: bool,
+    *,
+    current_hash: Callable[[str, str | None], str | None],
+    write: Callable[[Deliverable], None],
+    delete: Callable[[str], None],
+    url: Callable[[str], str],
+    order: Callable[[list[Deliverable]], list[Deliverable]] = lambda items: items,
+) -> list[Receipt]:
+    """The bookkeeping every file platform shares: write what changed, record it in the
+    ledger as it lands, and remove the items the ledger holds that the batch no longer has
+    (so only what the pipeline wrote is ever deleted).
+
+    ``current_hash(item, recorded_hash)`` says what the platform holds now (None: nothing).
+    """
+    known = ledger.items(batch.finding_id, batch.channel, platform)
+    receipts: list[Receipt] = []
+    for deliverable in order(list(batch.deliverables)):
+        recorded = known.get(deliverable.path)
+        current = current_hash(deliverable.path, recorded.content_hash if recorded else None)
+        action: Action
+        if current == deliverable.sha256:
+            action = "unchanged"
+        else:
+            action = "created" if current is None else "updated"
+            if not dry_run:
+                write(deliverable)
+        if not dry_run and (recorded is None or recorded.content_hash != deliverable.sha256):
+            ledger.record(
+                batch.finding_id, batch.channel, platform, deliverable.path,
+                deliverable.sha256, url(deliverable.path), now,
+            )  # fmt: skip
+        receipts.append(
+            Receipt(batch.channel, platform, batch.finding_id, deliverable.path, action,
+                    url(deliverable.path))
+        )  # fmt: skip
+    wanted = {deliverable.path for deliverable in batch.deliverables}
+    for stale in sorted(set(known) - wanted):
+        if not dry_run:
+            delete(stale)
+            ledger.forget(batch.finding_id, batch.channel, platform, stale)
+        receipts.append(Receipt(batch.channel, platform, batch.finding_id, stale, "removed", None))
+    return receipts

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from outreach.channels.base import Deliverable
 from outreach.ledger import Ledger
-from outreach.platforms.base import Action, Batch, Receipt
+from outreach.platforms.base import Batch, Receipt, sync_batch
 
 LONG_CACHE = "public, max-age=604800"
 SHORT_CACHE = "public, max-age=300"
@@ -72,52 +72,25 @@ class ObjectStore:
     def publish(
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False
     ) -> list[Receipt]:
-        known = ledger.items(batch.finding_id, batch.channel, self.name)
-        receipts: list[Receipt] = []
-        for deliverable in upload_order(list(batch.deliverables)):
-            recorded = known.get(deliverable.path)
-            action: Action
-            if recorded is not None and recorded.content_hash == deliverable.sha256:
-                action = "unchanged"
-            else:
-                action = "created" if recorded is None else "updated"
-                if not dry_run:
-                    self.client.put_object(
-                        Bucket=self.bucket,
-                        Key=self.key(deliverable.path),
-                        Body=deliverable.content,
-                        ContentType=content_type(deliverable.path),
-                        CacheControl=cache_control(deliverable.path),
-                        ContentLength=len(deliverable.content),
-                    )
-                    ledger.record(
-                        batch.finding_id,
-                        batch.channel,
-                        self.name,
-                        deliverable.path,
-                        deliverable.sha256,
-                        self.url(deliverable.path),
-                        now,
-                    )
-            receipts.append(
-                Receipt(
-                    batch.channel,
-                    self.name,
-                    batch.finding_id,
-                    deliverable.path,
-                    action,
-                    self.url(deliverable.path),
-                )
-            )
-        wanted = {d.path for d in batch.deliverables}
-        for stale in sorted(set(known) - wanted):
-            if not dry_run:
-                self.client.delete_object(Bucket=self.bucket, Key=self.key(stale))
-                ledger.forget(batch.finding_id, batch.channel, self.name, stale)
-            receipts.append(
-                Receipt(batch.channel, self.name, batch.finding_id, stale, "removed", None)
-            )
-        return receipts
+        """The ledger's hash is the truth: objects are not read back to compare."""
+        return sync_batch(
+            self.name, batch, ledger, now, dry_run,
+            current_hash=lambda item, recorded: recorded,
+            write=self._put,
+            delete=lambda item: self.client.delete_object(Bucket=self.bucket, Key=self.key(item)),
+            url=self.url,
+            order=upload_order,
+        )  # fmt: skip
+
+    def _put(self, deliverable: Deliverable) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key(deliverable.path),
+            Body=deliverable.content,
+            ContentType=content_type(deliverable.path),
+            CacheControl=cache_control(deliverable.path),
+            ContentLength=len(deliverable.content),
+        )
 
 
 def s3_client(endpoint_url: str | None, region: str | None):

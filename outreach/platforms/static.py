@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 from outreach.ledger import Ledger
-from outreach.platforms.base import Action, Batch, Receipt
+from outreach.platforms.base import Batch, Receipt, sync_batch
 
 
 class UnsafePath(ValueError):
@@ -66,46 +66,16 @@ class StaticSite:
     def publish(
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False
     ) -> list[Receipt]:
-        known = ledger.items(batch.finding_id, batch.channel, self.name)
-        receipts: list[Receipt] = []
-        for deliverable in batch.deliverables:
-            path = self.target(deliverable.path)
-            current = _file_hash(path)
-            action: Action
-            if current == deliverable.sha256:
-                action = "unchanged"
-            else:
-                action = "created" if current is None else "updated"
-                if not dry_run:
-                    atomic_write(path, deliverable.content)
-            recorded = known.get(deliverable.path)
-            if not dry_run and (recorded is None or recorded.content_hash != deliverable.sha256):
-                ledger.record(
-                    batch.finding_id,
-                    batch.channel,
-                    self.name,
-                    deliverable.path,
-                    deliverable.sha256,
-                    self.url(deliverable.path),
-                    now,
-                )
-            receipts.append(
-                Receipt(
-                    batch.channel,
-                    self.name,
-                    batch.finding_id,
-                    deliverable.path,
-                    action,
-                    self.url(deliverable.path),
-                )
-            )
-        wanted = {deliverable.path for deliverable in batch.deliverables}
-        for stale in sorted(set(known) - wanted):
-            if not dry_run:
-                with contextlib.suppress(FileNotFoundError):
-                    self.target(stale).unlink()
-                ledger.forget(batch.finding_id, batch.channel, self.name, stale)
-            receipts.append(
-                Receipt(batch.channel, self.name, batch.finding_id, stale, "removed", None)
-            )
-        return receipts
+        """The file on disk is the truth: a deleted or hand-edited file is written again."""
+
+        def delete(item: str) -> None:
+            with contextlib.suppress(FileNotFoundError):
+                self.target(item).unlink()
+
+        return sync_batch(
+            self.name, batch, ledger, now, dry_run,
+            current_hash=lambda item, recorded: _file_hash(self.target(item)),
+            write=lambda d: atomic_write(self.target(d.path), d.content),
+            delete=delete,
+            url=self.url,
+        )  # fmt: skip
