@@ -19,6 +19,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 
 from flows.newsletter import send_issue
 from flows.press import pitch_findings, schedule_lifts
@@ -27,14 +28,16 @@ from outreach.config import Settings, load_settings
 from outreach.finding import Finding
 from outreach.ledger import Ledger
 from outreach.newsletter import finding_issue
-from outreach.platforms.base import Receipt
+from outreach.platforms.base import Receipt, is_transient
+from outreach.platforms.registry import WORDPRESS_PASSWORD_BLOCK, make_platform
 from outreach.release import (
     ChannelPlan,
     ReleaseReport,
     load_catalog,
     notify_channels,
+    open_platforms,
     plan_channel,
-    publish_plans,
+    publish_stage,
     ready_findings,
     rebuild_ids,
     resolve_channels,
@@ -85,18 +88,78 @@ def render_channel(
     return plan_channel(settings, catalog, channel, ids, released, now)
 
 
-@task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def platform_secrets() -> dict[str, str]:
+    """Platform credentials from Prefect Secret blocks; the environment is used without them."""
+    from prefect.blocks.system import Secret
+
+    try:
+        return {"wordpress": Secret.load(WORDPRESS_PASSWORD_BLOCK).get()}
+    except ValueError:  # no such block
+        return {}
+
+
+def _transient_only(task, task_run, state) -> bool:
+    """Retry a push only when trying again can help (network, throttling, 5xx)."""
+    try:
+        state.result()
+    except Exception as exc:  # the task's own failure
+        return is_transient(exc)
+    return False
+
+
+@task(
+    name="publish",
+    task_run_name="publish-{platform_name}-{stage}",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[5, 30, 120],
+    retry_condition_fn=_transient_only,
+)
+def publish_to(
+    settings: Settings,
+    plans: list[ChannelPlan],
+    platform_name: str,
+    stage: str,
+    now: datetime,
+    dry_run: bool,
+) -> list[Receipt]:
+    """One platform's share of a stage ("findings", then "site"), holding the platform's
+    concurrency slot so concurrent releases take turns; a retry skips what is already up."""
+    platform = make_platform(settings, platform_name, platform_secrets())
+    ledger = Ledger(settings.paths.ledger)
+    with concurrency(PLATFORM_LIMIT.format(platform_name), occupy=1, strict=False):
+        return publish_stage(settings, plans, platform, ledger, now, stage == "site", dry_run)
+
+
+@task(name="check-platforms", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10,
+      retry_condition_fn=_transient_only)  # fmt: skip
+def check_platforms(settings: Settings, plans: list[ChannelPlan]) -> list[str]:
+    """Reach every platform with its credentials before anything is pushed anywhere."""
+    return list(open_platforms(settings, plans, platform_secrets()))
+
+
 def publish(
     settings: Settings, plans: list[ChannelPlan], now: datetime, dry_run: bool
 ) -> list[Receipt]:
-    """Findings' files first, then indexes and feeds; a retry skips what is already up."""
-    return publish_plans(settings, plans, Ledger(settings.paths.ledger), now, dry_run)
+    """Findings' files on every platform first, then indexes and feeds."""
+    names = check_platforms(settings, plans)
+    receipts: list[Receipt] = []
+    for stage in ("findings", "site"):
+        for name in names:
+            receipts += publish_to(settings, plans, name, stage, now, dry_run)
+    return receipts
 
 
 def _artifact(report: ReleaseReport, key: str) -> None:
     lines = [f"# Release: {key}", "", report.summary().replace("\n", "\n\n"), ""]
+    links = report.live_links()
+    if links:
+        lines += ["## Live", "", "| finding | channel | platform | address |", "|---|---|---|---|"]
+        lines += [f"| {f} | {c} | {p} | <{url}> |" for f, c, p, url in links]
+        lines.append("")
     changed = report.changed
     if changed:
+        lines += ["## Changed", ""]
         lines += ["| channel | platform | finding | item | action |", "|---|---|---|---|---|"]
         for receipt in changed:
             item = f"[{receipt.item}]({receipt.url})" if receipt.url else receipt.item
@@ -104,7 +167,7 @@ def _artifact(report: ReleaseReport, key: str) -> None:
             cells = (receipt.channel, receipt.platform, finding, item, receipt.action)
             lines.append("| " + " | ".join(cells) + " |")
     create_markdown_artifact(
-        key=key, markdown="\n".join(lines), description="What this release published"
+        key=key, markdown="\n".join(lines), description="What this release published, and where"
     )
 
 
@@ -122,7 +185,7 @@ def _run(
     settings = load_settings(Path(config) if config else None)
     moment = now or datetime.now(UTC)
     catalog = validate_findings(settings)
-    names = resolve_channels(settings, channels)
+    names = resolve_channels(settings, channels, platform_secrets())
     chosen = rebuild_ids(settings, catalog, names) if rebuild else resolve_ids(catalog, ids)
     for name in names:
         channel = get_channel(name)
@@ -147,6 +210,10 @@ def _run(
     logger.info(report.summary())
     _artifact(report, artifact_key)
     return report
+
+
+PLATFORM_LIMIT = "outreach-platform-{}"
+"""The Prefect global concurrency limit each platform's pushes take a slot of."""
 
 
 def _key(text: str) -> str:

@@ -81,7 +81,7 @@ def check(config: ConfigOption = None) -> None:
     settings = _settings(config)
     try:
         catalog = load_catalog(settings)
-        resolve_channels(settings, None)
+        resolve_channels(settings, None, need_secrets=False)
     except (FindingsInvalid, ReleaseError) as exc:
         errors.print(str(exc), style="red", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -170,7 +170,7 @@ def release(
     try:
         catalog = load_catalog(settings)
         ids = resolve_ids(catalog, None if all_findings else finding_ids)
-        resolve_channels(settings, channel)
+        resolve_channels(settings, channel, need_secrets=False)
     except (FindingsInvalid, ReleaseError) as exc:
         raise _fail(exc) from None
 
@@ -232,6 +232,32 @@ def serve(
     console.print(f"Newsletter sign-up: http://{bound_host}:{bound_port}/newsletter/")
     with contextlib.suppress(KeyboardInterrupt):
         run_server(create_app(settings), sock)
+
+
+platforms_app = typer.Typer(help="The platforms releases push to.", no_args_is_help=True)
+app.add_typer(platforms_app, name="platforms")
+
+
+@platforms_app.command("check")
+def platforms_check(config: ConfigOption = None) -> None:
+    """Reach every configured platform with its credentials and say what works and what not."""
+    from outreach.platforms.base import PlatformUnavailable
+    from outreach.platforms.registry import configured_platforms, make_platform
+
+    settings = _settings(config)
+    names = configured_platforms(settings, list(settings.channels))
+    failed = False
+    for name in names:
+        try:
+            line = f"ok  {name}: {make_platform(settings, name).check()}"
+        except PlatformUnavailable as exc:
+            failed = True
+            line = f"FAIL {name}: {exc}"
+        console.print(line, markup=False, soft_wrap=True)
+    if not names:
+        console.print("No channel pushes to any platform.")
+    if failed:
+        raise typer.Exit(1)
 
 
 subscribers_app = typer.Typer(

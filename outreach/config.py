@@ -176,6 +176,40 @@ class StorageSettings(_Section):
     """Where the bucket is served (a CDN); defaults to site.base_url."""
 
 
+class WordPressSettings(_Section):
+    """The team's WordPress for the "wordpress" platform. The application password comes from
+    OUTREACH_WORDPRESS_APP_PASSWORD or the Prefect Secret block
+    "outreach-wordpress-app-password", never from this file."""
+
+    url: str = ""
+    """The site's address, e.g. https://blog.example.org/ (REST calls use ?rest_route=, which
+    works with and without pretty permalinks)."""
+    username: str = ""
+    status: Literal["publish", "draft"] = "publish"
+    """"publish": posts go live (embargoed ones are scheduled for the lift); "draft": an
+    editor publishes them by hand."""
+    canonical: bool = True
+    """Point each post's canonical link at the static site's page (needs the small plugin in
+    templates/wordpress/mu-plugins on the WordPress side)."""
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    attempts: Annotated[int, Field(ge=1, le=10)] = 5
+    """Tries per request on resets, timeouts, 429 and 5xx answers, with growing waits."""
+    backoff_seconds: Annotated[float, Field(ge=0)] = 1.0
+    """The first wait between tries; it doubles each time (a Retry-After answer wins)."""
+
+    @field_validator("url")
+    @classmethod
+    def _site_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "must be the WordPress site's address, e.g. 'https://blog.example.org/'"
+            )
+        return value if value.endswith("/") else value + "/"
+
+
 class ChannelSettings(_Section):
     platforms: list[str] = ["static"]
 
@@ -187,6 +221,7 @@ class Settings(_Section):
     mail: MailSettings = MailSettings()
     newsletter: NewsletterSettings = NewsletterSettings()
     storage: StorageSettings = StorageSettings()
+    wordpress: WordPressSettings = WordPressSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),

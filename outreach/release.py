@@ -7,7 +7,7 @@ platform untouched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,8 +17,8 @@ from outreach.config import Settings
 from outreach.finding import Finding, read_findings
 from outreach.ledger import Ledger
 from outreach.media_checks import media_problems
-from outreach.platforms.base import Batch, Platform, Receipt
-from outreach.platforms.objectstore import ObjectStore, s3_client
+from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receipt
+from outreach.platforms.registry import configured_platforms, make_platform
 from outreach.platforms.static import StaticSite, atomic_write
 
 
@@ -42,6 +42,10 @@ class ChannelPlan:
     held: list[Held] = field(default_factory=list)
 
 
+LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom")
+"""Items whose URL a person opens: pages, WordPress posts, episodes and feeds."""
+
+
 @dataclass
 class ReleaseReport:
     receipts: list[Receipt]
@@ -53,6 +57,16 @@ class ReleaseReport:
     @property
     def changed(self) -> list[Receipt]:
         return [receipt for receipt in self.receipts if receipt.action != "unchanged"]
+
+    def live_links(self) -> list[tuple[str, str, str, str]]:
+        """(finding, channel, platform, url) for each page, post, episode and feed now out
+        there, changed or not: what the team opens to check a release."""
+        links: dict[tuple[str, str, str, str], None] = {}
+        for receipt in self.receipts:
+            if receipt.url and receipt.action != "removed" and receipt.item.endswith(LIVE_ITEMS):
+                key = (receipt.finding_id or "(site)", receipt.channel, receipt.platform)
+                links[(*key, receipt.url)] = None
+        return list(links)
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -103,8 +117,15 @@ def resolve_ids(catalog: dict[str, Finding], ids: Iterable[str] | None) -> list[
     return wanted
 
 
-def resolve_channels(settings: Settings, channels: Sequence[str] | None) -> list[str]:
-    """Requested channels (default: every channel the configuration or code knows)."""
+def resolve_channels(
+    settings: Settings,
+    channels: Sequence[str] | None,
+    secrets: Mapping[str, str] | None = None,
+    *,
+    need_secrets: bool = True,
+) -> list[str]:
+    """Requested channels (default: every channel the configuration or code knows), with
+    their inputs and platform settings checked."""
     known = available_channels()
     names = (
         list(channels) if channels else sorted(set(known) & (set(settings.channels) or set(known)))
@@ -118,34 +139,43 @@ def resolve_channels(settings: Settings, channels: Sequence[str] | None) -> list
     problems: list[str] = []
     for name in names:
         for platform_name in settings.channel(name).platforms:
-            make_platform(settings, platform_name)
+            if (platform_name == "wordpress") != (name == "wordpress"):
+                problems.append(
+                    f"channel '{name}' cannot push to platform '{platform_name}': the wordpress "
+                    "channel goes to the wordpress platform only, and only it does"
+                )
+                continue
+            try:
+                make_platform(settings, platform_name, secrets, need_secrets=need_secrets)
+            except PlatformUnavailable as exc:
+                problems.append(str(exc))
         problems += known[name].check_inputs(settings)
     if problems:
         raise ReleaseError(
-            "channel inputs have problems:\n" + "\n".join(f"  - {p}" for p in problems)
+            "channel inputs have problems:\n"
+            + "\n".join(f"  - {p}" for p in dict.fromkeys(problems))
         )
     return names
 
 
-def make_platform(settings: Settings, name: str) -> Platform:
-    if name == StaticSite.name:
-        return StaticSite(settings.paths.public, settings.site.base_url)
-    if name == ObjectStore.name:
-        storage = settings.storage
-        if not storage.bucket:
-            raise ReleaseError(
-                "platform 's3' needs storage.bucket in outreach.toml (or OUTREACH_STORAGE__BUCKET)"
-            )
-        client = s3_client(storage.endpoint_url, storage.region)
-        return ObjectStore(
-            client,
-            storage.bucket,
-            storage.prefix,
-            storage.public_base_url or settings.site.base_url,
-        )
-    raise ReleaseError(
-        f"unknown platform '{name}' in the configuration's channel platforms; known: static, s3"
-    )
+def open_platforms(
+    settings: Settings, plans: Sequence[ChannelPlan], secrets: Mapping[str, str] | None = None
+) -> dict[str, Platform]:
+    """The platforms the plans push to, each reached and its credentials tried before anything
+    is pushed anywhere (raises ReleaseError naming every problem)."""
+    platforms = {
+        name: make_platform(settings, name, secrets)
+        for name in configured_platforms(settings, [plan.channel for plan in plans])
+    }
+    problems: list[str] = []
+    for name, platform in platforms.items():
+        try:
+            platform.check()
+        except PlatformUnavailable as exc:
+            problems.append(f"{name}: {exc}")
+    if problems:
+        raise ReleaseError("platforms are not ready:\n" + "\n".join(f"  - {p}" for p in problems))
+    return platforms
 
 
 # -- rendering ----------------------------------------------------------------
@@ -197,27 +227,41 @@ def plan_channel(
 # -- publishing ---------------------------------------------------------------
 
 
+def publish_stage(
+    settings: Settings,
+    plans: Sequence[ChannelPlan],
+    platform: Platform,
+    ledger: Ledger,
+    now: datetime,
+    site_wide: bool,
+    dry_run: bool = False,
+) -> list[Receipt]:
+    """One platform's share of the plans: the findings' batches, or the site-wide ones."""
+    receipts: list[Receipt] = []
+    for plan in plans:
+        if platform.name not in settings.channel(plan.channel).platforms:
+            continue
+        for batch in plan.batches:
+            if (batch.finding_id == SITE_WIDE) == site_wide:
+                receipts.extend(platform.publish(batch, ledger, now, dry_run=dry_run))
+    return receipts
+
+
 def publish_plans(
     settings: Settings,
     plans: Sequence[ChannelPlan],
     ledger: Ledger,
     now: datetime,
     dry_run: bool = False,
+    secrets: Mapping[str, str] | None = None,
 ) -> list[Receipt]:
-    """Every finding's files on every channel first, then the site-wide batches (indexes,
+    """Every finding's files on every platform first, then the site-wide batches (indexes,
     feeds): a feed is never published before the pages and audio it points to."""
-    platforms: dict[str, Platform] = {}
+    platforms = open_platforms(settings, plans, secrets)
     receipts: list[Receipt] = []
     for site_wide in (False, True):
-        for plan in plans:
-            for platform_name in settings.channel(plan.channel).platforms:
-                if platform_name not in platforms:
-                    platforms[platform_name] = make_platform(settings, platform_name)
-                for batch in plan.batches:
-                    if (batch.finding_id == SITE_WIDE) == site_wide:
-                        receipts.extend(
-                            platforms[platform_name].publish(batch, ledger, now, dry_run=dry_run)
-                        )
+        for platform in platforms.values():
+            receipts += publish_stage(settings, plans, platform, ledger, now, site_wide, dry_run)
     return receipts
 
 

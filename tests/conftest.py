@@ -17,8 +17,8 @@ os.environ.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
 
 from outreach.config import Settings, load_settings
 
-pytest_plugins = ["smtp_tools"]
-"""The SMTP server fixture (``inbox``) lives in tests/smtp_tools.py."""
+pytest_plugins = ["smtp_tools", "wordpress_tools"]
+"""The SMTP server (``inbox``) and WordPress (``wordpress``) fixtures live in these modules."""
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

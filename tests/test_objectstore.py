@@ -62,7 +62,7 @@ def uploads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         )
         return client
 
-    monkeypatch.setattr("outreach.release.s3_client", recording_client)
+    monkeypatch.setattr("outreach.platforms.registry.s3_client", recording_client)
     return keys
 
 

@@ -13,6 +13,10 @@ from outreach.ledger import Ledger
 Action = Literal["created", "updated", "unchanged", "removed"]
 
 
+class PlatformUnavailable(Exception):
+    """A platform is misconfigured, unreachable or refuses the credentials: nothing is pushed."""
+
+
 @dataclass(frozen=True)
 class Batch:
     """Everything a channel rendered for one finding (or, with id "", for the whole site).
@@ -42,6 +46,35 @@ class Platform(Protocol):
     def publish(
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False
     ) -> list[Receipt]: ...
+
+    def check(self) -> str:
+        """Reach the platform with its credentials; say what was found, or raise
+        PlatformUnavailable with what to fix. Called before anything is pushed."""
+        ...
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed push may succeed if simply tried again (network, throttling, 5xx).
+
+    Everything else (credentials, configuration, bad content) fails at once: retrying
+    would only repeat the error and delay the message the team needs.
+    """
+    import requests
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    from outreach.platforms.wordpress_api import WordPressTransient
+
+    if isinstance(exc, WordPressTransient | requests.ConnectionError | requests.Timeout):
+        return True
+    if isinstance(exc, ConnectionError | HTTPClientError):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code = exc.response.get("Error", {}).get("Code", "")
+        return (
+            status >= 500 or status == 429 or code in {"SlowDown", "Throttling", "RequestTimeout"}
+        )
+    return False
 
 
 def sync_batch(

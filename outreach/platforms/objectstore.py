@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from outreach.channels.base import Deliverable
 from outreach.ledger import Ledger
-from outreach.platforms.base import Batch, Receipt, sync_batch
+from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 
 LONG_CACHE = "public, max-age=604800"
 SHORT_CACHE = "public, max-age=300"
@@ -68,6 +68,31 @@ class ObjectStore:
 
     def url(self, item: str) -> str:
         return self.public_base_url + item.removesuffix("index.html")
+
+    def check(self) -> str:
+        """HEAD the bucket: proves the endpoint answers and the credentials may use it."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        where = f"bucket '{self.bucket}'"
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except NoCredentialsError:
+            raise PlatformUnavailable(
+                f"{where}: no credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "(or another source boto3 reads)"
+            ) from None
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            hint = {
+                403: "the credentials may not use it; check the key and the bucket policy",
+                404: "no such bucket; create it or correct storage.bucket",
+            }.get(status, str(exc))
+            raise PlatformUnavailable(f"{where}: {hint}") from None
+        except BotoCoreError as exc:
+            raise PlatformUnavailable(
+                f"{where}: unreachable ({exc}); check storage.endpoint_url"
+            ) from None
+        return f"{where} reachable, served at {self.public_base_url}"
 
     def publish(
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False

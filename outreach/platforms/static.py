@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 from outreach.ledger import Ledger
-from outreach.platforms.base import Batch, Receipt, sync_batch
+from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 
 
 class UnsafePath(ValueError):
@@ -62,6 +62,15 @@ class StaticSite:
 
     def url(self, item: str) -> str:
         return self.base_url + item.removesuffix("index.html")
+
+    def check(self) -> str:
+        """The folder, or the nearest folder above it that exists, is writable (creates nothing)."""
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise PlatformUnavailable(f"cannot write into {existing} (for {self.root})")
+        return f"writes into {self.root}, served at {self.base_url}"
 
     def publish(
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False

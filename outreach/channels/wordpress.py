@@ -1,0 +1,106 @@
+"""The WordPress channel: one post payload and its featured image per finding.
+
+The payload is plain JSON (title, HTML body, excerpt, slug, date, topic and tag names, the
+canonical link), so it is reviewable and golden-tested like any page; the ``wordpress``
+platform turns it into REST calls. The channel is not public: a post is pushed before its
+embargo lifts and WordPress holds it as a scheduled post, which the scheduled lift run then
+publishes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from html import escape
+from typing import ClassVar
+
+from outreach.channels.base import BaseChannel, Deliverable, Site
+from outreach.channels.blog import post_path
+from outreach.config import Settings
+from outreach.finding import Finding
+from outreach.markdown import render_markdown
+from outreach.podcast.transcript import clock
+from outreach.share_image import draw_share_image
+from outreach.templating import environment
+from outreach.topics import TOPICS_BY_SLUG
+
+TEMPLATE = "wordpress/post.html.j2"
+POST_FILE = "post.json"
+IMAGE_FILE = "share.png"
+
+
+def payload_path(finding_id: str, name: str = POST_FILE) -> str:
+    return f"wordpress/{finding_id}/{name}"
+
+
+class WordPressChannel(BaseChannel):
+    name: ClassVar[str] = "wordpress"
+    public: ClassVar[bool] = False
+
+    def check_inputs(self, settings: Settings) -> list[str]:
+        template = settings.paths.templates / TEMPLATE
+        return (
+            [] if template.is_file() else [f"{template}: missing; restore the WordPress template"]
+        )
+
+    def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        settings = site.settings
+        content = (
+            environment(settings.paths.templates)
+            .get_template(TEMPLATE)
+            .render(
+                site=site,
+                finding=finding,
+                body_html=render_markdown(finding.body),
+                episode=self._episode(finding, site),
+                original=site.url(post_path(finding.id)) if "blog" in settings.channels else None,
+            )
+        )
+        stat = finding.key_stat
+        payload = {
+            "slug": finding.id,
+            # WordPress shows titles and excerpts as HTML: escape them like any page text.
+            "title": escape(finding.title, quote=False),
+            "excerpt": escape(finding.summary, quote=False),
+            "content": content,
+            "date_gmt": finding.public_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "status": settings.wordpress.status,
+            "categories": [
+                {"slug": slug, "name": TOPICS_BY_SLUG[slug].name} for slug in finding.topics
+            ],
+            "tags": sorted(set(finding.commodities) | set(finding.regions), key=str.casefold),
+            "featured_image": {
+                "file": IMAGE_FILE,
+                "alt": f"{finding.title}: {stat.value} {stat.label}",
+            },
+            "canonical": (
+                site.url(post_path(finding.id))
+                if settings.wordpress.canonical and "blog" in settings.channels
+                else None
+            ),
+        }
+        share = draw_share_image(
+            finding.title, stat.value, stat.label, finding.topics[0], settings.site.title
+        )
+        text = json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        return [
+            Deliverable(payload_path(finding.id), text.encode("utf-8"), finding.id),
+            Deliverable(payload_path(finding.id, IMAGE_FILE), share, finding.id),
+        ]
+
+    def _episode(self, finding: Finding, site: Site) -> dict | None:
+        """The player for the episode the podcast channel hosts, when podcasting is on."""
+        episode = finding.episode
+        if episode is None or "podcast" not in site.settings.channels:
+            return None
+        return {
+            "audio_url": site.url(f"podcast/episodes/{finding.id}.mp3"),
+            "number": episode.number,
+            "chapters": [
+                {"clock": clock(chapter.start), "title": chapter.title}
+                for chapter in episode.chapters
+            ],
+        }
+
+
+CHANNEL = WordPressChannel()

@@ -1,0 +1,84 @@
+"""Which platform a configured name means, built from settings and secrets, and checked.
+
+Secrets (the WordPress application password) come from the mapping the caller passes (the
+flow fills it from Prefect blocks) or from the environment; they are handed to the platform
+and never logged or shown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from outreach.config import Settings
+from outreach.platforms.base import Platform, PlatformUnavailable
+from outreach.platforms.objectstore import ObjectStore, s3_client
+from outreach.platforms.static import StaticSite
+
+KNOWN = ("static", "s3", "wordpress")
+WORDPRESS_PASSWORD_VARIABLE = "OUTREACH_WORDPRESS_APP_PASSWORD"
+WORDPRESS_PASSWORD_BLOCK = "outreach-wordpress-app-password"
+"""The Prefect Secret block the flows read the application password from, when it exists."""
+
+
+def make_platform(
+    settings: Settings,
+    name: str,
+    secrets: Mapping[str, str] | None = None,
+    *,
+    need_secrets: bool = True,
+) -> Platform:
+    """The platform called ``name``; raises PlatformUnavailable naming the setting to fix.
+
+    ``need_secrets=False`` builds it without credentials, for checks made before the flow has
+    read its secret blocks.
+    """
+    if name == StaticSite.name:
+        return StaticSite(settings.paths.public, settings.site.base_url)
+    if name == ObjectStore.name:
+        storage = settings.storage
+        if not storage.bucket:
+            raise PlatformUnavailable(
+                "platform 's3' needs storage.bucket in outreach.toml (or OUTREACH_STORAGE__BUCKET)"
+            )
+        return ObjectStore(
+            s3_client(storage.endpoint_url, storage.region),
+            storage.bucket,
+            storage.prefix,
+            storage.public_base_url or settings.site.base_url,
+        )
+    if name == "wordpress":
+        from outreach.platforms.wordpress import wordpress_platform
+
+        wordpress = settings.wordpress
+        missing = [key for key in ("url", "username") if not getattr(wordpress, key)]
+        if missing:
+            raise PlatformUnavailable(
+                "platform 'wordpress' needs "
+                + " and ".join(f"wordpress.{key}" for key in missing)
+                + " in outreach.toml (or "
+                + ", ".join(f"OUTREACH_WORDPRESS__{key.upper()}" for key in missing)
+                + ")"
+            )
+        password = (secrets or {}).get("wordpress") or os.environ.get(WORDPRESS_PASSWORD_VARIABLE)
+        if not password and need_secrets:
+            raise PlatformUnavailable(
+                "platform 'wordpress' has no application password: set "
+                f"{WORDPRESS_PASSWORD_VARIABLE} or create the Prefect Secret block "
+                f"'{WORDPRESS_PASSWORD_BLOCK}' (WordPress: "
+                "Users > Profile > Application Passwords)"
+            )
+        return wordpress_platform(wordpress, password)
+    raise PlatformUnavailable(
+        f"unknown platform '{name}' in the configuration's channel platforms; "
+        f"known: {', '.join(KNOWN)}"
+    )
+
+
+def configured_platforms(settings: Settings, channels: list[str]) -> list[str]:
+    """Platform names the channels push to, in first-mention order."""
+    names: dict[str, None] = {}
+    for channel in channels:
+        for name in settings.channel(channel).platforms:
+            names[name] = None
+    return list(names)

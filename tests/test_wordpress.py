@@ -1,0 +1,303 @@
+"""The WordPress channel and platform against a real WordPress (tests/servers/wordpress.sh).
+
+WordPress keeps its own clock, so these tests release at the real time: scheduling is
+WordPress's decision (a post dated in the future is "future" until then).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from conftest import REPO
+from fault_proxy import FaultProxy
+from outreach.channels.wordpress import payload_path
+from outreach.cli import app
+from outreach.config import Settings, load_settings
+from outreach.platforms import wordpress_api
+from outreach.release import ReleaseError, load_catalog, release
+from outreach.topics import TOPICS_BY_SLUG
+from wordpress_tools import WordPressSite
+
+
+def configure(project: Path, site_url: str, *, extra: str = "") -> Path:
+    """Add the wordpress channel and platform to the project's configuration."""
+    config = project / "outreach.toml"
+    text = config.read_text()
+    text = text[: text.index("\n[wordpress]")] if "\n[wordpress]" in text else text
+    config.write_text(
+        text
+        + f"""
+[channels.wordpress]
+platforms = ["wordpress"]
+
+[wordpress]
+url = "{site_url}"
+username = "admin"
+timeout_seconds = 3
+backoff_seconds = 0.05
+{extra}
+"""
+    )
+    return config
+
+
+@pytest.fixture
+def wp_settings(
+    sample_project: Path, wordpress: WordPressSite, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", wordpress.password)
+    return load_settings(configure(sample_project, wordpress.url), environ={})
+
+
+def by_slug(wordpress: WordPressSite) -> dict[str, list[dict]]:
+    posts: dict[str, list[dict]] = {}
+    for post in wordpress.posts():
+        posts.setdefault(post["slug"], []).append(post)
+    return posts
+
+
+def term_names(wordpress: WordPressSite, taxonomy: str, ids: list[int]) -> set[str]:
+    names = {term["id"]: term["name"] for term in wordpress.all(f"wp/v2/{taxonomy}")}
+    return {names[i].replace("&amp;", "&") for i in ids}
+
+
+def test_release_creates_one_post_per_finding_and_a_rerun_changes_nothing(
+    wordpress: WordPressSite, wp_settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    catalog = load_catalog(wp_settings)
+    release(wp_settings, None, ["wordpress"], now)
+
+    posts = by_slug(wordpress)
+    assert set(posts) == set(catalog)
+    for finding_id, finding in catalog.items():
+        [post] = posts[finding_id]
+        assert post["title"]["raw"] == finding.title.replace("&", "&amp;")
+        expected = "future" if finding.public_from > now else "publish"
+        assert post["status"] == expected, finding_id
+        assert post["date_gmt"] == finding.public_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert term_names(wordpress, "categories", post["categories"]) == {
+            TOPICS_BY_SLUG[slug].name for slug in finding.topics
+        }
+        assert term_names(wordpress, "tags", post["tags"]) == set(finding.commodities) | set(
+            finding.regions
+        )
+        assert (
+            post["meta"]["outreach_canonical"] == f"{wp_settings.site.base_url}blog/{finding_id}/"
+        )
+        if finding.episode:
+            assert f"podcast/episodes/{finding_id}.mp3" in post["content"]["raw"]
+        media = wordpress.get(f"wp/v2/media/{post['featured_media']}", context="edit").json()
+        image = requests.get(media["source_url"], timeout=30)
+        assert image.headers["Content-Type"] == "image/png"
+        assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert media["alt_text"].startswith(finding.title)
+
+    media_count = len(wordpress.all("wp/v2/media"))
+    calls_before = wordpress_api.WordPressClient.total_calls
+    again = release(wp_settings, None, ["wordpress"], now)
+    assert {r.action for r in again.receipts} == {"unchanged"}
+    calls = wordpress_api.WordPressClient.total_calls - calls_before
+    assert calls == 2, "only the preflight check: who am I, and is the canonical field there"
+    assert {slug: len(found) for slug, found in by_slug(wordpress).items()} == dict.fromkeys(
+        catalog, 1
+    )
+    assert len(wordpress.all("wp/v2/media")) == media_count
+
+
+def test_a_lost_ledger_finds_the_posts_by_slug_instead_of_duplicating(
+    wordpress: WordPressSite, wp_settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    release(wp_settings, None, ["wordpress"], now)
+    ids = {slug: found[0]["id"] for slug, found in by_slug(wordpress).items()}
+    media_count = len(wordpress.all("wp/v2/media"))
+    wp_settings.paths.ledger.unlink()
+
+    release(wp_settings, None, ["wordpress"], now)
+    assert {slug: [p["id"] for p in found] for slug, found in by_slug(wordpress).items()} == {
+        slug: [post_id] for slug, post_id in ids.items()
+    }
+    assert len(wordpress.all("wp/v2/media")) == media_count
+
+
+def test_editing_a_finding_updates_the_same_post(
+    wordpress: WordPressSite, wp_settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    release(wp_settings, None, ["wordpress"], now)
+    before = {slug: found[0] for slug, found in by_slug(wordpress).items()}
+    source = wp_settings.paths.findings / "farm-gate-to-fob.md"
+    text = source.read_text()
+    title_line = next(line for line in text.splitlines() if line.startswith("title:"))
+    source.write_text(text.replace(title_line, "title: Farm gate to port, revised"))
+
+    report = release(wp_settings, None, ["wordpress"], now)
+    changed = {(r.finding_id, r.item) for r in report.changed}
+    assert changed == {
+        ("farm-gate-to-fob", payload_path("farm-gate-to-fob")),
+        ("farm-gate-to-fob", payload_path("farm-gate-to-fob", "share.png")),
+    }
+    after = {slug: found for slug, found in by_slug(wordpress).items()}
+    [edited] = after["farm-gate-to-fob"]
+    assert edited["id"] == before["farm-gate-to-fob"]["id"]
+    assert edited["title"]["raw"] == "Farm gate to port, revised"
+    # The new share image replaced the old one, which is gone from the media library.
+    assert edited["featured_media"] != before["farm-gate-to-fob"]["featured_media"]
+    missing = wordpress.get(f"wp/v2/media/{before['farm-gate-to-fob']['featured_media']}")
+    assert missing.status_code == 404
+    for slug, post in before.items():
+        if slug != "farm-gate-to-fob":
+            assert after[slug][0]["modified_gmt"] == post["modified_gmt"], slug
+
+
+def embargo_finding(settings: Settings, until: datetime) -> str:
+    source = settings.paths.findings / "uganda-robusta-case-study.md"
+    text = source.read_text()
+    stamp = until.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    source.write_text(text.replace("\npublished:", f"\nembargo: {stamp}\npublished:", 1))
+    return "uganda-robusta-case-study"
+
+
+def test_an_embargoed_finding_is_scheduled_not_published_until_the_lift(
+    wordpress: WordPressSite, wp_settings: Settings
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    lift = now + timedelta(days=30)
+    finding_id = embargo_finding(wp_settings, lift)
+    release(wp_settings, [finding_id], ["wordpress"], now)
+
+    [post] = wordpress.posts(slug=finding_id)
+    assert post["status"] == "future"
+    assert post["date_gmt"] == lift.strftime("%Y-%m-%dT%H:%M:%S")
+    anonymous = wordpress.get("wp/v2/posts", auth=False, slug=finding_id)
+    assert anonymous.json() == [], "a scheduled post is invisible to readers"
+    assert requests.get(post["link"], timeout=30).status_code == 404
+
+    # The team brings the embargo forward to now: the next run publishes the same post.
+    source = wp_settings.paths.findings / f"{finding_id}.md"
+    source.write_text(
+        source.read_text().replace(
+            f"embargo: {lift:%Y-%m-%dT%H:%M:%S}+00:00",
+            f"embargo: {now - timedelta(minutes=5):%Y-%m-%dT%H:%M:%S}+00:00",
+        )
+    )
+    release(wp_settings, [finding_id], ["wordpress"], now)
+    [published] = wordpress.posts(slug=finding_id)
+    assert (published["id"], published["status"]) == (post["id"], "publish")
+    assert wordpress.get("wp/v2/posts", auth=False, slug=finding_id).json()[0]["id"] == post["id"]
+
+
+def test_drafts_by_configuration(
+    sample_project: Path, wordpress: WordPressSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", wordpress.password)
+    settings = load_settings(
+        configure(sample_project, wordpress.url, extra='status = "draft"'), environ={}
+    )
+    release(settings, ["farm-gate-to-fob"], ["wordpress"], datetime.now(UTC))
+    [post] = wordpress.posts(slug="farm-gate-to-fob")
+    assert post["status"] == "draft"
+
+
+def test_existing_terms_are_reused_across_pages(
+    wordpress: WordPressSite, wp_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Terms made by hand (other case, on a later page of the list) are used, not copied."""
+    auth = (wordpress.username, wordpress.password)
+    for name in ("aaa", "bbb", "ccc", "ddd", "COCOA"):
+        requests.post(
+            wordpress.api("wp/v2/tags"), json={"name": name}, auth=auth, timeout=30
+        ).raise_for_status()
+    monkeypatch.setattr(wordpress_api, "PER_PAGE", 2)
+    release(wp_settings, ["farm-gate-to-fob"], ["wordpress"], datetime.now(UTC))
+    tags = [tag["name"].casefold() for tag in wordpress.all("wp/v2/tags")]
+    assert tags.count("cocoa") == 1
+    [post] = wordpress.posts(slug="farm-gate-to-fob")
+    assert "COCOA" in term_names(wordpress, "tags", post["tags"])
+
+
+def test_wrong_password_names_the_fix_and_publishes_nothing(
+    sample_project: Path, wordpress: WordPressSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "wrong pass word 1234 5678 9012"
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", secret)
+    settings = load_settings(configure(sample_project, wordpress.url), environ={})
+    with pytest.raises(ReleaseError) as failure:
+        release(settings, None, ["blog", "wordpress"], datetime.now(UTC))
+    message = str(failure.value)
+    assert "refused the credentials of user 'admin'" in message
+    assert "OUTREACH_WORDPRESS_APP_PASSWORD" in message
+    assert secret not in message and secret.replace(" ", "") not in message
+    assert not settings.paths.public.exists(), "the static site was not touched either"
+    assert wordpress.posts() == []
+
+
+def test_platforms_check_reports_each_platform(
+    sample_project: Path, wordpress: WordPressSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = configure(sample_project, wordpress.url)
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", wordpress.password)
+    result = CliRunner().invoke(app, ["platforms", "check", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "ok  static" in result.output
+    assert "ok  wordpress: logged in to" in result.output
+
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", "not-the-password")
+    result = CliRunner().invoke(app, ["platforms", "check", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "FAIL wordpress" in result.output
+    assert "refused the credentials" in result.output
+    assert "not-the-password" not in result.output
+
+
+def test_faults_between_pipeline_and_wordpress_cost_no_duplicates(
+    sample_project: Path, wordpress: WordPressSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resets before and after WordPress acted, a slow answer, 429 and 503: the release
+    completes, with one post and one featured image per finding."""
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", wordpress.password)
+    upstream = wordpress.url.rstrip("/")
+    with FaultProxy(upstream=upstream) as proxy:
+        settings = load_settings(configure(sample_project, proxy.url + "/"), environ={})
+        posts_route = r"rest_route=(/|%2F)wp(/|%2F)v2(/|%2F)posts"
+        media_route = r"rest_route=(/|%2F)wp(/|%2F)v2(/|%2F)media"
+        rules = [
+            proxy.add_rule("GET", r"users(/|%2F)me", ["429:1"]),
+            proxy.add_rule("POST", posts_route + r"(&|$)", ["reset-after", "503", "reset"]),
+            proxy.add_rule("POST", media_route + r"(&|$)", ["reset-after", "502"]),
+            proxy.add_rule("POST", r"rest_route=(/|%2F)wp(/|%2F)v2(/|%2F)tags", ["delay:4"]),
+            proxy.add_rule("GET", posts_route, ["reset", "500"]),
+        ]
+        release(settings, None, ["wordpress"], datetime.now(UTC))
+        assert all(not rule.remaining for rule in rules), "every fault was met"
+
+    catalog = load_catalog(settings)
+    assert {slug: len(found) for slug, found in by_slug(wordpress).items()} == dict.fromkeys(
+        catalog, 1
+    )
+    assert len(wordpress.all("wp/v2/media")) == len(catalog)
+    tags = [tag["name"] for tag in wordpress.all("wp/v2/tags")]
+    assert len(tags) == len(set(tags))
+
+
+def test_payload_is_deterministic_and_escaped(sample_project: Path) -> None:
+    from outreach.channels.base import Site
+    from outreach.channels.wordpress import CHANNEL
+
+    settings = load_settings(sample_project / "outreach.toml", environ={})
+    finding = load_catalog(settings)["farm-gate-to-fob"]
+    hostile = finding.model_copy(update={"title": "Cocoa <script>alert(1)</script> & more"})
+    first = CHANNEL.render_finding(hostile, Site(settings))
+    second = CHANNEL.render_finding(hostile, Site(settings))
+    assert [d.content for d in first] == [d.content for d in second]
+    payload = json.loads(first[0].content)
+    assert payload["title"] == "Cocoa &lt;script&gt;alert(1)&lt;/script&gt; &amp; more"
+    assert "<script" not in payload["content"]
+    assert (REPO / "templates/wordpress/mu-plugins/outreach-canonical.php").is_file()
