@@ -31,8 +31,10 @@ demo: $(VENV)/.demo-installed
 	@echo "Preview: make serve, then open http://127.0.0.1:8000/"
 
 # Tools the tests check with, from Debian's packages when missing (as root): ffprobe for the
-# podcast audio (the pip-installed ffmpeg ships without it) and Chromium for the email render.
+# podcast audio (the pip-installed ffmpeg ships without it), Chromium for the email render, and
+# WordPress with MariaDB and PHP (daemons kept from starting; the tests start their own).
 test-tools:
+	tests/servers/wordpress.sh install
 	@missing=""; command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	  command -v chromium >/dev/null || missing="$$missing chromium"; \
 	  if [ -n "$$missing" ]; then \

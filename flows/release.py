@@ -19,8 +19,8 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.sync import concurrency
 
+from flows.limits import platform_slot
 from flows.newsletter import send_issue
 from flows.press import pitch_findings, schedule_lifts
 from outreach.channels import get_channel
@@ -127,7 +127,7 @@ def publish_to(
     concurrency slot so concurrent releases take turns; a retry skips what is already up."""
     platform = make_platform(settings, platform_name, platform_secrets())
     ledger = Ledger(settings.paths.ledger)
-    with concurrency(PLATFORM_LIMIT.format(platform_name), occupy=1, strict=False):
+    with platform_slot(platform_name):
         return publish_stage(settings, plans, platform, ledger, now, stage == "site", dry_run)
 
 
@@ -210,10 +210,6 @@ def _run(
     logger.info(report.summary())
     _artifact(report, artifact_key)
     return report
-
-
-PLATFORM_LIMIT = "outreach-platform-{}"
-"""The Prefect global concurrency limit each platform's pushes take a slot of."""
 
 
 def _key(text: str) -> str:

@@ -174,6 +174,8 @@ class StorageSettings(_Section):
     region: str | None = None
     public_base_url: str | None = None
     """Where the bucket is served (a CDN); defaults to site.base_url."""
+    attempts: Annotated[int, Field(ge=1, le=10)] = 5
+    """Tries per request on resets, timeouts, throttling and 5xx answers (boto3's backoff)."""
 
 
 class WordPressSettings(_Section):

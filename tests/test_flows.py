@@ -90,3 +90,35 @@ def test_rebuild_podcast_feed_masters_once_and_keeps_the_feed(
     report = rebuild_podcast_feed(config=config, now=late)
     assert feed.read_bytes() == before
     assert {r.item for r in report.changed} == {"podcast/feed.xml"}
+
+
+def test_strict_platform_limits_must_exist_and_are_then_held(
+    prefect_api: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a team's server a missing limit stops the push with the fix; once it exists the
+    push takes a slot of it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    from flows.limits import LimitMissing
+    from flows.release import release_finding
+
+    monkeypatch.setenv("OUTREACH_LIMITS", "strict")
+    config = str(project / "outreach.toml")
+    with pytest.raises(
+        LimitMissing, match=r"'outreach-platform-static' does not exist.*make bootstrap"
+    ):
+        release_finding("beta-cotton-traceability", config=config, now=NOW)
+    assert not (project / "public/blog/beta-cotton-traceability/index.html").exists()
+
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name="outreach-platform-static", limit=1)
+        )
+        try:
+            release_finding("beta-cotton-traceability", config=config, now=NOW)
+            limit = client.read_global_concurrency_limit_by_name("outreach-platform-static")
+        finally:
+            client.delete_global_concurrency_limit_by_name("outreach-platform-static")
+    assert (project / "public/blog/beta-cotton-traceability/index.html").is_file()
+    assert limit.active_slots == 0, "the slot was given back"

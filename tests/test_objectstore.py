@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from conftest import NOW
+from fault_proxy import FaultProxy
 from outreach.channels.base import Deliverable
 from outreach.config import load_settings
 from outreach.ledger import Ledger
@@ -24,6 +28,8 @@ from outreach.platforms.base import Batch
 from outreach.release import release
 
 BUCKET = "findings-site"
+SAMPLES_OUT = datetime(2026, 11, 29, tzinfo=UTC)
+"""When both sample episodes are public (one sample finding is still under embargo)."""
 
 
 @pytest.fixture
@@ -55,8 +61,8 @@ def uploads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     keys: list[str] = []
     make = objectstore.s3_client
 
-    def recording_client(endpoint_url: str | None, region: str | None):
-        client = make(endpoint_url, region)
+    def recording_client(endpoint_url: str | None, region: str | None, attempts: int = 5):
+        client = make(endpoint_url, region, attempts)
         client.meta.events.register(
             "before-parameter-build.s3.PutObject", lambda params, **_: keys.append(params["Key"])
         )
@@ -164,3 +170,79 @@ def test_a_missing_bucket_setting_stops_the_release_before_anything(project: Pat
     with pytest.raises(ReleaseError, match=r"platform 's3' needs storage\.bucket"):
         release(settings, None, None, NOW)
     assert not settings.paths.public.exists()
+
+
+def podcast_to_s3(sample_project: Path, endpoint: str, attempts: int = 5):
+    """The sample project with the blog and podcast mirrored to the bucket through ``endpoint``."""
+    config = sample_project / "outreach.toml"
+    text = config.read_text()
+    for channel in ("blog", "podcast"):
+        text = text.replace(
+            f'[channels.{channel}]\nplatforms = ["static"]',
+            f'[channels.{channel}]\nplatforms = ["static", "s3"]',
+        )
+    config.write_text(text)
+    return load_settings(
+        config,
+        environ={
+            "OUTREACH_STORAGE__BUCKET": BUCKET,
+            "OUTREACH_STORAGE__ENDPOINT_URL": endpoint,
+            "OUTREACH_STORAGE__REGION": "us-east-1",
+            "OUTREACH_STORAGE__ATTEMPTS": str(attempts),
+        },
+    )
+
+
+def stored_puts(proxy: FaultProxy) -> list[str]:
+    """Keys the server stored, in order (PUTs it answered 200)."""
+    return [
+        urlsplit(e.path).path.removeprefix(f"/{BUCKET}/")
+        for e in proxy.requests("PUT")
+        if e.upstream_status == 200 and e.path.startswith(f"/{BUCKET}/")
+    ]
+
+
+def test_faults_on_the_way_to_storage_still_upload_feeds_after_their_audio(
+    sample_project: Path, s3: str
+) -> None:
+    """Resets (before and after the server stored the object), 503 and 500 on audio, pages
+    and feeds: boto3's retries carry the release through, and the podcast feed is stored only
+    after both episodes' audio."""
+    with FaultProxy(upstream=s3) as proxy:
+        settings = podcast_to_s3(sample_project, proxy.url)
+        rules = [
+            proxy.add_rule("PUT", r"\.mp3$", ["503", "reset-after", "reset"]),
+            proxy.add_rule("PUT", r"/blog/[^/]+/index\.html$", ["reset", "500"]),
+            proxy.add_rule("PUT", r"/podcast/feed\.xml$", ["503", "reset-after"]),
+        ]
+        release(settings, None, ["blog", "podcast"], SAMPLES_OUT)
+        assert all(not rule.remaining for rule in rules), "every fault was met"
+        stored = stored_puts(proxy)
+
+    audio = [i for i, key in enumerate(stored) if key.endswith(".mp3")]
+    feeds = [i for i, key in enumerate(stored) if key.endswith(("feed.xml", "feed.atom"))]
+    assert len({stored[i] for i in audio}) == 2
+    assert feeds and max(audio) < min(feeds), "no feed is stored before the audio it lists"
+    client = boto3.client("s3", endpoint_url=s3, region_name="us-east-1")
+    feed = client.get_object(Bucket=BUCKET, Key="podcast/feed.xml")["Body"].read()
+    assert feed == (settings.paths.public / "podcast/feed.xml").read_bytes()
+
+
+def test_a_failed_upload_stops_before_the_feeds_and_the_next_run_resumes(
+    sample_project: Path, s3: str
+) -> None:
+    with FaultProxy(upstream=s3) as proxy:
+        settings = podcast_to_s3(sample_project, proxy.url, attempts=2)
+        proxy.add_rule("PUT", r"/uganda-robusta-case-study\.mp3$", ["503", "503"])
+        with pytest.raises(ClientError):
+            release(settings, None, ["blog", "podcast"], SAMPLES_OUT)
+        first = stored_puts(proxy)
+        assert not [key for key in first if key.endswith(("feed.xml", "feed.atom"))]
+        assert "podcast/episodes/farm-gate-to-fob.mp3" in first
+
+        proxy.clear()
+        release(settings, None, ["blog", "podcast"], SAMPLES_OUT)
+        second = stored_puts(proxy)
+    assert "podcast/episodes/uganda-robusta-case-study.mp3" in second
+    assert "podcast/feed.xml" in second
+    assert not set(first) & set(second), "what the failed run stored is not uploaded again"

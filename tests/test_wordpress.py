@@ -301,3 +301,58 @@ def test_payload_is_deterministic_and_escaped(sample_project: Path) -> None:
     assert payload["title"] == "Cocoa &lt;script&gt;alert(1)&lt;/script&gt; &amp; more"
     assert "<script" not in payload["content"]
     assert (REPO / "templates/wordpress/mu-plugins/outreach-canonical.php").is_file()
+
+
+@pytest.mark.prefect
+def test_release_flow_pushes_to_wordpress_and_lists_the_live_post(
+    prefect_api: str, wordpress: WordPressSite, wp_settings: Settings, sample_project: Path
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.release import release_finding
+
+    report = release_finding(
+        "farm-gate-to-fob",
+        ["blog", "wordpress"],
+        config=str(sample_project / "outreach.toml"),
+        now=datetime.now(UTC),
+    )
+    [post] = wordpress.posts(slug="farm-gate-to-fob")
+    assert post["status"] == "publish"
+    assert {r.platform for r in report.changed} == {"static", "wordpress"}
+    artifact = Artifact.get("release-farm-gate-to-fob")
+    assert artifact is not None
+    assert f"| farm-gate-to-fob | wordpress | wordpress | <{post['link']}> |" in artifact.data
+    assert (
+        f"| farm-gate-to-fob | blog | static | <{wp_settings.site.base_url}blog/farm-gate-to-fob/> |"
+        in artifact.data
+    )
+    assert wordpress.password not in artifact.data
+
+
+@pytest.mark.prefect
+def test_platform_pushes_are_retried_only_on_transient_failures(prefect_api: str) -> None:
+    """The publish task's retry rule, under Prefect's own retry machinery."""
+    from prefect import flow, task
+
+    from flows.release import _transient_only
+    from outreach.platforms.wordpress_api import WordPressAuthError, WordPressTransient
+
+    tries = {"flaky": 0, "refused": 0}
+
+    @task(retries=3, retry_delay_seconds=0, retry_condition_fn=_transient_only)
+    def push(kind: str) -> str:
+        tries[kind] += 1
+        if kind == "flaky" and tries[kind] < 3:
+            raise WordPressTransient("503 from the site")
+        if kind == "refused":
+            raise WordPressAuthError("refused the credentials")
+        return kind
+
+    @flow
+    def pushes() -> tuple[str, bool]:
+        refused = push("refused", return_state=True)
+        return push("flaky"), refused.is_failed()
+
+    assert pushes() == ("flaky", True)
+    assert tries == {"flaky": 3, "refused": 1}

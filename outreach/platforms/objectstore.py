@@ -118,7 +118,7 @@ class ObjectStore:
         )
 
 
-def s3_client(endpoint_url: str | None, region: str | None):
+def s3_client(endpoint_url: str | None, region: str | None, attempts: int = 5):
     """A boto3 S3 client with bounded retries for throttling and server errors."""
     import boto3
     from botocore.config import Config
@@ -128,6 +128,8 @@ def s3_client(endpoint_url: str | None, region: str | None):
         endpoint_url=endpoint_url or None,
         region_name=region or None,
         config=Config(
-            retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60
+            retries={"total_max_attempts": attempts, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=60,
         ),
     )

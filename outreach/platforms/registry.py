@@ -42,7 +42,7 @@ def make_platform(
                 "platform 's3' needs storage.bucket in outreach.toml (or OUTREACH_STORAGE__BUCKET)"
             )
         return ObjectStore(
-            s3_client(storage.endpoint_url, storage.region),
+            s3_client(storage.endpoint_url, storage.region, storage.attempts),
             storage.bucket,
             storage.prefix,
             storage.public_base_url or settings.site.base_url,
