@@ -356,3 +356,63 @@ def test_platform_pushes_are_retried_only_on_transient_failures(prefect_api: str
 
     assert pushes() == ("flaky", True)
     assert tries == {"flaky": 3, "refused": 1}
+
+
+def test_retry_after_is_honoured_and_a_persistent_503_gives_up_clearly(
+    wordpress: WordPressSite,
+) -> None:
+    with FaultProxy(upstream=wordpress.url.rstrip("/")) as proxy:
+        waits: list[float] = []
+        client = wordpress_api.WordPressClient(
+            proxy.url, wordpress.username, wordpress.password, attempts=3, backoff=0.01,
+            sleep=waits.append,
+        )  # fmt: skip
+        proxy.add_rule("GET", r"users", ["429:7"])
+        assert client.get("wp/v2/users/me")["slug"] == "admin"
+        assert waits == [7.0], "waited as long as the site asked"
+
+        proxy.add_rule("GET", r"users", ["503", "503", "503"])
+        with pytest.raises(wordpress_api.WordPressTransient) as failure:
+            client.get("wp/v2/users/me")
+    assert "failed 3 time(s), last with HTTP 503" in str(failure.value)
+    assert "resumes without duplicating posts" in str(failure.value)
+
+
+def test_a_user_who_may_not_publish_gets_a_clear_refusal(
+    sample_project: Path, wordpress: WordPressSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """403 means the user's role: the message says which capability and what to change."""
+    auth = (wordpress.username, wordpress.password)
+    users = {u["slug"]: u["id"] for u in wordpress.all("wp/v2/users")}
+    if "contributor" not in users:
+        made = requests.post(
+            wordpress.api("wp/v2/users"),
+            json={"username": "contributor", "email": "c@example.org", "roles": ["contributor"],
+                  "password": "a-long-contributor-password"},
+            auth=auth, timeout=30,
+        )  # fmt: skip
+        made.raise_for_status()
+        users["contributor"] = made.json()["id"]
+    password = requests.post(
+        wordpress.api(f"wp/v2/users/{users['contributor']}/application-passwords"),
+        json={"name": "outreach-test"},
+        auth=auth,
+        timeout=30,
+    ).json()["password"]
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", password)
+    config = configure(sample_project, wordpress.url).read_text()
+    (sample_project / "outreach.toml").write_text(
+        config.replace('username = "admin"', 'username = "contributor"')
+    )
+    result = CliRunner().invoke(
+        app, ["platforms", "check", "--config", str(sample_project / "outreach.toml")]
+    )
+    assert result.exit_code == 1
+    assert "user 'contributor'" in result.output and "lacks publish_posts" in result.output
+    assert "Editor or Administrator role" in result.output
+
+    client = wordpress_api.WordPressClient(wordpress.url, "contributor", password)
+    with pytest.raises(wordpress_api.WordPressAuthError) as refusal:
+        client.create("wp/v2/categories", {"name": "Not allowed"})
+    assert "is not allowed for user 'contributor'" in str(refusal.value)
+    assert password not in str(refusal.value)
