@@ -305,18 +305,30 @@ def test_payload_is_deterministic_and_escaped(sample_project: Path) -> None:
 
 @pytest.mark.prefect
 def test_release_flow_pushes_to_wordpress_and_lists_the_live_post(
-    prefect_api: str, wordpress: WordPressSite, wp_settings: Settings, sample_project: Path
+    prefect_api: str,
+    wordpress: WordPressSite,
+    wp_settings: Settings,
+    sample_project: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from prefect.artifacts import Artifact
+    from prefect.blocks.system import Secret
 
     from flows.release import release_finding
+    from outreach.platforms.registry import WORDPRESS_PASSWORD_BLOCK
 
-    report = release_finding(
-        "farm-gate-to-fob",
-        ["blog", "wordpress"],
-        config=str(sample_project / "outreach.toml"),
-        now=datetime.now(UTC),
-    )
+    # The password from a Prefect Secret block only, as on a team's server.
+    monkeypatch.delenv("OUTREACH_WORDPRESS_APP_PASSWORD")
+    Secret(value=wordpress.password).save(WORDPRESS_PASSWORD_BLOCK, overwrite=True)
+    try:
+        report = release_finding(
+            "farm-gate-to-fob",
+            ["blog", "wordpress"],
+            config=str(sample_project / "outreach.toml"),
+            now=datetime.now(UTC),
+        )
+    finally:
+        Secret.delete(WORDPRESS_PASSWORD_BLOCK)
     [post] = wordpress.posts(slug="farm-gate-to-fob")
     assert post["status"] == "publish"
     assert {r.platform for r in report.changed} == {"static", "wordpress"}
