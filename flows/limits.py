@@ -10,10 +10,33 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 PLATFORM_LIMIT = "outreach-platform-{}"
 """The global concurrency limit each platform's pushes take a slot of."""
+
+SMTP_CONNECTIONS = "outreach-smtp"
+"""Concurrency: SMTP connections open at once, across every worker."""
+SMTP_RATE = "outreach-smtp-rate"
+"""Rate: messages per second to the relay (slots decay at the rate), across every worker."""
+WORDPRESS_RATE = "outreach-wordpress-rate"
+"""Rate: WordPress REST calls per second, across every worker."""
+
+
+def wanted_limits(environ: dict[str, str] | None = None) -> dict[str, tuple[int, float | None]]:
+    """Every global limit the flows take, as name -> (limit, slot decay per second or None for
+    a plain concurrency limit). ``make bootstrap`` creates them from this table."""
+    env = dict(os.environ if environ is None else environ)
+    smtp_rate = float(env.get("OUTREACH_SMTP_RATE", "10"))
+    wordpress_rate = float(env.get("OUTREACH_WORDPRESS_RATE", "5"))
+    return {
+        PLATFORM_LIMIT.format("static"): (4, None),
+        PLATFORM_LIMIT.format("s3"): (4, None),
+        PLATFORM_LIMIT.format("wordpress"): (2, None),
+        SMTP_CONNECTIONS: (int(env.get("OUTREACH_SMTP_CONNECTIONS", "4")), None),
+        SMTP_RATE: (max(1, round(smtp_rate)), smtp_rate),
+        WORDPRESS_RATE: (max(1, round(wordpress_rate)), wordpress_rate),
+    }
 
 
 def limits_mode() -> str:
@@ -24,24 +47,70 @@ def limits_mode() -> str:
 
 
 @contextlib.contextmanager
+def _missing_means_bootstrap(name: str, what: str) -> Iterator[None]:
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+
+    try:
+        yield
+    except ConcurrencySlotAcquisitionError as exc:  # only acquiring a slot raises it
+        raise LimitMissing(
+            f"the Prefect limit '{name}' does not exist on this server, so {what} would be "
+            "unthrottled; run 'make bootstrap' (or set OUTREACH_LIMITS=off for a one-off local "
+            f"run). Prefect said: {exc}"
+        ) from None
+
+
+@contextlib.contextmanager
 def platform_slot(platform: str) -> Iterator[None]:
-    """Hold one slot of the platform's limit while pushing to it."""
+    """Hold one slot of the platform's concurrency limit while pushing to it."""
     if limits_mode() == "off":
         yield
         return
-    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
     from prefect.concurrency.sync import concurrency
 
     name = PLATFORM_LIMIT.format(platform)
-    try:
-        with concurrency(name, occupy=1, strict=True):
-            yield
-    except ConcurrencySlotAcquisitionError as exc:  # only acquiring raises it
-        raise LimitMissing(
-            f"the Prefect concurrency limit '{name}' does not exist on this server, so pushes to "
-            f"{platform} would be unthrottled; run 'make bootstrap' (or set OUTREACH_LIMITS=off "
-            f"for a one-off local run). Prefect said: {exc}"
-        ) from None
+    with (
+        _missing_means_bootstrap(name, f"pushes to {platform}"),
+        concurrency(name, occupy=1, strict=True),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def smtp_connections(count: int) -> Iterator[None]:
+    """Hold ``count`` slots of the SMTP connection limit while that many connections are open."""
+    if limits_mode() == "off":
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    with (
+        _missing_means_bootstrap(SMTP_CONNECTIONS, "SMTP connections"),
+        concurrency(SMTP_CONNECTIONS, occupy=count, strict=True),
+    ):
+        yield
+
+
+def rate_throttle(name: str, what: str) -> Callable[[], None] | None:
+    """A call to make before each message or request: it waits for a slot of the rate limit
+    shared by every worker. None when limits are off (the local pace still applies)."""
+    if limits_mode() == "off":
+        return None
+    from prefect.concurrency.sync import rate_limit
+
+    def throttle() -> None:
+        with _missing_means_bootstrap(name, what):
+            rate_limit(name, occupy=1, strict=True)
+
+    return throttle
+
+
+def smtp_throttle() -> Callable[[], None] | None:
+    return rate_throttle(SMTP_RATE, "email to the SMTP relay")
+
+
+def wordpress_throttle() -> Callable[[], None] | None:
+    return rate_throttle(WORDPRESS_RATE, "calls to WordPress")
 
 
 class LimitMissing(Exception):

@@ -7,36 +7,28 @@ Running the flow again for the same issue resumes it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
+from flows.common import SMTP_PASSWORD_BLOCK as SMTP_PASSWORD_BLOCK  # re-exported
+from flows.common import flow_settings, notify_failure, smtp_password
+from flows.limits import smtp_connections, smtp_throttle
 from outreach.campaign import PreparedSend, prepare_send, send_batch
-from outreach.config import Settings, load_settings
+from outreach.config import Settings
 from outreach.newsletter import Issue, digest_issue, finding_issue
 from outreach.release import ReleaseError, load_catalog, resolve_ids
 from outreach.sending import SendLog, SendReport
+from outreach.templating import long_date
 
 
 @task(name="prepare-send", cache_policy=NO_CACHE)
 def prepare(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
     return prepare_send(issue, settings, now)
-
-
-SMTP_PASSWORD_BLOCK = "outreach-smtp-password"
-"""A Prefect Secret block with the SMTP password; OUTREACH_SMTP_PASSWORD is used without it."""
-
-
-def smtp_password() -> str | None:
-    from prefect.blocks.system import Secret
-
-    try:
-        return Secret.load(SMTP_PASSWORD_BLOCK).get()
-    except ValueError:  # no such block: the environment variable applies
-        return None
 
 
 @task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
@@ -45,8 +37,14 @@ def send_one_batch(
 ) -> SendReport:
     # On a retry, skip whoever the failed attempt already reached.
     still_pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, emails)
-    password = smtp_password() if settings.mail.platform == "smtp" else None
-    return send_batch(prepared, still_pending, settings, now, password=password)
+    if settings.mail.platform != "smtp":
+        return send_batch(prepared, still_pending, settings, now)
+    # Every worker shares the relay: hold its connection slots, pace by its rate limit.
+    with smtp_connections(settings.newsletter.connections):
+        return send_batch(
+            prepared, still_pending, settings, now,
+            password=smtp_password(), throttle=smtp_throttle(),
+        )  # fmt: skip
 
 
 def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
@@ -79,7 +77,7 @@ def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
     return summary
 
 
-@flow(name="send-newsletter", log_prints=True)
+@flow(name="send-newsletter", log_prints=True, on_failure=[notify_failure])
 def send_newsletter(
     finding_ids: list[str],
     digest_title: str | None = None,
@@ -87,7 +85,7 @@ def send_newsletter(
     now: datetime | None = None,
 ) -> str:
     """Send one finding (or, with ``digest_title``, several as one issue) to its subscribers."""
-    settings = load_settings(Path(config) if config else None)
+    settings = flow_settings(config)
     moment = now or datetime.now(UTC)
     catalog = load_catalog(settings)
     ids = resolve_ids(catalog, finding_ids)
@@ -102,3 +100,25 @@ def send_newsletter(
     else:
         raise ReleaseError("several findings need a digest_title: they go out as one digest")
     return send_issue(issue, settings, moment)
+
+
+@flow(name="weekly-digest", log_prints=True, on_failure=[notify_failure])
+def weekly_digest(
+    days: Annotated[int, Field(ge=1, le=31)] = 7,
+    title: str | None = None,
+    config: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """One digest of every finding that went public in the last ``days`` days, to the
+    subscribers of their topics. A re-run of the same week sends nothing twice (the digest's
+    key is its findings); a week with no new finding sends nothing."""
+    settings = flow_settings(config)
+    moment = now or datetime.now(UTC)
+    since = moment - timedelta(days=days)
+    findings = [f for f in load_catalog(settings).values() if since < f.public_from <= moment]
+    if not findings:
+        summary = f"No finding went public in the {days} days to {moment:%Y-%m-%d}: no digest."
+        get_run_logger().info(summary)
+        return summary
+    heading = title or f"{settings.site.title}: findings of the week to {long_date(moment)}"
+    return send_issue(digest_issue(findings, heading), settings, moment)

@@ -18,6 +18,8 @@ from prefect.deployments import run_deployment
 from prefect.input import RunInput
 from prefect.settings import get_current_settings
 
+from flows.common import smtp_password
+from flows.limits import smtp_connections, smtp_throttle
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
@@ -26,7 +28,7 @@ from outreach.press.pitch import PitchPlan, pitch_plan_for, send_pitches
 from outreach.release import Held
 
 APPROVAL_TIMEOUT = timedelta(days=2)
-LIFT_DEPLOYMENT = "release-finding/release-finding"
+LIFT_DEPLOYMENT = "lift-embargo/lift-embargo"
 
 
 class PitchDecision(RunInput):
@@ -109,7 +111,11 @@ def _decide(approve_pitches: bool | None, finding_id: str) -> PitchDecision | No
 
 @task(name="send-pitches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
 def send_pitches_task(plan: PitchPlan, settings: Settings, now: datetime) -> list[str]:
-    return send_pitches(plan, settings, Ledger(settings.paths.ledger), now)
+    ledger = Ledger(settings.paths.ledger)
+    if settings.mail.platform != "smtp":
+        return send_pitches(plan, settings, ledger, now)
+    with smtp_connections(1):
+        return send_pitches(plan, settings, ledger, now, smtp_password(), smtp_throttle())
 
 
 def pitch_findings(
@@ -157,8 +163,11 @@ def _pick(chosen, runners, index: int) -> str | None:
     return runners[index - 1].text
 
 
-def schedule_lifts(held: Sequence[Held]) -> list[str]:
-    """On a server, schedule the public step of each held finding at its lift time."""
+def schedule_lifts(
+    held: Sequence[Held], channels: Sequence[str] | None = None, config: str | None = None
+) -> list[str]:
+    """On a server, schedule the public step of each held finding at its lift time, on the
+    same channels and configuration as the release that held it."""
     if not server_mode():
         return []
     notes: list[str] = []
@@ -168,7 +177,11 @@ def schedule_lifts(held: Sequence[Held]) -> list[str]:
         try:
             run = run_deployment(
                 LIFT_DEPLOYMENT,
-                parameters={"finding_id": finding_id},
+                parameters={
+                    "finding_id": finding_id,
+                    **({"channels": list(channels)} if channels else {}),
+                    **({"config": config} if config else {}),
+                },
                 scheduled_time=until,
                 idempotency_key=key,
                 timeout=0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -19,13 +19,15 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
-from flows.limits import platform_slot
+from flows.common import flow_settings, notify_failure
+from flows.limits import platform_slot, wordpress_throttle
 from flows.newsletter import send_issue
 from flows.press import pitch_findings, schedule_lifts
 from outreach.channels import get_channel
-from outreach.config import Settings, load_settings
-from outreach.finding import Finding
+from outreach.config import Settings
+from outreach.finding import SLUG_PATTERN, Finding
 from outreach.ledger import Ledger
 from outreach.newsletter import finding_issue
 from outreach.platforms.base import Receipt, is_transient
@@ -125,7 +127,10 @@ def publish_to(
 ) -> list[Receipt]:
     """One platform's share of a stage ("findings", then "site"), holding the platform's
     concurrency slot so concurrent releases take turns; a retry skips what is already up."""
-    platform = make_platform(settings, platform_name, platform_secrets())
+    platform = make_platform(
+        settings, platform_name, platform_secrets(),
+        throttle=wordpress_throttle() if platform_name == "wordpress" else None,
+    )  # fmt: skip
     ledger = Ledger(settings.paths.ledger)
     with platform_slot(platform_name):
         return publish_stage(settings, plans, platform, ledger, now, stage == "site", dry_run)
@@ -182,7 +187,7 @@ def _run(
     approve_pitches: bool | None = None,
 ) -> ReleaseReport:
     logger = get_run_logger()
-    settings = load_settings(Path(config) if config else None)
+    settings = flow_settings(config)
     moment = now or datetime.now(UTC)
     catalog = validate_findings(settings)
     names = resolve_channels(settings, channels, platform_secrets())
@@ -205,7 +210,7 @@ def _run(
         if "newsletter" in names and not rebuild:
             for finding in ready_findings("newsletter", catalog, chosen, moment)[0]:
                 notes.append(send_issue(finding_issue(finding), settings, moment))
-        notes += schedule_lifts(held)
+        notes += schedule_lifts(held, channels, config)
     report = ReleaseReport(receipts, held, dry_run, notes)
     logger.info(report.summary())
     _artifact(report, artifact_key)
@@ -216,9 +221,16 @@ def _key(text: str) -> str:
     return "release-" + "".join(c if c.isalnum() else "-" for c in text.lower())[:60]
 
 
-@flow(name="release-finding", log_prints=True)
+FindingId = Annotated[
+    str,
+    Field(pattern=SLUG_PATTERN.pattern, description="The finding's id (its file name without .md)"),
+]
+FLOW_OPTIONS = {"log_prints": True, "on_failure": [notify_failure]}
+
+
+@flow(name="release-finding", **FLOW_OPTIONS)
 def release_finding(
-    finding_id: str,
+    finding_id: FindingId,
     channels: list[str] | None = None,
     dry_run: bool = False,
     config: str | None = None,
@@ -241,9 +253,31 @@ def release_finding(
     )
 
 
-@flow(name="release-findings", log_prints=True)
+@flow(name="lift-embargo", **FLOW_OPTIONS)
+def lift_embargo(
+    finding_id: FindingId,
+    channels: list[str] | None = None,
+    config: str | None = None,
+    now: datetime | None = None,
+    approve_pitches: bool | None = None,
+) -> ReleaseReport:
+    """The public step of an embargoed finding, which a release schedules at the lift time:
+    the blog, podcast, newsroom, WordPress post and newsletter go out, and pitches that
+    waited for the lift are sent. Run early, it holds the finding again and changes nothing."""
+    return _run(
+        [finding_id],
+        channels,
+        False,
+        config,
+        now,
+        _key(f"lift-{finding_id}"),
+        approve_pitches=approve_pitches,
+    )
+
+
+@flow(name="release-findings", **FLOW_OPTIONS)
 def release_findings(
-    finding_ids: list[str] | None = None,
+    finding_ids: list[FindingId] | None = None,
     channels: list[str] | None = None,
     dry_run: bool = False,
     config: str | None = None,
@@ -256,7 +290,7 @@ def release_findings(
     )
 
 
-@flow(name="rebuild-site", log_prints=True)
+@flow(name="rebuild-site", **FLOW_OPTIONS)
 def rebuild_site(
     channels: list[str] | None = None, config: str | None = None, now: datetime | None = None
 ) -> ReleaseReport:
@@ -264,7 +298,7 @@ def rebuild_site(
     return _run(None, channels, False, config, now, _key("rebuild"), rebuild=True)
 
 
-@flow(name="rebuild-podcast-feed", log_prints=True)
+@flow(name="rebuild-podcast-feed", **FLOW_OPTIONS)
 def rebuild_podcast_feed(config: str | None = None, now: datetime | None = None) -> ReleaseReport:
     """Re-render every released episode and the podcast feed and page."""
     return _run(None, ["podcast"], False, config, now, _key("podcast"), rebuild=True)

@@ -6,7 +6,7 @@ resumes it: recipients frozen at the first run, only those still pending are sen
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,6 +84,7 @@ def send_batch(
     now: datetime,
     progress: Progress | None = None,
     password: str | None = None,
+    throttle: Callable[[], None] | None = None,
 ) -> SendReport:
     """Send one batch of pending recipients through the configured mail platform."""
     store = SubscriberStore(settings.paths.subscribers)
@@ -130,4 +131,5 @@ def send_batch(
         connections=config.connections,
         on_bounce=lambda email, why: store.set_status(email, "bounced", now),
         progress=progress,
+        throttle=throttle,
     )

@@ -277,8 +277,12 @@ def send_pending(
     progress: Progress | None = None,
     attempts: int = 3,
     backoff: float = 0.5,
+    throttle: Callable[[], None] | None = None,
 ) -> SendReport:
-    """Send ``emails`` (pending rows of ``send_id``) over parallel reused connections."""
+    """Send ``emails`` (pending rows of ``send_id``) over parallel reused connections.
+
+    ``throttle`` is called before each message, after the local pace: a rate limit shared
+    with other workers sending to the same relay."""
     work: queue.Queue[str] = queue.Queue()
     for email in emails:
         work.put(email)
@@ -325,6 +329,8 @@ def send_pending(
                 if smtp is None:
                     smtp = open_connection(target)
                 limiter.acquire()
+                if throttle is not None:
+                    throttle()
                 send_raw(smtp, sender, email, message)
             except (smtplib.SMTPException, OSError) as exc:
                 why = _permanent(exc)

@@ -365,7 +365,7 @@ def test_pitches_wait_for_a_human_decision(
 def test_the_lift_is_scheduled_on_a_server_once(prefect_api: str, press_project: Path) -> None:
     from prefect.client.orchestration import get_client
 
-    from flows.release import release_finding
+    from flows.release import lift_embargo, release_finding
 
     config = str(press_project / "outreach.toml")
     first = release_finding(
@@ -376,7 +376,7 @@ def test_the_lift_is_scheduled_on_a_server_once(prefect_api: str, press_project:
         for note in first.notes
     )
 
-    release_finding.to_deployment(name="release-finding").apply()
+    lift_embargo.to_deployment(name="lift-embargo").apply()
     scheduled = release_finding(
         "gamma-embargoed-packaging", ["blog"], config=config, now=NOW, approve_pitches=False
     )
@@ -395,7 +395,11 @@ def test_the_lift_is_scheduled_on_a_server_once(prefect_api: str, press_project:
         run = client.read_flow_run(run_id)
     assert run.state.is_scheduled()
     assert run.expected_start_time.isoformat().startswith("2026-07-01T09:00:00")
-    assert run.parameters == {"finding_id": "gamma-embargoed-packaging"}
+    assert run.parameters == {
+        "finding_id": "gamma-embargoed-packaging",
+        "channels": ["blog"],
+        "config": config,
+    }
     assert not (press_project / "public/blog/gamma-embargoed-packaging").exists()
 
 

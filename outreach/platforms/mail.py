@@ -11,6 +11,7 @@ import os
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
@@ -69,6 +70,7 @@ class SmtpSender:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30,
+        throttle: Callable[[], None] | None = None,
     ):
         self.host, self.port, self.security = host, port, security
         self.username = username
@@ -76,6 +78,8 @@ class SmtpSender:
             password if password is not None else os.environ.get("OUTREACH_SMTP_PASSWORD")
         )
         self.timeout = timeout
+        self.throttle = throttle
+        """Called before each message: a rate limit shared with other workers, if any."""
         self._connection: smtplib.SMTP | None = None
 
     def __enter__(self) -> SmtpSender:
@@ -109,6 +113,8 @@ class SmtpSender:
     def send(self, message: EmailMessage, recipient: str, key: str) -> None:
         assert self._connection is not None, "use the sender as a context manager"
         sender = message["From"].addresses[0].addr_spec
+        if self.throttle is not None:
+            self.throttle()
         refused = self._connection.send_message(message, from_addr=sender, to_addrs=[recipient])
         if refused:
             raise smtplib.SMTPRecipientsRefused(refused)

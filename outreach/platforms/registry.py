@@ -8,7 +8,7 @@ and never logged or shown.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from outreach.config import Settings
 from outreach.platforms.base import Platform, PlatformUnavailable
@@ -27,11 +27,13 @@ def make_platform(
     secrets: Mapping[str, str] | None = None,
     *,
     need_secrets: bool = True,
+    throttle: Callable[[], None] | None = None,
 ) -> Platform:
     """The platform called ``name``; raises PlatformUnavailable naming the setting to fix.
 
     ``need_secrets=False`` builds it without credentials, for checks made before the flow has
-    read its secret blocks.
+    read its secret blocks. ``throttle`` is called before each request to a remote API
+    (WordPress), for rate limits shared between workers.
     """
     if name == StaticSite.name:
         return StaticSite(settings.paths.public, settings.site.base_url)
@@ -68,7 +70,7 @@ def make_platform(
                 f"'{WORDPRESS_PASSWORD_BLOCK}' (WordPress: "
                 "Users > Profile > Application Passwords)"
             )
-        return wordpress_platform(wordpress, password)
+        return wordpress_platform(wordpress, password, throttle)
     raise PlatformUnavailable(
         f"unknown platform '{name}' in the configuration's channel platforms; "
         f"known: {', '.join(KNOWN)}"

@@ -279,7 +279,11 @@ def _term_key(name: str) -> str:
     return "name:" + html.unescape(name).strip().casefold()
 
 
-def wordpress_platform(settings: WordPressSettings, app_password: str | None) -> WordPress:
+def wordpress_platform(
+    settings: WordPressSettings,
+    app_password: str | None,
+    throttle: Callable[[], None] | None = None,
+) -> WordPress:
     client = WordPressClient(
         settings.url,
         settings.username,
@@ -287,5 +291,6 @@ def wordpress_platform(settings: WordPressSettings, app_password: str | None) ->
         timeout=settings.timeout_seconds,
         attempts=settings.attempts,
         backoff=settings.backoff_seconds,
+        throttle=throttle,
     )
     return WordPress(client, settings)

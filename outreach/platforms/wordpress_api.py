@@ -61,6 +61,7 @@ class WordPressClient:
         attempts: int = 5,
         backoff: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        throttle: Callable[[], None] | None = None,
     ):
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.username = username
@@ -68,6 +69,8 @@ class WordPressClient:
         self.attempts = attempts
         self.backoff = backoff
         self.sleep = sleep
+        self.throttle = throttle
+        """Called before every request: a rate limit shared with other workers, if any."""
         self.session = requests.Session()
         # Application passwords are shown with spaces; WordPress accepts them either way.
         self.session.auth = (username, app_password.replace(" ", ""))
@@ -123,6 +126,8 @@ class WordPressClient:
         url = self.route_url(route, params)
         attempts = self.attempts if retry else 1
         for attempt in range(1, attempts + 1):
+            if self.throttle is not None:
+                self.throttle()
             self.calls += 1
             WordPressClient.total_calls += 1
             try:

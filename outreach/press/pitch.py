@@ -7,6 +7,7 @@ journalist a finding was pitched to, so a re-run pitches nobody twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -122,19 +123,35 @@ def plan_pitches(
     return plan
 
 
-def make_sender(settings: Settings) -> MailSender:
+def make_sender(
+    settings: Settings,
+    password: str | None = None,
+    throttle: Callable[[], None] | None = None,
+) -> MailSender:
+    """The configured mail platform; the SMTP password from ``password`` (a Prefect block)
+    or OUTREACH_SMTP_PASSWORD."""
     mail = settings.mail
     if mail.platform == "smtp":
-        return SmtpSender(mail.smtp_host, mail.smtp_port, mail.smtp_security, mail.smtp_username)
+        return SmtpSender(
+            mail.smtp_host, mail.smtp_port, mail.smtp_security, mail.smtp_username,
+            password=password, throttle=throttle,
+        )  # fmt: skip
     return OutboxSender(settings.paths.outbox)
 
 
-def send_pitches(plan: PitchPlan, settings: Settings, ledger: Ledger, now: datetime) -> list[str]:
+def send_pitches(
+    plan: PitchPlan,
+    settings: Settings,
+    ledger: Ledger,
+    now: datetime,
+    password: str | None = None,
+    throttle: Callable[[], None] | None = None,
+) -> list[str]:
     """Send every planned pitch over one connection; record each as soon as it is accepted."""
     sent: list[str] = []
     if not plan.pitches:
         return sent
-    with make_sender(settings) as sender:
+    with make_sender(settings, password, throttle) as sender:
         for pitch in plan.pitches:
             item = f"pitch:{pitch.journalist.email}"
             key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"

@@ -1,0 +1,104 @@
+"""What every flow shares: where its configuration comes from, and telling the team when a
+run fails."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from outreach.config import Settings, load_settings
+
+CONFIG_VARIABLE = "outreach_config"
+"""Prefect variable: the configuration file deployments use when a run names none."""
+FAILURE_WEBHOOK_BLOCK = "outreach-failure-webhook"
+"""Prefect Secret block (or OUTREACH_FAILURE_WEBHOOK): where failed runs are reported. A
+secret, because a chat webhook's address is its password."""
+
+
+def _variable(name: str) -> str | None:
+    """A Prefect variable's value, or None without a server or without the variable."""
+    from prefect.settings import get_current_settings
+    from prefect.variables import Variable
+
+    if not get_current_settings().api.url:
+        return None
+    try:
+        value = Variable.get(name, default=None)
+    except Exception:  # an unreachable server: the other sources still apply
+        return None
+    return str(value) if value else None
+
+
+def flow_settings(config: str | None) -> Settings:
+    """The run's ``config`` parameter, else the server's ``outreach_config`` variable, else
+    OUTREACH_CONFIG or ./outreach.toml (load_settings' own lookup)."""
+    chosen = config or _variable(CONFIG_VARIABLE)
+    return load_settings(Path(chosen) if chosen else None)
+
+
+SMTP_PASSWORD_BLOCK = "outreach-smtp-password"
+"""A Prefect Secret block with the SMTP password; OUTREACH_SMTP_PASSWORD is used without it."""
+
+
+def smtp_password() -> str | None:
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(SMTP_PASSWORD_BLOCK).get()
+    except ValueError:  # no such block: the environment variable applies
+        return None
+
+
+def failure_webhook() -> str | None:
+    if os.environ.get("OUTREACH_FAILURE_WEBHOOK"):
+        return os.environ["OUTREACH_FAILURE_WEBHOOK"]
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(FAILURE_WEBHOOK_BLOCK).get()) or None
+    except Exception:  # no block, or no server: nobody to tell
+        return None
+
+
+def failure_message(
+    flow_name: str, run_name: str, parameters: dict, message: str, link: str
+) -> str:
+    """One readable paragraph for a chat channel: what failed, for which finding, why, where."""
+    subject = parameters.get("finding_id") or ", ".join(parameters.get("finding_ids") or []) or ""
+    about = f" for '{subject}'" if subject else ""
+    text = f"Outreach: {flow_name}{about} failed (run {run_name}). {message.strip()}"
+    return text + (f"\n{link}" if link else "")
+
+
+def notify_failure(flow, flow_run, state) -> None:
+    """Prefect on_failure hook: post the failure to the team's webhook (Slack, Mattermost and
+    most chat tools accept ``{"text": ...}``). Never raises: the run has failed already."""
+    from prefect import get_run_logger
+    from prefect.settings import get_current_settings
+
+    url = failure_webhook()
+    if not url:
+        return
+    ui = get_current_settings().ui_url
+    link = f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else ""
+    text = failure_message(
+        flow.name, flow_run.name, dict(flow_run.parameters or {}), state.message or "", link
+    )
+    try:
+        requests.post(
+            url,
+            data=json.dumps({"text": text}),
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        ).raise_for_status()
+    except requests.RequestException as exc:
+        # Name the host only: the webhook's path is its secret.
+        get_run_logger().warning(
+            "could not report the failure to the webhook at %s (%s)",
+            urlsplit(url).netloc,
+            type(exc).__name__,
+        )
