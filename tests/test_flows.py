@@ -71,7 +71,11 @@ def test_prefect_yaml_deployments_point_at_real_flows() -> None:
         "rebuild-site": "rebuild-site",
         "rebuild-podcast-feed": "rebuild-podcast-feed",
         "send-newsletter": "send-newsletter",
+        "lift-embargo": "lift-embargo",
+        "weekly-digest": "weekly-digest",
     }
+    [digest] = [d for d in spec["deployments"] if d["name"] == "weekly-digest"]
+    assert [s["active"] for s in digest["schedules"]] == [False], "off until the team turns it on"
 
 
 def test_rebuild_podcast_feed_masters_once_and_keeps_the_feed(
