@@ -39,11 +39,14 @@ from outreach.release import (
     notify_channels,
     open_platforms,
     plan_channel,
+    platforms_for_reuse,
     publish_stage,
     ready_findings,
     rebuild_ids,
+    remember_renders,
     resolve_channels,
     resolve_ids,
+    reuse_for,
 )
 
 
@@ -86,8 +89,10 @@ def notify(settings: Settings, channels: list[str], receipts: list[Receipt]) -> 
 def render_channel(
     settings: Settings, catalog: dict[str, Finding], channel: str, ids: list[str], now: datetime
 ) -> ChannelPlan:
-    released = Ledger(settings.paths.ledger).released(channel)
-    return plan_channel(settings, catalog, channel, ids, released, now)
+    """Render what changed since the last publish (unchanged findings and pages are kept)."""
+    ledger = Ledger(settings.paths.ledger)
+    reuse = reuse_for(settings, ledger, channel, platforms_for_reuse(settings, [channel]))
+    return plan_channel(settings, catalog, channel, ids, ledger.released(channel), now, reuse)
 
 
 def platform_secrets() -> dict[str, str]:
@@ -152,6 +157,8 @@ def publish(
     for stage in ("findings", "site"):
         for name in names:
             receipts += publish_to(settings, plans, name, stage, now, dry_run)
+    if not dry_run:
+        remember_renders(Ledger(settings.paths.ledger), plans)
     return receipts
 
 

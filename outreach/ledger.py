@@ -25,6 +25,13 @@ CREATE TABLE IF NOT EXISTS publications (
     published_at TEXT NOT NULL,
     PRIMARY KEY (finding_id, channel, platform, item)
 );
+CREATE TABLE IF NOT EXISTS renders (
+    finding_id TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    unit       TEXT NOT NULL,
+    input_key  TEXT NOT NULL,
+    PRIMARY KEY (finding_id, channel, unit)
+);
 """
 
 
@@ -105,6 +112,40 @@ class Ledger:
                 "WHERE finding_id=? AND channel=? AND platform=? AND item=?",
                 (finding_id, channel, platform, item),
             )
+
+    def channel_items(self, channel: str, platform: str) -> dict[str, dict[str, Publication]]:
+        """Every published item of a channel on a platform, by finding id then item."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT * FROM publications WHERE channel=? AND platform=?", (channel, platform)
+            ).fetchall()
+        found: dict[str, dict[str, Publication]] = {}
+        for row in rows:
+            found.setdefault(row[0], {})[row[3]] = Publication(*row)
+        return found
+
+    def render_keys(self, channel: str) -> dict[tuple[str, str], str]:
+        """(finding id, unit) -> the input key of what was last published for the channel.
+
+        A unit is a finding's batch ("") or one site-wide page. Equal keys mean equal inputs,
+        so the output need not be rendered again."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT finding_id, unit, input_key FROM renders WHERE channel=?", (channel,)
+            ).fetchall()
+        return {(finding_id, unit): key for finding_id, unit, key in rows}
+
+    def record_render_keys(self, channel: str, keys: dict[tuple[str, str], str]) -> None:
+        with self._connect() as connection:
+            connection.executemany(
+                "INSERT INTO renders VALUES (?, ?, ?, ?) ON CONFLICT (finding_id, channel, unit) "
+                "DO UPDATE SET input_key=excluded.input_key",
+                [(finding_id, channel, unit, key) for (finding_id, unit), key in keys.items()],
+            )
+
+    def forget_render_keys(self, channel: str) -> None:
+        with self._connect() as connection:
+            connection.execute("DELETE FROM renders WHERE channel=?", (channel,))
 
     def released(self, channel: str) -> set[str]:
         """Ids of findings that have anything published on ``channel``."""

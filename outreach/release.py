@@ -7,12 +7,12 @@ platform untouched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from outreach.channels import available_channels, get_channel
-from outreach.channels.base import SITE_WIDE, Site
+from outreach.channels.base import SITE_WIDE, Deliverable, Site
 from outreach.config import Settings
 from outreach.finding import Finding, read_findings
 from outreach.ledger import Ledger
@@ -20,6 +20,7 @@ from outreach.media_checks import media_problems
 from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receipt
 from outreach.platforms.registry import configured_platforms, make_platform
 from outreach.platforms.static import StaticSite, atomic_write
+from outreach.render_keys import finding_key, inputs_digest
 
 
 class ReleaseError(Exception):
@@ -40,6 +41,8 @@ class ChannelPlan:
     channel: str
     batches: list[Batch] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
+    render_keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(finding id or "" for the site, unit) -> input key, recorded once published."""
 
 
 LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom")
@@ -201,6 +204,43 @@ def ready_findings(
     return ready, held
 
 
+@dataclass
+class Reuse:
+    """What a channel published before, so output whose inputs are unchanged is not rendered
+    again: the render keys recorded in the ledger, and whether the platforms still hold the
+    files (a deleted or hand-edited file is rendered and written again)."""
+
+    keys: dict[tuple[str, str], str]
+    kept: Callable[[str, tuple[str, ...] | None], frozenset[str] | None]
+    """(finding id, paths or None for all of the finding's items) -> the items every platform
+    still holds as published, or None when anything is missing."""
+
+
+def reuse_for(
+    settings: Settings, ledger: Ledger, channel_name: str, platforms: Mapping[str, Platform]
+) -> Reuse | None:
+    """Reuse for a channel that publishes to ``platforms`` (None when it publishes nowhere)."""
+    names = [name for name in settings.channel(channel_name).platforms if name in platforms]
+    if not names:
+        return None
+    published = {name: ledger.channel_items(channel_name, name) for name in names}
+
+    def kept(finding_id: str, paths: tuple[str, ...] | None) -> frozenset[str] | None:
+        held: frozenset[str] | None = None
+        for name in names:
+            items = published[name].get(finding_id, {})
+            if paths is not None:
+                if not all(path in items for path in paths):
+                    return None
+                items = {path: items[path] for path in paths}
+            if not items or not platforms[name].holds(items):
+                return None
+            held = frozenset(items) if held is None else held & frozenset(items)
+        return held
+
+    return Reuse(ledger.render_keys(channel_name), kept)
+
+
 def plan_channel(
     settings: Settings,
     catalog: dict[str, Finding],
@@ -208,8 +248,12 @@ def plan_channel(
     ids: Sequence[str],
     already_released: Iterable[str],
     now: datetime,
+    reuse: Reuse | None = None,
 ) -> ChannelPlan:
-    """Render one channel for ``ids`` plus the site-wide pages that list every public finding."""
+    """Render one channel for ``ids`` plus the site-wide pages that list every public finding.
+
+    With ``reuse``, a finding or site page whose inputs are unchanged since it was published,
+    and which the platforms still hold, is not rendered again: its batch keeps those items."""
     channel = get_channel(channel_name)
     ready, held = ready_findings(channel_name, catalog, ids, now)
     plan = ChannelPlan(channel_name, held=held)
@@ -217,11 +261,69 @@ def plan_channel(
     listed = newest_first(
         catalog[i] for i in listed_ids if not channel.public or catalog[i].is_public(now)
     )
-    site = Site(settings=settings, listed=tuple(listed))
+    inputs = inputs_digest(settings) if reuse is not None else ""
+    # Whether a finding is public yet is an input too: a platform may show it differently
+    # (a scheduled WordPress post is published by the run after the lift).
+    keys = (
+        {
+            f.id: finding_key(channel_name, f, settings, inputs, f"public={f.is_public(now)}")
+            for f in [*ready, *listed]
+        }
+        if reuse is not None
+        else {}
+    )
+    site = Site(settings, tuple(listed), channel_name, inputs, keys)
     for finding in ready:
-        plan.batches.append(Batch(channel_name, finding.id, channel.render_finding(finding, site)))
-    plan.batches.append(Batch(channel_name, SITE_WIDE, channel.render_site(site)))
+        key = keys.get(finding.id)
+        kept = _reusable(reuse, finding.id, "", key, None)
+        if kept is not None:
+            plan.batches.append(Batch(channel_name, finding.id, (), kept))
+        else:
+            rendered = channel.render_finding(finding, site)
+            plan.batches.append(Batch(channel_name, finding.id, rendered))
+        if key is not None:
+            plan.render_keys[(finding.id, "")] = key
+    deliverables: list[Deliverable] = []
+    kept_pages: set[str] = set()
+    for page in channel.site_pages(site):
+        kept = _reusable(reuse, SITE_WIDE, page.unit, page.key, page.paths)
+        if kept is not None:
+            kept_pages |= kept
+        else:
+            deliverables += page.render()
+        if page.key is not None:
+            plan.render_keys[(SITE_WIDE, page.unit)] = page.key
+    plan.batches.append(Batch(channel_name, SITE_WIDE, deliverables, frozenset(kept_pages)))
     return plan
+
+
+def _reusable(
+    reuse: Reuse | None,
+    finding_id: str,
+    unit: str,
+    key: str | None,
+    paths: tuple[str, ...] | None,
+) -> frozenset[str] | None:
+    if reuse is None or key is None or reuse.keys.get((finding_id, unit)) != key:
+        return None
+    if paths == ():
+        return None
+    return reuse.kept(finding_id, paths)
+
+
+def platforms_for_reuse(settings: Settings, channels: Sequence[str]) -> dict[str, Platform]:
+    """The channels' platforms, built only to ask what they hold (no credentials needed)."""
+    return {
+        name: make_platform(settings, name, need_secrets=False)
+        for name in configured_platforms(settings, list(channels))
+    }
+
+
+def remember_renders(ledger: Ledger, plans: Sequence[ChannelPlan]) -> None:
+    """After every platform took the plans: their render keys describe what is published."""
+    for plan in plans:
+        if plan.render_keys:
+            ledger.record_render_keys(plan.channel, plan.render_keys)
 
 
 # -- publishing ---------------------------------------------------------------
@@ -277,10 +379,17 @@ def release(
     chosen = resolve_ids(catalog, ids)
     names = resolve_channels(settings, channels)
     ledger = Ledger(settings.paths.ledger)
+    platforms = platforms_for_reuse(settings, names)
     plans = [
-        plan_channel(settings, catalog, name, chosen, ledger.released(name), now) for name in names
-    ]
+        plan_channel(
+            settings, catalog, name, chosen, ledger.released(name), now,
+            reuse_for(settings, ledger, name, platforms),
+        )
+        for name in names
+    ]  # fmt: skip
     receipts = publish_plans(settings, plans, ledger, now, dry_run)
+    if not dry_run:
+        remember_renders(ledger, plans)
     notes = [] if dry_run else notify_channels(settings, names, receipts)
     return ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run, notes)
 

@@ -7,7 +7,7 @@ files, reads the clock or touches the network; platforms do the publishing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 from urllib.parse import urlsplit
@@ -45,6 +45,21 @@ class Site:
 
     settings: Settings
     listed: Sequence[Finding] = field(default_factory=tuple)
+    channel: str = ""
+    inputs: str = ""
+    """Digest of the code, templates, press data and settings; empty: keys are not used."""
+    finding_keys: Mapping[str, str] = field(default_factory=dict)
+    """Each listed finding's content key, for the keys of the pages that list it."""
+
+    def page_key(self, unit: str, findings: Iterable[Finding]) -> str | None:
+        """The content key of a site page listing ``findings`` (None: always render it)."""
+        if not self.inputs:
+            return None
+        from outreach.render_keys import page_key
+
+        return page_key(
+            self.channel, unit, self.inputs, (self.finding_keys[f.id] for f in findings)
+        )
 
     def url(self, path: str = "") -> str:
         """Absolute URL of a site path such as ``blog/x/``."""
@@ -53,6 +68,17 @@ class Site:
     def href(self, path: str = "") -> str:
         """Root-relative link for a site path, honouring a base URL with a path prefix."""
         return urlsplit(self.settings.site.base_url).path + path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One site-wide output unit (an index page, a topic page, a feed) that can be skipped
+    when its key is unchanged. ``paths`` are the files ``render`` returns."""
+
+    unit: str
+    paths: tuple[str, ...]
+    key: str | None
+    render: Callable[[], list[Deliverable]]
 
 
 class BaseChannel:
@@ -77,6 +103,10 @@ class BaseChannel:
     def render_site(self, site: Site) -> list[Deliverable]:
         return []
 
+    def site_pages(self, site: Site) -> list[SitePage]:
+        """By default the whole site-wide output is one unit, rendered every time."""
+        return [SitePage("site", (), None, lambda: self.render_site(site))]
+
 
 class Channel(Protocol):
     """The one interface a channel implements to plug into the release flow."""
@@ -91,6 +121,10 @@ class Channel(Protocol):
 
     def render_site(self, site: Site) -> list[Deliverable]:
         """Deliverables that list findings (indexes, feeds, sitemaps)."""
+        ...
+
+    def site_pages(self, site: Site) -> list[SitePage]:
+        """The site-wide output as units with content keys, so unchanged ones are skipped."""
         ...
 
     def check_inputs(self, settings: Settings) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -14,7 +16,7 @@ from typing import ClassVar
 from feedgen.feed import FeedGenerator
 from PIL import Image
 
-from outreach.channels.base import BaseChannel, Deliverable, Site
+from outreach.channels.base import BaseChannel, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown
@@ -23,12 +25,15 @@ from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import WIDTH as SHARE_WIDTH
 from outreach.share_image import draw_share_image
 from outreach.templating import environment
-from outreach.topics import TOPICS, TOPICS_BY_SLUG
+from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
 
 ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
 """Namespace for Atom entry ids: derived from the finding id, so they survive a domain move."""
 
 FEED_PATH = "feed.atom"
+FEED_ENTRIES = 50
+"""The Atom feed carries the newest findings (readers poll for news); the index pages, topic
+pages and sitemap list every finding."""
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -157,14 +162,69 @@ class BlogChannel(BaseChannel):
     # -- the whole site --------------------------------------------------------
 
     def render_site(self, site: Site) -> list[Deliverable]:
-        settings = site.settings
-        env = environment(settings.paths.templates)
-        findings = list(site.listed)
-        out: list[Deliverable] = []
+        return [d for page in self.site_pages(site) for d in page.render()]
 
-        for page in paginate(findings, settings.site.posts_per_page):
-            path = index_page_path(page.number)
-            html = env.get_template("blog/index.html.j2").render(
+    def site_pages(self, site: Site) -> list[SitePage]:
+        """Each index page, topic page, feed and sitemap is its own unit: an edit to one
+        finding re-renders only the pages that list it (and those whose numbering moved)."""
+        settings = site.settings
+        findings = list(site.listed)
+        pages = paginate(findings, settings.site.posts_per_page)
+        units = [
+            SitePage(
+                f"index/{page.number}",
+                (index_page_path(page.number) + "index.html",),
+                site.page_key(f"index/{page.number}/{page.count}", page.findings),
+                functools.partial(self._index_page, site, page),
+            )
+            for page in pages
+        ]
+        by_topic = {t.slug: [f for f in findings if t.slug in f.topics] for t in TOPICS}
+        units += [
+            SitePage(
+                f"topic/{topic.slug}",
+                (f"topics/{topic.slug}/index.html",),
+                site.page_key(f"topic/{topic.slug}", by_topic[topic.slug]),
+                functools.partial(self._topic_page, site, topic, by_topic[topic.slug]),
+            )
+            for topic in TOPICS
+        ]
+        counts = {slug: len(listed) for slug, listed in by_topic.items()}
+        newest = findings[:FEED_ENTRIES]
+        units += [
+            SitePage(
+                "topics",
+                ("topics/index.html",),
+                site.page_key("topics/" + json.dumps(counts, sort_keys=True), ()),
+                functools.partial(self._topics_index, site, counts),
+            ),
+            SitePage(
+                "feed",
+                (FEED_PATH,),
+                site.page_key("feed", newest),
+                lambda: [Deliverable(FEED_PATH, self._atom_feed(newest, site))],
+            ),
+            SitePage(
+                "sitemap",
+                ("sitemap.xml",),
+                site.page_key("sitemap", findings),
+                functools.partial(self._sitemap, site, findings),
+            ),
+            SitePage(
+                "files",
+                ("robots.txt", "assets/style.css"),
+                site.page_key("files", ()),
+                functools.partial(self._files, site),
+            ),
+        ]
+        return units
+
+    def _index_page(self, site: Site, page: Page) -> list[Deliverable]:
+        path = index_page_path(page.number)
+        html = (
+            environment(site.settings.paths.templates)
+            .get_template("blog/index.html.j2")
+            .render(
                 site=site,
                 page=page,
                 canonical=site.url(path),
@@ -176,43 +236,57 @@ class BlogChannel(BaseChannel):
                 if page.number < page.count
                 else None,
             )
-            out.append(Deliverable(path + "index.html", html.encode("utf-8")))
+        )
+        return [Deliverable(path + "index.html", html.encode("utf-8"))]
 
-        counts = {topic.slug: 0 for topic in TOPICS}
-        for topic in TOPICS:
-            in_topic = [finding for finding in findings if topic.slug in finding.topics]
-            counts[topic.slug] = len(in_topic)
-            path = f"topics/{topic.slug}/"
-            html = env.get_template("blog/topic.html.j2").render(
+    def _topic_page(self, site: Site, topic: Topic, in_topic: list[Finding]) -> list[Deliverable]:
+        path = f"topics/{topic.slug}/"
+        html = (
+            environment(site.settings.paths.templates)
+            .get_template("blog/topic.html.j2")
+            .render(
                 site=site,
                 topic=topic,
                 findings=in_topic,
                 canonical=site.url(path),
                 topics_by_slug=TOPICS_BY_SLUG,
             )
-            out.append(Deliverable(path + "index.html", html.encode("utf-8")))
-        html = env.get_template("blog/topics.html.j2").render(
-            site=site, topics=TOPICS, counts=counts, canonical=site.url("topics/")
         )
-        out.append(Deliverable("topics/index.html", html.encode("utf-8")))
+        return [Deliverable(path + "index.html", html.encode("utf-8"))]
 
-        out.append(Deliverable(FEED_PATH, self._atom_feed(findings, site)))
-        sitemap = env.get_template("blog/sitemap.xml.j2").render(
-            site=site,
-            findings=findings,
-            index_pages=paginate(findings, settings.site.posts_per_page),
-            index_page_path=index_page_path,
-            topics=TOPICS,
+    def _topics_index(self, site: Site, counts: dict[str, int]) -> list[Deliverable]:
+        html = (
+            environment(site.settings.paths.templates)
+            .get_template("blog/topics.html.j2")
+            .render(site=site, topics=TOPICS, counts=counts, canonical=site.url("topics/"))
         )
-        out.append(Deliverable("sitemap.xml", sitemap.encode("utf-8")))
+        return [Deliverable("topics/index.html", html.encode("utf-8"))]
+
+    def _sitemap(self, site: Site, findings: list[Finding]) -> list[Deliverable]:
+        sitemap = (
+            environment(site.settings.paths.templates)
+            .get_template("blog/sitemap.xml.j2")
+            .render(
+                site=site,
+                findings=findings,
+                index_pages=paginate(findings, site.settings.site.posts_per_page),
+                index_page_path=index_page_path,
+                topics=TOPICS,
+            )
+        )
+        return [Deliverable("sitemap.xml", sitemap.encode("utf-8"))]
+
+    def _files(self, site: Site) -> list[Deliverable]:
+        settings = site.settings
         robots = "User-agent: *\n"
         if "press" in settings.channels:
             robots += f"Disallow: {site.href('press/kit/')}\n"
         robots += f"Allow: /\nSitemap: {site.url('sitemap.xml')}\n"
-        out.append(Deliverable("robots.txt", robots.encode("utf-8")))
         stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"
-        out.append(Deliverable("assets/style.css", stylesheet.read_bytes()))
-        return out
+        return [
+            Deliverable("robots.txt", robots.encode("utf-8")),
+            Deliverable("assets/style.css", stylesheet.read_bytes()),
+        ]
 
     def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:
         settings = site.settings.site

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal, Protocol
 
 from outreach.channels.base import Deliverable
-from outreach.ledger import Ledger
+from outreach.ledger import Ledger, Publication
 
 Action = Literal["created", "updated", "unchanged", "removed"]
 
@@ -28,6 +28,9 @@ class Batch:
     channel: str
     finding_id: str
     deliverables: Sequence[Deliverable]
+    kept: frozenset[str] = frozenset()
+    """Items not rendered again because nothing they depend on changed: the platform keeps
+    them as they are (never stale, never rewritten)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class Platform(Protocol):
     def check(self) -> str:
         """Reach the platform with its credentials; say what was found, or raise
         PlatformUnavailable with what to fix. Called before anything is pushed."""
+        ...
+
+    def holds(self, published: Mapping[str, Publication]) -> bool:
+        """Whether the platform still has these published items as recorded, so rendering
+        them again can be skipped. Cheap: no content is read."""
         ...
 
 
@@ -89,15 +97,22 @@ def sync_batch(
     delete: Callable[[str], None],
     url: Callable[[str], str],
     order: Callable[[list[Deliverable]], list[Deliverable]] = lambda items: items,
+    token: Callable[[str], str | None] = lambda item: None,
 ) -> list[Receipt]:
     """The bookkeeping every file platform shares: write what changed, record it in the
     ledger as it lands, and remove the items the ledger holds that the batch no longer has
     (so only what the pipeline wrote is ever deleted).
 
     ``current_hash(item, recorded_hash)`` says what the platform holds now (None: nothing).
+    ``token(item)`` names what the platform now holds for an item (kept as its remote id, for
+    ``holds``); None when the ledger alone is the record.
     """
     known = ledger.items(batch.finding_id, batch.channel, platform)
     receipts: list[Receipt] = []
+    for item in sorted(batch.kept & set(known)):
+        receipts.append(
+            Receipt(batch.channel, platform, batch.finding_id, item, "unchanged", known[item].url)
+        )
     for deliverable in order(list(batch.deliverables)):
         recorded = known.get(deliverable.path)
         current = current_hash(deliverable.path, recorded.content_hash if recorded else None)
@@ -108,16 +123,21 @@ def sync_batch(
             action = "created" if current is None else "updated"
             if not dry_run:
                 write(deliverable)
-        if not dry_run and (recorded is None or recorded.content_hash != deliverable.sha256):
+        held = None if dry_run else token(deliverable.path)
+        if not dry_run and (
+            recorded is None
+            or recorded.content_hash != deliverable.sha256
+            or held != recorded.remote_id
+        ):
             ledger.record(
                 batch.finding_id, batch.channel, platform, deliverable.path,
-                deliverable.sha256, url(deliverable.path), now,
+                deliverable.sha256, url(deliverable.path), now, remote_id=held,
             )  # fmt: skip
         receipts.append(
             Receipt(batch.channel, platform, batch.finding_id, deliverable.path, action,
                     url(deliverable.path))
         )  # fmt: skip
-    wanted = {deliverable.path for deliverable in batch.deliverables}
+    wanted = {deliverable.path for deliverable in batch.deliverables} | batch.kept
     for stale in sorted(set(known) - wanted):
         if not dry_run:
             delete(stale)

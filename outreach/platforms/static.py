@@ -11,11 +11,12 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
-from outreach.ledger import Ledger
+from outreach.ledger import Ledger, Publication
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 
 
@@ -38,6 +39,12 @@ def atomic_write(path: Path, content: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+
+
+def stat_token(path: Path) -> str:
+    """Size and modification time of a file the platform wrote, to notice later changes."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _file_hash(path: Path) -> str | None:
@@ -87,4 +94,16 @@ class StaticSite:
             write=lambda d: atomic_write(self.target(d.path), d.content),
             delete=delete,
             url=self.url,
+            token=lambda item: stat_token(self.target(item)),
         )  # fmt: skip
+
+    def holds(self, published: Mapping[str, Publication]) -> bool:
+        """Every file is there with the size and time it was written with (a hand edit or a
+        deleted file changes them, and the item is rendered and written again)."""
+        for item, publication in published.items():
+            try:
+                if stat_token(self.target(item)) != publication.remote_id:
+                    return False
+            except (FileNotFoundError, UnsafePath):
+                return False
+        return True

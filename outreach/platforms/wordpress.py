@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, ClassVar, TypeVar
 
-from outreach.channels.base import SITE_WIDE, Deliverable
+from outreach.channels.base import Deliverable
 from outreach.config import WordPressSettings
 from outreach.ledger import Ledger, Publication
 from outreach.platforms.base import Action, Batch, PlatformUnavailable, Receipt
@@ -78,8 +78,13 @@ class WordPress:
     def publish(
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False
     ) -> list[Receipt]:
-        if batch.finding_id == SITE_WIDE and not batch.deliverables:
-            return []
+        if not batch.deliverables:  # the site-wide batch, or a finding not rendered again
+            known = ledger.items(batch.finding_id, batch.channel, self.name)
+            return [
+                Receipt(batch.channel, self.name, batch.finding_id, item, "unchanged",
+                        known[item].url)
+                for item in sorted(batch.kept & set(known))
+            ]  # fmt: skip
         files = {PurePosixPath(d.path).name: d for d in batch.deliverables}
         if "post.json" not in files:
             raise WordPressError(
@@ -122,6 +127,10 @@ class WordPress:
             Receipt(batch.channel, self.name, batch.finding_id, post_file.path, post_action,
                     post_url),
         ]  # fmt: skip
+
+    def holds(self, published: Mapping[str, Publication]) -> bool:
+        """The ledger keeps the post's id and what was sent: posts are not read back."""
+        return bool(published)
 
     # -- media -----------------------------------------------------------------
 

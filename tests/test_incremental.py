@@ -1,0 +1,133 @@
+"""Incremental work: after an edit only what depends on the edited finding is rendered again."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import AFTER_EMBARGO
+from outreach.channels.blog import BlogChannel
+from outreach.config import Settings
+from outreach.release import release
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """Counts what the blog channel renders: each finding's page, and each site page."""
+    seen: Counter = Counter()
+
+    def spy(name: str, label):
+        original = getattr(BlogChannel, name)
+
+        def wrapper(self, *args, **kwargs):
+            seen[label(*args)] += 1
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(BlogChannel, name, wrapper)
+
+    spy("render_finding", lambda finding, site: f"finding:{finding.id}")
+    spy("_index_page", lambda site, page: f"index:{page.number}")
+    spy("_topic_page", lambda site, topic, findings: f"topic:{topic.slug}")
+    spy("_topics_index", lambda site, counts: "topics")
+    spy("_atom_feed", lambda findings, site: "feed")
+    spy("_sitemap", lambda site, findings: "sitemap")
+    spy("_files", lambda site: "files")
+    return seen
+
+
+def edit_summary(settings: Settings, finding_id: str, summary: str) -> None:
+    path = settings.paths.findings / f"{finding_id}.md"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(
+        "".join(f"summary: {summary}\n" if line.startswith("summary:") else line for line in lines)
+    )
+
+
+def test_an_edit_renders_only_the_finding_and_the_pages_that_list_it(
+    settings: Settings, renders: Counter
+) -> None:
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert renders["finding:alpha-cocoa-prices"] == 1 and renders["topics"] == 1
+
+    renders.clear()
+    again = release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert renders == Counter(), "nothing changed, nothing rendered"
+    assert again.changed == [] and len(again.receipts) > 10
+
+    renders.clear()
+    edit_summary(settings, "alpha-cocoa-prices", "A new summary for the cocoa finding.")
+    report = release(settings, None, ["blog"], AFTER_EMBARGO)
+    # alpha is the oldest of three findings, alone on index page 2 (two per page); its one
+    # topic is food and agriculture; the feed and sitemap list every finding.
+    assert set(renders) == {
+        "finding:alpha-cocoa-prices",
+        "index:2",
+        "topic:food-agriculture",
+        "feed",
+        "sitemap",
+    }
+    assert {r.item for r in report.changed} <= {
+        "blog/alpha-cocoa-prices/index.html",
+        "page/2/index.html",
+        "topics/food-agriculture/index.html",
+        "feed.atom",
+        "sitemap.xml",
+    }
+    page = settings.paths.public / "blog/alpha-cocoa-prices/index.html"
+    assert "A new summary for the cocoa finding." in page.read_text()
+
+
+def test_a_damaged_or_deleted_file_is_rendered_and_written_again(
+    settings: Settings, renders: Counter
+) -> None:
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    public = settings.paths.public
+    page = public / "blog/beta-cotton-traceability/index.html"
+    good = page.read_bytes()
+    page.write_text("damaged")
+    (public / "topics/plastics-packaging/index.html").unlink()
+
+    renders.clear()
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert set(renders) == {"finding:beta-cotton-traceability", "topic:plastics-packaging"}
+    assert page.read_bytes() == good
+    assert (public / "topics/plastics-packaging/index.html").is_file()
+
+
+def test_a_template_change_renders_everything_again(settings: Settings, renders: Counter) -> None:
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    renders.clear()
+    templates = settings.paths.templates
+    # The fixture project uses the repository's templates: use a copy to change one.
+    copy = settings.paths.public.parent / "templates"
+    shutil.copytree(templates, copy)
+    (copy / "blog" / "post.html.j2").write_text(
+        (copy / "blog" / "post.html.j2").read_text() + "\n{# changed #}\n"
+    )
+    changed = settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"templates": copy})}
+    )
+    release(changed, None, ["blog"], AFTER_EMBARGO)
+    assert renders["finding:alpha-cocoa-prices"] == 1
+    assert renders["finding:beta-cotton-traceability"] == 1
+    assert renders["index:1"] == 1 and renders["feed"] == 1
+
+
+def test_the_first_release_of_a_project_renders_the_same_files_as_a_preview(
+    project: Path, settings: Settings
+) -> None:
+    """Keys change nothing in the output: a release and a full preview agree byte for byte."""
+    from outreach.release import build_preview
+
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    build_preview(settings, AFTER_EMBARGO)
+    built = [p for p in settings.paths.build.rglob("*") if p.is_file()]
+    assert built
+    for path in built:
+        published = settings.paths.public / path.relative_to(settings.paths.build)
+        if published.exists():  # the preview also renders channels this release left out
+            assert published.read_bytes() == path.read_bytes(), path
