@@ -428,3 +428,20 @@ def test_a_user_who_may_not_publish_gets_a_clear_refusal(
         client.create("wp/v2/categories", {"name": "Not allowed"})
     assert "is not allowed for user 'contributor'" in str(refusal.value)
     assert password not in str(refusal.value)
+
+
+def test_a_post_deleted_on_the_site_is_made_again_at_the_next_change(
+    wordpress: WordPressSite, wp_settings: Settings
+) -> None:
+    """The ledger's post id answers 404: the post is found by slug or created, once."""
+    now = datetime.now(UTC)
+    release(wp_settings, ["farm-gate-to-fob"], ["wordpress"], now)
+    [post] = wordpress.posts(slug="farm-gate-to-fob")
+    wordpress.delete(f"wp/v2/posts/{post['id']}")
+    source = wp_settings.paths.findings / "farm-gate-to-fob.md"
+    source.write_text(source.read_text().replace("\n---\n", "\n---\nA new first line.\n\n", 1))
+
+    release(wp_settings, ["farm-gate-to-fob"], ["wordpress"], now)
+    [again] = wordpress.posts(slug="farm-gate-to-fob")
+    assert again["id"] != post["id"]
+    assert "A new first line." in again["content"]["raw"]
