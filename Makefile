@@ -9,6 +9,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
 .PHONY: demo test lint format serve clean test-tools bench bench-tools
+.PHONY: server bootstrap deploy worker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +33,11 @@ demo: $(VENV)/.demo-installed
 
 # Tools the tests check with, from Debian's packages when missing (as root): ffprobe for the
 # podcast audio (the pip-installed ffmpeg ships without it), Chromium for the email render, and
-# WordPress with MariaDB and PHP (daemons kept from starting; the tests start their own).
+# WordPress with MariaDB and PHP, and PostgreSQL for the server-mode test (daemons kept from
+# starting; the tests start their own).
 test-tools:
 	tests/servers/wordpress.sh install
+	tests/servers/postgres.sh install
 	@missing=""; command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	  command -v chromium >/dev/null || missing="$$missing chromium"; \
 	  if [ -n "$$missing" ]; then \
@@ -70,3 +73,46 @@ bench-tools:
 bench: $(VENV)/.test-installed bench-tools
 	$(BIN)/python -m bench.podcast
 	$(BIN)/python -m bench.newsletter
+
+# Server mode, for a team (README, "Running for a team"): one Prefect server, `make bootstrap`
+# and `make deploy` against it, `make worker` on every machine that runs flows. The server's
+# database is PREFECT_API_DATABASE_CONNECTION_URL (PostgreSQL); without it, SQLite in
+# .prefect-server/server.db (kept by make clean, unlike the embedded defaults' .prefect).
+# bootstrap, deploy and worker talk to the server in PREFECT_API_URL, and refuse to run
+# without it (Prefect would otherwise use a temporary server of its own and forget everything).
+PREFECT_SERVER_API_HOST ?= 127.0.0.1
+PREFECT_SERVER_API_PORT ?= 4200
+WORKER_NAME ?= outreach-$$(hostname)-$$$$
+WORK_POOL := outreach
+SERVER_SQLITE := $(CURDIR)/.prefect-server/server.db
+need_api = $(BIN)/python -c 'import sys; from prefect.settings import get_current_settings as s; \
+  sys.exit(0 if s().api.url else "PREFECT_API_URL is not set: export the address of the team'"'"'s \
+  Prefect server first, e.g. PREFECT_API_URL=http://127.0.0.1:4200/api (make server starts one)")'
+
+server: $(VENV)/.demo-installed
+	@mkdir -p "$(PREFECT_HOME)" "$(dir $(SERVER_SQLITE))"
+	@if [ -n "$$PREFECT_API_DATABASE_CONNECTION_URL" ]; then \
+	  echo "Prefect server database: $$(printf %s "$$PREFECT_API_DATABASE_CONNECTION_URL" | \
+	    sed -E 's#//[^@/]*@#//***@#') (PREFECT_API_DATABASE_CONNECTION_URL)"; \
+	else \
+	  export PREFECT_API_DATABASE_CONNECTION_URL="sqlite+aiosqlite:///$(SERVER_SQLITE)"; \
+	  echo "PREFECT_API_DATABASE_CONNECTION_URL is not set: the server keeps its state in SQLite,"; \
+	  echo "  $(SERVER_SQLITE): fine for one machine;"; \
+	  echo "  for a team, use PostgreSQL (README: Running for a team)."; \
+	fi; \
+	echo "Prefect server on http://$(PREFECT_SERVER_API_HOST):$(PREFECT_SERVER_API_PORT)/ (UI; API under /api)"; \
+	exec $(BIN)/prefect server start --host "$(PREFECT_SERVER_API_HOST)" \
+	  --port "$(PREFECT_SERVER_API_PORT)"
+
+bootstrap: $(VENV)/.demo-installed
+	$(BIN)/python -m flows.bootstrap
+
+# prefect.yaml's pull step runs flows in {{ $$PWD }}: the checkout, at the same path on every
+# worker machine (set here, since make -C leaves PWD as the caller's folder).
+deploy: $(VENV)/.demo-installed
+	@$(need_api)
+	cd "$(CURDIR)" && PWD="$(CURDIR)" $(BIN)/prefect --no-prompt deploy --all
+
+worker: $(VENV)/.demo-installed
+	@$(need_api)
+	$(BIN)/prefect worker start --pool $(WORK_POOL) --type process --name "$(WORKER_NAME)"

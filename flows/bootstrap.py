@@ -193,10 +193,26 @@ def bootstrap(environ: Mapping[str, str], say: Callable[[str], None] = print) ->
 
 
 def main() -> int:
+    from prefect.exceptions import PrefectHTTPStatusError
+
     try:
         counts = bootstrap(os.environ)
     except BootstrapError as exc:
         print(f"bootstrap: error: {exc}", file=sys.stderr)
+        return 1
+    except PrefectHTTPStatusError as exc:
+        status = exc.response.status_code
+        hint = (
+            ": set PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING "
+            "(user:password)"
+            if status in (401, 403)
+            else ""
+        )
+        print(
+            f"bootstrap: error: the Prefect server answered {status} to "
+            f"{exc.request.method} {exc.request.url}{hint}",
+            file=sys.stderr,
+        )
         return 1
     if counts["created"] or counts["updated"]:
         print(

@@ -164,10 +164,14 @@ def _pick(chosen, runners, index: int) -> str | None:
 
 
 def schedule_lifts(
-    held: Sequence[Held], channels: Sequence[str] | None = None, config: str | None = None
+    held: Sequence[Held],
+    channels: Sequence[str] | None = None,
+    config: str | None = None,
+    approve_pitches: bool | None = None,
 ) -> list[str]:
     """On a server, schedule the public step of each held finding at its lift time, on the
-    same channels and configuration as the release that held it."""
+    same channels and configuration, with the same pitch decision, as the release that
+    held it (so a lift run never waits for an approval nobody is there to give)."""
     if not server_mode():
         return []
     notes: list[str] = []
@@ -181,6 +185,7 @@ def schedule_lifts(
                     "finding_id": finding_id,
                     **({"channels": list(channels)} if channels else {}),
                     **({"config": config} if config else {}),
+                    **({"approve_pitches": approve_pitches} if approve_pitches is not None else {}),
                 },
                 scheduled_time=until,
                 idempotency_key=key,

@@ -217,7 +217,7 @@ def _run(
         if "newsletter" in names and not rebuild:
             for finding in ready_findings("newsletter", catalog, chosen, moment)[0]:
                 notes.append(send_issue(finding_issue(finding), settings, moment))
-        notes += schedule_lifts(held, channels, config)
+        notes += schedule_lifts(held, channels, config, approve_pitches)
     report = ReleaseReport(receipts, held, dry_run, notes)
     logger.info(report.summary())
     _artifact(report, artifact_key)
@@ -270,7 +270,16 @@ def lift_embargo(
 ) -> ReleaseReport:
     """The public step of an embargoed finding, which a release schedules at the lift time:
     the blog, podcast, newsroom, WordPress post and newsletter go out, and pitches that
-    waited for the lift are sent. Run early, it holds the finding again and changes nothing."""
+    waited for the lift are sent. Run early by hand, it holds the finding again.
+
+    The clock is the later of now and the run's scheduled time: Prefect may start a
+    scheduled run a fraction of a second early, which must not count as before the lift."""
+    if now is None:
+        from prefect.runtime import flow_run
+
+        scheduled = flow_run.scheduled_start_time
+        if scheduled is not None:
+            now = max(datetime.now(UTC), datetime.fromtimestamp(scheduled.timestamp(), UTC))
     return _run(
         [finding_id],
         channels,

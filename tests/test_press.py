@@ -399,7 +399,8 @@ def test_the_lift_is_scheduled_on_a_server_once(prefect_api: str, press_project:
         "finding_id": "gamma-embargoed-packaging",
         "channels": ["blog"],
         "config": config,
-    }
+        "approve_pitches": False,
+    }, "the lift runs with the release's channels, configuration and pitch decision"
     assert not (press_project / "public/blog/gamma-embargoed-packaging").exists()
 
 
