@@ -70,9 +70,14 @@ bench-tools:
 	  (apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null); \
 	  rm -f /usr/sbin/policy-rc.d; }
 
-bench: $(VENV)/.test-installed bench-tools
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed bench-tools
 	$(BIN)/python -m bench.podcast
 	$(BIN)/python -m bench.newsletter
+	$(BIN)/python -m bench.scale
 
 # Server mode, for a team (README, "Running for a team"): one Prefect server, `make bootstrap`
 # and `make deploy` against it, `make worker` on every machine that runs flows. The server's

@@ -47,24 +47,56 @@ class Publication:
     published_at: str
 
 
+COMMIT_EVERY = 200
+"""Records per commit inside a transaction: few disk syncs, little to redo after a crash."""
+
+
 class Ledger:
-    """Open per use; every write commits at once so a crash loses at most the current item."""
+    """Open per use; every write commits at once so a crash loses at most the current item,
+    unless writes are grouped in ``transaction()``."""
 
     def __init__(self, path: Path):
         self.path = path
+        self._shared: sqlite3.Connection | None = None
+        self._uncommitted = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
 
+    def _open(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        return connection
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
+        if self._shared is not None:
+            yield self._shared
+            return
+        connection = self._open()
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
             with connection:
                 yield connection
         finally:
+            connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One connection for many records, committed every COMMIT_EVERY records and at the
+        end, also when the work stops midway. A crash loses at most the uncommitted records,
+        not the files: the next run finds the files (or uploads them again) and records them."""
+        if self._shared is not None:
+            yield
+            return
+        connection = self._open()
+        self._shared = connection
+        try:
+            yield
+        finally:
+            # Commit even when the batch stopped midway: every record is of something done.
+            connection.commit()
+            self._shared, self._uncommitted = None, 0
             connection.close()
 
     def items(self, finding_id: str, channel: str, platform: str) -> dict[str, Publication]:
@@ -104,6 +136,14 @@ class Ledger:
                     when.isoformat(),
                 ),
             )
+            self._wrote(connection)
+
+    def _wrote(self, connection: sqlite3.Connection) -> None:
+        if connection is self._shared:
+            self._uncommitted += 1
+            if self._uncommitted >= COMMIT_EVERY:
+                connection.commit()
+                self._uncommitted = 0
 
     def forget(self, finding_id: str, channel: str, platform: str, item: str) -> None:
         with self._connect() as connection:
@@ -112,6 +152,7 @@ class Ledger:
                 "WHERE finding_id=? AND channel=? AND platform=? AND item=?",
                 (finding_id, channel, platform, item),
             )
+            self._wrote(connection)
 
     def channel_items(self, channel: str, platform: str) -> dict[str, dict[str, Publication]]:
         """Every published item of a channel on a platform, by finding id then item."""

@@ -51,8 +51,11 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
+@lru_cache(maxsize=128)
 def render_markdown(text: str) -> str:
-    """Render a post body. A body h1 becomes h2: the page's only h1 is the title."""
+    """Render a post body. A body h1 becomes h2: the page's only h1 is the title.
+
+    Remembered for the newest bodies: the page, the feed and the email render the same one."""
     parser = _parser()
     tokens = parser.parse(text)
     for token in tokens:

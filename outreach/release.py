@@ -340,12 +340,13 @@ def publish_stage(
 ) -> list[Receipt]:
     """One platform's share of the plans: the findings' batches, or the site-wide ones."""
     receipts: list[Receipt] = []
-    for plan in plans:
-        if platform.name not in settings.channel(plan.channel).platforms:
-            continue
-        for batch in plan.batches:
-            if (batch.finding_id == SITE_WIDE) == site_wide:
-                receipts.extend(platform.publish(batch, ledger, now, dry_run=dry_run))
+    with ledger.transaction():
+        for plan in plans:
+            if platform.name not in settings.channel(plan.channel).platforms:
+                continue
+            for batch in plan.batches:
+                if (batch.finding_id == SITE_WIDE) == site_wide:
+                    receipts.extend(platform.publish(batch, ledger, now, dry_run=dry_run))
     return receipts
 
 

@@ -23,10 +23,10 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(
     target = tmp_path / "feed.atom"
     atomic_write(target, b"old complete feed")
 
-    def broken_fsync(fd: int) -> None:
+    def broken_sync(fd: int) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fdatasync", broken_sync)
     with pytest.raises(OSError, match="disk full"):
         atomic_write(target, b"new feed that never lands")
     assert target.read_bytes() == b"old complete feed"

@@ -107,6 +107,24 @@ def sync_batch(
     ``token(item)`` names what the platform now holds for an item (kept as its remote id, for
     ``holds``); None when the ledger alone is the record.
     """
+    with ledger.transaction():
+        return _sync(platform, batch, ledger, now, dry_run, current_hash, write, delete, url,
+                     order, token)  # fmt: skip
+
+
+def _sync(
+    platform: str,
+    batch: Batch,
+    ledger: Ledger,
+    now: datetime,
+    dry_run: bool,
+    current_hash: Callable[[str, str | None], str | None],
+    write: Callable[[Deliverable], None],
+    delete: Callable[[str], None],
+    url: Callable[[str], str],
+    order: Callable[[list[Deliverable]], list[Deliverable]],
+    token: Callable[[str], str | None],
+) -> list[Receipt]:
     known = ledger.items(batch.finding_id, batch.channel, platform)
     receipts: list[Receipt] = []
     for item in sorted(batch.kept & set(known)):

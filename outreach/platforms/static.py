@@ -26,14 +26,15 @@ class UnsafePath(ValueError):
 
 def atomic_write(path: Path, content: bytes, mode: int = 0o644) -> None:
     """Replace ``path`` with ``content`` so no reader ever sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(content)
             temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, mode)
+            os.fchmod(temp.fileno(), mode)
+            os.fdatasync(temp.fileno())  # the bytes are on disk before the name points at them
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,830 @@
+"""Scale: full site builds against Pelican, incremental rebuilds, Prefect overhead, memory.
+
+Synthetic projects of 100 and 1,000 findings (600-900-word bodies assembled from the sample
+findings' sections, with headings, lists, quotes, a table and links; dates spread over 2019-2030;
+1-2 topics, 1-3 commodities, 1-2 regions; one of media/images/*.jpg each) are built by our blog
+channel (``release(settings, None, ["blog"], now)``, fresh public/ and state/ each run) and, from
+the same Markdown bodies, by Pelican in-process with its default theme, interleaved, medians of 3.
+Pelican's articles carry one extra line, the image (``{static}``), so both sites copy an image
+per post; Pelican writes no sitemap (that needs a plugin).
+
+1. Full build, per HTML page written, ours against Pelican. "Comparable work" swaps our share
+   images (Pelican draws none) for a fixed tiny PNG; drawing the real share images is timed on
+   its own (100 findings) and in full builds of their own. At 1,000 findings the third of those
+   builds is the memory run's (its own process), to keep the runtime down.
+2. Incremental rebuild at 1,000 findings, on a full build with real share images: three edits of
+   the newest finding (summary and a body sentence), each released, then three releases with
+   nothing changed; asserts the edited page changed and an untouched page kept its mtime.
+3. Prefect overhead: one finding released through the ``release-finding`` flow on a warm, real
+   ``prefect server start`` (SQLite, UI off, its own PREFECT_HOME), in a child process, against
+   the same release called directly, each run into a fresh copy of a 20-finding project.
+4. Peak memory (VmHWM) of a 1,000-finding full build in its own process, ours and Pelican's, and
+   of a 100,000-subscriber newsletter send (bench/newsletter.py's own measurement, which needs
+   Postfix's smtp-sink; skipped with a note without it).
+
+Run with ``python -m bench.scale``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RUNS = 3
+SIZES = (100, 1_000)
+NOW = datetime(2031, 1, 1, tzinfo=UTC)
+"""After every synthetic date: every finding is public."""
+BASE_URL = "https://findings.example.org/"
+FLOW_FINDINGS = 20
+SUBSCRIBERS = 100_000
+
+# -- synthetic findings -------------------------------------------------------------------
+
+COMMODITIES = ("cocoa", "coffee", "cotton", "tea", "palm oil", "cashew", "rubber", "vanilla",
+               "shea", "sugar cane", "soy", "pepper")  # fmt: skip
+REGIONS = ("West Africa", "East Africa", "South Asia", "Southeast Asia", "Central America",
+           "South America", "Uganda", "Ghana", "Côte d'Ivoire", "India", "Indonesia", "Peru",
+           "Global")  # fmt: skip
+THEMES = (
+    "where value and risk sit between farm gate and port",
+    "what lasting farmer training looks like",
+    "premiums that reach households",
+    "long-term offtake and aligned incentives",
+    "traceable lots without parallel systems",
+    "replanting as a cash-flow problem",
+    "drying, storage and the price at the port",
+    "women's incomes and the household budget",
+    "climate adaptation that pays for itself",
+    "cooperative books before buildings",
+    "packaging that keeps contamination out",
+    "living income gaps and how buyers close them",
+    "jurisdictional approaches that outlast a project",
+    "pre-finance, credit and the lean season",
+    "Scope 3 emissions counted at the farm",
+)
+FORMS = (
+    "{Commodity} in {region}: {theme}",
+    "Country case study: {commodity} in {region}, {theme}",
+    "{theme_cap}: lessons from {commodity} in {region}",
+    "What {commodity} buyers learned about {theme}",
+    "{Commodity} and {commodity2}: {theme}",
+)
+SUMMARY_FORMS = (
+    "Following {commodity} from smallholder plots in {region}, we found that {claim}.",
+    "Across {commodity} and {commodity2} projects in {region}, {claim}; the effect held "
+    "over {years} seasons.",
+    "In {region}, {claim}, most clearly where buyers committed for {years} seasons or more.",
+)
+CLAIMS = (
+    "most losses sit in aggregation and storage rather than at the port",
+    "farmer-led field schools kept new practices in use two seasons on",
+    "premiums split by a published rule caused fewer disputes",
+    "multi-season contracts did more than one-off training",
+    "cooperatives that kept open books borrowed more easily for inputs",
+    "shade trees were planted only where they paid as fruit or timber",
+    "traceable lots sold faster and at a visible premium",
+)
+NAMES = ("Efua Ankomah", "Grace Namukasa", "Ravi Menon", "Ana Quispe", "Siti Rahma", "Kofi Mensah")
+
+
+def _sample_parts() -> tuple[list[str], list[str], list[dict]]:
+    """Intros and ``## `` sections of the sample bodies, and their image blocks."""
+    from outreach.finding import split_front_matter
+
+    intros, sections, images = [], [], []
+    for path in sorted((REPO / "findings").glob("*.md")):
+        if path.name.lower() == "readme.md":
+            continue
+        _, body = split_front_matter(path.read_text(encoding="utf-8"))
+        parts = re.split(r"(?m)^(?=## )", body)
+        intro = "\n\n".join(p for p in parts[0].strip().split("\n\n") if not p.startswith("*Fig"))
+        intros.append(intro)
+        sections += [part.strip() for part in parts[1:]]
+        images.append(path.stem)
+    return intros, sections, images
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _body(rnd: random.Random, number: int, intros, sections, commodity, region) -> str:
+    """An intro, the illustrative-figures note, sections until 600-900 words, a link."""
+    target = rnd.randint(600, 900)
+    opening = (
+        f"This is finding {number} of the programme's synthetic series, on {commodity} "
+        f"in {region}. " + rnd.choice(intros)
+    )
+    closing = (
+        f"The data behind finding {number}, with the method and the crop-by-crop detail, are "
+        f"in the [programme report](https://example.org/reports/{number:04d}) and the "
+        "[sample survey](https://example.org/survey)."
+    )
+    parts = [opening, "*Figures in this post are illustrative sample figures, not survey results.*"]
+    words = _words(opening) + _words(parts[1]) + _words(closing)
+    for section in rnd.sample(sections, len(sections)):
+        if words + _words(section) > 900:
+            continue
+        parts.append(section)
+        words += _words(section)
+        if words >= target:
+            break
+    parts.append(closing)
+    return "\n\n".join(parts) + "\n"
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def generate(root: Path, count: int, seed: int = 7) -> tuple[Path, Path]:
+    """A project (``root/project/outreach.toml``) with ``count`` findings and the same articles
+    as Pelican content (``root/pelican/content``). Returns both paths."""
+    from outreach.topics import TOPICS
+
+    intros, sections, images = _sample_parts()
+    rnd = random.Random(seed)
+    project, content = root / "project", root / "pelican" / "content"
+    for name in ("press", "templates"):
+        shutil.copytree(REPO / name, project / name)
+    (project / "media" / "images").mkdir(parents=True)
+    for stem in images:
+        shutil.copy2(REPO / "media" / "images" / f"{stem}.jpg", project / "media" / "images")
+    (project / "findings").mkdir()
+    (content / "images").mkdir(parents=True)
+    config = (REPO / "outreach.toml").read_text(encoding="utf-8")
+    config = re.sub(r"(?m)^\[channels\.(?!blog\])[^\]]+\]\nplatforms = .*\n", "", config)
+    config = re.sub(r'(?m)^base_url = ".*"', f'base_url = "{BASE_URL}"', config)
+    (project / "outreach.toml").write_text(config, encoding="utf-8")
+    start = datetime(2019, 1, 7, tzinfo=UTC)
+    span = (NOW - timedelta(days=30) - start).total_seconds()
+    for number in range(count):
+        finding_id = f"finding-{number:04d}"
+        topics = rnd.sample([t.slug for t in TOPICS], rnd.choice((1, 2, 2)))
+        commodities = rnd.sample(COMMODITIES, rnd.randint(1, 3))
+        regions = rnd.sample(REGIONS, rnd.randint(1, 2))
+        published = start + timedelta(seconds=int(rnd.random() * span) // 900 * 900)
+        words = {
+            "commodity": commodities[0],
+            "Commodity": commodities[0].capitalize(),
+            "commodity2": rnd.choice([c for c in COMMODITIES if c != commodities[0]]),
+            "region": regions[0],
+            "theme": (theme := rnd.choice(THEMES)),
+            "theme_cap": theme[0].upper() + theme[1:],
+            "claim": rnd.choice(CLAIMS),
+            "years": rnd.choice(("two", "three", "four")),
+        }
+        title = rnd.choice(FORMS).format(**words)
+        summary = rnd.choice(SUMMARY_FORMS).format(**words)
+        image = images[number % len(images)]
+        alt = f"Flat-colour drawing for finding {number}: {commodities[0]} farms in {regions[0]}."
+        body = _body(rnd, number, intros, sections, commodities[0], regions[0])
+        stats = "".join(
+            f"  - value: {_quoted(f'{rnd.randint(5, 95)}%')}\n"
+            f"    label: {_quoted(rnd.choice(CLAIMS))}\n"
+            '    source: "Illustrative sample figure, Durable Supply Chains Programme"\n'
+            "    illustrative: true\n"
+            for _ in range(rnd.randint(1, 3))
+        )
+        speaker = rnd.choice(NAMES)
+        front = (
+            f"id: {finding_id}\ntitle: {_quoted(title)}\nsummary: {_quoted(summary)}\n"
+            f"published: {published.isoformat()}\n"
+            f"topics: [{', '.join(topics)}]\n"
+            f"commodities: [{', '.join(commodities)}]\n"
+            f"regions: [{', '.join(_quoted(r) for r in regions)}]\n"
+            "author: Programme research team\n"
+            f"stats:\n{stats}"
+            "quotes:\n"
+            f"  - text: {_quoted('Prices matter more than training, and trust matters most.')}\n"
+            f"    speaker: {speaker}\n"
+            f"    role: {_quoted(f'cooperative chair, {regions[0]}')}\n"
+            "image:\n"
+            f"  file: images/{image}.jpg\n"
+            f"  caption: {_quoted(f'{commodities[0].capitalize()} in {regions[0]}.')}\n"
+            "  credit: Programme illustration\n  licence: CC BY 4.0\n"
+            f"  alt: {_quoted(alt)}\n"
+        )
+        (project / "findings" / f"{finding_id}.md").write_text(
+            f"---\n{front}---\n{body}", encoding="utf-8"
+        )
+        by_slug = {t.slug: t.name for t in TOPICS}
+        tags = [*commodities, *regions, *(by_slug[slug] for slug in topics[1:])]
+        os.link(
+            project / "media" / "images" / f"{image}.jpg", content / "images" / f"{finding_id}.jpg"
+        )
+        (content / f"{finding_id}.md").write_text(
+            f"Title: {title}\nDate: {published:%Y-%m-%d %H:%M}\nCategory: {by_slug[topics[0]]}\n"
+            f"Tags: {', '.join(tags)}\nSummary: {summary}\nSlug: {finding_id}\n"
+            "Author: Programme research team\n\n"
+            f"![{alt}]({{static}}/images/{finding_id}.jpg)\n\n{body}",
+            encoding="utf-8",
+        )
+    return project / "outreach.toml", content
+
+
+# -- the two builds -----------------------------------------------------------------------
+
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763"
+    "f8ffff3f0005fe02fea7d6a4e90000000049454e44ae426082"
+)
+
+
+@contextlib.contextmanager
+def share_images(real: bool) -> Iterator[None]:
+    """With ``real`` False the blog channel gets a fixed tiny PNG instead of drawing one."""
+    import outreach.channels.blog as blog
+
+    original = blog.draw_share_image
+    if not real:
+        blog.draw_share_image = lambda *args, **kwargs: TINY_PNG
+    try:
+        yield
+    finally:
+        blog.draw_share_image = original
+
+
+def fresh_output(config: Path) -> None:
+    for name in ("public", "state"):
+        shutil.rmtree(config.parent / name, ignore_errors=True)
+
+
+def build_ours(config: Path, ids: list[str] | None = None) -> float:
+    """One release of the blog channel (all findings, or ``ids``): seconds."""
+    from outreach.config import load_settings
+    from outreach.release import release
+
+    start = time.perf_counter()
+    report = release(load_settings(config, environ={}), ids, ["blog"], NOW)
+    elapsed = time.perf_counter() - start
+    assert not report.held, report.summary()
+    return elapsed
+
+
+def pelican_settings(content: Path, output: Path) -> dict:
+    return {
+        "PATH": str(content),
+        "OUTPUT_PATH": str(output),
+        "SITENAME": "Durable Supply Chains",
+        "SITEURL": BASE_URL.rstrip("/"),
+        "RELATIVE_URLS": False,
+        "TIMEZONE": "UTC",
+        "DEFAULT_LANG": "en",
+        "DEFAULT_PAGINATION": 10,
+        "FEED_ALL_ATOM": "feeds/all.atom.xml",
+        "FEED_MAX_ITEMS": 50,
+        "CATEGORY_FEED_ATOM": None,
+        "TRANSLATION_FEED_ATOM": None,
+        "AUTHOR_FEED_ATOM": None,
+        "AUTHOR_FEED_RSS": None,
+        "DELETE_OUTPUT_DIRECTORY": True,
+        "LOAD_CONTENT_CACHE": False,
+        "CACHE_CONTENT": False,
+    }
+
+
+def quiet_pelican() -> None:
+    import pelican.log
+
+    pelican.log.console.quiet = True
+    logging.getLogger("pelican").setLevel(logging.ERROR)
+
+
+def build_pelican(content: Path, output: Path) -> float:
+    """One in-process Pelican build (settings read included): seconds."""
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    start = time.perf_counter()
+    Pelican(read_settings(path=None, override=pelican_settings(content, output))).run()
+    return time.perf_counter() - start
+
+
+def count_outputs(folder: Path) -> dict[str, int]:
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    return {
+        "html": sum(path.suffix == ".html" for path in files),
+        "feeds": sum(path.name.endswith((".atom", ".atom.xml", ".rss.xml")) for path in files),
+        "sitemaps": sum(path.name == "sitemap.xml" for path in files),
+        "files": len(files),
+    }
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+class Phases:
+    """Where a release's time goes: wraps the pipeline's steps (looked up as module globals,
+    so patching them here changes nothing else) and adds up their wall time."""
+
+    WRAPPED = (
+        ("validate", "outreach.release", "load_catalog"),
+        ("render", "outreach.release", "plan_channel"),
+        ("markdown", "outreach.channels.blog", "render_markdown"),
+        ("publish", "outreach.release", "publish_plans"),
+        ("file writes", "outreach.platforms.static", "atomic_write"),
+        ("ledger writes", "outreach.ledger", "Ledger.record"),
+        ("render keys", "outreach.release", "remember_renders"),
+    )
+
+    def __init__(self) -> None:
+        self.seconds = {name: 0.0 for name, _, _ in self.WRAPPED}
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Phases]:
+        import importlib
+
+        undo: list[Callable[[], None]] = []
+        for name, module_name, attribute in self.WRAPPED:
+            owner = importlib.import_module(module_name)
+            *parents, leaf = attribute.split(".")
+            for parent in parents:
+                owner = getattr(owner, parent)
+            original = getattr(owner, leaf)
+            setattr(owner, leaf, self._timed(name, original))
+            undo.append(lambda owner=owner, leaf=leaf, original=original: setattr(
+                owner, leaf, original))  # fmt: skip
+        try:
+            yield self
+        finally:
+            for restore in reversed(undo):
+                restore()
+
+    def _timed(self, name: str, function: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+
+        return timed
+
+    def describe(self, total: float) -> str:
+        s = self.seconds
+        other = total - s["validate"] - s["render"] - s["publish"] - s["render keys"]
+        return (
+            f"validate {s['validate']:.2f} s, render {s['render']:.2f} s (Markdown "
+            f"{s['markdown']:.2f} s), publish {s['publish']:.2f} s (file writes with fsync "
+            f"{s['file writes']:.2f} s, ledger commits {s['ledger writes']:.2f} s), "
+            f"recording render keys {s['render keys']:.2f} s, other {other:.2f} s"
+        )
+
+
+# -- 1. full builds -------------------------------------------------------------------------
+
+
+def draw_share_images(config: Path) -> float:
+    """Seconds to draw every finding's share image with the real function."""
+    from outreach.config import load_settings
+    from outreach.release import load_catalog
+    from outreach.share_image import draw_share_image
+
+    settings = load_settings(config, environ={})
+    findings = list(load_catalog(settings).values())
+    start = time.perf_counter()
+    for f in findings:
+        draw_share_image(
+            f.title, f.key_stat.value, f.key_stat.label, f.topics[0], settings.site.title
+        )
+    return time.perf_counter() - start
+
+
+def bench_full_build(root: Path, size: int, with_share_runs: int) -> dict:
+    """Ours (tiny share PNGs) and Pelican interleaved, RUNS times each; then ours with real
+    share images ``with_share_runs`` times (the last build is left in place)."""
+    config, content = generate(root, size)
+    output = root / "pelican" / "output"
+    ours_times, pelican_times, phases = [], [], []
+    for _ in range(RUNS):
+        fresh_output(config)
+        with share_images(False), Phases().active() as timer:
+            ours_times.append(build_ours(config))
+        phases.append((ours_times[-1], timer.seconds["validate"] + timer.seconds["render"], timer))
+        shutil.rmtree(output, ignore_errors=True)
+        pelican_times.append(build_pelican(content, output))
+    ours_counts = count_outputs(config.parent / "public")
+    pelican_counts = count_outputs(output)
+    shutil.rmtree(output, ignore_errors=True)
+    with_share = []
+    for _ in range(with_share_runs):
+        fresh_output(config)
+        with share_images(True):
+            with_share.append(build_ours(config))
+    ours, pelican = statistics.median(ours_times), statistics.median(pelican_times)
+    typical = sorted(phases, key=lambda run: run[0])[len(phases) // 2]
+    rendering = statistics.median(run[1] for run in phases)
+    result = {
+        "size": size,
+        "config": config,
+        "ours": ours,
+        "pelican": pelican,
+        "ours_counts": ours_counts,
+        "pelican_counts": pelican_counts,
+        "ours_per_page": ours / ours_counts["html"],
+        "pelican_per_page": pelican / pelican_counts["html"],
+        "with_share": with_share,
+        "phases": typical[2].describe(typical[0]),
+        "rendering_per_page": rendering / ours_counts["html"],
+    }
+    result["ratio"] = result["ours_per_page"] / result["pelican_per_page"]
+    o, p = ours_counts, pelican_counts
+    print(
+        f"{size:,} findings, comparable work (tiny fixed share PNG): ours {ours:.2f} s for "
+        f"{o['html']:,} HTML pages + {o['feeds']} feed + {o['sitemaps']} sitemap "
+        f"({o['files']:,} files), {ms(result['ours_per_page'])}/page; Pelican {pelican:.2f} s "
+        f"for {p['html']:,} HTML pages + {p['feeds']} feed + {p['sitemaps']} sitemap "
+        f"({p['files']:,} files), {ms(result['pelican_per_page'])}/page; ratio "
+        f"{result['ratio']:.2f}x per page, {ours / pelican:.2f}x per finding (goal < 1)"
+    )
+    print(f"  our time, median run: {result['phases']}")
+    print(
+        f"  ours without publishing (validate + render, no writes): "
+        f"{ms(result['rendering_per_page'])}/page = "
+        f"{result['rendering_per_page'] / result['pelican_per_page']:.2f}x Pelican's whole build"
+    )
+    return result
+
+
+def report_share_images(result: dict, drawn: float | None) -> None:
+    size, ours = result["size"], result["ours"]
+    runs = result["with_share"]
+    full = statistics.median(runs)
+    pages = result["ours_counts"]["html"]
+    text = (
+        f"{size:,} findings with real share images: full build {full:.2f} s "
+        f"({ms(full / pages)}/page, {len(runs)} run{'s' if len(runs) > 1 else ''}), "
+        f"{(full - ours) / size * 1000:.0f} ms/finding over the comparable build"
+    )
+    if drawn is not None:
+        text += f"; drawing the {size:,} share images alone: {drawn / size * 1000:.1f} ms/image"
+    print(text)
+
+
+# -- 2. incremental rebuild -----------------------------------------------------------------
+
+
+def release_once(config: Path, ids: list[str] | None = None):
+    """One release of the blog channel: (seconds, report)."""
+    from outreach.config import load_settings
+    from outreach.release import release
+
+    start = time.perf_counter()
+    report = release(load_settings(config, environ={}), ids, ["blog"], NOW)
+    return time.perf_counter() - start, report
+
+
+def edit_finding(path: Path, number: int) -> str:
+    """Change the summary and the body's first sentence; returns the new summary."""
+    summary = f"Revised summary {number}: an editorial pass sharpened what this finding says."
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^summary: .*$", f"summary: {_quoted(summary)}", text, count=1)
+    text, edits = re.subn(
+        r"This is finding (\d+)(?: \(revised \d+\))? of",
+        rf"This is finding \1 (revised {number}) of",
+        text,
+        count=1,
+    )
+    assert edits == 1, path
+    path.write_text(text, encoding="utf-8")
+    return summary
+
+
+def bench_incremental(config: Path, full: float, comparable: float) -> dict:
+    """Edits of the newest finding (its post, index page 1, its topic pages, the feed and the
+    sitemap list it), each followed by a release; then releases with nothing changed. Runs on
+    the full build (real share images) left in ``config``'s project."""
+    from outreach.config import load_settings
+    from outreach.release import load_catalog, newest_first
+
+    order = newest_first(load_catalog(load_settings(config, environ={})).values())
+    edited, untouched = order[0].id, order[-1].id
+    public = config.parent / "public"
+    page = public / "blog" / edited / "index.html"
+    others = [public / "blog" / untouched / name for name in ("index.html", "share.png")]
+    stamps = [path.stat().st_mtime_ns for path in others]
+    edits, quiet_times = [], []
+    with share_images(True):
+        for number in range(1, RUNS + 1):
+            before = page.read_bytes()
+            summary = edit_finding(config.parent / "findings" / f"{edited}.md", number)
+            with Phases().active() as timer:
+                seconds, report = release_once(config)
+            after = page.read_bytes()
+            assert after != before and summary.encode() in after, "the edited page did not change"
+            assert [p.stat().st_mtime_ns for p in others] == stamps, "an untouched page changed"
+            edits.append((seconds, timer, [receipt.item for receipt in report.changed]))
+        for _ in range(RUNS):
+            seconds, report = release_once(config)
+            assert not report.changed, report.summary()
+            quiet_times.append(seconds)
+    assert [p.stat().st_mtime_ns for p in others] == stamps
+    edit, timer, rewritten = sorted(edits, key=lambda run: run[0])[len(edits) // 2]
+    quiet = statistics.median(quiet_times)
+    print(
+        f"incremental at 1,000 findings: one finding edited (summary and a body sentence) "
+        f"-> {edit:.2f} s, {len(rewritten)} files rewritten ({', '.join(rewritten)}), "
+        f"{edit / full:.1%} of the full build with share images just before ({full:.1f} s; "
+        "goal < 5%), "
+        f"{edit / comparable:.1%} of the comparable build ({comparable:.1f} s); "
+        f"no change -> {quiet:.2f} s ({quiet / full:.1%} / {quiet / comparable:.1%}); checked: the "
+        f"edited page changed, {untouched}'s page and share image kept their mtimes"
+    )
+    print(f"  edit run: {timer.describe(edit)}")
+    return {"edit": edit, "quiet": quiet, "full": full, "comparable": comparable}
+
+
+# -- 3. Prefect overhead ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_environ(**extra: str) -> dict[str, str]:
+    """This environment without the developer's Prefect and outreach settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "OUTREACH_"))}
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def prefect_server(folder: Path) -> Iterator[str]:
+    """``prefect server start`` on SQLite in its own PREFECT_HOME; yields the API URL."""
+    port = free_port()
+    log = folder / "server.log"
+    env = clean_environ(PREFECT_HOME=str(folder / "server-home"), PREFECT_UI_ENABLED="false")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "prefect"), "server", "start",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=folder, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{api}/health", timeout=2) as answer,
+            ):
+                if answer.status == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the Prefect server did not start:\n{tail}")
+            time.sleep(0.25)
+        yield api
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, 15)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, 9)
+                process.wait(10)
+
+
+def prefect_child(template: Path) -> dict:
+    """In a process whose PREFECT_API_URL names the server: the flow against the direct call,
+    each run releasing one finding into a fresh copy of the same small project."""
+    from flows.release import release_finding
+    from outreach.config import load_settings
+    from outreach.release import release
+
+    finding_id = "finding-0000"
+    work = Path(tempfile.mkdtemp(prefix="runs-", dir=template.parent.parent))
+
+    def copy(name: str) -> Path:
+        shutil.copytree(template, work / name)
+        return work / name / "outreach.toml"
+
+    warm = release_finding(finding_id, ["blog"], config=str(copy("warm")), now=NOW)
+    assert warm.changed, warm.summary()
+    release(load_settings(copy("warm-direct")), [finding_id], ["blog"], NOW)
+    flow_times, direct_times = [], []
+    for run in range(RUNS):
+        config = copy(f"flow-{run}")
+        start = time.perf_counter()
+        report = release_finding(finding_id, ["blog"], config=str(config), now=NOW)
+        flow_times.append(time.perf_counter() - start)
+        assert report.changed, report.summary()
+        config = copy(f"direct-{run}")
+        start = time.perf_counter()
+        direct = release(load_settings(config), [finding_id], ["blog"], NOW)
+        direct_times.append(time.perf_counter() - start)
+        assert len(direct.changed) == len(report.changed), (direct.summary(), report.summary())
+    return {"flow": flow_times, "direct": direct_times, "files": len(report.changed)}
+
+
+def bench_prefect(root: Path) -> dict | None:
+    config, _ = generate(root / "flow", FLOW_FINDINGS)
+    start = time.perf_counter()
+    with prefect_server(root) as api:
+        ready = time.perf_counter() - start
+        env = clean_environ(
+            PREFECT_API_URL=api,
+            PREFECT_HOME=str(root / "client-home"),
+            OUTREACH_LIMITS="off",
+        )
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.scale", "--prefect", str(config.parent)],
+            capture_output=True, text=True, cwd=REPO, env=env,
+        )  # fmt: skip
+    if child.returncode != 0:
+        print(f"Prefect overhead: the run failed, skipped:\n{child.stderr[-3000:]}")
+        return None
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    flow, direct = statistics.median(result["flow"]), statistics.median(result["direct"])
+    result.update(flow_median=flow, direct_median=direct, overhead=flow - direct)
+    print(
+        f"Prefect overhead (server on SQLite ready in {ready:.1f} s, warmed by one flow run): "
+        f"release-finding of 1 finding into a fresh {FLOW_FINDINGS}-finding project "
+        f"({result['files']} files) {flow:.2f} s through the flow vs {direct:.2f} s called "
+        f"directly: overhead {flow - direct:.2f} s (goal < 2 s)"
+    )
+    return result
+
+
+# -- 4. peak memory ----------------------------------------------------------------------------
+
+
+def run_child(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.scale", *args],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def current_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_child(kind: str, *paths: str) -> dict:
+    """A full build in this (fresh) process: seconds, and the memory high-water mark."""
+    from bench.newsletter import peak_memory_mb
+
+    if kind == "ours":
+        config = Path(paths[0])
+        import outreach.release  # noqa: F401  (imports before the baseline reading)
+
+        fresh_output(config)
+        before = current_rss_mb()
+        with share_images(True):
+            seconds = build_ours(config)
+        pages = count_outputs(config.parent / "public")["html"]
+    else:
+        content, output = Path(paths[0]), Path(paths[1])
+        quiet_pelican()
+        import pelican.settings  # noqa: F401
+
+        shutil.rmtree(output, ignore_errors=True)
+        before = current_rss_mb()
+        seconds = build_pelican(content, output)
+        pages = count_outputs(output)["html"]
+    return {"seconds": seconds, "peak_mb": peak_memory_mb(), "before_mb": before, "html": pages}
+
+
+def bench_newsletter_memory() -> dict | None:
+    """bench/newsletter.py's own measurement: a full send to SUBSCRIBERS in a fresh process."""
+    binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    if not Path(binary).exists():
+        print(f"newsletter memory: Postfix's smtp-sink is missing; skipped ({SUBSCRIBERS:,})")
+        return None
+    from bench import newsletter
+
+    try:
+        with newsletter.smtp_sink() as (_, port), tempfile.TemporaryDirectory() as temp:
+            config = newsletter.make_project(Path(temp), SUBSCRIBERS, port)
+            return newsletter.in_subprocess(config)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"newsletter memory: could not run smtp-sink or the send ({exc}); skipped")
+        return None
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    began = time.perf_counter()
+    quiet_pelican()
+    print("== scale ==")
+    summary: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="outreach-scale-") as temp:
+        root = Path(temp)
+        results = {}
+        for size in SIZES:
+            with_share_runs = RUNS if size < 1000 else RUNS - 1
+            results[size] = bench_full_build(root / str(size), size, with_share_runs)
+            if size == SIZES[0]:
+                drawn = statistics.median(
+                    draw_share_images(results[size]["config"]) for _ in range(RUNS)
+                )
+                report_share_images(results[size], drawn)
+        small, large = results[SIZES[0]], results[1_000]
+        incremental = bench_incremental(large["config"], large["with_share"][-1], large["ours"])
+        ours_peak = run_child("--peak", "ours", str(large["config"]))
+        large["with_share"].append(ours_peak["seconds"])
+        report_share_images(large, None)
+        print("  (the third full build with share images is the memory run's, in its own process)")
+        pelican_content = root / "1000" / "pelican" / "content"
+        pelican_peak = run_child(
+            "--peak", "pelican", str(pelican_content), str(root / "1000" / "pelican" / "output")
+        )
+        print(
+            f"peak memory, 1,000-finding full build in its own process (VmHWM): ours "
+            f"{ours_peak['peak_mb']:.0f} MB (with share images; {ours_peak['before_mb']:.0f} MB "
+            f"after imports), Pelican {pelican_peak['peak_mb']:.0f} MB "
+            f"({pelican_peak['before_mb']:.0f} MB after imports)"
+        )
+        mail = bench_newsletter_memory()
+        if mail:
+            print(
+                f"peak memory, newsletter send to {mail['sent']:,} subscribers "
+                f"(bench/newsletter.py's measurement, own process): {mail['peak_mb']:.0f} MB "
+                f"(send took {mail['seconds']:.0f} s, {mail['per_second']:,.0f} msg/s)"
+            )
+        prefect = bench_prefect(root)
+
+    print("\nScale (medians of 3)")
+    for size in SIZES:
+        r = results[size]
+        summary.append(
+            f"{size:,} findings: ours {ms(r['ours_per_page'])}/page "
+            f"({r['ours_counts']['html']:,} pages) vs Pelican {ms(r['pelican_per_page'])}/page "
+            f"({r['pelican_counts']['html']:,} pages): {r['ratio']:.2f}x "
+            f"(whole build {r['ours']:.2f} s vs {r['pelican']:.2f} s: "
+            f"{r['ours'] / r['pelican']:.2f}x; ours before publishing "
+            f"{ms(r['rendering_per_page'])}/page: "
+            f"{r['rendering_per_page'] / r['pelican_per_page']:.2f}x)"
+        )
+    summary.append(
+        f"share images: {drawn / small['size'] * 1000:.0f} ms each; full build with them: "
+        + ", ".join(
+            f"{size:,} findings {statistics.median(results[size]['with_share']):.1f} s"
+            for size in SIZES
+        )
+    )
+    full_1000 = statistics.median(large["with_share"])
+    summary.append(
+        f"incremental at 1,000: edit {incremental['edit']:.2f} s = "
+        f"{incremental['edit'] / full_1000:.1%} of the full build with share images "
+        f"({incremental['edit'] / incremental['comparable']:.1%} of the comparable one; goal "
+        f"< 5%), no change {incremental['quiet']:.2f} s = {incremental['quiet'] / full_1000:.1%}"
+    )
+    if prefect:
+        summary.append(
+            f"Prefect overhead: {prefect['flow_median']:.2f} s flow - "
+            f"{prefect['direct_median']:.2f} s direct = {prefect['overhead']:.2f} s (goal < 2 s)"
+        )
+    else:
+        summary.append("Prefect overhead: not measured (see above)")
+    summary.append(
+        f"peak memory: 1,000-finding build {ours_peak['peak_mb']:.0f} MB (Pelican "
+        f"{pelican_peak['peak_mb']:.0f} MB); "
+        + (
+            f"{mail['sent']:,}-subscriber send {mail['peak_mb']:.0f} MB"
+            if mail
+            else "newsletter send not measured"
+        )
+    )
+    for line in summary:
+        print(f"  {line}")
+    print(f"  (benchmark runtime {time.perf_counter() - began:.0f} s)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--peak":
+        print(json.dumps(peak_child(sys.argv[2], *sys.argv[3:])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--prefect":
+        print(json.dumps(prefect_child(Path(sys.argv[2]))))
+    else:
+        main()
