@@ -262,8 +262,12 @@ def share_images(real: bool) -> Iterator[None]:
 
 
 def fresh_output(config: Path) -> None:
+    """A full build from nothing: no site, no state, and no Markdown remembered in memory."""
+    from outreach.markdown import render_markdown
+
     for name in ("public", "state"):
         shutil.rmtree(config.parent / name, ignore_errors=True)
+    render_markdown.cache_clear()
 
 
 def build_ours(config: Path, ids: list[str] | None = None) -> float:
@@ -483,10 +487,13 @@ def report_share_images(result: dict, drawn: float | None) -> None:
 
 
 def release_once(config: Path, ids: list[str] | None = None):
-    """One release of the blog channel: (seconds, report)."""
+    """One release of the blog channel: (seconds, report), starting with nothing in memory
+    (as a new process would: a CLI or Prefect run)."""
     from outreach.config import load_settings
+    from outreach.markdown import render_markdown
     from outreach.release import release
 
+    render_markdown.cache_clear()
     start = time.perf_counter()
     report = release(load_settings(config, environ={}), ids, ["blog"], NOW)
     return time.perf_counter() - start, report

@@ -108,57 +108,44 @@ def sync_batch(
     ``holds``); None when the ledger alone is the record.
     """
     with ledger.transaction():
-        return _sync(platform, batch, ledger, now, dry_run, current_hash, write, delete, url,
-                     order, token)  # fmt: skip
-
-
-def _sync(
-    platform: str,
-    batch: Batch,
-    ledger: Ledger,
-    now: datetime,
-    dry_run: bool,
-    current_hash: Callable[[str, str | None], str | None],
-    write: Callable[[Deliverable], None],
-    delete: Callable[[str], None],
-    url: Callable[[str], str],
-    order: Callable[[list[Deliverable]], list[Deliverable]],
-    token: Callable[[str], str | None],
-) -> list[Receipt]:
-    known = ledger.items(batch.finding_id, batch.channel, platform)
-    receipts: list[Receipt] = []
-    for item in sorted(batch.kept & set(known)):
-        receipts.append(
-            Receipt(batch.channel, platform, batch.finding_id, item, "unchanged", known[item].url)
-        )
-    for deliverable in order(list(batch.deliverables)):
-        recorded = known.get(deliverable.path)
-        current = current_hash(deliverable.path, recorded.content_hash if recorded else None)
-        action: Action
-        if current == deliverable.sha256:
-            action = "unchanged"
-        else:
-            action = "created" if current is None else "updated"
-            if not dry_run:
-                write(deliverable)
-        held = None if dry_run else token(deliverable.path)
-        if not dry_run and (
-            recorded is None
-            or recorded.content_hash != deliverable.sha256
-            or held != recorded.remote_id
-        ):
-            ledger.record(
-                batch.finding_id, batch.channel, platform, deliverable.path,
-                deliverable.sha256, url(deliverable.path), now, remote_id=held,
+        known = ledger.items(batch.finding_id, batch.channel, platform)
+        receipts: list[Receipt] = []
+        for item in sorted(batch.kept & set(known)):
+            receipts.append(
+                Receipt(
+                    batch.channel, platform, batch.finding_id, item, "unchanged", known[item].url
+                )
+            )
+        for deliverable in order(list(batch.deliverables)):
+            recorded = known.get(deliverable.path)
+            current = current_hash(deliverable.path, recorded.content_hash if recorded else None)
+            action: Action
+            if current == deliverable.sha256:
+                action = "unchanged"
+            else:
+                action = "created" if current is None else "updated"
+                if not dry_run:
+                    write(deliverable)
+            held = None if dry_run else token(deliverable.path)
+            if not dry_run and (
+                recorded is None
+                or recorded.content_hash != deliverable.sha256
+                or held != recorded.remote_id
+            ):
+                ledger.record(
+                    batch.finding_id, batch.channel, platform, deliverable.path,
+                    deliverable.sha256, url(deliverable.path), now, remote_id=held,
+                )  # fmt: skip
+            receipts.append(
+                Receipt(batch.channel, platform, batch.finding_id, deliverable.path, action,
+                        url(deliverable.path))
             )  # fmt: skip
-        receipts.append(
-            Receipt(batch.channel, platform, batch.finding_id, deliverable.path, action,
-                    url(deliverable.path))
-        )  # fmt: skip
-    wanted = {deliverable.path for deliverable in batch.deliverables} | batch.kept
-    for stale in sorted(set(known) - wanted):
-        if not dry_run:
-            delete(stale)
-            ledger.forget(batch.finding_id, batch.channel, platform, stale)
-        receipts.append(Receipt(batch.channel, platform, batch.finding_id, stale, "removed", None))
-    return receipts
+        wanted = {deliverable.path for deliverable in batch.deliverables} | batch.kept
+        for stale in sorted(set(known) - wanted):
+            if not dry_run:
+                delete(stale)
+                ledger.forget(batch.finding_id, batch.channel, platform, stale)
+            receipts.append(
+                Receipt(batch.channel, platform, batch.finding_id, stale, "removed", None)
+            )
+        return receipts
