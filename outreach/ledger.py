@@ -184,10 +184,6 @@ class Ledger:
                 [(finding_id, channel, unit, key) for (finding_id, unit), key in keys.items()],
             )
 
-    def forget_render_keys(self, channel: str) -> None:
-        with self._connect() as connection:
-            connection.execute("DELETE FROM renders WHERE channel=?", (channel,))
-
     def released(self, channel: str) -> set[str]:
         """Ids of findings that have anything published on ``channel``."""
         with self._connect() as connection:
