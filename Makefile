@@ -65,10 +65,8 @@ clean:
 # installed with its daemon kept from starting.
 bench-tools:
 	@command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] || { [ "$$(id -u)" = 0 ] && \
-	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
-	  (apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null); \
-	  rm -f /usr/sbin/policy-rc.d; }
+	  tests/servers/apt-install.sh postfix; }
 
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'

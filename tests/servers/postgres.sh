@@ -11,7 +11,6 @@
 # (created by the package), which must be able to reach DIR (e.g. a folder under /tmp).
 set -euo pipefail
 
-POLICY=/usr/sbin/policy-rc.d
 say() { echo "postgres.sh: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
@@ -27,16 +26,8 @@ bindir() {
 cmd_install() {
     [ -n "$(bindir)" ] && return
     [ "$(id -u)" = 0 ] || die "PostgreSQL is not installed; as root run: $0 install"
-    # The package would start its default cluster: keep every daemon from starting; an existing
-    # policy is restored.
-    if [ -e "$POLICY" ]; then mv "$POLICY" "$POLICY.postgres-sh"; fi
-    trap 'rm -f "$POLICY"; if [ -e "$POLICY.postgres-sh" ]; then mv "$POLICY.postgres-sh" "$POLICY"; fi' EXIT
-    trap 'exit 130' INT TERM
-    printf '#!/bin/sh\nexit 101\n' >"$POLICY"
-    chmod +x "$POLICY"
-    say "installing postgresql"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    # The package would start its default cluster: apt-install.sh keeps daemons from starting.
+    "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" postgresql
 }
 
 # as_owner COMMAND...: runs COMMAND as the cluster's owner (postgres when we are root), from /.

@@ -8,7 +8,6 @@
 set -euo pipefail
 
 PACKAGES=(wordpress mariadb-server php-cli php-mysql)
-POLICY=/usr/sbin/policy-rc.d
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 say() { echo "wordpress.sh: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -25,16 +24,9 @@ cmd_install() {
     missing=$(missing_packages | xargs)
     if [ -z "$missing" ] && command -v php >/dev/null && command -v mariadbd >/dev/null; then return; fi
     [ "$(id -u)" = 0 ] || die "missing packages: ${missing:-?}; as root run: $0 install"
-    # No daemon (apache2, mariadb, ...) may start during the install; an existing policy is restored.
-    if [ -e "$POLICY" ]; then mv "$POLICY" "$POLICY.wordpress-sh"; fi
-    trap 'rm -f "$POLICY"; if [ -e "$POLICY.wordpress-sh" ]; then mv "$POLICY.wordpress-sh" "$POLICY"; fi' EXIT
-    trap 'exit 130' INT TERM
-    printf '#!/bin/sh\nexit 101\n' >"$POLICY"
-    chmod +x "$POLICY"
-    say "installing $missing"
-    apt-get update -qq >&2
+    # apt-install.sh keeps apache2 and mariadb from starting: the tests start their own.
     # shellcheck disable=SC2086 # one word per package
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
+    "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" $missing
 }
 
 # alive PID: exists and is no zombie (orphans wait for init, which may be slow to reap them).
