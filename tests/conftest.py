@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,13 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 """The test clock: after alpha and beta are published, before gamma's embargo lifts."""
 AFTER_EMBARGO = datetime(2026, 7, 2, tzinfo=UTC)
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def write_config(root: Path, findings: Path, media: Path, extra: str = "") -> Path:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from conftest import free_port
 
 
 @dataclass
@@ -46,9 +47,7 @@ class Inbox:
 @pytest.fixture
 def inbox() -> Iterator[Inbox]:
     """A real SMTP server (aiosmtpd) on loopback."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     handler = Inbox("127.0.0.1", port)
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

@@ -6,7 +6,6 @@ over real HTTP, so the test exercises boto3's requests, headers and retries end 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import requests
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from conftest import NOW
+from conftest import NOW, free_port
 from fault_proxy import FaultProxy
 from outreach.channels.base import Deliverable
 from outreach.config import load_settings
@@ -35,9 +34,7 @@ SAMPLES_OUT = datetime(2026, 11, 29, tzinfo=UTC)
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto's S3 server (a stand-in: no real S3 server installs here) on a loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     for name, value in {
@@ -72,7 +69,8 @@ def uploads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return keys
 
 
-def settings_for(project: Path, endpoint: str):
+def settings_for(project: Path, endpoint: str, prefix: str = "", attempts: int = 5):
+    """The project with every static channel mirrored to the bucket through ``endpoint``."""
     config = project / "outreach.toml"
     config.write_text(
         config.read_text().replace('platforms = ["static"]', 'platforms = ["static", "s3"]')
@@ -83,7 +81,8 @@ def settings_for(project: Path, endpoint: str):
             "OUTREACH_STORAGE__BUCKET": BUCKET,
             "OUTREACH_STORAGE__ENDPOINT_URL": endpoint,
             "OUTREACH_STORAGE__REGION": "us-east-1",
-            "OUTREACH_STORAGE__PREFIX": "site",
+            "OUTREACH_STORAGE__PREFIX": prefix,
+            "OUTREACH_STORAGE__ATTEMPTS": str(attempts),
         },
     )
 
@@ -91,7 +90,7 @@ def settings_for(project: Path, endpoint: str):
 def test_release_uploads_with_types_and_cache_policy_feeds_last(
     project: Path, s3: str, uploads: list[str]
 ) -> None:
-    settings = settings_for(project, s3)
+    settings = settings_for(project, s3, prefix="site")
     release(settings, None, None, NOW)
     client = boto3.client("s3", endpoint_url=s3, region_name="us-east-1")
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"]}
@@ -122,7 +121,7 @@ def test_release_uploads_with_types_and_cache_policy_feeds_last(
 
 
 def test_an_unchanged_rerun_uploads_nothing(project: Path, s3: str, uploads: list[str]) -> None:
-    settings = settings_for(project, s3)
+    settings = settings_for(project, s3, prefix="site")
     release(settings, None, None, NOW)
     count = len(uploads)
     again = release(settings, None, None, NOW)
@@ -172,27 +171,6 @@ def test_a_missing_bucket_setting_stops_the_release_before_anything(project: Pat
     assert not settings.paths.public.exists()
 
 
-def podcast_to_s3(sample_project: Path, endpoint: str, attempts: int = 5):
-    """The sample project with the blog and podcast mirrored to the bucket through ``endpoint``."""
-    config = sample_project / "outreach.toml"
-    text = config.read_text()
-    for channel in ("blog", "podcast"):
-        text = text.replace(
-            f'[channels.{channel}]\nplatforms = ["static"]',
-            f'[channels.{channel}]\nplatforms = ["static", "s3"]',
-        )
-    config.write_text(text)
-    return load_settings(
-        config,
-        environ={
-            "OUTREACH_STORAGE__BUCKET": BUCKET,
-            "OUTREACH_STORAGE__ENDPOINT_URL": endpoint,
-            "OUTREACH_STORAGE__REGION": "us-east-1",
-            "OUTREACH_STORAGE__ATTEMPTS": str(attempts),
-        },
-    )
-
-
 def stored_puts(proxy: FaultProxy) -> list[str]:
     """Keys the server stored, in order (PUTs it answered 200)."""
     return [
@@ -209,7 +187,7 @@ def test_faults_on_the_way_to_storage_still_upload_feeds_after_their_audio(
     and feeds: boto3's retries carry the release through, and the podcast feed is stored only
     after both episodes' audio."""
     with FaultProxy(upstream=s3) as proxy:
-        settings = podcast_to_s3(sample_project, proxy.url)
+        settings = settings_for(sample_project, proxy.url)
         rules = [
             proxy.add_rule("PUT", r"\.mp3$", ["503", "reset-after", "reset"]),
             proxy.add_rule("PUT", r"/blog/[^/]+/index\.html$", ["reset", "500"]),
@@ -232,7 +210,7 @@ def test_a_failed_upload_stops_before_the_feeds_and_the_next_run_resumes(
     sample_project: Path, s3: str
 ) -> None:
     with FaultProxy(upstream=s3) as proxy:
-        settings = podcast_to_s3(sample_project, proxy.url, attempts=2)
+        settings = settings_for(sample_project, proxy.url, attempts=2)
         proxy.add_rule("PUT", r"/uganda-robusta-case-study\.mp3$", ["503", "503"])
         with pytest.raises(ClientError):
             release(settings, None, ["blog", "podcast"], SAMPLES_OUT)

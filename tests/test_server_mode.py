@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from uuid import UUID
 import pytest
 import requests
 
-from conftest import REPO
+from conftest import REPO, free_port
 
 pytestmark = pytest.mark.prefect
 
@@ -55,12 +54,6 @@ RELEASED = [
 ]
 """Findings without an episode (no mastering), released at once."""
 EMBARGOED = "cotton-plastic-contamination"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _environ(**extra: str) -> dict[str, str]:
@@ -154,7 +147,7 @@ def database_url() -> Iterator[str]:
     # Under /tmp, not pytest's private folder: as root the cluster runs as the postgres user.
     folder = Path(tempfile.mkdtemp(prefix="outreach-postgres-"))
     started = subprocess.run(
-        [str(POSTGRES), "start", str(folder), str(_free_port())],
+        [str(POSTGRES), "start", str(folder), str(free_port())],
         capture_output=True,
         text=True,
         timeout=180,
@@ -179,7 +172,7 @@ def team_server(
 ) -> Iterator[TeamServer]:
     """``prefect server start`` on PostgreSQL, as ``make server`` runs it."""
     folder = tmp_path_factory.mktemp("prefect-server")
-    port = _free_port()
+    port = free_port()
     log = folder / "server.log"
     env = _environ(
         PREFECT_HOME=str(folder / "server-home"),
@@ -463,7 +456,7 @@ def test_bootstrap_creates_everything_then_changes_nothing(
 
     missing = _bootstrap(team_server, PREFECT_API_URL="")
     assert missing.returncode != 0 and "PREFECT_API_URL is not set" in missing.stderr
-    down = _bootstrap(team_server, PREFECT_API_URL=f"http://127.0.0.1:{_free_port()}/api")
+    down = _bootstrap(team_server, PREFECT_API_URL=f"http://127.0.0.1:{free_port()}/api")
     assert down.returncode != 0 and "unreachable" in down.stderr
 
 

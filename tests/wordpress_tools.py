@@ -8,7 +8,6 @@ deletes every post, media item and term the previous test made).
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from conftest import free_port
 
 SCRIPT = Path(__file__).resolve().parent / "servers" / "wordpress.sh"
 ANY_STATUS = "publish,future,draft,pending,private"
@@ -71,17 +72,11 @@ class WordPressSite:
                 self.delete(f"wp/v2/categories/{category['id']}")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def wordpress_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPressSite]:
     folder = tmp_path_factory.mktemp("wordpress")
     started = subprocess.run(
-        [str(SCRIPT), "start", str(folder), str(_free_port())],
+        [str(SCRIPT), "start", str(folder), str(free_port())],
         capture_output=True,
         text=True,
         timeout=300,
