@@ -252,22 +252,24 @@ def share_images(real: bool) -> Iterator[None]:
     """With ``real`` False the blog channel gets a fixed tiny PNG instead of drawing one."""
     import outreach.channels.blog as blog
 
-    original = blog.draw_share_image
+    original = blog.share_image_for
     if not real:
-        blog.draw_share_image = lambda *args, **kwargs: TINY_PNG
+        blog.share_image_for = lambda *args, **kwargs: TINY_PNG
     try:
         yield
     finally:
-        blog.draw_share_image = original
+        blog.share_image_for = original
 
 
 def fresh_output(config: Path) -> None:
     """A full build from nothing: no site, no state, and no Markdown remembered in memory."""
     from outreach.markdown import render_markdown
+    from outreach.share_image import draw_share_image
 
     for name in ("public", "state"):
         shutil.rmtree(config.parent / name, ignore_errors=True)
     render_markdown.cache_clear()
+    draw_share_image.cache_clear()
 
 
 def build_ours(config: Path, ids: list[str] | None = None) -> float:
@@ -404,6 +406,7 @@ def draw_share_images(config: Path) -> float:
 
     settings = load_settings(config, environ={})
     findings = list(load_catalog(settings).values())
+    draw_share_image.cache_clear()
     start = time.perf_counter()
     for f in findings:
         draw_share_image(

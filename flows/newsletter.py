@@ -15,7 +15,6 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.common import SMTP_PASSWORD_BLOCK as SMTP_PASSWORD_BLOCK  # re-exported
 from flows.common import flow_settings, notify_failure, smtp_password
 from flows.limits import smtp_connections, smtp_throttle
 from outreach.campaign import PreparedSend, prepare_send, send_batch

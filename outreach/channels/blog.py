@@ -18,12 +18,12 @@ from PIL import Image
 
 from outreach.channels.base import BaseChannel, Deliverable, Site, SitePage
 from outreach.config import Settings
-from outreach.finding import Finding
+from outreach.finding import Episode, Finding
 from outreach.markdown import render_markdown
 from outreach.podcast.transcript import clock, read_transcript
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import WIDTH as SHARE_WIDTH
-from outreach.share_image import draw_share_image
+from outreach.share_image import share_image_for
 from outreach.templating import environment
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
 
@@ -65,6 +65,11 @@ def paginate(findings: Sequence[Finding], per_page: int) -> list[Page]:
     return [Page(number, len(chunks), chunk) for number, chunk in enumerate(chunks, start=1)]
 
 
+def chapter_rows(episode: Episode) -> list[dict[str, str]]:
+    """The chapter list shown under an episode player: start time and title."""
+    return [{"clock": clock(chapter.start), "title": chapter.title} for chapter in episode.chapters]
+
+
 def entry_id(finding: Finding) -> str:
     return f"urn:uuid:{uuid.uuid5(ENTRY_NAMESPACE, finding.id)}"
 
@@ -83,13 +88,7 @@ class BlogChannel(BaseChannel):
         with Image.open(io.BytesIO(image_bytes)) as picture:
             image_width, image_height = picture.size
         image_name = safe_file_name(finding.image.file)
-        share = draw_share_image(
-            finding.title,
-            finding.key_stat.value,
-            finding.key_stat.label,
-            finding.topics[0],
-            settings.site.title,
-        )
+        share = share_image_for(finding, settings)
         page = (
             environment(settings.paths.templates)
             .get_template("blog/post.html.j2")
@@ -128,10 +127,7 @@ class BlogChannel(BaseChannel):
         return {
             "audio_href": site.href(f"podcast/episodes/{finding.id}.mp3"),
             "number": episode.number,
-            "chapters": [
-                {"clock": clock(chapter.start), "title": chapter.title}
-                for chapter in episode.chapters
-            ],
+            "chapters": chapter_rows(episode),
             "transcript": read_transcript(media / episode.transcript) if episode.transcript else [],
         }
 

@@ -30,7 +30,7 @@ from outreach.press.kit import (
     quotes_sheet,
     vcard,
 )
-from outreach.share_image import draw_share_image
+from outreach.share_image import share_image_for
 from outreach.templating import environment
 
 
@@ -81,13 +81,7 @@ class PressChannel(BaseChannel):
             KitFile("contact.vcf", vcard(data.contact), "the media contact's card"),
             KitFile(
                 "share.png",
-                draw_share_image(
-                    finding.title,
-                    finding.key_stat.value,
-                    finding.key_stat.label,
-                    finding.topics[0],
-                    settings.site.title,
-                ),
+                share_image_for(finding, settings),
                 "1200x630 image for social posts",
             ),
         ]

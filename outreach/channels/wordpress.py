@@ -15,12 +15,11 @@ from html import escape
 from typing import ClassVar
 
 from outreach.channels.base import BaseChannel, Deliverable, Site
-from outreach.channels.blog import post_path
+from outreach.channels.blog import chapter_rows, post_path
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown
-from outreach.podcast.transcript import clock
-from outreach.share_image import draw_share_image
+from outreach.share_image import share_image_for
 from outreach.templating import environment
 from outreach.topics import TOPICS_BY_SLUG
 
@@ -79,9 +78,7 @@ class WordPressChannel(BaseChannel):
                 else None
             ),
         }
-        share = draw_share_image(
-            finding.title, stat.value, stat.label, finding.topics[0], settings.site.title
-        )
+        share = share_image_for(finding, settings)
         text = json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         return [
             Deliverable(payload_path(finding.id), text.encode("utf-8"), finding.id),
@@ -96,10 +93,7 @@ class WordPressChannel(BaseChannel):
         return {
             "audio_url": site.url(f"podcast/episodes/{finding.id}.mp3"),
             "number": episode.number,
-            "chapters": [
-                {"clock": clock(chapter.start), "title": chapter.title}
-                for chapter in episode.chapters
-            ],
+            "chapters": chapter_rows(episode),
         }
 
 
