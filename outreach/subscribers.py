@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -39,20 +39,25 @@ CREATE TABLE IF NOT EXISTS subscribers (
     consent_source TEXT NOT NULL,
     updated_at     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS web_mail (
+    email   TEXT PRIMARY KEY,
+    sent_at REAL NOT NULL
+);
 """
-UPSERT = (
+IMPORT = (
     "INSERT INTO subscribers VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (email) DO UPDATE SET "
     "name = excluded.name, topics = excluded.topics, updated_at = excluded.updated_at, "
-)
-SIGN_UP = UPSERT + (
-    "status = excluded.status, consent_at = excluded.consent_at, "
-    "consent_source = excluded.consent_source"
-)
-IMPORT = UPSERT + (
     "status = CASE WHEN subscribers.status IN ('unsubscribed', 'bounced', 'complained') "
     "THEN subscribers.status ELSE excluded.status END"
 )
+CLAIM_MAIL = (
+    "INSERT INTO web_mail VALUES (?, ?) ON CONFLICT (email) DO UPDATE "
+    "SET sent_at = excluded.sent_at WHERE web_mail.sent_at <= ?"
+)
+NAME_LIMIT = 200
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""Cells starting with these run as formulas in spreadsheet programs (CSV injection)."""
 
 
 class SubscriberError(ValueError):
@@ -78,6 +83,23 @@ def normalise_email(address: str) -> str:
         raise SubscriberError(f"'{address}' is not an email address: {exc}") from None
 
 
+def clean_name(name: str) -> str:
+    """One line of printable text, at most NAME_LIMIT characters: control characters (NUL
+    included) are dropped, because they break mail headers, CSV files and terminals."""
+    printable = "".join(c if c.isprintable() else " " for c in name)
+    return " ".join(printable.split())[:NAME_LIMIT]
+
+
+def csv_cell(text: str) -> str:
+    """A cell a spreadsheet shows as text: a leading formula character gets a quote first."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_value(cell: str) -> str:
+    """The value ``csv_cell`` wrote (export, then import, gives back the same values)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
 def check_topics(topics: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(t.strip() for t in topics if t.strip()))
     unknown = [t for t in chosen if t not in TOPICS_BY_SLUG]
@@ -88,6 +110,11 @@ def check_topics(topics: Iterable[str]) -> tuple[str, ...]:
     if not chosen:
         raise SubscriberError("choose at least one topic")
     return chosen
+
+
+def _aware(moment: datetime) -> datetime:
+    """Stored times without a zone (older rows, hand-edited imports) are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _row(row: sqlite3.Row) -> Subscriber:
@@ -129,22 +156,18 @@ class SubscriberStore:
     def sign_up(
         self, email: str, name: str, topics: Iterable[str], source: str, when: datetime
     ) -> Subscriber:
-        """Record a sign-up as pending (double opt-in); a suppressed address stays suppressed
-        until it confirms again, and a confirmed one keeps its status."""
+        """Record a new address as pending (double opt-in). An address already in the store
+        is left exactly as it is: a public form never changes a record (topics, name, status,
+        consent) without its owner's confirmation."""
         address, chosen = normalise_email(email), check_topics(topics)
-        clean_name = " ".join(name.split())[:200]
         with self._connect() as connection:
-            row = connection.execute(
-                "SELECT status FROM subscribers WHERE email = ?", (address,)
-            ).fetchone()
-            status = row["status"] if row and row["status"] == "confirmed" else "pending"
             connection.execute(
-                SIGN_UP,
+                "INSERT INTO subscribers VALUES (?, ?, ?, 'pending', ?, ?, ?) "
+                "ON CONFLICT (email) DO NOTHING",
                 (
                     address,
-                    clean_name,
+                    clean_name(name),
                     ",".join(chosen),
-                    status,
                     when.isoformat(),
                     source,
                     when.isoformat(),
@@ -153,6 +176,17 @@ class SubscriberStore:
         subscriber = self.get(address)
         assert subscriber is not None
         return subscriber
+
+    def claim_mail(self, email: str, when: datetime, window: timedelta) -> bool:
+        """True at most once per ``window`` per address: the web app mails an address (a
+        confirmation or a preferences link) only when it wins this claim, so a flood of
+        sign-ups for one victim sends one email."""
+        now = when.timestamp()
+        with self._connect() as connection:
+            claimed = connection.execute(
+                CLAIM_MAIL, (normalise_email(email), now, now - window.total_seconds())
+            ).rowcount
+        return claimed == 1
 
     def get_many(self, emails: Iterable[str]) -> dict[str, Subscriber]:
         """Subscribers by address, in one query per 500 addresses (sends look up whole batches)."""
@@ -175,14 +209,29 @@ class SubscriberStore:
                 (status, when.isoformat(), normalise_email(email)),
             )
 
-    def confirm(self, email: str, when: datetime) -> bool:
-        """Pending (or re-subscribing) to confirmed; False when the address is unknown."""
-        address = normalise_email(email)
+    def confirm(self, email: str, when: datetime, issued: datetime | None = None) -> bool:
+        """Pending to confirmed, for a link ``issued`` at that time (default: ``when``); True
+        when the address is (now) confirmed. An unsubscribed address is confirmed again only
+        by a link issued after it unsubscribed (a new sign-up), never by an old one; bounced
+        and complained addresses never are."""
+        address, issued = normalise_email(email), issued or when
         with self._connect() as connection:
+            row = connection.execute(
+                "SELECT status, updated_at FROM subscribers WHERE email = ?", (address,)
+            ).fetchone()
+            if row is None:
+                return False
+            if row["status"] == "confirmed":
+                return True
+            left = row["status"] == "unsubscribed"
+            if row["status"] != "pending" and not (
+                left and issued > _aware(datetime.fromisoformat(row["updated_at"]))
+            ):
+                return False
             changed = connection.execute(
                 "UPDATE subscribers SET status = 'confirmed', consent_at = ?, updated_at = ? "
-                "WHERE email = ? AND status IN ('pending', 'confirmed', 'unsubscribed')",
-                (when.isoformat(), when.isoformat(), address),
+                "WHERE email = ? AND status = ? AND updated_at = ?",
+                (when.isoformat(), when.isoformat(), address, row["status"], row["updated_at"]),
             ).rowcount
         return changed == 1
 
@@ -229,9 +278,8 @@ class SubscriberStore:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for s in self.all():
-            writer.writerow(
-                [s.email, s.name, ";".join(s.topics), s.status, s.consent_at, s.consent_source]
-            )
+            values = (s.email, s.name, ";".join(s.topics), s.status, s.consent_at, s.consent_source)
+            writer.writerow([csv_cell(v) for v in values])
         return buffer.getvalue()
 
     def import_csv(self, text: str, source: str, when: datetime) -> int:
@@ -245,7 +293,8 @@ class SubscriberStore:
                 f"the header needs {','.join(CSV_COLUMNS)}"
             )
         rows, problems = [], []
-        for line, row in enumerate(reader, start=2):
+        for line, raw in enumerate(reader, start=2):
+            row = {k: csv_value(v) for k, v in raw.items() if isinstance(k, str) and v}
             try:
                 email = normalise_email(row.get("email") or "")
                 topics = check_topics((row.get("topics") or "").split(";"))
@@ -260,7 +309,7 @@ class SubscriberStore:
             rows.append(
                 (
                     email,
-                    " ".join((row.get("name") or "").split()),
+                    clean_name(row.get("name") or ""),
                     ",".join(topics),
                     status,
                     consent_at,

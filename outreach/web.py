@@ -1,10 +1,17 @@
 """The subscriber web app: sign-up with double opt-in, topic preferences, one-click unsubscribe.
 
 An ASGI app (Starlette, already installed with Prefect) served by ``outreach serve`` next to
-the site preview. Links carry HMAC-signed tokens; a forged or altered token is refused. Forms
-carry a double-submit CSRF token (cookie and field must match; the cookie is SameSite=Strict).
-Unsubscribing follows RFC 8058: a POST with ``List-Unsubscribe=One-Click`` unsubscribes and
-answers 200 without a redirect; a GET only shows a page with a button and changes nothing.
+the site preview. Links carry HMAC-signed tokens; a forged or altered token is refused, and a
+confirmation link expires. Forms carry a CSRF token signed with the link secret, sent both as
+a cookie (SameSite=Strict) and as a field; both must match and verify. Unsubscribing follows
+RFC 8058: a POST with ``List-Unsubscribe=One-Click`` unsubscribes and answers 200 without a
+redirect; a GET only shows a page with a button and changes nothing.
+
+The sign-up answer is the same page, in about the same time, whatever the address's state: a
+new or pending address is mailed a confirmation link, a confirmed one a link to its
+preferences, a bounced or complained one nothing; the email goes out after the answer, at most
+one per address per ``WebLimits.mail_window``, and nothing in the form changes a record that
+already exists.
 """
 
 from __future__ import annotations
@@ -14,12 +21,16 @@ import mimetypes
 import secrets
 import socket
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -28,23 +39,50 @@ from outreach.channels.base import Site
 from outreach.config import Settings
 from outreach.mail import build_message, mailbox
 from outreach.press.pitch import make_sender
-from outreach.subscribers import SubscriberError, SubscriberStore
+from outreach.subscribers import Subscriber, SubscriberError, SubscriberStore, normalise_email
 from outreach.templating import environment
-from outreach.tokens import BadToken, Purpose, make_token, read_token
+from outreach.tokens import MAX_AGE, BadToken, Purpose, make_token, read_token_issued
 from outreach.topics import TOPICS, TOPICS_BY_SLUG
+from outreach.web_guard import BodyLimit, SecurityHeaders, Throttle
+from outreach.web_mail import MailQueue, log
 
 CSRF_COOKIE = "outreach_csrf"
 mimetypes.add_type("application/atom+xml", ".atom")
 
 
+@dataclass(frozen=True)
+class WebLimits:
+    """What one client or one address can make the app do."""
+
+    body_bytes: int = 16 * 1024
+    """Largest request body; the forms need well under 2 KB."""
+    form_fields: int = 20
+    """Most fields in one form (the sign-up form has 9)."""
+    field_bytes: int = 1024
+    """Largest single form field."""
+    signups_per_client: int = 10
+    """Sign-ups one client address may post per ``client_window``; more get 429."""
+    client_window: timedelta = timedelta(minutes=10)
+    mail_window: timedelta = timedelta(hours=1)
+    """At most one email (confirmation or preferences link) per address per window."""
+    mail_queue: int = 100
+    """Emails waiting to be sent; beyond this, sign-ups are answered but not mailed."""
+
+
 def create_app(
-    settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    settings: Settings,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    limits: WebLimits = WebLimits(),
 ) -> Starlette:
+    """The app; ``clock`` decides token issue and expiry times (tests set it), and
+    ``app.state.mail`` is the queue of emails sent after the answers."""
     store = SubscriberStore(settings.paths.subscribers)
     secret = link_secret(settings)
     env = environment(settings.paths.templates)
     site = Site(settings)
     web = settings.newsletter.web_base_url or settings.site.base_url
+    mail = MailQueue(limits.mail_queue)
+    per_client = Throttle(limits.signups_per_client, limits.client_window)
 
     def page(
         template: str, status: int = 200, csrf: str | None = None, **context: object
@@ -71,20 +109,88 @@ def create_app(
             "page.html.j2", status=status, heading="That link does not work", message=message
         )
 
-    def token_email(request: Request, purpose: Purpose) -> str:
-        return read_token(secret, purpose, request.query_params.get("token", ""))
+    def token_email(request: Request, purpose: Purpose) -> tuple[str, datetime | None]:
+        """The normalised address of a valid token; BadToken also for a signed token whose
+        address is not one (never a 500)."""
+        email, issued = read_token_issued(
+            secret, purpose, request.query_params.get("token", ""), clock()
+        )
+        try:
+            return normalise_email(email), issued
+        except SubscriberError:
+            raise BadToken("token names no valid address") from None
 
-    async def csrf_ok(request: Request) -> tuple[bool, dict]:
-        form = dict(await request.form())
+    def link(purpose: Purpose, email: str) -> str:
+        token = quote(make_token(secret, purpose, email, clock()))
+        return f"{web}newsletter/{purpose}?token={token}"
+
+    def new_csrf() -> str:
+        return make_token(secret, "form", secrets.token_urlsafe(16), clock())
+
+    async def read_form(request: Request) -> FormData:
+        return await request.form(
+            max_files=0, max_fields=limits.form_fields, max_part_size=limits.field_bytes
+        )
+
+    async def csrf_ok(request: Request) -> tuple[bool, FormData]:
+        """The field equals the cookie, and both are a form token we signed recently."""
+        form = await read_form(request)
         cookie = request.cookies.get(CSRF_COOKIE, "")
         field = str(form.get("csrf", ""))
-        return bool(cookie) and hmac.compare_digest(cookie, field), form
+        if not cookie or not hmac.compare_digest(cookie.encode(), field.encode()):
+            return False, form
+        try:
+            read_token_issued(secret, "form", field, clock())
+        except BadToken:
+            return False, form
+        return True, form
+
+    def mail_to(subscriber: Subscriber) -> None:
+        """Queue the email this sign-up earns, if any: nothing for bounced and complained
+        addresses, nothing when the address was mailed within the window."""
+        if subscriber.status in ("bounced", "complained"):
+            return
+        if not store.claim_mail(subscriber.email, clock(), limits.mail_window):
+            return
+        now, email = clock(), subscriber.email
+        topics = ", ".join(TOPICS_BY_SLUG[t].name for t in subscriber.topics if t in TOPICS_BY_SLUG)
+        if subscriber.status == "confirmed":
+            kind, subject = "preferences", f"Your {settings.site.title} subscription"
+            text = env.get_template("newsletter/subscribed.txt.j2").render(
+                site_title=settings.site.title,
+                preferences_url=link("preferences", email),
+                organisation=settings.site.organisation,
+                postal_address=settings.newsletter.postal_address,
+            )
+        else:
+            kind, subject = "confirm", f"Please confirm your {settings.site.title} subscription"
+            text = env.get_template("newsletter/confirm.txt.j2").render(
+                site_title=settings.site.title,
+                confirm_url=link("confirm", email),
+                valid_days=MAX_AGE["confirm"].days,
+                topics=topics,
+                organisation=settings.site.organisation,
+                postal_address=settings.newsletter.postal_address,
+            )
+
+        def send() -> None:
+            message = build_message(
+                mailbox(settings.newsletter.from_name, settings.newsletter.from_email),
+                mailbox("", email),
+                subject,
+                text,
+                key=f"{kind}:{email}:{now.isoformat()}",
+                when=now,
+            )
+            with make_sender(settings) as sender:
+                sender.send(message, email, f"{kind}:{email}")
+
+        mail.submit(f"the {kind} email to {email}", send)
 
     async def signup_form(request: Request) -> Response:
-        csrf = secrets.token_urlsafe(32)
         return page(
             "signup.html.j2",
-            csrf=csrf,
+            csrf=new_csrf(),
             heading="Get our findings by email",
             message="Choose your topics. We send a confirmation email first.",
             action="subscribe",
@@ -96,90 +202,89 @@ def create_app(
         )
 
     async def subscribe(request: Request) -> Response:
+        client = request.client.host if request.client else ""
+        if not per_client.allow(client, clock()):
+            minutes = int(limits.client_window.total_seconds() // 60)
+            response = page(
+                "page.html.j2",
+                status=429,
+                heading="Too many sign-ups",
+                message=f"Too many sign-ups came from your network; try again in {minutes} "
+                "minutes.",
+            )
+            response.headers["Retry-After"] = str(int(limits.client_window.total_seconds()))
+            return response
         ok, form = await csrf_ok(request)
         if not ok:
             return refuse(
                 "The form expired or came from another site; open the sign-up page again.", 403
             )
-        topics = (await request.form()).getlist("topics")
         try:
             subscriber = store.sign_up(
-                str(form.get("email", "")), str(form.get("name", "")), topics, "web form", clock()
+                str(form.get("email", "")),
+                str(form.get("name", "")),
+                [str(t) for t in form.getlist("topics")],
+                "web form",
+                clock(),
             )
         except SubscriberError as exc:
             return page(
                 "page.html.j2", status=422, heading="Please check the form", message=str(exc)
             )
-        if subscriber.status == "pending":
-            token = quote(make_token(secret, "confirm", subscriber.email))
-            confirm = f"{web}newsletter/confirm?token={token}"
-            text = env.get_template("newsletter/confirm.txt.j2").render(
-                name=subscriber.name,
-                site_title=settings.site.title,
-                confirm_url=confirm,
-                topics=", ".join(TOPICS_BY_SLUG[t].name for t in subscriber.topics),
-                organisation=settings.site.organisation,
-                postal_address=settings.newsletter.postal_address,
-            )
-            message = build_message(
-                mailbox(settings.newsletter.from_name, settings.newsletter.from_email),
-                mailbox(subscriber.name, subscriber.email),
-                f"Please confirm your {settings.site.title} subscription",
-                text,
-                key=f"confirm:{subscriber.email}:{clock().isoformat()}",
-                when=clock(),
-            )
-            with make_sender(settings) as sender:
-                sender.send(message, subscriber.email, f"confirm:{subscriber.email}")
+        mail_to(subscriber)
         return page(
             "page.html.j2",
             heading="Check your inbox",
-            message="We sent you a link to confirm your subscription.",
+            message=(
+                "If this address can receive our email, a message is on its way: a link to "
+                f"confirm your subscription (valid for {MAX_AGE['confirm'].days} days), or a "
+                "link to your preferences if you are already subscribed. Nothing after a few "
+                "minutes? Check the address and your spam folder; we send at most one email "
+                "per address per hour."
+            ),
         )
 
     async def confirm(request: Request) -> Response:
         try:
-            email = token_email(request, "confirm")
+            email, issued = token_email(request, "confirm")
         except BadToken:
-            return refuse("This confirmation link is not valid.")
-        if not store.confirm(email, clock()):
-            return refuse("This address cannot be confirmed; sign up again.", 404)
-        preferences = (
-            f"{web}newsletter/preferences?token={quote(make_token(secret, 'preferences', email))}"
-        )
+            return refuse(
+                "This confirmation link is not valid or has expired; sign up again for a new one."
+            )
+        if not store.confirm(email, clock(), issued):
+            return refuse("This address cannot be confirmed with this link; sign up again.", 404)
         return page(
             "page.html.j2",
             heading="You are subscribed",
             message="Thank you.",
-            link=preferences,
+            link=link("preferences", email),
             link_text="Change your topics at any time",
         )
 
     async def preferences(request: Request) -> Response:
         try:
-            email = token_email(request, "preferences")
+            email, _ = token_email(request, "preferences")
         except BadToken:
             return refuse("This preferences link is not valid.")
         subscriber = store.get(email)
         if subscriber is None:
             return refuse("We have no subscription for this address.", 404)
         if request.method == "POST":
-            ok, _ = await csrf_ok(request)
+            ok, form = await csrf_ok(request)
             if not ok:
                 return refuse(
                     "The form expired or came from another site; open the link again.", 403
                 )
             try:
-                store.set_topics(email, (await request.form()).getlist("topics"), clock())
+                store.set_topics(email, [str(t) for t in form.getlist("topics")], clock())
             except SubscriberError as exc:
                 return page(
                     "page.html.j2", status=422, heading="Please check the form", message=str(exc)
                 )
             return page("page.html.j2", heading="Your topics are saved")
-        csrf = secrets.token_urlsafe(32)
         return page(
             "signup.html.j2",
-            csrf=csrf,
+            csrf=new_csrf(),
             heading="Your topics",
             message=subscriber.email,
             action=f"preferences?token={quote(request.query_params['token'])}",
@@ -192,11 +297,11 @@ def create_app(
 
     async def unsubscribe(request: Request) -> Response:
         try:
-            email = token_email(request, "unsubscribe")
+            email, _ = token_email(request, "unsubscribe")
         except BadToken:
             return refuse("This unsubscribe link is not valid.")
         if request.method == "POST":
-            form = await request.form()
+            form = await read_form(request)
             if form.get("List-Unsubscribe") != "One-Click":
                 return refuse("Unsubscribe requests must say List-Unsubscribe=One-Click.")
             if store.get(email) is not None:
@@ -214,7 +319,39 @@ def create_app(
             message="Press the button to stop the newsletter. Nothing changes until you do.",
         )
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Starlette's own refusals (a form with too many or too large fields, 404, 405)
+        as a page, not bare text."""
+        assert isinstance(exc, HTTPException)
+        return page(
+            "page.html.j2",
+            status=exc.status_code,
+            heading="That did not work",
+            message=str(exc.detail) if exc.status_code < 500 else "",
+        )
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("error answering %s %s", request.method, request.url.path)
+        return page(
+            "page.html.j2",
+            status=500,
+            heading="Something went wrong on our side",
+            message="Nothing you sent was lost; please try again in a few minutes.",
+        )
+
+    def too_large() -> Response:
+        return page(
+            "page.html.j2",
+            status=413,
+            heading="That request is too large",
+            message="Forms on this site are small; send the form from the sign-up page.",
+        )
+
+    async def to_signup(request: Request) -> Response:
+        return RedirectResponse("/newsletter/", status_code=308)
+
     routes = [
+        Route("/newsletter", to_signup, methods=["GET"]),
         Route("/newsletter/", signup_form, methods=["GET"]),
         Route("/newsletter/subscribe", subscribe, methods=["POST"]),
         Route("/newsletter/confirm", confirm, methods=["GET"]),
@@ -223,7 +360,16 @@ def create_app(
     ]
     if settings.paths.public.is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.paths.public, html=True)))
-    return Starlette(routes=routes)
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit, max_bytes=limits.body_bytes, refusal=too_large),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.state.mail = mail
+    return app
 
 
 def bind(host: str, port: int) -> socket.socket:

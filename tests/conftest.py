@@ -18,8 +18,9 @@ os.environ.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
 
 from outreach.config import Settings, load_settings
 
-pytest_plugins = ["smtp_tools", "wordpress_tools"]
-"""The SMTP server (``inbox``) and WordPress (``wordpress``) fixtures live in these modules."""
+pytest_plugins = ["smtp_tools", "wordpress_tools", "web_tools"]
+"""The SMTP server (``inbox``), WordPress (``wordpress``) and subscriber app (``web_app``,
+``serve_web``) fixtures live in these modules."""
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

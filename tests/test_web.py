@@ -3,40 +3,22 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 from email import message_from_bytes, policy
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from bs4 import BeautifulSoup
+from web_tools import WebApp
 
-from outreach.config import Settings, load_settings
+from outreach.config import Settings
 from outreach.subscribers import SubscriberStore
-from outreach.web import bind, create_app
 
 
 @pytest.fixture
-def web(project: Path) -> Iterator[tuple[str, Settings]]:
+def web(web_app: WebApp) -> tuple[str, Settings]:
     """The app served by uvicorn on a loopback port, in a thread."""
-    sock = bind("127.0.0.1", 0)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    settings = load_settings(
-        project / "outreach.toml", environ={"OUTREACH_NEWSLETTER__WEB_BASE_URL": base}
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield base, settings
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return web_app.base, web_app.settings
 
 
 def form_fields(html: str) -> dict[str, str]:
@@ -46,7 +28,9 @@ def form_fields(html: str) -> dict[str, str]:
     }
 
 
-def test_sign_up_confirm_change_topics_and_unsubscribe(web: tuple[str, Settings]) -> None:
+def test_sign_up_confirm_change_topics_and_unsubscribe(
+    web: tuple[str, Settings], web_app: WebApp
+) -> None:
     base, settings = web
     store = SubscriberStore(settings.paths.subscribers)
     with httpx.Client(base_url=base, follow_redirects=False) as client:
@@ -76,6 +60,7 @@ def test_sign_up_confirm_change_topics_and_unsubscribe(web: tuple[str, Settings]
         assert done.status_code == 200 and "Check your inbox" in done.text
         assert store.get("ama@example.com").status == "pending"
 
+        web_app.drain()  # the confirmation goes out after the answer
         (mail,) = list(settings.paths.outbox.rglob("*.eml"))
         confirmation = message_from_bytes(mail.read_bytes(), policy=policy.default)
         link = re.search(
