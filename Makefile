@@ -75,6 +75,7 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
 bench: $(VENV)/.bench-installed bench-tools
 	$(BIN)/python -m bench.podcast
 	$(BIN)/python -m bench.newsletter
+	$(BIN)/python -m bench.web_signup
 	$(BIN)/python -m bench.scale
 
 # Server mode, for a team (README, "Running for a team"): one Prefect server, `make bootstrap`

@@ -112,6 +112,14 @@ def check_topics(topics: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
+def _claim_mail(
+    connection: sqlite3.Connection, address: str, when: datetime, window: timedelta
+) -> bool:
+    now = when.timestamp()
+    claimed = connection.execute(CLAIM_MAIL, (address, now, now - window.total_seconds()))
+    return claimed.rowcount == 1
+
+
 def _aware(moment: datetime) -> datetime:
     """Stored times without a zone (older rows, hand-edited imports) are UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -159,6 +167,21 @@ class SubscriberStore:
         """Record a new address as pending (double opt-in). An address already in the store
         is left exactly as it is: a public form never changes a record (topics, name, status,
         consent) without its owner's confirmation."""
+        return self.sign_up_and_claim(email, name, topics, source, when, None)[0]
+
+    def sign_up_and_claim(
+        self,
+        email: str,
+        name: str,
+        topics: Iterable[str],
+        source: str,
+        when: datetime,
+        mail_window: timedelta | None,
+    ) -> tuple[Subscriber, bool]:
+        """``sign_up``, and whether this sign-up may mail the address: True at most once per
+        ``mail_window`` per address, so a flood of sign-ups for one victim sends one email.
+        One transaction with one commit whatever the address's state, so its duration does
+        not tell a new address from a known one."""
         address, chosen = normalise_email(email), check_topics(topics)
         with self._connect() as connection:
             connection.execute(
@@ -173,20 +196,13 @@ class SubscriberStore:
                     when.isoformat(),
                 ),
             )
-        subscriber = self.get(address)
-        assert subscriber is not None
-        return subscriber
-
-    def claim_mail(self, email: str, when: datetime, window: timedelta) -> bool:
-        """True at most once per ``window`` per address: the web app mails an address (a
-        confirmation or a preferences link) only when it wins this claim, so a flood of
-        sign-ups for one victim sends one email."""
-        now = when.timestamp()
-        with self._connect() as connection:
-            claimed = connection.execute(
-                CLAIM_MAIL, (normalise_email(email), now, now - window.total_seconds())
-            ).rowcount
-        return claimed == 1
+            claimed = mail_window is not None and _claim_mail(
+                connection, address, when, mail_window
+            )
+            row = connection.execute(
+                "SELECT * FROM subscribers WHERE email = ?", (address,)
+            ).fetchone()
+        return _row(row), claimed
 
     def get_many(self, emails: Iterable[str]) -> dict[str, Subscriber]:
         """Subscribers by address, in one query per 500 addresses (sends look up whole batches)."""

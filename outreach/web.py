@@ -146,11 +146,9 @@ def create_app(
         return True, form
 
     def mail_to(subscriber: Subscriber) -> None:
-        """Queue the email this sign-up earns, if any: nothing for bounced and complained
-        addresses, nothing when the address was mailed within the window."""
+        """Queue the email a sign-up earned (it won the address's mail claim): nothing for
+        bounced and complained addresses."""
         if subscriber.status in ("bounced", "complained"):
-            return
-        if not store.claim_mail(subscriber.email, clock(), limits.mail_window):
             return
         now, email = clock(), subscriber.email
         topics = ", ".join(TOPICS_BY_SLUG[t].name for t in subscriber.topics if t in TOPICS_BY_SLUG)
@@ -220,18 +218,20 @@ def create_app(
                 "The form expired or came from another site; open the sign-up page again.", 403
             )
         try:
-            subscriber = store.sign_up(
+            subscriber, may_mail = store.sign_up_and_claim(
                 str(form.get("email", "")),
                 str(form.get("name", "")),
                 [str(t) for t in form.getlist("topics")],
                 "web form",
                 clock(),
+                limits.mail_window,
             )
         except SubscriberError as exc:
             return page(
                 "page.html.j2", status=422, heading="Please check the form", message=str(exc)
             )
-        mail_to(subscriber)
+        if may_mail:
+            mail_to(subscriber)
         return page(
             "page.html.j2",
             heading="Check your inbox",
