@@ -323,12 +323,14 @@ def create_app(
         """Starlette's own refusals (a form with too many or too large fields, 404, 405)
         as a page, not bare text."""
         assert isinstance(exc, HTTPException)
-        return page(
+        response = page(
             "page.html.j2",
             status=exc.status_code,
             heading="That did not work",
             message=str(exc.detail) if exc.status_code < 500 else "",
         )
+        response.headers.update(exc.headers or {})
+        return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("error answering %s %s", request.method, request.url.path)
