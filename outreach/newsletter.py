@@ -27,7 +27,14 @@ from mjml import mjml2html
 from outreach.channels.base import RenderError
 from outreach.config import Settings
 from outreach.finding import Finding
-from outreach.mail import dkim_sign, list_headers, mailbox, message_id, one_line
+from outreach.mail import (
+    dkim_sign,
+    envelope_address,
+    list_headers,
+    mailbox,
+    message_id,
+    one_line,
+)
 from outreach.subscribers import Subscriber
 from outreach.templating import environment
 from outreach.tokens import make_token
@@ -36,6 +43,7 @@ from outreach.topics import TOPICS_BY_SLUG
 WIRE_POLICY = SMTP.clone(max_line_length=998)
 """Headers stay on one line up to RFC 5322's hard limit: folding would RFC 2047-encode the
 List-Unsubscribe URLs, which mail clients then cannot read. Bodies keep 76-character lines."""
+UTF8_WIRE_POLICY = WIRE_POLICY.clone(utf8=True)
 MAX_HTML_BYTES = 102_000
 """Gmail clips HTML bodies over about 102 KB: the footer with the unsubscribe link would vanish."""
 TOPICS, PREFERENCES_URL, UNSUBSCRIBE_URL = (
@@ -48,7 +56,7 @@ TOPICS, PREFERENCES_URL, UNSUBSCRIBE_URL = (
 @dataclass(frozen=True)
 class Issue:
     key: str
-    """Stable name of the issue: the finding id, or ``digest-<first>-<last>``."""
+    """Stable name of the issue: the finding id, or for a digest ``digest_key``."""
     subject: str
     preheader: str
     findings: tuple[Finding, ...]
@@ -67,7 +75,15 @@ def digest_issue(findings: Sequence[Finding], title: str) -> Issue:
     if not ordered:
         raise RenderError("a digest needs at least one finding")
     preheader = "; ".join(f.title for f in ordered)[:180]
-    return Issue(f"digest-{ordered[-1].id}-{ordered[0].id}", title, preheader, ordered)
+    return Issue(digest_key(ordered, title), title, preheader, ordered)
+
+
+def digest_key(findings: Sequence[Finding], title: str) -> str:
+    """``digest-<oldest>-<newest>-<hash>``: readable ends, and a hash over the title and every
+    finding, so another selection or title is another issue, never a "resumed" old one."""
+    ids = sorted(f.id for f in findings)
+    fingerprint = hashlib.sha256("\n".join([title, *ids]).encode()).hexdigest()[:12]
+    return f"digest-{findings[-1].id}-{findings[0].id}-{fingerprint}"
 
 
 @dataclass(frozen=True)
@@ -154,6 +170,24 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
             "clients would clip it and hide the unsubscribe link; send fewer findings at once"
         )
     return RenderedIssue(issue, document, html_to_text(document))
+
+
+def unsubscribe_warning(settings: Settings) -> str | None:
+    """Why the unsubscribe links are unsafe (not https), or None. Over SMTP such a send is
+    refused: mailbox providers expect an https one-click link (RFC 8058)."""
+    web = settings.newsletter.web_base_url or settings.site.base_url
+    if web.startswith("https://"):
+        return None
+    setting = (
+        "newsletter.web_base_url"
+        if settings.newsletter.web_base_url
+        else "newsletter.web_base_url (or site.base_url)"
+    )
+    return (
+        f"the unsubscribe links start with {web}, not https://; mail providers expect an https "
+        f"one-click unsubscribe link (RFC 8058): set {setting} to the https address where "
+        "`outreach serve` answers"
+    )
 
 
 @dataclass(frozen=True)
@@ -251,6 +285,17 @@ MAX_LINE = 998
 """RFC 5322's hard line limit; a 7bit part must respect it."""
 
 
+def to_header(name: str, email: str) -> bytes:
+    """The To line; an address with a non-ASCII local part is written as UTF-8 (RFC 6532:
+    such a copy only travels over SMTPUTF8), an internationalised domain as punycode."""
+    address, utf8 = envelope_address(email)
+    if not utf8:
+        return WIRE_POLICY.fold_binary("To", formataddr((one_line(name), address), charset="utf-8"))
+    # formataddr quotes or encodes the name but refuses the address itself: give it a stand-in.
+    shown = formataddr((one_line(name), "x@x"), charset="utf-8")
+    return UTF8_WIRE_POLICY.fold_binary("To", shown[: -len("<x@x>")] + f"<{address}>")
+
+
 class MessageFactory:
     """Builds each subscriber's copy of one issue as wire bytes, fast.
 
@@ -301,13 +346,12 @@ class MessageFactory:
         else:
             html_part, html_body = HTML_QP, _qp(html.encode("ascii"))
         text_body = _qp(text.encode("utf-8"))
-        to = formataddr((one_line(subscriber.name), subscriber.email), charset="utf-8")
         key = f"newsletter:{self.rendered.issue.key}:{subscriber.email}"
         headers = list_headers(self.config.list_id, links.one_click, links.mailto)
         boundary = self.boundary.encode()
         raw = b"".join([
             self.common,
-            WIRE_POLICY.fold_binary("To", to),
+            to_header(subscriber.name, subscriber.email),
             b"Message-ID: " + message_id(key, self.domain).encode() + b"\r\n",
             *(f"{name}: {value}\r\n".encode() for name, value in headers.items()),
             b"MIME-Version: 1.0\r\n",

@@ -16,15 +16,16 @@ import dkim
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import NOW, REPO
+from conftest import NOW, REPO, free_port
 from outreach.campaign import link_secret, prepare_send, send_all
 from outreach.config import Settings, load_settings
+from outreach.mail_errors import SenderFailure
 from outreach.newsletter import digest_issue, finding_issue, newsletter_message, render_issue
 from outreach.release import load_catalog
 from outreach.sending import SendLog
 from outreach.subscribers import SubscriberError, SubscriberStore
 from outreach.tokens import BadToken, make_token, read_token
-from smtp_tools import Inbox
+from smtp_tools import Inbox, greeting_server, refuse_every_login, smtp_server
 
 TOPICAL = {
     "food1@example.com": ("food-agriculture",),
@@ -390,3 +391,123 @@ def test_flows_send_in_batches_and_the_release_flow_sends_once(
         now=NOW,
     )
     assert "digest-alpha-cocoa-prices-beta-cotton-traceability" in digest
+
+
+def assert_nobody_touched(settings: Settings, store: SubscriberStore, send_id: str) -> None:
+    """Every frozen recipient still pending and still confirmed: nobody marked bounced."""
+    counts = SendLog(settings.paths.ledger).counts(send_id)
+    assert (counts.sent, counts.bounced, counts.pending) == (0, 0, counts.total)
+    assert counts.total == 3
+    assert {store.get(e).status for e in TOPICAL_FOOD} == {"confirmed"}
+
+
+def test_refused_smtp_login_stops_the_send_and_bounces_nobody(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_SMTP_PASSWORD", "wrong-secret-123")
+    with smtp_server(authenticator=refuse_every_login, auth_require_tls=False) as server:
+        settings = settings_for(
+            project, **smtp_env(server), OUTREACH_MAIL__SMTP_USERNAME="newsletter"
+        )
+        store = subscribe_all(settings)
+        issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+        prepared = prepare_send(issue, settings, NOW)
+        with pytest.raises(SenderFailure) as raised:
+            send_all(prepared, settings, NOW)
+    message = str(raised.value)
+    assert "refused the login (535" in message
+    assert "mail.smtp_username" in message and "OUTREACH_SMTP_PASSWORD" in message
+    assert "wrong-secret-123" not in message
+    assert server.accepted == []
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+@pytest.mark.parametrize("greeting", ["554 5.3.2 no service for you", "421 4.3.2 too busy"])
+def test_server_refusing_at_greeting_stops_the_send_and_bounces_nobody(
+    project: Path, greeting: str
+) -> None:
+    with greeting_server(greeting) as (host, port):
+        inbox = Inbox(host, port)
+        settings = settings_for(project, **smtp_env(inbox))
+        store = subscribe_all(settings)
+        issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+        prepared = prepare_send(issue, settings, NOW)
+        with pytest.raises(SenderFailure, match=greeting.split()[0]) as raised:
+            send_all(prepared, settings, NOW)
+    assert "mail.smtp_host" in str(raised.value)
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+def test_refused_connection_stops_the_send_and_bounces_nobody(project: Path) -> None:
+    inbox = Inbox("127.0.0.1", free_port())  # nothing listens there
+    settings = settings_for(project, **smtp_env(inbox))
+    store = subscribe_all(settings)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    with pytest.raises(SenderFailure, match=r"cannot be reached .*mail\.smtp_host"):
+        send_all(prepared, settings, NOW)
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+def test_refused_sender_address_stops_the_send_and_bounces_nobody(
+    project: Path, inbox: Inbox
+) -> None:
+    inbox.refuse_sender = "553 5.7.1 sender address rejected: not owned by user"
+    settings = settings_for(project, **smtp_env(inbox))
+    store = subscribe_all(settings)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    with pytest.raises(SenderFailure, match=r"refused the sender address .*553 5\.7\.1"):
+        send_all(prepared, settings, NOW)
+    assert inbox.accepted == []
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+def test_digest_with_another_middle_finding_or_title_is_a_new_issue(
+    project: Path, inbox: Inbox
+) -> None:
+    settings = settings_for(project, **smtp_env(inbox))
+    subscribe_all(settings)
+    catalog = load_catalog(settings)
+    alpha, beta, gamma = (
+        catalog[i]
+        for i in ("alpha-cocoa-prices", "beta-cotton-traceability", "gamma-embargoed-packaging")
+    )
+    first = prepare_send(digest_issue([alpha, beta, gamma], "This month"), settings, NOW)
+    assert send_all(first, settings, NOW).sent == 5
+    assert digest_issue([alpha, gamma], "This month").key.startswith(
+        "digest-alpha-cocoa-prices-gamma-embargoed-packaging-"
+    )
+    assert digest_issue([alpha, beta, gamma], "Another title").key != first.send_id.split(":")[1]
+
+    second = prepare_send(digest_issue([alpha, gamma], "This month"), settings, NOW)
+    assert second.newly_frozen and second.send_id != first.send_id
+    report = send_all(second, settings, NOW)
+    assert report.sent == 4, "food and packaging readers get the second digest"
+    subjects = [
+        message_from_bytes(raw, policy=policy.default)["Subject"] for _, _, raw in inbox.accepted
+    ]
+    assert subjects == ["This month"] * 9
+
+
+def test_newsletter_send_of_an_issue_already_sent_says_so_and_fails(project: Path) -> None:
+    settings = settings_for(project)
+    subscribe_all(settings)
+    issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+    assert send_all(prepare_send(issue, settings, NOW), settings, NOW).sent == 3
+    again = subprocess.run(
+        [sys.executable, "-m", "outreach", "newsletter", "send", "alpha-cocoa-prices"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert (
+        "Newsletter 'alpha-cocoa-prices' was already sent (3 sent, 0 bounced, of 3 recipients)"
+        in again.stderr
+    )
+    assert len(list(settings.paths.outbox.rglob("*.eml"))) == 3

@@ -7,6 +7,7 @@ environment (``OUTREACH_SMTP_PASSWORD``) and never logged.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import smtplib
@@ -16,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Protocol
+from urllib.parse import quote
 
 from outreach.platforms.static import atomic_write
 
@@ -28,6 +30,15 @@ class MailSender(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
     def send(self, message: EmailMessage, recipient: str, key: str) -> None: ...
+
+
+def outbox_name(recipient: str) -> str:
+    """A file name only this address maps to: anything beyond ``A-Za-z0-9@._+-`` is
+    percent-encoded (UTF-8), so two internationalised addresses never share a file."""
+    safe = quote(recipient, safe="@._+-")
+    if len(safe) > 200:  # file names stop at 255 bytes; percent-encoding triples non-ASCII
+        safe = f"{safe[:150]}~{hashlib.sha256(recipient.encode()).hexdigest()[:16]}"
+    return f"{safe}.eml"
 
 
 class OutboxSender:
@@ -53,8 +64,7 @@ class OutboxSender:
     def write(self, raw: bytes, recipient: str, key: str) -> None:
         """Store ready-made message bytes (newsletters arrive already signed)."""
         folders = [re.sub(r"[^a-z0-9-]", "-", part.lower()) or "-" for part in key.split(":")[:-1]]
-        safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
-        atomic_write(self.root.joinpath(*folders) / f"{safe}.eml", raw)
+        atomic_write(self.root.joinpath(*folders) / outbox_name(recipient), raw)
 
 
 class SmtpSender:
