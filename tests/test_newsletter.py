@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
@@ -511,3 +512,66 @@ def test_newsletter_send_of_an_issue_already_sent_says_so_and_fails(project: Pat
         in again.stderr
     )
     assert len(list(settings.paths.outbox.rglob("*.eml"))) == 3
+
+
+INTERNATIONAL = {
+    "jörg@example.com": ("food-agriculture",),  # needs SMTPUTF8
+    "ana@bücher.example": ("food-agriculture",),  # punycode domain: plain SMTP will do
+}
+
+
+def utf8_message(raw: bytes) -> EmailMessage:
+    """Parse a message whose headers may be UTF-8 (RFC 6532): ``message_from_bytes`` would
+    leave the non-ASCII bytes as surrogates."""
+    return message_from_string(raw.decode("utf-8"), policy=policy.default)
+
+
+def test_internationalised_address_goes_with_smtputf8_when_the_server_offers_it(
+    project: Path,
+) -> None:
+    with smtp_server(enable_SMTPUTF8=True) as server:
+        settings = settings_for(project, **smtp_env(server))
+        subscribe_all(settings, INTERNATIONAL)
+        issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+        report = send_all(prepare_send(issue, settings, NOW), settings, NOW)
+    assert (report.sent, report.held) == (5, {})
+    by_recipient = {rcpts[0]: raw for _, rcpts, raw in server.accepted}
+    assert sorted(by_recipient) == sorted(
+        [*TOPICAL_FOOD, "jörg@example.com", "ana@xn--bcher-kva.example"]
+    )
+    to = utf8_message(by_recipient["jörg@example.com"])["To"]
+    assert to.addresses[0].addr_spec == "jörg@example.com"
+    assert to.addresses[0].display_name == "Jörg"
+
+
+def test_internationalised_address_is_held_and_counted_when_the_server_lacks_smtputf8(
+    project: Path,
+) -> None:
+    with smtp_server(enable_SMTPUTF8=False) as server:
+        settings = settings_for(project, **smtp_env(server), OUTREACH_NEWSLETTER__BATCH_SIZE="2")
+        # Batches of 2 in address order: kim | zoe come in batches after the one held.
+        later = {"kim@example.com": ("food-agriculture",), "zoe@example.com": ("food-agriculture",)}
+        store = subscribe_all(settings, {**INTERNATIONAL, **later})
+        issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+        prepared = prepare_send(issue, settings, NOW)
+        report = send_all(prepared, settings, NOW)
+    assert report.sent == 6 and not report.bounced and not report.deferred
+    assert list(report.held) == ["jörg@example.com"]
+    assert "SMTPUTF8" in report.held["jörg@example.com"]
+    received = sorted(r for _, rcpts, _ in server.accepted for r in rcpts)
+    assert received == sorted([*TOPICAL_FOOD, *later, "ana@xn--bcher-kva.example"])
+    counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
+    assert (counts.sent, counts.pending) == (6, 1), "held for a later run, not lost"
+    assert store.get("jörg@example.com").status == "confirmed"
+
+
+def test_outbox_writes_one_file_per_internationalised_address(project: Path) -> None:
+    settings = settings_for(project)
+    subscribe_all(settings, {**INTERNATIONAL, "jürg@example.com": ("food-agriculture",)})
+    issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+    assert send_all(prepare_send(issue, settings, NOW), settings, NOW).sent == 6
+    files = sorted(settings.paths.outbox.rglob("*.eml"))
+    recipients = sorted(utf8_message(f.read_bytes())["To"].addresses[0].addr_spec for f in files)
+    assert recipients == sorted(
+        [*TOPICAL_FOOD, "jörg@example.com", "jürg@example.com", "ana@xn--bcher-kva.example"]
+    )
