@@ -20,7 +20,7 @@ from flows.common import flow_settings, notify_failure, smtp_password
 from flows.limits import smtp_connections, smtp_throttle
 from outreach.campaign import PreparedSend, prepare_send, send_batch
 from outreach.config import Settings
-from outreach.mail_errors import SenderFailure
+from outreach.mail_errors import MailError, SenderFailure
 from outreach.newsletter import Issue, digest_issue, finding_issue
 from outreach.release import ReleaseError, load_catalog, resolve_ids
 from outreach.sending import SendLog, SendReport
@@ -33,8 +33,8 @@ def prepare(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
 
 
 def worth_retrying(task: object, task_run: object, state: State) -> bool:
-    """A refused login or connection does not fix itself in 30 s: fail the send at once."""
-    return not isinstance(state.data, SenderFailure)
+    """A refused login, connection or address does not fix itself in 30 s: fail at once."""
+    return not isinstance(state.data, MailError)
 
 
 @task(

@@ -36,7 +36,8 @@ def envelope_address(email: str) -> tuple[str, bool]:
 
 
 def mailbox(name: str, email: str) -> Address:
-    local, _, domain = email.partition("@")
+    """A header address; an internationalised domain as punycode (see envelope_address)."""
+    local, _, domain = envelope_address(email)[0].rpartition("@")
     return Address(display_name=one_line(name), username=local, domain=domain)
 
 
