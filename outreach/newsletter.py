@@ -13,8 +13,9 @@ import binascii
 import hashlib
 import html as html_lib
 import re
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -46,11 +47,8 @@ List-Unsubscribe URLs, which mail clients then cannot read. Bodies keep 76-chara
 UTF8_WIRE_POLICY = WIRE_POLICY.clone(utf8=True)
 MAX_HTML_BYTES = 102_000
 """Gmail clips HTML bodies over about 102 KB: the footer with the unsubscribe link would vanish."""
-TOPICS, PREFERENCES_URL, UNSUBSCRIBE_URL = (
-    "%%TOPICS%%",
-    "%%PREFERENCES_URL%%",
-    "%%UNSUBSCRIBE_URL%%",
-)
+TOPICS, PREFERENCES_URL, UNSUBSCRIBE_URL = SLOTS = ("TOPICS", "PREFERENCES_URL", "UNSUBSCRIBE_URL")
+"""The per-subscriber slots the template places with ``{{ slots.NAME }}``."""
 
 
 @dataclass(frozen=True)
@@ -86,11 +84,44 @@ def digest_key(findings: Sequence[Finding], title: str) -> str:
     return f"digest-{findings[-1].id}-{findings[0].id}-{fingerprint}"
 
 
+Pieces = tuple[str, ...]
+"""A document cut at its slots: shared text at even positions, slot names at odd ones."""
+
+
 @dataclass(frozen=True)
 class RenderedIssue:
+    """One issue rendered once, cut where the template placed the personal slots: content
+    is never searched for placeholders, so a finding's text cannot pose as one."""
+
     issue: Issue
-    html: str
-    text: str
+    html_pieces: Pieces
+    text_pieces: Pieces
+
+    @property
+    def html(self) -> str:
+        """For reading (slots shown as ``%%NAME%%``); copies are made from the pieces."""
+        return fill(self.html_pieces, {name: f"%%{name}%%" for name in SLOTS})
+
+    @property
+    def text(self) -> str:
+        return fill(self.text_pieces, {name: f"%%{name}%%" for name in SLOTS})
+
+
+def cut_at_slots(document: str, marks: dict[str, str], where: str) -> Pieces:
+    """Cut ``document`` at the one-off marks the template printed for each slot.
+
+    The marks carry a random nonce drawn after the content was fixed, so no finding can
+    contain one; the unsubscribe link must be there (the law and RFC 8058 want it)."""
+    by_mark = {mark: name for name, mark in marks.items()}
+    pieces = re.split("(" + "|".join(re.escape(mark) for mark in by_mark) + ")", document)
+    cut = tuple(by_mark[piece] if index % 2 else piece for index, piece in enumerate(pieces))
+    if UNSUBSCRIBE_URL not in cut[1::2]:
+        raise RenderError(
+            f"newsletter/email.mjml.j2: the {where} has no unsubscribe link; place "
+            "{{ slots.UNSUBSCRIBE_URL }} in a link's href (and {{ slots.PREFERENCES_URL }}, "
+            "{{ slots.TOPICS }} where wanted)"
+        )
+    return cut
 
 
 def html_to_text(document: str) -> str:
@@ -146,6 +177,8 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
                 else None,
             }
         )
+    nonce = secrets.token_hex(16)
+    marks = {name: f"%%{nonce}:{name}%%" for name in SLOTS}
     mjml = (
         environment(settings.paths.templates)
         .get_template("newsletter/email.mjml.j2")
@@ -157,6 +190,7 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
             site_title=site.title,
             organisation=site.organisation,
             postal_address=settings.newsletter.postal_address,
+            slots=marks,
         )
     )
     document = mjml2html(mjml)
@@ -169,7 +203,11 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
             f"newsletter '{issue.key}' is {size} bytes of HTML, over {MAX_HTML_BYTES}: mail "
             "clients would clip it and hide the unsubscribe link; send fewer findings at once"
         )
-    return RenderedIssue(issue, document, html_to_text(document))
+    return RenderedIssue(
+        issue,
+        cut_at_slots(document, marks, "HTML part"),
+        cut_at_slots(html_to_text(document), marks, "text part"),
+    )
 
 
 def unsubscribe_warning(settings: Settings) -> str | None:
@@ -211,11 +249,6 @@ def personal_links(settings: Settings, secret: bytes, email: str) -> PersonalLin
     )
 
 
-_PLACEHOLDER = re.compile(
-    f"({re.escape(TOPICS)}|{re.escape(PREFERENCES_URL)}|{re.escape(UNSUBSCRIBE_URL)})"
-)
-
-
 def personal_values(
     subscriber: Subscriber, links: PersonalLinks
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -235,8 +268,8 @@ def personal_values(
     return html, text
 
 
-def fill(pieces: list[str], values: dict[str, str]) -> str:
-    """Join split pieces: odd positions are placeholders."""
+def fill(pieces: Sequence[str], values: dict[str, str]) -> str:
+    """Join cut pieces, each slot (odd positions) replaced by its value."""
     return "".join(values[piece] if index % 2 else piece for index, piece in enumerate(pieces))
 
 
@@ -250,10 +283,7 @@ def personalise(
 ) -> tuple[str, str]:
     """(html, text) for one subscriber: only their topics and signed links differ."""
     html_values, text_values = personal_values(subscriber, links)
-    return (
-        fill(_PLACEHOLDER.split(rendered.html), html_values),
-        fill(_PLACEHOLDER.split(rendered.text), text_values),
-    )
+    return fill(rendered.html_pieces, html_values), fill(rendered.text_pieces, text_values)
 
 
 def dkim_key(settings: Settings) -> bytes | None:
@@ -315,14 +345,18 @@ class MessageFactory:
         private_key: bytes | None = None,
     ):
         config = settings.newsletter
-        reflowed = _BLOCK_TAG.sub("\r\n", rendered.html).replace("\r\n\r\n", "\r\n").lstrip()
-        self.rendered = replace(rendered, html=reflowed)
-        # Static pieces and placeholders alternate: a copy is one join, not three scans.
-        self.html_pieces = _PLACEHOLDER.split(reflowed)
-        self.text_pieces = _PLACEHOLDER.split(rendered.text)
+        # Static pieces and slots alternate: a copy is one join, not a scan.
+        self.html_pieces = [
+            piece if index % 2 else _BLOCK_TAG.sub("\r\n", piece).replace("\r\n\r\n", "\r\n")
+            for index, piece in enumerate(rendered.html_pieces)
+        ]
+        self.html_pieces[0] = self.html_pieces[0].lstrip()
+        self.text_pieces = list(rendered.text_pieces)
+        self.rendered = rendered
         self.settings, self.secret, self.config = settings, secret, config
         self.private_key = private_key if config.dkim_domain and config.dkim_selector else None
-        longest = max(len(line) for line in reflowed.split("\r\n"))
+        shared = "".join(self.html_pieces[0::2])
+        longest = max(len(line) for line in shared.split("\r\n"))
         # Links and topics add at most ~300 characters to a line; beyond that, quoted-printable.
         self.html_7bit = longest + 300 <= MAX_LINE
         digest = hashlib.sha256(rendered.issue.key.encode()).hexdigest()[:24]

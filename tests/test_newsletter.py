@@ -605,3 +605,31 @@ def test_pitch_and_confirmation_transport_tells_the_senders_failure_from_the_rec
     assert [rcpts for _, rcpts, _ in server.accepted] == [["ana@xn--bcher-kva.example"]]
     to = message_from_bytes(server.accepted[0][2], policy=policy.default)["To"]
     assert to.addresses[0].addr_spec == "ana@xn--bcher-kva.example"
+
+
+def test_placeholders_in_finding_text_are_not_replaced_with_subscriber_links(
+    project: Path,
+) -> None:
+    path = project / "findings" / "alpha-cocoa-prices.md"
+    text = path.read_text()
+    text = text.replace(
+        "summary: A fixture finding whose text tries to inject markup into every output.",
+        "summary: Click %%UNSUBSCRIBE_URL%% or %%PREFERENCES_URL%% about %%TOPICS%%",
+    )
+    path.write_text(text)
+    settings = settings_for(project)
+    store = subscribe_all(settings)
+    rendered = render_issue(finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings)
+    raw = newsletter_message(rendered, store.get("food1@example.com"), settings, b"secret", NOW)
+    message = message_from_bytes(raw, policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    text_part = message.get_body(("plain",)).get_content()
+    soup = BeautifulSoup(html, "html.parser")
+    assert "Click %%UNSUBSCRIBE_URL%% or %%PREFERENCES_URL%% about %%TOPICS%%" in soup.get_text()
+    assert "Click %%UNSUBSCRIBE_URL%% or %%PREFERENCES_URL%% about %%TOPICS%%" in text_part
+    token = make_token(b"secret", "unsubscribe", "food1@example.com")
+    assert html.count(token) == 1 and text_part.count(token) == 1, "the footer link only"
+    assert [a["href"] for a in soup.find_all("a") if token in a["href"]] == [
+        f"https://findings.example.org/research/newsletter/unsubscribe?token={token}"
+    ]
+    assert "You receive this because you chose: Food and agriculture." in soup.get_text()
