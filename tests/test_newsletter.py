@@ -633,3 +633,23 @@ def test_placeholders_in_finding_text_are_not_replaced_with_subscriber_links(
         f"https://findings.example.org/research/newsletter/unsubscribe?token={token}"
     ]
     assert "You receive this because you chose: Food and agriculture." in soup.get_text()
+
+
+def test_http_unsubscribe_links_are_refused_over_smtp_and_warned_about_in_the_outbox(
+    project: Path, inbox: Inbox
+) -> None:
+    http = {"OUTREACH_SITE__BASE_URL": "http://findings.example.org/research/"}
+    settings = settings_for(project, **smtp_env(inbox), **http)
+    subscribe_all(settings)
+    issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+    with pytest.raises(SenderFailure, match=r"not https://.*set newsletter\.web_base_url"):
+        prepare_send(issue, settings, NOW)
+    assert SendLog(settings.paths.ledger).counts("newsletter:alpha-cocoa-prices").total == 0
+    assert inbox.accepted == []
+
+    outbox = settings_for(project, **http)
+    for _ in range(2):  # the first send and its resumption both say it
+        prepared = prepare_send(issue, outbox, NOW)
+        assert prepared.warning and "not https://" in prepared.warning
+        send_all(prepared, outbox, NOW)
+    assert len(list(outbox.paths.outbox.rglob("*.eml"))) == 3
