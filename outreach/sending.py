@@ -3,8 +3,10 @@
 When a send starts, its recipients are frozen into the ledger database, one row each. Every
 row moves from ``pending`` to ``sent`` the moment the SMTP server accepts that message (the
 update commits before the next message starts), or to ``bounced`` on a permanent (5xx)
-rejection, which also suppresses the subscriber. Transient failures (4xx, dropped
-connections) are retried with backoff and otherwise left ``pending``. A send killed at any
+answer to that recipient's own RCPT or DATA, which also suppresses the subscriber. Transient
+failures (4xx, dropped connections) are retried with backoff and otherwise left ``pending``;
+the sender's own failures (login, connection, server-wide refusals) stop the send with every
+unreached recipient still ``pending`` (see ``outreach.mail_errors``). A send killed at any
 point and run again therefore delivers to everyone exactly once, as far as the server's
 acceptance can tell: only messages the server never accepted are sent again.
 
