@@ -140,8 +140,9 @@ def weekly_digest(
     now: datetime | None = None,
 ) -> str:
     """One digest of every finding that went public in the last ``days`` days, to the
-    subscribers of their topics. A re-run of the same week sends nothing twice (the digest's
-    key is its findings); a week with no new finding sends nothing."""
+    subscribers of their topics. A re-run of the same day sends nothing twice (the digest's
+    key is its findings and its title, which names the day); a week with no new finding sends
+    nothing."""
     settings = flow_settings(config)
     moment = now or datetime.now(UTC)
     since = moment - timedelta(days=days)

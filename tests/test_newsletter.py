@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup
 
 from conftest import NOW, REPO, free_port
 from outreach.campaign import link_secret, prepare_send, send_all
+from outreach.channels.base import RenderError
 from outreach.config import Settings, load_settings
 from outreach.mail_errors import SenderFailure
 from outreach.newsletter import digest_issue, finding_issue, newsletter_message, render_issue
@@ -653,3 +654,47 @@ def test_http_unsubscribe_links_are_refused_over_smtp_and_warned_about_in_the_ou
         assert prepared.warning and "not https://" in prepared.warning
         send_all(prepared, outbox, NOW)
     assert len(list(outbox.paths.outbox.rglob("*.eml"))) == 3
+
+
+@pytest.mark.prefect
+def test_newsletter_send_with_a_refused_login_exits_non_zero_naming_the_setting(
+    prefect_api: str, project: Path
+) -> None:
+    with smtp_server(authenticator=refuse_every_login, auth_require_tls=False) as server:
+        environ = {**smtp_env(server), "OUTREACH_MAIL__SMTP_USERNAME": "newsletter"}
+        settings = settings_for(project, **environ)
+        store = subscribe_all(settings)
+        result = subprocess.run(
+            [sys.executable, "-m", "outreach", "newsletter", "send", "alpha-cocoa-prices"],
+            cwd=project,
+            env={
+                **os.environ,
+                **environ,
+                "OUTREACH_SMTP_PASSWORD": "wrong-secret-123",
+                "PREFECT_API_URL": prefect_api,
+                "OUTREACH_LIMITS": "off",
+                "PYTHONPATH": str(REPO),
+                "COLUMNS": "200",
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "refused the login (535" in result.stderr
+    assert "OUTREACH_SMTP_PASSWORD" in result.stderr
+    assert "3 still pending and none of them marked bounced" in result.stderr
+    assert "wrong-secret-123" not in result.stdout + result.stderr
+    assert server.accepted == []
+    assert_nobody_touched(settings, store, "newsletter:alpha-cocoa-prices")
+
+
+def test_template_without_the_unsubscribe_slot_is_refused(project: Path) -> None:
+    import shutil
+
+    shutil.copytree(REPO / "templates", project / "templates")
+    template = project / "templates" / "newsletter" / "email.mjml.j2"
+    template.write_text(template.read_text().replace("{{ slots.UNSUBSCRIBE_URL }}", "#"))
+    settings = settings_for(project, OUTREACH_PATHS__TEMPLATES=str(project / "templates"))
+    with pytest.raises(RenderError, match=r"email\.mjml\.j2: the HTML part has no unsubscribe"):
+        render_issue(finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings)
