@@ -32,7 +32,8 @@ demo: $(VENV)/.demo-installed
 	@echo "Preview: make serve, then open http://127.0.0.1:8000/"
 
 # Tools the tests check with, from Debian's packages when missing (as root): ffprobe for the
-# podcast audio (the pip-installed ffmpeg ships without it), Chromium for the email render, and
+# podcast audio (the pip-installed ffmpeg ships without it), Chromium for the email render,
+# SpamAssassin (local rules) for the newsletter's hidden-text score, and
 # WordPress with MariaDB and PHP, and PostgreSQL for the server-mode test (daemons kept from
 # starting; the tests start their own).
 test-tools:
@@ -40,6 +41,7 @@ test-tools:
 	tests/servers/postgres.sh install
 	@missing=""; command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	  command -v chromium >/dev/null || missing="$$missing chromium"; \
+	  command -v spamassassin >/dev/null || missing="$$missing spamassassin"; \
 	  if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

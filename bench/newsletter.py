@@ -66,6 +66,10 @@ def make_project(folder: Path, subscribers: int, port: int) -> Path:
         shutil.copytree(REPO / name, folder / name)
     config = (REPO / "outreach.toml").read_text()
     config = config.replace('platform = "outbox"', 'platform = "smtp"')
+    # Over SMTP the unsubscribe links must be https (plain http is refused).
+    config = config.replace(
+        'base_url = "http://127.0.0.1:8000/"', 'base_url = "https://127.0.0.1/"'
+    )
     config = config.replace('smtp_host = "localhost"', 'smtp_host = "127.0.0.1"')
     config = config.replace("smtp_port = 587", f"smtp_port = {port}")
     config = config.replace('smtp_security = "starttls"', 'smtp_security = "none"')

@@ -13,12 +13,14 @@ from typing import Annotated
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import State
 from pydantic import Field
 
 from flows.common import flow_settings, notify_failure, smtp_password
 from flows.limits import smtp_connections, smtp_throttle
 from outreach.campaign import PreparedSend, prepare_send, send_batch
 from outreach.config import Settings
+from outreach.mail_errors import MailError, SenderFailure
 from outreach.newsletter import Issue, digest_issue, finding_issue
 from outreach.release import ReleaseError, load_catalog, resolve_ids
 from outreach.sending import SendLog, SendReport
@@ -30,7 +32,18 @@ def prepare(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
     return prepare_send(issue, settings, now)
 
 
-@task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+def worth_retrying(task: object, task_run: object, state: State) -> bool:
+    """A refused login, connection or address does not fix itself in 30 s: fail at once."""
+    return not isinstance(state.data, MailError)
+
+
+@task(
+    name="send-batch",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=30,
+    retry_condition_fn=worth_retrying,
+)
 def send_one_batch(
     prepared: PreparedSend, emails: list[str], settings: Settings, now: datetime
 ) -> SendReport:
@@ -49,29 +62,47 @@ def send_one_batch(
 def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
     logger = get_run_logger()
     prepared = prepare(issue, settings, now)
-    total = SendLog(settings.paths.ledger).counts(prepared.send_id).total
+    if prepared.warning:
+        logger.warning(f"Newsletter '{issue.key}': {prepared.warning}")
+    log = SendLog(settings.paths.ledger)
+    total = log.counts(prepared.send_id).total
     artifact = create_progress_artifact(progress=0.0, description=f"Sending {issue.key}")
     sent = bounced = deferred = 0
-    for batch in prepared.batches(settings):
-        report = send_one_batch(prepared, batch, settings, now)
-        sent, bounced, deferred = (
-            sent + report.sent,
-            bounced + len(report.bounced),
-            deferred + len(report.deferred),
-        )
-        counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
-        done = counts.total - counts.pending
-        update_progress_artifact(
-            artifact_id=artifact, progress=round(100 * done / max(total, 1), 1)
-        )
-        if report.deferred:
-            break  # the server is refusing for now: the next run resumes
+    held: dict[str, str] = {}
+    try:
+        for batch in prepared.batches(settings):
+            report = send_one_batch(prepared, batch, settings, now)
+            sent, bounced, deferred = (
+                sent + report.sent,
+                bounced + len(report.bounced),
+                deferred + len(report.deferred),
+            )
+            held.update(report.held)
+            counts = log.counts(prepared.send_id)
+            done = counts.total - counts.pending
+            update_progress_artifact(
+                artifact_id=artifact, progress=round(100 * done / max(total, 1), 1)
+            )
+            if report.deferred:
+                break  # the server is refusing for now: the next run resumes
+    except SenderFailure as exc:
+        counts = log.counts(prepared.send_id)
+        raise SenderFailure(
+            f"Newsletter '{issue.key}' stopped: {exc}. {counts.sent} of {counts.total} sent so "
+            f"far; {counts.pending} still pending and none of them marked bounced: a re-run "
+            "after the fix resumes the send."
+        ) from exc
     update_progress_artifact(artifact_id=artifact, progress=100.0)
     resumed = "" if prepared.newly_frozen else " (resumed)"
     summary = (
         f"Newsletter '{issue.key}'{resumed}: {sent} sent, {bounced} bounced, {deferred} deferred "
         f"to a later run, of {total} recipients."
     )
+    if held:
+        reasons = sorted(set(held.values()))
+        summary += f" {len(held)} held for a later run: {'; '.join(reasons)}."
+    if prepared.warning:
+        summary += f" Warning: {prepared.warning}."
     logger.info(summary)
     return summary
 
@@ -109,8 +140,9 @@ def weekly_digest(
     now: datetime | None = None,
 ) -> str:
     """One digest of every finding that went public in the last ``days`` days, to the
-    subscribers of their topics. A re-run of the same week sends nothing twice (the digest's
-    key is its findings); a week with no new finding sends nothing."""
+    subscribers of their topics. A re-run of the same day sends nothing twice (the digest's
+    key is its findings and its title, which names the day); a week with no new finding sends
+    nothing."""
     settings = flow_settings(config)
     moment = now or datetime.now(UTC)
     since = moment - timedelta(days=days)

@@ -20,6 +20,7 @@ from prefect.settings import get_current_settings
 
 from flows.common import smtp_password
 from flows.limits import smtp_connections, smtp_throttle
+from flows.newsletter import worth_retrying
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
@@ -109,7 +110,13 @@ def _decide(approve_pitches: bool | None, finding_id: str) -> PitchDecision | No
     )
 
 
-@task(name="send-pitches", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+@task(
+    name="send-pitches",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=30,
+    retry_condition_fn=worth_retrying,
+)
 def send_pitches_task(plan: PitchPlan, settings: Settings, now: datetime) -> list[str]:
     ledger = Ledger(settings.paths.ledger)
     if settings.mail.platform != "smtp":

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from outreach.config import Settings
-from outreach.newsletter import Issue, MessageFactory, RenderedIssue, dkim_key, render_issue
+from outreach.mail_errors import SenderFailure
+from outreach.newsletter import (
+    Issue,
+    MessageFactory,
+    RenderedIssue,
+    dkim_key,
+    render_issue,
+    unsubscribe_warning,
+)
 from outreach.platforms.mail import OutboxSender
 from outreach.secrets_store import stable_secret
 from outreach.sending import Progress, SendLog, SendReport, SmtpTarget, send_pending
@@ -32,6 +40,8 @@ class PreparedSend:
     rendered: RenderedIssue
     pending_count: int
     newly_frozen: bool
+    warning: str | None = None
+    """Said on every send: unsubscribe links without https (only the outbox allows them)."""
 
     def batches(self, settings: Settings) -> Iterator[list[str]]:
         """Pending recipients in batches of ``newsletter.batch_size``, read as needed."""
@@ -40,13 +50,18 @@ class PreparedSend:
 
 
 def prepare_send(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
-    """Render the issue and freeze its recipients (only the first time: later runs resume)."""
+    """Render the issue and freeze its recipients (only the first time: later runs resume).
+
+    Over SMTP, unsubscribe links without https are refused before anyone is frozen."""
+    warning = unsubscribe_warning(settings)
+    if warning and settings.mail.platform == "smtp":
+        raise SenderFailure(f"Newsletter '{issue.key}' not sent: {warning}.")
     rendered = render_issue(issue, settings)
     store = SubscriberStore(settings.paths.subscribers)
     log = SendLog(settings.paths.ledger)
     send_id = send_id_for(issue)
     newly = log.freeze(send_id, issue.subject, store.recipient_emails(issue.topics), now)
-    return PreparedSend(send_id, rendered, log.counts(send_id).pending, newly)
+    return PreparedSend(send_id, rendered, log.counts(send_id).pending, newly, warning)
 
 
 def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendReport:
@@ -57,6 +72,7 @@ def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendR
         total.sent += report.sent
         total.bounced += report.bounced
         total.deferred += report.deferred
+        total.held.update(report.held)
         if report.deferred:
             break  # the server is refusing for now: leave the rest for the next run
     return total

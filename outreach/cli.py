@@ -346,20 +346,35 @@ def newsletter_send(
     settings = _settings(config)
     try:
         catalog = load_catalog(settings)
-        resolve_ids(catalog, finding_ids)
+        ids = resolve_ids(catalog, finding_ids)
     except (FindingsInvalid, ReleaseError) as exc:
         raise _fail(exc) from None
     from flows.newsletter import send_newsletter
     from outreach.campaign import send_id_for
+    from outreach.mail_errors import MailError
     from outreach.newsletter import digest_issue, finding_issue
+    from outreach.sending import SendLog
 
-    findings = [catalog[i] for i in finding_ids]
+    findings = [catalog[i] for i in ids]
     issue = digest_issue(findings, digest) if digest else finding_issue(findings[0])
+    send_id = send_id_for(issue)
+    already = SendLog(settings.paths.ledger).counts(send_id)
+    if already.total and not already.pending:
+        errors.print(
+            f"Newsletter '{issue.key}' was already sent ({already.sent} sent, "
+            f"{already.bounced} bounced, of {already.total} recipients): nothing was sent.",
+            style="red",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     try:
-        with _send_progress(settings, send_id_for(issue)):
+        with _send_progress(settings, send_id):
             summary = send_newsletter(finding_ids, digest, str(config) if config else None)
     except (ReleaseError, RenderError) as exc:
         raise _fail(exc) from None
+    except MailError as exc:
+        errors.print(str(exc), style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     console.print(summary, soft_wrap=True)
 
 

@@ -19,8 +19,25 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+def envelope_address(email: str) -> tuple[str, bool]:
+    """The form of ``email`` to send to, and whether that needs the server's SMTPUTF8.
+
+    An internationalised domain has an ASCII form (punycode) every server takes; only a
+    non-ASCII local part needs SMTPUTF8 (RFC 6531) and UTF-8 headers (RFC 6532)."""
+    if email.isascii():
+        return email, False
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        ascii_form = validate_email(email, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        ascii_form = None
+    return (ascii_form, False) if ascii_form else (email, True)
+
+
 def mailbox(name: str, email: str) -> Address:
-    local, _, domain = email.partition("@")
+    """A header address; an internationalised domain as punycode (see envelope_address)."""
+    local, _, domain = envelope_address(email)[0].rpartition("@")
     return Address(display_name=one_line(name), username=local, domain=domain)
 
 

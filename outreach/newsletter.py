@@ -2,9 +2,9 @@
 
 An issue (one finding, or a digest of several) is rendered from Jinja2 data through
 mjml-python into responsive HTML once; the plain-text part is made from that HTML with
-BeautifulSoup, links kept. Each subscriber's copy only fills in three placeholders (their
-topics and their signed preferences and unsubscribe links), so sending thousands of copies
-costs string substitution, not thousands of renders.
+BeautifulSoup, links kept. Each subscriber's copy only fills in three slots the template
+marks (their topics and their signed preferences and unsubscribe links), so sending thousands
+of copies costs one join each, not thousands of renders.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import binascii
 import hashlib
 import html as html_lib
 import re
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
+from pathlib import Path
 from urllib.parse import quote
 
 from bs4 import BeautifulSoup, NavigableString, Tag
@@ -27,7 +29,14 @@ from mjml import mjml2html
 from outreach.channels.base import RenderError
 from outreach.config import Settings
 from outreach.finding import Finding
-from outreach.mail import dkim_sign, list_headers, mailbox, message_id, one_line
+from outreach.mail import (
+    dkim_sign,
+    envelope_address,
+    list_headers,
+    mailbox,
+    message_id,
+    one_line,
+)
 from outreach.subscribers import Subscriber
 from outreach.templating import environment
 from outreach.tokens import make_token
@@ -36,19 +45,17 @@ from outreach.topics import TOPICS_BY_SLUG
 WIRE_POLICY = SMTP.clone(max_line_length=998)
 """Headers stay on one line up to RFC 5322's hard limit: folding would RFC 2047-encode the
 List-Unsubscribe URLs, which mail clients then cannot read. Bodies keep 76-character lines."""
+UTF8_WIRE_POLICY = WIRE_POLICY.clone(utf8=True)
 MAX_HTML_BYTES = 102_000
 """Gmail clips HTML bodies over about 102 KB: the footer with the unsubscribe link would vanish."""
-TOPICS, PREFERENCES_URL, UNSUBSCRIBE_URL = (
-    "%%TOPICS%%",
-    "%%PREFERENCES_URL%%",
-    "%%UNSUBSCRIBE_URL%%",
-)
+TOPICS, PREFERENCES_URL, UNSUBSCRIBE_URL = SLOTS = ("TOPICS", "PREFERENCES_URL", "UNSUBSCRIBE_URL")
+"""The per-subscriber slots the template places with ``{{ slots.NAME }}``."""
 
 
 @dataclass(frozen=True)
 class Issue:
     key: str
-    """Stable name of the issue: the finding id, or ``digest-<first>-<last>``."""
+    """Stable name of the issue: the finding id, or for a digest ``digest_key``."""
     subject: str
     preheader: str
     findings: tuple[Finding, ...]
@@ -67,14 +74,55 @@ def digest_issue(findings: Sequence[Finding], title: str) -> Issue:
     if not ordered:
         raise RenderError("a digest needs at least one finding")
     preheader = "; ".join(f.title for f in ordered)[:180]
-    return Issue(f"digest-{ordered[-1].id}-{ordered[0].id}", title, preheader, ordered)
+    return Issue(digest_key(ordered, title), title, preheader, ordered)
+
+
+def digest_key(findings: Sequence[Finding], title: str) -> str:
+    """``digest-<oldest>-<newest>-<hash>``: readable ends, and a hash over the title and every
+    finding, so another selection or title is another issue, never a "resumed" old one."""
+    ids = sorted(f.id for f in findings)
+    fingerprint = hashlib.sha256("\n".join([title, *ids]).encode()).hexdigest()[:12]
+    return f"digest-{findings[-1].id}-{findings[0].id}-{fingerprint}"
+
+
+Pieces = tuple[str, ...]
+"""A document cut at its slots: shared text at even positions, slot names at odd ones."""
 
 
 @dataclass(frozen=True)
 class RenderedIssue:
+    """One issue rendered once, cut where the template placed the personal slots: content
+    is never searched for placeholders, so a finding's text cannot pose as one."""
+
     issue: Issue
-    html: str
-    text: str
+    html_pieces: Pieces
+    text_pieces: Pieces
+
+    @property
+    def html(self) -> str:
+        """For reading (slots shown as ``%%NAME%%``); copies are made from the pieces."""
+        return fill(self.html_pieces, {name: f"%%{name}%%" for name in SLOTS})
+
+    @property
+    def text(self) -> str:
+        return fill(self.text_pieces, {name: f"%%{name}%%" for name in SLOTS})
+
+
+def cut_at_slots(document: str, marks: dict[str, str], where: Path, part: str) -> Pieces:
+    """Cut ``document`` at the one-off marks the template printed for each slot.
+
+    The marks carry a random nonce drawn after the content was fixed, so no finding can
+    contain one; the unsubscribe link must be there (the law and RFC 8058 want it)."""
+    by_mark = {mark: name for name, mark in marks.items()}
+    pieces = re.split("(" + "|".join(re.escape(mark) for mark in by_mark) + ")", document)
+    cut = tuple(by_mark[piece] if index % 2 else piece for index, piece in enumerate(pieces))
+    if UNSUBSCRIBE_URL not in cut[1::2]:
+        raise RenderError(
+            f"{where}: the {part} has no unsubscribe link; place "
+            "{{ slots.UNSUBSCRIBE_URL }} in a link's href (and {{ slots.PREFERENCES_URL }}, "
+            "{{ slots.TOPICS }} where wanted)"
+        )
+    return cut
 
 
 def html_to_text(document: str) -> str:
@@ -130,6 +178,9 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
                 else None,
             }
         )
+    template = settings.paths.templates / "newsletter" / "email.mjml.j2"
+    nonce = secrets.token_hex(16)
+    marks = {name: f"%%{nonce}:{name}%%" for name in SLOTS}
     mjml = (
         environment(settings.paths.templates)
         .get_template("newsletter/email.mjml.j2")
@@ -141,6 +192,7 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
             site_title=site.title,
             organisation=site.organisation,
             postal_address=settings.newsletter.postal_address,
+            slots=marks,
         )
     )
     document = mjml2html(mjml)
@@ -153,7 +205,29 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
             f"newsletter '{issue.key}' is {size} bytes of HTML, over {MAX_HTML_BYTES}: mail "
             "clients would clip it and hide the unsubscribe link; send fewer findings at once"
         )
-    return RenderedIssue(issue, document, html_to_text(document))
+    return RenderedIssue(
+        issue,
+        cut_at_slots(document, marks, template, "HTML part"),
+        cut_at_slots(html_to_text(document), marks, template, "text part"),
+    )
+
+
+def unsubscribe_warning(settings: Settings) -> str | None:
+    """Why the unsubscribe links are unsafe (not https), or None. Over SMTP such a send is
+    refused: mailbox providers expect an https one-click link (RFC 8058)."""
+    web = settings.newsletter.web_base_url or settings.site.base_url
+    if web.startswith("https://"):
+        return None
+    setting = (
+        "newsletter.web_base_url"
+        if settings.newsletter.web_base_url
+        else "newsletter.web_base_url (or site.base_url)"
+    )
+    return (
+        f"the unsubscribe links start with {web}, not https://; mail providers expect an https "
+        f"one-click unsubscribe link (RFC 8058): set {setting} to the https address where "
+        "`outreach serve` answers"
+    )
 
 
 @dataclass(frozen=True)
@@ -177,11 +251,6 @@ def personal_links(settings: Settings, secret: bytes, email: str) -> PersonalLin
     )
 
 
-_PLACEHOLDER = re.compile(
-    f"({re.escape(TOPICS)}|{re.escape(PREFERENCES_URL)}|{re.escape(UNSUBSCRIBE_URL)})"
-)
-
-
 def personal_values(
     subscriber: Subscriber, links: PersonalLinks
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -201,8 +270,8 @@ def personal_values(
     return html, text
 
 
-def fill(pieces: list[str], values: dict[str, str]) -> str:
-    """Join split pieces: odd positions are placeholders."""
+def fill(pieces: Sequence[str], values: dict[str, str]) -> str:
+    """Join cut pieces, each slot (odd positions) replaced by its value."""
     return "".join(values[piece] if index % 2 else piece for index, piece in enumerate(pieces))
 
 
@@ -216,10 +285,7 @@ def personalise(
 ) -> tuple[str, str]:
     """(html, text) for one subscriber: only their topics and signed links differ."""
     html_values, text_values = personal_values(subscriber, links)
-    return (
-        fill(_PLACEHOLDER.split(rendered.html), html_values),
-        fill(_PLACEHOLDER.split(rendered.text), text_values),
-    )
+    return fill(rendered.html_pieces, html_values), fill(rendered.text_pieces, text_values)
 
 
 def dkim_key(settings: Settings) -> bytes | None:
@@ -251,6 +317,17 @@ MAX_LINE = 998
 """RFC 5322's hard line limit; a 7bit part must respect it."""
 
 
+def to_header(name: str, email: str) -> bytes:
+    """The To line; an address with a non-ASCII local part is written as UTF-8 (RFC 6532:
+    such a copy only travels over SMTPUTF8), an internationalised domain as punycode."""
+    address, utf8 = envelope_address(email)
+    if not utf8:
+        return WIRE_POLICY.fold_binary("To", formataddr((one_line(name), address), charset="utf-8"))
+    # formataddr quotes or encodes the name but refuses the address itself: give it a stand-in.
+    shown = formataddr((one_line(name), "x@x"), charset="utf-8")
+    return UTF8_WIRE_POLICY.fold_binary("To", shown[: -len("<x@x>")] + f"<{address}>")
+
+
 class MessageFactory:
     """Builds each subscriber's copy of one issue as wire bytes, fast.
 
@@ -270,14 +347,18 @@ class MessageFactory:
         private_key: bytes | None = None,
     ):
         config = settings.newsletter
-        reflowed = _BLOCK_TAG.sub("\r\n", rendered.html).replace("\r\n\r\n", "\r\n").lstrip()
-        self.rendered = replace(rendered, html=reflowed)
-        # Static pieces and placeholders alternate: a copy is one join, not three scans.
-        self.html_pieces = _PLACEHOLDER.split(reflowed)
-        self.text_pieces = _PLACEHOLDER.split(rendered.text)
+        # Static pieces and slots alternate: a copy is one join, not a scan.
+        self.html_pieces = [
+            piece if index % 2 else _BLOCK_TAG.sub("\r\n", piece).replace("\r\n\r\n", "\r\n")
+            for index, piece in enumerate(rendered.html_pieces)
+        ]
+        self.html_pieces[0] = self.html_pieces[0].lstrip()
+        self.text_pieces = list(rendered.text_pieces)
+        self.rendered = rendered
         self.settings, self.secret, self.config = settings, secret, config
         self.private_key = private_key if config.dkim_domain and config.dkim_selector else None
-        longest = max(len(line) for line in reflowed.split("\r\n"))
+        shared = "".join(self.html_pieces[0::2])
+        longest = max(len(line) for line in shared.split("\r\n"))
         # Links and topics add at most ~300 characters to a line; beyond that, quoted-printable.
         self.html_7bit = longest + 300 <= MAX_LINE
         digest = hashlib.sha256(rendered.issue.key.encode()).hexdigest()[:24]
@@ -301,13 +382,12 @@ class MessageFactory:
         else:
             html_part, html_body = HTML_QP, _qp(html.encode("ascii"))
         text_body = _qp(text.encode("utf-8"))
-        to = formataddr((one_line(subscriber.name), subscriber.email), charset="utf-8")
         key = f"newsletter:{self.rendered.issue.key}:{subscriber.email}"
         headers = list_headers(self.config.list_id, links.one_click, links.mailto)
         boundary = self.boundary.encode()
         raw = b"".join([
             self.common,
-            WIRE_POLICY.fold_binary("To", to),
+            to_header(subscriber.name, subscriber.email),
             b"Message-ID: " + message_id(key, self.domain).encode() + b"\r\n",
             *(f"{name}: {value}\r\n".encode() for name, value in headers.items()),
             b"MIME-Version: 1.0\r\n",

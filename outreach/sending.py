@@ -3,8 +3,10 @@
 When a send starts, its recipients are frozen into the ledger database, one row each. Every
 row moves from ``pending`` to ``sent`` the moment the SMTP server accepts that message (the
 update commits before the next message starts), or to ``bounced`` on a permanent (5xx)
-rejection, which also suppresses the subscriber. Transient failures (4xx, dropped
-connections) are retried with backoff and otherwise left ``pending``. A send killed at any
+answer to that recipient's own RCPT or DATA, which also suppresses the subscriber. Transient
+failures (4xx, dropped connections) are retried with backoff and otherwise left ``pending``;
+the sender's own failures (login, connection, server-wide refusals) stop the send with every
+unreached recipient still ``pending`` (see ``outreach.mail_errors``). A send killed at any
 point and run again therefore delivers to everyone exactly once, as far as the server's
 acceptance can tell: only messages the server never accepted are sent again.
 
@@ -24,6 +26,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from outreach.mail import envelope_address
+from outreach.mail_errors import (
+    RecipientRefused,
+    SenderFailure,
+    connection_failure,
+    sending_failure,
+    unreachable,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
@@ -193,34 +204,59 @@ class SmtpTarget:
 
 
 def open_connection(target: SmtpTarget) -> smtplib.SMTP:
+    """Connect, secure and log in. Raises SenderFailure when trying again cannot help (a
+    refused login or connection, a 5xx greeting, TLS failing), smtplib's or socket errors
+    when it might."""
     import ssl
 
-    if target.security == "tls":
-        connection: smtplib.SMTP = smtplib.SMTP_SSL(
-            target.host, target.port, timeout=target.timeout, context=ssl.create_default_context()
-        )
-    else:
-        connection = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
-        if target.security == "starttls":
-            connection.starttls(context=ssl.create_default_context())
-    if target.username:
-        connection.login(target.username, target.password or "")
-    connection.ehlo_or_helo_if_needed()
-    return connection
+    connection: smtplib.SMTP | None = None
+    try:
+        if target.security == "tls":
+            connection = smtplib.SMTP_SSL(
+                target.host,
+                target.port,
+                timeout=target.timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            connection = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
+            if target.security == "starttls":
+                connection.starttls(context=ssl.create_default_context())
+        if target.username:
+            connection.login(target.username, target.password or "")
+        connection.ehlo_or_helo_if_needed()
+        return connection
+    except (smtplib.SMTPException, OSError) as exc:
+        if connection is not None:
+            connection.close()
+        failure = connection_failure(exc, target.host, target.port)
+        if failure is not None:
+            raise failure from exc
+        raise
 
 
-def send_raw(smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes) -> None:
+def send_raw(
+    smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, utf8: bool = False
+) -> None:
     """One message to one recipient, raising smtplib's exceptions like ``sendmail``.
 
     ``sendmail`` re-parses both addresses and runs two regular expressions over every message;
     our addresses are validated and our messages already have CRLF line ends, so this sends
     the same SMTP dialogue for a fraction of the CPU (dot-stuffing is one bytes.replace).
+    ``utf8`` sends with SMTPUTF8 (RFC 6531), for a non-ASCII recipient the server accepts.
     """
-    code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>")
-    if code != 250:
-        smtp.rset()
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
+    options = ""
+    if utf8:
+        smtp.command_encoding = "utf-8"
+        options = " SMTPUTF8" + (" BODY=8BITMIME" if smtp.has_extn("8bitmime") else "")
+    try:
+        code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>{options}")
+        if code != 250:
+            smtp.rset()
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
+    finally:
+        smtp.command_encoding = "ascii"
     if code not in (250, 251):
         smtp.rset()
         raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
@@ -239,29 +275,22 @@ def send_raw(smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes) ->
         raise smtplib.SMTPDataError(code, reply)
 
 
+NO_SMTPUTF8 = "the mail server does not offer SMTPUTF8, needed for this internationalised address"
+
+
 @dataclass
 class SendReport:
     sent: int = 0
     bounced: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     """Addresses left pending after transient failures: the next run retries them."""
+    held: dict[str, str] = field(default_factory=dict)
+    """Addresses this server cannot take (no SMTPUTF8), with the reason: left pending for a
+    later run while the rest of the send goes on."""
 
 
 MessageBuilder = Callable[[str], bytes]
 Progress = Callable[[int, int], None]
-
-
-def _permanent(exc: Exception) -> str | None:
-    """The server's words when it refused for good (5xx), else None (retry later)."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code, text = next(iter(exc.recipients.values()))
-    elif isinstance(exc, smtplib.SMTPResponseException):
-        code, text = exc.smtp_code, exc.smtp_error
-    else:
-        return None
-    if 500 <= code < 600:
-        return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
-    return None
 
 
 def send_pending(
@@ -282,7 +311,9 @@ def send_pending(
     """Send ``emails`` (pending rows of ``send_id``) over parallel reused connections.
 
     ``throttle`` is called before each message, after the local pace: a rate limit shared
-    with other workers sending to the same relay."""
+    with other workers sending to the same relay. A SenderFailure (login, connection, a
+    server-wide refusal) stops every connection and is raised once they have stopped: the
+    recipients not reached stay pending, none is marked bounced."""
     work: queue.Queue[str] = queue.Queue()
     for email in emails:
         work.put(email)
@@ -290,6 +321,8 @@ def send_pending(
     report = SendReport()
     lock = threading.Lock()
     done = [0]
+    stop = threading.Event()
+    failures: list[BaseException] = []
 
     write_lock = threading.Lock()
 
@@ -302,7 +335,7 @@ def send_pending(
     def worker(db: sqlite3.Connection) -> None:
         smtp: smtplib.SMTP | None = None
         try:
-            while True:
+            while not stop.is_set():
                 try:
                     email = work.get_nowait()
                 except queue.Empty:
@@ -313,6 +346,10 @@ def send_pending(
                     count = done[0]
                 if progress is not None:
                     progress(count, len(emails))
+        except BaseException as exc:  # re-raised by the caller's thread, never lost
+            with lock:
+                failures.append(exc)
+            stop.set()
         finally:
             if smtp is not None:
                 try:
@@ -324,23 +361,36 @@ def send_pending(
         db: sqlite3.Connection, email: str, message: bytes, smtp: smtplib.SMTP | None
     ) -> smtplib.SMTP | None:
         """Send one message with retries; returns the connection to reuse (None if dropped)."""
+        address, utf8 = envelope_address(email)
+        connect_error: Exception | None = None
         for attempt in range(attempts):
             try:
                 if smtp is None:
                     smtp = open_connection(target)
+                connect_error = None
+                if utf8 and not smtp.has_extn("smtputf8"):
+                    record(db, email, "pending", NO_SMTPUTF8)
+                    with lock:
+                        report.held[email] = NO_SMTPUTF8
+                    return smtp
                 limiter.acquire()
                 if throttle is not None:
                     throttle()
-                send_raw(smtp, sender, email, message)
+                send_raw(smtp, sender, address, message, utf8)
             except (smtplib.SMTPException, OSError) as exc:
-                why = _permanent(exc)
-                if why is not None:
-                    record(db, email, "bounced", why)
-                    on_bounce(email, why)
+                if smtp is None:
+                    connect_error = exc  # could not connect; SenderFailure passes through
+                outcome = sending_failure(exc, email, sender)
+                if isinstance(outcome, SenderFailure):
+                    raise outcome from exc
+                if isinstance(outcome, RecipientRefused):
+                    record(db, email, "bounced", outcome.reply)
+                    on_bounce(email, outcome.reply)
                     with lock:
                         report.bounced.append(email)
                     return smtp
-                if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+                if smtp is not None and isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+                    smtp.close()
                     smtp = None
                 if attempt + 1 < attempts:
                     time.sleep(backoff * 2**attempt)
@@ -349,6 +399,8 @@ def send_pending(
                 with lock:
                     report.sent += 1
                 return smtp
+        if connect_error is not None:
+            raise unreachable(connect_error, target.host, target.port)
         with lock:
             report.deferred.append(email)
         return smtp
@@ -362,4 +414,6 @@ def send_pending(
             thread.start()
         for thread in threads:
             thread.join()
+    if failures:
+        raise failures[0]
     return report

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socketserver
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -20,10 +24,19 @@ class Inbox:
     port: int
     accepted: list[tuple[float, list[str], bytes]] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
+    refuse_sender: str | None = None
+    """An answer to every MAIL FROM (a server-wide refusal), instead of 250."""
     defer_once: set[str] = field(default_factory=set)
     kill_at: int | None = None
     kill_pid: int | None = None
     seen: int = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -44,14 +57,54 @@ class Inbox:
         return "250 OK"
 
 
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    """A real SMTP server (aiosmtpd) on loopback."""
+@contextmanager
+def smtp_server(**options: Any) -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on loopback; ``options`` go to aiosmtpd's SMTP class
+    (``enable_SMTPUTF8``, ``authenticator``, ``auth_require_tls``...)."""
     port = free_port()
     handler = Inbox("127.0.0.1", port)
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield handler
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on loopback."""
+    with smtp_server() as handler:
+        yield handler
+
+
+def refuse_every_login(server, session, envelope, mechanism, auth_data):
+    """An aiosmtpd authenticator for a wrong password: the server answers 535."""
+    from aiosmtpd.smtp import AuthResult
+
+    return AuthResult(success=False, handled=False)
+
+
+@contextmanager
+def greeting_server(greeting: str) -> Iterator[tuple[str, int]]:
+    """A server on loopback that greets every connection with ``greeting`` (say, 554: no
+    service) and then only answers QUIT; aiosmtpd always greets with 220."""
+
+    class Greeter(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(f"{greeting}\r\n".encode())
+            for line in self.rfile:
+                if line.strip().upper() == b"QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+                self.wfile.write(b"503 5.5.1 no service\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Greeter)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address
+    finally:
+        server.shutdown()
+        server.server_close()

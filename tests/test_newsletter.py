@@ -9,22 +9,25 @@ import signal
 import subprocess
 import sys
 import textwrap
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import NOW, REPO
+from conftest import NOW, REPO, free_port
 from outreach.campaign import link_secret, prepare_send, send_all
+from outreach.channels.base import RenderError
 from outreach.config import Settings, load_settings
+from outreach.mail_errors import SenderFailure
 from outreach.newsletter import digest_issue, finding_issue, newsletter_message, render_issue
 from outreach.release import load_catalog
 from outreach.sending import SendLog
 from outreach.subscribers import SubscriberError, SubscriberStore
 from outreach.tokens import BadToken, make_token, read_token
-from smtp_tools import Inbox
+from smtp_tools import Inbox, greeting_server, refuse_every_login, smtp_server
 
 TOPICAL = {
     "food1@example.com": ("food-agriculture",),
@@ -390,3 +393,308 @@ def test_flows_send_in_batches_and_the_release_flow_sends_once(
         now=NOW,
     )
     assert "digest-alpha-cocoa-prices-beta-cotton-traceability" in digest
+
+
+def assert_nobody_touched(settings: Settings, store: SubscriberStore, send_id: str) -> None:
+    """Every frozen recipient still pending and still confirmed: nobody marked bounced."""
+    counts = SendLog(settings.paths.ledger).counts(send_id)
+    assert (counts.sent, counts.bounced, counts.pending) == (0, 0, counts.total)
+    assert counts.total == 3
+    assert {store.get(e).status for e in TOPICAL_FOOD} == {"confirmed"}
+
+
+def test_refused_smtp_login_stops_the_send_and_bounces_nobody(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_SMTP_PASSWORD", "wrong-secret-123")
+    with smtp_server(authenticator=refuse_every_login, auth_require_tls=False) as server:
+        settings = settings_for(
+            project, **smtp_env(server), OUTREACH_MAIL__SMTP_USERNAME="newsletter"
+        )
+        store = subscribe_all(settings)
+        issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+        prepared = prepare_send(issue, settings, NOW)
+        with pytest.raises(SenderFailure) as raised:
+            send_all(prepared, settings, NOW)
+    message = str(raised.value)
+    assert "refused the login (535" in message
+    assert "mail.smtp_username" in message and "OUTREACH_SMTP_PASSWORD" in message
+    assert "wrong-secret-123" not in message
+    assert server.accepted == []
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+@pytest.mark.parametrize("greeting", ["554 5.3.2 no service for you", "421 4.3.2 too busy"])
+def test_server_refusing_at_greeting_stops_the_send_and_bounces_nobody(
+    project: Path, greeting: str
+) -> None:
+    with greeting_server(greeting) as (host, port):
+        inbox = Inbox(host, port)
+        settings = settings_for(project, **smtp_env(inbox))
+        store = subscribe_all(settings)
+        issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+        prepared = prepare_send(issue, settings, NOW)
+        with pytest.raises(SenderFailure, match=greeting.split()[0]) as raised:
+            send_all(prepared, settings, NOW)
+    assert "mail.smtp_host" in str(raised.value)
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+def test_refused_connection_stops_the_send_and_bounces_nobody(project: Path) -> None:
+    inbox = Inbox("127.0.0.1", free_port())  # nothing listens there
+    settings = settings_for(project, **smtp_env(inbox))
+    store = subscribe_all(settings)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    with pytest.raises(SenderFailure, match=r"cannot be reached .*mail\.smtp_host"):
+        send_all(prepared, settings, NOW)
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+def test_refused_sender_address_stops_the_send_and_bounces_nobody(
+    project: Path, inbox: Inbox
+) -> None:
+    inbox.refuse_sender = "553 5.7.1 sender address rejected: not owned by user"
+    settings = settings_for(project, **smtp_env(inbox))
+    store = subscribe_all(settings)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    with pytest.raises(SenderFailure, match=r"refused the sender address .*553 5\.7\.1"):
+        send_all(prepared, settings, NOW)
+    assert inbox.accepted == []
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+def test_digest_with_another_middle_finding_or_title_is_a_new_issue(
+    project: Path, inbox: Inbox
+) -> None:
+    settings = settings_for(project, **smtp_env(inbox))
+    subscribe_all(settings)
+    catalog = load_catalog(settings)
+    alpha, beta, gamma = (
+        catalog[i]
+        for i in ("alpha-cocoa-prices", "beta-cotton-traceability", "gamma-embargoed-packaging")
+    )
+    first = prepare_send(digest_issue([alpha, beta, gamma], "This month"), settings, NOW)
+    assert send_all(first, settings, NOW).sent == 5
+    assert digest_issue([alpha, gamma], "This month").key.startswith(
+        "digest-alpha-cocoa-prices-gamma-embargoed-packaging-"
+    )
+    assert digest_issue([alpha, beta, gamma], "Another title").key != first.send_id.split(":")[1]
+
+    second = prepare_send(digest_issue([alpha, gamma], "This month"), settings, NOW)
+    assert second.newly_frozen and second.send_id != first.send_id
+    report = send_all(second, settings, NOW)
+    assert report.sent == 4, "food and packaging readers get the second digest"
+    subjects = [
+        message_from_bytes(raw, policy=policy.default)["Subject"] for _, _, raw in inbox.accepted
+    ]
+    assert subjects == ["This month"] * 9
+
+
+def test_newsletter_send_of_an_issue_already_sent_says_so_and_fails(project: Path) -> None:
+    settings = settings_for(project)
+    subscribe_all(settings)
+    issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+    assert send_all(prepare_send(issue, settings, NOW), settings, NOW).sent == 3
+    again = subprocess.run(
+        [sys.executable, "-m", "outreach", "newsletter", "send", "alpha-cocoa-prices"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert (
+        "Newsletter 'alpha-cocoa-prices' was already sent (3 sent, 0 bounced, of 3 recipients)"
+        in again.stderr
+    )
+    assert len(list(settings.paths.outbox.rglob("*.eml"))) == 3
+
+
+INTERNATIONAL = {
+    "jörg@example.com": ("food-agriculture",),  # needs SMTPUTF8
+    "ana@bücher.example": ("food-agriculture",),  # punycode domain: plain SMTP will do
+}
+
+
+def utf8_message(raw: bytes) -> EmailMessage:
+    """Parse a message whose headers may be UTF-8 (RFC 6532): ``message_from_bytes`` would
+    leave the non-ASCII bytes as surrogates."""
+    return message_from_string(raw.decode("utf-8"), policy=policy.default)
+
+
+def test_internationalised_address_goes_with_smtputf8_when_the_server_offers_it(
+    project: Path,
+) -> None:
+    with smtp_server(enable_SMTPUTF8=True) as server:
+        settings = settings_for(project, **smtp_env(server))
+        subscribe_all(settings, INTERNATIONAL)
+        issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+        report = send_all(prepare_send(issue, settings, NOW), settings, NOW)
+    assert (report.sent, report.held) == (5, {})
+    by_recipient = {rcpts[0]: raw for _, rcpts, raw in server.accepted}
+    assert sorted(by_recipient) == sorted(
+        [*TOPICAL_FOOD, "jörg@example.com", "ana@xn--bcher-kva.example"]
+    )
+    to = utf8_message(by_recipient["jörg@example.com"])["To"]
+    assert to.addresses[0].addr_spec == "jörg@example.com"
+    assert to.addresses[0].display_name == "Jörg"
+
+
+def test_internationalised_address_is_held_and_counted_when_the_server_lacks_smtputf8(
+    project: Path,
+) -> None:
+    with smtp_server(enable_SMTPUTF8=False) as server:
+        settings = settings_for(project, **smtp_env(server), OUTREACH_NEWSLETTER__BATCH_SIZE="2")
+        # Batches of 2 in address order: kim | zoe come in batches after the one held.
+        later = {"kim@example.com": ("food-agriculture",), "zoe@example.com": ("food-agriculture",)}
+        store = subscribe_all(settings, {**INTERNATIONAL, **later})
+        issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+        prepared = prepare_send(issue, settings, NOW)
+        report = send_all(prepared, settings, NOW)
+    assert report.sent == 6 and not report.bounced and not report.deferred
+    assert list(report.held) == ["jörg@example.com"]
+    assert "SMTPUTF8" in report.held["jörg@example.com"]
+    received = sorted(r for _, rcpts, _ in server.accepted for r in rcpts)
+    assert received == sorted([*TOPICAL_FOOD, *later, "ana@xn--bcher-kva.example"])
+    counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
+    assert (counts.sent, counts.pending) == (6, 1), "held for a later run, not lost"
+    assert store.get("jörg@example.com").status == "confirmed"
+
+
+def test_outbox_writes_one_file_per_internationalised_address(project: Path) -> None:
+    settings = settings_for(project)
+    subscribe_all(settings, {**INTERNATIONAL, "jürg@example.com": ("food-agriculture",)})
+    issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+    assert send_all(prepare_send(issue, settings, NOW), settings, NOW).sent == 6
+    files = sorted(settings.paths.outbox.rglob("*.eml"))
+    recipients = sorted(utf8_message(f.read_bytes())["To"].addresses[0].addr_spec for f in files)
+    assert recipients == sorted(
+        [*TOPICAL_FOOD, "jörg@example.com", "jürg@example.com", "ana@xn--bcher-kva.example"]
+    )
+
+
+def test_pitch_and_confirmation_transport_tells_the_senders_failure_from_the_recipients() -> None:
+    """SmtpSender (pitches, confirmation emails): a refused login is the sender's failure;
+    a 5xx to RCPT or a missing SMTPUTF8 concerns that recipient only."""
+    from outreach.mail import build_message, mailbox
+    from outreach.mail_errors import RecipientDeferred, RecipientRefused
+    from outreach.platforms.mail import SmtpSender
+
+    def message(to: str) -> EmailMessage:
+        sender = mailbox("Press", "press@example.org")
+        return build_message(sender, mailbox("Reader", to), "Hello", "Text\n", f"k:{to}", NOW)
+
+    with (
+        smtp_server(authenticator=refuse_every_login, auth_require_tls=False) as server,
+        pytest.raises(SenderFailure, match=r"refused the login \(535"),
+        SmtpSender(server.host, server.port, "none", "press", password="pw-987"),
+    ):
+        pass
+    with smtp_server(enable_SMTPUTF8=False) as server:
+        server.refuse["gone@example.com"] = "550 5.1.1 no such user"
+        with SmtpSender(server.host, server.port, "none") as sender:
+            with pytest.raises(RecipientDeferred, match="SMTPUTF8"):
+                sender.send(message("jörg@example.com"), "jörg@example.com", "k")
+            with pytest.raises(RecipientRefused, match=r"550 5\.1\.1"):
+                sender.send(message("gone@example.com"), "gone@example.com", "k")
+            sender.send(message("ana@bücher.example"), "ana@bücher.example", "k")
+    assert [rcpts for _, rcpts, _ in server.accepted] == [["ana@xn--bcher-kva.example"]]
+    to = message_from_bytes(server.accepted[0][2], policy=policy.default)["To"]
+    assert to.addresses[0].addr_spec == "ana@xn--bcher-kva.example"
+
+
+def test_placeholders_in_finding_text_are_not_replaced_with_subscriber_links(
+    project: Path,
+) -> None:
+    path = project / "findings" / "alpha-cocoa-prices.md"
+    text = path.read_text()
+    text = text.replace(
+        "summary: A fixture finding whose text tries to inject markup into every output.",
+        "summary: Click %%UNSUBSCRIBE_URL%% or %%PREFERENCES_URL%% about %%TOPICS%%",
+    )
+    path.write_text(text)
+    settings = settings_for(project)
+    store = subscribe_all(settings)
+    rendered = render_issue(finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings)
+    raw = newsletter_message(rendered, store.get("food1@example.com"), settings, b"secret", NOW)
+    message = message_from_bytes(raw, policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    text_part = message.get_body(("plain",)).get_content()
+    soup = BeautifulSoup(html, "html.parser")
+    assert "Click %%UNSUBSCRIBE_URL%% or %%PREFERENCES_URL%% about %%TOPICS%%" in soup.get_text()
+    assert "Click %%UNSUBSCRIBE_URL%% or %%PREFERENCES_URL%% about %%TOPICS%%" in text_part
+    token = make_token(b"secret", "unsubscribe", "food1@example.com")
+    assert html.count(token) == 1 and text_part.count(token) == 1, "the footer link only"
+    assert [a["href"] for a in soup.find_all("a") if token in a["href"]] == [
+        f"https://findings.example.org/research/newsletter/unsubscribe?token={token}"
+    ]
+    assert "You receive this because you chose: Food and agriculture." in soup.get_text()
+
+
+def test_http_unsubscribe_links_are_refused_over_smtp_and_warned_about_in_the_outbox(
+    project: Path, inbox: Inbox
+) -> None:
+    http = {"OUTREACH_SITE__BASE_URL": "http://findings.example.org/research/"}
+    settings = settings_for(project, **smtp_env(inbox), **http)
+    subscribe_all(settings)
+    issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+    with pytest.raises(SenderFailure, match=r"not https://.*set newsletter\.web_base_url"):
+        prepare_send(issue, settings, NOW)
+    assert SendLog(settings.paths.ledger).counts("newsletter:alpha-cocoa-prices").total == 0
+    assert inbox.accepted == []
+
+    outbox = settings_for(project, **http)
+    for _ in range(2):  # the first send and its resumption both say it
+        prepared = prepare_send(issue, outbox, NOW)
+        assert prepared.warning and "not https://" in prepared.warning
+        send_all(prepared, outbox, NOW)
+    assert len(list(outbox.paths.outbox.rglob("*.eml"))) == 3
+
+
+@pytest.mark.prefect
+def test_newsletter_send_with_a_refused_login_exits_non_zero_naming_the_setting(
+    prefect_api: str, project: Path
+) -> None:
+    with smtp_server(authenticator=refuse_every_login, auth_require_tls=False) as server:
+        environ = {**smtp_env(server), "OUTREACH_MAIL__SMTP_USERNAME": "newsletter"}
+        settings = settings_for(project, **environ)
+        store = subscribe_all(settings)
+        result = subprocess.run(
+            [sys.executable, "-m", "outreach", "newsletter", "send", "alpha-cocoa-prices"],
+            cwd=project,
+            env={
+                **os.environ,
+                **environ,
+                "OUTREACH_SMTP_PASSWORD": "wrong-secret-123",
+                "PREFECT_API_URL": prefect_api,
+                "OUTREACH_LIMITS": "off",
+                "PYTHONPATH": str(REPO),
+                "COLUMNS": "200",
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "refused the login (535" in result.stderr
+    assert "OUTREACH_SMTP_PASSWORD" in result.stderr
+    assert "3 still pending and none of them marked bounced" in result.stderr
+    assert "wrong-secret-123" not in result.stdout + result.stderr
+    assert server.accepted == []
+    assert_nobody_touched(settings, store, "newsletter:alpha-cocoa-prices")
+
+
+def test_template_without_the_unsubscribe_slot_is_refused(project: Path) -> None:
+    import shutil
+
+    shutil.copytree(REPO / "templates", project / "templates")
+    template = project / "templates" / "newsletter" / "email.mjml.j2"
+    template.write_text(template.read_text().replace("{{ slots.UNSUBSCRIBE_URL }}", "#"))
+    settings = settings_for(project, OUTREACH_PATHS__TEMPLATES=str(project / "templates"))
+    with pytest.raises(RenderError, match=r"email\.mjml\.j2: the HTML part has no unsubscribe"):
+        render_issue(finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings)

@@ -7,17 +7,21 @@ environment (``OUTREACH_SMTP_PASSWORD``) and never logged.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import smtplib
-import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Protocol
+from urllib.parse import quote
 
+from outreach.mail import envelope_address
+from outreach.mail_errors import RecipientDeferred, sending_failure
 from outreach.platforms.static import atomic_write
+from outreach.sending import NO_SMTPUTF8, SmtpTarget, open_connection, send_raw
 
 
 class MailSender(Protocol):
@@ -28,6 +32,20 @@ class MailSender(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
     def send(self, message: EmailMessage, recipient: str, key: str) -> None: ...
+
+
+def wire_bytes(message: EmailMessage, utf8: bool) -> bytes:
+    """The message as sent; with UTF-8 headers (RFC 6532) for a non-ASCII local part."""
+    return message.as_bytes(policy=message.policy.clone(utf8=True)) if utf8 else message.as_bytes()
+
+
+def outbox_name(recipient: str) -> str:
+    """A file name only this address maps to: anything beyond ``A-Za-z0-9@._+-`` is
+    percent-encoded (UTF-8), so two internationalised addresses never share a file."""
+    safe = quote(recipient, safe="@._+-")
+    if len(safe) > 200:  # file names stop at 255 bytes; percent-encoding triples non-ASCII
+        safe = f"{safe[:150]}~{hashlib.sha256(recipient.encode()).hexdigest()[:16]}"
+    return f"{safe}.eml"
 
 
 class OutboxSender:
@@ -48,17 +66,22 @@ class OutboxSender:
         return None
 
     def send(self, message: EmailMessage, recipient: str, key: str) -> None:
-        self.write(message.as_bytes(), recipient, key)
+        self.write(wire_bytes(message, envelope_address(recipient)[1]), recipient, key)
 
     def write(self, raw: bytes, recipient: str, key: str) -> None:
         """Store ready-made message bytes (newsletters arrive already signed)."""
         folders = [re.sub(r"[^a-z0-9-]", "-", part.lower()) or "-" for part in key.split(":")[:-1]]
-        safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
-        atomic_write(self.root.joinpath(*folders) / f"{safe}.eml", raw)
+        atomic_write(self.root.joinpath(*folders) / outbox_name(recipient), raw)
 
 
 class SmtpSender:
-    """One reused SMTP connection (STARTTLS, implicit TLS or plain on loopback)."""
+    """One reused SMTP connection (STARTTLS, implicit TLS or plain on loopback).
+
+    Raises what ``outreach.mail_errors`` defines: SenderFailure when the login, connection
+    or server refuses (on entering, or on any message), RecipientRefused for a 5xx answer to
+    this recipient, RecipientDeferred for an internationalised address the server cannot
+    take (no SMTPUTF8); smtplib's own exceptions only for transient failures.
+    """
 
     name = "smtp"
 
@@ -72,29 +95,20 @@ class SmtpSender:
         timeout: float = 30,
         throttle: Callable[[], None] | None = None,
     ):
-        self.host, self.port, self.security = host, port, security
-        self.username = username
-        self.password = (
-            password if password is not None else os.environ.get("OUTREACH_SMTP_PASSWORD")
+        self.target = SmtpTarget(
+            host,
+            port,
+            security,
+            username,
+            password if password is not None else os.environ.get("OUTREACH_SMTP_PASSWORD"),
+            timeout,
         )
-        self.timeout = timeout
         self.throttle = throttle
         """Called before each message: a rate limit shared with other workers, if any."""
         self._connection: smtplib.SMTP | None = None
 
     def __enter__(self) -> SmtpSender:
-        context = ssl.create_default_context()
-        if self.security == "tls":
-            connection: smtplib.SMTP = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=context
-            )
-        else:
-            connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            if self.security == "starttls":
-                connection.starttls(context=context)
-        if self.username:
-            connection.login(self.username, self.password or "")
-        self._connection = connection
+        self._connection = open_connection(self.target)
         return self
 
     def __exit__(
@@ -106,15 +120,22 @@ class SmtpSender:
         if self._connection is not None:
             try:
                 self._connection.quit()
-            except smtplib.SMTPException:
+            except (smtplib.SMTPException, OSError):
                 self._connection.close()
             self._connection = None
 
     def send(self, message: EmailMessage, recipient: str, key: str) -> None:
         assert self._connection is not None, "use the sender as a context manager"
         sender = message["From"].addresses[0].addr_spec
+        address, utf8 = envelope_address(recipient)
+        if utf8 and not self._connection.has_extn("smtputf8"):
+            raise RecipientDeferred(recipient, NO_SMTPUTF8)
         if self.throttle is not None:
             self.throttle()
-        refused = self._connection.send_message(message, from_addr=sender, to_addrs=[recipient])
-        if refused:
-            raise smtplib.SMTPRecipientsRefused(refused)
+        try:
+            send_raw(self._connection, sender, address, wire_bytes(message, utf8), utf8)
+        except (smtplib.SMTPException, OSError) as exc:
+            outcome = sending_failure(exc, recipient, sender)
+            if outcome is not None:
+                raise outcome from exc
+            raise
