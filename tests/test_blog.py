@@ -170,3 +170,100 @@ def test_index_is_paginated_newest_first(settings: Settings) -> None:
     ]
     assert first.find("a", rel="next")["href"] == "/research/page/2/"
     assert second.find("a", rel="prev")["href"] == "/research/"
+
+
+def _point_image_at(settings: Settings, finding_id: str, file: str) -> None:
+    path = settings.paths.findings / f"{finding_id}.md"
+    text = re.sub(r"  file: images/\S+", f"  file: {file}", path.read_text(), count=1)
+    path.write_text(text)
+
+
+def test_gif_named_html_with_a_script_is_refused_and_nothing_published(
+    settings: Settings,
+) -> None:
+    from outreach.finding import FindingsInvalid
+
+    gif = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(gif, "GIF", comment=b"<script>alert(1)</script>")
+    (settings.paths.media / "images/x.html").write_bytes(gif.getvalue())
+    (settings.paths.media / "images/y.jpg").write_bytes(gif.getvalue())
+    _point_image_at(settings, "alpha-cocoa-prices", "images/x.html")
+    _point_image_at(settings, "beta-cotton-traceability", "images/y.jpg")
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, None, ["blog"], NOW)
+    messages = [str(p) for p in caught.value.problems]
+    assert (
+        "findings/alpha-cocoa-prices.md: image.file: 'images/x.html' is not an image file name; "
+        "use a file ending in .jpeg, .jpg, .png, .webp"
+    ) in messages
+    assert any(
+        m.startswith("findings/beta-cotton-traceability.md: image.file: ")
+        and m.endswith("y.jpg holds a GIF image; export it as JPEG, PNG or WebP")
+        for m in messages
+    ), messages
+    assert not settings.paths.public.exists()
+
+
+def test_image_whose_content_differs_from_its_extension_is_refused(settings: Settings) -> None:
+    from outreach.finding import FindingsInvalid
+
+    png = (settings.paths.media / "images/beta.png").read_bytes()
+    (settings.paths.media / "images/photo.jpg").write_bytes(png)
+    _point_image_at(settings, "beta-cotton-traceability", "images/photo.jpg")
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, None, ["blog"], NOW)
+    (message,) = [str(p) for p in caught.value.problems]
+    assert message.endswith(
+        "photo.jpg holds a PNG image but its name says JPEG; rename it to end in .png or "
+        "export it again"
+    ), message
+
+
+@pytest.mark.parametrize("name", ["share.png", "index.png", "feed.png"])
+def test_image_named_like_a_page_never_overwrites_the_post_or_share_card(
+    settings: Settings, name: str
+) -> None:
+    source = settings.paths.media / "images/beta.png"
+    (settings.paths.media / "images" / name).write_bytes(source.read_bytes())
+    _point_image_at(settings, "beta-cotton-traceability", f"images/{name}")
+    release(settings, None, ["blog"], NOW)
+    post = settings.paths.public / "blog/beta-cotton-traceability"
+    with Image.open(post / "share.png") as card:
+        assert card.size == (1200, 630)
+    soup = BeautifulSoup((post / "index.html").read_text(), "html.parser")
+    src = soup.select_one(".lead-image img")["src"]
+    published = settings.paths.public / src.removeprefix("/research/")
+    assert published.read_bytes() == source.read_bytes()
+    assert published.name not in {"share.png", "index.html", name}
+    assert re.fullmatch(r"image-[0-9a-f]{16}\.png", published.name), published.name
+    # Two findings with different images never share a name; the same bytes keep theirs.
+    alpha = BeautifulSoup(
+        (settings.paths.public / "blog/alpha-cocoa-prices/index.html").read_text(), "html.parser"
+    )
+    assert alpha.select_one(".lead-image img")["src"].rsplit("/", 1)[1] != published.name
+
+
+def test_media_symlink_pointing_outside_media_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from outreach.finding import FindingsInvalid
+
+    secret = tmp_path / "outside.png"
+    secret.write_bytes((settings.paths.media / "images/beta.png").read_bytes())
+    (settings.paths.media / "images/linked.png").symlink_to(secret)
+    _point_image_at(settings, "beta-cotton-traceability", "images/linked.png")
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, None, ["blog"], NOW)
+    (message,) = [str(p) for p in caught.value.problems]
+    assert message == (
+        "findings/beta-cotton-traceability.md: image.file: "
+        f"{settings.paths.media / 'images/linked.png'} is a link to a file outside media/; "
+        "copy the file itself into media/"
+    )
+    assert not settings.paths.public.exists()
+    # A link that stays inside media/ is fine.
+    (settings.paths.media / "images/linked.png").unlink()
+    (settings.paths.media / "images/linked.png").symlink_to(
+        settings.paths.media / "images/beta.png"
+    )
+    release(settings, None, ["blog"], NOW)

@@ -5,17 +5,16 @@ from __future__ import annotations
 import functools
 import io
 import json
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import ClassVar
 
 from feedgen.feed import FeedGenerator
 from PIL import Image
 
+from outreach import media_files
 from outreach.channels.base import BaseChannel, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Episode, Finding
@@ -39,13 +38,6 @@ EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 def post_path(finding_id: str) -> str:
     return f"blog/{finding_id}/"
-
-
-def safe_file_name(name: str) -> str:
-    """A file name safe in URLs and on every filesystem."""
-    stem, dot, suffix = PurePosixPath(name).name.rpartition(".")
-    cleaned = re.sub(r"[^a-z0-9]+", "-", (stem or suffix).lower()).strip("-") or "image"
-    return f"{cleaned}.{suffix.lower()}" if dot else cleaned
 
 
 def index_page_path(number: int) -> str:
@@ -87,7 +79,7 @@ class BlogChannel(BaseChannel):
         image_bytes = image_source.read_bytes()
         with Image.open(io.BytesIO(image_bytes)) as picture:
             image_width, image_height = picture.size
-        image_name = safe_file_name(finding.image.file)
+        image_name = media_files.image_name(image_bytes)
         share = share_image_for(finding, settings)
         page = (
             environment(settings.paths.templates)

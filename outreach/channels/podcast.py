@@ -17,6 +17,7 @@ from typing import ClassVar
 from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
 from outreach.config import Settings
 from outreach.finding import Finding
+from outreach.media_files import MEDIA_TYPES, PUBLISHED_SUFFIX, image_format, outside_media
 from outreach.platforms.base import Receipt
 from outreach.platforms.pings import ping_feed
 from outreach.podcast.art import art_problems, draw_episode_art
@@ -54,6 +55,11 @@ def audio_profile(settings: Settings) -> AudioProfile:
 
 def show_cover(settings: Settings) -> bytes:
     path = settings.paths.media / settings.podcast.cover
+    if outside_media(settings.paths.media, str(settings.podcast.cover)):
+        raise PodcastError(
+            f"show art: {path} is not inside media/ (or links outside it); copy the file into "
+            "media/ and set podcast.cover to its path there"
+        )
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -192,8 +198,8 @@ class PodcastChannel(BaseChannel):
 
         if episode.image:
             art = (settings.paths.media / episode.image).read_bytes()
-            art_mime = "image/png" if art.startswith(b"\x89PNG") else "image/jpeg"
-            art_suffix = ".png" if art_mime == "image/png" else ".jpg"
+            art_format = image_format(art)
+            art_mime, art_suffix = MEDIA_TYPES[art_format], PUBLISHED_SUFFIX[art_format]
         else:
             art = draw_episode_art(show_cover(settings), finding.title, episode.number)
             art_mime, art_suffix = "image/jpeg", ".jpg"

@@ -12,9 +12,9 @@ from pathlib import PurePosixPath
 from typing import ClassVar
 
 from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
-from outreach.channels.blog import safe_file_name
 from outreach.config import Settings
 from outreach.finding import Finding
+from outreach.media_files import image_name as published_image_name
 from outreach.podcast.audio import clip_mp3, master
 from outreach.press.assemble import load_press_data, release_for
 from outreach.press.journalists import load_journalists
@@ -88,14 +88,9 @@ class PressChannel(BaseChannel):
         if release.quotes:
             files.append(KitFile("quotes.txt", quotes_sheet(release), "quotes with their speakers"))
         image = finding.image
-        image_name = safe_file_name(image.file)
-        files.append(
-            KitFile(
-                f"images/{image_name}",
-                (settings.paths.media / image.file).read_bytes(),
-                "full-resolution image",
-            )
-        )
+        image_bytes = (settings.paths.media / image.file).read_bytes()
+        image_name = published_image_name(image_bytes)
+        files.append(KitFile(f"images/{image_name}", image_bytes, "full-resolution image"))
         files.append(
             KitFile(
                 f"images/{image_name}.txt",
