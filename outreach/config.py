@@ -52,6 +52,8 @@ class SiteSettings(_Section):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL such as 'https://example.org/'")
+        if len(value) > 200:  # every page, feed item and email link starts with it
+            raise ValueError(f"is {len(value)} characters long; use a URL of at most 200")
         return value if value.endswith("/") else value + "/"
 
 

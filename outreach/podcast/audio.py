@@ -26,7 +26,7 @@ from typing import Literal
 
 import mutagen
 
-from outreach.podcast.ffmpeg import FfmpegError, run_ffmpeg
+from outreach.podcast.ffmpeg import FfmpegError, decoded_seconds, run_ffmpeg
 
 ALGORITHM_VERSION = "8"
 """Part of the cache key: bump it when the mastering chain changes."""
@@ -194,6 +194,35 @@ def audio_duration(path: Path) -> float:
     return float(info.info.length)
 
 
+def decoded_duration(path: Path, cache_dir: Path | None = None) -> float:
+    """Length in seconds measured by decoding the whole recording (a truncated file's header
+    claims its original length). Remembered per file signature in ``cache_dir``, so an
+    unchanged recording is decoded once."""
+    audio_duration(path)  # a file mutagen cannot recognise gets its clear message first
+    marker = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(file_signature(path).encode()).hexdigest()
+        marker = cache_dir / "durations" / digest
+        try:
+            return float(marker.read_text())
+        except (FileNotFoundError, ValueError):
+            pass
+    try:
+        seconds = decoded_seconds(str(path))
+    except FfmpegError as exc:
+        raise AudioError(
+            f"{path}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
+        ) from None
+    if seconds <= 0:
+        raise AudioError(f"{path}: holds no audio; export it again as WAV, FLAC, MP3 or M4A")
+    if marker is not None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        temp = marker.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(repr(seconds))
+        os.replace(temp, marker)
+    return seconds
+
+
 def file_signature(path: Path) -> str:
     """Path, size and modification time: changes whenever the file is replaced or edited."""
     stat = path.stat()
@@ -298,7 +327,7 @@ def master(
     cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
     if cached.is_file() and report.is_file():
         return MasteredAudio(path=cached, **json.loads(report.read_text()))
-    duration = audio_duration(source)
+    duration = decoded_duration(source, cache_dir)
 
     try:
         measured = measure_input(source, profile.layout, duration)
