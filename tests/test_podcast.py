@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import email.utils
 import http.server
+import io
 import json
+import re
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -287,3 +291,80 @@ def test_show_art_that_directories_refuse_stops_the_release(sample_project: Path
     with pytest.raises(ReleaseError, match=r"show art .*cover\.jpg is 1200x800; make it square"):
         release(settings, None, ["podcast"], NOW)
     assert not settings.paths.public.exists()
+
+
+def test_truncated_wav_is_measured_by_decoding_not_by_its_header(sample_project: Path) -> None:
+    """The header of a cut-short WAV keeps the full length; chapters past the real end used
+    to pass and the MP3 then carried chapter frames beyond its audio."""
+    from audio_tools import convert
+
+    settings = settings_for(sample_project)
+    media = settings.paths.media
+    wav = convert(
+        media / "audio/farm-gate-to-fob.flac", media / "audio/cut.wav", "-ac", "1", "-ar", "8000"
+    )
+    data = wav.read_bytes()
+    header = data.index(b"data") + 8
+    wav.write_bytes(data[: header + 8000 * 2 * 20])  # 20 s of samples under a 44 s header
+    finding = settings.paths.findings / "farm-gate-to-fob.md"
+    finding.write_text(finding.read_text().replace("audio/farm-gate-to-fob.flac", "audio/cut.wav"))
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, None, None, NOW)
+    messages = [str(p) for p in caught.value.problems]
+    assert messages == [
+        "findings/farm-gate-to-fob.md: episode.chapters[2].start: 30.531 s is past the end of "
+        "the recording (20.0 s when decoded); correct the time or remove the chapter"
+    ]
+    assert not settings.paths.public.exists()
+
+
+def test_apostrophe_and_ampersand_reach_podcast_apps_once_escaped(sample_project: Path) -> None:
+    settings = settings_for(sample_project)
+    path = settings.paths.findings / "uganda-robusta-case-study.md"
+    title, summary = "Uganda's robusta & its farmers", "Uganda's growers & buyers <agree>."
+    text = re.sub(r"^title: .*$", f'title: "{title}"', path.read_text(), count=1, flags=re.M)
+    text = re.sub(r"^summary: .*$", f'summary: "{summary}"', text, count=1, flags=re.M)
+    path.write_text(text)
+    release(settings, None, ["podcast"], NOW)
+    raw = (settings.paths.public / "podcast/feed.xml").read_bytes()
+    assert b"&amp;#x27;" not in raw
+    episode = next(
+        e
+        for e in podcastparser.parse("http://127.0.0.1:8000/podcast/feed.xml", io.BytesIO(raw))[
+            "episodes"
+        ]
+        if e["title"].startswith("Uganda")
+    )
+    assert episode["title"] == "Uganda's robusta & its farmers"
+    assert episode["description"].startswith("Uganda's growers & buyers <agree>.")
+    entry = next(e for e in feedparser.parse(raw).entries if e.title.startswith("Uganda"))
+    assert entry.title == "Uganda's robusta & its farmers"
+    summary = BeautifulSoup(entry.summary, "html.parser").p.get_text()
+    assert summary == "Uganda's growers & buyers <agree>."
+
+
+def test_episode_description_ends_for_any_link_length() -> None:
+    """A base_url of about 4,100 characters made the description loop spin forever; run it in
+    a child process so the test fails (not hangs) if the loop ever stops shrinking."""
+    code = (
+        "from outreach.podcast.feed import episode_description as d\n"
+        "for link in ['https://e.org/' + 'x' * n for n in (10, 3990, 4100, 20000)]:\n"
+        "    for summary in ('', 'word', 'long ' * 2000, 'x' * 9000):\n"
+        "        text = d(summary, link, ['chapter'] * 3)\n"
+        "        assert len(text.encode()) <= 4000, (len(link), len(summary))\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_overlong_base_url_is_a_config_error(sample_project: Path) -> None:
+    from outreach.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        settings_for(sample_project, OUTREACH_SITE__BASE_URL="https://e.org/" + "x" * 4100)
+    assert "site.base_url: Value error, is 4114 characters long; use a URL of at most 200" in str(
+        caught.value
+    )
