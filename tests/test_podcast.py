@@ -368,3 +368,40 @@ def test_overlong_base_url_is_a_config_error(sample_project: Path) -> None:
     assert "site.base_url: Value error, is 4114 characters long; use a URL of at most 200" in str(
         caught.value
     )
+
+
+def _eyed3_tag(path: Path):
+    import eyed3
+
+    audio = eyed3.load(path)
+    assert audio is not None and audio.tag is not None, path
+    return audio.tag
+
+
+def test_episode_and_press_clip_dates_are_readable_as_id3v23(published: Settings) -> None:
+    """TDRC is a v2.4 frame: in our v2.3 tags eyeD3 and id3lib read no date. The press kit's
+    clip carried no tags at all."""
+    from outreach.channels.press import kit_base
+    from outreach.release import load_catalog
+
+    public = published.paths.public
+    episode = public / "podcast/episodes/farm-gate-to-fob.mp3"
+    frames = ID3(episode, translate=False)  # as stored, not upgraded to v2.4 on reading
+    assert frames.version == (2, 3, 0)
+    assert "TDRC" not in frames
+    assert (str(frames["TYER"]), str(frames["TDAT"])) == ("2026", "0807")
+    tag = _eyed3_tag(episode)
+    assert tag.version == (2, 3, 0) and tag.getBestDate().year == 2026
+
+    finding = load_catalog(published)["farm-gate-to-fob"]
+    clip = public / kit_base(finding, published) / "episode-clip.mp3"
+    clip_tag = _eyed3_tag(clip)
+    assert clip_tag.title == f"{finding.title} (first 60 seconds)"
+    assert (clip_tag.artist, clip_tag.album) == (
+        published.podcast.author,
+        published.podcast.title,
+    )
+    assert clip_tag.getBestDate().year == finding.published.year
+    assert clip_tag.images[0].mime_type == "image/jpeg"
+    if FFPROBE:
+        assert ffprobe(clip)["format"]["tags"]["title"] == clip_tag.title

@@ -431,3 +431,16 @@ def test_release_matches_golden(press_project: Path, name: str) -> None:
         f"press/beta-cotton-traceability/{name}",
         (kit_folder(settings, "beta-cotton-traceability") / name).read_bytes(),
     )
+
+
+def test_kit_vcard_puts_family_name_first_in_n(press_project: Path) -> None:
+    """vCard N is Family;Given: 'Alex Morgan' used to come out as N:Alex;Morgan."""
+    import vobject
+
+    settings = settings_for(press_project)
+    release(settings, ["alpha-cocoa-prices"], ["press"], NOW)
+    text = (kit_folder(settings, "alpha-cocoa-prices") / "contact.vcf").read_text()
+    card = vobject.readOne(text)
+    assert card.fn.value == "Alex Morgan"
+    assert (card.n.value.family, card.n.value.given) == ("Morgan", "Alex")
+    assert card.email.value == "press@example.org"
