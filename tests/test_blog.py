@@ -11,6 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
+from browser_tools import layout, needs_chromium
 from conftest import AFTER_EMBARGO, NOW
 from golden_files import assert_matches_golden
 from outreach.channels.base import Site
@@ -267,3 +268,42 @@ def test_media_symlink_pointing_outside_media_is_refused(
         settings.paths.media / "images/beta.png"
     )
     release(settings, None, ["blog"], NOW)
+
+
+@needs_chromium
+def test_wide_table_scrolls_in_a_keyboard_reachable_named_region(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """At 375 px a wide table scrolled inside the post but could not take focus, so keyboard
+    users could not scroll it (axe: scrollable-region-focusable, serious)."""
+    path = settings.paths.findings / "beta-cotton-traceability.md"
+    header = "| " + " | ".join(f"Column {n} heading" for n in range(8)) + " |\n"
+    rule = "|" + "---|" * 8 + "\n"
+    row = "| " + " | ".join(f"value{n}" for n in range(8)) + " |\n"
+    path.write_text(path.read_text() + "\n" + header + rule + row)
+    release(settings, None, ["blog"], NOW)
+    post = "blog/beta-cotton-traceability/"
+    soup = BeautifulSoup((settings.paths.public / post / "index.html").read_text(), "html.parser")
+    regions = soup.select(".body .table-scroll")
+    assert [(r["role"], r["tabindex"], r["aria-label"]) for r in regions] == [
+        ("region", "0", "Table 1"),
+        ("region", "0", "Table 2"),
+    ]
+    assert all(r.find("table") is not None for r in regions)
+
+    page = layout(settings.paths.public, [post], 375, tmp_path / "profile", "/research/")[post]
+    assert page["scrollWidth"] <= page["clientWidth"] == 375, page
+    wide = page["regions"][1]
+    assert wide["scrollWidth"] > wide["clientWidth"], wide
+    assert (wide["tabIndex"], wide["role"], wide["label"]) == (0, "region", "Table 2")
+
+
+def test_index_pages_carry_a_share_card(published: Path) -> None:
+    soup = BeautifulSoup((published / "index.html").read_text(), "html.parser")
+    image = soup.find("meta", property="og:image")["content"]
+    assert image == "https://findings.example.org/research/assets/share.png"
+    assert soup.find("meta", attrs={"name": "twitter:image"})["content"] == image
+    assert soup.find("meta", attrs={"name": "twitter:card"})["content"] == "summary_large_image"
+    assert soup.find("meta", property="og:image:alt")["content"]
+    with Image.open(published / "assets/share.png") as card:
+        assert (card.format, card.size) == ("PNG", (1200, 630))

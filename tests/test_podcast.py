@@ -24,6 +24,7 @@ from lxml import etree
 from mutagen.id3 import ID3
 
 from audio_tools import FFPROBE, ffprobe
+from browser_tools import layout, needs_chromium
 from outreach.config import Settings, load_settings
 from outreach.finding import FindingsInvalid
 from outreach.podcast.art import art_problems, draw_episode_art
@@ -405,3 +406,49 @@ def test_episode_and_press_clip_dates_are_readable_as_id3v23(published: Settings
     assert clip_tag.images[0].mime_type == "image/jpeg"
     if FFPROBE:
         assert ffprobe(clip)["format"]["tags"]["title"] == clip_tag.title
+
+
+@needs_chromium
+def test_podcast_and_listing_pages_fit_a_320px_screen(published: Settings, tmp_path: Path) -> None:
+    """The podcast page was 12 px wider than a 320 px phone (the feed address did not wrap)."""
+    pages = ["podcast/", "", "newsroom/", "blog/farm-gate-to-fob/", "topics/"]
+    widths = layout(published.paths.public, pages, 320, tmp_path / "profile")
+    for page in pages:
+        assert widths[page]["scrollWidth"] <= widths[page]["clientWidth"] == 320, (page, widths)
+
+
+def test_sitemap_lists_the_podcast_and_newsroom_pages(published: Settings) -> None:
+    tree = etree.fromstring((published.paths.public / "sitemap.xml").read_bytes())
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locations = tree.xpath("//s:url/s:loc/text()", namespaces=ns)
+    assert "http://127.0.0.1:8000/podcast/" in locations
+    assert "http://127.0.0.1:8000/newsroom/" in locations
+    assert len(locations) == len(set(locations))
+
+
+def test_newsroom_and_podcast_pages_carry_share_cards(published: Settings) -> None:
+    from PIL import Image
+
+    public = published.paths.public
+    for page, kind in [
+        ("newsroom/farm-gate-to-fob/index.html", "article"),
+        ("newsroom/index.html", "website"),
+        ("podcast/index.html", "website"),
+        ("index.html", "website"),
+    ]:
+        soup = BeautifulSoup((public / page).read_text(), "html.parser")
+        assert soup.find("meta", property="og:type")["content"] == kind, page
+        image = soup.find("meta", property="og:image")["content"]
+        assert soup.find("meta", attrs={"name": "twitter:image"})["content"] == image, page
+        assert soup.find("meta", property="og:image:alt")["content"], page
+        assert (
+            soup.find("meta", property="og:url")["content"]
+            == soup.find("link", rel="canonical")["href"]
+        )
+        file = public / image.removeprefix("http://127.0.0.1:8000/")
+        with Image.open(file) as picture:
+            size = picture.size
+        assert [
+            int(soup.find("meta", property=f"og:image:{side}")["content"])
+            for side in ("width", "height")
+        ] == list(size), page

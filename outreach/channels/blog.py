@@ -18,11 +18,11 @@ from outreach import media_files
 from outreach.channels.base import BaseChannel, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Episode, Finding
-from outreach.markdown import render_markdown
+from outreach.markdown import render_markdown, scrollable_tables
 from outreach.podcast.transcript import clock, read_transcript
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
+from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
-from outreach.share_image import share_image_for
 from outreach.templating import environment
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
 
@@ -87,7 +87,7 @@ class BlogChannel(BaseChannel):
             .render(
                 site=site,
                 finding=finding,
-                body_html=render_markdown(finding.body),
+                body_html=scrollable_tables(render_markdown(finding.body)),
                 topics=[TOPICS_BY_SLUG[slug] for slug in finding.topics],
                 image={
                     "href": site.href(base + image_name),
@@ -200,7 +200,7 @@ class BlogChannel(BaseChannel):
             ),
             SitePage(
                 "files",
-                ("robots.txt", "assets/style.css"),
+                ("robots.txt", "assets/style.css", SITE_CARD_PATH),
                 site.page_key("files", ()),
                 functools.partial(self._files, site),
             ),
@@ -216,6 +216,7 @@ class BlogChannel(BaseChannel):
                 site=site,
                 page=page,
                 canonical=site.url(path),
+                card=self._site_card(site),
                 topics_by_slug=TOPICS_BY_SLUG,
                 previous_href=site.href(index_page_path(page.number - 1))
                 if page.number > 1
@@ -226,6 +227,15 @@ class BlogChannel(BaseChannel):
             )
         )
         return [Deliverable(path + "index.html", html.encode("utf-8"))]
+
+    def _site_card(self, site: Site) -> dict[str, object]:
+        settings = site.settings.site
+        return share_card(
+            settings.title,
+            settings.tagline,
+            site.url(SITE_CARD_PATH),
+            f"{settings.title}: {settings.tagline}",
+        )
 
     def _topic_page(self, site: Site, topic: Topic, in_topic: list[Finding]) -> list[Deliverable]:
         path = f"topics/{topic.slug}/"
@@ -271,9 +281,11 @@ class BlogChannel(BaseChannel):
             robots += f"Disallow: {site.href('press/kit/')}\n"
         robots += f"Allow: /\nSitemap: {site.url('sitemap.xml')}\n"
         stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"
+        card = draw_site_card(settings.site.title, settings.site.tagline)
         return [
             Deliverable("robots.txt", robots.encode("utf-8")),
             Deliverable("assets/style.css", stylesheet.read_bytes()),
+            Deliverable(SITE_CARD_PATH, card),
         ]
 
     def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:

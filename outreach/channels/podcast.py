@@ -8,11 +8,14 @@ only tags bytes in memory and is fast and deterministic.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
+
+from PIL import Image
 
 from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
 from outreach.config import Settings
@@ -33,6 +36,7 @@ from outreach.podcast.feed import FeedEpisode, Show, build_feed, episode_descrip
 from outreach.podcast.namespace import Person
 from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
 from outreach.podcast.transcript import media_type
+from outreach.share_image import share_card
 from outreach.templating import environment
 
 FEED_PATH = "podcast/feed.xml"
@@ -150,6 +154,9 @@ class PodcastChannel(BaseChannel):
     def render_site(self, site: Site) -> list[Deliverable]:
         episodes = [self._episode(f, site) for f in site.listed if f.episode is not None]
         show = show_for(site)
+        cover = show_cover(site.settings)
+        with Image.open(io.BytesIO(cover)) as picture:
+            cover_size = picture.size
         feed = build_feed(show, [episode.entry for episode in episodes])
         page = (
             environment(site.settings.paths.templates)
@@ -160,10 +167,17 @@ class PodcastChannel(BaseChannel):
                 episodes=[(episode.entry, episode.mastered) for episode in episodes],
                 canonical=show.page_url,
                 feed_href=site.href(FEED_PATH),
+                card=share_card(
+                    show.title,
+                    show.description,
+                    show.image_url,
+                    f"{show.title} cover art",
+                    size=cover_size,
+                ),
             )
         )
         return [
-            Deliverable(COVER_PATH, show_cover(site.settings)),
+            Deliverable(COVER_PATH, cover),
             Deliverable("podcast/index.html", page.encode("utf-8")),
             Deliverable(FEED_PATH, feed),
         ]
