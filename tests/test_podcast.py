@@ -452,3 +452,25 @@ def test_newsroom_and_podcast_pages_carry_share_cards(published: Settings) -> No
             int(soup.find("meta", property=f"og:image:{side}")["content"])
             for side in ("width", "height")
         ] == list(size), page
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("OUTREACH_PODCAST__BITRATE_KBPS", "128", "podcast.bitrate_kbps: Value error, "),
+        ("OUTREACH_PODCAST__OWNER_EMAIL", "nobody", "podcast.owner_email: Value error, "),
+        ("OUTREACH_PODCAST__CATEGORY", "Cooking", "podcast.category: Value error, 'Cooking'"),
+        ("OUTREACH_PODCAST__SUBCATEGORY", "Cooking", "podcast.subcategory: Value error, "),
+    ],
+)
+def test_podcast_setting_errors_name_a_variable_that_exists(
+    sample_project: Path, variable: str, value: str, expected: str
+) -> None:
+    """These errors suggested OUTREACH_PODCAST, which sets nothing."""
+    from outreach.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        settings_for(sample_project, **{variable: value})
+    message = str(caught.value)
+    assert expected in message, message
+    assert message.endswith(f"(or set {variable})"), message
