@@ -17,7 +17,8 @@ from outreach.podcast.transcript import TranscriptError, read_transcript
 def media_problems(
     finding: Finding, media: Path, cache_dir: Path | None = None
 ) -> list[FindingProblem]:
-    """Every problem with the finding's media files; ``cache_dir`` remembers decoded lengths."""
+    """Every problem with the finding's media files; writes nothing (decoded lengths are read
+    from ``cache_dir`` when mastering has remembered them there)."""
     file = finding.source_path
     problems: list[FindingProblem] = []
     image_path = media / finding.image.file
@@ -28,7 +29,7 @@ def media_problems(
     if episode is None:
         return problems
     try:
-        duration = decoded_duration(media / episode.audio, cache_dir)
+        duration = decoded_duration(media / episode.audio, cache_dir, remember=False)
     except AudioError as exc:
         problems.append(FindingProblem(file, "episode.audio", str(exc)))
     else:

@@ -12,6 +12,7 @@ re-encoded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -194,33 +195,39 @@ def audio_duration(path: Path) -> float:
     return float(info.info.length)
 
 
-def decoded_duration(path: Path, cache_dir: Path | None = None) -> float:
+_DECODED: dict[str, float] = {}
+"""Decoded lengths by file signature, for this process (validation, then mastering)."""
+
+
+def decoded_duration(path: Path, cache_dir: Path | None = None, remember: bool = True) -> float:
     """Length in seconds measured by decoding the whole recording (a truncated file's header
-    claims its original length). Remembered per file signature in ``cache_dir``, so an
-    unchanged recording is decoded once."""
+    claims its original length). Kept per file signature for this process and, in
+    ``cache_dir``, across runs; ``remember=False`` only reads that folder (validation writes
+    nothing, so a release that stops there leaves no state behind)."""
     audio_duration(path)  # a file mutagen cannot recognise gets its clear message first
+    signature = file_signature(path)
     marker = None
     if cache_dir is not None:
-        digest = hashlib.sha256(file_signature(path).encode()).hexdigest()
-        marker = cache_dir / "durations" / digest
+        marker = cache_dir / "durations" / hashlib.sha256(signature.encode()).hexdigest()
+    if signature not in _DECODED and marker is not None and marker.is_file():
+        with contextlib.suppress(ValueError):
+            _DECODED[signature] = float(marker.read_text())
+    if signature not in _DECODED:
         try:
-            return float(marker.read_text())
-        except (FileNotFoundError, ValueError):
-            pass
-    try:
-        seconds = decoded_seconds(str(path))
-    except FfmpegError as exc:
-        raise AudioError(
-            f"{path}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
-        ) from None
-    if seconds <= 0:
-        raise AudioError(f"{path}: holds no audio; export it again as WAV, FLAC, MP3 or M4A")
-    if marker is not None:
+            seconds = decoded_seconds(str(path))
+        except FfmpegError as exc:
+            raise AudioError(
+                f"{path}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
+            ) from None
+        if seconds <= 0:
+            raise AudioError(f"{path}: holds no audio; export it again as WAV, FLAC, MP3 or M4A")
+        _DECODED[signature] = seconds
+    if remember and marker is not None and not marker.is_file():
         marker.parent.mkdir(parents=True, exist_ok=True)
         temp = marker.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(repr(seconds))
+        temp.write_text(repr(_DECODED[signature]))
         os.replace(temp, marker)
-    return seconds
+    return _DECODED[signature]
 
 
 def file_signature(path: Path) -> str:
