@@ -20,8 +20,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 CONFIG_FILE_NAME = "outreach.toml"
@@ -52,6 +52,8 @@ class SiteSettings(_Section):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL such as 'https://example.org/'")
+        if len(value) > 200:  # every page, feed item and email link starts with it
+            raise ValueError(f"is {len(value)} characters long; use a URL of at most 200")
         return value if value.endswith("/") else value + "/"
 
 
@@ -114,24 +116,48 @@ class PodcastSettings(_Section):
     podcast_index_pubnotify: str | None = None
     """Podcast Index endpoint to notify, e.g. https://api.podcastindex.org/api/1.0/hub/pubnotify"""
 
-    @model_validator(mode="after")
-    def _checks(self) -> PodcastSettings:
+    # Field validators, not one model validator: an error then names its key and the real
+    # variable (OUTREACH_PODCAST__BITRATE_KBPS), not a section no variable can set.
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str) -> str:
         from outreach.podcast.categories import category_problem
 
-        problem = category_problem(self.category, self.subcategory)
+        problem = category_problem(value, None)
         if problem:
             raise ValueError(problem)
-        allowed = (64, 80, 96) if self.channels == 1 else (128, 160, 192)
-        if self.bitrate_kbps not in allowed:
+        return value
+
+    @field_validator("subcategory")
+    @classmethod
+    def _subcategory(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from outreach.podcast.categories import category_problem
+
+        category = info.data.get("category")
+        problem = category_problem(category, value) if category else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("bitrate_kbps")
+    @classmethod
+    def _bitrate(cls, value: int, info: ValidationInfo) -> int:
+        channels = info.data.get("channels")
+        allowed = (64, 80, 96) if channels == 1 else (128, 160, 192)
+        if channels is not None and value not in allowed:
             raise ValueError(
-                f"bitrate_kbps {self.bitrate_kbps} does not suit {self.channels} channel(s); "
-                f"use one of {allowed}"
+                f"bitrate_kbps {value} does not suit {channels} channel(s); use one of {allowed}"
             )
-        if "@" not in self.owner_email:
+        return value
+
+    @field_validator("owner_email")
+    @classmethod
+    def _owner_email(cls, value: str) -> str:
+        if "@" not in value:
             raise ValueError(
                 "owner_email must be an email address: directories use it to verify ownership"
             )
-        return self
+        return value
 
 
 class MailSettings(_Section):

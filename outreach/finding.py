@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from outreach.media_files import outside_media, suffix_problem
 from outreach.topics import TOPICS, TOPICS_BY_SLUG
 
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -37,6 +39,21 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _TIMESTAMP = re.compile(r"^(?:(\d+):)?([0-5]?\d):([0-5]\d(?:\.\d+)?)$")
+
+# Limits: a finding is a web post, not a book. Past these, building slows to minutes and
+# gigabytes (a 30 MB body took 4.5 minutes), so the reader refuses with a clear message.
+MAX_FILE_BYTES = 1_000_000
+"""A finding file (front matter and body) is at most 1 MB."""
+MAX_BODY_CHARS = 200_000
+"""The Markdown body is at most 200,000 characters (about 30,000 words)."""
+MAX_LINE_CHARS = 500
+"""One-line fields (captions, labels, names) are at most 500 characters."""
+MAX_TEXT_CHARS = 2_000
+"""Multi-line fields other than the body (quotes) are at most 2,000 characters."""
+MAX_URL_CHARS = 2_000
+MAX_LIST_ITEMS = 50
+"""Lists (stats, quotes, commodities, regions) hold at most 50 items; chapters at most 200."""
+MAX_CHAPTERS = 200
 
 
 def _single_line(value: str) -> str:
@@ -49,10 +66,10 @@ def _single_line(value: str) -> str:
     return value
 
 
-Line = Annotated[str, Field(min_length=1), AfterValidator(_single_line)]
-"""One line of text: stripped, non-empty, no control characters."""
+Line = Annotated[str, Field(min_length=1, max_length=MAX_LINE_CHARS), AfterValidator(_single_line)]
+"""One line of text: stripped, non-empty, no control characters, at most 500 characters."""
 
-Text = Annotated[str, Field(min_length=1)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 """Free text that may span lines (YAML folded or literal blocks)."""
 
 
@@ -60,16 +77,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+MEDIA_EXAMPLES = {
+    "images": "images/example.jpg",
+    "audio": "audio/episode-1.wav",
+    "transcripts": "transcripts/episode-1.vtt",
+}
+
+
 def _media_file(value: str, info: ValidationInfo, kind: str) -> str:
-    """Check a path is relative, stays inside media/ and names an existing file."""
+    """Check a path is relative, stays inside media/ (links followed) and names a file."""
     posix = PurePosixPath(value.replace("\\", "/"))
     if posix.is_absolute() or ".." in posix.parts or not posix.parts:
         raise PydanticCustomError(
             "outreach_media_path",
             "'{value}' is not a path inside media/; write a relative path such as '{example}'",
-            {"value": value, "example": f"{kind}/example.{'jpg' if kind == 'images' else 'mp3'}"},
+            {"value": value, "example": MEDIA_EXAMPLES[kind]},
         )
     media_dir: Path | None = (info.context or {}).get("media_dir")
+    if media_dir is not None and outside_media(media_dir, posix.as_posix()):
+        raise PydanticCustomError(
+            "outreach_media_outside",
+            "{path} is a link to a file outside media/; copy the file itself into media/",
+            {"path": str(media_dir / posix)},
+        )
     if media_dir is not None and not (media_dir / posix).is_file():
         raise PydanticCustomError(
             "outreach_media_missing",
@@ -77,6 +107,15 @@ def _media_file(value: str, info: ValidationInfo, kind: str) -> str:
             {"path": str(media_dir / posix)},
         )
     return posix.as_posix()
+
+
+def _image_file(value: str, info: ValidationInfo, formats: tuple[str, ...]) -> str:
+    """An image path whose extension is one we publish (the media checks read the content)."""
+    path = _media_file(value, info, "images")
+    problem = suffix_problem(path, formats)
+    if problem:
+        raise PydanticCustomError("outreach_image_name", problem)
+    return path
 
 
 def _web_url(value: str) -> str:
@@ -92,7 +131,12 @@ def _web_url(value: str) -> str:
     return value
 
 
-WebUrl = Annotated[Line, AfterValidator(_web_url)]
+WebUrl = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_URL_CHARS),
+    AfterValidator(_single_line),
+    AfterValidator(_web_url),
+]
 
 
 class Stat(_Strict):
@@ -121,17 +165,22 @@ class Image(_Strict):
     @field_validator("file")
     @classmethod
     def _file_exists(cls, value: str, info: ValidationInfo) -> str:
-        return _media_file(value, info, "images")
+        return _image_file(value, info, ("JPEG", "PNG", "WEBP"))
 
 
-def parse_timestamp(value: str | int | float) -> float:
-    """Seconds from ``HH:MM:SS``, ``MM:SS`` or a plain number of seconds."""
+def parse_timestamp(value: object) -> float:
+    """Seconds from ``HH:MM:SS``, ``MM:SS`` or a plain number of seconds.
+
+    Raises ValueError for anything else: an empty value, a list or mapping, a negative,
+    infinite or NaN number (YAML reads ``.nan`` and ``.inf`` as numbers)."""
     if isinstance(value, bool):
         raise ValueError(value)
     if isinstance(value, int | float):
-        if value < 0:
+        if not math.isfinite(value) or value < 0:
             raise ValueError(value)
         return float(value)
+    if not isinstance(value, str):
+        raise ValueError(value)
     match = _TIMESTAMP.match(value.strip())
     if not match:
         raise ValueError(value)
@@ -147,13 +196,17 @@ class Chapter(_Strict):
     @field_validator("start", mode="before")
     @classmethod
     def _parse_start(cls, value: Any) -> float:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise PydanticCustomError(
+                "outreach_timestamp", "is empty; write a time such as '02:30' (MM:SS or HH:MM:SS)"
+            )
         try:
             return parse_timestamp(value)
-        except (ValueError, TypeError):
+        except ValueError:
             raise PydanticCustomError(
                 "outreach_timestamp",
                 "'{value}' is not a time; write HH:MM:SS or MM:SS, e.g. '02:30'",
-                {"value": value},
+                {"value": str(value)},
             ) from None
 
 
@@ -165,7 +218,7 @@ class Episode(_Strict):
     transcript: Line | None = None
     image: Line | None = None
     """Episode art (square JPEG or PNG, 1400-3000 px); drawn from the show art when absent."""
-    chapters: list[Chapter] = []
+    chapters: Annotated[list[Chapter], Field(max_length=MAX_CHAPTERS)] = []
 
     @field_validator("audio")
     @classmethod
@@ -180,7 +233,7 @@ class Episode(_Strict):
     @field_validator("image")
     @classmethod
     def _image_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else _media_file(value, info, "images")
+        return None if value is None else _image_file(value, info, ("JPEG", "PNG"))
 
     @field_validator("chapters")
     @classmethod
@@ -188,8 +241,8 @@ class Episode(_Strict):
         if chapters and chapters[0].start != 0:
             raise PydanticCustomError(
                 "outreach_chapters_start",
-                "the first chapter starts at {start:g} s; start it at '00:00'",
-                {"start": chapters[0].start},
+                "the first chapter starts at {start} s; start it at '00:00'",
+                {"start": f"{chapters[0].start:g}"},
             )
         for before, after in itertools.pairwise(chapters):
             if after.start <= before.start:
@@ -246,17 +299,19 @@ class Finding(_Strict):
     published: AwareDatetime
     embargo: AwareDatetime | None = None
     updated: AwareDatetime | None = None
-    topics: Annotated[list[Annotated[str, AfterValidator(_topic)]], Field(min_length=1)]
-    commodities: list[Line] = []
-    regions: list[Line] = []
+    topics: Annotated[
+        list[Annotated[str, AfterValidator(_topic)]], Field(min_length=1, max_length=len(TOPICS))
+    ]
+    commodities: Annotated[list[Line], Field(max_length=MAX_LIST_ITEMS)] = []
+    regions: Annotated[list[Line], Field(max_length=MAX_LIST_ITEMS)] = []
     author: Line | None = None
-    stats: Annotated[list[Stat], Field(min_length=1)]
-    quotes: list[Quote] = []
+    stats: Annotated[list[Stat], Field(min_length=1, max_length=MAX_LIST_ITEMS)]
+    quotes: Annotated[list[Quote], Field(max_length=MAX_LIST_ITEMS)] = []
     image: Image
     episode: Episode | None = None
     headlines: Headlines | None = None
     press: PressAngle | None = None
-    body: Text
+    body: Annotated[str, Field(min_length=1, max_length=MAX_BODY_CHARS)]
     source_path: str = ""
 
     @field_validator("id")
@@ -432,6 +487,11 @@ def _problem_from_error(file: str, error: Any) -> FindingProblem:
             message = f"unknown field; remove it (known fields: {', '.join(known)})"
     elif kind in ("string_too_short", "too_short") and error.get("ctx", {}).get("min_length") == 1:
         message = f"is empty; write {hint}" if hint else "is empty"
+    elif kind in ("string_too_long", "too_long"):
+        limit = error.get("ctx", {}).get("max_length")
+        unit = "characters" if kind == "string_too_long" else "items"
+        message = f"is too long ({len(error['input']):,} {unit}); shorten it to at most {limit:,}"
+        message += " (or split the finding in two)" if key == "body" else f" {unit}"
     elif kind == "timezone_aware":
         message = f"has no timezone; write {hint}"
     else:
@@ -460,6 +520,18 @@ def split_front_matter(text: str) -> tuple[str, str] | None:
 def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None) -> Finding:
     """Read and validate one finding file; raise FindingsInvalid with all its problems."""
     file = shown_as or str(path)
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise FindingsInvalid(
+            [
+                FindingProblem(
+                    file,
+                    "file",
+                    f"is {size:,} bytes; a finding may be at most {MAX_FILE_BYTES:,} bytes: "
+                    "shorten the body, split the finding in two, or move data into a linked report",
+                )
+            ]
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

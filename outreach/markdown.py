@@ -71,3 +71,19 @@ def render_markdown(text: str) -> str:
         link_rel="noopener noreferrer",
         filter_style_properties={"text-align"},
     )
+
+
+def scrollable_tables(html: str) -> str:
+    """Wrap each table of sanitised HTML in a focusable, named region that scrolls sideways.
+
+    A wide table must scroll on a phone, and keyboard users can only scroll a region they can
+    focus (axe: scrollable-region-focusable), so the wrapper has ``tabindex="0"``, a role and
+    a name. Applied after nh3, whose output spells every table tag exactly ``<table>``."""
+    parts = html.split("<table>")
+    wrapped = [parts[0]]
+    for number, part in enumerate(parts[1:], start=1):
+        wrapped.append(
+            f'<div class="table-scroll" role="region" tabindex="0" aria-label="Table {number}">'
+            f"<table>{part.replace('</table>', '</table></div>', 1)}"
+        )
+    return "".join(wrapped)

@@ -1,39 +1,35 @@
 """Checks on the files a finding points to, run with validation so bad media stops a release
-before anything is rendered: unreadable images, recordings or transcripts, chapters past the
-end of the recording, and episode art that directories would refuse."""
+before anything is rendered: images that are unreadable or not what their names say,
+recordings that cannot be decoded, chapters past the end of the decoded recording,
+unreadable transcripts, and episode art that directories would refuse."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image
-
 from outreach.finding import Finding, FindingProblem
+from outreach.media_files import content_problem
 from outreach.podcast.art import art_problems
-from outreach.podcast.audio import AudioError, audio_duration
+from outreach.podcast.audio import AudioError, decoded_duration
 from outreach.podcast.transcript import TranscriptError, read_transcript
 
 
-def media_problems(finding: Finding, media: Path) -> list[FindingProblem]:
+def media_problems(
+    finding: Finding, media: Path, cache_dir: Path | None = None
+) -> list[FindingProblem]:
+    """Every problem with the finding's media files; writes nothing (decoded lengths are read
+    from ``cache_dir`` when mastering has remembered them there)."""
     file = finding.source_path
     problems: list[FindingProblem] = []
     image_path = media / finding.image.file
-    try:
-        with Image.open(image_path) as image:
-            image.verify()
-    except Exception as exc:  # Pillow raises many types for broken files
-        problems.append(
-            FindingProblem(
-                file,
-                "image.file",
-                f"{image_path} is not a readable image ({exc}); export it again as JPEG or PNG",
-            )
-        )
+    problem = content_problem(finding.image.file, image_path.read_bytes())
+    if problem:
+        problems.append(FindingProblem(file, "image.file", f"{image_path} {problem}"))
     episode = finding.episode
     if episode is None:
         return problems
     try:
-        duration = audio_duration(media / episode.audio)
+        duration = decoded_duration(media / episode.audio, cache_dir, remember=False)
     except AudioError as exc:
         problems.append(FindingProblem(file, "episode.audio", str(exc)))
     else:
@@ -43,8 +39,8 @@ def media_problems(finding: Finding, media: Path) -> list[FindingProblem]:
                     FindingProblem(
                         file,
                         f"episode.chapters[{index}].start",
-                        f"{chapter.start:g} s is past the end of the recording ({duration:.1f} s); "
-                        "correct the time or remove the chapter",
+                        f"{chapter.start:g} s is past the end of the recording ({duration:.1f} s "
+                        "when decoded); correct the time or remove the chapter",
                     )
                 )
     if episode.transcript:
@@ -53,7 +49,9 @@ def media_problems(finding: Finding, media: Path) -> list[FindingProblem]:
         except TranscriptError as exc:
             problems.append(FindingProblem(file, "episode.transcript", str(exc)))
     if episode.image:
-        for problem in art_problems((media / episode.image).read_bytes()):
+        art = (media / episode.image).read_bytes()
+        found = [content_problem(episode.image, art), *art_problems(art)]
+        for problem in dict.fromkeys(p for p in found if p):
             problems.append(
                 FindingProblem(file, "episode.image", f"{media / episode.image} {problem}")
             )

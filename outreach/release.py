@@ -101,7 +101,7 @@ def load_catalog(settings: Settings) -> dict[str, Finding]:
         settings.paths.findings,
         media,
         settings.root,
-        extra_checks=lambda finding: media_problems(finding, media),
+        extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
     )
     return {finding.id: finding for finding in findings}
 

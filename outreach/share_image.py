@@ -70,3 +70,52 @@ def draw_share_image(
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
+
+
+def share_card(
+    title: str,
+    description: str,
+    image: str,
+    alt: str,
+    kind: str = "website",
+    size: tuple[int, int] = (WIDTH, HEIGHT),
+) -> dict[str, object]:
+    """What templates/blog/_share_card.html.j2 shows as Open Graph and Twitter card tags."""
+    large = size[0] > size[1]
+    return {
+        "title": title,
+        "description": description,
+        "image": image,
+        "alt": alt,
+        "type": kind,
+        "width": size[0],
+        "height": size[1],
+        "twitter": "summary_large_image" if large else "summary",
+    }
+
+
+SITE_CARD_PATH = "assets/share.png"
+"""Where the blog publishes the site's own card (index pages); other channels draw their own."""
+
+
+@lru_cache(maxsize=8)
+def draw_site_card(site_title: str, tagline: str, heading: str = "") -> bytes:
+    """PNG bytes for pages that list findings: the site (or a section) name and the tagline."""
+    image = Image.new("RGB", (WIDTH, HEIGHT), "#1d3b6e")
+    draw = ImageDraw.Draw(image)
+    text_width = WIDTH - 2 * MARGIN
+    draw.rectangle((0, 0, 18, HEIGHT), fill=ACCENT)
+    draw.text((MARGIN, 48), site_title.upper(), font=font(28), fill=ACCENT)
+    title_font, title_lines = fit(draw, heading or site_title, text_width, 3, (96, 72, 56, 44))
+    y = 150
+    for line in title_lines:
+        draw.text((MARGIN, y), line, font=title_font, fill="#ffffff")
+        y += title_font.size + 12
+    tag_font, tag_lines = fit(draw, tagline, text_width, 3, (40, 34, 28))
+    y = max(y + 28, HEIGHT - MARGIN - len(tag_lines) * (tag_font.size + 8))
+    for line in tag_lines:
+        draw.text((MARGIN, y), line, font=tag_font, fill=ACCENT)
+        y += tag_font.size + 8
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()

@@ -11,6 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
+from browser_tools import layout, needs_chromium
 from conftest import AFTER_EMBARGO, NOW
 from golden_files import assert_matches_golden
 from outreach.channels.base import Site
@@ -170,3 +171,139 @@ def test_index_is_paginated_newest_first(settings: Settings) -> None:
     ]
     assert first.find("a", rel="next")["href"] == "/research/page/2/"
     assert second.find("a", rel="prev")["href"] == "/research/"
+
+
+def _point_image_at(settings: Settings, finding_id: str, file: str) -> None:
+    path = settings.paths.findings / f"{finding_id}.md"
+    text = re.sub(r"  file: images/\S+", f"  file: {file}", path.read_text(), count=1)
+    path.write_text(text)
+
+
+def test_gif_named_html_with_a_script_is_refused_and_nothing_published(
+    settings: Settings,
+) -> None:
+    from outreach.finding import FindingsInvalid
+
+    gif = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(gif, "GIF", comment=b"<script>alert(1)</script>")
+    (settings.paths.media / "images/x.html").write_bytes(gif.getvalue())
+    (settings.paths.media / "images/y.jpg").write_bytes(gif.getvalue())
+    _point_image_at(settings, "alpha-cocoa-prices", "images/x.html")
+    _point_image_at(settings, "beta-cotton-traceability", "images/y.jpg")
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, None, ["blog"], NOW)
+    messages = [str(p) for p in caught.value.problems]
+    assert (
+        "findings/alpha-cocoa-prices.md: image.file: 'images/x.html' is not an image file name; "
+        "use a file ending in .jpeg, .jpg, .png, .webp"
+    ) in messages
+    assert any(
+        m.startswith("findings/beta-cotton-traceability.md: image.file: ")
+        and m.endswith("y.jpg holds a GIF image; export it as JPEG, PNG or WebP")
+        for m in messages
+    ), messages
+    assert not settings.paths.public.exists()
+
+
+def test_image_whose_content_differs_from_its_extension_is_refused(settings: Settings) -> None:
+    from outreach.finding import FindingsInvalid
+
+    png = (settings.paths.media / "images/beta.png").read_bytes()
+    (settings.paths.media / "images/photo.jpg").write_bytes(png)
+    _point_image_at(settings, "beta-cotton-traceability", "images/photo.jpg")
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, None, ["blog"], NOW)
+    (message,) = [str(p) for p in caught.value.problems]
+    assert message.endswith(
+        "photo.jpg holds a PNG image but its name says JPEG; rename it to end in .png or "
+        "export it again"
+    ), message
+
+
+@pytest.mark.parametrize("name", ["share.png", "index.png", "feed.png"])
+def test_image_named_like_a_page_never_overwrites_the_post_or_share_card(
+    settings: Settings, name: str
+) -> None:
+    source = settings.paths.media / "images/beta.png"
+    (settings.paths.media / "images" / name).write_bytes(source.read_bytes())
+    _point_image_at(settings, "beta-cotton-traceability", f"images/{name}")
+    release(settings, None, ["blog"], NOW)
+    post = settings.paths.public / "blog/beta-cotton-traceability"
+    with Image.open(post / "share.png") as card:
+        assert card.size == (1200, 630)
+    soup = BeautifulSoup((post / "index.html").read_text(), "html.parser")
+    src = soup.select_one(".lead-image img")["src"]
+    published = settings.paths.public / src.removeprefix("/research/")
+    assert published.read_bytes() == source.read_bytes()
+    assert published.name not in {"share.png", "index.html", name}
+    assert re.fullmatch(r"image-[0-9a-f]{16}\.png", published.name), published.name
+    # Two findings with different images never share a name; the same bytes keep theirs.
+    alpha = BeautifulSoup(
+        (settings.paths.public / "blog/alpha-cocoa-prices/index.html").read_text(), "html.parser"
+    )
+    assert alpha.select_one(".lead-image img")["src"].rsplit("/", 1)[1] != published.name
+
+
+def test_media_symlink_pointing_outside_media_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from outreach.finding import FindingsInvalid
+
+    secret = tmp_path / "outside.png"
+    secret.write_bytes((settings.paths.media / "images/beta.png").read_bytes())
+    (settings.paths.media / "images/linked.png").symlink_to(secret)
+    _point_image_at(settings, "beta-cotton-traceability", "images/linked.png")
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, None, ["blog"], NOW)
+    (message,) = [str(p) for p in caught.value.problems]
+    assert message == (
+        "findings/beta-cotton-traceability.md: image.file: "
+        f"{settings.paths.media / 'images/linked.png'} is a link to a file outside media/; "
+        "copy the file itself into media/"
+    )
+    assert not settings.paths.public.exists()
+    # A link that stays inside media/ is fine.
+    (settings.paths.media / "images/linked.png").unlink()
+    (settings.paths.media / "images/linked.png").symlink_to(
+        settings.paths.media / "images/beta.png"
+    )
+    release(settings, None, ["blog"], NOW)
+
+
+@needs_chromium
+def test_wide_table_scrolls_in_a_keyboard_reachable_named_region(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """At 375 px a wide table scrolled inside the post but could not take focus, so keyboard
+    users could not scroll it (axe: scrollable-region-focusable, serious)."""
+    path = settings.paths.findings / "beta-cotton-traceability.md"
+    header = "| " + " | ".join(f"Column {n} heading" for n in range(8)) + " |\n"
+    rule = "|" + "---|" * 8 + "\n"
+    row = "| " + " | ".join(f"value{n}" for n in range(8)) + " |\n"
+    path.write_text(path.read_text() + "\n" + header + rule + row)
+    release(settings, None, ["blog"], NOW)
+    post = "blog/beta-cotton-traceability/"
+    soup = BeautifulSoup((settings.paths.public / post / "index.html").read_text(), "html.parser")
+    regions = soup.select(".body .table-scroll")
+    assert [(r["role"], r["tabindex"], r["aria-label"]) for r in regions] == [
+        ("region", "0", "Table 1"),
+        ("region", "0", "Table 2"),
+    ]
+    assert all(r.find("table") is not None for r in regions)
+
+    page = layout(settings.paths.public, [post], 375, tmp_path / "profile", "/research/")[post]
+    assert page["scrollWidth"] <= page["clientWidth"] == 375, page
+    wide = page["regions"][1]
+    assert wide["scrollWidth"] > wide["clientWidth"], wide
+    assert (wide["tabIndex"], wide["role"], wide["label"]) == (0, "region", "Table 2")
+
+
+def test_index_pages_carry_a_share_card(published: Path) -> None:
+    soup = BeautifulSoup((published / "index.html").read_text(), "html.parser")
+    image = soup.find("meta", property="og:image")["content"]
+    assert image == "https://findings.example.org/research/assets/share.png"
+    assert soup.find("meta", attrs={"name": "twitter:image"})["content"] == image
+    assert soup.find("meta", attrs={"name": "twitter:card"})["content"] == "summary_large_image"
+    assert soup.find("meta", property="og:image:alt")["content"]
+    with Image.open(published / "assets/share.png") as card:
+        assert (card.format, card.size) == ("PNG", (1200, 630))

@@ -195,3 +195,90 @@ def test_embargo_holds_until_both_times_have_passed(tmp_path: Path) -> None:
     finding = read_finding(write(tmp_path, text), MEDIA)
     assert not finding.is_public(datetime(2026, 2, 12, 7, 59, tzinfo=UTC))
     assert finding.is_public(datetime(2026, 2, 12, 8, 0, tzinfo=UTC))
+
+
+def _with_episode(chapters: str, audio: str = "audio/none.wav") -> str:
+    return VALID.replace(
+        "image:", f"episode:\n  audio: {audio}\n  number: 1\n  chapters:\n{chapters}image:"
+    )
+
+
+def test_bad_chapter_starts_are_each_a_field_error(tmp_path: Path) -> None:
+    """.nan used to pass and crash the build; empty, list and mapping starts crashed check."""
+    chapters = (
+        "    - {start: '00:00', title: Intro}\n"
+        "    - {start: .nan, title: Nan}\n"
+        "    - {start: .inf, title: Inf}\n"
+        "    - {start: , title: Empty}\n"
+        "    - {start: [1, 2], title: List}\n"
+        "    - {start: {a: 1}, title: Mapping}\n"
+        "    - {start: -3, title: Negative}\n"
+    )
+    messages = problems_for(tmp_path, _with_episode(chapters))
+    chapter_messages = [m for m in messages if "episode.chapters[" in m]
+    assert chapter_messages == [
+        "findings/finding.md: episode.chapters[1].start: 'nan' is not a time; write HH:MM:SS "
+        "or MM:SS, e.g. '02:30'",
+        "findings/finding.md: episode.chapters[2].start: 'inf' is not a time; write HH:MM:SS "
+        "or MM:SS, e.g. '02:30'",
+        "findings/finding.md: episode.chapters[3].start: is empty; write a time such as "
+        "'02:30' (MM:SS or HH:MM:SS)",
+        "findings/finding.md: episode.chapters[4].start: '[1, 2]' is not a time; write "
+        "HH:MM:SS or MM:SS, e.g. '02:30'",
+        "findings/finding.md: episode.chapters[5].start: '{'a': 1}' is not a time; write "
+        "HH:MM:SS or MM:SS, e.g. '02:30'",
+        "findings/finding.md: episode.chapters[6].start: '-3' is not a time; write HH:MM:SS "
+        "or MM:SS, e.g. '02:30'",
+    ]
+
+
+def test_first_chapter_message_shows_the_time_not_a_format_code(tmp_path: Path) -> None:
+    messages = problems_for(tmp_path, _with_episode("    - {start: '00:02.5', title: Intro}\n"))
+    assert (
+        "findings/finding.md: episode.chapters: the first chapter starts at 2.5 s; start it at "
+        "'00:00'"
+    ) in messages
+    assert not any("{" in m for m in messages), messages
+
+
+def test_transcript_path_example_is_a_transcript(tmp_path: Path) -> None:
+    text = _with_episode("", audio="/abs/episode.wav").replace(
+        "  chapters:\n", "  transcript: /abs/episode.mp3\n"
+    )
+    messages = problems_for(tmp_path, text)
+    assert (
+        "findings/finding.md: episode.transcript: '/abs/episode.mp3' is not a path inside "
+        "media/; write a relative path such as 'transcripts/episode-1.vtt'"
+    ) in messages
+    assert (
+        "findings/finding.md: episode.audio: '/abs/episode.wav' is not a path inside media/; "
+        "write a relative path such as 'audio/episode-1.wav'"
+    ) in messages
+
+
+def test_oversized_finding_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + "word " * 250_000)
+    with pytest.raises(FindingsInvalid) as caught:
+        read_finding(path, MEDIA, shown_as="findings/finding.md")
+    (message,) = [str(p) for p in caught.value.problems]
+    assert message.startswith("findings/finding.md: file: is 1,250,") and message.endswith(
+        "bytes; a finding may be at most 1,000,000 bytes: shorten the body, split the finding "
+        "in two, or move data into a linked report"
+    ), message
+
+
+def test_overlong_body_and_fields_have_clear_limits(tmp_path: Path) -> None:
+    text = (
+        VALID.replace("author: Fixture author", "author: " + "A" * 501)
+        .replace("regions: [India, Pakistan]", "regions: [" + ", ".join(["R"] * 51) + "]")
+        .replace("Ginners are the hinge", "x" * 200_001 + "\n\nGinners are the hinge")
+    )
+    body_chars = len(text.split("---\n", 2)[2])
+    messages = problems_for(tmp_path, text)
+    assert messages == [
+        "findings/finding.md: regions: is too long (51 items); shorten it to at most 50 items",
+        "findings/finding.md: author: is too long (501 characters); shorten it to at most 500 "
+        "characters",
+        f"findings/finding.md: body: is too long ({body_chars:,} characters); "
+        "shorten it to at most 200,000 (or split the finding in two)",
+    ]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import email.utils
 import http.server
+import io
 import json
+import re
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,6 +24,7 @@ from lxml import etree
 from mutagen.id3 import ID3
 
 from audio_tools import FFPROBE, ffprobe
+from browser_tools import layout, needs_chromium
 from outreach.config import Settings, load_settings
 from outreach.finding import FindingsInvalid
 from outreach.podcast.art import art_problems, draw_episode_art
@@ -287,3 +292,185 @@ def test_show_art_that_directories_refuse_stops_the_release(sample_project: Path
     with pytest.raises(ReleaseError, match=r"show art .*cover\.jpg is 1200x800; make it square"):
         release(settings, None, ["podcast"], NOW)
     assert not settings.paths.public.exists()
+
+
+def test_truncated_wav_is_measured_by_decoding_not_by_its_header(sample_project: Path) -> None:
+    """The header of a cut-short WAV keeps the full length; chapters past the real end used
+    to pass and the MP3 then carried chapter frames beyond its audio."""
+    from audio_tools import convert
+
+    settings = settings_for(sample_project)
+    media = settings.paths.media
+    wav = convert(
+        media / "audio/farm-gate-to-fob.flac", media / "audio/cut.wav", "-ac", "1", "-ar", "8000"
+    )
+    data = wav.read_bytes()
+    header = data.index(b"data") + 8
+    wav.write_bytes(data[: header + 8000 * 2 * 20])  # 20 s of samples under a 44 s header
+    finding = settings.paths.findings / "farm-gate-to-fob.md"
+    finding.write_text(finding.read_text().replace("audio/farm-gate-to-fob.flac", "audio/cut.wav"))
+    with pytest.raises(FindingsInvalid) as caught:
+        release(settings, None, None, NOW)
+    messages = [str(p) for p in caught.value.problems]
+    assert messages == [
+        "findings/farm-gate-to-fob.md: episode.chapters[2].start: 30.531 s is past the end of "
+        "the recording (20.0 s when decoded); correct the time or remove the chapter"
+    ]
+    assert not settings.paths.public.exists()
+
+
+def test_apostrophe_and_ampersand_reach_podcast_apps_once_escaped(sample_project: Path) -> None:
+    settings = settings_for(sample_project)
+    path = settings.paths.findings / "uganda-robusta-case-study.md"
+    title, summary = "Uganda's robusta & its farmers", "Uganda's growers & buyers <agree>."
+    text = re.sub(r"^title: .*$", f'title: "{title}"', path.read_text(), count=1, flags=re.M)
+    text = re.sub(r"^summary: .*$", f'summary: "{summary}"', text, count=1, flags=re.M)
+    path.write_text(text)
+    release(settings, None, ["podcast"], NOW)
+    raw = (settings.paths.public / "podcast/feed.xml").read_bytes()
+    assert b"&amp;#x27;" not in raw
+    episode = next(
+        e
+        for e in podcastparser.parse("http://127.0.0.1:8000/podcast/feed.xml", io.BytesIO(raw))[
+            "episodes"
+        ]
+        if e["title"].startswith("Uganda")
+    )
+    assert episode["title"] == "Uganda's robusta & its farmers"
+    assert episode["description"].startswith("Uganda's growers & buyers <agree>.")
+    entry = next(e for e in feedparser.parse(raw).entries if e.title.startswith("Uganda"))
+    assert entry.title == "Uganda's robusta & its farmers"
+    summary = BeautifulSoup(entry.summary, "html.parser").p.get_text()
+    assert summary == "Uganda's growers & buyers <agree>."
+
+
+def test_episode_description_ends_for_any_link_length() -> None:
+    """A base_url of about 4,100 characters made the description loop spin forever; run it in
+    a child process so the test fails (not hangs) if the loop ever stops shrinking."""
+    code = (
+        "from outreach.podcast.feed import episode_description as d\n"
+        "for link in ['https://e.org/' + 'x' * n for n in (10, 3990, 4100, 20000)]:\n"
+        "    for summary in ('', 'word', 'long ' * 2000, 'x' * 9000):\n"
+        "        text = d(summary, link, ['chapter'] * 3)\n"
+        "        assert len(text.encode()) <= 4000, (len(link), len(summary))\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_overlong_base_url_is_a_config_error(sample_project: Path) -> None:
+    from outreach.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        settings_for(sample_project, OUTREACH_SITE__BASE_URL="https://e.org/" + "x" * 4100)
+    assert "site.base_url: Value error, is 4114 characters long; use a URL of at most 200" in str(
+        caught.value
+    )
+
+
+def _eyed3_tag(path: Path):
+    import eyed3
+
+    audio = eyed3.load(path)
+    assert audio is not None and audio.tag is not None, path
+    return audio.tag
+
+
+def test_episode_and_press_clip_dates_are_readable_as_id3v23(published: Settings) -> None:
+    """TDRC is a v2.4 frame: in our v2.3 tags eyeD3 and id3lib read no date. The press kit's
+    clip carried no tags at all."""
+    from outreach.channels.press import kit_base
+    from outreach.release import load_catalog
+
+    public = published.paths.public
+    episode = public / "podcast/episodes/farm-gate-to-fob.mp3"
+    frames = ID3(episode, translate=False)  # as stored, not upgraded to v2.4 on reading
+    assert frames.version == (2, 3, 0)
+    assert "TDRC" not in frames
+    assert (str(frames["TYER"]), str(frames["TDAT"])) == ("2026", "0807")
+    tag = _eyed3_tag(episode)
+    assert tag.version == (2, 3, 0) and tag.getBestDate().year == 2026
+
+    finding = load_catalog(published)["farm-gate-to-fob"]
+    clip = public / kit_base(finding, published) / "episode-clip.mp3"
+    clip_tag = _eyed3_tag(clip)
+    assert clip_tag.title == f"{finding.title} (first 60 seconds)"
+    assert (clip_tag.artist, clip_tag.album) == (
+        published.podcast.author,
+        published.podcast.title,
+    )
+    assert clip_tag.getBestDate().year == finding.published.year
+    assert clip_tag.images[0].mime_type == "image/jpeg"
+    if FFPROBE:
+        assert ffprobe(clip)["format"]["tags"]["title"] == clip_tag.title
+
+
+@needs_chromium
+def test_podcast_and_listing_pages_fit_a_320px_screen(published: Settings, tmp_path: Path) -> None:
+    """The podcast page was 12 px wider than a 320 px phone (the feed address did not wrap)."""
+    pages = ["podcast/", "", "newsroom/", "blog/farm-gate-to-fob/", "topics/"]
+    widths = layout(published.paths.public, pages, 320, tmp_path / "profile")
+    for page in pages:
+        assert widths[page]["scrollWidth"] <= widths[page]["clientWidth"] == 320, (page, widths)
+
+
+def test_sitemap_lists_the_podcast_and_newsroom_pages(published: Settings) -> None:
+    tree = etree.fromstring((published.paths.public / "sitemap.xml").read_bytes())
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locations = tree.xpath("//s:url/s:loc/text()", namespaces=ns)
+    assert "http://127.0.0.1:8000/podcast/" in locations
+    assert "http://127.0.0.1:8000/newsroom/" in locations
+    assert len(locations) == len(set(locations))
+
+
+def test_newsroom_and_podcast_pages_carry_share_cards(published: Settings) -> None:
+    from PIL import Image
+
+    public = published.paths.public
+    for page, kind in [
+        ("newsroom/farm-gate-to-fob/index.html", "article"),
+        ("newsroom/index.html", "website"),
+        ("podcast/index.html", "website"),
+        ("index.html", "website"),
+    ]:
+        soup = BeautifulSoup((public / page).read_text(), "html.parser")
+        assert soup.find("meta", property="og:type")["content"] == kind, page
+        image = soup.find("meta", property="og:image")["content"]
+        assert soup.find("meta", attrs={"name": "twitter:image"})["content"] == image, page
+        assert soup.find("meta", property="og:image:alt")["content"], page
+        assert (
+            soup.find("meta", property="og:url")["content"]
+            == soup.find("link", rel="canonical")["href"]
+        )
+        file = public / image.removeprefix("http://127.0.0.1:8000/")
+        with Image.open(file) as picture:
+            size = picture.size
+        assert [
+            int(soup.find("meta", property=f"og:image:{side}")["content"])
+            for side in ("width", "height")
+        ] == list(size), page
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("OUTREACH_PODCAST__BITRATE_KBPS", "128", "podcast.bitrate_kbps: Value error, "),
+        ("OUTREACH_PODCAST__OWNER_EMAIL", "nobody", "podcast.owner_email: Value error, "),
+        ("OUTREACH_PODCAST__CATEGORY", "Cooking", "podcast.category: Value error, 'Cooking'"),
+        ("OUTREACH_PODCAST__SUBCATEGORY", "Cooking", "podcast.subcategory: Value error, "),
+    ],
+)
+def test_podcast_setting_errors_name_a_variable_that_exists(
+    sample_project: Path, variable: str, value: str, expected: str
+) -> None:
+    """These errors suggested OUTREACH_PODCAST, which sets nothing."""
+    from outreach.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        settings_for(sample_project, **{variable: value})
+    message = str(caught.value)
+    assert expected in message, message
+    assert message.endswith(f"(or set {variable})"), message

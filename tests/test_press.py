@@ -17,6 +17,7 @@ from conftest import AFTER_EMBARGO, FIXTURES, NOW, REPO, write_config
 from outreach.config import Settings, load_settings
 from outreach.ledger import Ledger
 from outreach.mail import build_message, mailbox
+from outreach.media_files import image_name
 from outreach.press.journalists import JournalistListError, load_journalists
 from outreach.press.pitch import pitch_plan_for, send_pitches
 from outreach.release import load_catalog, release
@@ -111,6 +112,9 @@ def test_kit_manifest_matches_every_file_and_the_zip(press_project: Path) -> Non
     folder = kit_folder(settings, "alpha-cocoa-prices")
     manifest = json.loads((folder / "manifest.json").read_text())
     names = {entry["name"] for entry in manifest["files"]}
+    # The image goes out under the name every channel derives from its content and type.
+    image = image_name((settings.paths.media / "images/alpha.png").read_bytes())
+    assert re.fullmatch(r"image-[0-9a-f]{16}\.png", image)
     assert {
         "release.html",
         "release.txt",
@@ -118,8 +122,8 @@ def test_kit_manifest_matches_every_file_and_the_zip(press_project: Path) -> Non
         "quotes.txt",
         "contact.vcf",
         "share.png",
-        "images/alpha.png",
-        "images/alpha.png.txt",
+        f"images/{image}",
+        f"images/{image}.txt",
     } == names
     for entry in manifest["files"]:
         assert hashlib.sha256((folder / entry["name"]).read_bytes()).hexdigest() == entry["sha256"]
@@ -133,7 +137,7 @@ def test_kit_manifest_matches_every_file_and_the_zip(press_project: Path) -> Non
         vcard.startswith("BEGIN:VCARD\r\nVERSION:3.0\r\n")
         and "EMAIL;TYPE=WORK:press@example.org" in vcard
     )
-    sidecar = (folder / "images/alpha.png.txt").read_text()
+    sidecar = (folder / f"images/{image}.txt").read_text()
     assert (
         "Credit: Fixture credit" in sidecar
         and 'Alt text: A brown square with a yellow sun "quoted"' in sidecar
@@ -427,3 +431,16 @@ def test_release_matches_golden(press_project: Path, name: str) -> None:
         f"press/beta-cotton-traceability/{name}",
         (kit_folder(settings, "beta-cotton-traceability") / name).read_bytes(),
     )
+
+
+def test_kit_vcard_puts_family_name_first_in_n(press_project: Path) -> None:
+    """vCard N is Family;Given: 'Alex Morgan' used to come out as N:Alex;Morgan."""
+    import vobject
+
+    settings = settings_for(press_project)
+    release(settings, ["alpha-cocoa-prices"], ["press"], NOW)
+    text = (kit_folder(settings, "alpha-cocoa-prices") / "contact.vcf").read_text()
+    card = vobject.readOne(text)
+    assert card.fn.value == "Alex Morgan"
+    assert (card.n.value.family, card.n.value.given) == ("Morgan", "Alex")
+    assert card.email.value == "press@example.org"

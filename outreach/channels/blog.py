@@ -5,25 +5,24 @@ from __future__ import annotations
 import functools
 import io
 import json
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import ClassVar
 
 from feedgen.feed import FeedGenerator
 from PIL import Image
 
+from outreach import media_files
 from outreach.channels.base import BaseChannel, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Episode, Finding
-from outreach.markdown import render_markdown
+from outreach.markdown import render_markdown, scrollable_tables
 from outreach.podcast.transcript import clock, read_transcript
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
+from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
-from outreach.share_image import share_image_for
 from outreach.templating import environment
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
 
@@ -39,13 +38,6 @@ EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 def post_path(finding_id: str) -> str:
     return f"blog/{finding_id}/"
-
-
-def safe_file_name(name: str) -> str:
-    """A file name safe in URLs and on every filesystem."""
-    stem, dot, suffix = PurePosixPath(name).name.rpartition(".")
-    cleaned = re.sub(r"[^a-z0-9]+", "-", (stem or suffix).lower()).strip("-") or "image"
-    return f"{cleaned}.{suffix.lower()}" if dot else cleaned
 
 
 def index_page_path(number: int) -> str:
@@ -87,7 +79,7 @@ class BlogChannel(BaseChannel):
         image_bytes = image_source.read_bytes()
         with Image.open(io.BytesIO(image_bytes)) as picture:
             image_width, image_height = picture.size
-        image_name = safe_file_name(finding.image.file)
+        image_name = media_files.image_name(image_bytes)
         share = share_image_for(finding, settings)
         page = (
             environment(settings.paths.templates)
@@ -95,7 +87,7 @@ class BlogChannel(BaseChannel):
             .render(
                 site=site,
                 finding=finding,
-                body_html=render_markdown(finding.body),
+                body_html=scrollable_tables(render_markdown(finding.body)),
                 topics=[TOPICS_BY_SLUG[slug] for slug in finding.topics],
                 image={
                     "href": site.href(base + image_name),
@@ -208,7 +200,7 @@ class BlogChannel(BaseChannel):
             ),
             SitePage(
                 "files",
-                ("robots.txt", "assets/style.css"),
+                ("robots.txt", "assets/style.css", SITE_CARD_PATH),
                 site.page_key("files", ()),
                 functools.partial(self._files, site),
             ),
@@ -224,6 +216,7 @@ class BlogChannel(BaseChannel):
                 site=site,
                 page=page,
                 canonical=site.url(path),
+                card=self._site_card(site),
                 topics_by_slug=TOPICS_BY_SLUG,
                 previous_href=site.href(index_page_path(page.number - 1))
                 if page.number > 1
@@ -234,6 +227,15 @@ class BlogChannel(BaseChannel):
             )
         )
         return [Deliverable(path + "index.html", html.encode("utf-8"))]
+
+    def _site_card(self, site: Site) -> dict[str, object]:
+        settings = site.settings.site
+        return share_card(
+            settings.title,
+            settings.tagline,
+            site.url(SITE_CARD_PATH),
+            f"{settings.title}: {settings.tagline}",
+        )
 
     def _topic_page(self, site: Site, topic: Topic, in_topic: list[Finding]) -> list[Deliverable]:
         path = f"topics/{topic.slug}/"
@@ -279,9 +281,11 @@ class BlogChannel(BaseChannel):
             robots += f"Disallow: {site.href('press/kit/')}\n"
         robots += f"Allow: /\nSitemap: {site.url('sitemap.xml')}\n"
         stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"
+        card = draw_site_card(settings.site.title, settings.site.tagline)
         return [
             Deliverable("robots.txt", robots.encode("utf-8")),
             Deliverable("assets/style.css", stylesheet.read_bytes()),
+            Deliverable(SITE_CARD_PATH, card),
         ]
 
     def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:

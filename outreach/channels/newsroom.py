@@ -12,7 +12,11 @@ from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.channels.press import kit_base, kit_zip_name
 from outreach.finding import Finding
 from outreach.press.assemble import load_press_data, release_for
+from outreach.share_image import draw_site_card, share_card, share_image_for
 from outreach.templating import environment
+
+SHARE_IMAGE = "share.png"
+"""The card image beside each newsroom page (a fixed name no media file can take)."""
 
 
 def newsroom_path(finding_id: str) -> str:
@@ -27,6 +31,14 @@ class NewsroomChannel(BaseChannel):
         settings = site.settings
         release, _ = release_for(finding, settings, load_press_data(settings))
         base = newsroom_path(finding.id)
+        stat = finding.key_stat
+        card = share_card(
+            release.headline,
+            release.subhead,
+            site.url(base + SHARE_IMAGE),
+            f"{stat.value} {stat.label}: {finding.title}",
+            kind="article",
+        )
         page = (
             environment(settings.paths.templates)
             .get_template("press/newsroom.html.j2")
@@ -36,9 +48,13 @@ class NewsroomChannel(BaseChannel):
                 canonical=site.url(base),
                 kit_href=site.href(kit_base(finding, settings) + kit_zip_name(finding.id)),
                 has_episode=finding.episode is not None,
+                card=card,
             )
         )
-        return [Deliverable(base + "index.html", page.encode("utf-8"), finding.id)]
+        return [
+            Deliverable(base + "index.html", page.encode("utf-8"), finding.id),
+            Deliverable(base + SHARE_IMAGE, share_image_for(finding, settings), finding.id),
+        ]
 
     def render_site(self, site: Site) -> list[Deliverable]:
         settings = site.settings
@@ -55,12 +71,23 @@ class NewsroomChannel(BaseChannel):
                 }
             )
         env = environment(settings.paths.templates)
+        tagline = f"Press releases and press kits from the {settings.site.organisation}."
+        card = share_card(
+            f"Newsroom · {settings.site.title}",
+            tagline,
+            site.url("newsroom/" + SHARE_IMAGE),
+            f"{settings.site.title} newsroom: {tagline}",
+        )
         page = env.get_template("press/newsroom_index.html.j2").render(
-            site=site, entries=entries, canonical=site.url("newsroom/")
+            site=site, entries=entries, canonical=site.url("newsroom/"), card=card
         )
         stylesheet = settings.paths.templates / "press" / "press-print.css"
         return [
             Deliverable("newsroom/index.html", page.encode("utf-8")),
+            Deliverable(
+                "newsroom/" + SHARE_IMAGE,
+                draw_site_card(settings.site.title, tagline, heading="Newsroom"),
+            ),
             Deliverable("assets/press-print.css", stylesheet.read_bytes()),
         ]
 

@@ -8,15 +8,19 @@ only tags bytes in memory and is fast and deterministic.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
 
+from PIL import Image
+
 from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
 from outreach.config import Settings
 from outreach.finding import Finding
+from outreach.media_files import MEDIA_TYPES, PUBLISHED_SUFFIX, image_format, outside_media
 from outreach.platforms.base import Receipt
 from outreach.platforms.pings import ping_feed
 from outreach.podcast.art import art_problems, draw_episode_art
@@ -32,6 +36,7 @@ from outreach.podcast.feed import FeedEpisode, Show, build_feed, episode_descrip
 from outreach.podcast.namespace import Person
 from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
 from outreach.podcast.transcript import media_type
+from outreach.share_image import share_card
 from outreach.templating import environment
 
 FEED_PATH = "podcast/feed.xml"
@@ -54,6 +59,11 @@ def audio_profile(settings: Settings) -> AudioProfile:
 
 def show_cover(settings: Settings) -> bytes:
     path = settings.paths.media / settings.podcast.cover
+    if outside_media(settings.paths.media, str(settings.podcast.cover)):
+        raise PodcastError(
+            f"show art: {path} is not inside media/ (or links outside it); copy the file into "
+            "media/ and set podcast.cover to its path there"
+        )
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -144,6 +154,9 @@ class PodcastChannel(BaseChannel):
     def render_site(self, site: Site) -> list[Deliverable]:
         episodes = [self._episode(f, site) for f in site.listed if f.episode is not None]
         show = show_for(site)
+        cover = show_cover(site.settings)
+        with Image.open(io.BytesIO(cover)) as picture:
+            cover_size = picture.size
         feed = build_feed(show, [episode.entry for episode in episodes])
         page = (
             environment(site.settings.paths.templates)
@@ -154,10 +167,17 @@ class PodcastChannel(BaseChannel):
                 episodes=[(episode.entry, episode.mastered) for episode in episodes],
                 canonical=show.page_url,
                 feed_href=site.href(FEED_PATH),
+                card=share_card(
+                    show.title,
+                    show.description,
+                    show.image_url,
+                    f"{show.title} cover art",
+                    size=cover_size,
+                ),
             )
         )
         return [
-            Deliverable(COVER_PATH, show_cover(site.settings)),
+            Deliverable(COVER_PATH, cover),
             Deliverable("podcast/index.html", page.encode("utf-8")),
             Deliverable(FEED_PATH, feed),
         ]
@@ -192,8 +212,8 @@ class PodcastChannel(BaseChannel):
 
         if episode.image:
             art = (settings.paths.media / episode.image).read_bytes()
-            art_mime = "image/png" if art.startswith(b"\x89PNG") else "image/jpeg"
-            art_suffix = ".png" if art_mime == "image/png" else ".jpg"
+            art_format = image_format(art)
+            art_mime, art_suffix = MEDIA_TYPES[art_format], PUBLISHED_SUFFIX[art_format]
         else:
             art = draw_episode_art(show_cover(settings), finding.title, episode.number)
             art_mime, art_suffix = "image/jpeg", ".jpg"

@@ -12,10 +12,13 @@ from pathlib import PurePosixPath
 from typing import ClassVar
 
 from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
-from outreach.channels.blog import safe_file_name
 from outreach.config import Settings
 from outreach.finding import Finding
+from outreach.media_files import MEDIA_TYPES, image_format
+from outreach.media_files import image_name as published_image_name
+from outreach.podcast.art import draw_episode_art
 from outreach.podcast.audio import clip_mp3, master
+from outreach.podcast.tags import EpisodeTags, tag_mp3
 from outreach.press.assemble import load_press_data, release_for
 from outreach.press.journalists import load_journalists
 from outreach.press.kit import (
@@ -88,14 +91,9 @@ class PressChannel(BaseChannel):
         if release.quotes:
             files.append(KitFile("quotes.txt", quotes_sheet(release), "quotes with their speakers"))
         image = finding.image
-        image_name = safe_file_name(image.file)
-        files.append(
-            KitFile(
-                f"images/{image_name}",
-                (settings.paths.media / image.file).read_bytes(),
-                "full-resolution image",
-            )
-        )
+        image_bytes = (settings.paths.media / image.file).read_bytes()
+        image_name = published_image_name(image_bytes)
+        files.append(KitFile(f"images/{image_name}", image_bytes, "full-resolution image"))
         files.append(
             KitFile(
                 f"images/{image_name}.txt",
@@ -105,7 +103,7 @@ class PressChannel(BaseChannel):
         )
         episode = finding.episode
         if episode is not None:
-            from outreach.channels.podcast import audio_profile
+            from outreach.channels.podcast import audio_profile, show_cover
 
             mastered = master(
                 settings.paths.media / episode.audio,
@@ -113,10 +111,25 @@ class PressChannel(BaseChannel):
                 audio_profile(settings),
             )
             seconds = data.style.release.clip_seconds
+            if episode.image:
+                art = (settings.paths.media / episode.image).read_bytes()
+            else:
+                art = draw_episode_art(show_cover(settings), finding.title, episode.number)
+            tags = EpisodeTags(
+                title=f"{finding.title} (first {seconds} seconds)",
+                artist=settings.podcast.author,
+                album=settings.podcast.title,
+                track=episode.number,
+                date=finding.published,
+                comment=finding.summary,
+                link=site.url(f"blog/{finding.id}/"),
+                cover=art,
+                cover_mime=MEDIA_TYPES[image_format(art)],
+            )
             files.append(
                 KitFile(
                     "episode-clip.mp3",
-                    clip_mp3(mastered.path, seconds),
+                    tag_mp3(clip_mp3(mastered.path, seconds), tags),
                     f"the first {seconds} seconds of the podcast episode",
                 )
             )

@@ -7,6 +7,7 @@ episode without its own art gets one drawn from the show art and the episode tit
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
@@ -39,8 +40,12 @@ def art_problems(data: bytes) -> list[str]:
     return problems
 
 
+@lru_cache(maxsize=16)
 def draw_episode_art(show_art: bytes, title: str, number: int) -> bytes:
-    """A 1400 px square JPEG: the show art with the episode number and title on a band."""
+    """A 1400 px square JPEG: the show art with the episode number and title on a band.
+
+    Remembered for the newest episodes: the feed's episode and the press kit's clip carry the
+    same art."""
     with Image.open(io.BytesIO(show_art)) as source:
         image = source.convert("RGB").resize(
             (EPISODE_ART_SIDE, EPISODE_ART_SIDE), Image.Resampling.LANCZOS

@@ -12,6 +12,7 @@ re-encoded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -26,7 +27,7 @@ from typing import Literal
 
 import mutagen
 
-from outreach.podcast.ffmpeg import FfmpegError, run_ffmpeg
+from outreach.podcast.ffmpeg import FfmpegError, decoded_seconds, run_ffmpeg
 
 ALGORITHM_VERSION = "8"
 """Part of the cache key: bump it when the mastering chain changes."""
@@ -194,6 +195,41 @@ def audio_duration(path: Path) -> float:
     return float(info.info.length)
 
 
+_DECODED: dict[str, float] = {}
+"""Decoded lengths by file signature, for this process (validation, then mastering)."""
+
+
+def decoded_duration(path: Path, cache_dir: Path | None = None, remember: bool = True) -> float:
+    """Length in seconds measured by decoding the whole recording (a truncated file's header
+    claims its original length). Kept per file signature for this process and, in
+    ``cache_dir``, across runs; ``remember=False`` only reads that folder (validation writes
+    nothing, so a release that stops there leaves no state behind)."""
+    audio_duration(path)  # a file mutagen cannot recognise gets its clear message first
+    signature = file_signature(path)
+    marker = None
+    if cache_dir is not None:
+        marker = cache_dir / "durations" / hashlib.sha256(signature.encode()).hexdigest()
+    if signature not in _DECODED and marker is not None and marker.is_file():
+        with contextlib.suppress(ValueError):
+            _DECODED[signature] = float(marker.read_text())
+    if signature not in _DECODED:
+        try:
+            seconds = decoded_seconds(str(path))
+        except FfmpegError as exc:
+            raise AudioError(
+                f"{path}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
+            ) from None
+        if seconds <= 0:
+            raise AudioError(f"{path}: holds no audio; export it again as WAV, FLAC, MP3 or M4A")
+        _DECODED[signature] = seconds
+    if remember and marker is not None and not marker.is_file():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        temp = marker.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(repr(_DECODED[signature]))
+        os.replace(temp, marker)
+    return _DECODED[signature]
+
+
 def file_signature(path: Path) -> str:
     """Path, size and modification time: changes whenever the file is replaced or edited."""
     stat = path.stat()
@@ -298,7 +334,7 @@ def master(
     cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
     if cached.is_file() and report.is_file():
         return MasteredAudio(path=cached, **json.loads(report.read_text()))
-    duration = audio_duration(source)
+    duration = decoded_duration(source, cache_dir)
 
     try:
         measured = measure_input(source, profile.layout, duration)

@@ -91,18 +91,26 @@ class FeedEpisode:
 
 
 def episode_description(summary: str, link: str, chapters: Sequence[str] = ()) -> str:
-    """HTML description within Apple's 4000 bytes: chapters are dropped first, then text cut."""
+    """HTML description within Apple's 4000 bytes: chapters are dropped first, then the summary
+    is cut, then the link; the loop ends whatever the input (each pass keeps fewer characters).
+
+    Only ``<``, ``>`` and ``&`` are escaped: the feed writer escapes the HTML once more, and an
+    apostrophe escaped twice (``&amp;#x27;``) reaches some podcast apps as nothing."""
     read_more = f'<p><a href="{html.escape(link)}">Read the finding and the transcript</a></p>'
-    parts = [f"<p>{html.escape(summary)}</p>", read_more]
+    parts = [f"<p>{html.escape(summary, quote=False)}</p>", read_more]
     if chapters:
-        items = "".join(f"<li>{html.escape(title)}</li>" for title in chapters)
+        items = "".join(f"<li>{html.escape(title, quote=False)}</li>" for title in chapters)
         with_chapters = [*parts[:1], f"<p>Chapters:</p><ol>{items}</ol>", read_more]
         if len("".join(with_chapters).encode()) <= MAX_DESCRIPTION_BYTES:
             return "".join(with_chapters)
     text = "".join(parts)
-    while len(text.encode()) > MAX_DESCRIPTION_BYTES:
-        summary = summary[: int(len(summary) * 0.9)].rsplit(" ", 1)[0] + "…"
-        text = f"<p>{html.escape(summary)}</p>{read_more}"
+    keep = len(summary)
+    while len(text.encode()) > MAX_DESCRIPTION_BYTES and keep > 0:
+        keep = int(keep * 0.9)
+        cut = summary[:keep].rsplit(" ", 1)[0] if " " in summary[:keep] else summary[:keep]
+        text = f"<p>{html.escape(cut, quote=False)}…</p>{read_more}"
+    if len(text.encode()) > MAX_DESCRIPTION_BYTES:
+        return "<p>…</p>"  # the link alone is too long: the item's <link> still carries it
     return text
 
 

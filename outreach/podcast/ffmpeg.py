@@ -89,3 +89,24 @@ def run_ffmpeg(
     if progress is not None:
         progress(1.0)
     return log
+
+
+_OUT_TIME = re.compile(r"^out_time_us=(\d+)$", re.MULTILINE)
+
+
+def decoded_seconds(path: str) -> float:
+    """Decode the first audio stream to nothing; return how many seconds it really held.
+
+    A header can claim more than a file holds (a truncated WAV keeps its original length),
+    so only decoding every frame tells how long the recording is."""
+    command = [check_capabilities(), "-hide_banner", "-nostdin", "-nostats", "-loglevel"]
+    command += ["error", "-progress", "pipe:1", "-i", path, "-map", "0:a:0", "-f", "null", "-"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    except OSError as exc:
+        raise FfmpegError(f"cannot run {command[0]}: {exc}") from None
+    times = _OUT_TIME.findall(result.stdout)
+    if result.returncode != 0 or not times:
+        last = [line for line in result.stderr.strip().splitlines() if line.strip()][-3:]
+        raise FfmpegError("ffmpeg failed: " + (" | ".join(last) or "no audio decoded"))
+    return int(times[-1]) / 1e6

@@ -112,6 +112,9 @@ def tag_mp3(mp3: bytes, tags: EpisodeTags) -> bytes:
                 sub_frames=[TIT2(encoding=utf, text=["Chapters"])],
             )
         )
+    # TDRC is an ID3v2.4 frame: in a v2.3 tag eyeD3 and id3lib read no date. Converting turns
+    # it into v2.3's TYER (year) and TDAT (day and month).
+    id3.update_to_v23()
     buffer = io.BytesIO(mp3)
     id3.save(buffer, v2_version=3, v23_sep="/", padding=lambda info: 0)
     return buffer.getvalue()

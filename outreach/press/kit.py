@@ -45,18 +45,21 @@ class KitFile:
 
 def vcard(contact: MediaContact) -> bytes:
     def escape(value: str) -> str:
-        return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+        value = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+        return " ".join(value.splitlines())  # a line break would start a new property
 
-    family, _, given = contact.name.rpartition(" ")
+    # N is Family;Given;Additional;Prefix;Suffix: "Alex Morgan" is N:Morgan;Alex;;;. A name
+    # of one word is all family name; everything before the last word is the given name.
+    given, _, family = contact.name.strip().rpartition(" ")
     lines = [
         "BEGIN:VCARD",
         "VERSION:3.0",
         f"FN:{escape(contact.name)}",
-        f"N:{escape(family or contact.name)};{escape(given if family else '')};;;",
+        f"N:{escape(family)};{escape(given)};;;",
         f"ORG:{escape(contact.organisation)}",
         f"TITLE:{escape(contact.role)}",
-        f"EMAIL;TYPE=WORK:{contact.email}",
-        f"TEL;TYPE=WORK,VOICE:{contact.phone}",
+        f"EMAIL;TYPE=WORK:{escape(contact.email)}",
+        f"TEL;TYPE=WORK,VOICE:{escape(contact.phone)}",
         "END:VCARD",
     ]
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
