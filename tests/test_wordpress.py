@@ -434,7 +434,6 @@ def test_release_flow_pushes_to_wordpress_and_lists_the_live_post(
             "farm-gate-to-fob",
             ["blog", "wordpress"],
             config=str(sample_project / "outreach.toml"),
-            now=datetime.now(UTC),
         )
     finally:
         Secret.delete(WORDPRESS_PASSWORD_BLOCK)
