@@ -158,7 +158,7 @@ class PressChannel(BaseChannel):
             page = (
                 environment(site.settings.paths.templates)
                 .get_template(KIT_INDEX_TEMPLATE)
-                .render(language=site.settings.site.language)
+                .render(site=site, canonical=site.url(KIT_FOLDER))
             )
             return [Deliverable(path, page.encode("utf-8"))]
 
