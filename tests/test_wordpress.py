@@ -206,6 +206,7 @@ def anonymous_view(wordpress: WordPressSite, words: str) -> str:
     ]
     texts.append(wordpress.get("wp/v2/search", auth=False, search=words).text)
     texts.append(wordpress.get("wp/v2/search", auth=False, search=words, type="post-format").text)
+    texts.append(requests.get(wordpress.url, params={"s": words}, timeout=30).text)  # the theme's
     for post in wordpress.posts():
         texts.append(wordpress.get(f"wp/v2/posts/{post['id']}", auth=False).text)
         texts.append(requests.get(post["link"], timeout=30).text)
