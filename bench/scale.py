@@ -622,10 +622,12 @@ def prefect_server(folder: Path) -> Iterator[str]:
 def prefect_child(template: Path) -> dict:
     """In a process whose PREFECT_API_URL names the server: the flow against the direct call,
     each run releasing one finding into a fresh copy of the same small project."""
+    import flows.common
     from flows.release import release_finding
     from outreach.config import load_settings
     from outreach.release import release
 
+    flows.common.clock = lambda: NOW  # flows take no clock parameter: the harness sets it
     finding_id = "finding-0000"
     work = Path(tempfile.mkdtemp(prefix="runs-", dir=template.parent.parent))
 
@@ -633,14 +635,14 @@ def prefect_child(template: Path) -> dict:
         shutil.copytree(template, work / name)
         return work / name / "outreach.toml"
 
-    warm = release_finding(finding_id, ["blog"], config=str(copy("warm")), now=NOW)
+    warm = release_finding(finding_id, ["blog"], config=str(copy("warm")))
     assert warm.changed, warm.summary()
     release(load_settings(copy("warm-direct")), [finding_id], ["blog"], NOW)
     flow_times, direct_times = [], []
     for run in range(RUNS):
         config = copy(f"flow-{run}")
         start = time.perf_counter()
-        report = release_finding(finding_id, ["blog"], config=str(config), now=NOW)
+        report = release_finding(finding_id, ["blog"], config=str(config))
         flow_times.append(time.perf_counter() - start)
         assert report.changed, report.summary()
         config = copy(f"direct-{run}")

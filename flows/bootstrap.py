@@ -58,6 +58,10 @@ def check_environment(environ: Mapping[str, str]) -> None:
     webhook = environ.get("OUTREACH_FAILURE_WEBHOOK", "").strip()
     if webhook and not webhook.startswith(("http://", "https://")):
         raise BootstrapError("OUTREACH_FAILURE_WEBHOOK must be an http(s) URL (value not shown)")
+    try:
+        wanted_limits(dict(environ))
+    except ValueError as exc:
+        raise BootstrapError(str(exc)) from None
 
 
 def ensure_work_pool(client: Any) -> tuple[str, str]:

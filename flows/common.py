@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,6 +39,35 @@ def flow_settings(config: str | None) -> Settings:
     OUTREACH_CONFIG or ./outreach.toml (load_settings' own lookup)."""
     chosen = config or _variable(CONFIG_VARIABLE)
     return load_settings(Path(chosen) if chosen else None)
+
+
+EARLY_START_LIMIT = timedelta(minutes=1)
+"""How early Prefect may start a scheduled run and still act at its scheduled time."""
+
+
+def clock() -> datetime:
+    """The wall clock. Flows take no time parameter: a clock in a deployment's form (or in
+    ``prefect deployment run -p``) would let anyone publish an embargoed finding early. Tests
+    replace this function instead."""
+    return datetime.now(UTC)
+
+
+def acting_time(now: datetime, scheduled: datetime | None) -> datetime:
+    """The time a run acts at: ``now``, or its scheduled time when Prefect started it a little
+    early (a lift run started half a second before the embargo ends must not count as before
+    it). A run started long before its schedule, by hand, keeps the real clock."""
+    if scheduled is not None and now < scheduled <= now + EARLY_START_LIMIT:
+        return scheduled
+    return now
+
+
+def run_clock() -> datetime:
+    """The current flow run's time (see acting_time); the clock outside a run."""
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time
+    moment = datetime.fromtimestamp(scheduled.timestamp(), UTC) if scheduled else None
+    return acting_time(clock(), moment)
 
 
 SMTP_PASSWORD_BLOCK = "outreach-smtp-password"

@@ -9,6 +9,7 @@ an error naming ``make bootstrap``, never silent unthrottled traffic. On embedde
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Callable, Iterator
 
@@ -23,17 +24,36 @@ WORDPRESS_RATE = "outreach-wordpress-rate"
 """Rate: WordPress REST calls per second, across every worker."""
 
 
+def _setting(env: dict[str, str], name: str, default: str, highest: int, what: str) -> float:
+    """A positive, finite number from the environment, at most ``highest``; raises ValueError
+    naming the variable and the range."""
+    raw = env.get(name, "").strip() or default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= highest):  # also refuses nan and infinity
+        raise ValueError(
+            f"{name}={raw!r} is not usable: write {what}, a number above 0 and at most {highest}"
+        )
+    return value
+
+
 def wanted_limits(environ: dict[str, str] | None = None) -> dict[str, tuple[int, float | None]]:
     """Every global limit the flows take, as name -> (limit, slot decay per second or None for
-    a plain concurrency limit). ``make bootstrap`` creates them from this table."""
+    a plain concurrency limit). ``make bootstrap`` creates them from this table. Raises
+    ValueError for a variable out of range."""
     env = dict(os.environ if environ is None else environ)
-    smtp_rate = float(env.get("OUTREACH_SMTP_RATE", "10"))
-    wordpress_rate = float(env.get("OUTREACH_WORDPRESS_RATE", "5"))
+    smtp_rate = _setting(env, "OUTREACH_SMTP_RATE", "10", 1000, "messages per second")
+    wordpress_rate = _setting(env, "OUTREACH_WORDPRESS_RATE", "5", 100, "calls per second")
+    connections = _setting(env, "OUTREACH_SMTP_CONNECTIONS", "4", 64, "connections at once")
+    if connections != int(connections):
+        raise ValueError(f"OUTREACH_SMTP_CONNECTIONS={connections} must be a whole number")
     return {
         PLATFORM_LIMIT.format("static"): (4, None),
         PLATFORM_LIMIT.format("s3"): (4, None),
         PLATFORM_LIMIT.format("wordpress"): (2, None),
-        SMTP_CONNECTIONS: (int(env.get("OUTREACH_SMTP_CONNECTIONS", "4")), None),
+        SMTP_CONNECTIONS: (int(connections), None),
         SMTP_RATE: (max(1, round(smtp_rate)), smtp_rate),
         WORDPRESS_RATE: (max(1, round(wordpress_rate)), wordpress_rate),
     }

@@ -7,7 +7,7 @@ Running the flow again for the same issue resumes it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from prefect import flow, get_run_logger, task
@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from pydantic import Field
 
-from flows.common import flow_settings, notify_failure, smtp_password
+from flows.common import flow_settings, notify_failure, run_clock, smtp_password
 from flows.limits import smtp_connections, smtp_throttle
 from outreach.campaign import PreparedSend, prepare_send, send_batch
 from outreach.config import Settings
@@ -112,11 +112,10 @@ def send_newsletter(
     finding_ids: list[str],
     digest_title: str | None = None,
     config: str | None = None,
-    now: datetime | None = None,
 ) -> str:
     """Send one finding (or, with ``digest_title``, several as one issue) to its subscribers."""
     settings = flow_settings(config)
-    moment = now or datetime.now(UTC)
+    moment = run_clock()  # never a parameter: see flows.common.clock
     catalog = load_catalog(settings)
     ids = resolve_ids(catalog, finding_ids)
     findings = [catalog[i] for i in ids]
@@ -137,14 +136,13 @@ def weekly_digest(
     days: Annotated[int, Field(ge=1, le=31)] = 7,
     title: str | None = None,
     config: str | None = None,
-    now: datetime | None = None,
 ) -> str:
     """One digest of every finding that went public in the last ``days`` days, to the
     subscribers of their topics. A re-run of the same day sends nothing twice (the digest's
     key is its findings and its title, which names the day); a week with no new finding sends
     nothing."""
     settings = flow_settings(config)
-    moment = now or datetime.now(UTC)
+    moment = run_clock()  # never a parameter: see flows.common.clock
     since = moment - timedelta(days=days)
     findings = [f for f in load_catalog(settings).values() if since < f.public_from <= moment]
     if not findings:

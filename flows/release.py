@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from prefect import flow, get_run_logger, task
@@ -21,7 +21,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.common import flow_settings, notify_failure
+from flows.common import flow_settings, notify_failure, run_clock
 from flows.limits import platform_slot, wordpress_throttle
 from flows.newsletter import send_issue
 from flows.press import pitch_findings, schedule_lifts
@@ -188,14 +188,13 @@ def _run(
     channels: Sequence[str] | None,
     dry_run: bool,
     config: str | None,
-    now: datetime | None,
     artifact_key: str,
     rebuild: bool = False,
     approve_pitches: bool | None = None,
 ) -> ReleaseReport:
     logger = get_run_logger()
     settings = flow_settings(config)
-    moment = now or datetime.now(UTC)
+    moment = run_clock()  # never a parameter: see flows.common.clock
     catalog = validate_findings(settings)
     names = resolve_channels(settings, channels, platform_secrets())
     chosen = rebuild_ids(settings, catalog, names) if rebuild else resolve_ids(catalog, ids)
@@ -241,7 +240,6 @@ def release_finding(
     channels: list[str] | None = None,
     dry_run: bool = False,
     config: str | None = None,
-    now: datetime | None = None,
     approve_pitches: bool | None = None,
 ) -> ReleaseReport:
     """Release one finding on the chosen channels (default: all configured).
@@ -254,7 +252,6 @@ def release_finding(
         channels,
         dry_run,
         config,
-        now,
         _key(finding_id),
         approve_pitches=approve_pitches,
     )
@@ -265,27 +262,19 @@ def lift_embargo(
     finding_id: FindingId,
     channels: list[str] | None = None,
     config: str | None = None,
-    now: datetime | None = None,
     approve_pitches: bool | None = None,
 ) -> ReleaseReport:
     """The public step of an embargoed finding, which a release schedules at the lift time:
     the blog, podcast, newsroom, WordPress post and newsletter go out, and pitches that
     waited for the lift are sent. Run early by hand, it holds the finding again.
 
-    The clock is the later of now and the run's scheduled time: Prefect may start a
-    scheduled run a fraction of a second early, which must not count as before the lift."""
-    if now is None:
-        from prefect.runtime import flow_run
-
-        scheduled = flow_run.scheduled_start_time
-        if scheduled is not None:
-            now = max(datetime.now(UTC), datetime.fromtimestamp(scheduled.timestamp(), UTC))
+    Prefect may start a scheduled run a fraction of a second early, which must not count as
+    before the lift: every flow acts at its scheduled time then (flows.common.acting_time)."""
     return _run(
         [finding_id],
         channels,
         False,
         config,
-        now,
         _key(f"lift-{finding_id}"),
         approve_pitches=approve_pitches,
     )
@@ -297,27 +286,24 @@ def release_findings(
     channels: list[str] | None = None,
     dry_run: bool = False,
     config: str | None = None,
-    now: datetime | None = None,
     approve_pitches: bool | None = None,
 ) -> ReleaseReport:
     """Release several findings at once (all of them when no ids are given)."""
     return _run(
-        finding_ids, channels, dry_run, config, now, _key("batch"), approve_pitches=approve_pitches
+        finding_ids, channels, dry_run, config, _key("batch"), approve_pitches=approve_pitches
     )
 
 
 @flow(name="rebuild-site", **FLOW_OPTIONS)
-def rebuild_site(
-    channels: list[str] | None = None, config: str | None = None, now: datetime | None = None
-) -> ReleaseReport:
+def rebuild_site(channels: list[str] | None = None, config: str | None = None) -> ReleaseReport:
     """Re-render every released finding and every index, e.g. after a template change."""
-    return _run(None, channels, False, config, now, _key("rebuild"), rebuild=True)
+    return _run(None, channels, False, config, _key("rebuild"), rebuild=True)
 
 
 @flow(name="rebuild-podcast-feed", **FLOW_OPTIONS)
-def rebuild_podcast_feed(config: str | None = None, now: datetime | None = None) -> ReleaseReport:
+def rebuild_podcast_feed(config: str | None = None) -> ReleaseReport:
     """Re-render every released episode and the podcast feed and page."""
-    return _run(None, ["podcast"], False, config, now, _key("podcast"), rebuild=True)
+    return _run(None, ["podcast"], False, config, _key("podcast"), rebuild=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,10 +29,44 @@ from pydantic import (
 CONFIG_FILE_NAME = "outreach.toml"
 ENV_PREFIX = "OUTREACH_"
 LIST_KEYS = {"platforms", "websub_hubs"}
+PLATFORM_NAMES = ("static", "s3", "wordpress")
+"""The platforms a channel can push to (outreach.platforms.registry builds them)."""
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the source, the key and the fix."""
+
+
+def _email_address(value: str) -> str:
+    """A syntactically valid address: mail servers and podcast directories refuse others."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not an email address ({exc}); write e.g. 'news@example.org'") from None
+    return value
+
+
+def _url(value: str | None) -> str | None:
+    """An absolute http(s) URL without a user name or password: URLs appear in messages,
+    logs and published pages, so credentials in one would leak (the URL is not repeated)."""
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL such as 'https://example.org/'")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "must not contain a user name or password (they would show in messages and logs); "
+            "remove the 'user:password@' part: credentials go in environment variables or "
+            "Prefect Secret blocks"
+        )
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+Url = Annotated[str, AfterValidator(_url)]
+OptionalUrl = Annotated[str | None, AfterValidator(_url)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class _Section(BaseModel):
@@ -49,9 +85,7 @@ class SiteSettings(_Section):
     @field_validator("base_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an absolute http(s) URL such as 'https://example.org/'")
+        _url(value)
         if len(value) > 200:  # every page, feed item and email link starts with it
             raise ValueError(f"is {len(value)} characters long; use a URL of at most 200")
         return value if value.endswith("/") else value + "/"
@@ -96,7 +130,7 @@ class PodcastSettings(_Section):
     )
     author: str = "Durable Supply Chains Programme"
     owner_name: str = "Programme communications team"
-    owner_email: str = "podcast@example.org"
+    owner_email: EmailAddress = "podcast@example.org"
     copyright: str = "CC BY 4.0, Durable Supply Chains Programme"
     cover: Path = Path("podcast/cover.jpg")
     """Show art, relative to the media folder."""
@@ -106,14 +140,14 @@ class PodcastSettings(_Section):
     locked: bool = True
     guid: str | None = None
     """Podcasting 2.0 GUID; derived from the feed URL when empty. Set it before moving hosts."""
-    funding_url: str | None = None
+    funding_url: OptionalUrl = None
     funding_text: str = "Support the programme"
     persons: list[PodcastPerson] = [PodcastPerson(name="Programme research team")]
     channels: Annotated[int, Field(ge=1, le=2)] = 1
     bitrate_kbps: int = 64
-    websub_hubs: list[str] = []
+    websub_hubs: list[Url] = []
     """WebSub hubs to notify when the feed changes (none by default: no network)."""
-    podcast_index_pubnotify: str | None = None
+    podcast_index_pubnotify: OptionalUrl = None
     """Podcast Index endpoint to notify, e.g. https://api.podcastindex.org/api/1.0/hub/pubnotify"""
 
     # Field validators, not one model validator: an error then names its key and the real
@@ -150,22 +184,13 @@ class PodcastSettings(_Section):
             )
         return value
 
-    @field_validator("owner_email")
-    @classmethod
-    def _owner_email(cls, value: str) -> str:
-        if "@" not in value:
-            raise ValueError(
-                "owner_email must be an email address: directories use it to verify ownership"
-            )
-        return value
-
 
 class MailSettings(_Section):
     """Where email goes. The SMTP password comes from OUTREACH_SMTP_PASSWORD, never this file."""
 
     platform: Literal["outbox", "smtp"] = "outbox"
     smtp_host: str = "localhost"
-    smtp_port: int = 587
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_username: str | None = None
 
@@ -175,18 +200,19 @@ class NewsletterSettings(_Section):
     file path here or the key itself in OUTREACH_DKIM_PRIVATE_KEY, never in this file."""
 
     from_name: str = "Durable Supply Chains"
-    from_email: str = "newsletter@example.org"
+    from_email: EmailAddress = "newsletter@example.org"
     list_id: str = "findings.durable-supply-chains.example.org"
     postal_address: str = "1 Example Street, London, United Kingdom"
-    unsubscribe_mailto: str = "unsubscribe@example.org"
-    web_base_url: str | None = None
+    unsubscribe_mailto: EmailAddress = "unsubscribe@example.org"
+    web_base_url: OptionalUrl = None
     """Where `outreach serve` answers sign-up and unsubscribe links; defaults to site.base_url."""
     dkim_domain: str | None = None
     dkim_selector: str | None = None
     dkim_key_file: Path | None = None
-    rate_per_second: Annotated[float, Field(gt=0)] = 10.0
+    rate_per_second: Annotated[PositiveFloat, Field(le=1000)] = 10.0
+    """Messages per second, at most 1000 (a relay takes far fewer; 0 or infinity is refused)."""
     connections: Annotated[int, Field(ge=1, le=16)] = 2
-    batch_size: Annotated[int, Field(ge=1)] = 500
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
 
 
 class StorageSettings(_Section):
@@ -195,10 +221,10 @@ class StorageSettings(_Section):
 
     bucket: str = ""
     prefix: str = ""
-    endpoint_url: str | None = None
+    endpoint_url: OptionalUrl = None
     """Leave empty for AWS; set it for other S3-compatible services."""
     region: str | None = None
-    public_base_url: str | None = None
+    public_base_url: OptionalUrl = None
     """Where the bucket is served (a CDN); defaults to site.base_url."""
     attempts: Annotated[int, Field(ge=1, le=10)] = 5
     """Tries per request on resets, timeouts, throttling and 5xx answers (boto3's backoff)."""
@@ -219,10 +245,10 @@ class WordPressSettings(_Section):
     canonical: bool = True
     """Point each post's canonical link at the static site's page (needs the small plugin in
     templates/wordpress/mu-plugins on the WordPress side)."""
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    timeout_seconds: Annotated[PositiveFloat, Field(le=600)] = 30.0
     attempts: Annotated[int, Field(ge=1, le=10)] = 5
     """Tries per request on resets, timeouts, 429 and 5xx answers, with growing waits."""
-    backoff_seconds: Annotated[float, Field(ge=0)] = 1.0
+    backoff_seconds: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)] = 1.0
     """The first wait between tries; it doubles each time (a Retry-After answer wins)."""
 
     @field_validator("url")
@@ -235,11 +261,28 @@ class WordPressSettings(_Section):
             raise ValueError(
                 "must be the WordPress site's address, e.g. 'https://blog.example.org/'"
             )
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "must not contain a user name or password (they would show in messages and "
+                "logs); remove the 'user:password@' part and set wordpress.username and the "
+                "application password (OUTREACH_WORDPRESS_APP_PASSWORD)"
+            )
         return value if value.endswith("/") else value + "/"
 
 
 class ChannelSettings(_Section):
     platforms: list[str] = ["static"]
+
+    @field_validator("platforms")
+    @classmethod
+    def _known_platforms(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in PLATFORM_NAMES]
+        if unknown:
+            raise ValueError(
+                f"no platform named {', '.join(repr(name) for name in unknown)}; "
+                f"choose from: {', '.join(PLATFORM_NAMES)}"
+            )
+        return value
 
 
 class Settings(_Section):
@@ -258,6 +301,20 @@ class Settings(_Section):
         "newsletter": ChannelSettings(platforms=[]),
     }
     root: Path = Path(".")
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: dict[str, ChannelSettings]) -> dict[str, ChannelSettings]:
+        from outreach.channels import available_channels  # channels import this module
+
+        known = sorted(available_channels())
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(
+                f"no channel named {', '.join(repr(name) for name in unknown)} (a section "
+                f"[channels.NAME]); choose from: {', '.join(known)}"
+            )
+        return value
 
     def channel(self, name: str) -> ChannelSettings:
         return self.channels.get(name, ChannelSettings())
@@ -287,6 +344,28 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's TOML, or a ConfigError saying what is wrong with the file and what to do."""
+    where = "point OUTREACH_CONFIG (or --config) at the outreach.toml file"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such configuration file; create it or unset OUTREACH_CONFIG"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a configuration file; {where}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); save "
+            "the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); {where}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+
+
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Load settings from ``path`` (or ``$OUTREACH_CONFIG``, or ./outreach.toml if present).
 
@@ -303,14 +382,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     source = "embedded defaults"
     if path is not None:
         source = str(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(
-                f"{path}: no such configuration file; create it or unset OUTREACH_CONFIG"
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+        data = _read_toml(path)
         root = path.resolve().parent
     data = _merge(data, _env_overrides(environ))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,3 +98,14 @@ def prefect_api() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def flow_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Sets the time the flows act at. Flows take no clock parameter (a deployment form could
+    set it): tests replace ``flows.common.clock`` instead."""
+
+    def set_clock(moment: datetime) -> None:
+        monkeypatch.setattr("flows.common.clock", lambda: moment)
+
+    return set_clock

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,13 +15,16 @@ from conftest import NOW, REPO
 pytestmark = pytest.mark.prefect
 
 
-def test_release_finding_publishes_and_leaves_an_artifact(prefect_api: str, project: Path) -> None:
+def test_release_finding_publishes_and_leaves_an_artifact(
+    prefect_api: str, project: Path, flow_clock: Callable[[datetime], None]
+) -> None:
     from prefect.artifacts import Artifact
 
     from flows.release import release_finding
 
+    flow_clock(NOW)
     config = str(project / "outreach.toml")
-    report = release_finding("beta-cotton-traceability", config=config, now=NOW)
+    report = release_finding("beta-cotton-traceability", config=config)
     assert (project / "public/blog/beta-cotton-traceability/index.html").is_file()
     assert "blog/beta-cotton-traceability/index.html" in {r.item for r in report.changed}
 
@@ -29,28 +35,34 @@ def test_release_finding_publishes_and_leaves_an_artifact(prefect_api: str, proj
         in artifact.data
     )
 
-    again = release_finding("beta-cotton-traceability", config=config, now=NOW)
+    again = release_finding("beta-cotton-traceability", config=config)
     assert again.changed == []
 
 
-def test_release_flow_fails_with_the_validation_message(prefect_api: str, project: Path) -> None:
+def test_release_flow_fails_with_the_validation_message(
+    prefect_api: str, project: Path, flow_clock: Callable[[datetime], None]
+) -> None:
     from flows.release import release_findings
     from outreach.finding import FindingsInvalid
 
+    flow_clock(NOW)
     (project / "findings/bad.md").write_text("---\nid: bad\ntitle: Bad\n---\nbody\n")
     with pytest.raises(FindingsInvalid, match=r"bad\.md: summary: missing"):
-        release_findings(config=str(project / "outreach.toml"), now=NOW)
+        release_findings(config=str(project / "outreach.toml"))
     assert not (project / "public").exists()
 
 
-def test_rebuild_site_rerenders_released_findings_only(prefect_api: str, project: Path) -> None:
+def test_rebuild_site_rerenders_released_findings_only(
+    prefect_api: str, project: Path, flow_clock: Callable[[datetime], None]
+) -> None:
     from flows.release import rebuild_site, release_finding
 
     config = str(project / "outreach.toml")
-    release_finding("alpha-cocoa-prices", config=config, now=NOW)
+    flow_clock(NOW)
+    release_finding("alpha-cocoa-prices", config=config)
     page = project / "public/blog/alpha-cocoa-prices/index.html"
     page.write_text("damaged")
-    report = rebuild_site(config=config, now=NOW)
+    report = rebuild_site(config=config)
     assert {r.item for r in report.changed} == {"blog/alpha-cocoa-prices/index.html"}
     assert "<h1>" in page.read_text()
     assert not (project / "public/blog/beta-cotton-traceability").exists()
@@ -78,26 +90,56 @@ def test_prefect_yaml_deployments_point_at_real_flows() -> None:
     assert [s["active"] for s in digest["schedules"]] == [False], "off until the team turns it on"
 
 
-def test_rebuild_podcast_feed_masters_once_and_keeps_the_feed(
-    prefect_api: str, sample_project: Path
-) -> None:
-    from datetime import UTC, datetime
+def test_no_deployment_form_offers_a_clock() -> None:
+    """A time parameter in a deployment's form (or ``-p now=...``) would let anyone with the
+    Prefect UI publish an embargoed finding early: no flow a deployment runs takes one."""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
 
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    for deployment in spec["deployments"]:
+        flow = load_flow_from_entrypoint(str(REPO / deployment["entrypoint"]))
+        schema = parameter_schema(flow).model_dump_for_openapi()
+        text = json.dumps(schema)
+        assert "now" not in schema["properties"], deployment["name"]
+        assert "date-time" not in text and "clock" not in text, deployment["name"]
+        assert "now" not in (deployment.get("parameters") or {}), deployment["name"]
+
+
+def test_a_run_acts_at_its_scheduled_time_only_when_started_a_moment_early() -> None:
+    """Prefect starts scheduled runs up to about half a second early: a lift then acts at its
+    scheduled time. A run started long before its schedule keeps the real clock."""
+    from flows.common import acting_time
+
+    now = datetime(2026, 7, 1, 8, 59, 59, 500000, tzinfo=UTC)
+    lift = datetime(2026, 7, 1, 9, tzinfo=UTC)
+    assert acting_time(now, lift) == lift
+    assert acting_time(now, None) == now
+    assert acting_time(now, now - timedelta(hours=1)) == now, "a late start acts now"
+    assert acting_time(now, now + timedelta(days=30)) == now, "no publishing a month early"
+
+
+def test_rebuild_podcast_feed_masters_once_and_keeps_the_feed(
+    prefect_api: str, sample_project: Path, flow_clock: Callable[[datetime], None]
+) -> None:
     from flows.release import rebuild_podcast_feed, release_findings
 
     config = str(sample_project / "outreach.toml")
-    late = datetime(2026, 11, 29, tzinfo=UTC)
-    release_findings(config=config, now=late, approve_pitches=False)
+    flow_clock(datetime(2026, 11, 29, tzinfo=UTC))
+    release_findings(config=config, approve_pitches=False)
     feed = sample_project / "public/podcast/feed.xml"
     before = feed.read_bytes()
     feed.unlink()
-    report = rebuild_podcast_feed(config=config, now=late)
+    report = rebuild_podcast_feed(config=config)
     assert feed.read_bytes() == before
     assert {r.item for r in report.changed} == {"podcast/feed.xml"}
 
 
 def test_strict_platform_limits_must_exist_and_are_then_held(
-    prefect_api: str, project: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_api: str,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flow_clock: Callable[[datetime], None],
 ) -> None:
     """On a team's server a missing limit stops the push with the fix; once it exists the
     push takes a slot of it."""
@@ -108,11 +150,12 @@ def test_strict_platform_limits_must_exist_and_are_then_held(
     from flows.release import release_finding
 
     monkeypatch.setenv("OUTREACH_LIMITS", "strict")
+    flow_clock(NOW)
     config = str(project / "outreach.toml")
     with pytest.raises(
         LimitMissing, match=r"'outreach-platform-static' does not exist.*make bootstrap"
     ):
-        release_finding("beta-cotton-traceability", config=config, now=NOW)
+        release_finding("beta-cotton-traceability", config=config)
     assert not (project / "public/blog/beta-cotton-traceability/index.html").exists()
 
     with get_client(sync_client=True) as client:
@@ -120,7 +163,7 @@ def test_strict_platform_limits_must_exist_and_are_then_held(
             GlobalConcurrencyLimitCreate(name="outreach-platform-static", limit=1)
         )
         try:
-            release_finding("beta-cotton-traceability", config=config, now=NOW)
+            release_finding("beta-cotton-traceability", config=config)
             limit = client.read_global_concurrency_limit_by_name("outreach-platform-static")
         finally:
             client.delete_global_concurrency_limit_by_name("outreach-platform-static")

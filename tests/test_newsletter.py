@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
+from datetime import datetime
 from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -341,13 +343,18 @@ def test_outbox_default_sends_nothing_and_writes_files(project: Path) -> None:
 
 @pytest.mark.prefect
 def test_flows_send_in_batches_and_the_release_flow_sends_once(
-    prefect_api: str, project: Path, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+    prefect_api: str,
+    project: Path,
+    inbox: Inbox,
+    monkeypatch: pytest.MonkeyPatch,
+    flow_clock: Callable[[datetime], None],
 ) -> None:
     from prefect.artifacts import Artifact
 
     from flows.newsletter import send_newsletter
     from flows.release import release_finding
 
+    flow_clock(NOW)
     environ = {**smtp_env(inbox), "OUTREACH_NEWSLETTER__BATCH_SIZE": "2"}
     config = project / "outreach.toml"
     config.write_text(config.read_text() + "\n[channels.newsletter]\nplatforms = []\n")
@@ -356,22 +363,18 @@ def test_flows_send_in_batches_and_the_release_flow_sends_once(
         monkeypatch.setenv(key, value)
     settings = settings_for(project)
     subscribe_all(settings, extra)
-    summary = send_newsletter(["beta-cotton-traceability"], config=str(config), now=NOW)
+    summary = send_newsletter(["beta-cotton-traceability"], config=str(config))
     assert (
         summary
         == "Newsletter 'beta-cotton-traceability': 5 sent, 0 bounced, 0 deferred to a later run, of 5 recipients."
     )
     assert Artifact.get() is not None
-    report = release_finding(
-        "alpha-cocoa-prices", ["blog", "newsletter"], config=str(config), now=NOW
-    )
+    report = release_finding("alpha-cocoa-prices", ["blog", "newsletter"], config=str(config))
     assert (
         "Newsletter 'alpha-cocoa-prices': 3 sent, 0 bounced, 0 deferred to a later run, of 3 recipients."
         in report.notes
     )
-    again = release_finding(
-        "alpha-cocoa-prices", ["blog", "newsletter"], config=str(config), now=NOW
-    )
+    again = release_finding("alpha-cocoa-prices", ["blog", "newsletter"], config=str(config))
     assert (
         "Newsletter 'alpha-cocoa-prices' (resumed): 0 sent, 0 bounced, 0 deferred to a later run, of 3 recipients."
         in again.notes
@@ -380,7 +383,6 @@ def test_flows_send_in_batches_and_the_release_flow_sends_once(
         "gamma-embargoed-packaging",
         ["newsletter"],
         config=str(config),
-        now=NOW,
         approve_pitches=False,
     )
     assert embargoed.held and not [n for n in embargoed.notes if "gamma" in n and "sent" in n]
@@ -390,7 +392,6 @@ def test_flows_send_in_batches_and_the_release_flow_sends_once(
         ["alpha-cocoa-prices", "beta-cotton-traceability"],
         digest_title="This month",
         config=str(config),
-        now=NOW,
     )
     assert "digest-alpha-cocoa-prices-beta-cotton-traceability" in digest
 

@@ -7,6 +7,8 @@ import json
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
+from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -321,15 +323,16 @@ def run_in_thread(function, *args, **kwargs):
 @pytest.mark.prefect
 @pytest.mark.parametrize("decision", ["reject", "approve-runner-up"])
 def test_pitches_wait_for_a_human_decision(
-    prefect_api: str, press_project: Path, decision: str
+    prefect_api: str, press_project: Path, decision: str, flow_clock: Callable[[datetime], None]
 ) -> None:
     from prefect.flow_runs import resume_flow_run
 
     from flows.release import release_finding
 
+    flow_clock(NOW)
     config = str(press_project / "outreach.toml")
     thread, result = run_in_thread(
-        release_finding, "alpha-cocoa-prices", ["blog", "press"], config=config, now=NOW
+        release_finding, "alpha-cocoa-prices", ["blog", "press"], config=config
     )
     paused = wait_for_paused_run("release-finding")
     outbox = press_project / "outbox"
@@ -366,14 +369,17 @@ def test_pitches_wait_for_a_human_decision(
 
 
 @pytest.mark.prefect
-def test_the_lift_is_scheduled_on_a_server_once(prefect_api: str, press_project: Path) -> None:
+def test_the_lift_is_scheduled_on_a_server_once(
+    prefect_api: str, press_project: Path, flow_clock: Callable[[datetime], None]
+) -> None:
     from prefect.client.orchestration import get_client
 
     from flows.release import lift_embargo, release_finding
 
+    flow_clock(NOW)
     config = str(press_project / "outreach.toml")
     first = release_finding(
-        "gamma-embargoed-packaging", ["blog"], config=config, now=NOW, approve_pitches=False
+        "gamma-embargoed-packaging", ["blog"], config=config, approve_pitches=False
     )
     assert any(
         note.startswith("Could not schedule the public release of 'gamma-embargoed-packaging'")
@@ -382,10 +388,10 @@ def test_the_lift_is_scheduled_on_a_server_once(prefect_api: str, press_project:
 
     lift_embargo.to_deployment(name="lift-embargo").apply()
     scheduled = release_finding(
-        "gamma-embargoed-packaging", ["blog"], config=config, now=NOW, approve_pitches=False
+        "gamma-embargoed-packaging", ["blog"], config=config, approve_pitches=False
     )
     again = release_finding(
-        "gamma-embargoed-packaging", ["blog"], config=config, now=NOW, approve_pitches=False
+        "gamma-embargoed-packaging", ["blog"], config=config, approve_pitches=False
     )
     (note,) = [n for n in scheduled.notes if n.startswith("Scheduled")]
     assert note.startswith(

@@ -8,7 +8,7 @@ import itertools
 import json
 import statistics
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -52,15 +52,16 @@ def chat_webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict]]:
 
 
 def test_a_failed_release_is_reported_to_the_team_webhook(
-    prefect_api: str, project: Path, chat_webhook: list[dict]
+    prefect_api: str, project: Path, chat_webhook: list[dict], flow_clock: Callable
 ) -> None:
     from flows.release import release_finding
     from outreach.finding import FindingsInvalid
 
+    flow_clock(NOW)
     broken = project / "findings" / "alpha-cocoa-prices.md"
     broken.write_text(broken.read_text().replace("topics: [", "topics: [not-a-topic, ", 1))
     with pytest.raises(FindingsInvalid):
-        release_finding("alpha-cocoa-prices", config=str(project / "outreach.toml"), now=NOW)
+        release_finding("alpha-cocoa-prices", config=str(project / "outreach.toml"))
     [report] = chat_webhook
     text = report["text"]
     assert text.startswith("Outreach: release-finding for 'alpha-cocoa-prices' failed")
@@ -69,11 +70,12 @@ def test_a_failed_release_is_reported_to_the_team_webhook(
 
 
 def test_a_successful_release_reports_nothing(
-    prefect_api: str, project: Path, chat_webhook: list[dict]
+    prefect_api: str, project: Path, chat_webhook: list[dict], flow_clock: Callable
 ) -> None:
     from flows.release import release_finding
 
-    release_finding("beta-cotton-traceability", config=str(project / "outreach.toml"), now=NOW)
+    flow_clock(NOW)
+    release_finding("beta-cotton-traceability", config=str(project / "outreach.toml"))
     assert chat_webhook == []
 
 
@@ -87,7 +89,11 @@ def test_release_parameters_are_validated_before_the_run(prefect_api: str, proje
 
 
 def test_weekly_digest_sends_the_weeks_findings_once(
-    prefect_api: str, project: Path, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+    prefect_api: str,
+    project: Path,
+    inbox: Inbox,
+    monkeypatch: pytest.MonkeyPatch,
+    flow_clock: Callable,
 ) -> None:
     """The findings that went public in the seven days to the run's time go out as one digest;
     a re-run of the same week sends nothing twice; a quiet week sends nothing."""
@@ -106,7 +112,8 @@ def test_weekly_digest_sends_the_weeks_findings_once(
     }
     config = str(project / "outreach.toml")
 
-    summary = weekly_digest(config=config, now=week_end)
+    flow_clock(week_end)
+    summary = weekly_digest(config=config)
     assert summary.startswith("Newsletter 'digest-") and " 0 bounced" in summary
     subjects = {
         str(message_from_bytes(raw, policy=policy.default)["Subject"])
@@ -118,16 +125,21 @@ def test_weekly_digest_sends_the_weeks_findings_once(
         assert catalog[finding_id].title.encode() in bodies
     first = len(inbox.accepted)
 
-    again = weekly_digest(config=config, now=week_end)
+    again = weekly_digest(config=config)
     assert "(resumed): 0 sent" in again
     assert len(inbox.accepted) == first
 
-    quiet = weekly_digest(config=config, now=datetime(2030, 1, 1, tzinfo=UTC))
+    flow_clock(datetime(2030, 1, 1, tzinfo=UTC))
+    quiet = weekly_digest(config=config)
     assert quiet.startswith("No finding went public in the 7 days to 2030-01-01")
 
 
 def test_smtp_sends_share_the_servers_rate_limit(
-    prefect_api: str, project: Path, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+    prefect_api: str,
+    project: Path,
+    inbox: Inbox,
+    monkeypatch: pytest.MonkeyPatch,
+    flow_clock: Callable,
 ) -> None:
     """With strict limits, every message takes a slot of the server's SMTP rate limit: at 4
     per second the relay receives them at that pace, though the local pace allows 500."""
@@ -139,6 +151,7 @@ def test_smtp_sends_share_the_servers_rate_limit(
 
     for key, value in {**smtp_env(inbox, rate=500), "OUTREACH_LIMITS": "strict"}.items():
         monkeypatch.setenv(key, value)
+    flow_clock(NOW)
     settings = settings_for(project)
     subscribe_all(settings, {f"reader{n}@example.com": ("apparel-textiles",) for n in range(7)})
     with get_client(sync_client=True) as client:
@@ -149,9 +162,7 @@ def test_smtp_sends_share_the_servers_rate_limit(
             GlobalConcurrencyLimitCreate(name=SMTP_CONNECTIONS, limit=4)
         )
         try:
-            send_newsletter(
-                ["beta-cotton-traceability"], config=str(project / "outreach.toml"), now=NOW
-            )
+            send_newsletter(["beta-cotton-traceability"], config=str(project / "outreach.toml"))
         finally:
             client.delete_global_concurrency_limit_by_name(SMTP_RATE)
             client.delete_global_concurrency_limit_by_name(SMTP_CONNECTIONS)

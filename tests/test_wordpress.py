@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,9 @@ def test_release_creates_one_post_per_finding_and_a_rerun_changes_nothing(
         )
         if finding.episode:
             assert f"podcast/episodes/{finding_id}.mp3" in post["content"]["raw"]
+        if expected == "future":  # the share image shows the title: it waits for the lift
+            assert post["featured_media"] == 0, finding_id
+            continue
         media = wordpress.get(f"wp/v2/media/{post['featured_media']}", context="edit").json()
         image = requests.get(media["source_url"], timeout=30)
         assert image.headers["Content-Type"] == "image/png"
@@ -194,6 +198,109 @@ def test_an_embargoed_finding_is_scheduled_not_published_until_the_lift(
     assert wordpress.get("wp/v2/posts", auth=False, slug=finding_id).json()[0]["id"] == post["id"]
 
 
+def anonymous_view(wordpress: WordPressSite, words: str) -> str:
+    """Everything a reader without an account can get from the site's REST API and search."""
+    texts = [
+        wordpress.get(route, auth=False, per_page=100).text
+        for route in ("wp/v2/media", "wp/v2/posts", "wp/v2/pages")
+    ]
+    texts.append(wordpress.get("wp/v2/search", auth=False, search=words).text)
+    texts.append(wordpress.get("wp/v2/search", auth=False, search=words, type="post-format").text)
+    texts.append(requests.get(wordpress.url, params={"s": words}, timeout=30).text)  # the theme's
+    for post in wordpress.posts():
+        texts.append(wordpress.get(f"wp/v2/posts/{post['id']}", auth=False).text)
+        texts.append(requests.get(post["link"], timeout=30).text)
+    for item in wordpress.all("wp/v2/media"):
+        texts.append(requests.get(item["link"], timeout=30).text)  # the attachment page
+    return "\n".join(texts)
+
+
+def uploaded_files(wordpress: WordPressSite) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(wordpress.uploads)): path.read_bytes()
+        for path in wordpress.uploads.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_an_embargoed_findings_share_image_is_not_readable_before_the_lift(
+    wordpress: WordPressSite, wp_settings: Settings
+) -> None:
+    """No media item, attachment page, search hit or uploaded file shows the title or the key
+    figure before the lift; after it, the image is the post's featured image."""
+    from outreach.share_image import share_image_for
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    lift = now + timedelta(days=30)
+    finding_id = embargo_finding(wp_settings, lift)
+    finding = load_catalog(wp_settings)[finding_id]
+    share = share_image_for(finding, wp_settings)
+    secrets = (finding.title, f"{finding.key_stat.value} {finding.key_stat.label}")
+    before_files = uploaded_files(wordpress)
+
+    release(wp_settings, [finding_id], ["wordpress"], now)
+    [post] = wordpress.posts(slug=finding_id)
+    assert post["status"] == "future"
+    seen = anonymous_view(wordpress, "robusta Uganda")
+    for secret in secrets:
+        assert secret not in seen and escape(secret) not in seen
+    assert wordpress.all("wp/v2/media") == [], "nothing in the media library, even privately"
+    assert post["featured_media"] == 0
+    new_files = set(uploaded_files(wordpress).items()) - set(before_files.items())
+    assert new_files == set(), "no file in the uploads folder"
+
+    again = release(wp_settings, [finding_id], ["wordpress"], now)
+    assert {r.action for r in again.receipts} == {"unchanged"}
+
+    # The lift (brought forward to now, as WordPress keeps its own clock).
+    source = wp_settings.paths.findings / f"{finding_id}.md"
+    source.write_text(
+        source.read_text().replace(
+            f"embargo: {lift:%Y-%m-%dT%H:%M:%S}+00:00",
+            f"embargo: {now - timedelta(minutes=5):%Y-%m-%dT%H:%M:%S}+00:00",
+        )
+    )
+    lifted = load_catalog(wp_settings)[finding_id]
+    release(wp_settings, [finding_id], ["wordpress"], now)
+    [published] = wordpress.posts(slug=finding_id)
+    assert (published["id"], published["status"]) == (post["id"], "publish")
+    [media] = wordpress.get("wp/v2/media", auth=False).json()
+    assert media["id"] == published["featured_media"]
+    assert media["alt_text"] == f"{lifted.title}: {lifted.key_stat.value} {lifted.key_stat.label}"
+    assert requests.get(media["link"], timeout=30).status_code == 200
+    assert requests.get(media["source_url"], timeout=30).content == share_image_for(
+        lifted, wp_settings
+    )
+    assert share in uploaded_files(wordpress).values()
+    seen = anonymous_view(wordpress, "robusta Uganda")
+    assert escape(lifted.title) in seen or lifted.title in seen
+
+
+def test_an_embargo_set_after_publishing_takes_the_share_image_down(
+    wordpress: WordPressSite, wp_settings: Settings
+) -> None:
+    """A finding put under embargo after it went out is scheduled again, and its image
+    leaves the media library and the uploads folder until the lift."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    finding_id = "uganda-robusta-case-study"
+    release(wp_settings, [finding_id], ["wordpress"], now)
+    [media] = wordpress.all("wp/v2/media")
+    assert requests.get(media["source_url"], timeout=30).status_code == 200
+
+    embargo_finding(wp_settings, now + timedelta(days=30))
+    report = release(wp_settings, [finding_id], ["wordpress"], now)
+    assert {(r.item.rsplit("/", 1)[-1], r.action) for r in report.receipts} == {
+        ("share.png", "removed"),
+        ("post.json", "updated"),
+    }
+    [post] = wordpress.posts(slug=finding_id)
+    assert (post["status"], post["featured_media"]) == ("future", 0)
+    assert wordpress.all("wp/v2/media") == []
+    assert requests.get(media["source_url"], timeout=30).status_code == 404
+    again = release(wp_settings, [finding_id], ["wordpress"], now)
+    assert {r.action for r in again.receipts} == {"unchanged"}
+
+
 def test_drafts_by_configuration(
     sample_project: Path, wordpress: WordPressSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -275,14 +382,17 @@ def test_faults_between_pipeline_and_wordpress_cost_no_duplicates(
             proxy.add_rule("POST", r"rest_route=(/|%2F)wp(/|%2F)v2(/|%2F)tags", ["delay:4"]),
             proxy.add_rule("GET", posts_route, ["reset", "500"]),
         ]
-        release(settings, None, ["wordpress"], datetime.now(UTC))
+        now = datetime.now(UTC)
+        release(settings, None, ["wordpress"], now)
         assert all(not rule.remaining for rule in rules), "every fault was met"
 
     catalog = load_catalog(settings)
     assert {slug: len(found) for slug, found in by_slug(wordpress).items()} == dict.fromkeys(
         catalog, 1
     )
-    assert len(wordpress.all("wp/v2/media")) == len(catalog)
+    # One featured image per public finding (a scheduled post gets its image at the lift).
+    public = [finding for finding in catalog.values() if finding.is_public(now)]
+    assert len(wordpress.all("wp/v2/media")) == len(public)
     tags = [tag["name"] for tag in wordpress.all("wp/v2/tags")]
     assert len(tags) == len(set(tags))
 
@@ -325,7 +435,6 @@ def test_release_flow_pushes_to_wordpress_and_lists_the_live_post(
             "farm-gate-to-fob",
             ["blog", "wordpress"],
             config=str(sample_project / "outreach.toml"),
-            now=datetime.now(UTC),
         )
     finally:
         Secret.delete(WORDPRESS_PASSWORD_BLOCK)

@@ -27,6 +27,8 @@ class WordPressSite:
     url: str
     username: str
     password: str
+    uploads: Path
+    """The site's uploads folder on disk (what its web server serves under wp-content/uploads)."""
 
     def api(self, route: str, **params: object) -> str:
         query = "&".join(f"{key}={value}" for key, value in params.items())
@@ -90,7 +92,10 @@ def wordpress_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPre
     values = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
     try:
         yield WordPressSite(
-            values["WORDPRESS_URL"], values["WORDPRESS_USERNAME"], values["WORDPRESS_APP_PASSWORD"]
+            values["WORDPRESS_URL"],
+            values["WORDPRESS_USERNAME"],
+            values["WORDPRESS_APP_PASSWORD"],
+            folder / "docroot" / "wp-content" / "uploads",
         )
     finally:
         subprocess.run([str(SCRIPT), "stop", str(folder)], capture_output=True, timeout=120)

@@ -2,8 +2,9 @@
 
 Not a public channel: the kit is rendered as soon as a finding is released, embargo or not,
 so journalists can prepare. Nothing links to it from the site, its pages carry ``noindex``,
-and no index, feed or sitemap lists it. The public newsroom page is the ``newsroom`` channel,
-which waits for the embargo to lift like the blog.
+and no index, feed or sitemap lists it. ``press/kit/index.html`` lists nothing, so a host
+that shows folder listings shows no kit's token. The public newsroom page is the ``newsroom``
+channel, which waits for the embargo to lift like the blog.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import ClassVar
 
-from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
+from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.media_files import MEDIA_TYPES, image_format
@@ -22,6 +23,7 @@ from outreach.podcast.tags import EpisodeTags, tag_mp3
 from outreach.press.assemble import load_press_data, release_for
 from outreach.press.journalists import load_journalists
 from outreach.press.kit import (
+    KIT_FOLDER,
     KitFile,
     fact_sheet,
     image_sidecar,
@@ -35,6 +37,8 @@ from outreach.press.kit import (
 )
 from outreach.share_image import share_image_for
 from outreach.templating import environment
+
+KIT_INDEX_TEMPLATE = "press/kit_index.html.j2"
 
 
 def kit_zip_name(finding_id: str) -> str:
@@ -157,6 +161,21 @@ class PressChannel(BaseChannel):
         )
         deliverables.append(Deliverable(base + "index.html", page.encode("utf-8"), finding.id))
         return deliverables
+
+    def site_pages(self, site: Site) -> list[SitePage]:
+        """An index of the kits' folder that lists nothing (hosts that list folders would show
+        every token, embargoed findings' included)."""
+        path = KIT_FOLDER + "index.html"
+
+        def render() -> list[Deliverable]:
+            page = (
+                environment(site.settings.paths.templates)
+                .get_template(KIT_INDEX_TEMPLATE)
+                .render(site=site, canonical=site.url(KIT_FOLDER))
+            )
+            return [Deliverable(path, page.encode("utf-8"))]
+
+        return [SitePage("kit-index", (path,), site.page_key("kit-index", ()), render)]
 
 
 CHANNEL = PressChannel()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from outreach.config import Settings
+from outreach.config import PLATFORM_NAMES, Settings
 from outreach.platforms.base import Platform, PlatformUnavailable
 from outreach.platforms.objectstore import ObjectStore, s3_client
 from outreach.platforms.static import StaticSite
 
-KNOWN = ("static", "s3", "wordpress")
+KNOWN = PLATFORM_NAMES
 WORDPRESS_PASSWORD_VARIABLE = "OUTREACH_WORDPRESS_APP_PASSWORD"
 WORDPRESS_PASSWORD_BLOCK = "outreach-wordpress-app-password"
 """The Prefect Secret block the flows read the application password from, when it exists."""

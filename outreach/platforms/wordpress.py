@@ -8,6 +8,11 @@ slug, terms by name), so a retry after a reset or timeout finds what the lost an
 made. The ledger keeps the post's and image's remote ids and a hash of what was sent: an
 unchanged finding costs no calls. An embargoed finding becomes a scheduled ("future") post;
 the embargo-lift run sends it again as published.
+
+WordPress serves every media item, its attachment page and its file in the uploads folder to
+anyone, whatever the status of the post it illustrates. So an embargoed finding's share image
+(its title and key figure, in pixels and alt text) is uploaded only at the lift: before it,
+the scheduled post has no featured image.
 """
 
 from __future__ import annotations
@@ -96,37 +101,43 @@ class WordPress:
         payload = json.loads(post_file.content)
         image = files[payload["featured_image"]["file"]]
         status = effective_status(payload, now)
-        post_hash = hashlib.sha256(
-            f"{post_file.sha256} {image.sha256} {status}".encode()
-        ).hexdigest()
+        public = is_public(payload, now)
+        # Before the lift the post goes without its image: the hash says which was sent.
+        image_part = image.sha256 if public else "no-image-before-lift"
+        post_hash = hashlib.sha256(f"{post_file.sha256} {image_part} {status}".encode()).hexdigest()
         known = ledger.items(batch.finding_id, batch.channel, self.name)
         recorded_post, recorded_image = known.get(post_file.path), known.get(image.path)
-        image_action = _action(recorded_image, image.sha256)
+        image_action: Action = _action(recorded_image, image.sha256) if public else "removed"
         post_action = _action(recorded_post, post_hash)
         post_url = recorded_post.url if recorded_post else None
-        image_url = recorded_image.url if recorded_image else None
+        image_url = recorded_image.url if recorded_image and public else None
 
-        if not dry_run and (image_action != "unchanged" or post_action != "unchanged"):
-            media = self._ensure_media(batch.finding_id, image, payload)
-            post = self._ensure_post(payload, status, media["id"], recorded_post)
-            post_url, image_url = post["link"], media["source_url"]
+        if not dry_run and (post_action != "unchanged" or (public and image_action != "unchanged")):
+            media = self._ensure_media(batch.finding_id, image, payload) if public else None
+            post = self._ensure_post(payload, status, media["id"] if media else 0, recorded_post)
+            post_url = post["link"]
             ledger.record(
                 batch.finding_id, batch.channel, self.name, post_file.path, post_hash,
                 post_url, now, remote_id=str(post["id"]),
             )  # fmt: skip
             old_media = recorded_image.remote_id if recorded_image else None
-            if old_media and old_media != str(media["id"]):
+            if old_media and (media is None or old_media != str(media["id"])):
                 self.client.delete(f"wp/v2/media/{old_media}")
-            ledger.record(
-                batch.finding_id, batch.channel, self.name, image.path, image.sha256,
-                image_url, now, remote_id=str(media["id"]),
-            )  # fmt: skip
-        return [
-            Receipt(batch.channel, self.name, batch.finding_id, image.path, image_action,
-                    image_url),
-            Receipt(batch.channel, self.name, batch.finding_id, post_file.path, post_action,
-                    post_url),
-        ]  # fmt: skip
+            if media is not None:
+                image_url = media["source_url"]
+                ledger.record(
+                    batch.finding_id, batch.channel, self.name, image.path, image.sha256,
+                    image_url, now, remote_id=str(media["id"]),
+                )  # fmt: skip
+            elif recorded_image is not None:  # embargoed again: the image went with it
+                ledger.forget(batch.finding_id, batch.channel, self.name, image.path)
+        receipts = []
+        if public or recorded_image is not None:  # before the lift there is no image to show
+            receipts.append(Receipt(batch.channel, self.name, batch.finding_id, image.path,
+                                    image_action, image_url))  # fmt: skip
+        receipts.append(Receipt(batch.channel, self.name, batch.finding_id, post_file.path,
+                                post_action, post_url))  # fmt: skip
+        return receipts
 
     def holds(self, published: Mapping[str, Publication]) -> bool:
         """The ledger keeps the post's id and what was sent: posts are not read back."""
@@ -269,12 +280,16 @@ class WordPress:
         raise AssertionError("unreachable")
 
 
+def is_public(payload: dict, now: datetime) -> bool:
+    """Whether the finding's embargo (and publication time) has passed."""
+    return now >= datetime.fromisoformat(payload["date_gmt"]).replace(tzinfo=UTC)
+
+
 def effective_status(payload: dict, now: datetime) -> str:
     """What the post should be now: a draft stays a draft; before the lift, scheduled."""
     if payload["status"] != "publish":
         return payload["status"]
-    public_from = datetime.fromisoformat(payload["date_gmt"]).replace(tzinfo=UTC)
-    return "future" if now < public_from else "publish"
+    return "publish" if is_public(payload, now) else "future"
 
 
 def _action(recorded: Publication | None, wanted_hash: str) -> Action:

@@ -32,8 +32,12 @@ def kit_token(secret: bytes, finding_id: str) -> str:
     return hmac.new(secret, f"press-kit:{finding_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+KIT_FOLDER = "press/kit/"
+"""Where every kit's folder is; its own index lists none of them."""
+
+
 def kit_path(token: str) -> str:
-    return f"press/kit/{token}/"
+    return f"{KIT_FOLDER}{token}/"
 
 
 @dataclass(frozen=True)
