@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from outreach.files import private_database
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (
     send_id    TEXT PRIMARY KEY,
@@ -57,7 +59,7 @@ class SendLog:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)
         with self.connect() as connection:
             connection.executescript(SCHEMA)
 

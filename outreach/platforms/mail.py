@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Protocol
 
+from outreach.files import PRIVATE_FILE, private_folder
 from outreach.platforms.static import atomic_write
 
 
@@ -54,7 +55,8 @@ class OutboxSender:
         """Store ready-made message bytes (newsletters arrive already signed)."""
         folders = [re.sub(r"[^a-z0-9-]", "-", part.lower()) or "-" for part in key.split(":")[:-1]]
         safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
-        atomic_write(self.root.joinpath(*folders) / f"{safe}.eml", raw)
+        private_folder(self.root)  # messages carry personal tokens: owner only
+        atomic_write(self.root.joinpath(*folders) / f"{safe}.eml", raw, PRIVATE_FILE)
 
 
 class SmtpSender:
