@@ -49,13 +49,14 @@ def send_one_batch(
 ) -> SendReport:
     # On a retry, skip whoever the failed attempt already reached.
     still_pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, emails)
+    notice = get_run_logger().warning  # another run sending this issue: say who, then wait
     if settings.mail.platform != "smtp":
-        return send_batch(prepared, still_pending, settings, now)
+        return send_batch(prepared, still_pending, settings, now, notice=notice)
     # Every worker shares the relay: hold its connection slots, pace by its rate limit.
     with smtp_connections(settings.newsletter.connections):
         return send_batch(
             prepared, still_pending, settings, now,
-            password=smtp_password(), throttle=smtp_throttle(),
+            password=smtp_password(), throttle=smtp_throttle(), notice=notice,
         )  # fmt: skip
 
 

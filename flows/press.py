@@ -119,10 +119,11 @@ def _decide(approve_pitches: bool | None, finding_id: str) -> PitchDecision | No
 )
 def send_pitches_task(plan: PitchPlan, settings: Settings, now: datetime) -> list[str]:
     ledger = Ledger(settings.paths.ledger)
+    notice = get_run_logger().warning  # another run pitching this finding: say who, then wait
     if settings.mail.platform != "smtp":
-        return send_pitches(plan, settings, ledger, now)
+        return send_pitches(plan, settings, ledger, now, notice=notice)
     with smtp_connections(1):
-        return send_pitches(plan, settings, ledger, now, smtp_password(), smtp_throttle())
+        return send_pitches(plan, settings, ledger, now, smtp_password(), smtp_throttle(), notice)
 
 
 def pitch_findings(
@@ -156,8 +157,11 @@ def pitch_findings(
         consumer = _pick(choice.consumer, choice.consumer_runners_up, decision.consumer_headline)
         plan, _, _ = pitch_plan_for(finding, settings, ledger, now, business, consumer)
         sent = send_pitches_task(plan, settings, now)
+        meanwhile = len(plan.pitches) - len(sent)
+        by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
         notes.append(
-            f"Pitched '{finding.id}' to {len(sent)} journalist(s) via {settings.mail.platform}."
+            f"Pitched '{finding.id}' to {len(sent)} journalist(s) via {settings.mail.platform}"
+            f"{by_other}."
         )
     return notes
 

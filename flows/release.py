@@ -137,8 +137,11 @@ def publish_to(
         throttle=wordpress_throttle() if platform_name == "wordpress" else None,
     )  # fmt: skip
     ledger = Ledger(settings.paths.ledger)
+    notice = get_run_logger().warning
     with platform_slot(platform_name):
-        return publish_stage(settings, plans, platform, ledger, now, stage == "site", dry_run)
+        return publish_stage(
+            settings, plans, platform, ledger, now, stage == "site", dry_run, notice
+        )
 
 
 @task(name="check-platforms", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10,

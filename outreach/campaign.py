@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from outreach.config import Settings
+from outreach.locks import Notice, hold
 from outreach.mail_errors import SenderFailure
 from outreach.newsletter import (
     Issue,
@@ -101,8 +102,25 @@ def send_batch(
     progress: Progress | None = None,
     password: str | None = None,
     throttle: Callable[[], None] | None = None,
+    notice: Notice | None = None,
 ) -> SendReport:
-    """Send one batch of pending recipients through the configured mail platform."""
+    """Send one batch of recipients through the configured mail platform, those still
+    pending once this run holds the issue's lock: a concurrent run of the same issue waits
+    (``notice`` tells why), then skips whoever the other run reached. Nobody gets two copies."""
+    with hold(settings.paths.state, f"sending {prepared.send_id}", notice):
+        pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, list(emails))
+        return _send_pending(prepared, pending, settings, now, progress, password, throttle)
+
+
+def _send_pending(
+    prepared: PreparedSend,
+    emails: Sequence[str],
+    settings: Settings,
+    now: datetime,
+    progress: Progress | None,
+    password: str | None,
+    throttle: Callable[[], None] | None,
+) -> SendReport:
     store = SubscriberStore(settings.paths.subscribers)
     log = SendLog(settings.paths.ledger)
     secret, key = link_secret(settings), dkim_key(settings)

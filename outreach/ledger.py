@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from outreach.files import private_database
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS publications (
     finding_id   TEXT NOT NULL,
@@ -59,7 +61,7 @@ class Ledger:
         self.path = path
         self._shared: sqlite3.Connection | None = None
         self._uncommitted = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from outreach import locks
 from outreach.channels import available_channels, get_channel
 from outreach.channels.base import SITE_WIDE, Deliverable, Site
 from outreach.config import Settings
@@ -337,10 +338,15 @@ def publish_stage(
     now: datetime,
     site_wide: bool,
     dry_run: bool = False,
+    notice: locks.Notice | None = None,
 ) -> list[Receipt]:
-    """One platform's share of the plans: the findings' batches, or the site-wide ones."""
+    """One platform's share of the plans: the findings' batches, or the site-wide ones.
+
+    One run at a time per platform (another run waits; ``notice`` tells why): each reads the
+    ledger after the one before has recorded, so nothing is created twice."""
     receipts: list[Receipt] = []
-    with ledger.transaction():
+    unit = f"publishing to {platform.name}"
+    with locks.hold(settings.paths.state, unit, notice), ledger.transaction():
         for plan in plans:
             if platform.name not in settings.channel(plan.channel).platforms:
                 continue

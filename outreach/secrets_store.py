@@ -11,6 +11,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from outreach.files import private_folder
+
 
 def stable_secret(
     state: Path, name: str, variable: str, environ: Mapping[str, str] | None = None
@@ -22,7 +24,7 @@ def stable_secret(
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         value = secrets.token_hex(32).encode()
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

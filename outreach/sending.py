@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from outreach.files import private_database
 from outreach.mail import envelope_address
 from outreach.mail_errors import (
     RecipientRefused,
@@ -68,7 +69,7 @@ class SendLog:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)
         with self.connect() as connection:
             connection.executescript(SCHEMA)
 

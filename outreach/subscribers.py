@@ -20,6 +20,7 @@ from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 
+from outreach.files import private_database
 from outreach.topics import TOPICS_BY_SLUG
 
 Status = Literal["pending", "confirmed", "unsubscribed", "bounced", "complained"]
@@ -139,7 +140,7 @@ def _row(row: sqlite3.Row) -> Subscriber:
 class SubscriberStore:
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
 

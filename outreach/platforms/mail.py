@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Literal, Protocol
 from urllib.parse import quote
 
+from outreach.files import PRIVATE_FILE, private_folder
 from outreach.mail import envelope_address
 from outreach.mail_errors import RecipientDeferred, sending_failure
 from outreach.platforms.static import atomic_write
@@ -71,7 +72,8 @@ class OutboxSender:
     def write(self, raw: bytes, recipient: str, key: str) -> None:
         """Store ready-made message bytes (newsletters arrive already signed)."""
         folders = [re.sub(r"[^a-z0-9-]", "-", part.lower()) or "-" for part in key.split(":")[:-1]]
-        atomic_write(self.root.joinpath(*folders) / outbox_name(recipient), raw)
+        private_folder(self.root)  # messages carry personal tokens: owner only
+        atomic_write(self.root.joinpath(*folders) / outbox_name(recipient), raw, PRIVATE_FILE)
 
 
 class SmtpSender:

@@ -10,36 +10,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
+from outreach.files import atomic_write
 from outreach.ledger import Ledger, Publication
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 
 
 class UnsafePath(ValueError):
     """A deliverable path that would land outside the site folder."""
-
-
-def atomic_write(path: Path, content: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``content`` so no reader ever sees a partial file."""
-    if not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(content)
-            temp.flush()
-            os.fchmod(temp.fileno(), mode)
-            os.fdatasync(temp.fileno())  # the bytes are on disk before the name points at them
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
 
 
 def stat_token(path: Path) -> str:

@@ -27,6 +27,7 @@ from typing import Literal
 
 import mutagen
 
+from outreach.files import PRIVATE_FILE, atomic_write, private_folder
 from outreach.podcast.ffmpeg import FfmpegError, decoded_seconds, run_ffmpeg
 
 ALGORITHM_VERSION = "8"
@@ -250,10 +251,7 @@ def cached_mastering_key(source: Path, profile: AudioProfile, cache_dir: Path) -
         return marker.read_text().strip()
     except FileNotFoundError:
         key = mastering_key(source, profile)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        temp = marker.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(key)
-        os.replace(temp, marker)
+        atomic_write(marker, key.encode(), PRIVATE_FILE)
         return key
 
 
@@ -344,7 +342,7 @@ def master(
         ) from None
     if not math.isfinite(measured.integrated) or measured.peak is None:
         raise AudioError(f"{source}: the recording is silent; check the export")
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(cache_dir)
     temp = cache_dir / f".{key}.{os.getpid()}.mp3"
     gain = profile.target_lufs - measured.integrated + CODEC_LOSS_LU
     ceiling = LIMITER_CEILING_DBFS
@@ -375,6 +373,7 @@ def master(
                 f"{MAX_OUTPUT_SAMPLE_PEAK_DBFS} dBFS; the recording may be clipped or mostly "
                 "silence: check the export"
             )
+        os.chmod(temp, PRIVATE_FILE)  # the cache holds embargoed episodes: owner only
         os.replace(temp, cached)
     finally:
         if temp.exists():
@@ -391,7 +390,7 @@ def master(
     )
     fields = asdict(mastered)
     fields.pop("path")
-    report.write_text(json.dumps(fields, indent=2, sort_keys=True))
+    atomic_write(report, json.dumps(fields, indent=2, sort_keys=True).encode(), PRIVATE_FILE)
     return mastered
 
 

@@ -17,6 +17,7 @@ from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
+from outreach.locks import Notice, hold
 from outreach.mail import build_message, mailbox
 from outreach.platforms.mail import MailSender, OutboxSender, SmtpSender
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
@@ -146,26 +147,35 @@ def send_pitches(
     now: datetime,
     password: str | None = None,
     throttle: Callable[[], None] | None = None,
+    notice: Notice | None = None,
 ) -> list[str]:
-    """Send every planned pitch over one connection; record each as soon as it is accepted."""
+    """Send every planned pitch over one connection; record each as soon as it is accepted.
+
+    One run at a time per finding (another run waits; ``notice`` tells why), and a pitch the
+    ledger shows as sent meanwhile (by another run) is skipped: nobody is pitched twice."""
     sent: list[str] = []
     if not plan.pitches:
         return sent
-    with make_sender(settings, password, throttle) as sender:
-        for pitch in plan.pitches:
-            item = f"pitch:{pitch.journalist.email}"
-            key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
-            sender.send(pitch.message, pitch.journalist.email, key)
-            ledger.record(
-                plan.finding_id,
-                PITCH_CHANNEL,
-                sender.name,
-                item,
-                pitch.message["Message-ID"],
-                None,
-                now,
-            )
-            sent.append(pitch.journalist.email)
+    with hold(settings.paths.state, f"pitching {plan.finding_id}", notice):
+        done = ledger.items(plan.finding_id, PITCH_CHANNEL, settings.mail.platform)
+        todo = [p for p in plan.pitches if f"pitch:{p.journalist.email}" not in done]
+        if not todo:
+            return sent
+        with make_sender(settings, password, throttle) as sender:
+            for pitch in todo:
+                item = f"pitch:{pitch.journalist.email}"
+                key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
+                sender.send(pitch.message, pitch.journalist.email, key)
+                ledger.record(
+                    plan.finding_id,
+                    PITCH_CHANNEL,
+                    sender.name,
+                    item,
+                    pitch.message["Message-ID"],
+                    None,
+                    now,
+                )
+                sent.append(pitch.journalist.email)
     return sent
 
 

@@ -1,0 +1,106 @@
+"""Writing files: atomically, and readable only by those they are for.
+
+The state folder holds personal data (subscribers), embargoed press-kit addresses (the
+ledger), signing secrets and cached audio; the outbox holds messages with personal tokens.
+They are 0600 files in 0700 folders whatever the umask, and files or folders made by an
+older version are tightened when opened. Public files (the site, previews) are 0644 in 0755
+folders whatever the umask, so a web server running as another user can read them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+PRIVATE_FILE = 0o600
+PUBLIC_FILE = 0o644
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps next to a database; it gives them the database file's mode."""
+
+
+def folder_mode(file_mode: int) -> int:
+    """The folder mode that goes with a file mode: whoever may read a file may enter its
+    folder (0600 -> 0700, 0644 -> 0755)."""
+    return file_mode | ((file_mode & 0o444) >> 2)
+
+
+def make_folders(path: Path, mode: int) -> Path:
+    """Create ``path`` and its missing parents with exactly ``mode`` (mkdir alone would let
+    the umask decide); folders that already exist are left as they are."""
+    missing: list[Path] = []
+    current = path
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode)
+        except FileExistsError:  # another process made it first
+            if not folder.is_dir():
+                raise
+            continue
+        os.chmod(folder, mode)
+    return path
+
+
+def private_folder(path: Path) -> Path:
+    """``path`` as a folder only its owner can open: created 0700 with its missing parents,
+    or tightened to 0700 if it exists and others may read it."""
+    make_folders(path, 0o700)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def tighten(path: Path) -> None:
+    """Take every permission but the owner's off an existing file (one an older version made)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
+
+
+def private_database(path: Path) -> Path:
+    """Make a SQLite file ready to open as owner-only: a 0700 folder and a 0600 database.
+
+    SQLite creates a new database with the umask's mode (0644 under the usual 022) and gives
+    its -wal, -shm and -journal files the database's mode, so the database is created here
+    first, with 0600; existing files are tightened."""
+    private_folder(path.parent)
+    for companion in SQLITE_COMPANIONS:
+        tighten(path.with_name(path.name + companion))
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        tighten(path)
+    else:
+        os.close(descriptor)
+    return path
+
+
+def atomic_write(path: Path, content: bytes, mode: int = PUBLIC_FILE) -> None:
+    """Replace ``path`` with ``content`` so no reader ever sees a partial file.
+
+    The file gets exactly ``mode`` whatever the umask (public by default; PRIVATE_FILE for
+    state and mail), and missing folders the matching folder mode (0755, or 0700)."""
+    if not path.parent.is_dir():
+        make_folders(path.parent, folder_mode(mode))
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(content)
+            temp.flush()
+            os.fchmod(temp.fileno(), mode)
+            os.fdatasync(temp.fileno())  # the bytes are on disk before the name points at them
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
