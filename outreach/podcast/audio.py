@@ -224,10 +224,7 @@ def decoded_duration(path: Path, cache_dir: Path | None = None, remember: bool =
             raise AudioError(f"{path}: holds no audio; export it again as WAV, FLAC, MP3 or M4A")
         _DECODED[signature] = seconds
     if remember and marker is not None and not marker.is_file():
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        temp = marker.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(repr(_DECODED[signature]))
-        os.replace(temp, marker)
+        atomic_write(marker, repr(_DECODED[signature]).encode(), PRIVATE_FILE)
     return _DECODED[signature]
 
 
