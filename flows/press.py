@@ -25,7 +25,7 @@ from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
-from outreach.press.pitch import PitchPlan, pitch_plan_for, send_pitches
+from outreach.press.pitch import PitchOutcome, PitchPlan, pitch_plan_for, send_pitches
 from outreach.release import Held
 
 APPROVAL_TIMEOUT = timedelta(days=2)
@@ -117,7 +117,7 @@ def _decide(approve_pitches: bool | None, finding_id: str) -> PitchDecision | No
     retry_delay_seconds=30,
     retry_condition_fn=worth_retrying,
 )
-def send_pitches_task(plan: PitchPlan, settings: Settings, now: datetime) -> list[str]:
+def send_pitches_task(plan: PitchPlan, settings: Settings, now: datetime) -> PitchOutcome:
     ledger = Ledger(settings.paths.ledger)
     notice = get_run_logger().warning  # another run pitching this finding: say who, then wait
     if settings.mail.platform != "smtp":
@@ -156,12 +156,17 @@ def pitch_findings(
         business = _pick(choice.business, choice.business_runners_up, decision.business_headline)
         consumer = _pick(choice.consumer, choice.consumer_runners_up, decision.consumer_headline)
         plan, _, _ = pitch_plan_for(finding, settings, ledger, now, business, consumer)
-        sent = send_pitches_task(plan, settings, now)
-        meanwhile = len(plan.pitches) - len(sent)
+        outcome = send_pitches_task(plan, settings, now)
+        meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
         by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
         notes.append(
-            f"Pitched '{finding.id}' to {len(sent)} journalist(s) via {settings.mail.platform}"
-            f"{by_other}."
+            f"Pitched '{finding.id}' to {len(outcome.sent)} journalist(s) via "
+            f"{settings.mail.platform}{by_other}."
+        )
+        notes.extend(
+            f"Not pitched: {email} ({reason}); correct press/journalists.csv and release "
+            f"'{finding.id}' again to retry."
+            for email, reason in outcome.not_sent
         )
     return notes
 

@@ -450,3 +450,28 @@ def test_kit_vcard_puts_family_name_first_in_n(press_project: Path) -> None:
     assert card.fn.value == "Alex Morgan"
     assert (card.n.value.family, card.n.value.given) == ("Morgan", "Alex")
     assert card.email.value == "press@example.org"
+
+
+def test_a_refused_journalist_address_skips_that_journalist_only(
+    press_project: Path, inbox: Inbox
+) -> None:
+    """A 5xx to one journalist's RCPT is that journalist's problem: the others are pitched,
+    the refused one is reported and left unrecorded (a corrected list retries it)."""
+    extra = "Ama Two,ama2@example.com,Food Desk 2,food-agriculture,Ghana,yes,no\n"
+    journalists = press_project / "press" / "journalists.csv"
+    journalists.write_text(journalists.read_text() + extra, encoding="utf-8")
+    inbox.refuse["ama@example.com"] = "550 5.1.1 no such mailbox"
+    settings = smtp_settings(press_project, inbox)
+    release(settings, None, None, NOW)
+    ledger = Ledger(settings.paths.ledger)
+    finding = load_catalog(settings)["alpha-cocoa-prices"]
+    plan, _, _ = pitch_plan_for(finding, settings, ledger, NOW)
+    assert [p.journalist.email for p in plan.pitches] == ["ama@example.com", "ama2@example.com"]
+
+    outcome = send_pitches(plan, settings, ledger, NOW)
+
+    assert outcome.sent == ["ama2@example.com"]
+    assert outcome.not_sent == [("ama@example.com", "550 5.1.1 no such mailbox")]
+    assert [rcpts for _, rcpts, _ in inbox.accepted] == [["ama2@example.com"]]
+    again, _, _ = pitch_plan_for(finding, settings, ledger, NOW)
+    assert [p.journalist.email for p in again.pitches] == ["ama@example.com"]

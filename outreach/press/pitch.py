@@ -19,6 +19,7 @@ from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
 from outreach.locks import Notice, hold
 from outreach.mail import build_message, mailbox
+from outreach.mail_errors import RecipientDeferred, RecipientRefused
 from outreach.platforms.mail import MailSender, OutboxSender, SmtpSender
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
@@ -140,6 +141,17 @@ def make_sender(
     return OutboxSender(settings.paths.outbox)
 
 
+@dataclass
+class PitchOutcome:
+    """What one pitching run did: who got their pitch, and who could not be reached."""
+
+    sent: list[str] = field(default_factory=list)
+    not_sent: list[tuple[str, str]] = field(default_factory=list)
+    """(address, the server's reason): a refusal of that journalist's own address, or an
+    address this server cannot take; the others are still pitched. Not recorded, so a later
+    run (after the list is corrected) tries again."""
+
+
 def send_pitches(
     plan: PitchPlan,
     settings: Settings,
@@ -148,24 +160,33 @@ def send_pitches(
     password: str | None = None,
     throttle: Callable[[], None] | None = None,
     notice: Notice | None = None,
-) -> list[str]:
+) -> PitchOutcome:
     """Send every planned pitch over one connection; record each as soon as it is accepted.
 
     One run at a time per finding (another run waits; ``notice`` tells why), and a pitch the
-    ledger shows as sent meanwhile (by another run) is skipped: nobody is pitched twice."""
-    sent: list[str] = []
+    ledger shows as sent meanwhile (by another run) is skipped: nobody is pitched twice.
+    A refusal of one journalist's address skips that journalist only; a refusal of the
+    sender (login, connection, the server itself) raises SenderFailure and stops them all."""
+    outcome = PitchOutcome()
     if not plan.pitches:
-        return sent
+        return outcome
     with hold(settings.paths.state, f"pitching {plan.finding_id}", notice):
         done = ledger.items(plan.finding_id, PITCH_CHANNEL, settings.mail.platform)
         todo = [p for p in plan.pitches if f"pitch:{p.journalist.email}" not in done]
         if not todo:
-            return sent
+            return outcome
         with make_sender(settings, password, throttle) as sender:
             for pitch in todo:
                 item = f"pitch:{pitch.journalist.email}"
                 key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
-                sender.send(pitch.message, pitch.journalist.email, key)
+                try:
+                    sender.send(pitch.message, pitch.journalist.email, key)
+                except RecipientRefused as refused:
+                    outcome.not_sent.append((pitch.journalist.email, refused.reply))
+                    continue
+                except RecipientDeferred as deferred:
+                    outcome.not_sent.append((pitch.journalist.email, deferred.reason))
+                    continue
                 ledger.record(
                     plan.finding_id,
                     PITCH_CHANNEL,
@@ -175,8 +196,8 @@ def send_pitches(
                     None,
                     now,
                 )
-                sent.append(pitch.journalist.email)
-    return sent
+                outcome.sent.append(pitch.journalist.email)
+    return outcome
 
 
 def pitch_plan_for(
