@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -270,18 +270,23 @@ class WordPressSettings(_Section):
         return value if value.endswith("/") else value + "/"
 
 
+def _refuse_unknown(kind: str, names: Iterable[str], known: Sequence[str], where: str = "") -> None:
+    """One message for every name that is not one of ``known``, with the choices."""
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"no {kind} named {', '.join(repr(name) for name in unknown)}{where}; "
+            f"choose from: {', '.join(known)}"
+        )
+
+
 class ChannelSettings(_Section):
     platforms: list[str] = ["static"]
 
     @field_validator("platforms")
     @classmethod
     def _known_platforms(cls, value: list[str]) -> list[str]:
-        unknown = [name for name in value if name not in PLATFORM_NAMES]
-        if unknown:
-            raise ValueError(
-                f"no platform named {', '.join(repr(name) for name in unknown)}; "
-                f"choose from: {', '.join(PLATFORM_NAMES)}"
-            )
+        _refuse_unknown("platform", value, PLATFORM_NAMES)
         return value
 
 
@@ -307,13 +312,7 @@ class Settings(_Section):
     def _known_channels(cls, value: dict[str, ChannelSettings]) -> dict[str, ChannelSettings]:
         from outreach.channels import available_channels  # channels import this module
 
-        known = sorted(available_channels())
-        unknown = [name for name in value if name not in known]
-        if unknown:
-            raise ValueError(
-                f"no channel named {', '.join(repr(name) for name in unknown)} (a section "
-                f"[channels.NAME]); choose from: {', '.join(known)}"
-            )
+        _refuse_unknown("channel", value, sorted(available_channels()), " (a [channels.NAME])")
         return value
 
     def channel(self, name: str) -> ChannelSettings:

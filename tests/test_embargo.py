@@ -3,10 +3,7 @@ lift, except its press kit at its unguessable address; the kits' folder lists no
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -15,7 +12,8 @@ import requests
 from bs4 import BeautifulSoup
 from test_objectstore import BUCKET, s3, settings_for  # noqa: F401 (s3 is a fixture)
 
-from conftest import AFTER_EMBARGO, NOW, free_port
+from browser_tools import serving
+from conftest import AFTER_EMBARGO, NOW
 from outreach.channels.press import kit_base
 from outreach.config import Settings, load_settings
 from outreach.release import load_catalog, release
@@ -110,16 +108,8 @@ def listing_server(settings: Settings) -> Iterator[str]:
     """A web server that lists folders without an index page (like a default Apache or
     python -m http.server), serving the site folder on loopback."""
     settings.paths.public.mkdir(parents=True, exist_ok=True)
-    handler = partial(SimpleHTTPRequestHandler, directory=str(settings.paths.public))
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(settings.paths.public) as address:
+        yield address
 
 
 def test_press_kit_folder_listing_shows_no_kit_token(
