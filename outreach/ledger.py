@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from outreach.files import private_database
+from outreach.files import private_database, use_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS publications (
@@ -67,7 +67,7 @@ class Ledger:
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
+        use_wal(connection)
         connection.execute("PRAGMA synchronous=FULL")
         return connection
 

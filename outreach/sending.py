@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from outreach.files import private_database
+from outreach.files import private_database, use_wal
 from outreach.mail import envelope_address
 from outreach.mail_errors import (
     RecipientRefused,
@@ -79,7 +79,7 @@ class SendLog:
             self.path, timeout=60, isolation_level=None, check_same_thread=False
         )
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            use_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             yield connection
         finally:

@@ -20,7 +20,7 @@ from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 
-from outreach.files import private_database
+from outreach.files import private_database, use_wal
 from outreach.topics import TOPICS_BY_SLUG
 
 Status = Literal["pending", "confirmed", "unsubscribed", "bounced", "complained"]
@@ -149,7 +149,7 @@ class SubscriberStore:
         connection = sqlite3.connect(self.path, timeout=30)
         connection.row_factory = sqlite3.Row
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            use_wal(connection)
             with connection:
                 yield connection
         finally:

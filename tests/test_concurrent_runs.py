@@ -6,6 +6,7 @@ counts what each person received. No sleeps: every wait is for a line or an exit
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import re
@@ -19,12 +20,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import NOW, REPO
 from outreach.config import Settings, load_settings
+from outreach.ledger import Ledger
 from outreach.locks import hold, lock_path
+from outreach.sending import SendLog
 from outreach.subscribers import SubscriberStore
 from smtp_tools import Inbox
 
@@ -268,3 +272,29 @@ def test_two_newsletter_sends_at_once_mail_each_subscriber_once(
     assert [run.finish() for run in runs] == [0, 0], "\n\n".join(r.output for r in runs)
     assert sorted(received(inbox, newsletter=True).elements()) == sorted(COTTON)
     assert sum(sent_by_each(runs, "beta-cotton-traceability")) == len(COTTON)
+
+
+def _open_stores(path: str, barrier: Any) -> str | None:
+    barrier.wait()  # every process opens the new files at the same moment
+    try:
+        SendLog(Path(path) / "ledger.sqlite")
+        Ledger(Path(path) / "ledger.sqlite")
+        SubscriberStore(Path(path) / "subscribers.sqlite")
+    except Exception as exc:
+        return repr(exc)
+    return None
+
+
+def test_new_stores_opened_by_several_processes_at_once_all_open(tmp_path: Path) -> None:
+    """Two runs starting together both switch a new database to WAL; SQLite may refuse the
+    second at once ("database is locked") without waiting: neither run may fail for that."""
+    context = multiprocessing.get_context("spawn")
+    failures = []
+    with context.Manager() as manager, context.Pool(6) as pool:
+        for trial in range(20):
+            folder = tmp_path / str(trial)
+            folder.mkdir()
+            barrier = manager.Barrier(6)
+            results = pool.starmap(_open_stores, [(str(folder), barrier)] * 6)
+            failures += [result for result in results if result]
+    assert failures == []
