@@ -7,7 +7,8 @@ e7ca65c (the last release before stores had schema versions) with
     .venv/bin/python tests/make_state_v1.py
 
 which builds ``fixture_project`` in a temporary folder (the fixture findings, a short journalist
-list, the blog, press kit and newsroom on the static platform, mail to the outbox), then at the
+list, the blog, press kit and newsroom on the static platform, mail to the outbox, fixed signing
+secrets in its state folder), then at the
 test clock:
 
 - releases every finding (gamma is held by its embargo; its press kit is rendered),
@@ -37,6 +38,7 @@ sys.path.insert(0, str(HERE))
 
 from conftest import FIXTURES, NOW, REPO, write_config  # noqa: E402
 from outreach.config import Settings, load_settings  # noqa: E402
+from outreach.files import PRIVATE_FILE, atomic_write, private_folder  # noqa: E402
 
 JOURNALISTS = """name,email,outlet,beats,regions,accepts_embargoes,opted_out
 Ama Food,ama@example.com,Food Desk,food-agriculture,Ghana,yes,no
@@ -44,7 +46,9 @@ Lena Embargo,lena@example.com,Pack Daily,plastics-packaging,,yes,no
 Omar Optout,omar@example.com,Pack News,plastics-packaging,,yes,yes
 Priya Cotton,priya@example.com,Textile Times,apparel-textiles,India,yes,no
 """
-ENVIRON = {"OUTREACH_PRESS_SECRET": "state-v1-press", "OUTREACH_LINK_SECRET": "state-v1-link"}
+SECRETS = {"press-secret": "state-v1-press-secret", "link-secret": "state-v1-link-secret"}
+"""The signing secrets a user's state folder keeps next to the databases (press-kit addresses
+in the ledger are derived from the press secret)."""
 SUBSCRIBERS = {
     "food1@example.com": ("food-agriculture",),
     "food2@example.com": ("food-agriculture", "scope-3-climate"),
@@ -67,6 +71,8 @@ def fixture_project(root: Path) -> Path:
     shutil.copytree(REPO / "press", root / "press")
     (root / "press" / "journalists.csv").write_text(JOURNALISTS, encoding="utf-8")
     channels = '\n[channels.press]\nplatforms = ["static"]\n\n[channels.newsroom]\nplatforms = ["static"]\n'
+    for name, value in SECRETS.items():
+        atomic_write(private_folder(root / "state") / name, value.encode(), PRIVATE_FILE)
     config = write_config(root, root / "findings", root / "media", channels)
     text = config.read_text(encoding="utf-8")
     config.write_text(
@@ -79,7 +85,7 @@ def fixture_project(root: Path) -> Path:
 
 
 def fixture_settings(root: Path) -> Settings:
-    return load_settings(root / "outreach.toml", environ=ENVIRON)
+    return load_settings(root / "outreach.toml", environ={})
 
 
 def fill(settings: Settings) -> None:
