@@ -73,7 +73,7 @@ def make_project(folder: Path, subscribers: int, port: int) -> Path:
     config = config.replace('smtp_host = "localhost"', 'smtp_host = "127.0.0.1"')
     config = config.replace("smtp_port = 587", f"smtp_port = {port}")
     config = config.replace('smtp_security = "starttls"', 'smtp_security = "none"')
-    config = config.replace("rate_per_second = 10 ", "rate_per_second = 1000000 ")
+    config = config.replace("rate_per_second = 10 ", "rate_per_second = 100000 ")
     config = config.replace("connections = 2 ", f"connections = {CONNECTIONS} ")
     (folder / "outreach.toml").write_text(config)
     from outreach.config import load_settings

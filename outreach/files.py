@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import stat
 import tempfile
-import time
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -106,20 +104,3 @@ def atomic_write(path: Path, content: bytes, mode: int = PUBLIC_FILE) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
-
-
-def use_wal(connection: sqlite3.Connection, attempts: int = 40) -> None:
-    """Put the connection's database in WAL mode (a no-op once it is).
-
-    Two processes opening a new database at the same moment both try to switch it, and SQLite
-    can answer the second "database is locked" at once, without waiting for its busy timeout;
-    so the switch is retried for a while (about 40 s in all) before giving up."""
-    for attempt in range(1, attempts + 1):
-        try:
-            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                connection.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts:
-                raise
-            time.sleep(0.05 * attempt)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from outreach.files import private_database, use_wal
+from outreach.store import Migration, Schema, Store
 
-SCHEMA = """
+PUBLICATIONS = """
 CREATE TABLE IF NOT EXISTS publications (
     finding_id   TEXT NOT NULL,
     channel      TEXT NOT NULL,
@@ -26,15 +26,21 @@ CREATE TABLE IF NOT EXISTS publications (
     remote_id    TEXT,
     published_at TEXT NOT NULL,
     PRIMARY KEY (finding_id, channel, platform, item)
-);
+)"""
+RENDERS = """
 CREATE TABLE IF NOT EXISTS renders (
     finding_id TEXT NOT NULL,
     channel    TEXT NOT NULL,
     unit       TEXT NOT NULL,
     input_key  TEXT NOT NULL,
     PRIMARY KEY (finding_id, channel, unit)
-);
-"""
+)"""
+SCHEMA = Schema(
+    "ledger",
+    (Migration(1, "publications and render keys", (PUBLICATIONS, RENDERS)),),
+    unversioned=("publications", "renders"),
+)
+"""Migration 1 is the schema as it was before versions were recorded (see outreach.store)."""
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,10 @@ class Ledger:
         self.path = path
         self._shared: sqlite3.Connection | None = None
         self._uncommitted = 0
-        private_database(path)
-        with self._connect() as connection:
-            connection.executescript(SCHEMA)
+        self._store = Store(path, SCHEMA, synchronous="FULL")
 
     def _open(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=30)
-        use_wal(connection)
-        connection.execute("PRAGMA synchronous=FULL")
-        return connection
+        return self._store.open()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from outreach.files import private_database, use_wal
 from outreach.mail import envelope_address
 from outreach.mail_errors import (
     RecipientRefused,
@@ -36,14 +35,16 @@ from outreach.mail_errors import (
     sending_failure,
     unreachable,
 )
+from outreach.store import Migration, Schema, Store
 
-SCHEMA = """
+SENDS = """
 CREATE TABLE IF NOT EXISTS sends (
     send_id    TEXT PRIMARY KEY,
     subject    TEXT NOT NULL,
     frozen_at  TEXT NOT NULL,
     recipients INTEGER NOT NULL
-);
+)"""
+SEND_RECIPIENTS = """
 CREATE TABLE IF NOT EXISTS send_recipients (
     send_id    TEXT NOT NULL,
     email      TEXT NOT NULL,
@@ -52,8 +53,13 @@ CREATE TABLE IF NOT EXISTS send_recipients (
     detail     TEXT NOT NULL DEFAULT '',
     updated_at TEXT NOT NULL,
     PRIMARY KEY (send_id, email)
-);
-"""
+)"""
+SCHEMA = Schema(
+    "sends",
+    (Migration(1, "sends and their recipients", (SENDS, SEND_RECIPIENTS)),),
+    unversioned=("sends", "send_recipients"),
+)
+"""Migration 1 is the schema as it was before versions were recorded (see outreach.store)."""
 
 
 @dataclass(frozen=True)
@@ -69,18 +75,13 @@ class SendLog:
 
     def __init__(self, path: Path):
         self.path = path
-        private_database(path)
-        with self.connect() as connection:
-            connection.executescript(SCHEMA)
+        self._store = Store(path, SCHEMA, synchronous="NORMAL", timeout=60)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=False
-        )
+        """An autocommit connection the sending threads share (writes serialised by them)."""
+        connection = self._store.open(autocommit=True, threads=True)
         try:
-            use_wal(connection)
-            connection.execute("PRAGMA synchronous=NORMAL")
             yield connection
         finally:
             connection.close()

@@ -20,7 +20,7 @@ from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 
-from outreach.files import private_database, use_wal
+from outreach.store import Migration, Schema, Store
 from outreach.topics import TOPICS_BY_SLUG
 
 Status = Literal["pending", "confirmed", "unsubscribed", "bounced", "complained"]
@@ -28,7 +28,7 @@ STATUSES: tuple[Status, ...] = ("pending", "confirmed", "unsubscribed", "bounced
 SUPPRESSED: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"})
 CSV_COLUMNS = ("email", "name", "topics", "status", "consent_at", "consent_source")
 
-SCHEMA = """
+SUBSCRIBERS = """
 CREATE TABLE IF NOT EXISTS subscribers (
     email          TEXT PRIMARY KEY,
     name           TEXT NOT NULL DEFAULT '',
@@ -39,12 +39,18 @@ CREATE TABLE IF NOT EXISTS subscribers (
     consent_at     TEXT NOT NULL,
     consent_source TEXT NOT NULL,
     updated_at     TEXT NOT NULL
-);
+)"""
+WEB_MAIL = """
 CREATE TABLE IF NOT EXISTS web_mail (
     email   TEXT PRIMARY KEY,
     sent_at REAL NOT NULL
-);
-"""
+)"""
+SCHEMA = Schema(
+    "subscribers",
+    (Migration(1, "subscribers and sign-up mail claims", (SUBSCRIBERS, WEB_MAIL)),),
+    unversioned=("subscribers", "web_mail"),
+)
+"""Migration 1 is the schema as it was before versions were recorded (see outreach.store)."""
 IMPORT = (
     "INSERT INTO subscribers VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (email) DO UPDATE SET "
@@ -140,20 +146,12 @@ def _row(row: sqlite3.Row) -> Subscriber:
 class SubscriberStore:
     def __init__(self, path: Path):
         self.path = path
-        private_database(path)
-        with self._connect() as connection:
-            connection.executescript(SCHEMA)
+        self._store = Store(path, SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.row_factory = sqlite3.Row
-        try:
-            use_wal(connection)
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+        with self._store.connection(rows=True) as connection:
+            yield connection
 
     def get(self, email: str) -> Subscriber | None:
         with self._connect() as connection:

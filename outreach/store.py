@@ -1,0 +1,240 @@
+"""SQLite state files: one way to open, configure and upgrade every store.
+
+The ledger, the newsletter's send log and the subscriber store are SQLite files that users
+keep across upgrades. Each is a named schema with ordered migrations; the versions applied to
+a file are rows of its ``schema_migrations`` table (store, version), so one file can hold
+several stores (the ledger file holds the ledger and the send log) and the same table can
+live in a PostgreSQL database later. Opening a store upgrades the file in place in one
+``BEGIN IMMEDIATE`` transaction: two processes opening an old file at once migrate it once,
+and a failed migration leaves the file as it was. A file made by a newer version is refused.
+
+Every connection gets the same settings: WAL (readers never wait for the writer), a busy
+timeout, foreign keys on, and a 0600 file in a 0700 folder (``private_database``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from outreach.files import private_database
+
+VERSIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    store       TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    applied_at  TEXT NOT NULL,
+    PRIMARY KEY (store, version)
+)"""
+Synchronous = Literal["FULL", "NORMAL"]
+
+
+def use_wal(connection: sqlite3.Connection, attempts: int = 40) -> None:
+    """Put the connection's database in WAL mode (a no-op once it is).
+
+    Two processes opening a new database at the same moment both try to switch it, and SQLite
+    can answer the second "database is locked" at once, without waiting for its busy timeout;
+    so the switch is retried for a while (about 40 s in all) before giving up."""
+    for attempt in range(1, attempts + 1):
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+
+
+class StoreError(Exception):
+    """A state file that cannot be opened or upgraded; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of a schema: statements run in order, in the upgrade's transaction."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A store's tables as an ordered list of migrations.
+
+    ``unversioned`` names the tables that version 1 created: a file made before versions
+    were recorded holds them without a ``schema_migrations`` row, and is recognised as
+    version 1 (its tables are kept, not created again)."""
+
+    name: str
+    migrations: tuple[Migration, ...]
+    unversioned: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        numbers = [m.version for m in self.migrations]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError(f"{self.name}: migrations must be numbered 1, 2, 3...: {numbers}")
+
+    @property
+    def version(self) -> int:
+        return len(self.migrations)
+
+
+def _tables(connection: sqlite3.Connection) -> set[str]:
+    rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {row[0] for row in rows}
+
+
+def schema_version(connection: sqlite3.Connection, store: str) -> int:
+    """The newest version of ``store`` recorded in the file (0: none recorded)."""
+    if "schema_migrations" not in _tables(connection):
+        return 0
+    row = connection.execute(
+        "SELECT MAX(version) FROM schema_migrations WHERE store = ?", (store,)
+    ).fetchone()
+    return row[0] or 0
+
+
+class Store:
+    """A SQLite file holding one or more schemas, upgraded to their newest version on open.
+
+    ``synchronous``: FULL syncs every commit (the ledger: a record is of something already
+    published); NORMAL may lose the last commits on a power cut but never corrupts (the send
+    log's per-message updates, where FULL would halve the sending pace)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *schemas: Schema,
+        synchronous: Synchronous = "FULL",
+        timeout: float = 30.0,
+    ):
+        self.path = path
+        self.schemas = schemas
+        self.synchronous = synchronous
+        self.timeout = timeout
+        private_database(path)
+        self.migrate()
+
+    def open(
+        self, *, autocommit: bool = False, threads: bool = False, rows: bool = False
+    ) -> sqlite3.Connection:
+        """A configured connection; the caller closes it. ``autocommit``: every statement
+        commits at once unless inside an explicit BEGIN; otherwise Python's sqlite3 begins a
+        transaction before the first write and ``with connection`` commits it. ``threads``:
+        usable from several threads (the caller serialises writes). ``rows``: sqlite3.Row."""
+        try:
+            connection = sqlite3.connect(
+                self.path,
+                timeout=self.timeout,
+                isolation_level=None if autocommit else "",
+                check_same_thread=not threads,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        if rows:
+            connection.row_factory = sqlite3.Row
+        try:
+            connection.execute(f"PRAGMA synchronous={self.synchronous}")
+            connection.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            connection.close()
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        return connection
+
+    @contextmanager
+    def connection(self, **options: bool) -> Iterator[sqlite3.Connection]:
+        """``open`` for one use: committed on success, rolled back on error, always closed."""
+        connection = self.open(**options)
+        try:
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+    @contextmanager
+    def transaction(self, **options: bool) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE): a read-then-write inside it
+        cannot be overtaken by another process's write. Committed on success, else rolled back."""
+        connection = self.open(autocommit=True, **options)
+        try:
+            with immediate(connection):
+                yield connection
+        finally:
+            connection.close()
+
+    def versions(self) -> dict[str, int]:
+        """Each schema's version recorded in the file."""
+        with self.connection() as connection:
+            return {s.name: schema_version(connection, s.name) for s in self.schemas}
+
+    def migrate(self) -> None:
+        """Bring every schema to its newest version, in one transaction; nothing to do (one
+        read, no lock) when the file is current."""
+        connection = self.open(autocommit=True)
+        try:
+            use_wal(connection)
+            if all(self._current(connection, s) for s in self.schemas):
+                return
+            with immediate(connection):  # re-read under the lock: another process may be done
+                for schema in self.schemas:
+                    if not self._current(connection, schema):
+                        self._upgrade(connection, schema)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot upgrade {self.path}: {exc}. Nothing was changed; restore the file "
+                "from a backup if it is damaged, or retry once other runs have finished."
+            ) from exc
+        finally:
+            connection.close()
+
+    def _current(self, connection: sqlite3.Connection, schema: Schema) -> bool:
+        found = schema_version(connection, schema.name)
+        if found > schema.version:
+            raise StoreError(
+                f"{self.path} holds the {schema.name} store at schema version {found}, made by "
+                f"a newer version of the pipeline (this one knows versions up to "
+                f"{schema.version}). Upgrade the pipeline; do not open the file with this one."
+            )
+        return found == schema.version
+
+    def _upgrade(self, connection: sqlite3.Connection, schema: Schema) -> None:
+        connection.execute(VERSIONS_TABLE)
+        found = schema_version(connection, schema.name)
+        if found == 0 and schema.unversioned and set(schema.unversioned) <= _tables(connection):
+            found = 1  # made before versions were recorded: its tables are version 1's
+            _record(connection, schema, schema.migrations[0], "found (made before versions)")
+        for migration in schema.migrations[found:]:
+            for statement in migration.statements:
+                connection.execute(statement)
+            _record(connection, schema, migration, migration.description)
+
+
+def _record(
+    connection: sqlite3.Connection, schema: Schema, migration: Migration, description: str
+) -> None:
+    connection.execute(
+        "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+        (schema.name, migration.version, description, datetime.now(UTC).isoformat()),
+    )
+
+
+@contextmanager
+def immediate(connection: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT on an autocommit connection, ROLLBACK on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if connection.in_transaction:  # SQLite may have rolled back already (a full disk)
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
