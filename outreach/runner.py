@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from outreach.actions import Action, ActionContext, run_gated
 from outreach.channels import get_channel
@@ -20,10 +20,8 @@ from outreach.platforms.base import Platform
 from outreach.platforms.registry import make_platform
 from outreach.platforms.static import StaticSite
 from outreach.release_steps import ChannelPlan, Held, open_platforms, publish_stage
+from outreach.request import ReleaseRequest
 from outreach.vocabulary import Receipt
-
-if TYPE_CHECKING:
-    from outreach.release import ReleaseRequest
 
 T = TypeVar("T")
 
