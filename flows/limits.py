@@ -133,5 +133,10 @@ def wordpress_throttle() -> Callable[[], None] | None:
     return rate_throttle(WORDPRESS_RATE, "calls to WordPress")
 
 
+def platform_throttle(platform: str) -> Callable[[], None] | None:
+    """The shared rate limit of a platform's remote API (WordPress), None for the others."""
+    return wordpress_throttle() if platform == "wordpress" else None
+
+
 class LimitMissing(Exception):
     """A strict limit the pushes need is not on the server."""

@@ -22,37 +22,20 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
 from flows.common import flow_settings, notify_failure, run_clock
-from flows.limits import platform_slot, wordpress_throttle
+from flows.limits import platform_slot, platform_throttle
 from flows.newsletter import send_issue
 from flows.press import pitch_findings, schedule_lifts
+from outreach.actions import Action, ActionContext, PitchFindings, SendIssue, run_gated
 from outreach.channels import get_channel
 from outreach.config import Settings
 from outreach.finding import SLUG_PATTERN, Finding
 from outreach.ledger import Ledger
 from outreach.newsletter import finding_issue
 from outreach.platforms.base import Receipt, is_transient
-from outreach.platforms.registry import WORDPRESS_PASSWORD_BLOCK, make_platform
-from outreach.release import (
-    ChannelPlan,
-    ReleaseReport,
-    load_catalog,
-    notify_channels,
-    open_platforms,
-    plan_channel,
-    platforms_for_reuse,
-    publish_stage,
-    ready_findings,
-    rebuild_ids,
-    remember_renders,
-    resolve_channels,
-    resolve_ids,
-    reuse_for,
-)
-
-
-@task(name="validate-findings", cache_policy=NO_CACHE)
-def validate_findings(settings: Settings) -> dict[str, Finding]:
-    return load_catalog(settings)
+from outreach.platforms.registry import SECRET_BLOCKS, make_platform
+from outreach.release import ReleaseReport, ReleaseRequest, run_release
+from outreach.release_steps import ChannelPlan, Held, open_platforms, publish_stage
+from outreach.runner import PlainRunner
 
 
 @task(
@@ -80,29 +63,17 @@ def prepare_finding(channel: str, finding: Finding, settings: Settings, key: str
     return get_channel(channel).prepare(finding, settings, report)
 
 
-@task(name="notify", cache_policy=NO_CACHE)
-def notify(settings: Settings, channels: list[str], receipts: list[Receipt]) -> list[str]:
-    return notify_channels(settings, channels, receipts)
-
-
-@task(name="render-channel", cache_policy=NO_CACHE)
-def render_channel(
-    settings: Settings, catalog: dict[str, Finding], channel: str, ids: list[str], now: datetime
-) -> ChannelPlan:
-    """Render what changed since the last publish (unchanged findings and pages are kept)."""
-    ledger = Ledger(settings.paths.ledger)
-    reuse = reuse_for(settings, ledger, channel, platforms_for_reuse(settings, [channel]))
-    return plan_channel(settings, catalog, channel, ids, ledger.released(channel), now, reuse)
-
-
 def platform_secrets() -> dict[str, str]:
     """Platform credentials from Prefect Secret blocks; the environment is used without them."""
     from prefect.blocks.system import Secret
 
-    try:
-        return {"wordpress": Secret.load(WORDPRESS_PASSWORD_BLOCK).get()}
-    except ValueError:  # no such block
-        return {}
+    secrets: dict[str, str] = {}
+    for platform, block in SECRET_BLOCKS.items():
+        try:
+            secrets[platform] = Secret.load(block).get()
+        except ValueError:  # no such block
+            continue
+    return secrets
 
 
 def _transient_only(task, task_run, state) -> bool:
@@ -133,9 +104,8 @@ def publish_to(
     """One platform's share of a stage ("findings", then "site"), holding the platform's
     concurrency slot so concurrent releases take turns; a retry skips what is already up."""
     platform = make_platform(
-        settings, platform_name, platform_secrets(),
-        throttle=wordpress_throttle() if platform_name == "wordpress" else None,
-    )  # fmt: skip
+        settings, platform_name, platform_secrets(), throttle=platform_throttle(platform_name)
+    )
     ledger = Ledger(settings.paths.ledger)
     notice = get_run_logger().warning
     with platform_slot(platform_name):
@@ -146,23 +116,51 @@ def publish_to(
 
 @task(name="check-platforms", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10,
       retry_condition_fn=_transient_only)  # fmt: skip
-def check_platforms(settings: Settings, plans: list[ChannelPlan]) -> list[str]:
+def check_platforms(settings: Settings, channels: list[str]) -> list[str]:
     """Reach every platform with its credentials before anything is pushed anywhere."""
+    plans = [ChannelPlan(name) for name in channels]
     return list(open_platforms(settings, plans, platform_secrets()))
 
 
-def publish(
-    settings: Settings, plans: list[ChannelPlan], now: datetime, dry_run: bool
-) -> list[Receipt]:
-    """Findings' files on every platform first, then indexes and feeds."""
-    names = check_platforms(settings, plans)
-    receipts: list[Receipt] = []
-    for stage in ("findings", "site"):
-        for name in names:
-            receipts += publish_to(settings, plans, name, stage, now, dry_run)
-    if not dry_run:
-        remember_renders(Ledger(settings.paths.ledger), plans)
-    return receipts
+@task(name="after-publish", task_run_name="{label}", cache_policy=NO_CACHE)
+def after_publish(action: Action, context: ActionContext, label: str) -> list[str]:
+    """One channel's after-publish action (a feed ping), as its own task."""
+    return run_gated(action, context)
+
+
+class PrefectRunner(PlainRunner):
+    """The release sequence with each step in its Prefect task: retries where the side effect
+    is, a concurrency slot per platform, progress artifacts, and the pitch approval pause."""
+
+    def step(self, name, fn, *args):
+        return task(name=name, cache_policy=NO_CACHE)(fn)(*args)
+
+    def secrets(self) -> dict[str, str]:
+        return platform_secrets()
+
+    def check_platforms(self, settings: Settings, channels) -> list[str]:
+        return check_platforms(settings, list(channels))
+
+    def prepare(self, channel: str, publication, settings: Settings, key: str) -> None:
+        prepare_finding(channel, publication, settings, key)
+
+    def publish(self, settings, plans, platform, site_wide, now, dry_run) -> list[Receipt]:
+        stage = "site" if site_wide else "findings"
+        return publish_to(settings, list(plans), platform, stage, now, dry_run)
+
+    def act(self, action: Action, context: ActionContext) -> list[str]:
+        # Actions that reach people keep their flow steps: the pitch approval pauses the
+        # flow on a server; a newsletter send runs batch by batch with progress.
+        if isinstance(action, PitchFindings):
+            decision = context.approvals.get(action.gate or "")
+            return pitch_findings(context.settings, action.findings, context.now, decision)
+        if isinstance(action, SendIssue):
+            return [send_issue(finding_issue(action.finding), context.settings, context.now)]
+        return after_publish(action, context, f"after-publish-{type(action).__name__}")
+
+    def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:
+        decision = request.approvals.get(PitchFindings.gate or "")
+        return schedule_lifts(held, request.channels, request.config, decision)
 
 
 def _artifact(report: ReleaseReport, key: str) -> None:
@@ -195,33 +193,20 @@ def _run(
     rebuild: bool = False,
     approve_pitches: bool | None = None,
 ) -> ReleaseReport:
-    logger = get_run_logger()
-    settings = flow_settings(config)
-    moment = run_clock()  # never a parameter: see flows.common.clock
-    catalog = validate_findings(settings)
-    names = resolve_channels(settings, channels, platform_secrets())
-    chosen = rebuild_ids(settings, catalog, names) if rebuild else resolve_ids(catalog, ids)
-    for name in names:
-        channel = get_channel(name)
-        for finding in ready_findings(name, catalog, chosen, moment)[0]:
-            key = channel.prepare_key(finding, settings)
-            if key is not None:
-                prepare_finding(name, finding, settings, key)
-    plans = [render_channel(settings, catalog, name, chosen, moment) for name in names]
-    receipts = publish(settings, plans, moment, dry_run)
-    held = [hold for plan in plans for hold in plan.held]
-    notes: list[str] = []
-    if not dry_run:
-        notes += notify(settings, names, receipts)
-        if "press" in names and not rebuild:
-            ready = ready_findings("press", catalog, chosen, moment)[0]
-            notes += pitch_findings(settings, ready, moment, approve_pitches)
-        if "newsletter" in names and not rebuild:
-            for finding in ready_findings("newsletter", catalog, chosen, moment)[0]:
-                notes.append(send_issue(finding_issue(finding), settings, moment))
-        notes += schedule_lifts(held, channels, config, approve_pitches)
-    report = ReleaseReport(receipts, held, dry_run, notes)
-    logger.info(report.summary())
+    """The one release sequence (outreach.release.run_release) with the Prefect runner."""
+    request = ReleaseRequest(
+        flow_settings(config),
+        run_clock(),  # never a parameter: see flows.common.clock
+        ids,
+        channels=channels,
+        dry_run=dry_run,
+        rebuild=rebuild,
+        # Newsletter sends go out with the release, as configured; pitches wait for a decision.
+        approvals={SendIssue.gate or "": True, PitchFindings.gate or "": approve_pitches},
+        config=config,
+    )
+    report = run_release(request, PrefectRunner())
+    get_run_logger().info(report.summary())
     _artifact(report, artifact_key)
     return report
 

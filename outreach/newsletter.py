@@ -26,7 +26,6 @@ from urllib.parse import quote
 from bs4 import BeautifulSoup, NavigableString, Tag
 from mjml import mjml2html
 
-from outreach.channels.base import RenderError
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.mail import (
@@ -41,6 +40,8 @@ from outreach.subscribers import Subscriber
 from outreach.templating import environment
 from outreach.tokens import make_token
 from outreach.topics import TOPICS_BY_SLUG
+from outreach.urls import SiteUrls
+from outreach.vocabulary import RenderError
 
 WIRE_POLICY = SMTP.clone(max_line_length=998)
 """Headers stay on one line up to RFC 5322's hard limit: folding would RFC 2047-encode the
@@ -160,9 +161,10 @@ def html_to_text(document: str) -> str:
 
 def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
     site = settings.site
+    urls = SiteUrls(settings.site.base_url, tuple(settings.channels))
     items = []
     for finding in issue.findings:
-        base = site.base_url + f"blog/{finding.id}/"
+        base = urls.post(finding.id)
         items.append(
             {
                 "url": base,
@@ -173,9 +175,7 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
                 "stat_value": finding.key_stat.value,
                 "stat_label": finding.key_stat.label,
                 "illustrative": finding.key_stat.illustrative,
-                "episode_url": site.base_url + f"podcast/episodes/{finding.id}.mp3"
-                if finding.episode
-                else None,
+                "episode_url": urls.episode(finding.id) if finding.episode else None,
             }
         )
     template = settings.paths.templates / "newsletter" / "email.mjml.j2"

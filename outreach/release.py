@@ -1,377 +1,231 @@
-"""The release pipeline as plain functions: validate, render, publish, report.
+"""The release: one sequence, the only place its order lives.
 
-Flows in ``flows/`` wrap these steps as Prefect tasks; the CLI's ``build`` calls them directly.
-Everything is rendered before anything is published, so a rendering error leaves every
-platform untouched.
+validate -> prepare -> render -> check platforms -> publish (publications' files in bounded
+batches, then site pages, indexes and feeds) -> remember -> after-publish actions.
+
+``run_release(request, runner)`` is what every caller runs: ``release()`` and the tests and
+benchmarks with the plain runner, ``outreach build`` with the preview runner (the build
+folder instead of platforms), the Prefect flows with a runner that wraps each step in its
+task. The sequence names no channel, platform or kind: channels and kinds are plugins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
+from typing import Any
 
-from outreach import locks
-from outreach.channels import available_channels, get_channel
-from outreach.channels.base import SITE_WIDE, Deliverable, Site
+from outreach.actions import ActionContext, HookContext
+from outreach.channels import get_channel
 from outreach.config import Settings
-from outreach.finding import Finding, read_findings
+from outreach.kinds import FINDING, Kind, get_kind, known_kinds
 from outreach.ledger import Ledger
-from outreach.media_checks import media_problems
-from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receipt
-from outreach.platforms.registry import configured_platforms, make_platform
-from outreach.platforms.static import StaticSite, atomic_write
-from outreach.render_keys import finding_key, inputs_digest
+from outreach.release_steps import (
+    ChannelPlan,
+    ChannelSite,
+    Held,
+    ReleaseError,
+    ReleaseReport,
+    channel_site,
+    load_catalog,
+    newest_first,
+    platforms_for_reuse,
+    ready_findings,
+    rebuild_ids,
+    remember_renders,
+    render_publications,
+    render_site_pages,
+    resolve_channels,
+    resolve_ids,
+    reuse_for,
+)
+from outreach.request import BATCH_SIZE, ReleaseRequest
+from outreach.runner import PlainRunner, PreviewRunner, Runner
+from outreach.vocabulary import Receipt
 
-
-class ReleaseError(Exception):
-    """The release cannot go ahead; nothing has been published."""
-
-
-@dataclass(frozen=True)
-class Held:
-    """A finding a public channel may not show yet, and when it may."""
-
-    finding_id: str
-    channel: str
-    until: datetime
+__all__ = [
+    "BATCH_SIZE",
+    "Held",
+    "ReleaseError",
+    "ReleaseReport",
+    "ReleaseRequest",
+    "build_preview",
+    "load_catalog",
+    "newest_first",
+    "ready_findings",
+    "release",
+    "resolve_channels",
+    "resolve_ids",
+    "run_release",
+]
 
 
 @dataclass
-class ChannelPlan:
-    channel: str
-    batches: list[Batch] = field(default_factory=list)
-    held: list[Held] = field(default_factory=list)
-    render_keys: dict[tuple[str, str], str] = field(default_factory=dict)
-    """(finding id or "" for the site, unit) -> input key, recorded once published."""
+class _Part:
+    """One channel's share of one kind in this release."""
+
+    kind: Kind
+    view: ChannelSite
 
 
-LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom")
-"""Items whose URL a person opens: pages, WordPress posts, episodes and feeds."""
+def run_release(request: ReleaseRequest, runner: Runner | None = None) -> ReleaseReport:
+    """The release, in its one order; ``runner`` decides how each step runs."""
+    runner = runner or (PreviewRunner() if request.preview else PlainRunner())
+    settings, now = request.settings, request.now
 
+    # 1. Validate: every publication of every kind, before any work (an invalid one of any
+    # kind stops the release), then the channels with their inputs and platform settings.
+    catalogs = {
+        name: runner.step("validate", get_kind(name).read, settings) for name in known_kinds()
+    }
+    names = resolve_channels(settings, request.channels, runner.secrets())
+    kinds = [get_kind(name) for name in (request.kinds or known_kinds())]
+    chosen = _chosen(request, kinds, catalogs, names)
 
-@dataclass
-class ReleaseReport:
-    receipts: list[Receipt]
-    held: list[Held]
-    dry_run: bool = False
-    notes: list[str] = field(default_factory=list)
-    """What happened after publishing (feed pings), for the log."""
+    # 2. Prepare: what each channel renders and lists, and its slow work (mastered audio).
+    parts = _parts(request, kinds, catalogs, chosen, names)
+    for part in parts:
+        channel = get_channel(part.view.channel)
+        for publication in part.view.ready:
+            key = channel.prepare_key(publication, settings)
+            if key is not None:
+                runner.prepare(part.view.channel, publication, settings, key)
 
-    @property
-    def changed(self) -> list[Receipt]:
-        return [receipt for receipt in self.receipts if receipt.action != "unchanged"]
+    # 3-6. Render, check platforms, publish, remember: publications in bounded batches, every
+    # batch's files on every platform before the next, and site pages (indexes, feeds) only
+    # after every publication's files, so no feed points at something missing. A batch's
+    # render keys are remembered once it is out: a release stopped midway resumes there.
+    ledger = None if request.preview else Ledger(settings.paths.ledger)
+    receipts: list[Receipt] = []
+    platforms: list[str] | None = None
 
-    def live_links(self) -> list[tuple[str, str, str, str]]:
-        """(finding, channel, platform, url) for each page, post, episode and feed now out
-        there, changed or not: what the team opens to check a release."""
-        links: dict[tuple[str, str, str, str], None] = {}
-        for receipt in self.receipts:
-            if receipt.url and receipt.action != "removed" and receipt.item.endswith(LIVE_ITEMS):
-                key = (receipt.finding_id or "(site)", receipt.channel, receipt.platform)
-                links[(*key, receipt.url)] = None
-        return list(links)
-
-    def summary(self) -> str:
-        counts: dict[str, int] = {}
-        for receipt in self.receipts:
-            counts[receipt.action] = counts.get(receipt.action, 0) + 1
-        verb = "would be" if self.dry_run else "were"
-        if not self.changed:
-            text = f"Nothing changed: all {len(self.receipts)} published files are up to date."
-        else:
-            parts = [f"{counts[a]} {a}" for a in ("created", "updated", "removed") if a in counts]
-            text = f"{', '.join(parts)} ({counts.get('unchanged', 0)} unchanged) {verb} published."
-        for hold in self.held:
-            text += (
-                f"\nHeld: '{hold.finding_id}' may not appear on the {hold.channel} before "
-                f"{hold.until.isoformat()}; run the release again after that time."
+    def publish(plans: list[ChannelPlan], site_wide: bool) -> None:
+        nonlocal platforms
+        if platforms is None:  # checked after the first render: a render error goes first
+            platforms = ["preview"] if request.preview else runner.check_platforms(settings, names)
+        for platform in platforms:
+            receipts.extend(
+                runner.publish(settings, plans, platform, site_wide, now, request.dry_run)
             )
-        for note in self.notes:
-            text += f"\n{note}"
-        return text
+        if ledger is not None and not request.dry_run:
+            remember_renders(ledger, plans)
+
+    for batch in _batches(parts, request.batch_size):
+        plans = [
+            runner.step("render", render_publications, part.view, chunk, part.kind.ledger_key)
+            for part, chunk in batch
+        ]
+        publish(plans, site_wide=False)
+    for part in parts:
+        publish([runner.step("render-site", render_site_pages, part.view)], site_wide=True)
+
+    # 7. After publishing: each channel's hook returns actions; the runner executes them.
+    held = [hold for part in parts for hold in part.view.held]
+    notes: list[str] = []
+    if not request.dry_run and not request.preview:
+        context = ActionContext(settings, now, request.approvals)
+        for part in parts:
+            hook = HookContext(
+                settings, _receipts_of(part, receipts), part.view.ready, request.rebuild
+            )
+            for action in get_channel(part.view.channel).after_publish(hook):
+                notes += runner.act(action, context)
+        notes += runner.after_release(held, request)
+    return ReleaseReport(receipts, held, request.dry_run, notes)
 
 
-# -- validation ---------------------------------------------------------------
-
-
-def load_catalog(settings: Settings) -> dict[str, Finding]:
-    """Every finding in the findings folder, validated; raises FindingsInvalid on any problem."""
-    media = settings.paths.media
-    findings = read_findings(
-        settings.paths.findings,
-        media,
-        settings.root,
-        extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
-    )
-    return {finding.id: finding for finding in findings}
-
-
-def resolve_ids(catalog: dict[str, Finding], ids: Iterable[str] | None) -> list[str]:
-    """The ids to release (all when None), with unknown ids reported together."""
-    if ids is None:
-        return sorted(catalog)
-    wanted = list(dict.fromkeys(ids))
-    unknown = [finding_id for finding_id in wanted if finding_id not in catalog]
-    if unknown:
-        raise ReleaseError(
-            f"no finding with id {', '.join(repr(u) for u in unknown)}; "
-            f"known ids: {', '.join(sorted(catalog)) or '(none)'}"
-        )
-    return wanted
-
-
-def resolve_channels(
-    settings: Settings,
-    channels: Sequence[str] | None,
-    secrets: Mapping[str, str] | None = None,
-    *,
-    need_secrets: bool = True,
-) -> list[str]:
-    """Requested channels (default: every channel the configuration or code knows), with
-    their inputs and platform settings checked."""
-    known = available_channels()
-    names = (
-        list(channels) if channels else sorted(set(known) & (set(settings.channels) or set(known)))
-    )
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ReleaseError(
-            f"no channel named {', '.join(repr(u) for u in unknown)}; "
-            f"choose from: {', '.join(sorted(known))}"
-        )
-    problems: list[str] = []
-    for name in names:
-        for platform_name in settings.channel(name).platforms:
-            if (platform_name == "wordpress") != (name == "wordpress"):
-                problems.append(
-                    f"channel '{name}' cannot push to platform '{platform_name}': the wordpress "
-                    "channel goes to the wordpress platform only, and only it does"
-                )
-                continue
-            try:
-                make_platform(settings, platform_name, secrets, need_secrets=need_secrets)
-            except PlatformUnavailable as exc:
-                problems.append(str(exc))
-        problems += known[name].check_inputs(settings)
-    if problems:
-        raise ReleaseError(
-            "channel inputs have problems:\n"
-            + "\n".join(f"  - {p}" for p in dict.fromkeys(problems))
-        )
-    return names
-
-
-def open_platforms(
-    settings: Settings, plans: Sequence[ChannelPlan], secrets: Mapping[str, str] | None = None
-) -> dict[str, Platform]:
-    """The platforms the plans push to, each reached and its credentials tried before anything
-    is pushed anywhere (raises ReleaseError naming every problem)."""
-    platforms = {
-        name: make_platform(settings, name, secrets)
-        for name in configured_platforms(settings, [plan.channel for plan in plans])
-    }
-    problems: list[str] = []
-    for name, platform in platforms.items():
-        try:
-            platform.check()
-        except PlatformUnavailable as exc:
-            problems.append(f"{name}: {exc}")
-    if problems:
-        raise ReleaseError("platforms are not ready:\n" + "\n".join(f"  - {p}" for p in problems))
-    return platforms
-
-
-# -- rendering ----------------------------------------------------------------
-
-
-def newest_first(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.published, f.id), reverse=True)
-
-
-def ready_findings(
-    channel_name: str, catalog: dict[str, Finding], ids: Sequence[str], now: datetime
-) -> tuple[list[Finding], list[Held]]:
-    """Split ``ids`` into findings the channel may render now and those held by their dates."""
-    channel = get_channel(channel_name)
-    ready: list[Finding] = []
-    held: list[Held] = []
-    for finding_id in ids:
-        finding = catalog[finding_id]
-        if channel.public and not finding.is_public(now):
-            held.append(Held(finding_id, channel_name, finding.public_from))
+def _chosen(
+    request: ReleaseRequest,
+    kinds: Sequence[Kind],
+    catalogs: Mapping[str, Mapping[str, Any]],
+    names: Sequence[str],
+) -> dict[str, list[str]]:
+    """The ids to release for each kind (``kind:id`` names another kind's publication)."""
+    chosen: dict[str, list[str]] = {}
+    for kind in kinds:
+        catalog = dict(catalogs[kind.name])
+        if request.rebuild or request.preview:
+            chosen[kind.name] = (
+                sorted(catalog)
+                if request.preview
+                else rebuild_ids(request.settings, catalog, names, kind.ledger_id)
+            )
+        elif request.ids is None:
+            chosen[kind.name] = resolve_ids(catalog, None, kind.name)
         else:
-            ready.append(finding)
-    return ready, held
+            mine = [
+                i.split(":", 1)[1] if ":" in i else i
+                for i in request.ids
+                if (i.split(":", 1)[0] if ":" in i else FINDING) == kind.name
+            ]
+            if mine:
+                chosen[kind.name] = resolve_ids(catalog, mine, kind.name)
+    unknown = [i for i in request.ids or () if ":" in i and i.split(":", 1)[0] not in known_kinds()]
+    if unknown and not request.rebuild:
+        raise ReleaseError(
+            f"no publication kind for {', '.join(repr(u) for u in unknown)}; "
+            f"known kinds: {', '.join(known_kinds())}"
+        )
+    return chosen
 
 
-@dataclass
-class Reuse:
-    """What a channel published before, so output whose inputs are unchanged is not rendered
-    again: the render keys recorded in the ledger, and whether the platforms still hold the
-    files (a deleted or hand-edited file is rendered and written again)."""
-
-    keys: dict[tuple[str, str], str]
-    kept: Callable[[str, tuple[str, ...] | None], frozenset[str] | None]
-    """(finding id, paths or None for all of the finding's items) -> the items every platform
-    still holds as published, or None when anything is missing."""
-
-
-def reuse_for(
-    settings: Settings, ledger: Ledger, channel_name: str, platforms: Mapping[str, Platform]
-) -> Reuse | None:
-    """Reuse for a channel that publishes to ``platforms`` (None when it publishes nowhere)."""
-    names = [name for name in settings.channel(channel_name).platforms if name in platforms]
-    if not names:
-        return None
-    published = {name: ledger.channel_items(channel_name, name) for name in names}
-
-    def kept(finding_id: str, paths: tuple[str, ...] | None) -> frozenset[str] | None:
-        held: frozenset[str] | None = None
+def _parts(
+    request: ReleaseRequest,
+    kinds: Sequence[Kind],
+    catalogs: Mapping[str, Mapping[str, Any]],
+    chosen: Mapping[str, Sequence[str]],
+    names: Sequence[str],
+) -> list[_Part]:
+    settings = request.settings
+    ledger = None if request.preview else Ledger(settings.paths.ledger)
+    for_reuse = {} if ledger is None else platforms_for_reuse(settings, names)
+    parts: list[_Part] = []
+    for kind in kinds:
+        if kind.name not in chosen:
+            continue
+        catalog = dict(catalogs[kind.name])
         for name in names:
-            items = published[name].get(finding_id, {})
-            if paths is not None:
-                if not all(path in items for path in paths):
-                    return None
-                items = {path: items[path] for path in paths}
-            if not items or not platforms[name].holds(items):
-                return None
-            held = frozenset(items) if held is None else held & frozenset(items)
-        return held
-
-    return Reuse(ledger.render_keys(channel_name), kept)
-
-
-def plan_channel(
-    settings: Settings,
-    catalog: dict[str, Finding],
-    channel_name: str,
-    ids: Sequence[str],
-    already_released: Iterable[str],
-    now: datetime,
-    reuse: Reuse | None = None,
-) -> ChannelPlan:
-    """Render one channel for ``ids`` plus the site-wide pages that list every public finding.
-
-    With ``reuse``, a finding or site page whose inputs are unchanged since it was published,
-    and which the platforms still hold, is not rendered again: its batch keeps those items."""
-    channel = get_channel(channel_name)
-    ready, held = ready_findings(channel_name, catalog, ids, now)
-    plan = ChannelPlan(channel_name, held=held)
-    listed_ids = ({f.id for f in ready} | set(already_released)) & set(catalog)
-    listed = newest_first(
-        catalog[i] for i in listed_ids if not channel.public or catalog[i].is_public(now)
-    )
-    inputs = inputs_digest(settings) if reuse is not None else ""
-    # Whether a finding is public yet is an input too: a platform may show it differently
-    # (a scheduled WordPress post is published by the run after the lift).
-    keys = (
-        {
-            f.id: finding_key(channel_name, f, settings, inputs, f"public={f.is_public(now)}")
-            for f in [*ready, *listed]
-        }
-        if reuse is not None
-        else {}
-    )
-    site = Site(settings, tuple(listed), channel_name, inputs, keys)
-    for finding in ready:
-        key = keys.get(finding.id)
-        kept = _reusable(reuse, finding.id, "", key, None)
-        if kept is not None:
-            plan.batches.append(Batch(channel_name, finding.id, (), kept))
-        else:
-            rendered = channel.render_finding(finding, site)
-            plan.batches.append(Batch(channel_name, finding.id, rendered))
-        if key is not None:
-            plan.render_keys[(finding.id, "")] = key
-    deliverables: list[Deliverable] = []
-    kept_pages: set[str] = set()
-    for page in channel.site_pages(site):
-        kept = _reusable(reuse, SITE_WIDE, page.unit, page.key, page.paths)
-        if kept is not None:
-            kept_pages |= kept
-        else:
-            deliverables += page.render()
-        if page.key is not None:
-            plan.render_keys[(SITE_WIDE, page.unit)] = page.key
-    plan.batches.append(Batch(channel_name, SITE_WIDE, deliverables, frozenset(kept_pages)))
-    return plan
-
-
-def _reusable(
-    reuse: Reuse | None,
-    finding_id: str,
-    unit: str,
-    key: str | None,
-    paths: tuple[str, ...] | None,
-) -> frozenset[str] | None:
-    if reuse is None or key is None or reuse.keys.get((finding_id, unit)) != key:
-        return None
-    if paths == ():
-        return None
-    return reuse.kept(finding_id, paths)
-
-
-def platforms_for_reuse(settings: Settings, channels: Sequence[str]) -> dict[str, Platform]:
-    """The channels' platforms, built only to ask what they hold (no credentials needed)."""
-    return {
-        name: make_platform(settings, name, need_secrets=False)
-        for name in configured_platforms(settings, list(channels))
-    }
-
-
-def remember_renders(ledger: Ledger, plans: Sequence[ChannelPlan]) -> None:
-    """After every platform took the plans: their render keys describe what is published."""
-    for plan in plans:
-        if plan.render_keys:
-            ledger.record_render_keys(plan.channel, plan.render_keys)
-
-
-# -- publishing ---------------------------------------------------------------
-
-
-def publish_stage(
-    settings: Settings,
-    plans: Sequence[ChannelPlan],
-    platform: Platform,
-    ledger: Ledger,
-    now: datetime,
-    site_wide: bool,
-    dry_run: bool = False,
-    notice: locks.Notice | None = None,
-) -> list[Receipt]:
-    """One platform's share of the plans: the findings' batches, or the site-wide ones.
-
-    One run at a time per platform (another run waits; ``notice`` tells why): each reads the
-    ledger after the one before has recorded, so nothing is created twice."""
-    receipts: list[Receipt] = []
-    unit = f"publishing to {platform.name}"
-    with locks.hold(settings.paths.state, unit, notice), ledger.transaction():
-        for plan in plans:
-            if platform.name not in settings.channel(plan.channel).platforms:
+            if kind.name not in get_channel(name).kinds:
                 continue
-            for batch in plan.batches:
-                if (batch.finding_id == SITE_WIDE) == site_wide:
-                    receipts.extend(platform.publish(batch, ledger, now, dry_run=dry_run))
-    return receipts
+            released: set[str] = set()
+            reuse = None
+            if ledger is not None:
+                released = {i for i in map(kind.ledger_id, ledger.released(name)) if i is not None}
+                # Render keys hash a finding's fields and media; other kinds render each time.
+                if kind.name == FINDING:
+                    reuse = reuse_for(settings, ledger, name, for_reuse)
+            view = channel_site(
+                settings, catalog, name, chosen[kind.name], released, request.now, reuse,
+                kind.site_id,
+            )  # fmt: skip
+            parts.append(_Part(kind, view))
+    return parts
 
 
-def publish_plans(
-    settings: Settings,
-    plans: Sequence[ChannelPlan],
-    ledger: Ledger,
-    now: datetime,
-    dry_run: bool = False,
-    secrets: Mapping[str, str] | None = None,
-) -> list[Receipt]:
-    """Every finding's files on every platform first, then the site-wide batches (indexes,
-    feeds): a feed is never published before the pages and audio it points to."""
-    platforms = open_platforms(settings, plans, secrets)
-    receipts: list[Receipt] = []
-    for site_wide in (False, True):
-        for platform in platforms.values():
-            receipts += publish_stage(settings, plans, platform, ledger, now, site_wide, dry_run)
-    return receipts
+def _batches(parts: Sequence[_Part], size: int):
+    """(part, publications) groups of at most ``size`` publications in all, in order."""
+    pending = [(part, publication) for part in parts for publication in part.view.ready]
+    iterator = iter(pending)
+    while chunk := list(islice(iterator, max(size, 1))):
+        grouped: dict[int, tuple[_Part, list[Any]]] = {}
+        for part, publication in chunk:
+            grouped.setdefault(id(part), (part, []))[1].append(publication)
+        yield list(grouped.values())
+
+
+def _receipts_of(part: _Part, receipts: Sequence[Receipt]) -> list[Receipt]:
+    kind = part.kind
+    return [
+        r
+        for r in receipts
+        if r.channel == part.view.channel
+        and (r.finding_id == kind.site_id or kind.ledger_id(r.finding_id) is not None)
+    ]
+
+
+# -- the callers' shorthands --------------------------------------------------------------
 
 
 def release(
@@ -380,60 +234,17 @@ def release(
     channels: Sequence[str] | None,
     now: datetime,
     dry_run: bool = False,
+    approvals: Mapping[str, bool | None] | None = None,
 ) -> ReleaseReport:
-    """The whole release without Prefect: the flows run the same steps as tasks."""
-    catalog = load_catalog(settings)
-    chosen = resolve_ids(catalog, ids)
-    names = resolve_channels(settings, channels)
-    ledger = Ledger(settings.paths.ledger)
-    platforms = platforms_for_reuse(settings, names)
-    plans = [
-        plan_channel(
-            settings, catalog, name, chosen, ledger.released(name), now,
-            reuse_for(settings, ledger, name, platforms),
-        )
-        for name in names
-    ]  # fmt: skip
-    receipts = publish_plans(settings, plans, ledger, now, dry_run)
-    if not dry_run:
-        remember_renders(ledger, plans)
-    notes = [] if dry_run else notify_channels(settings, names, receipts)
-    return ReleaseReport(receipts, [hold for plan in plans for hold in plan.held], dry_run, notes)
-
-
-def notify_channels(
-    settings: Settings, names: Sequence[str], receipts: Sequence[Receipt]
-) -> list[str]:
-    """Let each channel react to what it published (feed pings); never raises."""
-    notes: list[str] = []
-    for name in names:
-        mine = [receipt for receipt in receipts if receipt.channel == name]
-        notes.extend(get_channel(name).notify(mine, settings))
-    return notes
-
-
-def rebuild_ids(
-    settings: Settings, catalog: dict[str, Finding], channels: Sequence[str]
-) -> list[str]:
-    """Findings already released on any of ``channels`` that still exist."""
-    ledger = Ledger(settings.paths.ledger)
-    released: set[str] = set()
-    for name in channels:
-        released |= ledger.released(name)
-    return sorted(released & set(catalog))
+    """The whole release with the plain runner (no Prefect): the flows run the same sequence."""
+    request = ReleaseRequest(
+        settings, now, ids, None, channels, dry_run, approvals=dict(approvals or {})
+    )
+    return run_release(request)
 
 
 def build_preview(settings: Settings, now: datetime) -> tuple[int, list[Held]]:
-    """Render every finding into the build folder for review; touches no platform or ledger."""
-    catalog = load_catalog(settings)
-    held: list[Held] = []
-    written = 0
-    for name in resolve_channels(settings, None):
-        plan = plan_channel(settings, catalog, name, sorted(catalog), (), now)
-        held.extend(plan.held)
-        preview = StaticSite(settings.paths.build, settings.site.base_url)
-        for batch in plan.batches:
-            for deliverable in batch.deliverables:
-                atomic_write(preview.target(deliverable.path), deliverable.content)
-                written += 1
-    return written, held
+    """Render every publication into the build folder for review; touches no platform or
+    ledger. The release sequence over the preview runner."""
+    report = run_release(ReleaseRequest(settings, now, preview=True))
+    return len(report.receipts), report.held

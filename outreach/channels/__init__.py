@@ -1,6 +1,8 @@
-"""Channel registry: every module in this package that defines ``CHANNEL`` is a channel.
+"""Channel registry: every module in this package that defines ``CHANNEL`` is a channel, and
+``register_channel`` adds one from anywhere else (a plugin, a test).
 
-Adding a channel means adding one module here; the release flow finds it by name.
+Adding a channel means adding one module here (or registering it); the release sequence
+calls every channel's steps and hooks and names none of them.
 """
 
 from __future__ import annotations
@@ -11,11 +13,37 @@ from functools import lru_cache
 
 from outreach.channels.base import Channel, Deliverable, RenderError, Site
 
-__all__ = ["Channel", "Deliverable", "RenderError", "Site", "available_channels", "get_channel"]
+__all__ = [
+    "Channel",
+    "Deliverable",
+    "RenderError",
+    "Site",
+    "available_channels",
+    "get_channel",
+    "register_channel",
+    "unregister_channel",
+]
+
+_registered: dict[str, Channel] = {}
+
+
+def register_channel(channel: Channel) -> Channel:
+    """Add a channel that does not live in this package; returns it."""
+    _registered[channel.name] = channel
+    return channel
+
+
+def unregister_channel(name: str) -> None:
+    _registered.pop(name, None)
+
+
+def available_channels() -> dict[str, Channel]:
+    """Every channel: this package's modules, then registered ones."""
+    return {**_built_in(), **_registered}
 
 
 @lru_cache(maxsize=1)
-def available_channels() -> dict[str, Channel]:
+def _built_in() -> dict[str, Channel]:
     found: dict[str, Channel] = {}
     for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{module_info.name}")

@@ -6,37 +6,17 @@ files, reads the clock or touches the network; platforms do the publishing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Protocol
-from urllib.parse import urlsplit
+from typing import ClassVar, Protocol
 
+from outreach.actions import Action, HookContext
 from outreach.config import Settings
 from outreach.finding import Finding
+from outreach.urls import SiteUrls
+from outreach.vocabulary import SITE_WIDE, Deliverable, RenderError
 
-if TYPE_CHECKING:
-    from outreach.platforms.base import Receipt
-
-SITE_WIDE = ""
-"""The finding id under which site-wide deliverables (indexes, feeds) are recorded."""
-
-
-class RenderError(Exception):
-    """A channel could not render a finding; raised before anything is published."""
-
-
-@dataclass(frozen=True)
-class Deliverable:
-    """One output file: its path under the site root and its exact bytes."""
-
-    path: str
-    content: bytes
-    finding_id: str = SITE_WIDE
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
+__all__ = ["SITE_WIDE", "BaseChannel", "Channel", "Deliverable", "RenderError", "Site", "SitePage"]
 
 
 @dataclass(frozen=True)
@@ -61,13 +41,18 @@ class Site:
             self.channel, unit, self.inputs, (self.finding_keys[f.id] for f in findings)
         )
 
+    @property
+    def urls(self) -> SiteUrls:
+        """The one URL map: every channel's paths, and which of them are published."""
+        return SiteUrls(self.settings.site.base_url, tuple(self.settings.channels))
+
     def url(self, path: str = "") -> str:
         """Absolute URL of a site path such as ``blog/x/``."""
-        return self.settings.site.base_url + path.lstrip("/")
+        return self.urls.url(path)
 
     def href(self, path: str = "") -> str:
         """Root-relative link for a site path, honouring a base URL with a path prefix."""
-        return urlsplit(self.settings.site.base_url).path + path.lstrip("/")
+        return self.urls.href(path)
 
 
 @dataclass(frozen=True)
@@ -85,6 +70,10 @@ class BaseChannel:
     """Defaults for the optional steps, so a channel writes only what it does."""
 
     public: ClassVar[bool] = True
+    accepts: ClassVar[frozenset[str] | None] = None
+    """The platforms this channel may go to; None: any platform that takes files."""
+    kinds: ClassVar[frozenset[str]] = frozenset({"finding"})
+    """The kinds of publication this channel renders."""
 
     def check_inputs(self, settings: Settings) -> list[str]:
         return []
@@ -97,7 +86,7 @@ class BaseChannel:
     ) -> object:
         return None
 
-    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
+    def after_publish(self, context: HookContext) -> list[Action]:
         return []
 
     def render_site(self, site: Site) -> list[Deliverable]:
@@ -114,6 +103,10 @@ class Channel(Protocol):
     name: ClassVar[str]
     public: ClassVar[bool]
     """True when every deliverable is a public page: the finding is held until it may go public."""
+    accepts: ClassVar[frozenset[str] | None]
+    """The platforms this channel may go to; None: any platform that takes files."""
+    kinds: ClassVar[frozenset[str]]
+    """The kinds of publication this channel renders (a finding is the first kind)."""
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         """Deliverables that belong to one finding (its pages, images, files)."""
@@ -141,6 +134,7 @@ class Channel(Protocol):
         """Slow work before rendering (mastering audio), cached by ``prepare_key``."""
         ...
 
-    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
-        """After publishing: tell the outside world (feed pings). Never raises; returns notes."""
+    def after_publish(self, context: HookContext) -> list[Action]:
+        """After publishing: the work to do next (ping a feed, pitch, send), as actions the
+        runner executes. Never does the work itself."""
         ...

@@ -17,14 +17,16 @@ from PIL import Image
 from outreach import media_files
 from outreach.channels.base import BaseChannel, Deliverable, Site, SitePage
 from outreach.config import Settings
-from outreach.finding import Episode, Finding
+from outreach.finding import Finding
 from outreach.markdown import render_markdown, scrollable_tables
-from outreach.podcast.transcript import clock, read_transcript
+from outreach.podcast.chapters import chapter_rows
+from outreach.podcast.transcript import read_transcript
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
 from outreach.templating import environment
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
+from outreach.urls import episode_path, post_path
 
 ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
 """Namespace for Atom entry ids: derived from the finding id, so they survive a domain move."""
@@ -34,10 +36,6 @@ FEED_ENTRIES = 50
 """The Atom feed carries the newest findings (readers poll for news); the index pages, topic
 pages and sitemap list every finding."""
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def post_path(finding_id: str) -> str:
-    return f"blog/{finding_id}/"
 
 
 def index_page_path(number: int) -> str:
@@ -55,11 +53,6 @@ def paginate(findings: Sequence[Finding], per_page: int) -> list[Page]:
     chunks = [findings[start : start + per_page] for start in range(0, len(findings), per_page)]
     chunks = chunks or [()]
     return [Page(number, len(chunks), chunk) for number, chunk in enumerate(chunks, start=1)]
-
-
-def chapter_rows(episode: Episode) -> list[dict[str, str]]:
-    """The chapter list shown under an episode player: start time and title."""
-    return [{"clock": clock(chapter.start), "title": chapter.title} for chapter in episode.chapters]
 
 
 def entry_id(finding: Finding) -> str:
@@ -117,7 +110,7 @@ class BlogChannel(BaseChannel):
             return None
         media = site.settings.paths.media
         return {
-            "audio_href": site.href(f"podcast/episodes/{finding.id}.mp3"),
+            "audio_href": site.href(episode_path(finding.id, ".mp3")),
             "number": episode.number,
             "chapters": chapter_rows(episode),
             "transcript": read_transcript(media / episode.transcript) if episode.transcript else [],

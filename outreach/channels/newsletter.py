@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from outreach.actions import Action, HookContext, SendIssue
 from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.config import Settings
 from outreach.finding import Finding
@@ -22,6 +23,12 @@ class NewsletterChannel(BaseChannel):
         return (
             [] if template.is_file() else [f"{template}: missing; restore the newsletter template"]
         )
+
+    def after_publish(self, context: HookContext) -> list[Action]:
+        """Send each finding just made public to its topics' subscribers (not on a rebuild)."""
+        if context.rebuild:
+            return []
+        return [SendIssue(finding) for finding in context.released]
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         return []

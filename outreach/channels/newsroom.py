@@ -9,18 +9,15 @@ from __future__ import annotations
 from typing import ClassVar
 
 from outreach.channels.base import BaseChannel, Deliverable, Site
-from outreach.channels.press import kit_base, kit_zip_name
 from outreach.finding import Finding
 from outreach.press.assemble import load_press_data, release_for
+from outreach.press.kit import kit_base
 from outreach.share_image import draw_site_card, share_card, share_image_for
 from outreach.templating import environment
+from outreach.urls import kit_zip_name, newsroom_path
 
 SHARE_IMAGE = "share.png"
 """The card image beside each newsroom page (a fixed name no media file can take)."""
-
-
-def newsroom_path(finding_id: str) -> str:
-    return f"newsroom/{finding_id}/"
 
 
 class NewsroomChannel(BaseChannel):

@@ -10,22 +10,20 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import ClassVar
 
 from PIL import Image
 
-from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
+from outreach.actions import Action, HookContext, PingFeed
+from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.config import Settings
 from outreach.finding import Finding
-from outreach.media_files import MEDIA_TYPES, PUBLISHED_SUFFIX, image_format, outside_media
-from outreach.platforms.base import Receipt
-from outreach.platforms.pings import ping_feed
-from outreach.podcast.art import art_problems, draw_episode_art
+from outreach.media_files import MEDIA_TYPES, PUBLISHED_SUFFIX, image_format
+from outreach.podcast.art import draw_episode_art
 from outreach.podcast.audio import (
-    AudioProfile,
     MasteredAudio,
     cached_mastering_key,
     file_signature,
@@ -34,46 +32,17 @@ from outreach.podcast.audio import (
 from outreach.podcast.chapters import chapters_json
 from outreach.podcast.feed import FeedEpisode, Show, build_feed, episode_description, podcast_guid
 from outreach.podcast.namespace import Person
+from outreach.podcast.show import PodcastError, audio_profile, show_cover
 from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
 from outreach.podcast.transcript import media_type
 from outreach.share_image import share_card
 from outreach.templating import environment
+from outreach.urls import PODCAST_COVER, PODCAST_FEED, PODCAST_PAGE, episode_path
 
-FEED_PATH = "podcast/feed.xml"
-COVER_PATH = "podcast/cover.jpg"
+FEED_PATH = PODCAST_FEED
+COVER_PATH = PODCAST_COVER
 
-
-class PodcastError(RenderError):
-    """An episode cannot be produced; the message names the finding and the file."""
-
-
-def episode_path(finding_id: str, suffix: str) -> str:
-    return f"podcast/episodes/{finding_id}{suffix}"
-
-
-def audio_profile(settings: Settings) -> AudioProfile:
-    return AudioProfile(
-        channels=settings.podcast.channels, bitrate_kbps=settings.podcast.bitrate_kbps
-    )
-
-
-def show_cover(settings: Settings) -> bytes:
-    path = settings.paths.media / settings.podcast.cover
-    if outside_media(settings.paths.media, str(settings.podcast.cover)):
-        raise PodcastError(
-            f"show art: {path} is not inside media/ (or links outside it); copy the file into "
-            "media/ and set podcast.cover to its path there"
-        )
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PodcastError(
-            f"show art: no file at {path}; set podcast.cover to a JPEG or PNG in media/"
-        ) from None
-    problems = art_problems(data)
-    if problems:
-        raise PodcastError(f"show art {path} " + "; ".join(problems))
-    return data
+__all__ = ["CHANNEL", "PodcastError", "audio_profile", "episode_path", "show_cover"]
 
 
 def show_for(site: Site) -> Show:
@@ -82,7 +51,7 @@ def show_for(site: Site) -> Show:
     return Show(
         title=podcast.title,
         description=podcast.description,
-        page_url=site.url("podcast/"),
+        page_url=site.url(PODCAST_PAGE),
         feed_url=feed_url,
         image_url=site.url(COVER_PATH),
         language=settings.site.language,
@@ -208,7 +177,7 @@ class PodcastChannel(BaseChannel):
         settings = site.settings
         mastered = self.prepare(finding, settings)
         assert mastered is not None
-        post_url = site.url(f"blog/{finding.id}/")
+        post_url = site.urls.post(finding.id)
 
         if episode.image:
             art = (settings.paths.media / episode.image).read_bytes()
@@ -280,15 +249,16 @@ class PodcastChannel(BaseChannel):
 
     # -- after publishing --------------------------------------------------------------
 
-    def notify(self, receipts: Sequence[Receipt], settings: Settings) -> list[str]:
-        """Ping hubs when the feed changed. Returns what happened, for the log; never raises."""
-        podcast = settings.podcast
-        changed = any(r.item == FEED_PATH and r.action in ("created", "updated") for r in receipts)
+    def after_publish(self, context: HookContext) -> list[Action]:
+        """Ping hubs when the feed changed."""
+        podcast = context.settings.podcast
+        changed = any(
+            r.item == FEED_PATH and r.action in ("created", "updated") for r in context.receipts
+        )
         if not changed or not (podcast.websub_hubs or podcast.podcast_index_pubnotify):
             return []
-        feed_url = settings.site.base_url + FEED_PATH
-        results = ping_feed(feed_url, podcast.websub_hubs, podcast.podcast_index_pubnotify)
-        return [f"ping {r.target}: {'ok' if r.ok else 'failed'} ({r.detail})" for r in results]
+        feed_url = context.settings.site.base_url + FEED_PATH
+        return [PingFeed(feed_url, tuple(podcast.websub_hubs), podcast.podcast_index_pubnotify)]
 
 
 CHANNEL = PodcastChannel()

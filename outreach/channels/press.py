@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import ClassVar
 
+from outreach.actions import Action, HookContext, PitchFindings
 from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
@@ -19,6 +20,7 @@ from outreach.media_files import MEDIA_TYPES, image_format
 from outreach.media_files import image_name as published_image_name
 from outreach.podcast.art import draw_episode_art
 from outreach.podcast.audio import clip_mp3, master
+from outreach.podcast.show import audio_profile, show_cover
 from outreach.podcast.tags import EpisodeTags, tag_mp3
 from outreach.press.assemble import load_press_data, release_for
 from outreach.press.journalists import load_journalists
@@ -27,26 +29,19 @@ from outreach.press.kit import (
     KitFile,
     fact_sheet,
     image_sidecar,
-    kit_path,
-    kit_token,
+    kit_base,
     kit_zip,
     manifest,
-    press_secret,
     quotes_sheet,
     vcard,
 )
 from outreach.share_image import share_image_for
 from outreach.templating import environment
+from outreach.urls import kit_zip_name
+
+__all__ = ["CHANNEL", "kit_base", "kit_zip_name"]
 
 KIT_INDEX_TEMPLATE = "press/kit_index.html.j2"
-
-
-def kit_zip_name(finding_id: str) -> str:
-    return f"{finding_id}-press-kit.zip"
-
-
-def kit_base(finding: Finding, settings: Settings) -> str:
-    return kit_path(kit_token(press_secret(settings), finding.id))
 
 
 class PressChannel(BaseChannel):
@@ -65,6 +60,12 @@ class PressChannel(BaseChannel):
             except (RenderError, ValueError) as exc:
                 problems.append(str(exc))
         return problems
+
+    def after_publish(self, context: HookContext) -> list[Action]:
+        """Pitch the findings just released (not on a rebuild: nothing new to tell)."""
+        if context.rebuild or not context.released:
+            return []
+        return [PitchFindings(tuple(context.released))]
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings
@@ -107,8 +108,6 @@ class PressChannel(BaseChannel):
         )
         episode = finding.episode
         if episode is not None:
-            from outreach.channels.podcast import audio_profile, show_cover
-
             mastered = master(
                 settings.paths.media / episode.audio,
                 settings.paths.audio_cache,
@@ -126,7 +125,7 @@ class PressChannel(BaseChannel):
                 track=episode.number,
                 date=finding.published,
                 comment=finding.summary,
-                link=site.url(f"blog/{finding.id}/"),
+                link=site.urls.post(finding.id),
                 cover=art,
                 cover_mime=MEDIA_TYPES[image_format(art)],
             )

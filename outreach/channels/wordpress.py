@@ -15,10 +15,10 @@ from html import escape
 from typing import ClassVar
 
 from outreach.channels.base import BaseChannel, Deliverable, Site
-from outreach.channels.blog import chapter_rows, post_path
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown
+from outreach.podcast.chapters import chapter_rows
 from outreach.share_image import share_image_for
 from outreach.templating import environment
 from outreach.topics import TOPICS_BY_SLUG
@@ -35,6 +35,7 @@ def payload_path(finding_id: str, name: str = POST_FILE) -> str:
 class WordPressChannel(BaseChannel):
     name: ClassVar[str] = "wordpress"
     public: ClassVar[bool] = False
+    accepts: ClassVar[frozenset[str] | None] = frozenset({"wordpress"})
 
     def check_inputs(self, settings: Settings) -> list[str]:
         template = settings.paths.templates / TEMPLATE
@@ -52,7 +53,7 @@ class WordPressChannel(BaseChannel):
                 finding=finding,
                 body_html=render_markdown(finding.body),
                 episode=self._episode(finding, site),
-                original=site.url(post_path(finding.id)) if "blog" in settings.channels else None,
+                original=site.urls.published_post(finding.id),
             )
         )
         stat = finding.key_stat
@@ -73,9 +74,7 @@ class WordPressChannel(BaseChannel):
                 "alt": f"{finding.title}: {stat.value} {stat.label}",
             },
             "canonical": (
-                site.url(post_path(finding.id))
-                if settings.wordpress.canonical and "blog" in settings.channels
-                else None
+                site.urls.published_post(finding.id) if settings.wordpress.canonical else None
             ),
         }
         share = share_image_for(finding, settings)
@@ -88,10 +87,11 @@ class WordPressChannel(BaseChannel):
     def _episode(self, finding: Finding, site: Site) -> dict | None:
         """The player for the episode the podcast channel hosts, when podcasting is on."""
         episode = finding.episode
-        if episode is None or "podcast" not in site.settings.channels:
+        audio_url = site.urls.published_episode(finding.id)
+        if episode is None or audio_url is None:
             return None
         return {
-            "audio_url": site.url(f"podcast/episodes/{finding.id}.mp3"),
+            "audio_url": audio_url,
             "number": episode.number,
             "chapters": chapter_rows(episode),
         }

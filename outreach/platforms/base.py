@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Protocol
 
-from outreach.channels.base import Deliverable
 from outreach.ledger import Ledger, Publication
+from outreach.vocabulary import Batch, Deliverable, Receipt
+from outreach.vocabulary import Change as Action
 
-Action = Literal["created", "updated", "unchanged", "removed"]
+__all__ = ["Action", "Batch", "Platform", "PlatformUnavailable", "Receipt", "sync_batch"]
 
 
 class PlatformUnavailable(Exception):
     """A platform is misconfigured, unreachable or refuses the credentials: nothing is pushed."""
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Everything a channel rendered for one finding (or, with id "", for the whole site).
-
-    Publishing a batch is complete: items the ledger holds for the same key but the batch no
-    longer contains are stale and get removed.
-    """
-
-    channel: str
-    finding_id: str
-    deliverables: Sequence[Deliverable]
-    kept: frozenset[str] = frozenset()
-    """Items not rendered again because nothing they depend on changed: the platform keeps
-    them as they are (never stale, never rewritten)."""
-
-
-@dataclass(frozen=True)
-class Receipt:
-    channel: str
-    platform: str
-    finding_id: str
-    item: str
-    action: Action
-    url: str | None
 
 
 class Platform(Protocol):

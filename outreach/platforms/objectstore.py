@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
 
-from outreach.channels.base import Deliverable
 from outreach.ledger import Ledger, Publication
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
+from outreach.vocabulary import Deliverable
 
 LONG_CACHE = "public, max-age=604800"
 SHORT_CACHE = "public, max-age=300"

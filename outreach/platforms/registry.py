@@ -19,6 +19,8 @@ KNOWN = PLATFORM_NAMES
 WORDPRESS_PASSWORD_VARIABLE = "OUTREACH_WORDPRESS_APP_PASSWORD"
 WORDPRESS_PASSWORD_BLOCK = "outreach-wordpress-app-password"
 """The Prefect Secret block the flows read the application password from, when it exists."""
+SECRET_BLOCKS = {"wordpress": WORDPRESS_PASSWORD_BLOCK}
+"""Platform name -> the Prefect Secret block holding its credential (read by the flows)."""
 
 
 def make_platform(
@@ -84,3 +86,14 @@ def configured_platforms(settings: Settings, channels: list[str]) -> list[str]:
         for name in settings.channel(channel).platforms:
             names[name] = None
     return list(names)
+
+
+def takes_files(name: str) -> bool:
+    """Whether the platform called ``name`` takes any channel's files (a file host does; a
+    platform of posts takes only the channel that accepts it by name). Unknown: True, so
+    ``make_platform`` names the problem."""
+    if name == "wordpress":
+        from outreach.platforms.wordpress import WordPress
+
+        return WordPress.takes_files
+    return True

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, ClassVar, TypeVar
 
-from outreach.channels.base import Deliverable
 from outreach.config import WordPressSettings
 from outreach.ledger import Ledger, Publication
 from outreach.platforms.base import Action, Batch, PlatformUnavailable, Receipt
@@ -35,6 +34,7 @@ from outreach.platforms.wordpress_api import (
     WordPressNotFound,
     WordPressTransient,
 )
+from outreach.vocabulary import Deliverable
 
 REQUIRED_CAPABILITIES = (
     "publish_posts",
@@ -49,6 +49,8 @@ T = TypeVar("T")
 
 class WordPress:
     name: ClassVar[str] = "wordpress"
+    takes_files: ClassVar[bool] = False
+    """Takes posts (its own channel's payloads), not any channel's files."""
 
     def __init__(self, client: WordPressClient, settings: WordPressSettings):
         self.client = client

@@ -16,8 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from outreach.config import Settings
+from outreach.finding import Finding
 from outreach.press.release import MediaContact, PressRelease
 from outreach.secrets_store import stable_secret
+from outreach.urls import KIT_FOLDER, kit_path
+
+__all__ = ["KIT_FOLDER", "kit_path"]
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 """Fixed member dates: the same kit gives the same ZIP bytes."""
@@ -32,12 +36,9 @@ def kit_token(secret: bytes, finding_id: str) -> str:
     return hmac.new(secret, f"press-kit:{finding_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-KIT_FOLDER = "press/kit/"
-"""Where every kit's folder is; its own index lists none of them."""
-
-
-def kit_path(token: str) -> str:
-    return f"{KIT_FOLDER}{token}/"
+def kit_base(finding: Finding, settings: Settings) -> str:
+    """The path of a finding's kit folder (under its unguessable token)."""
+    return kit_path(kit_token(press_secret(settings), finding.id))
 
 
 @dataclass(frozen=True)

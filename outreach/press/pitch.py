@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 
-from outreach.channels.base import RenderError
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
@@ -23,6 +22,7 @@ from outreach.mail_errors import RecipientDeferred, RecipientRefused
 from outreach.platforms.mail import MailSender, OutboxSender, SmtpSender
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
+from outreach.vocabulary import RenderError
 
 PITCH_CHANNEL = "press-pitch"
 
@@ -212,8 +212,8 @@ def pitch_plan_for(
 
     ``business`` and ``consumer`` replace the chosen headlines (a runner-up picked on approval).
     """
-    from outreach.channels.press import kit_base
     from outreach.press.assemble import load_press_data, release_for
+    from outreach.press.kit import kit_base
 
     data = load_press_data(settings)
     release, choice = release_for(finding, settings, data)

@@ -1,0 +1,71 @@
+"""Kinds of publication the release handles: a finding is the first; reports and events add
+their own kind here without touching the release sequence.
+
+A kind brings its reader (which validates: an invalid publication of any kind stops the
+release, as an invalid finding does) and its ledger keys. Channels say which kinds they feed
+(``Channel.kinds``). Finding ids are recorded as they always were; every other kind's ids are
+recorded as ``kind:id``, so ids never collide across kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from outreach.config import Settings
+from outreach.release_steps import load_catalog
+from outreach.vocabulary import SITE_WIDE
+
+FINDING = "finding"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of publication: its name and how to read every publication of it, validated."""
+
+    name: str
+    read: Callable[[Settings], Mapping[str, Any]]
+    """Every publication of the kind by id; raises (naming file, field, fix) on any problem.
+    A publication has ``id``, ``published``, ``public_from`` and ``is_public(now)``."""
+
+    def ledger_key(self, publication_id: str) -> str:
+        """The id the ledger records the publication's files under."""
+        return publication_id if self.name == FINDING else f"{self.name}:{publication_id}"
+
+    def ledger_id(self, key: str) -> str | None:
+        """The publication id a ledger key names, if it is of this kind (else None)."""
+        if self.name == FINDING:
+            return None if ":" in key else key
+        prefix = f"{self.name}:"
+        return key[len(prefix) :] if key.startswith(prefix) and key != prefix else None
+
+    @property
+    def site_id(self) -> str:
+        """The ledger key of the kind's site-wide files (indexes, feeds) on a channel."""
+        return SITE_WIDE if self.name == FINDING else f"{self.name}:"
+
+
+_KINDS: dict[str, Kind] = {FINDING: Kind(FINDING, load_catalog)}
+
+
+def register_kind(kind: Kind) -> Kind:
+    """Add a kind of publication (a later issue's reports, events); returns it."""
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def unregister_kind(name: str) -> None:
+    """Remove a kind added with ``register_kind`` (the finding kind stays)."""
+    if name != FINDING:
+        _KINDS.pop(name, None)
+
+
+def get_kind(name: str) -> Kind:
+    if name not in _KINDS:
+        raise KeyError(f"no publication kind '{name}'; known: {', '.join(sorted(_KINDS))}")
+    return _KINDS[name]
+
+
+def known_kinds() -> list[str]:
+    return list(_KINDS)

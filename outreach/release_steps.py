@@ -1,0 +1,458 @@
+"""The release's steps as plain functions: validate, resolve, render, check, publish.
+
+The order they run in lives in one place, ``outreach.release.run_release``; runners decide
+how each step runs (plainly, or as Prefect tasks). Nothing here knows a channel or a
+platform by name: channels and platforms say what they accept as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from outreach import locks
+from outreach.channels import available_channels, get_channel
+from outreach.channels.base import SITE_WIDE, Deliverable, Site
+from outreach.config import Settings
+from outreach.finding import Finding, read_findings
+from outreach.ledger import Ledger
+from outreach.media_checks import media_problems
+from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receipt
+from outreach.platforms.registry import configured_platforms, make_platform, takes_files
+from outreach.render_keys import finding_key, inputs_digest
+
+
+class ReleaseError(Exception):
+    """The release cannot go ahead; nothing has been published."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """A finding a public channel may not show yet, and when it may."""
+
+    finding_id: str
+    channel: str
+    until: datetime
+
+
+@dataclass
+class ChannelPlan:
+    channel: str
+    batches: list[Batch] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+    render_keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(finding id or "" for the site, unit) -> input key, recorded once published."""
+    site_wide: bool | None = None
+    """True: only site-wide batches; False: only publications'; None: tell by the batch id."""
+
+
+LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom")
+"""Items whose URL a person opens: pages, WordPress posts, episodes and feeds."""
+
+
+@dataclass
+class ReleaseReport:
+    receipts: list[Receipt]
+    held: list[Held]
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+    """What happened after publishing (feed pings), for the log."""
+
+    @property
+    def changed(self) -> list[Receipt]:
+        return [receipt for receipt in self.receipts if receipt.action != "unchanged"]
+
+    def live_links(self) -> list[tuple[str, str, str, str]]:
+        """(finding, channel, platform, url) for each page, post, episode and feed now out
+        there, changed or not: what the team opens to check a release."""
+        links: dict[tuple[str, str, str, str], None] = {}
+        for receipt in self.receipts:
+            if receipt.url and receipt.action != "removed" and receipt.item.endswith(LIVE_ITEMS):
+                key = (receipt.finding_id or "(site)", receipt.channel, receipt.platform)
+                links[(*key, receipt.url)] = None
+        return list(links)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for receipt in self.receipts:
+            counts[receipt.action] = counts.get(receipt.action, 0) + 1
+        verb = "would be" if self.dry_run else "were"
+        if not self.changed:
+            text = f"Nothing changed: all {len(self.receipts)} published files are up to date."
+        else:
+            parts = [f"{counts[a]} {a}" for a in ("created", "updated", "removed") if a in counts]
+            text = f"{', '.join(parts)} ({counts.get('unchanged', 0)} unchanged) {verb} published."
+        for hold in self.held:
+            text += (
+                f"\nHeld: '{hold.finding_id}' may not appear on the {hold.channel} before "
+                f"{hold.until.isoformat()}; run the release again after that time."
+            )
+        for note in self.notes:
+            text += f"\n{note}"
+        return text
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def load_catalog(settings: Settings) -> dict[str, Finding]:
+    """Every finding in the findings folder, validated; raises FindingsInvalid on any problem."""
+    media = settings.paths.media
+    findings = read_findings(
+        settings.paths.findings,
+        media,
+        settings.root,
+        extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
+    )
+    return {finding.id: finding for finding in findings}
+
+
+def resolve_ids(
+    catalog: Mapping[str, object], ids: Iterable[str] | None, kind: str = "finding"
+) -> list[str]:
+    """The ids to release (all when None), with unknown ids reported together."""
+    if ids is None:
+        return sorted(catalog)
+    wanted = list(dict.fromkeys(ids))
+    unknown = [finding_id for finding_id in wanted if finding_id not in catalog]
+    if unknown:
+        raise ReleaseError(
+            f"no {kind} with id {', '.join(repr(u) for u in unknown)}; "
+            f"known ids: {', '.join(sorted(catalog)) or '(none)'}"
+        )
+    return wanted
+
+
+def resolve_channels(
+    settings: Settings,
+    channels: Sequence[str] | None,
+    secrets: Mapping[str, str] | None = None,
+    *,
+    need_secrets: bool = True,
+) -> list[str]:
+    """Requested channels (default: every channel the configuration or code knows), with
+    their inputs and platform settings checked."""
+    known = available_channels()
+    names = (
+        list(channels) if channels else sorted(set(known) & (set(settings.channels) or set(known)))
+    )
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ReleaseError(
+            f"no channel named {', '.join(repr(u) for u in unknown)}; "
+            f"choose from: {', '.join(sorted(known))}"
+        )
+    problems: list[str] = []
+    for name in names:
+        accepts = known[name].accepts
+        for platform_name in settings.channel(name).platforms:
+            refusal = _refusal(name, accepts, platform_name)
+            if refusal:
+                problems.append(refusal)
+                continue
+            try:
+                make_platform(settings, platform_name, secrets, need_secrets=need_secrets)
+            except PlatformUnavailable as exc:
+                problems.append(str(exc))
+        problems += known[name].check_inputs(settings)
+    if problems:
+        raise ReleaseError(
+            "channel inputs have problems:\n"
+            + "\n".join(f"  - {p}" for p in dict.fromkeys(problems))
+        )
+    return names
+
+
+def _refusal(channel: str, accepts: frozenset[str] | None, platform: str) -> str | None:
+    """Why ``channel`` may not push to ``platform`` (None: it may), from what each declares."""
+    if accepts is None and takes_files(platform):
+        return None
+    if accepts is not None and platform in accepts:
+        return None
+    if accepts is not None:
+        return (
+            f"channel '{channel}' cannot push to platform '{platform}': it goes to "
+            f"{', '.join(sorted(accepts))} only"
+        )
+    return (
+        f"channel '{channel}' cannot push to platform '{platform}': that platform takes only "
+        "its own channel's posts, not files"
+    )
+
+
+def open_platforms(
+    settings: Settings, plans: Sequence[ChannelPlan], secrets: Mapping[str, str] | None = None
+) -> dict[str, Platform]:
+    """The platforms the plans push to, each reached and its credentials tried before anything
+    is pushed anywhere (raises ReleaseError naming every problem)."""
+    platforms = {
+        name: make_platform(settings, name, secrets)
+        for name in configured_platforms(settings, [plan.channel for plan in plans])
+    }
+    problems: list[str] = []
+    for name, platform in platforms.items():
+        try:
+            platform.check()
+        except PlatformUnavailable as exc:
+            problems.append(f"{name}: {exc}")
+    if problems:
+        raise ReleaseError("platforms are not ready:\n" + "\n".join(f"  - {p}" for p in problems))
+    return platforms
+
+
+# -- rendering ----------------------------------------------------------------
+
+
+def newest_first(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.published, f.id), reverse=True)
+
+
+def ready_findings(
+    channel_name: str, catalog: dict[str, Finding], ids: Sequence[str], now: datetime
+) -> tuple[list[Finding], list[Held]]:
+    """Split ``ids`` into findings the channel may render now and those held by their dates."""
+    channel = get_channel(channel_name)
+    ready: list[Finding] = []
+    held: list[Held] = []
+    for finding_id in ids:
+        finding = catalog[finding_id]
+        if channel.public and not finding.is_public(now):
+            held.append(Held(finding_id, channel_name, finding.public_from))
+        else:
+            ready.append(finding)
+    return ready, held
+
+
+@dataclass
+class Reuse:
+    """What a channel published before, so output whose inputs are unchanged is not rendered
+    again: the render keys recorded in the ledger, and whether the platforms still hold the
+    files (a deleted or hand-edited file is rendered and written again)."""
+
+    keys: dict[tuple[str, str], str]
+    kept: Callable[[str, tuple[str, ...] | None], frozenset[str] | None]
+    """(finding id, paths or None for all of the finding's items) -> the items every platform
+    still holds as published, or None when anything is missing."""
+
+
+def reuse_for(
+    settings: Settings, ledger: Ledger, channel_name: str, platforms: Mapping[str, Platform]
+) -> Reuse | None:
+    """Reuse for a channel that publishes to ``platforms`` (None when it publishes nowhere)."""
+    names = [name for name in settings.channel(channel_name).platforms if name in platforms]
+    if not names:
+        return None
+    published = {name: ledger.channel_items(channel_name, name) for name in names}
+
+    def kept(finding_id: str, paths: tuple[str, ...] | None) -> frozenset[str] | None:
+        held: frozenset[str] | None = None
+        for name in names:
+            items = published[name].get(finding_id, {})
+            if paths is not None:
+                if not all(path in items for path in paths):
+                    return None
+                items = {path: items[path] for path in paths}
+            if not items or not platforms[name].holds(items):
+                return None
+            held = frozenset(items) if held is None else held & frozenset(items)
+        return held
+
+    return Reuse(ledger.render_keys(channel_name), kept)
+
+
+@dataclass(frozen=True)
+class ChannelSite:
+    """One channel's view of a release: the site it renders for (what its indexes list), the
+    publications it may render now, those held by their dates, and the reuse of earlier runs."""
+
+    channel: str
+    site: Site
+    ready: list[Finding]
+    held: list[Held]
+    reuse: Reuse | None
+    site_id: str = SITE_WIDE
+
+
+def channel_site(
+    settings: Settings,
+    catalog: dict[str, Finding],
+    channel_name: str,
+    ids: Sequence[str],
+    already_released: Iterable[str],
+    now: datetime,
+    reuse: Reuse | None = None,
+    site_id: str = SITE_WIDE,
+) -> ChannelSite:
+    """What the channel renders for ``ids`` and which publications its site pages list."""
+    channel = get_channel(channel_name)
+    ready, held = ready_findings(channel_name, catalog, ids, now)
+    listed_ids = ({f.id for f in ready} | set(already_released)) & set(catalog)
+    listed = newest_first(
+        catalog[i] for i in listed_ids if not channel.public or catalog[i].is_public(now)
+    )
+    inputs = inputs_digest(settings) if reuse is not None else ""
+    # Whether a finding is public yet is an input too: a platform may show it differently
+    # (a scheduled WordPress post is published by the run after the lift).
+    keys = (
+        {
+            f.id: finding_key(channel_name, f, settings, inputs, f"public={f.is_public(now)}")
+            for f in [*ready, *listed]
+        }
+        if reuse is not None
+        else {}
+    )
+    site = Site(settings, tuple(listed), channel_name, inputs, keys)
+    return ChannelSite(channel_name, site, ready, held, reuse, site_id)
+
+
+def render_publications(
+    view: ChannelSite, publications: Sequence[Finding], ledger_key: Callable[[str], str] = str
+) -> ChannelPlan:
+    """One batch per publication (a bounded share of ``view.ready``); unchanged ones whose
+    files the platforms still hold are kept, not rendered again."""
+    channel = get_channel(view.channel)
+    plan = ChannelPlan(view.channel, site_wide=False)
+    for finding in publications:
+        key = view.site.finding_keys.get(finding.id)
+        publication_id = ledger_key(finding.id)
+        kept = _reusable(view.reuse, publication_id, "", key, None)
+        if kept is not None:
+            plan.batches.append(Batch(view.channel, publication_id, (), kept))
+        else:
+            rendered = channel.render_finding(finding, view.site)
+            plan.batches.append(Batch(view.channel, publication_id, rendered))
+        if key is not None:
+            plan.render_keys[(publication_id, "")] = key
+    return plan
+
+
+def render_site_pages(view: ChannelSite) -> ChannelPlan:
+    """The channel's site-wide batch (indexes, feeds), unchanged pages kept."""
+    channel = get_channel(view.channel)
+    plan = ChannelPlan(view.channel, site_wide=True)
+    deliverables: list[Deliverable] = []
+    kept_pages: set[str] = set()
+    for page in channel.site_pages(view.site):
+        kept = _reusable(view.reuse, view.site_id, page.unit, page.key, page.paths)
+        if kept is not None:
+            kept_pages |= kept
+        else:
+            deliverables += page.render()
+        if page.key is not None:
+            plan.render_keys[(view.site_id, page.unit)] = page.key
+    plan.batches.append(Batch(view.channel, view.site_id, deliverables, frozenset(kept_pages)))
+    return plan
+
+
+def plan_channel(
+    settings: Settings,
+    catalog: dict[str, Finding],
+    channel_name: str,
+    ids: Sequence[str],
+    already_released: Iterable[str],
+    now: datetime,
+    reuse: Reuse | None = None,
+) -> ChannelPlan:
+    """Render one channel for ``ids`` plus the site-wide pages, all at once (the release
+    streams the same steps in bounded batches)."""
+    view = channel_site(settings, catalog, channel_name, ids, already_released, now, reuse)
+    plan = render_publications(view, view.ready)
+    site = render_site_pages(view)
+    plan.held, plan.site_wide = view.held, None
+    plan.batches += site.batches
+    plan.render_keys.update(site.render_keys)
+    return plan
+
+
+def _reusable(
+    reuse: Reuse | None,
+    finding_id: str,
+    unit: str,
+    key: str | None,
+    paths: tuple[str, ...] | None,
+) -> frozenset[str] | None:
+    if reuse is None or key is None or reuse.keys.get((finding_id, unit)) != key:
+        return None
+    if paths == ():
+        return None
+    return reuse.kept(finding_id, paths)
+
+
+def platforms_for_reuse(settings: Settings, channels: Sequence[str]) -> dict[str, Platform]:
+    """The channels' platforms, built only to ask what they hold (no credentials needed)."""
+    return {
+        name: make_platform(settings, name, need_secrets=False)
+        for name in configured_platforms(settings, list(channels))
+    }
+
+
+def remember_renders(ledger: Ledger, plans: Sequence[ChannelPlan]) -> None:
+    """After every platform took the plans: their render keys describe what is published."""
+    for plan in plans:
+        if plan.render_keys:
+            ledger.record_render_keys(plan.channel, plan.render_keys)
+
+
+# -- publishing ---------------------------------------------------------------
+
+
+def publish_stage(
+    settings: Settings,
+    plans: Sequence[ChannelPlan],
+    platform: Platform,
+    ledger: Ledger,
+    now: datetime,
+    site_wide: bool,
+    dry_run: bool = False,
+    notice: locks.Notice | None = None,
+) -> list[Receipt]:
+    """One platform's share of the plans: the findings' batches, or the site-wide ones.
+
+    One run at a time per platform (another run waits; ``notice`` tells why): each reads the
+    ledger after the one before has recorded, so nothing is created twice."""
+    receipts: list[Receipt] = []
+    unit = f"publishing to {platform.name}"
+    with locks.hold(settings.paths.state, unit, notice), ledger.transaction():
+        for plan in plans:
+            if platform.name not in settings.channel(plan.channel).platforms:
+                continue
+            for batch in plan.batches:
+                if plan.site_wide == site_wide or (
+                    plan.site_wide is None and ((batch.finding_id == SITE_WIDE) == site_wide)
+                ):
+                    receipts.extend(platform.publish(batch, ledger, now, dry_run=dry_run))
+    return receipts
+
+
+def publish_plans(
+    settings: Settings,
+    plans: Sequence[ChannelPlan],
+    ledger: Ledger,
+    now: datetime,
+    dry_run: bool = False,
+    secrets: Mapping[str, str] | None = None,
+) -> list[Receipt]:
+    """Every finding's files on every platform first, then the site-wide batches (indexes,
+    feeds): a feed is never published before the pages and audio it points to."""
+    platforms = open_platforms(settings, plans, secrets)
+    receipts: list[Receipt] = []
+    for site_wide in (False, True):
+        for platform in platforms.values():
+            receipts += publish_stage(settings, plans, platform, ledger, now, site_wide, dry_run)
+    return receipts
+
+
+def rebuild_ids(
+    settings: Settings,
+    catalog: Mapping[str, object],
+    channels: Sequence[str],
+    ledger_id: Callable[[str], str | None] = lambda key: key or None,
+) -> list[str]:
+    """Publications already released on any of ``channels`` that still exist (``ledger_id``
+    turns a ledger key into the kind's id, or None for another kind's key)."""
+    ledger = Ledger(settings.paths.ledger)
+    released: set[str] = set()
+    for name in channels:
+        released |= {i for i in map(ledger_id, ledger.released(name)) if i is not None}
+    return sorted(released & set(catalog))

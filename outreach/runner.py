@@ -1,0 +1,138 @@
+"""How each release step runs. The plain runner calls the steps directly (``outreach build``,
+``release()``, the benchmarks, the tests); the Prefect flows supply a runner that wraps the
+same steps in tasks (retries, concurrency limits, artifacts, the pitch approval pause).
+
+The order of the steps is not here: it lives in ``outreach.release.run_release`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from outreach.actions import Action, ActionContext, run_gated
+from outreach.channels import get_channel
+from outreach.config import Settings
+from outreach.files import atomic_write
+from outreach.ledger import Ledger
+from outreach.platforms.base import Platform
+from outreach.platforms.registry import make_platform
+from outreach.platforms.static import StaticSite
+from outreach.release_steps import ChannelPlan, Held, open_platforms, publish_stage
+from outreach.request import ReleaseRequest
+from outreach.vocabulary import Receipt
+
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    def step(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run one plain step (validate, render, check platforms) and return its result."""
+        ...
+
+    def secrets(self) -> Mapping[str, str]:
+        """Platform credentials for this run (never logged)."""
+        ...
+
+    def check_platforms(self, settings: Settings, channels: Sequence[str]) -> list[str]:
+        """Reach every platform the channels push to, with its credentials, before any push;
+        returns their names (raises ReleaseError naming every problem)."""
+        ...
+
+    def prepare(self, channel: str, publication: Any, settings: Settings, key: str) -> None:
+        """The channel's slow work for one publication (mastering), cached by ``key``."""
+        ...
+
+    def publish(
+        self,
+        settings: Settings,
+        plans: Sequence[ChannelPlan],
+        platform: str,
+        site_wide: bool,
+        now: datetime,
+        dry_run: bool,
+    ) -> list[Receipt]:
+        """One platform's share of some plans: publications' batches, or site-wide ones."""
+        ...
+
+    def act(self, action: Action, context: ActionContext) -> list[str]:
+        """Execute one after-publish action; returns notes for the report."""
+        ...
+
+    def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:
+        """Work only the runner can do once the release is out (scheduling the lifts)."""
+        ...
+
+
+class PlainRunner:
+    """Every step called directly, in this process."""
+
+    def __init__(self, secrets: Mapping[str, str] | None = None) -> None:
+        self._secrets = dict(secrets or {})
+        self._platforms: dict[str, Platform] = {}
+
+    def step(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
+
+    def secrets(self) -> Mapping[str, str]:
+        return self._secrets
+
+    def check_platforms(self, settings: Settings, channels: Sequence[str]) -> list[str]:
+        plans = [ChannelPlan(name) for name in channels]
+        self._platforms.update(open_platforms(settings, plans, self._secrets))
+        return list(self._platforms)
+
+    def prepare(self, channel: str, publication: Any, settings: Settings, key: str) -> None:
+        get_channel(channel).prepare(publication, settings)
+
+    def publish(
+        self,
+        settings: Settings,
+        plans: Sequence[ChannelPlan],
+        platform: str,
+        site_wide: bool,
+        now: datetime,
+        dry_run: bool,
+    ) -> list[Receipt]:
+        if platform not in self._platforms:
+            self._platforms[platform] = make_platform(settings, platform, self._secrets)
+        ledger = Ledger(settings.paths.ledger)
+        return publish_stage(
+            settings, plans, self._platforms[platform], ledger, now, site_wide, dry_run
+        )
+
+    def act(self, action: Action, context: ActionContext) -> list[str]:
+        return run_gated(action, context)
+
+    def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:
+        return []
+
+
+class PreviewRunner(PlainRunner):
+    """The release sequence into the build folder for review: files written as rendered,
+    no platform, ledger or outside world touched."""
+
+    def publish(
+        self,
+        settings: Settings,
+        plans: Sequence[ChannelPlan],
+        platform: str,
+        site_wide: bool,
+        now: datetime,
+        dry_run: bool,
+    ) -> list[Receipt]:
+        preview = StaticSite(settings.paths.build, settings.site.base_url)
+        receipts: list[Receipt] = []
+        for plan in plans:
+            for batch in plan.batches:
+                for deliverable in batch.deliverables:
+                    atomic_write(preview.target(deliverable.path), deliverable.content)
+                    receipts.append(
+                        Receipt(plan.channel, "preview", batch.finding_id, deliverable.path,
+                                "created", None)
+                    )  # fmt: skip
+        return receipts
+
+    def act(self, action: Action, context: ActionContext) -> list[str]:
+        return []

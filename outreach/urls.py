@@ -1,0 +1,82 @@
+"""Every path of the published site in one place, so no channel spells another's URLs.
+
+Channels, the newsletter, the press pitch and the CLI ask this map for a post, an episode's
+files, a newsroom page, a press kit or a feed; a change of layout is a change here only.
+Paths are relative to the site root; ``url`` and ``href`` turn them into links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+BLOG_FEED = "feed.atom"
+PODCAST_PAGE = "podcast/"
+PODCAST_FEED = "podcast/feed.xml"
+PODCAST_COVER = "podcast/cover.jpg"
+NEWSROOM = "newsroom/"
+TOPICS = "topics/"
+KIT_FOLDER = "press/kit/"
+"""Where every press kit's folder is; its own index lists none of them."""
+
+POSTS_CHANNEL = "blog"
+EPISODES_CHANNEL = "podcast"
+"""The channels that host posts and episodes: the map links to them only when configured."""
+
+
+def post_path(finding_id: str) -> str:
+    return f"blog/{finding_id}/"
+
+
+def episode_path(finding_id: str, suffix: str) -> str:
+    """An episode's file: ``.mp3``, its art, chapters or transcript."""
+    return f"podcast/episodes/{finding_id}{suffix}"
+
+
+def newsroom_path(finding_id: str) -> str:
+    return f"{NEWSROOM}{finding_id}/"
+
+
+def topic_path(slug: str) -> str:
+    return f"{TOPICS}{slug}/"
+
+
+def kit_path(token: str) -> str:
+    """A press kit's folder, named by its unguessable token."""
+    return f"{KIT_FOLDER}{token}/"
+
+
+def kit_zip_name(finding_id: str) -> str:
+    return f"{finding_id}-press-kit.zip"
+
+
+@dataclass(frozen=True)
+class SiteUrls:
+    """The site's links for one configuration: absolute URLs, root-relative hrefs, and which
+    of the other channels' pages exist (a post only when posts are published)."""
+
+    base_url: str
+    channels: Collection[str] = ()
+
+    def url(self, path: str = "") -> str:
+        """Absolute URL of a site path such as ``blog/x/``."""
+        return self.base_url + path.lstrip("/")
+
+    def href(self, path: str = "") -> str:
+        """Root-relative link for a site path, honouring a base URL with a path prefix."""
+        return urlsplit(self.base_url).path + path.lstrip("/")
+
+    def post(self, finding_id: str) -> str:
+        return self.url(post_path(finding_id))
+
+    def episode(self, finding_id: str, suffix: str = ".mp3") -> str:
+        return self.url(episode_path(finding_id, suffix))
+
+    def published_post(self, finding_id: str) -> str | None:
+        """The post's URL when a configured channel publishes posts, else None."""
+        return self.post(finding_id) if POSTS_CHANNEL in self.channels else None
+
+    def published_episode(self, finding_id: str) -> str | None:
+        """The episode's audio URL when a configured channel publishes episodes, else None."""
+        return self.episode(finding_id) if EPISODES_CHANNEL in self.channels else None

@@ -1,0 +1,62 @@
+"""The words channels, platforms and the release sequence share, at the bottom of the imports.
+
+Channels produce ``Deliverable`` values, the sequence groups them into ``Batch`` values,
+platforms return a ``Receipt`` for each item. Keeping them here (and not in the channel or
+platform packages) lets both sides use them without importing each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+SITE_WIDE = ""
+"""The publication id under which site-wide deliverables (indexes, feeds) are recorded."""
+
+Change = Literal["created", "updated", "unchanged", "removed"]
+"""What publishing did to one item."""
+
+
+class RenderError(Exception):
+    """A channel could not render a publication; raised before anything is published."""
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    """One output file: its path under the site root and its exact bytes."""
+
+    path: str
+    content: bytes
+    finding_id: str = SITE_WIDE
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything a channel rendered for one finding (or, with id "", for the whole site).
+
+    Publishing a batch is complete: items the ledger holds for the same key but the batch no
+    longer contains are stale and get removed.
+    """
+
+    channel: str
+    finding_id: str
+    deliverables: Sequence[Deliverable]
+    kept: frozenset[str] = frozenset()
+    """Items not rendered again because nothing they depend on changed: the platform keeps
+    them as they are (never stale, never rewritten)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    channel: str
+    platform: str
+    finding_id: str
+    item: str
+    action: Change
+    url: str | None
