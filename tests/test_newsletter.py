@@ -580,11 +580,11 @@ def test_outbox_writes_one_file_per_internationalised_address(project: Path) -> 
 
 
 def test_pitch_and_confirmation_transport_tells_the_senders_failure_from_the_recipients() -> None:
-    """SmtpSender (pitches, confirmation emails): a refused login is the sender's failure;
-    a 5xx to RCPT or a missing SMTPUTF8 concerns that recipient only."""
+    """The mail transport (pitches, confirmation emails, newsletters): a refused login is the
+    sender's failure; a 5xx to RCPT or a missing SMTPUTF8 concerns that recipient only."""
     from outreach.mail import build_message, mailbox
     from outreach.mail_errors import RecipientDeferred, RecipientRefused
-    from outreach.platforms.mail import SmtpSender
+    from outreach.mail_transport import SmtpTarget, SmtpTransport
 
     def message(to: str) -> EmailMessage:
         sender = mailbox("Press", "press@example.org")
@@ -593,16 +593,16 @@ def test_pitch_and_confirmation_transport_tells_the_senders_failure_from_the_rec
     with (
         smtp_server(authenticator=refuse_every_login, auth_require_tls=False) as server,
         pytest.raises(SenderFailure, match=r"refused the login \(535"),
-        SmtpSender(server.host, server.port, "none", "press", password="pw-987"),
+        SmtpTransport(SmtpTarget(server.host, server.port, "none", "press", "pw-987")) as sender,
     ):
-        pass
+        sender.send(message("ana@example.com"), "ana@example.com", "k")
     with smtp_server(enable_SMTPUTF8=False) as server:
         server.refuse["gone@example.com"] = "550 5.1.1 no such user"
-        with SmtpSender(server.host, server.port, "none") as sender:
+        with SmtpTransport(SmtpTarget(server.host, server.port, "none")) as sender:
             with pytest.raises(RecipientDeferred, match="SMTPUTF8"):
-                sender.send(message("jörg@example.com"), "jörg@example.com", "k")
+                sender.send(message("jörg@example.com"), "jörg@example.com", "k").raise_for_status()
             with pytest.raises(RecipientRefused, match=r"550 5\.1\.1"):
-                sender.send(message("gone@example.com"), "gone@example.com", "k")
+                sender.send(message("gone@example.com"), "gone@example.com", "k").raise_for_status()
             sender.send(message("ana@bücher.example"), "ana@bücher.example", "k")
     assert [rcpts for _, rcpts, _ in server.accepted] == [["ana@xn--bcher-kva.example"]]
     to = message_from_bytes(server.accepted[0][2], policy=policy.default)["To"]
