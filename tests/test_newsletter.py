@@ -267,6 +267,32 @@ def test_rate_limit_holds_across_connections(project: Path, inbox: Inbox) -> Non
         assert span >= (window - 1) / rate, f"{window + 1} messages within {span:.3f} s"
 
 
+def test_a_send_reuses_its_configured_connections_for_every_message(
+    project: Path, inbox: Inbox
+) -> None:
+    """30 messages over ``newsletter.connections`` = 3: at most three SMTP sessions, each
+    carrying many messages (the transport's pool, not a connection per message)."""
+    extra = {f"reader{n:02d}@example.com": ("food-agriculture",) for n in range(27)}
+    settings = settings_for(project, **smtp_env(inbox, rate=1000, connections=3))
+    subscribe_all(settings, extra)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    assert send_all(prepared, settings, NOW).sent == 30
+    assert len(inbox.accepted) == 30
+    assert 1 <= len(set(inbox.peers)) <= 3
+
+
+def test_the_smtp_password_is_never_shown_by_the_transport(project: Path) -> None:
+    from outreach.mail_transport import mail_transport
+
+    settings = settings_for(project, OUTREACH_MAIL__PLATFORM="smtp")
+    with mail_transport(settings, password="pw-secret-4711") as transport:
+        shown = repr(transport.target) + repr(vars(transport))
+    assert transport.name == "smtp" and transport.target.password == "pw-secret-4711"
+    assert "pw-secret-4711" not in shown
+
+
 SENDER_SCRIPT = textwrap.dedent("""
     import sys
     from datetime import datetime, timezone
