@@ -293,6 +293,27 @@ def test_the_smtp_password_is_never_shown_by_the_transport(project: Path) -> Non
     assert "pw-secret-4711" not in shown
 
 
+def test_only_the_mail_transport_talks_smtp() -> None:
+    """Pitches, newsletters and confirmations share one transport: no other core module
+    opens an SMTP connection of its own (mail_errors only reads smtplib's exceptions)."""
+    import ast
+
+    allowed = {"mail_transport.py", "mail_errors.py"}
+    talking = []
+    for path in sorted((REPO / "outreach").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if "smtplib" in names and path.name not in allowed:
+                talking.append(str(path.relative_to(REPO)))
+    assert talking == []
+
+
 SENDER_SCRIPT = textwrap.dedent("""
     import sys
     from datetime import datetime, timezone
