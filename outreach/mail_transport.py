@@ -3,7 +3,7 @@
 Pitches, newsletter issues and the subscriber app's confirmations hand a message for one
 recipient to ``send`` and get an :class:`Outcome` back, like requests' adapters. Which
 transport (the ``outbox/`` folder, or an SMTP relay) is decided once, by
-:func:`mail_transport` from ``[mail]``; callers never look at ``mail.platform``.
+:func:`mail_transport` from ``[mail]``; no caller builds a transport of its own.
 
 The outcome rules (``outreach.mail_errors``) are the same for every caller: a failure of the
 sending side (login, connection, a server-wide refusal) raises SenderFailure and stops the
@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import TYPE_CHECKING, Literal, Protocol, Self
 from urllib.parse import quote
 
-from outreach.config import Settings
 from outreach.files import PRIVATE_FILE, atomic_write, private_folder
 from outreach.mail import envelope_address
 from outreach.mail_errors import (
@@ -42,6 +41,9 @@ from outreach.mail_errors import (
     sending_failure,
     unreachable,
 )
+
+if TYPE_CHECKING:  # the settings only configure the transport: no import at run time
+    from outreach.config import Settings
 
 NO_SMTPUTF8 = "the mail server does not offer SMTPUTF8, needed for this internationalised address"
 
