@@ -24,6 +24,10 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 CONNECTIONS = 4
@@ -73,7 +77,7 @@ def make_project(folder: Path, subscribers: int, port: int) -> Path:
     config = config.replace('smtp_host = "localhost"', 'smtp_host = "127.0.0.1"')
     config = config.replace("smtp_port = 587", f"smtp_port = {port}")
     config = config.replace('smtp_security = "starttls"', 'smtp_security = "none"')
-    config = config.replace("rate_per_second = 10 ", "rate_per_second = 100000 ")
+    config = config.replace("rate_per_second = 10 ", "rate_per_second = 1000 ")
     config = config.replace("connections = 2 ", f"connections = {CONNECTIONS} ")
     (folder / "outreach.toml").write_text(config)
     from outreach.config import load_settings
@@ -96,6 +100,13 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def unpaced(settings: Settings) -> Settings:
+    """The settings with no local pace: the file may not go above 1000 messages per second
+    (a real relay takes far fewer), and the bench measures the sender, not the limiter."""
+    newsletter = settings.newsletter.model_copy(update={"rate_per_second": 1_000_000.0})
+    return settings.model_copy(update={"newsletter": newsletter})
+
+
 def ours(config: Path) -> dict:
     """One full send in this process: returns messages per second and peak memory."""
     from outreach.campaign import prepare_send, send_all
@@ -103,7 +114,7 @@ def ours(config: Path) -> dict:
     from outreach.newsletter import finding_issue
     from outreach.release import load_catalog
 
-    settings = load_settings(config, environ={})
+    settings = unpaced(load_settings(config, environ={}))
     issue = finding_issue(load_catalog(settings)["farm-gate-to-fob"])
     start = time.perf_counter()
     prepared = prepare_send(issue, settings, NOW)

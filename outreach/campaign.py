@@ -13,6 +13,7 @@ from datetime import datetime
 from outreach.config import Settings
 from outreach.locks import Notice, hold
 from outreach.mail_errors import SenderFailure
+from outreach.mail_transport import mail_transport
 from outreach.newsletter import (
     Issue,
     MessageFactory,
@@ -21,9 +22,8 @@ from outreach.newsletter import (
     render_issue,
     unsubscribe_warning,
 )
-from outreach.platforms.mail import OutboxSender
 from outreach.secrets_store import stable_secret
-from outreach.sending import Progress, SendLog, SendReport, SmtpTarget, send_pending
+from outreach.sending import Progress, SendLog, SendReport, send_pending
 from outreach.subscribers import SubscriberStore
 
 
@@ -79,21 +79,6 @@ def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendR
     return total
 
 
-def smtp_target(settings: Settings, password: str | None = None) -> SmtpTarget:
-    """The relay from [mail]; the password is given (a Prefect Secret block, resolved by the
-    flow) or read from OUTREACH_SMTP_PASSWORD."""
-    import os
-
-    mail = settings.mail
-    return SmtpTarget(
-        mail.smtp_host,
-        mail.smtp_port,
-        mail.smtp_security,
-        mail.smtp_username,
-        password if password is not None else os.environ.get("OUTREACH_SMTP_PASSWORD"),
-    )
-
-
 def send_batch(
     prepared: PreparedSend,
     emails: Sequence[str],
@@ -104,7 +89,7 @@ def send_batch(
     throttle: Callable[[], None] | None = None,
     notice: Notice | None = None,
 ) -> SendReport:
-    """Send one batch of recipients through the configured mail platform, those still
+    """Send one batch of recipients through the configured mail transport, those still
     pending once this run holds the issue's lock: a concurrent run of the same issue waits
     (``notice`` tells why), then skips whoever the other run reached. Nobody gets two copies."""
     with hold(settings.paths.state, f"sending {prepared.send_id}", notice):
@@ -143,27 +128,21 @@ def _send_pending(
     def build(email: str) -> bytes:
         return factory.build(subscribers[email])
 
-    if settings.mail.platform == "outbox":
-        outbox = OutboxSender(settings.paths.outbox)
-        report = SendReport()
-        for index, email in enumerate(ready, start=1):
-            outbox.write(build(email), email, f"{prepared.send_id}:{email}")
-            log.mark(prepared.send_id, email, "sent", "outbox")
-            report.sent += 1
-            if progress is not None:
-                progress(index, len(ready))
-        return report
     config = settings.newsletter
-    return send_pending(
-        log,
-        prepared.send_id,
-        ready,
-        build,
-        config.from_email,
-        smtp_target(settings, password),
-        rate=config.rate_per_second,
-        connections=config.connections,
-        on_bounce=lambda email, why: store.set_status(email, "bounced", now),
-        progress=progress,
+    with mail_transport(
+        settings,
+        password=password,
         throttle=throttle,
-    )
+        connections=config.connections,
+        rate=config.rate_per_second,
+    ) as transport:
+        return send_pending(
+            log,
+            prepared.send_id,
+            ready,
+            build,
+            config.from_email,
+            transport,
+            on_bounce=lambda email, why: store.set_status(email, "bounced", now),
+            progress=progress,
+        )

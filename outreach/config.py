@@ -209,8 +209,8 @@ class NewsletterSettings(_Section):
     dkim_domain: str | None = None
     dkim_selector: str | None = None
     dkim_key_file: Path | None = None
-    rate_per_second: Annotated[PositiveFloat, Field(le=100_000)] = 10.0
-    """Messages per second, at most 100,000 (a relay takes far fewer; 0 or infinity is refused)."""
+    rate_per_second: Annotated[PositiveFloat, Field(le=1000)] = 10.0
+    """Messages per second, at most 1000 (a relay takes far fewer; 0 or infinity is refused)."""
     connections: Annotated[int, Field(ge=1, le=16)] = 2
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
 

@@ -10,31 +10,23 @@ unreached recipient still ``pending`` (see ``outreach.mail_errors``). A send kil
 point and run again therefore delivers to everyone exactly once, as far as the server's
 acceptance can tell: only messages the server never accepted are sent again.
 
-Several connections run in parallel, each reused for many messages, and one shared limiter
+The messages leave through the one mail transport (``outreach.mail_transport``): over SMTP,
+several connections run in parallel, each reused for many messages, and one shared limiter
 keeps the whole send under the configured messages per second.
 """
 
 from __future__ import annotations
 
 import queue
-import smtplib
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from outreach.mail import envelope_address
-from outreach.mail_errors import (
-    RecipientRefused,
-    SenderFailure,
-    connection_failure,
-    sending_failure,
-    unreachable,
-)
+from outreach.mail_transport import MailTransport
 from outreach.store import Migration, Schema, Store
 
 SENDS = """
@@ -172,114 +164,6 @@ def mark(connection: sqlite3.Connection, send_id: str, email: str, state: str, d
     )
 
 
-MIN_SLEEP = 0.0005
-
-
-class RateLimiter:
-    """At most ``rate`` acquisitions per second across all threads, evenly spaced."""
-
-    def __init__(self, rate: float):
-        self.interval = 1.0 / rate
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        delay = slot - time.monotonic()
-        if delay > MIN_SLEEP:
-            # Shorter waits are skipped: a sleep lasts at least the scheduler's tick, which
-            # would throttle a fast send far below its limit. Slots keep the average exact.
-            time.sleep(delay)
-
-
-@dataclass(frozen=True)
-class SmtpTarget:
-    host: str
-    port: int
-    security: str = "starttls"
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 30.0
-
-
-def open_connection(target: SmtpTarget) -> smtplib.SMTP:
-    """Connect, secure and log in. Raises SenderFailure when trying again cannot help (a
-    refused login or connection, a 5xx greeting, TLS failing), smtplib's or socket errors
-    when it might."""
-    import ssl
-
-    connection: smtplib.SMTP | None = None
-    try:
-        if target.security == "tls":
-            connection = smtplib.SMTP_SSL(
-                target.host,
-                target.port,
-                timeout=target.timeout,
-                context=ssl.create_default_context(),
-            )
-        else:
-            connection = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
-            if target.security == "starttls":
-                connection.starttls(context=ssl.create_default_context())
-        if target.username:
-            connection.login(target.username, target.password or "")
-        connection.ehlo_or_helo_if_needed()
-        return connection
-    except (smtplib.SMTPException, OSError) as exc:
-        if connection is not None:
-            connection.close()
-        failure = connection_failure(exc, target.host, target.port)
-        if failure is not None:
-            raise failure from exc
-        raise
-
-
-def send_raw(
-    smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, utf8: bool = False
-) -> None:
-    """One message to one recipient, raising smtplib's exceptions like ``sendmail``.
-
-    ``sendmail`` re-parses both addresses and runs two regular expressions over every message;
-    our addresses are validated and our messages already have CRLF line ends, so this sends
-    the same SMTP dialogue for a fraction of the CPU (dot-stuffing is one bytes.replace).
-    ``utf8`` sends with SMTPUTF8 (RFC 6531), for a non-ASCII recipient the server accepts.
-    """
-    options = ""
-    if utf8:
-        smtp.command_encoding = "utf-8"
-        options = " SMTPUTF8" + (" BODY=8BITMIME" if smtp.has_extn("8bitmime") else "")
-    try:
-        code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>{options}")
-        if code != 250:
-            smtp.rset()
-            raise smtplib.SMTPSenderRefused(code, reply, sender)
-        code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
-    finally:
-        smtp.command_encoding = "ascii"
-    if code not in (250, 251):
-        smtp.rset()
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    code, reply = smtp.docmd("DATA")
-    if code != 354:
-        smtp.rset()
-        raise smtplib.SMTPDataError(code, reply)
-    body = message.replace(b"\r\n.", b"\r\n..")
-    if body.startswith(b"."):
-        body = b"." + body
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    smtp.send(body + b".\r\n")
-    code, reply = smtp.getreply()
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
-
-
-NO_SMTPUTF8 = "the mail server does not offer SMTPUTF8, needed for this internationalised address"
-
-
 @dataclass
 class SendReport:
     sent: int = 0
@@ -301,25 +185,20 @@ def send_pending(
     emails: list[str],
     build: MessageBuilder,
     sender: str,
-    target: SmtpTarget,
-    rate: float,
-    connections: int,
+    transport: MailTransport,
     on_bounce: Callable[[str, str], None] = lambda email, why: None,
     progress: Progress | None = None,
-    attempts: int = 3,
-    backoff: float = 0.5,
-    throttle: Callable[[], None] | None = None,
 ) -> SendReport:
-    """Send ``emails`` (pending rows of ``send_id``) over parallel reused connections.
+    """Send ``emails`` (pending rows of ``send_id``) through ``transport``, from as many
+    threads as it has connections, recording each recipient's state as soon as its outcome
+    is known (pacing, retries and reused connections are the transport's).
 
-    ``throttle`` is called before each message, after the local pace: a rate limit shared
-    with other workers sending to the same relay. A SenderFailure (login, connection, a
-    server-wide refusal) stops every connection and is raised once they have stopped: the
-    recipients not reached stay pending, none is marked bounced."""
+    A SenderFailure (login, connection, a server-wide refusal) stops every thread and is
+    raised once they have stopped: the recipients not reached stay pending, none is marked
+    bounced."""
     work: queue.Queue[str] = queue.Queue()
     for email in emails:
         work.put(email)
-    limiter = RateLimiter(rate)
     report = SendReport()
     lock = threading.Lock()
     done = [0]
@@ -334,15 +213,33 @@ def send_pending(
         with write_lock:
             mark(connection, send_id, email, state, detail)
 
+    def deliver(db: sqlite3.Connection, email: str) -> None:
+        outcome = transport.send(build(email), email, f"{send_id}:{email}", sender)
+        if outcome.status == "sent":
+            record(db, email, "sent", outcome.detail)
+            with lock:
+                report.sent += 1
+        elif outcome.status == "refused":
+            record(db, email, "bounced", outcome.detail)
+            on_bounce(email, outcome.detail)
+            with lock:
+                report.bounced.append(email)
+        elif outcome.status == "held":
+            record(db, email, "pending", outcome.detail)
+            with lock:
+                report.held[email] = outcome.detail
+        else:
+            with lock:
+                report.deferred.append(email)
+
     def worker(db: sqlite3.Connection) -> None:
-        smtp: smtplib.SMTP | None = None
         try:
             while not stop.is_set():
                 try:
                     email = work.get_nowait()
                 except queue.Empty:
                     return
-                smtp = deliver(db, email, build(email), smtp)
+                deliver(db, email)
                 with lock:
                     done[0] += 1
                     count = done[0]
@@ -352,65 +249,11 @@ def send_pending(
             with lock:
                 failures.append(exc)
             stop.set()
-        finally:
-            if smtp is not None:
-                try:
-                    smtp.quit()
-                except (smtplib.SMTPException, OSError):
-                    smtp.close()
-
-    def deliver(
-        db: sqlite3.Connection, email: str, message: bytes, smtp: smtplib.SMTP | None
-    ) -> smtplib.SMTP | None:
-        """Send one message with retries; returns the connection to reuse (None if dropped)."""
-        address, utf8 = envelope_address(email)
-        connect_error: Exception | None = None
-        for attempt in range(attempts):
-            try:
-                if smtp is None:
-                    smtp = open_connection(target)
-                connect_error = None
-                if utf8 and not smtp.has_extn("smtputf8"):
-                    record(db, email, "pending", NO_SMTPUTF8)
-                    with lock:
-                        report.held[email] = NO_SMTPUTF8
-                    return smtp
-                limiter.acquire()
-                if throttle is not None:
-                    throttle()
-                send_raw(smtp, sender, address, message, utf8)
-            except (smtplib.SMTPException, OSError) as exc:
-                if smtp is None:
-                    connect_error = exc  # could not connect; SenderFailure passes through
-                outcome = sending_failure(exc, email, sender)
-                if isinstance(outcome, SenderFailure):
-                    raise outcome from exc
-                if isinstance(outcome, RecipientRefused):
-                    record(db, email, "bounced", outcome.reply)
-                    on_bounce(email, outcome.reply)
-                    with lock:
-                        report.bounced.append(email)
-                    return smtp
-                if smtp is not None and isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
-                    smtp.close()
-                    smtp = None
-                if attempt + 1 < attempts:
-                    time.sleep(backoff * 2**attempt)
-            else:
-                record(db, email, "sent", "250")
-                with lock:
-                    report.sent += 1
-                return smtp
-        if connect_error is not None:
-            raise unreachable(connect_error, target.host, target.port)
-        with lock:
-            report.deferred.append(email)
-        return smtp
 
     with log.connect() as db:
         threads = [
             threading.Thread(target=worker, args=(db,), daemon=True)
-            for _ in range(max(1, connections))
+            for _ in range(min(transport.connections, max(1, len(emails))))
         ]
         for thread in threads:
             thread.start()

@@ -38,7 +38,7 @@ from outreach.campaign import link_secret
 from outreach.channels.base import Site
 from outreach.config import Settings
 from outreach.mail import build_message, mailbox
-from outreach.press.pitch import make_sender
+from outreach.mail_transport import mail_transport
 from outreach.subscribers import Subscriber, SubscriberError, SubscriberStore, normalise_email
 from outreach.templating import environment
 from outreach.tokens import MAX_AGE, BadToken, Purpose, make_token, read_token_issued
@@ -180,8 +180,8 @@ def create_app(
                 key=f"{kind}:{email}:{now.isoformat()}",
                 when=now,
             )
-            with make_sender(settings) as sender:
-                sender.send(message, email, f"{kind}:{email}")
+            with mail_transport(settings) as transport:
+                transport.send(message, email, f"{kind}:{email}").raise_for_status()
 
         mail.submit(f"the {kind} email to {email}", send)
 

@@ -27,6 +27,8 @@ class Inbox:
     refuse_sender: str | None = None
     """An answer to every MAIL FROM (a server-wide refusal), instead of 250."""
     defer_once: set[str] = field(default_factory=set)
+    peers: list[tuple[str, int]] = field(default_factory=list)
+    """The client end of the connection each accepted message came over (one per message)."""
     kill_at: int | None = None
     kill_pid: int | None = None
     seen: int = 0
@@ -54,6 +56,7 @@ class Inbox:
             os.kill(self.kill_pid, signal.SIGKILL)
             return "451 4.3.0 sender went away"
         self.accepted.append((time.monotonic(), list(envelope.rcpt_tos), envelope.original_content))
+        self.peers.append(session.peer)
         return "250 OK"
 
 

@@ -127,8 +127,8 @@ def test_files_an_older_version_left_readable_are_tightened_when_opened(
     SubscriberStore(settings.paths.subscribers)
     assert wrong(modes_under(state), 0o600, 0o700, state) == []
 
-    from outreach.platforms.mail import OutboxSender
+    from outreach.mail_transport import OutboxTransport
 
-    OutboxSender(settings.paths.outbox).write(b"new", "reader@example.com", "newsletter:x:r")
+    OutboxTransport(settings.paths.outbox).send(b"new", "reader@example.com", "newsletter:x:r")
     assert mode(settings.paths.outbox) == 0o700, "older messages are closed off by their folder"
     assert mode(settings.paths.outbox / "newsletter" / "x" / "reader@example.com.eml") == 0o600

@@ -267,6 +267,53 @@ def test_rate_limit_holds_across_connections(project: Path, inbox: Inbox) -> Non
         assert span >= (window - 1) / rate, f"{window + 1} messages within {span:.3f} s"
 
 
+def test_a_send_reuses_its_configured_connections_for_every_message(
+    project: Path, inbox: Inbox
+) -> None:
+    """30 messages over ``newsletter.connections`` = 3: at most three SMTP sessions, each
+    carrying many messages (the transport's pool, not a connection per message)."""
+    extra = {f"reader{n:02d}@example.com": ("food-agriculture",) for n in range(27)}
+    settings = settings_for(project, **smtp_env(inbox, rate=1000, connections=3))
+    subscribe_all(settings, extra)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    assert send_all(prepared, settings, NOW).sent == 30
+    assert len(inbox.accepted) == 30
+    assert 1 <= len(set(inbox.peers)) <= 3
+
+
+def test_the_smtp_password_is_never_shown_by_the_transport(project: Path) -> None:
+    from outreach.mail_transport import mail_transport
+
+    settings = settings_for(project, OUTREACH_MAIL__PLATFORM="smtp")
+    with mail_transport(settings, password="pw-secret-4711") as transport:
+        shown = repr(transport.target) + repr(vars(transport))
+    assert transport.name == "smtp" and transport.target.password == "pw-secret-4711"
+    assert "pw-secret-4711" not in shown
+
+
+def test_only_the_mail_transport_talks_smtp() -> None:
+    """Pitches, newsletters and confirmations share one transport: no other core module
+    opens an SMTP connection of its own (mail_errors only reads smtplib's exceptions)."""
+    import ast
+
+    allowed = {"mail_transport.py", "mail_errors.py"}
+    talking = []
+    for path in sorted((REPO / "outreach").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if "smtplib" in names and path.name not in allowed:
+                talking.append(str(path.relative_to(REPO)))
+    assert talking == []
+
+
 SENDER_SCRIPT = textwrap.dedent("""
     import sys
     from datetime import datetime, timezone
@@ -580,11 +627,11 @@ def test_outbox_writes_one_file_per_internationalised_address(project: Path) -> 
 
 
 def test_pitch_and_confirmation_transport_tells_the_senders_failure_from_the_recipients() -> None:
-    """SmtpSender (pitches, confirmation emails): a refused login is the sender's failure;
-    a 5xx to RCPT or a missing SMTPUTF8 concerns that recipient only."""
+    """The mail transport (pitches, confirmation emails, newsletters): a refused login is the
+    sender's failure; a 5xx to RCPT or a missing SMTPUTF8 concerns that recipient only."""
     from outreach.mail import build_message, mailbox
     from outreach.mail_errors import RecipientDeferred, RecipientRefused
-    from outreach.platforms.mail import SmtpSender
+    from outreach.mail_transport import SmtpTarget, SmtpTransport
 
     def message(to: str) -> EmailMessage:
         sender = mailbox("Press", "press@example.org")
@@ -593,16 +640,16 @@ def test_pitch_and_confirmation_transport_tells_the_senders_failure_from_the_rec
     with (
         smtp_server(authenticator=refuse_every_login, auth_require_tls=False) as server,
         pytest.raises(SenderFailure, match=r"refused the login \(535"),
-        SmtpSender(server.host, server.port, "none", "press", password="pw-987"),
+        SmtpTransport(SmtpTarget(server.host, server.port, "none", "press", "pw-987")) as sender,
     ):
-        pass
+        sender.send(message("ana@example.com"), "ana@example.com", "k")
     with smtp_server(enable_SMTPUTF8=False) as server:
         server.refuse["gone@example.com"] = "550 5.1.1 no such user"
-        with SmtpSender(server.host, server.port, "none") as sender:
+        with SmtpTransport(SmtpTarget(server.host, server.port, "none")) as sender:
             with pytest.raises(RecipientDeferred, match="SMTPUTF8"):
-                sender.send(message("jörg@example.com"), "jörg@example.com", "k")
+                sender.send(message("jörg@example.com"), "jörg@example.com", "k").raise_for_status()
             with pytest.raises(RecipientRefused, match=r"550 5\.1\.1"):
-                sender.send(message("gone@example.com"), "gone@example.com", "k")
+                sender.send(message("gone@example.com"), "gone@example.com", "k").raise_for_status()
             sender.send(message("ana@bücher.example"), "ana@bücher.example", "k")
     assert [rcpts for _, rcpts, _ in server.accepted] == [["ana@xn--bcher-kva.example"]]
     to = message_from_bytes(server.accepted[0][2], policy=policy.default)["To"]

@@ -475,3 +475,24 @@ def test_a_refused_journalist_address_skips_that_journalist_only(
     assert [rcpts for _, rcpts, _ in inbox.accepted] == [["ama2@example.com"]]
     again, _, _ = pitch_plan_for(finding, settings, ledger, NOW)
     assert [p.journalist.email for p in again.pitches] == ["ama@example.com"]
+
+
+def test_a_journalist_deferred_once_is_pitched_on_the_retry_over_one_reused_connection(
+    press_project: Path, inbox: Inbox
+) -> None:
+    """A 4xx to one journalist is retried at once by the mail transport (the run does not
+    fail), and every pitch of the run goes over the same SMTP connection."""
+    extra = "Ama Two,ama2@example.com,Food Desk 2,food-agriculture,Ghana,yes,no\n"
+    journalists = press_project / "press" / "journalists.csv"
+    journalists.write_text(journalists.read_text() + extra, encoding="utf-8")
+    inbox.defer_once.add("ama@example.com")
+    settings = smtp_settings(press_project, inbox)
+    release(settings, None, None, NOW)
+    ledger = Ledger(settings.paths.ledger)
+    plan, _, _ = pitch_plan_for(load_catalog(settings)["alpha-cocoa-prices"], settings, ledger, NOW)
+
+    outcome = send_pitches(plan, settings, ledger, NOW)
+
+    assert outcome.sent == ["ama@example.com", "ama2@example.com"] and outcome.not_sent == []
+    assert [rcpts for _, rcpts, _ in inbox.accepted] == [["ama@example.com"], ["ama2@example.com"]]
+    assert len(set(inbox.peers)) == 1

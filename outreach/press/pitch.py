@@ -18,8 +18,7 @@ from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
 from outreach.locks import Notice, hold
 from outreach.mail import build_message, mailbox
-from outreach.mail_errors import RecipientDeferred, RecipientRefused
-from outreach.platforms.mail import MailSender, OutboxSender, SmtpSender
+from outreach.mail_transport import mail_transport
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
 from outreach.vocabulary import RenderError
@@ -125,31 +124,16 @@ def plan_pitches(
     return plan
 
 
-def make_sender(
-    settings: Settings,
-    password: str | None = None,
-    throttle: Callable[[], None] | None = None,
-) -> MailSender:
-    """The configured mail platform; the SMTP password from ``password`` (a Prefect block)
-    or OUTREACH_SMTP_PASSWORD."""
-    mail = settings.mail
-    if mail.platform == "smtp":
-        return SmtpSender(
-            mail.smtp_host, mail.smtp_port, mail.smtp_security, mail.smtp_username,
-            password=password, throttle=throttle,
-        )  # fmt: skip
-    return OutboxSender(settings.paths.outbox)
-
-
 @dataclass
 class PitchOutcome:
     """What one pitching run did: who got their pitch, and who could not be reached."""
 
     sent: list[str] = field(default_factory=list)
     not_sent: list[tuple[str, str]] = field(default_factory=list)
-    """(address, the server's reason): a refusal of that journalist's own address, or an
-    address this server cannot take; the others are still pitched. Not recorded, so a later
-    run (after the list is corrected) tries again."""
+    """(address, the server's reason): a refusal of that journalist's own address, an
+    address this server cannot take, or a transient failure that outlasted the retries; the
+    others are still pitched. Not recorded, so a later run (after the list is corrected)
+    tries again."""
 
 
 def send_pitches(
@@ -175,22 +159,18 @@ def send_pitches(
         todo = [p for p in plan.pitches if f"pitch:{p.journalist.email}" not in done]
         if not todo:
             return outcome
-        with make_sender(settings, password, throttle) as sender:
+        with mail_transport(settings, password=password, throttle=throttle) as transport:
             for pitch in todo:
                 item = f"pitch:{pitch.journalist.email}"
                 key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
-                try:
-                    sender.send(pitch.message, pitch.journalist.email, key)
-                except RecipientRefused as refused:
-                    outcome.not_sent.append((pitch.journalist.email, refused.reply))
-                    continue
-                except RecipientDeferred as deferred:
-                    outcome.not_sent.append((pitch.journalist.email, deferred.reason))
+                sent = transport.send(pitch.message, pitch.journalist.email, key)
+                if not sent.sent:
+                    outcome.not_sent.append((pitch.journalist.email, sent.detail))
                     continue
                 ledger.record(
                     plan.finding_id,
                     PITCH_CHANNEL,
-                    sender.name,
+                    transport.name,
                     item,
                     pitch.message["Message-ID"],
                     None,
