@@ -13,6 +13,8 @@ import math
 import os
 from collections.abc import Callable, Iterator
 
+from outreach.errors import OutreachError
+
 PLATFORM_LIMIT = "outreach-platform-{}"
 """The global concurrency limit each platform's pushes take a slot of."""
 
@@ -133,5 +135,5 @@ def wordpress_throttle() -> Callable[[], None] | None:
     return rate_throttle(WORDPRESS_RATE, "calls to WordPress")
 
 
-class LimitMissing(Exception):
+class LimitMissing(OutreachError):
     """A strict limit the pushes need is not on the server."""

@@ -26,8 +26,8 @@ from urllib.parse import quote
 from bs4 import BeautifulSoup, NavigableString, Tag
 from mjml import mjml2html
 
-from outreach.channels.base import RenderError
 from outreach.config import Settings
+from outreach.errors import RenderError
 from outreach.finding import Finding
 from outreach.mail import (
     dkim_sign,

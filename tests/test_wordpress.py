@@ -456,12 +456,12 @@ def test_platform_pushes_are_retried_only_on_transient_failures(prefect_api: str
     """The publish task's retry rule, under Prefect's own retry machinery."""
     from prefect import flow, task
 
-    from flows.release import _transient_only
+    from flows.common import worth_retrying
     from outreach.platforms.wordpress_api import WordPressAuthError, WordPressTransient
 
     tries = {"flaky": 0, "refused": 0}
 
-    @task(retries=3, retry_delay_seconds=0, retry_condition_fn=_transient_only)
+    @task(retries=3, retry_delay_seconds=0, retry_condition_fn=worth_retrying)
     def push(kind: str) -> str:
         tries[kind] += 1
         if kind == "flaky" and tries[kind] < 3:

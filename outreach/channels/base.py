@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from outreach.config import Settings
+from outreach.errors import RenderError as RenderError  # its home is the neutral errors module
 from outreach.finding import Finding
 
 if TYPE_CHECKING:
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
 
 SITE_WIDE = ""
 """The finding id under which site-wide deliverables (indexes, feeds) are recorded."""
-
-
-class RenderError(Exception):
-    """A channel could not render a finding; raised before anything is published."""
 
 
 @dataclass(frozen=True)

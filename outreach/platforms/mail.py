@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from outreach.files import PRIVATE_FILE, private_folder
 from outreach.mail import envelope_address
-from outreach.mail_errors import RecipientDeferred, sending_failure
+from outreach.mail_errors import RecipientDeferred, sending_failure, transient_failure
 from outreach.platforms.static import atomic_write
 from outreach.sending import NO_SMTPUTF8, SmtpTarget, open_connection, send_raw
 
@@ -82,7 +82,7 @@ class SmtpSender:
     Raises what ``outreach.mail_errors`` defines: SenderFailure when the login, connection
     or server refuses (on entering, or on any message), RecipientRefused for a 5xx answer to
     this recipient, RecipientDeferred for an internationalised address the server cannot
-    take (no SMTPUTF8); smtplib's own exceptions only for transient failures.
+    take (no SMTPUTF8), and MailTransient (retryable) for transient failures.
     """
 
     name = "smtp"
@@ -110,7 +110,10 @@ class SmtpSender:
         self._connection: smtplib.SMTP | None = None
 
     def __enter__(self) -> SmtpSender:
-        self._connection = open_connection(self.target)
+        try:
+            self._connection = open_connection(self.target)
+        except (smtplib.SMTPException, OSError) as exc:  # transient: open_connection sorted it
+            raise transient_failure(exc, self.target.host, self.target.port) from exc
         return self
 
     def __exit__(
@@ -140,4 +143,4 @@ class SmtpSender:
             outcome = sending_failure(exc, recipient, sender)
             if outcome is not None:
                 raise outcome from exc
-            raise
+            raise transient_failure(exc, self.target.host, self.target.port) from exc

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
-from outreach.channels.base import RenderError
+from outreach.errors import RenderError
 from outreach.finding import Finding
 from outreach.topics import TOPICS_BY_SLUG
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 
-from outreach.channels.base import RenderError
 from outreach.config import Settings
+from outreach.errors import RenderError
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger

@@ -15,7 +15,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from email_validator import EmailNotValidError, validate_email
 
-from outreach.channels.base import RenderError
+from outreach.errors import RenderError
 from outreach.finding import Finding, Quote, Stat
 from outreach.headlines import HeadlineChoice
 from outreach.markdown import render_markdown
