@@ -12,7 +12,7 @@ import feedparser
 import pytest
 from bs4 import BeautifulSoup
 
-OUTREACH = [sys.executable, "-m", "outreach"]
+OUTREACH = [sys.executable, "-m", "outreach_cli"]
 
 
 def run(

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 from conftest import REPO
 from fault_proxy import FaultProxy
 from outreach.channels.wordpress import payload_path
-from outreach.cli import app
 from outreach.config import Settings, load_settings
 from outreach.platforms import wordpress_api
 from outreach.release import ReleaseError, load_catalog, release
 from outreach.topics import TOPICS_BY_SLUG
+from outreach_cli.main import app
 from wordpress_tools import WordPressSite
 
 
