@@ -9,6 +9,7 @@ failure is an ``OutreachError``, turned into a message and an exit code in one p
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,28 @@ class Commands(TyperGroup):
         except OutreachError as exc:
             errors.print(failure_text(exc, ctx.meta), style="red", markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+
+
+class HideExpectedTracebacks(logging.Filter):
+    """On the console, an expected failure logged by Prefect's engine (a task or flow that
+    raised an OutreachError) shows its message without a traceback; the server's copy of the
+    log keeps it. Unexpected errors keep their traceback everywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], OutreachError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_expected_tracebacks() -> None:
+    """Attach the filter to the console handlers Prefect set up (call after importing flows)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and not any(
+            isinstance(f, HideExpectedTracebacks) for f in handler.filters
+        ):
+            handler.addFilter(HideExpectedTracebacks())
 
 
 app = typer.Typer(
@@ -198,6 +221,8 @@ def release(
 
     from flows.release import release_finding, release_findings
 
+    quiet_expected_tracebacks()
+
     config_arg = str(config) if config else None
     with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
         decision = True if approve else None
@@ -215,6 +240,8 @@ def rebuild(ctx: typer.Context, config: ConfigOption = None) -> None:
     settings = _settings(config)
     load_catalog(settings)
     from flows.release import rebuild_site
+
+    quiet_expected_tracebacks()
 
     with console.status("Rebuilding the site…"):
         report = rebuild_site(None, str(config) if config else None)
@@ -364,6 +391,8 @@ def newsletter_send(
     catalog = load_catalog(settings)
     ids = resolve_ids(catalog, finding_ids)
     from flows.newsletter import send_newsletter
+
+    quiet_expected_tracebacks()
     from outreach.campaign import send_id_for
     from outreach.newsletter import digest_issue, finding_issue
     from outreach.sending import SendLog
