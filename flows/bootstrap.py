@@ -26,6 +26,7 @@ from typing import Any
 
 from flows.common import CONFIG_VARIABLE, FAILURE_WEBHOOK_BLOCK, SMTP_PASSWORD_BLOCK
 from flows.limits import wanted_limits
+from outreach.errors import OutreachError
 from outreach.platforms.registry import WORDPRESS_PASSWORD_BLOCK, WORDPRESS_PASSWORD_VARIABLE
 
 WORK_POOL = "outreach"
@@ -43,7 +44,7 @@ VARIABLES = {CONFIG_VARIABLE: "OUTREACH_CONFIG"}
 """Prefect variable name -> the environment variable its value comes from."""
 
 
-class BootstrapError(Exception):
+class BootstrapError(OutreachError):
     """Something bootstrap cannot do; the message says what to change."""
 
 

@@ -7,17 +7,30 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
 from outreach.config import Settings, load_settings
+from outreach.errors import is_retryable
 
 CONFIG_VARIABLE = "outreach_config"
 """Prefect variable: the configuration file deployments use when a run names none."""
 FAILURE_WEBHOOK_BLOCK = "outreach-failure-webhook"
 """Prefect Secret block (or OUTREACH_FAILURE_WEBHOOK): where failed runs are reported. A
 secret, because a chat webhook's address is its password."""
+
+
+def worth_retrying(task: object, task_run: object, state: Any) -> bool:
+    """Every task's retry rule: retry only errors marked Retryable (a reset, a timeout, a
+    5xx, a transient mail failure). A refused login, bad content or a wrong setting does not
+    fix itself in 30 s: it fails at once with its message."""
+    try:
+        state.result()
+    except Exception as exc:  # the task's own failure
+        return is_retryable(exc)
+    return False
 
 
 def _variable(name: str) -> str | None:

@@ -13,6 +13,8 @@ import math
 import os
 from collections.abc import Callable, Iterator
 
+from outreach.errors import OutreachError
+
 PLATFORM_LIMIT = "outreach-platform-{}"
 """The global concurrency limit each platform's pushes take a slot of."""
 
@@ -138,5 +140,5 @@ def platform_throttle(platform: str) -> Callable[[], None] | None:
     return wordpress_throttle() if platform == "wordpress" else None
 
 
-class LimitMissing(Exception):
+class LimitMissing(OutreachError):
     """A strict limit the pushes need is not on the server."""

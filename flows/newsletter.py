@@ -13,14 +13,13 @@ from typing import Annotated
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.states import State
 from pydantic import Field
 
-from flows.common import flow_settings, notify_failure, run_clock, smtp_password
+from flows.common import flow_settings, notify_failure, run_clock, smtp_password, worth_retrying
 from flows.limits import smtp_connections, smtp_throttle
 from outreach.campaign import PreparedSend, prepare_send, send_batch
 from outreach.config import Settings
-from outreach.mail_errors import MailError, SenderFailure
+from outreach.mail_errors import SenderFailure
 from outreach.newsletter import Issue, digest_issue, finding_issue
 from outreach.release import ReleaseError, load_catalog, resolve_ids
 from outreach.sending import SendLog, SendReport
@@ -30,11 +29,6 @@ from outreach.templating import long_date
 @task(name="prepare-send", cache_policy=NO_CACHE)
 def prepare(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
     return prepare_send(issue, settings, now)
-
-
-def worth_retrying(task: object, task_run: object, state: State) -> bool:
-    """A refused login, connection or address does not fix itself in 30 s: fail at once."""
-    return not isinstance(state.data, MailError)
 
 
 @task(

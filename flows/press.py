@@ -18,9 +18,8 @@ from prefect.deployments import run_deployment
 from prefect.input import RunInput
 from prefect.settings import get_current_settings
 
-from flows.common import smtp_password
+from flows.common import smtp_password, worth_retrying
 from flows.limits import smtp_connections, smtp_throttle
-from flows.newsletter import worth_retrying
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice

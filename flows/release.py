@@ -21,7 +21,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.common import flow_settings, notify_failure, run_clock
+from flows.common import flow_settings, notify_failure, run_clock, worth_retrying
 from flows.limits import platform_slot, platform_throttle
 from flows.newsletter import send_issue
 from flows.press import pitch_findings, schedule_lifts
@@ -31,7 +31,7 @@ from outreach.config import Settings
 from outreach.finding import SLUG_PATTERN, Finding
 from outreach.ledger import Ledger
 from outreach.newsletter import finding_issue
-from outreach.platforms.base import Receipt, is_transient
+from outreach.platforms.base import Receipt
 from outreach.platforms.registry import SECRET_BLOCKS, make_platform
 from outreach.release import ReleaseReport, ReleaseRequest, run_release
 from outreach.release_steps import ChannelPlan, Held, open_platforms, publish_stage
@@ -76,22 +76,13 @@ def platform_secrets() -> dict[str, str]:
     return secrets
 
 
-def _transient_only(task, task_run, state) -> bool:
-    """Retry a push only when trying again can help (network, throttling, 5xx)."""
-    try:
-        state.result()
-    except Exception as exc:  # the task's own failure
-        return is_transient(exc)
-    return False
-
-
 @task(
     name="publish",
     task_run_name="publish-{platform_name}-{stage}",
     cache_policy=NO_CACHE,
     retries=3,
     retry_delay_seconds=[5, 30, 120],
-    retry_condition_fn=_transient_only,
+    retry_condition_fn=worth_retrying,
 )
 def publish_to(
     settings: Settings,
@@ -115,7 +106,7 @@ def publish_to(
 
 
 @task(name="check-platforms", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10,
-      retry_condition_fn=_transient_only)  # fmt: skip
+      retry_condition_fn=worth_retrying)  # fmt: skip
 def check_platforms(settings: Settings, channels: list[str]) -> list[str]:
     """Reach every platform with its credentials before anything is pushed anywhere."""
     plans = [ChannelPlan(name) for name in channels]

@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
@@ -26,6 +26,8 @@ from pydantic import (
     field_validator,
 )
 
+from outreach.errors import EXIT_CONFIG, OutreachError
+
 CONFIG_FILE_NAME = "outreach.toml"
 ENV_PREFIX = "OUTREACH_"
 LIST_KEYS = {"platforms", "websub_hubs"}
@@ -33,8 +35,12 @@ PLATFORM_NAMES = ("static", "s3", "wordpress")
 """The platforms a channel can push to (outreach.platforms.registry builds them)."""
 
 
-class ConfigError(Exception):
+class ConfigError(OutreachError):
     """The configuration cannot be used; the message names the source, the key and the fix."""
+
+    exit_code: ClassVar[int] = EXIT_CONFIG
+    before_any_change: ClassVar[bool] = True
+    heading: ClassVar[str] = "Configuration error: "
 
 
 def _email_address(value: str) -> str:

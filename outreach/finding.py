@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from outreach.errors import OutreachError
 from outreach.media_files import outside_media, suffix_problem
 from outreach.topics import TOPICS, TOPICS_BY_SLUG
 
@@ -384,8 +385,10 @@ class FindingProblem:
         return f"{self.file}: {self.field}: {self.message}"
 
 
-class FindingsInvalid(Exception):
+class FindingsInvalid(OutreachError):
     """Raised with every problem found, so the team can fix them all in one pass."""
+
+    before_any_change: ClassVar[bool] = True
 
     def __init__(self, problems: list[FindingProblem]):
         self.problems = problems

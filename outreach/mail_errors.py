@@ -11,6 +11,8 @@ import smtplib
 import socket
 import ssl
 
+from outreach.errors import OutreachError, Retryable
+
 AUTH_CODES = frozenset({530, 534, 535, 538})
 """Replies that mean "log in (properly) first" (RFC 4954) whichever command they answer."""
 
@@ -20,13 +22,31 @@ LOGIN_FIX = (
 SERVER_FIX = "check mail.smtp_host, mail.smtp_port and mail.smtp_security"
 
 
-class MailError(Exception):
+class MailError(OutreachError):
     """A message was not sent; the text says why and what to change."""
 
 
 class SenderFailure(MailError):
     """The sending side failed (login, connection, a server-wide refusal or unsafe settings):
     the send stops, every recipient not yet reached stays pending for the next run."""
+
+
+class MailTransient(MailError, Retryable):
+    """The server failed for now (a 4xx answer, a timeout, a dropped connection) after the
+    transport's own retries; a later attempt may go through."""
+
+
+def transient_failure(exc: Exception, host: str, port: int) -> MailTransient:
+    """What a transient smtplib or socket error means to the caller: try again later."""
+    reply = (
+        reply_text(exc.smtp_code, exc.smtp_error)
+        if isinstance(exc, smtplib.SMTPResponseException)
+        else str(exc) or type(exc).__name__
+    )
+    return MailTransient(
+        f"the mail server {host}:{port} failed for now ({reply}): a later attempt may succeed; "
+        f"if it keeps failing, {SERVER_FIX}"
+    )
 
 
 class RecipientRefused(MailError):

@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
+from outreach.errors import OutreachError
+
 IMAGE_SUFFIXES: dict[str, str] = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 """Image file names the pipeline accepts, and the format each must contain."""
 PUBLISHED_SUFFIX: dict[str, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -22,7 +24,7 @@ PUBLISHED_SUFFIX: dict[str, str] = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".web
 MEDIA_TYPES: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
-class MediaError(ValueError):
+class MediaError(OutreachError, ValueError):
     """A media file may not be published; the message says what to do instead."""
 
 

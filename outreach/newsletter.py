@@ -27,6 +27,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from mjml import mjml2html
 
 from outreach.config import Settings
+from outreach.errors import RenderError
 from outreach.finding import Finding
 from outreach.mail import (
     dkim_sign,
@@ -41,7 +42,6 @@ from outreach.templating import environment
 from outreach.tokens import make_token
 from outreach.topics import TOPICS_BY_SLUG
 from outreach.urls import SiteUrls
-from outreach.vocabulary import RenderError
 
 WIRE_POLICY = SMTP.clone(max_line_length=998)
 """Headers stay on one line up to RFC 5322's hard limit: folding would RFC 2047-encode the

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 from outreach import locks
 from outreach.channels import available_channels, get_channel
 from outreach.channels.base import SITE_WIDE, Deliverable, Site
 from outreach.config import Settings
+from outreach.errors import OutreachError
 from outreach.finding import Finding, read_findings
 from outreach.ledger import Ledger
 from outreach.media_checks import media_problems
@@ -23,8 +25,10 @@ from outreach.platforms.registry import configured_platforms, make_platform, tak
 from outreach.render_keys import finding_key, inputs_digest
 
 
-class ReleaseError(Exception):
+class ReleaseError(OutreachError):
     """The release cannot go ahead; nothing has been published."""
+
+    before_any_change: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

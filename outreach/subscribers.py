@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
 
+from outreach.errors import OutreachError
 from outreach.store import Migration, Schema, Store
 from outreach.topics import TOPICS_BY_SLUG
 
@@ -67,8 +68,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """Cells starting with these run as formulas in spreadsheet programs (CSV injection)."""
 
 
-class SubscriberError(ValueError):
+class SubscriberError(OutreachError, ValueError):
     """Bad subscriber data; the message says which value and what to write instead."""
+
+    before_any_change: ClassVar[bool] = True  # an import takes all rows or none
 
 
 @dataclass(frozen=True)

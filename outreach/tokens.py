@@ -22,6 +22,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from outreach.errors import OutreachError
+
 Purpose = Literal["confirm", "preferences", "unsubscribe", "form"]
 
 MAX_AGE: dict[str, timedelta] = {"confirm": timedelta(days=3), "form": timedelta(days=1)}
@@ -30,7 +32,7 @@ MAX_AGE: dict[str, timedelta] = {"confirm": timedelta(days=3), "form": timedelta
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
-class BadToken(ValueError):
+class BadToken(OutreachError, ValueError):
     """The token was not made by us, was altered, has expired, or is for another purpose."""
 
 

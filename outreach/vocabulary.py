@@ -12,15 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from outreach.errors import RenderError as RenderError  # re-exported: its home is errors
+
 SITE_WIDE = ""
 """The publication id under which site-wide deliverables (indexes, feeds) are recorded."""
 
 Change = Literal["created", "updated", "unchanged", "removed"]
 """What publishing did to one item."""
-
-
-class RenderError(Exception):
-    """A channel could not render a publication; raised before anything is published."""
 
 
 @dataclass(frozen=True)

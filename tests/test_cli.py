@@ -12,7 +12,7 @@ import feedparser
 import pytest
 from bs4 import BeautifulSoup
 
-OUTREACH = [sys.executable, "-m", "outreach"]
+OUTREACH = [sys.executable, "-m", "outreach_cli"]
 
 
 def run(
@@ -143,3 +143,47 @@ def test_serve_answers_over_http(sample_project: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.prefect
+def test_release_against_an_unreachable_wordpress_says_so_in_one_paragraph(
+    prefect_api: str, sample_project: Path
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    config = sample_project / "outreach.toml"
+    text = config.read_text()
+    config.write_text(
+        text[: text.index("\n[wordpress]")]
+        + f"""
+[channels.wordpress]
+platforms = ["wordpress"]
+
+[wordpress]
+url = "http://127.0.0.1:{closed}/"
+username = "admin"
+timeout_seconds = 2
+backoff_seconds = 0.01
+"""
+    )
+    released = run(
+        ["release", "farm-gate-to-fob", "-c", "blog", "-c", "wordpress"],
+        sample_project,
+        {
+            "PREFECT_API_URL": prefect_api,
+            "OUTREACH_LIMITS": "off",
+            "OUTREACH_WORDPRESS_APP_PASSWORD": "abcd efgh ijkl mnop",
+        },
+    )
+    assert released.returncode == 1, released.stdout + released.stderr
+    assert "Traceback" not in released.stdout + released.stderr
+    # Prefect's run log comes first on stderr; the command's own message ends it.
+    message = released.stderr[released.stderr.rindex("Nothing was published.") :].strip()
+    assert message.startswith("Nothing was published. platforms are not ready:"), message
+    assert f"WordPress at http://127.0.0.1:{closed}/" in message
+    assert "\n\n" not in message, "one paragraph"
+    assert "abcd" not in released.stdout + released.stderr
+    assert not (sample_project / "public").exists()

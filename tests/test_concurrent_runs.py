@@ -74,7 +74,7 @@ class Run:
         # The Prefect server is the test's choice: none (embedded) unless ``env`` names one.
         inherited = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "outreach", *args],
+            [sys.executable, "-m", "outreach_cli", *args],
             cwd=cwd,
             env={**inherited, **env, "COLUMNS": "1000", "PYTHONPATH": str(REPO)},
             stdout=subprocess.PIPE,

@@ -548,7 +548,7 @@ def test_newsletter_send_of_an_issue_already_sent_says_so_and_fails(project: Pat
     issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
     assert send_all(prepare_send(issue, settings, NOW), settings, NOW).sent == 3
     again = subprocess.run(
-        [sys.executable, "-m", "outreach", "newsletter", "send", "alpha-cocoa-prices"],
+        [sys.executable, "-m", "outreach_cli", "newsletter", "send", "alpha-cocoa-prices"],
         cwd=project,
         env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
         capture_output=True,
@@ -713,7 +713,7 @@ def test_newsletter_send_with_a_refused_login_exits_non_zero_naming_the_setting(
         settings = settings_for(project, **environ)
         store = subscribe_all(settings)
         result = subprocess.run(
-            [sys.executable, "-m", "outreach", "newsletter", "send", "alpha-cocoa-prices"],
+            [sys.executable, "-m", "outreach_cli", "newsletter", "send", "alpha-cocoa-prices"],
             cwd=project,
             env={
                 **os.environ,

@@ -21,9 +21,11 @@ from conftest import NOW, free_port
 from fault_proxy import FaultProxy
 from outreach.channels.base import Deliverable
 from outreach.config import load_settings
+from outreach.errors import is_retryable
 from outreach.ledger import Ledger
 from outreach.platforms import objectstore
 from outreach.platforms.base import Batch
+from outreach.platforms.objectstore import StorageTransient
 from outreach.release import release
 
 BUCKET = "findings-site"
@@ -212,8 +214,11 @@ def test_a_failed_upload_stops_before_the_feeds_and_the_next_run_resumes(
     with FaultProxy(upstream=s3) as proxy:
         settings = settings_for(sample_project, proxy.url, attempts=2)
         proxy.add_rule("PUT", r"/uganda-robusta-case-study\.mp3$", ["503", "503"])
-        with pytest.raises(ClientError):
+        with pytest.raises(StorageTransient) as failure:
             release(settings, None, ["blog", "podcast"], SAMPLES_OUT)
+        assert isinstance(failure.value.__cause__, ClientError)
+        assert "uganda-robusta-case-study.mp3" in str(failure.value)
+        assert is_retryable(failure.value), "a 503 is worth another run"
         first = stored_puts(proxy)
         assert not [key for key in first if key.endswith(("feed.xml", "feed.atom"))]
         assert "podcast/episodes/farm-gate-to-fob.mp3" in first

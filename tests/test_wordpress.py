@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 from conftest import REPO
 from fault_proxy import FaultProxy
 from outreach.channels.wordpress import payload_path
-from outreach.cli import app
 from outreach.config import Settings, load_settings
 from outreach.platforms import wordpress_api
 from outreach.release import ReleaseError, load_catalog, release
 from outreach.topics import TOPICS_BY_SLUG
+from outreach_cli.main import app
 from wordpress_tools import WordPressSite
 
 
@@ -456,12 +456,12 @@ def test_platform_pushes_are_retried_only_on_transient_failures(prefect_api: str
     """The publish task's retry rule, under Prefect's own retry machinery."""
     from prefect import flow, task
 
-    from flows.release import _transient_only
+    from flows.common import worth_retrying
     from outreach.platforms.wordpress_api import WordPressAuthError, WordPressTransient
 
     tries = {"flaky": 0, "refused": 0}
 
-    @task(retries=3, retry_delay_seconds=0, retry_condition_fn=_transient_only)
+    @task(retries=3, retry_delay_seconds=0, retry_condition_fn=worth_retrying)
     def push(kind: str) -> str:
         tries[kind] += 1
         if kind == "flaky" and tries[kind] < 3:
@@ -554,3 +554,54 @@ def test_a_post_deleted_on_the_site_is_made_again_at_the_next_change(
     [again] = wordpress.posts(slug="farm-gate-to-fob")
     assert again["id"] != post["id"]
     assert "A new first line." in again["content"]["raw"]
+
+
+@pytest.mark.prefect
+def test_a_password_revoked_between_check_and_push_ends_the_release_with_a_message(
+    prefect_api: str,
+    sample_project: Path,
+    wordpress: WordPressSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Someone revokes the application password after the platforms were checked: the push
+    gets a 401, and the user reads which setting to fix and that a re-run resumes (exit 1),
+    not a traceback."""
+    from outreach.platforms.wordpress import WordPress
+
+    made = requests.post(
+        wordpress.api("wp/v2/users/me/application-passwords"),
+        json={"name": "outreach-revoked-test"},
+        auth=(wordpress.username, wordpress.password),
+        timeout=30,
+    ).json()
+    password, uuid = made["password"], made["uuid"]
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", password)
+    monkeypatch.setenv("OUTREACH_LIMITS", "off")
+    config = str(configure(sample_project, wordpress.url))
+    checked = CliRunner().invoke(app, ["platforms", "check", "--config", config])
+    assert checked.exit_code == 0 and "ok  wordpress" in checked.output, checked.output
+
+    checked_by_release = WordPress.check
+
+    def check_then_revoke(self: WordPress) -> str:
+        said = checked_by_release(self)
+        revoked = requests.delete(
+            wordpress.api(f"wp/v2/users/me/application-passwords/{uuid}"),
+            auth=(wordpress.username, wordpress.password),
+            timeout=30,
+        )
+        assert revoked.ok, revoked.text
+        return said
+
+    monkeypatch.setattr(WordPress, "check", check_then_revoke)
+    result = CliRunner().invoke(
+        app, ["release", "farm-gate-to-fob", "-c", "blog", "-c", "wordpress", "--config", config]
+    )
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), "ended by the handler, not by a crash"
+    assert "Traceback" not in result.output
+    assert "refused the credentials of user 'admin'" in result.output
+    assert "OUTREACH_WORDPRESS_APP_PASSWORD" in result.output
+    assert "run the same command again after the fix" in result.output
+    assert password not in result.output and password.replace(" ", "") not in result.output
+    assert wordpress.posts(slug="farm-gate-to-fob") == []

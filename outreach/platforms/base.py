@@ -6,15 +6,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import ClassVar, Protocol
 
+from outreach.errors import PlatformUnavailable as PlatformUnavailable  # neutral home
 from outreach.ledger import Ledger, Publication
 from outreach.vocabulary import Batch, Deliverable, Receipt
 from outreach.vocabulary import Change as Action
 
 __all__ = ["Action", "Batch", "Platform", "PlatformUnavailable", "Receipt", "sync_batch"]
-
-
-class PlatformUnavailable(Exception):
-    """A platform is misconfigured, unreachable or refuses the credentials: nothing is pushed."""
 
 
 class Platform(Protocol):
@@ -33,30 +30,6 @@ class Platform(Protocol):
         """Whether the platform still has these published items as recorded, so rendering
         them again can be skipped. Cheap: no content is read."""
         ...
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a failed push may succeed if simply tried again (network, throttling, 5xx).
-
-    Everything else (credentials, configuration, bad content) fails at once: retrying
-    would only repeat the error and delay the message the team needs.
-    """
-    import requests
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-    from outreach.platforms.wordpress_api import WordPressTransient
-
-    if isinstance(exc, WordPressTransient | requests.ConnectionError | requests.Timeout):
-        return True
-    if isinstance(exc, ConnectionError | HTTPClientError):
-        return True
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        code = exc.response.get("Error", {}).get("Code", "")
-        return (
-            status >= 500 or status == 429 or code in {"SlowDown", "Throttling", "RequestTimeout"}
-        )
-    return False
 
 
 def sync_batch(

@@ -11,11 +11,13 @@ uploaded itself (the ledger knows which). Credentials come from boto3's usual ch
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import ClassVar
 
+from outreach.errors import PlatformError, Retryable
 from outreach.ledger import Ledger, Publication
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 from outreach.vocabulary import Deliverable
@@ -32,6 +34,49 @@ TYPES = {
     ".mp3": "audio/mpeg",
     ".vcf": "text/vcard",
 }
+
+
+class StorageError(PlatformError):
+    """The bucket refused an upload or delete; the message names the key and the fix."""
+
+
+class StorageTransient(StorageError, Retryable):
+    """Throttling, a timeout or a 5xx that outlasted boto3's retries; a later run resumes."""
+
+
+THROTTLE_CODES = frozenset({"SlowDown", "Throttling", "RequestTimeout", "ServiceUnavailable"})
+
+
+@contextlib.contextmanager
+def storage_errors(bucket: str, action: str, key: str) -> Iterator[None]:
+    """Translate botocore's errors for one call into the error tree, retryable or not."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    where = f"bucket '{bucket}': {action} {key}"
+    try:
+        yield
+    except NoCredentialsError as exc:
+        raise StorageError(
+            f"{where}: no credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(or another source boto3 reads)"
+        ) from exc
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+        code = exc.response.get("Error", {}).get("Code", "")
+        if status >= 500 or status == 429 or code in THROTTLE_CODES:
+            raise StorageTransient(
+                f"{where} failed for now ({code or status}); run the release again later: "
+                "it resumes with what is not uploaded yet"
+            ) from exc
+        raise StorageError(
+            f"{where} was refused ({code or status}); check the credentials' rights on the "
+            "bucket and storage.bucket"
+        ) from exc
+    except BotoCoreError as exc:  # connection, timeout, endpoint: worth another try later
+        raise StorageTransient(
+            f"{where} could not reach the endpoint ({exc}); check storage.endpoint_url, or "
+            "run the release again later: it resumes"
+        ) from exc
 
 
 def content_type(path: str) -> str:
@@ -103,7 +148,7 @@ class ObjectStore:
             self.name, batch, ledger, now, dry_run,
             current_hash=lambda item, recorded: recorded,
             write=self._put,
-            delete=lambda item: self.client.delete_object(Bucket=self.bucket, Key=self.key(item)),
+            delete=self._delete,
             url=self.url,
             order=upload_order,
         )  # fmt: skip
@@ -113,14 +158,20 @@ class ObjectStore:
         return True
 
     def _put(self, deliverable: Deliverable) -> None:
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.key(deliverable.path),
-            Body=deliverable.content,
-            ContentType=content_type(deliverable.path),
-            CacheControl=cache_control(deliverable.path),
-            ContentLength=len(deliverable.content),
-        )
+        key = self.key(deliverable.path)
+        with storage_errors(self.bucket, "upload", key):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=deliverable.content,
+                ContentType=content_type(deliverable.path),
+                CacheControl=cache_control(deliverable.path),
+                ContentLength=len(deliverable.content),
+            )
+
+    def _delete(self, item: str) -> None:
+        with storage_errors(self.bucket, "delete", self.key(item)):
+            self.client.delete_object(Bucket=self.bucket, Key=self.key(item))
 
 
 def s3_client(endpoint_url: str | None, region: str | None, attempts: int = 5):

@@ -15,12 +15,13 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
+from outreach.errors import OutreachError
 from outreach.files import atomic_write
 from outreach.ledger import Ledger, Publication
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 
 
-class UnsafePath(ValueError):
+class UnsafePath(OutreachError, ValueError):
     """A deliverable path that would land outside the site folder."""
 
 

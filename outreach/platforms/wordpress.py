@@ -260,7 +260,8 @@ class WordPress:
     def canonical_supported(self) -> bool:
         """Whether the site accepts meta.outreach_canonical (the mu-plugin is installed)."""
         if self._canonical_supported is None:
-            schema = self.client.request("OPTIONS", "wp/v2/posts").json().get("schema", {})
+            answer = self.client.request("OPTIONS", "wp/v2/posts")
+            schema = self.client.json_of("OPTIONS", "wp/v2/posts", answer).get("schema", {})
             meta = schema.get("properties", {}).get("meta", {}).get("properties", {})
             self._canonical_supported = CANONICAL_META in meta
         return self._canonical_supported

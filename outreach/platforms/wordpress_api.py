@@ -18,12 +18,14 @@ from urllib.parse import urlencode
 
 import requests
 
+from outreach.errors import PlatformError, Retryable
+
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 120.0
 PER_PAGE = 100
 
 
-class WordPressError(Exception):
+class WordPressError(PlatformError):
     """WordPress refused or failed a call; the message says what to do."""
 
     def __init__(self, message: str, code: str = "", data: Any = None):
@@ -39,7 +41,7 @@ class WordPressNotFound(WordPressError):
     """404: the post, media item or route does not exist."""
 
 
-class WordPressTransient(WordPressError):
+class WordPressTransient(WordPressError, Retryable):
     """A reset, timeout, 409, 429 or 5xx that outlasted the retries; a later run can succeed."""
 
     def __init__(self, message: str, wait: float = 0.0):
@@ -88,7 +90,7 @@ class WordPressClient:
     # -- calls ---------------------------------------------------------------
 
     def get(self, route: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self.request("GET", route, params=params).json()
+        return self.json_of("GET", route, self.request("GET", route, params=params))
 
     def get_all(self, route: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Every item of a collection, following WordPress's pages (X-WP-TotalPages)."""
@@ -97,18 +99,19 @@ class WordPressClient:
             response = self.request(
                 "GET", route, params={**(params or {}), "per_page": PER_PAGE, "page": page}
             )
-            yield from response.json()
+            yield from self.json_of("GET", route, response)
             if page >= int(response.headers.get("X-WP-TotalPages", "1") or 1):
                 return
             page += 1
 
     def update(self, route: str, body: Mapping[str, Any]) -> dict:
         """POST to an existing item: the same body twice leaves the same result, so retried."""
-        return self.request("POST", route, json=body).json()
+        return self.json_of("POST", route, self.request("POST", route, json=body))
 
     def create(self, route: str, body: Mapping[str, Any] | None = None, **kwargs: Any) -> dict:
         """One try only: on a reset or timeout the server may have acted, so the caller checks."""
-        return self.request("POST", route, json=body, retry=False, **kwargs).json()
+        response = self.request("POST", route, json=body, retry=False, **kwargs)
+        return self.json_of("POST", route, response)
 
     def delete(self, route: str) -> None:
         with contextlib.suppress(WordPressNotFound):
@@ -135,6 +138,11 @@ class WordPressClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 problem = f"{type(exc).__name__}"
                 wait = self._backoff(attempt)
+            except requests.RequestException as exc:  # a bad URL, redirects, a broken body
+                raise WordPressError(
+                    f"WordPress at {self.base_url}: {method} {route} failed "
+                    f"({type(exc).__name__}: {exc}); check wordpress.url"
+                ) from None
             else:
                 if response.status_code < 400:
                     return response
@@ -151,6 +159,18 @@ class WordPressClient:
                 )
             self.sleep(wait)
         raise AssertionError("unreachable")
+
+    def json_of(self, method: str, route: str, response: requests.Response) -> Any:
+        """The answer's JSON; anything else means the URL is not the WordPress REST API."""
+        try:
+            return response.json()
+        except ValueError:
+            raise WordPressError(
+                f"WordPress at {self.base_url}: {method} {route} answered HTTP "
+                f"{response.status_code} without JSON; check that wordpress.url is the site's "
+                "address (the REST API must answer at ?rest_route=/)",
+                "no-json",
+            ) from None
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff * 2 ** (attempt - 1), 60.0)

@@ -27,6 +27,7 @@ from typing import Literal
 
 import mutagen
 
+from outreach.errors import OutreachError
 from outreach.files import PRIVATE_FILE, atomic_write, private_folder
 from outreach.podcast.ffmpeg import FfmpegError, decoded_seconds, run_ffmpeg
 
@@ -52,7 +53,7 @@ recordings), which lowers loudness and can make the codec overshoot: only then i
 measured again. Speech limited by up to 6 dB measured within 0.3 LU of the prediction here."""
 
 
-class AudioError(Exception):
+class AudioError(OutreachError):
     """A recording cannot be mastered; the message names the file and the fix."""
 
 

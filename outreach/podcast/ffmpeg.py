@@ -13,11 +13,13 @@ import tempfile
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
+from outreach.errors import OutreachError
+
 REQUIRED_ENCODERS = ("libmp3lame",)
 REQUIRED_FILTERS = ("ebur128", "alimiter", "volume", "aresample", "loudnorm")
 
 
-class FfmpegError(RuntimeError):
+class FfmpegError(OutreachError, RuntimeError):
     """ffmpeg is missing, lacks a capability, or failed on a file."""
 
 

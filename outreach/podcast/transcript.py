@@ -7,10 +7,12 @@ from pathlib import Path
 
 import webvtt
 
+from outreach.errors import OutreachError
+
 MEDIA_TYPES = {".vtt": "text/vtt", ".srt": "application/x-subrip"}
 
 
-class TranscriptError(Exception):
+class TranscriptError(OutreachError):
     """A transcript cannot be read; the message names the file and the fix."""
 
 

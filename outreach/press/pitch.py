@@ -13,6 +13,7 @@ from datetime import datetime
 from email.message import EmailMessage
 
 from outreach.config import Settings
+from outreach.errors import RenderError
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
@@ -21,7 +22,6 @@ from outreach.mail import build_message, mailbox
 from outreach.mail_transport import mail_transport
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
-from outreach.vocabulary import RenderError
 
 PITCH_CHANNEL = "press-pitch"
 

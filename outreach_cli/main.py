@@ -1,26 +1,28 @@
 """The ``outreach`` command: check, build, release, rebuild and serve.
 
 ``release`` and ``rebuild`` run the same Prefect flows the team triggers from the UI; findings
-are validated first, without Prefect, so mistakes are reported in a second.
+are validated first, without Prefect, so mistakes are reported in a second. Every expected
+failure is an ``OutreachError``, turned into a message and an exit code in one place
+(``Commands.invoke``): no traceback reaches the user.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-from outreach.channels import RenderError
-from outreach.config import ConfigError, Settings, load_settings
-from outreach.finding import FindingsInvalid
+from outreach.config import Settings, load_settings
+from outreach.errors import OutreachError, PlatformError
 from outreach.release import (
-    ReleaseError,
     ReleaseReport,
     build_preview,
     load_catalog,
@@ -28,13 +30,75 @@ from outreach.release import (
     resolve_ids,
 )
 
+console = Console(highlight=False, markup=False)
+errors = Console(stderr=True, highlight=False, markup=False)
+
+BEFORE_ANY_CHANGE = "outreach.before-any-change"
+STOPPED = "outreach.stopped"
+"""Keys in the click context's shared ``meta``: what a command says when it fails before
+changing anything, and after it may have changed something (for example how to resume)."""
+
+
+def failure_text(exc: OutreachError, meta: dict[str, Any]) -> str:
+    """The one paragraph a user reads for an expected failure."""
+    if exc.before_any_change:
+        return f"{meta.get(BEFORE_ANY_CHANGE, '')}{exc.heading}{exc}"
+    stopped = meta.get(STOPPED, "")
+    return f"{exc.heading}{exc}" + (f" {stopped}" if stopped else "")
+
+
+def on_failure(ctx: typer.Context, before_any_change: str = "", stopped: str = "") -> None:
+    """Say what a failure of the running command means for the user's data."""
+    ctx.meta[BEFORE_ANY_CHANGE], ctx.meta[STOPPED] = before_any_change, stopped
+
+
+class Commands(TyperGroup):
+    """The command group: the one place where an expected failure (``OutreachError``: bad
+    content, credentials, an unreachable server, refused mail) becomes a message on stderr and
+    the error's exit code, never a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OutreachError as exc:
+            errors.print(failure_text(exc, ctx.meta), style="red", markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+class HideExpectedTracebacks(logging.Filter):
+    """On the console, an expected failure logged by Prefect's engine (a task or flow that
+    raised an OutreachError) shows its message without a traceback; the server's copy of the
+    log keeps it. Unexpected errors keep their traceback everywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], OutreachError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_expected_tracebacks() -> None:
+    """Attach the filter to the console handlers Prefect set up (call after importing flows)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and not any(
+            isinstance(f, HideExpectedTracebacks) for f in handler.filters
+        ):
+            handler.addFilter(HideExpectedTracebacks())
+
+
 app = typer.Typer(
+    cls=Commands,
     help="Turn research findings into published posts, episodes, releases and newsletters.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(highlight=False, markup=False)
-errors = Console(stderr=True, highlight=False, markup=False)
+
+NOTHING_PUBLISHED = "Nothing was published. "
+RESUME = (
+    "What was published before this stays published and recorded; run the same command again "
+    "after the fix: it resumes where it stopped."
+)
 
 ConfigOption = Annotated[
     Path | None,
@@ -45,16 +109,7 @@ ConfigOption = Annotated[
 
 
 def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        errors.print(f"Configuration error: {exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    errors.print(f"Nothing was published. {exc}", style="red", markup=False, soft_wrap=True)
-    return typer.Exit(1)
+    return load_settings(config)
 
 
 def _print_report(report: ReleaseReport, settings: Settings) -> None:
@@ -79,12 +134,8 @@ def _print_report(report: ReleaseReport, settings: Settings) -> None:
 def check(config: ConfigOption = None) -> None:
     """Validate every finding; list each problem with the file, the field and the fix."""
     settings = _settings(config)
-    try:
-        catalog = load_catalog(settings)
-        resolve_channels(settings, None, need_secrets=False)
-    except (FindingsInvalid, ReleaseError) as exc:
-        errors.print(str(exc), style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    catalog = load_catalog(settings)
+    resolve_channels(settings, None, need_secrets=False)
     now = datetime.now(UTC)
     table = Table("id", "published", "topics", "status", title=f"{len(catalog)} findings are valid")
     for finding in sorted(catalog.values(), key=lambda f: f.published):
@@ -106,12 +157,9 @@ def headlines(
     from outreach.press.assemble import load_press_data, release_for
 
     settings = _settings(config)
-    try:
-        catalog = load_catalog(settings)
-        ids = resolve_ids(catalog, finding_ids or None)
-        data = load_press_data(settings)
-    except (FindingsInvalid, ReleaseError, RenderError) as exc:
-        raise _fail(exc) from None
+    catalog = load_catalog(settings)
+    ids = resolve_ids(catalog, finding_ids or None)
+    data = load_press_data(settings)
     for finding_id in ids:
         _, choice = release_for(catalog[finding_id], settings, data)
         table = Table("kind", "pick", "score", "headline", "house style", title=finding_id)
@@ -129,14 +177,12 @@ def headlines(
 
 
 @app.command()
-def build(config: ConfigOption = None) -> None:
+def build(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Render every finding into the build folder for review, publishing nothing."""
+    on_failure(ctx, NOTHING_PUBLISHED)
     settings = _settings(config)
-    try:
-        with console.status("Rendering findings…"):
-            written, held = build_preview(settings, datetime.now(UTC))
-    except (FindingsInvalid, ReleaseError, RenderError) as exc:
-        raise _fail(exc) from None
+    with console.status("Rendering findings…"):
+        written, held = build_preview(settings, datetime.now(UTC))
     for hold in held:
         console.print(
             f"Held: '{hold.finding_id}' is not public before {hold.until.isoformat()}.",
@@ -147,6 +193,7 @@ def build(config: ConfigOption = None) -> None:
 
 @app.command()
 def release(
+    ctx: typer.Context,
     finding_ids: Annotated[
         list[str] | None, typer.Argument(help="Ids of the findings to release.")
     ] = None,
@@ -166,48 +213,38 @@ def release(
     if bool(finding_ids) == all_findings:
         errors.print("Give finding ids or --all (not both).")
         raise typer.Exit(2)
+    on_failure(ctx, NOTHING_PUBLISHED, RESUME)
     settings = _settings(config)
-    try:
-        catalog = load_catalog(settings)
-        ids = resolve_ids(catalog, None if all_findings else finding_ids)
-        resolve_channels(settings, channel, need_secrets=False)
-    except (FindingsInvalid, ReleaseError) as exc:
-        raise _fail(exc) from None
+    catalog = load_catalog(settings)
+    ids = resolve_ids(catalog, None if all_findings else finding_ids)
+    resolve_channels(settings, channel, need_secrets=False)
 
     from flows.release import release_finding, release_findings
 
+    quiet_expected_tracebacks()
+
     config_arg = str(config) if config else None
-    try:
-        with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
-            decision = True if approve else None
-            if len(ids) == 1:
-                report = release_finding(
-                    ids[0], channel, dry_run, config_arg, approve_pitches=decision
-                )
-            else:
-                report = release_findings(
-                    ids, channel, dry_run, config_arg, approve_pitches=decision
-                )
-    except (FindingsInvalid, ReleaseError, RenderError) as exc:
-        raise _fail(exc) from None
+    with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
+        decision = True if approve else None
+        if len(ids) == 1:
+            report = release_finding(ids[0], channel, dry_run, config_arg, approve_pitches=decision)
+        else:
+            report = release_findings(ids, channel, dry_run, config_arg, approve_pitches=decision)
     _print_report(report, settings)
 
 
 @app.command()
-def rebuild(config: ConfigOption = None) -> None:
+def rebuild(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Re-render every released finding and every index page and feed."""
+    on_failure(ctx, NOTHING_PUBLISHED, RESUME)
     settings = _settings(config)
-    try:
-        load_catalog(settings)
-    except FindingsInvalid as exc:
-        raise _fail(exc) from None
+    load_catalog(settings)
     from flows.release import rebuild_site
 
-    try:
-        with console.status("Rebuilding the site…"):
-            report = rebuild_site(None, str(config) if config else None)
-    except (FindingsInvalid, ReleaseError, RenderError) as exc:
-        raise _fail(exc) from None
+    quiet_expected_tracebacks()
+
+    with console.status("Rebuilding the site…"):
+        report = rebuild_site(None, str(config) if config else None)
     _print_report(report, settings)
 
 
@@ -226,7 +263,13 @@ def serve(
     if not (root / "index.html").is_file():
         errors.print(f"{root} has no site yet; run 'make demo' or 'outreach release --all' first.")
         raise typer.Exit(1)
-    sock = bind(host, port)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise OutreachError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port "
+            "(0: any free port) or --host"
+        ) from None
     bound_host, bound_port = sock.getsockname()[:2]
     console.print(f"Serving {root} on http://{bound_host}:{bound_port}/ (Ctrl+C to stop)")
     console.print(f"Newsletter sign-up: http://{bound_host}:{bound_port}/newsletter/")
@@ -241,7 +284,6 @@ app.add_typer(platforms_app, name="platforms")
 @platforms_app.command("check")
 def platforms_check(config: ConfigOption = None) -> None:
     """Reach every configured platform with its credentials and say what works and what not."""
-    from outreach.platforms.base import PlatformUnavailable
     from outreach.platforms.registry import configured_platforms, make_platform
 
     settings = _settings(config)
@@ -250,7 +292,7 @@ def platforms_check(config: ConfigOption = None) -> None:
     for name in names:
         try:
             line = f"ok  {name}: {make_platform(settings, name).check()}"
-        except PlatformUnavailable as exc:
+        except PlatformError as exc:  # listed with the others, not the end of the command
             failed = True
             line = f"FAIL {name}: {exc}"
         console.print(line, markup=False, soft_wrap=True)
@@ -270,6 +312,7 @@ app.add_typer(newsletter_app, name="newsletter")
 
 @subscribers_app.command("import")
 def subscribers_import(
+    ctx: typer.Context,
     path: Annotated[
         Path, typer.Argument(help="CSV with email, name, topics (';'-separated), status.")
     ],
@@ -281,14 +324,13 @@ def subscribers_import(
     """Import subscribers (all rows or none); people who left are never re-added."""
     from outreach.subscribers import SubscriberError, SubscriberStore
 
+    on_failure(ctx, f"Nothing was imported. {path}: ")
     settings = _settings(config)
     try:
-        count = SubscriberStore(settings.paths.subscribers).import_csv(
-            path.read_text(encoding="utf-8"), source, datetime.now(UTC)
-        )
-    except (OSError, SubscriberError) as exc:
-        errors.print(f"Nothing was imported. {path}: {exc}", style="red", soft_wrap=True)
-        raise typer.Exit(1) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SubscriberError(f"cannot read the file ({exc}); give a UTF-8 CSV file") from None
+    count = SubscriberStore(settings.paths.subscribers).import_csv(text, source, datetime.now(UTC))
     console.print(f"Imported or updated {count} subscribers.")
 
 
@@ -336,6 +378,7 @@ def _send_progress(settings: Settings, send_id: str) -> Iterator[None]:
 
 @newsletter_app.command("send")
 def newsletter_send(
+    ctx: typer.Context,
     finding_ids: Annotated[list[str], typer.Argument(help="One finding, or several for a digest.")],
     digest: Annotated[
         str | None, typer.Option(help="Send the findings as one digest with this subject.")
@@ -343,15 +386,14 @@ def newsletter_send(
     config: ConfigOption = None,
 ) -> None:
     """Send a finding (or a digest) through the send-newsletter flow; a re-run resumes."""
+    on_failure(ctx, "Nothing was sent. ")
     settings = _settings(config)
-    try:
-        catalog = load_catalog(settings)
-        ids = resolve_ids(catalog, finding_ids)
-    except (FindingsInvalid, ReleaseError) as exc:
-        raise _fail(exc) from None
+    catalog = load_catalog(settings)
+    ids = resolve_ids(catalog, finding_ids)
     from flows.newsletter import send_newsletter
+
+    quiet_expected_tracebacks()
     from outreach.campaign import send_id_for
-    from outreach.mail_errors import MailError
     from outreach.newsletter import digest_issue, finding_issue
     from outreach.sending import SendLog
 
@@ -367,16 +409,10 @@ def newsletter_send(
             soft_wrap=True,
         )
         raise typer.Exit(1)
-    try:
-        with _send_progress(settings, send_id):
-            summary = send_newsletter(finding_ids, digest, str(config) if config else None)
-    except (ReleaseError, RenderError) as exc:
-        raise _fail(exc) from None
-    except MailError as exc:
-        errors.print(str(exc), style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    with _send_progress(settings, send_id):
+        summary = send_newsletter(finding_ids, digest, str(config) if config else None)
     console.print(summary, soft_wrap=True)
 
 
 if __name__ == "__main__":
-    app()
+    app(prog_name="outreach")

@@ -1,0 +1,3 @@
+from outreach_cli.main import app
+
+app(prog_name="outreach")
