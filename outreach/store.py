@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from outreach.errors import OutreachError
 from outreach.files import private_database
 
 VERSIONS_TABLE = """
@@ -53,7 +54,7 @@ def use_wal(connection: sqlite3.Connection, attempts: int = 40) -> None:
             time.sleep(0.05 * attempt)
 
 
-class StoreError(Exception):
+class StoreError(OutreachError):
     """A state file that cannot be opened or upgraded; the message names the file and the fix."""
 
 
