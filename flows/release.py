@@ -7,9 +7,11 @@ in prefect.yaml) or directly: ``python -m flows.release FINDING_ID``.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 from prefect import flow, get_run_logger, task
@@ -61,6 +63,17 @@ def prepare_finding(channel: str, finding: Finding, settings: Settings, key: str
             update_progress_artifact(artifact_id=artifact_id, progress=round(fraction * 100, 1))
 
     return get_channel(channel).prepare(finding, settings, report)
+
+
+def _files_still_there(prepared: object) -> bool:
+    """Whether the files a cached prepared result names are still there (a cleared audio
+    cache leaves a cached result pointing at nothing: then the work is done again)."""
+    if isinstance(prepared, Path):
+        return prepared.is_file()
+    if dataclasses.is_dataclass(prepared) and not isinstance(prepared, type):
+        values = [getattr(prepared, f.name) for f in dataclasses.fields(prepared)]
+        return all(v.is_file() for v in values if isinstance(v, Path))
+    return True
 
 
 def platform_secrets() -> dict[str, str]:
@@ -132,8 +145,13 @@ class PrefectRunner(PlainRunner):
     def check_platforms(self, settings: Settings, channels) -> list[str]:
         return check_platforms(settings, list(channels))
 
-    def prepare(self, channel: str, publication, settings: Settings, key: str) -> None:
-        prepare_finding(channel, publication, settings, key)
+    def prepare(self, channel: str, publication, settings: Settings, key: str) -> object:
+        prepared = prepare_finding(channel, publication, settings, key)
+        if not _files_still_there(prepared):
+            prepared = prepare_finding.with_options(refresh_cache=True)(
+                channel, publication, settings, key
+            )
+        return prepared
 
     def publish(self, settings, plans, platform, site_wide, now, dry_run) -> list[Receipt]:
         stage = "site" if site_wide else "findings"

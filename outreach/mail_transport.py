@@ -16,7 +16,6 @@ record exactly what went out.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import smtplib
 import ssl
@@ -41,6 +40,7 @@ from outreach.mail_errors import (
     sending_failure,
     unreachable,
 )
+from outreach.secrets_store import smtp_password
 
 if TYPE_CHECKING:  # the settings only configure the transport: no import at run time
     from outreach.config import Settings
@@ -411,7 +411,7 @@ def mail_transport(
             mail.smtp_port,
             mail.smtp_security,
             mail.smtp_username,
-            password if password is not None else os.environ.get("OUTREACH_SMTP_PASSWORD"),
+            smtp_password(password),
         )
         return SmtpTransport(target, connections, rate, throttle)
     return OutboxTransport(settings.paths.outbox)

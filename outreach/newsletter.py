@@ -37,6 +37,7 @@ from outreach.mail import (
     message_id,
     one_line,
 )
+from outreach.secrets_store import dkim_key as dkim_key  # where campaign.py reads it
 from outreach.subscribers import Subscriber
 from outreach.templating import environment
 from outreach.tokens import make_token
@@ -286,16 +287,6 @@ def personalise(
     """(html, text) for one subscriber: only their topics and signed links differ."""
     html_values, text_values = personal_values(subscriber, links)
     return fill(rendered.html_pieces, html_values), fill(rendered.text_pieces, text_values)
-
-
-def dkim_key(settings: Settings) -> bytes | None:
-    """The DKIM private key from OUTREACH_DKIM_PRIVATE_KEY or newsletter.dkim_key_file."""
-    import os
-
-    if os.environ.get("OUTREACH_DKIM_PRIVATE_KEY"):
-        return os.environ["OUTREACH_DKIM_PRIVATE_KEY"].encode()
-    path = settings.newsletter.dkim_key_file
-    return path.read_bytes() if path else None
 
 
 _BLOCK_TAG = re.compile(

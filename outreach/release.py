@@ -29,9 +29,11 @@ from outreach.release_steps import (
     ReleaseError,
     ReleaseReport,
     channel_site,
+    kit_secret_for,
     load_catalog,
     newest_first,
     platforms_for_reuse,
+    prepare_view,
     ready_findings,
     rebuild_ids,
     remember_renders,
@@ -84,14 +86,12 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     kinds = [get_kind(name) for name in (request.kinds or known_kinds())]
     chosen = _chosen(request, kinds, catalogs, names)
 
-    # 2. Prepare: what each channel renders and lists, and its slow work (mastered audio).
-    parts = _parts(request, kinds, catalogs, chosen, names)
+    # 2. Prepare: what each channel renders and lists, the secrets rendering needs and the
+    # channels' slow work (mastered audio), so rendering only reads what is made here.
+    kit_secret = kit_secret_for(settings, names)
+    parts = _parts(request, kinds, catalogs, chosen, names, kit_secret)
     for part in parts:
-        channel = get_channel(part.view.channel)
-        for publication in part.view.ready:
-            key = channel.prepare_key(publication, settings)
-            if key is not None:
-                runner.prepare(part.view.channel, publication, settings, key)
+        part.view = prepare_view(part.view, settings, runner.prepare)
 
     # 3-6. Render, check platforms, publish, remember: publications in bounded batches, every
     # batch's files on every platform before the next, and site pages (indexes, feeds) only
@@ -177,6 +177,7 @@ def _parts(
     catalogs: Mapping[str, Mapping[str, Any]],
     chosen: Mapping[str, Sequence[str]],
     names: Sequence[str],
+    kit_secret: bytes = b"",
 ) -> list[_Part]:
     settings = request.settings
     ledger = None if request.preview else Ledger(settings.paths.ledger)
@@ -198,7 +199,7 @@ def _parts(
                     reuse = reuse_for(settings, ledger, name, for_reuse)
             view = channel_site(
                 settings, catalog, name, chosen[kind.name], released, request.now, reuse,
-                kind.site_id,
+                kind.site_id, kit_secret,
             )  # fmt: skip
             parts.append(_Part(kind, view))
     return parts

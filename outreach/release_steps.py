@@ -8,9 +8,9 @@ platform by name: channels and platforms say what they accept as data.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from outreach import locks
 from outreach.channels import available_channels, get_channel
@@ -23,6 +23,7 @@ from outreach.media_checks import media_problems
 from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receipt
 from outreach.platforms.registry import configured_platforms, make_platform, takes_files
 from outreach.render_keys import finding_key, inputs_digest
+from outreach.secrets_store import press_secret
 
 
 class ReleaseError(OutreachError):
@@ -287,8 +288,10 @@ def channel_site(
     now: datetime,
     reuse: Reuse | None = None,
     site_id: str = SITE_WIDE,
+    kit_secret: bytes = b"",
 ) -> ChannelSite:
-    """What the channel renders for ``ids`` and which publications its site pages list."""
+    """What the channel renders for ``ids`` and which publications its site pages list;
+    ``kit_secret`` (read before rendering) names the press kits in the site's URL map."""
     channel = get_channel(channel_name)
     ready, held = ready_findings(channel_name, catalog, ids, now)
     listed_ids = ({f.id for f in ready} | set(already_released)) & set(catalog)
@@ -306,8 +309,40 @@ def channel_site(
         if reuse is not None
         else {}
     )
-    site = Site(settings, tuple(listed), channel_name, inputs, keys)
+    site = Site(settings, tuple(listed), channel_name, inputs, keys, kit_secret)
     return ChannelSite(channel_name, site, ready, held, reuse, site_id)
+
+
+Prepare = Callable[[str, Any, Settings, str], object]
+"""(channel, publication, settings, key) -> the prepared work: how a runner runs ``prepare``."""
+
+
+def plain_prepare(channel: str, publication: Any, settings: Settings, key: str) -> object:
+    return get_channel(channel).prepare(publication, settings)
+
+
+def prepare_view(view: ChannelSite, settings: Settings, prepare: Prepare) -> ChannelSite:
+    """The view with its channel's prepared work (mastered audio) for the publications it
+    renders, and for every listed one when its site pages need them: rendering then only
+    reads what was made here."""
+    channel = get_channel(view.channel)
+    wanted = {publication.id: publication for publication in view.ready}
+    if getattr(channel, "prepares_listed", False):
+        wanted.update({publication.id: publication for publication in view.site.listed})
+    prepared: dict[str, object] = {}
+    for publication_id, publication in wanted.items():
+        key = channel.prepare_key(publication, settings)
+        if key is not None:
+            prepared[publication_id] = prepare(view.channel, publication, settings, key)
+    return replace(view, site=replace(view.site, prepared=prepared))
+
+
+def kit_secret_for(settings: Settings, channels: Iterable[str]) -> bytes:
+    """The press kits' secret when one of ``channels`` links to a kit (says so as data), read
+    (or made, on first use) before rendering; empty otherwise, so nothing is made for them."""
+    if any(getattr(get_channel(name), "links_kits", False) for name in channels):
+        return press_secret(settings)
+    return b""
 
 
 def render_publications(
@@ -358,9 +393,13 @@ def plan_channel(
     now: datetime,
     reuse: Reuse | None = None,
 ) -> ChannelPlan:
-    """Render one channel for ``ids`` plus the site-wide pages, all at once (the release
-    streams the same steps in bounded batches)."""
-    view = channel_site(settings, catalog, channel_name, ids, already_released, now, reuse)
+    """Prepare and render one channel for ``ids`` plus the site-wide pages, all at once (the
+    release streams the same steps in bounded batches)."""
+    view = channel_site(
+        settings, catalog, channel_name, ids, already_released, now, reuse,
+        kit_secret=kit_secret_for(settings, [channel_name]),
+    )  # fmt: skip
+    view = prepare_view(view, settings, plain_prepare)
     plan = render_publications(view, view.ready)
     site = render_site_pages(view)
     plan.held, plan.site_wide = view.held, None

@@ -40,8 +40,9 @@ class Runner(Protocol):
         returns their names (raises ReleaseError naming every problem)."""
         ...
 
-    def prepare(self, channel: str, publication: Any, settings: Settings, key: str) -> None:
-        """The channel's slow work for one publication (mastering), cached by ``key``."""
+    def prepare(self, channel: str, publication: Any, settings: Settings, key: str) -> object:
+        """The channel's slow work for one publication (mastering), cached by ``key``; what
+        it returns is passed to rendering."""
         ...
 
     def publish(
@@ -83,8 +84,8 @@ class PlainRunner:
         self._platforms.update(open_platforms(settings, plans, self._secrets))
         return list(self._platforms)
 
-    def prepare(self, channel: str, publication: Any, settings: Settings, key: str) -> None:
-        get_channel(channel).prepare(publication, settings)
+    def prepare(self, channel: str, publication: Any, settings: Settings, key: str) -> object:
+        return get_channel(channel).prepare(publication, settings)
 
     def publish(
         self,

@@ -1,7 +1,11 @@
-"""Secrets the pipeline signs with: from the environment, else made once in the state folder.
+"""The one place the core reads secrets: the environment first, then the state folder or the
+file the configuration names.
 
-The made-once file (mode 0600, git-ignored with the state folder) lets embedded defaults run
-with no setup while production sets the variable (or a Prefect block fills it).
+Rendering never calls this module: the release reads what it needs before rendering and
+passes it in, and the flows resolve Prefect Secret blocks and pass those values in too
+(``given``), so a block wins over the environment. Signing keys (the press kits' and the
+links') are made once when unset, in the state folder (mode 0600, git-ignored with it), so
+embedded defaults run with no setup while production sets the variable.
 """
 
 from __future__ import annotations
@@ -11,13 +15,61 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from outreach.config import Settings
 from outreach.files import private_folder
+
+PRESS_SECRET_VARIABLE = "OUTREACH_PRESS_SECRET"
+LINK_SECRET_VARIABLE = "OUTREACH_LINK_SECRET"
+DKIM_KEY_VARIABLE = "OUTREACH_DKIM_PRIVATE_KEY"
+SMTP_PASSWORD_VARIABLE = "OUTREACH_SMTP_PASSWORD"
+PLATFORM_PASSWORD_VARIABLES = {"wordpress": "OUTREACH_WORDPRESS_APP_PASSWORD"}
+"""Platform name -> the variable holding its credential."""
+
+
+def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def press_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
+    """The key of the press kits' unguessable addresses."""
+    return stable_secret(settings.paths.state, "press-secret", PRESS_SECRET_VARIABLE, environ)
+
+
+def link_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
+    """The key that signs confirm, preferences, unsubscribe and form tokens."""
+    return stable_secret(settings.paths.state, "link-secret", LINK_SECRET_VARIABLE, environ)
+
+
+def dkim_key(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The DKIM private key from OUTREACH_DKIM_PRIVATE_KEY or newsletter.dkim_key_file."""
+    environ = _environ(environ)
+    if environ.get(DKIM_KEY_VARIABLE):
+        return environ[DKIM_KEY_VARIABLE].encode()
+    path = settings.newsletter.dkim_key_file
+    return path.read_bytes() if path else None
+
+
+def smtp_password(given: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The relay's password: the one given (a Prefect block), else OUTREACH_SMTP_PASSWORD."""
+    return given if given is not None else _environ(environ).get(SMTP_PASSWORD_VARIABLE)
+
+
+def platform_password(
+    platform: str,
+    given: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """A platform's credential: the one given (a Prefect block), else its variable."""
+    variable = PLATFORM_PASSWORD_VARIABLES.get(platform)
+    found = (given or {}).get(platform)
+    return found or (_environ(environ).get(variable) if variable else None)
 
 
 def stable_secret(
     state: Path, name: str, variable: str, environ: Mapping[str, str] | None = None
 ) -> bytes:
-    environ = os.environ if environ is None else environ
+    """``variable``'s value, else the one kept in ``state/name``, made there on first use."""
+    environ = _environ(environ)
     if environ.get(variable):
         return environ[variable].encode()
     path = state / name

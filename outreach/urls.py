@@ -7,9 +7,13 @@ Paths are relative to the site root; ``url`` and ``href`` turn them into links.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from outreach.vocabulary import RenderError
 
 BLOG_FEED = "feed.atom"
 PODCAST_PAGE = "podcast/"
@@ -47,6 +51,11 @@ def kit_path(token: str) -> str:
     return f"{KIT_FOLDER}{token}/"
 
 
+def kit_token(secret: bytes, finding_id: str) -> str:
+    """32 hex digits (128 bits) that nobody can derive without the secret."""
+    return hmac.new(secret, f"press-kit:{finding_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def kit_zip_name(finding_id: str) -> str:
     return f"{finding_id}-press-kit.zip"
 
@@ -58,6 +67,8 @@ class SiteUrls:
 
     base_url: str
     channels: Collection[str] = ()
+    kit_secret: bytes = field(default=b"", repr=False)
+    """The key of the press kits' unguessable addresses (read by the caller, never here)."""
 
     def url(self, path: str = "") -> str:
         """Absolute URL of a site path such as ``blog/x/``."""
@@ -72,6 +83,16 @@ class SiteUrls:
 
     def episode(self, finding_id: str, suffix: str = ".mp3") -> str:
         return self.url(episode_path(finding_id, suffix))
+
+    def kit(self, finding_id: str) -> str:
+        """The path of a finding's press kit folder, under its unguessable token."""
+        if not self.kit_secret:
+            # An empty key would give every kit a token anyone can compute.
+            raise RenderError(
+                "the press kits' secret was not passed to rendering: read it with "
+                "outreach.secrets_store.press_secret before rendering (OUTREACH_PRESS_SECRET)"
+            )
+        return kit_path(kit_token(self.kit_secret, finding_id))
 
     def published_post(self, finding_id: str) -> str | None:
         """The post's URL when a configured channel publishes posts, else None."""

@@ -34,11 +34,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from outreach.campaign import link_secret
 from outreach.channels.base import Site
 from outreach.config import Settings
 from outreach.mail import build_message, mailbox
 from outreach.mail_transport import mail_transport
+from outreach.secrets_store import link_secret
 from outreach.subscribers import Subscriber, SubscriberError, SubscriberStore, normalise_email
 from outreach.templating import environment
 from outreach.tokens import MAX_AGE, BadToken, Purpose, make_token, read_token_issued

@@ -169,3 +169,25 @@ def test_strict_platform_limits_must_exist_and_are_then_held(
             client.delete_global_concurrency_limit_by_name("outreach-platform-static")
     assert (project / "public/blog/beta-cotton-traceability/index.html").is_file()
     assert limit.active_slots == 0, "the slot was given back"
+
+
+def test_a_cleared_audio_cache_is_mastered_again_not_a_failed_rebuild(
+    prefect_api: str, sample_project: Path, flow_clock: Callable[[datetime], None]
+) -> None:
+    """Prefect remembers the prepared episodes by content; when the files they name left the
+    audio cache (a cleared cache, a new machine), the release prepares them again."""
+    import shutil
+
+    from flows.release import rebuild_podcast_feed, release_findings
+    from outreach.config import load_settings
+
+    config = str(sample_project / "outreach.toml")
+    flow_clock(datetime(2026, 11, 29, tzinfo=UTC))
+    release_findings(config=config, approve_pitches=False)
+    feed = sample_project / "public/podcast/feed.xml"
+    before = feed.read_bytes()
+    shutil.rmtree(load_settings(Path(config), environ={}).paths.audio_cache)
+    feed.unlink()
+    report = rebuild_podcast_feed(config=config)
+    assert feed.read_bytes() == before
+    assert {r.item for r in report.changed} == {"podcast/feed.xml"}

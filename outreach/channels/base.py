@@ -1,7 +1,8 @@
 """What every channel shares: the deliverables it produces and the site it renders for.
 
-A channel is pure: given findings and settings it returns bytes for paths. It never writes
-files, reads the clock or touches the network; platforms do the publishing.
+A channel is pure: given findings, settings and what the release prepared for it (mastered
+audio, the press kits' secret) it returns bytes for paths. It never writes files, reads the
+clock, runs programs or touches the network; platforms do the publishing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ class Site:
     """Digest of the code, templates, press data and settings; empty: keys are not used."""
     finding_keys: Mapping[str, str] = field(default_factory=dict)
     """Each listed finding's content key, for the keys of the pages that list it."""
+    kit_secret: bytes = field(default=b"", repr=False)
+    """The press kits' secret, read before rendering: the URL map names kits with it."""
+    prepared: Mapping[str, object] = field(default_factory=dict)
+    """What the channel's ``prepare`` made for each publication (by id), before rendering."""
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    """A cache for this release's rendering only (the podcast's feed entries, made while
+    rendering episodes and read again by the feed): it goes with the release."""
 
     def page_key(self, unit: str, findings: Iterable[Finding]) -> str | None:
         """The content key of a site page listing ``findings`` (None: always render it)."""
@@ -44,7 +52,7 @@ class Site:
     @property
     def urls(self) -> SiteUrls:
         """The one URL map: every channel's paths, and which of them are published."""
-        return SiteUrls(self.settings.site.base_url, tuple(self.settings.channels))
+        return SiteUrls(self.settings.site.base_url, tuple(self.settings.channels), self.kit_secret)
 
     def url(self, path: str = "") -> str:
         """Absolute URL of a site path such as ``blog/x/``."""
@@ -74,6 +82,12 @@ class BaseChannel:
     """The platforms this channel may go to; None: any platform that takes files."""
     kinds: ClassVar[frozenset[str]] = frozenset({"finding"})
     """The kinds of publication this channel renders."""
+    prepares_listed: ClassVar[bool] = False
+    """Whether the site pages read every listed publication's prepared work (a feed of
+    episodes), not only that of the publications being released."""
+    links_kits: ClassVar[bool] = False
+    """Whether rendering names press kits' folders (``site.urls.kit``): the release then
+    reads the kits' secret before rendering."""
 
     def check_inputs(self, settings: Settings) -> list[str]:
         return []
@@ -107,6 +121,10 @@ class Channel(Protocol):
     """The platforms this channel may go to; None: any platform that takes files."""
     kinds: ClassVar[frozenset[str]]
     """The kinds of publication this channel renders (a finding is the first kind)."""
+    prepares_listed: ClassVar[bool]
+    """Whether the site pages need every listed publication's prepared work."""
+    links_kits: ClassVar[bool]
+    """Whether rendering names press kits' folders (the kits' secret is then passed in)."""
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         """Deliverables that belong to one finding (its pages, images, files)."""
@@ -131,7 +149,8 @@ class Channel(Protocol):
     def prepare(
         self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
     ) -> object:
-        """Slow work before rendering (mastering audio), cached by ``prepare_key``."""
+        """Slow work before rendering (mastering audio), cached by ``prepare_key``: what it
+        returns reaches rendering as ``site.prepared[publication id]``."""
         ...
 
     def after_publish(self, context: HookContext) -> list[Action]:

@@ -26,7 +26,7 @@ from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, sha
 from outreach.share_image import WIDTH as SHARE_WIDTH
 from outreach.templating import environment
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
-from outreach.urls import episode_path, post_path
+from outreach.urls import KIT_FOLDER, episode_path, post_path
 
 ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
 """Namespace for Atom entry ids: derived from the finding id, so they survive a domain move."""
@@ -271,7 +271,7 @@ class BlogChannel(BaseChannel):
         settings = site.settings
         robots = "User-agent: *\n"
         if "press" in settings.channels:
-            robots += f"Disallow: {site.href('press/kit/')}\n"
+            robots += f"Disallow: {site.href(KIT_FOLDER)}\n"
         robots += f"Allow: /\nSitemap: {site.url('sitemap.xml')}\n"
         stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"
         card = draw_site_card(settings.site.title, settings.site.tagline)

@@ -11,7 +11,6 @@ from typing import ClassVar
 from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.finding import Finding
 from outreach.press.assemble import load_press_data, release_for
-from outreach.press.kit import kit_base
 from outreach.share_image import draw_site_card, share_card, share_image_for
 from outreach.templating import environment
 from outreach.urls import kit_zip_name, newsroom_path
@@ -23,6 +22,7 @@ SHARE_IMAGE = "share.png"
 class NewsroomChannel(BaseChannel):
     name: ClassVar[str] = "newsroom"
     public: ClassVar[bool] = True
+    links_kits: ClassVar[bool] = True
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings
@@ -43,7 +43,7 @@ class NewsroomChannel(BaseChannel):
                 site=site,
                 release=release,
                 canonical=site.url(base),
-                kit_href=site.href(kit_base(finding, settings) + kit_zip_name(finding.id)),
+                kit_href=site.href(site.urls.kit(finding.id) + kit_zip_name(finding.id)),
                 has_episode=finding.episode is not None,
                 card=card,
             )

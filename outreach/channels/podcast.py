@@ -1,15 +1,14 @@
 """The podcast channel: mastered, tagged episodes with art, chapters and transcripts, the
 podcast RSS feed and a podcast page.
 
-Mastering is the slow part: ``prepare`` does it (cached by content), so rendering afterwards
-only tags bytes in memory and is fast and deterministic.
+Mastering is the slow part: ``prepare`` does it (cached by content) before rendering, and
+rendering receives the mastered audio (``site.prepared``): it only reads it and tags bytes in
+memory, so it is fast and deterministic and runs no program.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -23,12 +22,7 @@ from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.media_files import MEDIA_TYPES, PUBLISHED_SUFFIX, image_format
 from outreach.podcast.art import draw_episode_art
-from outreach.podcast.audio import (
-    MasteredAudio,
-    cached_mastering_key,
-    file_signature,
-    master,
-)
+from outreach.podcast.audio import MasteredAudio, cached_mastering_key, master
 from outreach.podcast.chapters import chapters_json
 from outreach.podcast.feed import FeedEpisode, Show, build_feed, episode_description, podcast_guid
 from outreach.podcast.namespace import Person
@@ -80,9 +74,8 @@ class EpisodeFiles:
 class PodcastChannel(BaseChannel):
     name: ClassVar[str] = "podcast"
     public: ClassVar[bool] = True
-
-    def __init__(self) -> None:
-        self._recent: OrderedDict[str, EpisodeFiles] = OrderedDict()
+    prepares_listed: ClassVar[bool] = True
+    """The feed lists every released episode with its size and duration."""
 
     # -- the slow, cached step -----------------------------------------------------
 
@@ -121,19 +114,19 @@ class PodcastChannel(BaseChannel):
         return self._episode(finding, site).deliverables
 
     def render_site(self, site: Site) -> list[Deliverable]:
-        episodes = [self._episode(f, site) for f in site.listed if f.episode is not None]
+        episodes = [self._entry(f, site) for f in site.listed if f.episode is not None]
         show = show_for(site)
         cover = show_cover(site.settings)
         with Image.open(io.BytesIO(cover)) as picture:
             cover_size = picture.size
-        feed = build_feed(show, [episode.entry for episode in episodes])
+        feed = build_feed(show, [entry for entry, _ in episodes])
         page = (
             environment(site.settings.paths.templates)
             .get_template("podcast/index.html.j2")
             .render(
                 site=site,
                 show=show,
-                episodes=[(episode.entry, episode.mastered) for episode in episodes],
+                episodes=episodes,
                 canonical=show.page_url,
                 feed_href=site.href(FEED_PATH),
                 card=share_card(
@@ -152,31 +145,41 @@ class PodcastChannel(BaseChannel):
         ]
 
     def _episode(self, finding: Finding, site: Site) -> EpisodeFiles:
+        files = self._build_episode(finding, site)
+        # The feed lists this episode again: keep its entry (not its audio) for this release.
+        site.memo[f"podcast-entry:{finding.id}"] = (files.entry, files.mastered)
+        return files
+
+    def _entry(self, finding: Finding, site: Site) -> tuple[FeedEpisode, MasteredAudio]:
+        """The feed entry of an episode, as rendered earlier in this release when it was."""
+        known = site.memo.get(f"podcast-entry:{finding.id}")
+        if known is not None:
+            return known  # type: ignore[return-value]
+        files = self._build_episode(finding, site)
+        return files.entry, files.mastered
+
+    def _mastered(self, finding: Finding, site: Site) -> MasteredAudio:
+        """The mastered episode the release prepared (rendering never masters)."""
         episode = finding.episode
         assert episode is not None
-        media = site.settings.paths.media
-        names = [episode.audio, episode.transcript, episode.image, str(site.settings.podcast.cover)]
-        signatures = [file_signature(media / name) for name in names if name]
-        key = hashlib.sha256(
-            "\n".join(
-                [finding.model_dump_json(), site.settings.model_dump_json(), *signatures]
-            ).encode()
-        ).hexdigest()
-        if key in self._recent:
-            self._recent.move_to_end(key)
-            return self._recent[key]
-        files = self._build_episode(finding, site)
-        self._recent[key] = files
-        while len(self._recent) > 8:
-            self._recent.popitem(last=False)
-        return files
+        mastered = site.prepared.get(finding.id)
+        if not isinstance(mastered, MasteredAudio):
+            raise PodcastError(
+                f"{finding.source_path}: episode.audio {episode.audio} was not mastered before "
+                "rendering; the release's prepare step masters it (PodcastChannel.prepare)"
+            )
+        if not mastered.path.is_file():
+            raise PodcastError(
+                f"{finding.source_path}: the mastered episode {mastered.path} is no longer in "
+                "the audio cache; run the release again to master it anew"
+            )
+        return mastered
 
     def _build_episode(self, finding: Finding, site: Site) -> EpisodeFiles:
         episode = finding.episode
         assert episode is not None
         settings = site.settings
-        mastered = self.prepare(finding, settings)
-        assert mastered is not None
+        mastered = self._mastered(finding, site)
         post_url = site.urls.post(finding.id)
 
         if episode.image:

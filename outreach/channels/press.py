@@ -9,7 +9,8 @@ channel, which waits for the embargo to lift like the blog.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 from outreach.actions import Action, HookContext, PitchFindings
@@ -19,7 +20,7 @@ from outreach.finding import Finding
 from outreach.media_files import MEDIA_TYPES, image_format
 from outreach.media_files import image_name as published_image_name
 from outreach.podcast.art import draw_episode_art
-from outreach.podcast.audio import clip_mp3, master
+from outreach.podcast.audio import cached_clip, cached_mastering_key, master
 from outreach.podcast.show import audio_profile, show_cover
 from outreach.podcast.tags import EpisodeTags, tag_mp3
 from outreach.press.assemble import load_press_data, release_for
@@ -47,6 +48,7 @@ KIT_INDEX_TEMPLATE = "press/kit_index.html.j2"
 class PressChannel(BaseChannel):
     name: ClassVar[str] = "press"
     public: ClassVar[bool] = False
+    links_kits: ClassVar[bool] = True
 
     def check_inputs(self, settings: Settings) -> list[str]:
         """The contact, boilerplate, style and journalist list must be usable."""
@@ -60,6 +62,31 @@ class PressChannel(BaseChannel):
             except (RenderError, ValueError) as exc:
                 problems.append(str(exc))
         return problems
+
+    def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
+        if finding.episode is None:
+            return None
+        seconds = load_press_data(settings).style.release.clip_seconds
+        source = settings.paths.media / finding.episode.audio
+        key = cached_mastering_key(source, audio_profile(settings), settings.paths.audio_cache)
+        return f"clip-{key}-{seconds:g}s"
+
+    def prepare(
+        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
+    ) -> Path | None:
+        """The episode's first seconds for the kit, cut from the mastered episode (both
+        cached), so rendering only reads the clip."""
+        if finding.episode is None:
+            return None
+        seconds = load_press_data(settings).style.release.clip_seconds
+        source = settings.paths.media / finding.episode.audio
+        cache = settings.paths.audio_cache
+        try:
+            return cached_clip(
+                master(source, cache, audio_profile(settings), progress), seconds, cache
+            )
+        except Exception as exc:
+            raise RenderError(f"{finding.source_path}: episode.audio {source}: {exc}") from exc
 
     def after_publish(self, context: HookContext) -> list[Action]:
         """Pitch the findings just released (not on a rebuild: nothing new to tell)."""
@@ -108,11 +135,13 @@ class PressChannel(BaseChannel):
         )
         episode = finding.episode
         if episode is not None:
-            mastered = master(
-                settings.paths.media / episode.audio,
-                settings.paths.audio_cache,
-                audio_profile(settings),
-            )
+            clip = site.prepared.get(finding.id)
+            if not isinstance(clip, Path) or not clip.is_file():
+                raise RenderError(
+                    f"{finding.source_path}: the press kit's clip of episode.audio "
+                    f"{episode.audio} was not prepared before rendering (or left the audio "
+                    "cache); run the release again"
+                )
             seconds = data.style.release.clip_seconds
             if episode.image:
                 art = (settings.paths.media / episode.image).read_bytes()
@@ -132,7 +161,7 @@ class PressChannel(BaseChannel):
             files.append(
                 KitFile(
                     "episode-clip.mp3",
-                    tag_mp3(clip_mp3(mastered.path, seconds), tags),
+                    tag_mp3(clip.read_bytes(), tags),
                     f"the first {seconds} seconds of the podcast episode",
                 )
             )
@@ -149,7 +178,7 @@ class PressChannel(BaseChannel):
             KitFile("manifest.json", manifest(files), "every file in the kit with its SHA-256")
         )
 
-        base = kit_base(finding, settings)
+        base = site.urls.kit(finding.id)
         zip_name = kit_zip_name(finding.id)
         page = env.get_template("press/kit.html.j2").render(
             site=site, release=release, files=files, zip_name=zip_name, canonical=site.url(base)

@@ -1,22 +1,22 @@
 """Which platform a configured name means, built from settings and secrets, and checked.
 
 Secrets (the WordPress application password) come from the mapping the caller passes (the
-flow fills it from Prefect blocks) or from the environment; they are handed to the platform
-and never logged or shown.
+flow fills it from Prefect blocks) or from the environment (read by ``outreach.secrets_store``);
+they are handed to the platform and never logged or shown.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 
 from outreach.config import PLATFORM_NAMES, Settings
 from outreach.platforms.base import Platform, PlatformUnavailable
 from outreach.platforms.objectstore import ObjectStore, s3_client
 from outreach.platforms.static import StaticSite
+from outreach.secrets_store import PLATFORM_PASSWORD_VARIABLES, platform_password
 
 KNOWN = PLATFORM_NAMES
-WORDPRESS_PASSWORD_VARIABLE = "OUTREACH_WORDPRESS_APP_PASSWORD"
+WORDPRESS_PASSWORD_VARIABLE = PLATFORM_PASSWORD_VARIABLES["wordpress"]
 WORDPRESS_PASSWORD_BLOCK = "outreach-wordpress-app-password"
 """The Prefect Secret block the flows read the application password from, when it exists."""
 SECRET_BLOCKS = {"wordpress": WORDPRESS_PASSWORD_BLOCK}
@@ -64,7 +64,7 @@ def make_platform(
                 + ", ".join(f"OUTREACH_WORDPRESS__{key.upper()}" for key in missing)
                 + ")"
             )
-        password = (secrets or {}).get("wordpress") or os.environ.get(WORDPRESS_PASSWORD_VARIABLE)
+        password = platform_password(name, secrets)
         if not password and need_secrets:
             raise PlatformUnavailable(
                 "platform 'wordpress' has no application password: set "

@@ -419,3 +419,12 @@ def clip_mp3(mastered: Path, seconds: float) -> bytes:
             ]
         )
         return target.read_bytes()
+
+
+def cached_clip(mastered: MasteredAudio, seconds: float, cache_dir: Path) -> Path:
+    """The first ``seconds`` of a mastered episode, kept beside it in the cache (cut once):
+    prepared work, so rendering the press kit only reads it."""
+    target = cache_dir / f"{mastered.path.stem}.first-{seconds:g}s.mp3"
+    if not target.is_file():
+        atomic_write(target, clip_mp3(mastered.path, seconds), PRIVATE_FILE)
+    return target

@@ -2,42 +2,33 @@
 
 The kit lives at an unguessable address (128 bits from an HMAC of the finding id under a
 secret), so it can go out under embargo without being findable. The secret comes from
-``OUTREACH_PRESS_SECRET``, or is made once and kept in the state folder.
+``OUTREACH_PRESS_SECRET``, or is made once and kept in the state folder; the release reads it
+before rendering and the site's URL map (``SiteUrls.kit``) names each kit's folder with it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import io
 import json
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.press.release import MediaContact, PressRelease
-from outreach.secrets_store import stable_secret
-from outreach.urls import KIT_FOLDER, kit_path
+from outreach.secrets_store import press_secret
+from outreach.urls import KIT_FOLDER, kit_path, kit_token
 
-__all__ = ["KIT_FOLDER", "kit_path"]
+__all__ = ["KIT_FOLDER", "kit_path", "kit_token", "press_secret"]
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 """Fixed member dates: the same kit gives the same ZIP bytes."""
 
 
-def press_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
-    return stable_secret(settings.paths.state, "press-secret", "OUTREACH_PRESS_SECRET", environ)
-
-
-def kit_token(secret: bytes, finding_id: str) -> str:
-    """32 hex digits (128 bits) that nobody can derive without the secret."""
-    return hmac.new(secret, f"press-kit:{finding_id}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def kit_base(finding: Finding, settings: Settings) -> str:
-    """The path of a finding's kit folder (under its unguessable token)."""
+    """The path of a finding's kit folder (under its unguessable token), for callers outside
+    rendering (pitches, tests); it reads the secret, so channels ask ``site.urls.kit``."""
     return kit_path(kit_token(press_secret(settings), finding.id))
 
 
