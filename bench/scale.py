@@ -18,9 +18,11 @@ per post; Pelican writes no sitemap (that needs a plugin).
 3. Prefect overhead: one finding released through the ``release-finding`` flow on a warm, real
    ``prefect server start`` (SQLite, UI off, its own PREFECT_HOME), in a child process, against
    the same release called directly, each run into a fresh copy of a 20-finding project.
-4. Peak memory (VmHWM) of a 1,000-finding full build in its own process, ours and Pelican's, and
-   of a 100,000-subscriber newsletter send (bench/newsletter.py's own measurement, which needs
-   Postfix's smtp-sink; skipped with a note without it).
+4. Peak memory (VmHWM) of a 1,000-finding full build in its own process, ours and Pelican's;
+   of ours on comparable work (tiny share PNGs) at 1,000 and 10,000 findings, each in its own
+   process (memory must not grow with the site); and of a 100,000-subscriber newsletter send
+   (bench/newsletter.py's own measurement, which needs Postfix's smtp-sink; skipped with a
+   note without it).
 
 Run with ``python -m bench.scale``.
 """
@@ -52,6 +54,9 @@ NOW = datetime(2031, 1, 1, tzinfo=UTC)
 """After every synthetic date: every finding is public."""
 BASE_URL = "https://findings.example.org/"
 FLOW_FINDINGS = 20
+MEMORY_SIZES = (1_000, 10_000)
+"""Peak memory of comparable work (tiny share PNGs), each build in its own process: memory
+must not grow with the site (goal: 10,000 at most 1.2x the 1,000 figure)."""
 SUBSCRIBERS = 100_000
 
 # -- synthetic findings -------------------------------------------------------------------
@@ -704,13 +709,13 @@ def peak_child(kind: str, *paths: str) -> dict:
     """A full build in this (fresh) process: seconds, and the memory high-water mark."""
     from bench.newsletter import peak_memory_mb
 
-    if kind == "ours":
+    if kind in ("ours", "ours-comparable"):
         config = Path(paths[0])
         import outreach.release  # noqa: F401  (imports before the baseline reading)
 
         fresh_output(config)
         before = current_rss_mb()
-        with share_images(True):
+        with share_images(kind == "ours"):
             seconds = build_ours(config)
         pages = count_outputs(config.parent / "public")["html"]
     else:
@@ -723,6 +728,27 @@ def peak_child(kind: str, *paths: str) -> dict:
         seconds = build_pelican(content, output)
         pages = count_outputs(output)["html"]
     return {"seconds": seconds, "peak_mb": peak_memory_mb(), "before_mb": before, "html": pages}
+
+
+def bench_memory_scale(root: Path, config_1000: Path) -> dict[int, dict]:
+    """Our full build on comparable work (tiny share PNGs) at each of MEMORY_SIZES, each in
+    its own process: the peak must not grow with the number of findings."""
+    results: dict[int, dict] = {}
+    for size in MEMORY_SIZES:
+        config = config_1000 if size == 1_000 else generate(root / f"memory-{size}", size)[0]
+        results[size] = run_child("--peak", "ours-comparable", str(config))
+        print(
+            f"peak memory, {size:,}-finding full build, comparable work (tiny share PNGs), own "
+            f"process (VmHWM): {results[size]['peak_mb']:.0f} MB "
+            f"({results[size]['before_mb']:.0f} MB after imports; build "
+            f"{results[size]['seconds']:.1f} s, {results[size]['html']:,} pages)"
+        )
+    first, last = (results[size]["peak_mb"] for size in (MEMORY_SIZES[0], MEMORY_SIZES[-1]))
+    print(
+        f"  {MEMORY_SIZES[-1]:,} against {MEMORY_SIZES[0]:,} findings: {last / first:.2f}x "
+        "(goal <= 1.2x)"
+    )
+    return results
 
 
 def bench_newsletter_memory() -> dict | None:
@@ -777,6 +803,7 @@ def main() -> None:
             f"after imports), Pelican {pelican_peak['peak_mb']:.0f} MB "
             f"({pelican_peak['before_mb']:.0f} MB after imports)"
         )
+        scaled = bench_memory_scale(root, large["config"])
         mail = bench_newsletter_memory()
         if mail:
             print(
@@ -822,6 +849,10 @@ def main() -> None:
     summary.append(
         f"peak memory: 1,000-finding build {ours_peak['peak_mb']:.0f} MB (Pelican "
         f"{pelican_peak['peak_mb']:.0f} MB); "
+        + f"comparable work {scaled[1_000]['peak_mb']:.0f} MB at 1,000 findings, "
+        f"{scaled[10_000]['peak_mb']:.0f} MB at 10,000 "
+        f"({scaled[10_000]['peak_mb'] / scaled[1_000]['peak_mb']:.2f}x; goal <= 1.2x, and 1,000 "
+        f"<= Pelican); "
         + (
             f"{mail['sent']:,}-subscriber send {mail['peak_mb']:.0f} MB"
             if mail

@@ -8,6 +8,7 @@ field and what to write instead, before anything is rendered or published.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import itertools
 import math
 import re
@@ -368,6 +369,15 @@ class Finding(_Strict):
     def key_stat(self) -> Stat:
         return self.stats[0]
 
+    @property
+    def body_sha256(self) -> str:
+        """The body's digest: content keys cover the body without holding it (outreach.shelf)."""
+        return text_sha256(self.body)
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 # ---------------------------------------------------------------------------
 # Errors
@@ -587,10 +597,13 @@ def read_findings(
     media_dir: Path | None,
     relative_to: Path | None = None,
     extra_checks: Callable[[Finding], list[FindingProblem]] | None = None,
+    keep: Callable[[Finding, Path], Finding] | None = None,
 ) -> list[Finding]:
     """Read every ``*.md`` in ``folder`` (sorted), collecting all problems before raising.
 
-    ``extra_checks`` runs on each finding that passed validation (the media checks use it).
+    ``extra_checks`` runs on each finding that passed validation (the media checks use it);
+    ``keep`` turns each valid finding and its file into what the list holds (the release
+    keeps bodies on disk: ``outreach.shelf``).
     """
     findings: list[Finding] = []
     problems: list[FindingProblem] = []
@@ -620,7 +633,7 @@ def read_findings(
             if found:
                 problems.extend(found)
                 continue
-        findings.append(finding)
+        findings.append(finding if keep is None else keep(finding, path))
     if problems:
         raise FindingsInvalid(problems)
     return findings

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outreach.config import Settings
-from outreach.release_steps import load_catalog
+from outreach.release_steps import load_release_catalog
 from outreach.vocabulary import SITE_WIDE
 
 FINDING = "finding"
@@ -46,7 +46,7 @@ class Kind:
         return SITE_WIDE if self.name == FINDING else f"{self.name}:"
 
 
-_KINDS: dict[str, Kind] = {FINDING: Kind(FINDING, load_catalog)}
+_KINDS: dict[str, Kind] = {FINDING: Kind(FINDING, load_release_catalog)}
 
 
 def register_kind(kind: Kind) -> Kind:

@@ -24,6 +24,7 @@ from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receip
 from outreach.platforms.registry import configured_platforms, make_platform, takes_files
 from outreach.render_keys import finding_key, inputs_digest
 from outreach.secrets_store import press_secret
+from outreach.shelf import shelve
 
 
 class ReleaseError(OutreachError):
@@ -101,16 +102,25 @@ class ReleaseReport:
 # -- validation ---------------------------------------------------------------
 
 
-def load_catalog(settings: Settings) -> dict[str, Finding]:
-    """Every finding in the findings folder, validated; raises FindingsInvalid on any problem."""
+def load_catalog(settings: Settings, shelved: bool = False) -> dict[str, Finding]:
+    """Every finding in the findings folder, validated; raises FindingsInvalid on any problem.
+
+    ``shelved``: bodies stay on disk and are read back when rendered (the release's catalog,
+    so memory does not grow with the size of the site)."""
     media = settings.paths.media
     findings = read_findings(
         settings.paths.findings,
         media,
         settings.root,
         extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
+        keep=shelve if shelved else None,
     )
     return {finding.id: finding for finding in findings}
+
+
+def load_release_catalog(settings: Settings) -> dict[str, Finding]:
+    """The release's catalog: every finding validated, bodies left on disk until rendered."""
+    return load_catalog(settings, shelved=True)
 
 
 def resolve_ids(

@@ -64,7 +64,8 @@ def finding_key(
     channel: str, finding: Finding, settings: Settings, inputs: str, *extra: str
 ) -> str:
     parts = [
-        channel, inputs, finding.model_dump_json(), *media_signatures(finding, settings), *extra
+        channel, inputs, finding.model_dump_json(exclude={"body"}), finding.body_sha256,
+        *media_signatures(finding, settings), *extra,
     ]  # fmt: skip
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from conftest import NOW
 from outreach.config import Settings
 from outreach.finding import FindingsInvalid
 from outreach.ledger import Ledger
-from outreach.release import ReleaseError, release
+from outreach.release import ReleaseError, ReleaseRequest, release, run_release
+from outreach.release_steps import load_catalog, load_release_catalog
+from outreach.runner import PlainRunner
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -81,3 +84,53 @@ def test_dry_run_reports_but_writes_nothing(settings: Settings) -> None:
     report = release(settings, None, None, NOW, dry_run=True)
     assert report.changed and "would be published" in report.summary()
     assert not settings.paths.public.exists()
+
+
+class RecordingRunner(PlainRunner):
+    """The plain runner, noting each publish call: (site-wide or not, ids published)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[bool, set[str]]] = []
+
+    def publish(self, settings, plans, platform, site_wide, now, dry_run):  # type: ignore[no-untyped-def]
+        receipts = super().publish(settings, plans, platform, site_wide, now, dry_run)
+        self.calls.append((site_wide, {r.finding_id for r in receipts}))
+        return receipts
+
+
+def test_a_release_in_several_batches_publishes_every_finding_before_any_index(
+    settings: Settings, tmp_path: Path
+) -> None:
+    runner = RecordingRunner()
+    report = run_release(ReleaseRequest(settings, NOW, batch_size=1), runner)
+    kinds = [site_wide for site_wide, _ in runner.calls]
+    first_site_wide = kinds.index(True)
+    assert kinds.count(False) >= 2
+    assert all(kinds[first_site_wide:]) and not any(kinds[:first_site_wide])
+    published = set().union(*(ids for site_wide, ids in runner.calls if not site_wide))
+    held = {hold.finding_id for hold in report.held}
+    assert published == set(load_catalog(settings)) - held and len(published) >= 2
+    # The same files, byte for byte, as one batch of everything.
+    batched = snapshot(settings.paths.public)
+    shutil.rmtree(settings.paths.public)
+    shutil.rmtree(settings.paths.state)
+    release(settings, None, None, NOW)
+    assert snapshot(settings.paths.public) == batched
+
+
+def test_the_release_keeps_bodies_on_disk_and_renders_what_was_validated(
+    settings: Settings,
+) -> None:
+    catalog = load_release_catalog(settings)
+    full = load_catalog(settings)
+    finding = next(iter(catalog.values()))
+    assert "body" not in finding.__dict__
+    assert finding.body == full[finding.id].body
+    assert finding.model_dump_json() == full[finding.id].model_dump_json()
+    path = settings.paths.findings / Path(finding.source_path).name
+    path.write_text(path.read_text(encoding="utf-8") + "\nA sentence added later.\n", "utf-8")
+    with pytest.raises(FindingsInvalid) as caught:
+        _ = finding.body
+    assert "changed or went missing while the release ran" in str(caught.value)
+    assert Path(finding.source_path).name in str(caught.value)
