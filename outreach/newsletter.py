@@ -162,7 +162,7 @@ def html_to_text(document: str) -> str:
 
 def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
     site = settings.site
-    urls = SiteUrls(settings.site.base_url, tuple(settings.channels))
+    urls = SiteUrls(settings.site.base_url)
     items = []
     for finding in issue.findings:
         base = urls.post(finding.id)

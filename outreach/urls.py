@@ -24,9 +24,11 @@ TOPICS = "topics/"
 KIT_FOLDER = "press/kit/"
 """Where every press kit's folder is; its own index lists none of them."""
 
-POSTS_CHANNEL = "blog"
-EPISODES_CHANNEL = "podcast"
-"""The channels that host posts and episodes: the map links to them only when configured."""
+POSTS = "posts"
+EPISODES = "episodes"
+PRESS_KITS = "press kits"
+"""Sections of the site a channel may host (its ``hosts``): the map links to one only when a
+configured channel hosts it, so no channel asks which other channels are on."""
 
 
 def post_path(finding_id: str) -> str:
@@ -63,10 +65,11 @@ def kit_zip_name(finding_id: str) -> str:
 @dataclass(frozen=True)
 class SiteUrls:
     """The site's links for one configuration: absolute URLs, root-relative hrefs, and which
-    of the other channels' pages exist (a post only when posts are published)."""
+    sections exist (a post only when a configured channel publishes posts)."""
 
     base_url: str
-    channels: Collection[str] = ()
+    offers: Collection[str] = ()
+    """The sections the configured channels host (``POSTS``, ``EPISODES``, ``PRESS_KITS``)."""
     kit_secret: bytes = field(default=b"", repr=False)
     """The key of the press kits' unguessable addresses (read by the caller, never here)."""
 
@@ -94,10 +97,14 @@ class SiteUrls:
             )
         return kit_path(kit_token(self.kit_secret, finding_id))
 
+    def hosts(self, section: str) -> bool:
+        """Whether a configured channel publishes this section (``EPISODES``, ...)."""
+        return section in self.offers
+
     def published_post(self, finding_id: str) -> str | None:
         """The post's URL when a configured channel publishes posts, else None."""
-        return self.post(finding_id) if POSTS_CHANNEL in self.channels else None
+        return self.post(finding_id) if self.hosts(POSTS) else None
 
     def published_episode(self, finding_id: str) -> str | None:
         """The episode's audio URL when a configured channel publishes episodes, else None."""
-        return self.episode(finding_id) if EPISODES_CHANNEL in self.channels else None
+        return self.episode(finding_id) if self.hosts(EPISODES) else None

@@ -14,10 +14,12 @@ from PIL import Image
 from browser_tools import layout, needs_chromium
 from conftest import AFTER_EMBARGO, NOW
 from golden_files import assert_matches_golden
-from outreach.channels.base import Site
+from outreach.channels import register_channel, unregister_channel
+from outreach.channels.base import BaseChannel, Site
 from outreach.channels.blog import CHANNEL as BLOG
-from outreach.config import Settings
+from outreach.config import Settings, load_settings
 from outreach.release import load_catalog, newest_first, release
+from outreach.urls import EPISODES
 
 GOLDEN_FILES = [
     "blog/alpha-cocoa-prices/index.html",
@@ -59,6 +61,42 @@ def test_rendering_twice_gives_identical_bytes(settings: Settings) -> None:
         p for p in first if first[p] != second[p]
     ]
     assert "blog/alpha-cocoa-prices/share.png" in first
+
+
+class RadioChannel(BaseChannel):
+    """A throwaway channel that hosts episodes, as a plugin podcast would."""
+
+    name = "radio"
+    hosts = frozenset({EPISODES})
+
+
+def test_a_post_links_episodes_and_hides_kits_only_when_a_configured_channel_hosts_them(
+    sample_project: Path,
+) -> None:
+    settings = load_settings(sample_project / "outreach.toml", environ={})
+    finding = load_catalog(settings)["farm-gate-to-fob"]
+
+    def post_and_robots(*channels: str) -> tuple[BeautifulSoup, str]:
+        configured = settings.model_copy(
+            update={"channels": {name: settings.channel(name) for name in channels}}
+        )
+        site = Site(configured, (finding,))
+        post = next(d for d in BLOG.render_finding(finding, site) if d.path.endswith(".html"))
+        robots = next(d for d in BLOG.render_site(site) if d.path == "robots.txt")
+        return BeautifulSoup(post.content, "html.parser"), robots.content.decode()
+
+    post, robots = post_and_robots("blog", "podcast", "press")
+    assert post.find("audio")["src"] == "/podcast/episodes/farm-gate-to-fob.mp3"
+    assert "Disallow: /press/kit/" in robots
+    post, robots = post_and_robots("blog")
+    assert post.find("audio") is None, "no channel publishes the episode: no dead player"
+    assert "Disallow" not in robots
+    register_channel(RadioChannel())
+    try:
+        post, _ = post_and_robots("blog", "radio")
+    finally:
+        unregister_channel("radio")
+    assert post.find("audio")["src"] == "/podcast/episodes/farm-gate-to-fob.mp3"
 
 
 def test_share_image_is_1200_by_630_png_and_og_points_to_it(published: Path) -> None:

@@ -12,6 +12,7 @@ import pkgutil
 from functools import lru_cache
 
 from outreach.channels.base import Channel, Deliverable, RenderError, Site
+from outreach.config import Settings
 
 __all__ = [
     "Channel",
@@ -21,6 +22,7 @@ __all__ = [
     "available_channels",
     "get_channel",
     "register_channel",
+    "site_offers",
     "unregister_channel",
 ]
 
@@ -58,3 +60,15 @@ def get_channel(name: str) -> Channel:
     if name not in channels:
         raise KeyError(f"no channel named '{name}'; choose from: {', '.join(sorted(channels))}")
     return channels[name]
+
+
+def site_offers(settings: Settings) -> frozenset[str]:
+    """The site sections the configured channels host (posts, episodes, press kits): what
+    the URL map links to, so a channel never asks which other channels are on."""
+    channels = available_channels()
+    return frozenset(
+        section
+        for name in settings.channels
+        if name in channels
+        for section in getattr(channels[name], "hosts", ())
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import ClassVar, Protocol
 
 from outreach.actions import Action, HookContext
@@ -49,10 +50,13 @@ class Site:
             self.channel, unit, self.inputs, (self.finding_keys[f.id] for f in findings)
         )
 
-    @property
+    @cached_property
     def urls(self) -> SiteUrls:
-        """The one URL map: every channel's paths, and which of them are published."""
-        return SiteUrls(self.settings.site.base_url, tuple(self.settings.channels), self.kit_secret)
+        """The one URL map: every channel's paths, and which sections the configured
+        channels host (what each declares in ``hosts``)."""
+        from outreach.channels import site_offers  # the registry imports this module
+
+        return SiteUrls(self.settings.site.base_url, site_offers(self.settings), self.kit_secret)
 
     def url(self, path: str = "") -> str:
         """Absolute URL of a site path such as ``blog/x/``."""
@@ -82,6 +86,9 @@ class BaseChannel:
     """The platforms this channel may go to; None: any platform that takes files."""
     kinds: ClassVar[frozenset[str]] = frozenset({"finding"})
     """The kinds of publication this channel renders."""
+    hosts: ClassVar[frozenset[str]] = frozenset()
+    """The site sections this channel publishes (``outreach.urls.POSTS``, ``EPISODES``,
+    ``PRESS_KITS``): other channels link to a section only when a configured channel hosts it."""
     prepares_listed: ClassVar[bool] = False
     """Whether the site pages read every listed publication's prepared work (a feed of
     episodes), not only that of the publications being released."""
@@ -121,6 +128,8 @@ class Channel(Protocol):
     """The platforms this channel may go to; None: any platform that takes files."""
     kinds: ClassVar[frozenset[str]]
     """The kinds of publication this channel renders (a finding is the first kind)."""
+    hosts: ClassVar[frozenset[str]]
+    """The site sections this channel publishes (posts, episodes, press kits), as data."""
     prepares_listed: ClassVar[bool]
     """Whether the site pages need every listed publication's prepared work."""
     links_kits: ClassVar[bool]

@@ -26,7 +26,7 @@ from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, sha
 from outreach.share_image import WIDTH as SHARE_WIDTH
 from outreach.templating import environment
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
-from outreach.urls import KIT_FOLDER, episode_path, post_path
+from outreach.urls import EPISODES, KIT_FOLDER, POSTS, PRESS_KITS, episode_path, post_path
 
 ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
 """Namespace for Atom entry ids: derived from the finding id, so they survive a domain move."""
@@ -62,6 +62,7 @@ def entry_id(finding: Finding) -> str:
 class BlogChannel(BaseChannel):
     name: ClassVar[str] = "blog"
     public: ClassVar[bool] = True
+    hosts: ClassVar[frozenset[str]] = frozenset({POSTS})
 
     # -- one finding ---------------------------------------------------------
 
@@ -106,7 +107,7 @@ class BlogChannel(BaseChannel):
     def _episode_embed(self, finding: Finding, site: Site) -> dict | None:
         """Player, chapters and transcript for a finding with an episode, when podcasting is on."""
         episode = finding.episode
-        if episode is None or "podcast" not in site.settings.channels:
+        if episode is None or not site.urls.hosts(EPISODES):
             return None
         media = site.settings.paths.media
         return {
@@ -270,7 +271,7 @@ class BlogChannel(BaseChannel):
     def _files(self, site: Site) -> list[Deliverable]:
         settings = site.settings
         robots = "User-agent: *\n"
-        if "press" in settings.channels:
+        if site.urls.hosts(PRESS_KITS):
             robots += f"Disallow: {site.href(KIT_FOLDER)}\n"
         robots += f"Allow: /\nSitemap: {site.url('sitemap.xml')}\n"
         stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"

@@ -31,7 +31,7 @@ from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
 from outreach.podcast.transcript import media_type
 from outreach.share_image import share_card
 from outreach.templating import environment
-from outreach.urls import PODCAST_COVER, PODCAST_FEED, PODCAST_PAGE, episode_path
+from outreach.urls import EPISODES, PODCAST_COVER, PODCAST_FEED, PODCAST_PAGE, episode_path
 
 FEED_PATH = PODCAST_FEED
 COVER_PATH = PODCAST_COVER
@@ -74,6 +74,7 @@ class EpisodeFiles:
 class PodcastChannel(BaseChannel):
     name: ClassVar[str] = "podcast"
     public: ClassVar[bool] = True
+    hosts: ClassVar[frozenset[str]] = frozenset({EPISODES})
     prepares_listed: ClassVar[bool] = True
     """The feed lists every released episode with its size and duration."""
 

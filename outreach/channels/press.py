@@ -38,7 +38,7 @@ from outreach.press.kit import (
 )
 from outreach.share_image import share_image_for
 from outreach.templating import environment
-from outreach.urls import kit_zip_name
+from outreach.urls import PRESS_KITS, kit_zip_name
 
 __all__ = ["CHANNEL", "kit_base", "kit_zip_name"]
 
@@ -49,6 +49,7 @@ class PressChannel(BaseChannel):
     name: ClassVar[str] = "press"
     public: ClassVar[bool] = False
     links_kits: ClassVar[bool] = True
+    hosts: ClassVar[frozenset[str]] = frozenset({PRESS_KITS})
 
     def check_inputs(self, settings: Settings) -> list[str]:
         """The contact, boilerplate, style and journalist list must be usable."""
