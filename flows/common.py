@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from flows.limits import smtp_connections, smtp_throttle
 from outreach.config import Settings, load_settings
 from outreach.errors import is_retryable
+from outreach.mail_transport import RelayHooks
 
 CONFIG_VARIABLE = "outreach_config"
 """Prefect variable: the configuration file deployments use when a run names none."""
@@ -94,6 +96,12 @@ def smtp_password() -> str | None:
         return Secret.load(SMTP_PASSWORD_BLOCK).get()
     except ValueError:  # no such block: the environment variable applies
         return None
+
+
+def smtp_relay() -> RelayHooks:
+    """What every worker shares when mail goes through the SMTP relay: its connection slots,
+    its rate limit and the password block. The transport calls them only over SMTP."""
+    return RelayHooks(slots=smtp_connections, throttle=smtp_throttle(), password=smtp_password)
 
 
 def failure_webhook() -> str | None:

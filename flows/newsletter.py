@@ -15,8 +15,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.common import flow_settings, notify_failure, run_clock, smtp_password, worth_retrying
-from flows.limits import smtp_connections, smtp_throttle
+from flows.common import flow_settings, notify_failure, run_clock, smtp_relay, worth_retrying
 from outreach.campaign import PreparedSend, prepare_send, send_batch
 from outreach.config import Settings
 from outreach.mail_errors import SenderFailure
@@ -44,14 +43,7 @@ def send_one_batch(
     # On a retry, skip whoever the failed attempt already reached.
     still_pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, emails)
     notice = get_run_logger().warning  # another run sending this issue: say who, then wait
-    if settings.mail.platform != "smtp":
-        return send_batch(prepared, still_pending, settings, now, notice=notice)
-    # Every worker shares the relay: hold its connection slots, pace by its rate limit.
-    with smtp_connections(settings.newsletter.connections):
-        return send_batch(
-            prepared, still_pending, settings, now,
-            password=smtp_password(), throttle=smtp_throttle(), notice=notice,
-        )  # fmt: skip
+    return send_batch(prepared, still_pending, settings, now, relay=smtp_relay(), notice=notice)
 
 
 def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
@@ -82,7 +74,7 @@ def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
                 break  # the server is refusing for now: the next run resumes
     except SenderFailure as exc:
         counts = log.counts(prepared.send_id)
-        raise SenderFailure(
+        raise type(exc)(  # the same kind: a transient failure stays retryable
             f"Newsletter '{issue.key}' stopped: {exc}. {counts.sent} of {counts.total} sent so "
             f"far; {counts.pending} still pending and none of them marked bounced: a re-run "
             "after the fix resumes the send."

@@ -18,8 +18,7 @@ from prefect.deployments import run_deployment
 from prefect.input import RunInput
 from prefect.settings import get_current_settings
 
-from flows.common import smtp_password, worth_retrying
-from flows.limits import smtp_connections, smtp_throttle
+from flows.common import smtp_relay, worth_retrying
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
@@ -119,10 +118,7 @@ def _decide(approve_pitches: bool | None, finding_id: str) -> PitchDecision | No
 def send_pitches_task(plan: PitchPlan, settings: Settings, now: datetime) -> PitchOutcome:
     ledger = Ledger(settings.paths.ledger)
     notice = get_run_logger().warning  # another run pitching this finding: say who, then wait
-    if settings.mail.platform != "smtp":
-        return send_pitches(plan, settings, ledger, now, notice=notice)
-    with smtp_connections(1):
-        return send_pitches(plan, settings, ledger, now, smtp_password(), smtp_throttle(), notice)
+    return send_pitches(plan, settings, ledger, now, smtp_relay(), notice)
 
 
 def pitch_findings(

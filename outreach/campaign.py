@@ -6,23 +6,22 @@ resumes it: recipients frozen at the first run, only those still pending are sen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from outreach.config import Settings
 from outreach.locks import Notice, hold
 from outreach.mail_errors import SenderFailure
-from outreach.mail_transport import mail_transport
+from outreach.mail_transport import RelayHooks, mail_transport
 from outreach.newsletter import (
     Issue,
     MessageFactory,
     RenderedIssue,
-    dkim_key,
     render_issue,
     unsubscribe_warning,
 )
-from outreach.secrets_store import stable_secret
+from outreach.secrets_store import dkim_key, stable_secret
 from outreach.sending import Progress, SendLog, SendReport, send_pending
 from outreach.subscribers import SubscriberStore
 
@@ -85,16 +84,16 @@ def send_batch(
     settings: Settings,
     now: datetime,
     progress: Progress | None = None,
-    password: str | None = None,
-    throttle: Callable[[], None] | None = None,
+    relay: RelayHooks | None = None,
     notice: Notice | None = None,
 ) -> SendReport:
     """Send one batch of recipients through the configured mail transport, those still
     pending once this run holds the issue's lock: a concurrent run of the same issue waits
-    (``notice`` tells why), then skips whoever the other run reached. Nobody gets two copies."""
+    (``notice`` tells why), then skips whoever the other run reached. Nobody gets two copies.
+    ``relay`` carries a scheduler's shared limits and password lookup, used only over SMTP."""
     with hold(settings.paths.state, f"sending {prepared.send_id}", notice):
         pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, list(emails))
-        return _send_pending(prepared, pending, settings, now, progress, password, throttle)
+        return _send_pending(prepared, pending, settings, now, progress, relay)
 
 
 def _send_pending(
@@ -103,8 +102,7 @@ def _send_pending(
     settings: Settings,
     now: datetime,
     progress: Progress | None,
-    password: str | None,
-    throttle: Callable[[], None] | None,
+    relay: RelayHooks | None,
 ) -> SendReport:
     store = SubscriberStore(settings.paths.subscribers)
     log = SendLog(settings.paths.ledger)
@@ -131,8 +129,7 @@ def _send_pending(
     config = settings.newsletter
     with mail_transport(
         settings,
-        password=password,
-        throttle=throttle,
+        relay=relay,
         connections=config.connections,
         rate=config.rate_per_second,
     ) as transport:

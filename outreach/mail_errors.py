@@ -31,22 +31,10 @@ class SenderFailure(MailError):
     the send stops, every recipient not yet reached stays pending for the next run."""
 
 
-class MailTransient(MailError, Retryable):
-    """The server failed for now (a 4xx answer, a timeout, a dropped connection) after the
-    transport's own retries; a later attempt may go through."""
-
-
-def transient_failure(exc: Exception, host: str, port: int) -> MailTransient:
-    """What a transient smtplib or socket error means to the caller: try again later."""
-    reply = (
-        reply_text(exc.smtp_code, exc.smtp_error)
-        if isinstance(exc, smtplib.SMTPResponseException)
-        else str(exc) or type(exc).__name__
-    )
-    return MailTransient(
-        f"the mail server {host}:{port} failed for now ({reply}): a later attempt may succeed; "
-        f"if it keeps failing, {SERVER_FIX}"
-    )
+class MailTransient(SenderFailure, Retryable):
+    """The server failed for now (a 4xx greeting, a timeout, a dropped connection) on every
+    one of the transport's attempts: the send stops like any sender's failure, and a later
+    attempt (a flow's retry, the next run) may go through."""
 
 
 class RecipientRefused(MailError):
@@ -94,14 +82,14 @@ def connection_failure(exc: Exception, host: str, port: int) -> SenderFailure | 
     return None
 
 
-def unreachable(exc: Exception, host: str, port: int) -> SenderFailure:
+def transient_failure(exc: Exception, host: str, port: int) -> MailTransient:
     """Connecting kept failing for a reason worth retrying: give up on this send for now."""
     reply = (
         reply_text(exc.smtp_code, exc.smtp_error)
         if isinstance(exc, smtplib.SMTPResponseException)
         else str(exc) or type(exc).__name__
     )
-    return SenderFailure(
+    return MailTransient(
         f"the mail server {host}:{port} cannot be used now ({reply}): try again later, "
         f"or {SERVER_FIX}"
     )

@@ -7,9 +7,10 @@ transport (the ``outbox/`` folder, or an SMTP relay) is decided once, by
 
 The outcome rules (``outreach.mail_errors``) are the same for every caller: a failure of the
 sending side (login, connection, a server-wide refusal) raises SenderFailure and stops the
-caller; a permanent (5xx) answer to this recipient is ``refused``; an internationalised
-address the server cannot take (no SMTPUTF8) is ``held``; transient failures are retried with
-backoff and then ``deferred``. Only ``sent`` means the server accepted the message, so callers
+caller (MailTransient, a retryable one, when connecting failed only for now); a permanent
+(5xx) answer to this recipient is ``refused``; an internationalised address the server cannot
+take (no SMTPUTF8) is ``held``; transient failures are retried with backoff and then
+``deferred``. Only ``sent`` means the server accepted the message, so callers
 record exactly what went out.
 """
 
@@ -22,6 +23,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -38,7 +40,7 @@ from outreach.mail_errors import (
     connection_failure,
     reply_text,
     sending_failure,
-    unreachable,
+    transient_failure,
 )
 from outreach.secrets_store import smtp_password
 
@@ -49,6 +51,22 @@ NO_SMTPUTF8 = "the mail server does not offer SMTPUTF8, needed for this internat
 
 Status = Literal["sent", "refused", "held", "deferred"]
 Throttle = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class RelayHooks:
+    """What a scheduler shares between workers sending through one relay (Prefect's limits
+    and secret blocks). Only an SMTP transport calls them, when it needs them; the outbox
+    sends nothing and asks for nothing, so a caller passes hooks and never tests the platform.
+    """
+
+    slots: Callable[[int], AbstractContextManager[object]] | None = None
+    """Holds ``n`` slots of a shared connection limit: entered once, for all of a transport's
+    connections, before its first connection opens; left when the transport closes."""
+    throttle: Throttle | None = None
+    """Called before each message: waits for a slot of a rate limit shared by every worker."""
+    password: Callable[[], str | None] | None = None
+    """Looks up the relay's password (a secret block); None from it: OUTREACH_SMTP_PASSWORD."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +319,7 @@ class SmtpTransport(_Closing):
         throttle: Throttle | None = None,
         attempts: int = 3,
         backoff: float = 0.5,
+        shared_slots: Callable[[int], AbstractContextManager[object]] | None = None,
     ):
         self.target = target
         self.connections = max(1, connections)
@@ -310,6 +329,20 @@ class SmtpTransport(_Closing):
         self._idle: list[smtplib.SMTP] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.connections)
+        self._shared_slots = shared_slots
+        self._held = ExitStack()
+        self._holding = False
+        self._hold_lock = threading.Lock()
+
+    def _hold_shared_slots(self) -> None:
+        """Before the first connection opens, take this transport's slots of the limit shared
+        with other workers, all at once (taking them one by one could deadlock two workers)."""
+        if self._shared_slots is None:
+            return
+        with self._hold_lock:
+            if not self._holding:
+                self._held.enter_context(self._shared_slots(self.connections))
+                self._holding = True
 
     def send(
         self,
@@ -346,6 +379,7 @@ class SmtpTransport(_Closing):
         for attempt in range(self.attempts):
             try:
                 if smtp is None:
+                    self._hold_shared_slots()
                     smtp = open_connection(self.target)
                 connect_error = None
                 if utf8 and not smtp.has_extn("smtputf8"):
@@ -378,34 +412,43 @@ class SmtpTransport(_Closing):
             else:
                 return Outcome(recipient, "sent", "250"), smtp
         if connect_error is not None:
-            raise unreachable(connect_error, self.target.host, self.target.port)
+            raise transient_failure(connect_error, self.target.host, self.target.port)
         reason = _transient_reason(last) if last is not None else "not accepted"
         return Outcome(recipient, "deferred", f"try again later ({reason})"), smtp
 
     def close(self) -> None:
-        """Say goodbye on every idle connection (those in use close when their send ends)."""
+        """Say goodbye on every idle connection (those in use close when their send ends),
+        then give back the shared connection slots."""
         with self._lock:
             idle, self._idle = self._idle, []
-        for smtp in idle:
-            _quit(smtp)
+        try:
+            for smtp in idle:
+                _quit(smtp)
+        finally:
+            with self._hold_lock:
+                self._holding = False
+                self._held.close()
 
 
 def mail_transport(
     settings: Settings,
     *,
+    relay: RelayHooks | None = None,
     password: str | None = None,
-    throttle: Throttle | None = None,
     connections: int = 1,
     rate: float | None = None,
 ) -> MailTransport:
     """The transport ``[mail]`` configures: the one place the choice is made.
 
-    The SMTP password is ``password`` (a Prefect Secret block resolved by a flow) or
-    OUTREACH_SMTP_PASSWORD; it is never logged. ``connections``, ``rate`` and ``throttle``
-    only matter over SMTP (the outbox writes one file at a time, unpaced).
+    The SMTP password is ``password``, else what ``relay.password`` looks up, else
+    OUTREACH_SMTP_PASSWORD; it is never logged. ``relay``, ``connections`` and ``rate`` only
+    matter over SMTP (the outbox writes one file at a time, unpaced, and calls no hook).
     """
     mail = settings.mail
     if mail.platform == "smtp":
+        relay = relay or RelayHooks()
+        if password is None and relay.password is not None:
+            password = relay.password()
         target = SmtpTarget(
             mail.smtp_host,
             mail.smtp_port,
@@ -413,5 +456,5 @@ def mail_transport(
             mail.smtp_username,
             smtp_password(password),
         )
-        return SmtpTransport(target, connections, rate, throttle)
+        return SmtpTransport(target, connections, rate, relay.throttle, shared_slots=relay.slots)
     return OutboxTransport(settings.paths.outbox)

@@ -23,6 +23,7 @@ from conftest import NOW, REPO, free_port
 from outreach.campaign import link_secret, prepare_send, send_all
 from outreach.channels.base import RenderError
 from outreach.config import Settings, load_settings
+from outreach.errors import is_retryable
 from outreach.mail_errors import SenderFailure
 from outreach.newsletter import digest_issue, finding_issue, newsletter_message, render_issue
 from outreach.release import load_catalog
@@ -293,6 +294,51 @@ def test_the_smtp_password_is_never_shown_by_the_transport(project: Path) -> Non
     assert "pw-secret-4711" not in shown
 
 
+def test_shared_relay_limits_are_taken_only_when_an_smtp_connection_opens(
+    project: Path, inbox: Inbox
+) -> None:
+    """A scheduler's hooks (shared connection slots, rate limit, password block) are handed
+    to the transport as they are: SMTP takes its slots before its first connection and gives
+    them back when it closes; the outbox never calls a hook, so no caller tests the platform."""
+    import contextlib
+
+    from outreach.mail_transport import RelayHooks, mail_transport
+
+    calls: list[str] = []
+
+    @contextlib.contextmanager
+    def slots(count: int):
+        calls.append(f"take {count} with {len(inbox.peers)} connections open")
+        yield
+        calls.append("give back")
+
+    def throttle() -> None:
+        calls.append("pace")
+
+    def password() -> str:
+        calls.append("password")
+        return "pw-from-block"
+
+    relay = RelayHooks(slots=slots, throttle=throttle, password=password)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.org", "b@example.com", "Hi"
+    message.set_content("Hello")
+
+    outbox = settings_for(project)
+    with mail_transport(outbox, relay=relay) as transport:
+        assert transport.send(message, "b@example.com", "t:x:b@example.com").sent
+    assert calls == [], "the outbox sends nothing through the relay"
+
+    settings = settings_for(project, **smtp_env(inbox, connections=2))
+    with mail_transport(settings, relay=relay, connections=2) as transport:
+        assert calls == ["password"], "no slot before a connection is needed"
+        assert transport.target.password == "pw-from-block"
+        for _ in range(3):
+            assert transport.send(message, "b@example.com", "t:x:b@example.com").sent
+        assert calls[1:] == ["take 2 with 0 connections open", "pace", "pace", "pace"]
+    assert calls[-1] == "give back" and len(inbox.accepted) == 3
+
+
 def test_only_the_mail_transport_talks_smtp() -> None:
     """Pitches, newsletters and confirmations share one transport: no other core module
     opens an SMTP connection of its own (mail_errors only reads smtplib's exceptions)."""
@@ -485,6 +531,7 @@ def test_server_refusing_at_greeting_stops_the_send_and_bounces_nobody(
         with pytest.raises(SenderFailure, match=greeting.split()[0]) as raised:
             send_all(prepared, settings, NOW)
     assert "mail.smtp_host" in str(raised.value)
+    assert is_retryable(raised.value) == greeting.startswith("4"), "a 421 may pass later"
     assert_nobody_touched(settings, store, prepared.send_id)
 
 

@@ -7,7 +7,6 @@ journalist a finding was pitched to, so a re-run pitches nobody twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -19,7 +18,7 @@ from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
 from outreach.locks import Notice, hold
 from outreach.mail import build_message, mailbox
-from outreach.mail_transport import mail_transport
+from outreach.mail_transport import RelayHooks, mail_transport
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
 
@@ -141,8 +140,7 @@ def send_pitches(
     settings: Settings,
     ledger: Ledger,
     now: datetime,
-    password: str | None = None,
-    throttle: Callable[[], None] | None = None,
+    relay: RelayHooks | None = None,
     notice: Notice | None = None,
 ) -> PitchOutcome:
     """Send every planned pitch over one connection; record each as soon as it is accepted.
@@ -159,7 +157,7 @@ def send_pitches(
         todo = [p for p in plan.pitches if f"pitch:{p.journalist.email}" not in done]
         if not todo:
             return outcome
-        with mail_transport(settings, password=password, throttle=throttle) as transport:
+        with mail_transport(settings, relay=relay) as transport:
             for pitch in todo:
                 item = f"pitch:{pitch.journalist.email}"
                 key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
