@@ -69,20 +69,13 @@ class Ledger:
         self._uncommitted = 0
         self._store = Store(path, SCHEMA, synchronous="FULL")
 
-    def _open(self) -> sqlite3.Connection:
-        return self._store.open()
-
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if self._shared is not None:
             yield self._shared
             return
-        connection = self._open()
-        try:
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+        with self._store.connection() as connection:
+            yield connection
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -92,7 +85,7 @@ class Ledger:
         if self._shared is not None:
             yield
             return
-        connection = self._open()
+        connection = self._store.open()
         self._shared = connection
         try:
             yield

@@ -9,7 +9,9 @@ live in a PostgreSQL database later. Opening a store upgrades the file in place 
 and a failed migration leaves the file as it was. A file made by a newer version is refused.
 
 Every connection gets the same settings: WAL (readers never wait for the writer), a busy
-timeout, foreign keys on, and a 0600 file in a 0700 folder (``private_database``).
+timeout, foreign keys on, and a 0600 file in a 0700 folder (``private_database``). When another
+process keeps the file locked past the busy timeout, the statement raises ``StoreBusy`` (safe to
+retry) naming the file, instead of sqlite3's bare "database is locked".
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from outreach.errors import OutreachError
+from outreach.errors import OutreachError, StoreBusy
 from outreach.files import private_database
 
 VERSIONS_TABLE = """
@@ -48,10 +50,68 @@ def use_wal(connection: sqlite3.Connection, attempts: int = 40) -> None:
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 connection.execute("PRAGMA journal_mode=WAL")
             return
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, StoreBusy) as exc:
             if "locked" not in str(exc) or attempt == attempts:
                 raise
             time.sleep(0.05 * attempt)
+
+
+BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in BUSY_CODES  # the primary code of an extended one
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements raise StoreBusy, naming the file, when another process
+    holds the lock past the busy timeout (every other error passes through unchanged)."""
+
+    store_path: Path = Path()
+    busy_timeout: float = 0.0
+
+    def _translated(self, exc: sqlite3.Error) -> BaseException:
+        if not _busy(exc):
+            return exc
+        return StoreBusy(
+            f"{self.store_path} stayed locked by another run for more than "
+            f"{self.busy_timeout:g} s ({exc}); nothing was lost: try again once the other "
+            "release, send or subscriber app has finished its write."
+        )
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        try:
+            return super().execute(*args)
+        except sqlite3.OperationalError as exc:
+            raise self._translated(exc) from exc
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
+        try:
+            return super().executemany(*args)
+        except sqlite3.OperationalError as exc:
+            raise self._translated(exc) from exc
+
+    def executescript(self, *args: Any) -> sqlite3.Cursor:
+        try:
+            return super().executescript(*args)
+        except sqlite3.OperationalError as exc:
+            raise self._translated(exc) from exc
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except sqlite3.OperationalError as exc:
+            raise self._translated(exc) from exc
+
+    def __exit__(self, *exc_info: Any) -> Literal[False]:
+        try:
+            return super().__exit__(*exc_info)
+        except sqlite3.OperationalError as exc:
+            raise self._translated(exc) from exc
 
 
 class StoreError(OutreachError):
@@ -138,14 +198,19 @@ class Store:
                 timeout=self.timeout,
                 isolation_level=None if autocommit else "",
                 check_same_thread=not threads,
+                factory=_Connection,
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        connection.store_path, connection.busy_timeout = self.path, self.timeout
         if rows:
             connection.row_factory = sqlite3.Row
         try:
             connection.execute(f"PRAGMA synchronous={self.synchronous}")
             connection.execute("PRAGMA foreign_keys=ON")
+        except StoreBusy:
+            connection.close()
+            raise
         except sqlite3.Error as exc:
             connection.close()
             raise StoreError(f"cannot open {self.path}: {exc}") from exc

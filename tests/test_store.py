@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from outreach.errors import StoreBusy, is_retryable
 from outreach.store import Migration, Schema, Store, StoreError
 
 NOTES_V1 = Migration(
@@ -143,3 +144,33 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as refused:
         Store(path, V1)
     assert str(path) in str(refused.value)
+
+
+def test_a_file_locked_past_the_busy_timeout_is_a_retryable_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    """Another process holding the write lock longer than the busy timeout: every way of
+    writing (a transaction, a plain write, an upgrade) says which file and that a retry may
+    work; nothing is lost, and the same write succeeds once the lock is released."""
+    path = tmp_path / "notes.sqlite"
+    store = Store(path, V1, timeout=0.1)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO notes (text) VALUES ('by the other run')")
+    try:
+        with pytest.raises(StoreBusy) as busy, store.transaction() as connection:
+            connection.execute("INSERT INTO notes (text) VALUES ('mine')")
+        assert str(path) in str(busy.value) and is_retryable(busy.value)
+        with pytest.raises(StoreBusy, match=r"notes\.sqlite"), store.connection() as connection:
+            connection.execute("INSERT INTO notes (text) VALUES ('mine')")
+        with pytest.raises(StoreBusy, match=r"notes\.sqlite"):
+            Store(path, V2, timeout=0.1)  # the upgrade needs the write lock too
+        with store.connection() as connection:  # readers never wait for the writer (WAL)
+            assert connection.execute("SELECT COUNT(*) FROM notes").fetchone() == (0,)
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    with store.transaction() as connection:
+        connection.execute("INSERT INTO notes (text) VALUES ('mine')")
+    assert rows(path, "SELECT text FROM notes ORDER BY id") == [("by the other run",), ("mine",)]
+    assert Store(path, V2).versions() == {"notes": 2}
