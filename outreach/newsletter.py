@@ -37,7 +37,6 @@ from outreach.mail import (
     message_id,
     one_line,
 )
-from outreach.secrets_store import dkim_key as dkim_key  # where campaign.py reads it
 from outreach.subscribers import Subscriber
 from outreach.templating import environment
 from outreach.tokens import make_token

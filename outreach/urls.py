@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from outreach.vocabulary import RenderError
+from outreach.errors import RenderError
 
 BLOG_FEED = "feed.atom"
 PODCAST_PAGE = "podcast/"

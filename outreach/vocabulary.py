@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from outreach.errors import RenderError as RenderError  # re-exported: its home is errors
-
 SITE_WIDE = ""
 """The publication id under which site-wide deliverables (indexes, feeds) are recorded."""
 

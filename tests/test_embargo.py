@@ -14,8 +14,8 @@ from test_objectstore import BUCKET, s3, settings_for  # noqa: F401 (s3 is a fix
 
 from browser_tools import serving
 from conftest import AFTER_EMBARGO, NOW
-from outreach.channels.press import kit_base
 from outreach.config import Settings, load_settings
+from outreach.press.kit import kit_base
 from outreach.release import load_catalog, release
 from outreach.share_image import share_image_for
 

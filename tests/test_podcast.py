@@ -382,7 +382,7 @@ def _eyed3_tag(path: Path):
 def test_episode_and_press_clip_dates_are_readable_as_id3v23(published: Settings) -> None:
     """TDRC is a v2.4 frame: in our v2.3 tags eyeD3 and id3lib read no date. The press kit's
     clip carried no tags at all."""
-    from outreach.channels.press import kit_base
+    from outreach.press.kit import kit_base
     from outreach.release import load_catalog
 
     public = published.paths.public

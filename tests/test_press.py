@@ -65,7 +65,7 @@ def settings_for(project: Path, **environ: str) -> Settings:
 
 
 def kit_folder(settings: Settings, finding_id: str) -> Path:
-    from outreach.channels.press import kit_base
+    from outreach.press.kit import kit_base
 
     catalog = load_catalog(settings)
     return settings.paths.public / kit_base(catalog[finding_id], settings)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from outreach.channels.base import Deliverable
+from outreach.files import atomic_write
 from outreach.ledger import Ledger
 from outreach.platforms.base import Batch
-from outreach.platforms.static import StaticSite, UnsafePath, atomic_write
+from outreach.platforms.static import StaticSite, UnsafePath
 
 WHEN = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -14,9 +14,10 @@ from typing import ClassVar, Protocol
 
 from outreach.actions import Action, HookContext
 from outreach.config import Settings
+from outreach.errors import RenderError
 from outreach.finding import Finding
 from outreach.urls import SiteUrls
-from outreach.vocabulary import SITE_WIDE, Deliverable, RenderError
+from outreach.vocabulary import SITE_WIDE, Deliverable
 
 __all__ = ["SITE_WIDE", "BaseChannel", "Channel", "Deliverable", "RenderError", "Site", "SitePage"]
 

@@ -26,11 +26,9 @@ from outreach.podcast.tags import EpisodeTags, tag_mp3
 from outreach.press.assemble import load_press_data, release_for
 from outreach.press.journalists import load_journalists
 from outreach.press.kit import (
-    KIT_FOLDER,
     KitFile,
     fact_sheet,
     image_sidecar,
-    kit_base,
     kit_zip,
     manifest,
     quotes_sheet,
@@ -38,9 +36,7 @@ from outreach.press.kit import (
 )
 from outreach.share_image import share_image_for
 from outreach.templating import environment
-from outreach.urls import PRESS_KITS, kit_zip_name
-
-__all__ = ["CHANNEL", "kit_base", "kit_zip_name"]
+from outreach.urls import KIT_FOLDER, PRESS_KITS, kit_zip_name
 
 KIT_INDEX_TEMPLATE = "press/kit_index.html.j2"
 

@@ -8,10 +8,9 @@ from typing import ClassVar, Protocol
 
 from outreach.errors import PlatformUnavailable as PlatformUnavailable  # neutral home
 from outreach.ledger import Ledger, Publication
-from outreach.vocabulary import Batch, Deliverable, Receipt
-from outreach.vocabulary import Change as Action
+from outreach.vocabulary import Batch, Change, Deliverable, Receipt
 
-__all__ = ["Action", "Batch", "Platform", "PlatformUnavailable", "Receipt", "sync_batch"]
+__all__ = ["Batch", "Platform", "PlatformUnavailable", "Receipt", "sync_batch"]
 
 
 class Platform(Protocol):
@@ -66,7 +65,7 @@ def sync_batch(
         for deliverable in order(list(batch.deliverables)):
             recorded = known.get(deliverable.path)
             current = current_hash(deliverable.path, recorded.content_hash if recorded else None)
-            action: Action
+            action: Change
             if current == deliverable.sha256:
                 action = "unchanged"
             else:

@@ -27,14 +27,14 @@ from typing import Any, ClassVar, TypeVar
 
 from outreach.config import WordPressSettings
 from outreach.ledger import Ledger, Publication
-from outreach.platforms.base import Action, Batch, PlatformUnavailable, Receipt
+from outreach.platforms.base import Batch, PlatformUnavailable, Receipt
 from outreach.platforms.wordpress_api import (
     WordPressClient,
     WordPressError,
     WordPressNotFound,
     WordPressTransient,
 )
-from outreach.vocabulary import Deliverable
+from outreach.vocabulary import Change, Deliverable
 
 REQUIRED_CAPABILITIES = (
     "publish_posts",
@@ -109,7 +109,7 @@ class WordPress:
         post_hash = hashlib.sha256(f"{post_file.sha256} {image_part} {status}".encode()).hexdigest()
         known = ledger.items(batch.finding_id, batch.channel, self.name)
         recorded_post, recorded_image = known.get(post_file.path), known.get(image.path)
-        image_action: Action = _action(recorded_image, image.sha256) if public else "removed"
+        image_action: Change = _action(recorded_image, image.sha256) if public else "removed"
         post_action = _action(recorded_post, post_hash)
         post_url = recorded_post.url if recorded_post else None
         image_url = recorded_image.url if recorded_image and public else None
@@ -295,7 +295,7 @@ def effective_status(payload: dict, now: datetime) -> str:
     return "publish" if is_public(payload, now) else "future"
 
 
-def _action(recorded: Publication | None, wanted_hash: str) -> Action:
+def _action(recorded: Publication | None, wanted_hash: str) -> Change:
     if recorded is None or not recorded.remote_id:
         return "created"
     return "unchanged" if recorded.content_hash == wanted_hash else "updated"

@@ -4,10 +4,10 @@ art (checked) and the audio profile episodes are mastered with."""
 from __future__ import annotations
 
 from outreach.config import Settings
+from outreach.errors import RenderError
 from outreach.media_files import outside_media
 from outreach.podcast.art import art_problems
 from outreach.podcast.audio import AudioProfile
-from outreach.vocabulary import RenderError
 
 
 class PodcastError(RenderError):

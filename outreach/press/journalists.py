@@ -14,9 +14,9 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from outreach.errors import RenderError
 from outreach.finding import Finding
 from outreach.topics import TOPICS_BY_SLUG
-from outreach.vocabulary import RenderError
 
 COLUMNS = ("name", "email", "outlet", "beats", "regions", "accepts_embargoes", "opted_out")
 YES, NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0", ""}

@@ -18,9 +18,7 @@ from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.press.release import MediaContact, PressRelease
 from outreach.secrets_store import press_secret
-from outreach.urls import KIT_FOLDER, kit_path, kit_token
-
-__all__ = ["KIT_FOLDER", "kit_path", "kit_token", "press_secret"]
+from outreach.urls import kit_path, kit_token
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 """Fixed member dates: the same kit gives the same ZIP bytes."""

@@ -15,11 +15,11 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from email_validator import EmailNotValidError, validate_email
 
+from outreach.errors import RenderError
 from outreach.finding import Finding, Quote, Stat
 from outreach.headlines import HeadlineChoice
 from outreach.markdown import render_markdown
 from outreach.press.style import ReleaseStyle
-from outreach.vocabulary import RenderError
 
 AP_MONTHS = (
     "Jan.",
