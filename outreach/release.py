@@ -113,13 +113,27 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
             remember_renders(ledger, plans)
 
     for batch in _batches(parts, request.batch_size):
-        plans = [
-            runner.step("render", render_publications, part.view, chunk, part.kind.ledger_key)
-            for part, chunk in batch
-        ]
-        publish(plans, site_wide=False)
+        # Passed straight on, not kept in a local: a batch's rendered files are freed once
+        # published, before the next batch (or the site pages) is rendered.
+        publish(
+            [
+                runner.step("render", render_publications, part.view, chunk, part.kind.ledger_key)
+                for part, chunk in batch
+            ],
+            site_wide=False,
+        )
+    # Site pages in bounded parts too: each part's files out before the next is rendered;
+    # the last part removes the site files none of the parts contained.
     for part in parts:
-        publish([runner.step("render-site", render_site_pages, part.view)], site_wide=True)
+        start: int | None = 0
+        published: frozenset[str] = frozenset()
+        while start is not None:
+            plan = runner.step(
+                "render-site", render_site_pages, part.view, start, request.batch_size, published
+            )
+            start, published = plan.next_page, published | plan.items()
+            publish([plan], site_wide=True)
+            del plan
 
     # 7. After publishing: each channel's hook returns actions; the runner executes them.
     held = [hold for part in parts for hold in part.view.held]

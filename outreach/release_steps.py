@@ -51,6 +51,16 @@ class ChannelPlan:
     """(finding id or "" for the site, unit) -> input key, recorded once published."""
     site_wide: bool | None = None
     """True: only site-wide batches; False: only publications'; None: tell by the batch id."""
+    next_page: int | None = None
+    """For a part of the site pages: where the next part starts (None: no more parts)."""
+
+    def items(self) -> frozenset[str]:
+        """Every item the plan's batches publish or keep."""
+        return frozenset(
+            item
+            for batch in self.batches
+            for item in (*(d.path for d in batch.deliverables), *batch.kept)
+        )
 
 
 LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom")
@@ -376,13 +386,25 @@ def render_publications(
     return plan
 
 
-def render_site_pages(view: ChannelSite) -> ChannelPlan:
-    """The channel's site-wide batch (indexes, feeds), unchanged pages kept."""
+def render_site_pages(
+    view: ChannelSite,
+    start: int = 0,
+    size: int | None = None,
+    published: frozenset[str] = frozenset(),
+) -> ChannelPlan:
+    """The channel's site-wide batch (indexes, feeds), unchanged pages kept: all of it, or
+    the ``size`` pages from ``start`` on, so memory holds a bounded share of the site.
+
+    ``published``: the items the earlier parts published. A part before the last removes
+    nothing; the last one removes the site's items that no part contained.
+    ``plan.next_page`` says where the next part starts (None: this was the last)."""
     channel = get_channel(view.channel)
     plan = ChannelPlan(view.channel, site_wide=True)
     deliverables: list[Deliverable] = []
     kept_pages: set[str] = set()
-    for page in channel.site_pages(view.site):
+    pages = list(channel.site_pages(view.site))
+    stop = len(pages) if size is None else min(len(pages), start + max(size, 1))
+    for page in pages[start:stop]:
         kept = _reusable(view.reuse, view.site_id, page.unit, page.key, page.paths)
         if kept is not None:
             kept_pages |= kept
@@ -390,7 +412,10 @@ def render_site_pages(view: ChannelSite) -> ChannelPlan:
             deliverables += page.render()
         if page.key is not None:
             plan.render_keys[(view.site_id, page.unit)] = page.key
-    plan.batches.append(Batch(view.channel, view.site_id, deliverables, frozenset(kept_pages)))
+    last = stop >= len(pages)
+    plan.next_page = None if last else stop
+    kept = frozenset(kept_pages)
+    plan.batches.append(Batch(view.channel, view.site_id, deliverables, kept, not last, published))
     return plan
 
 

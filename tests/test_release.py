@@ -134,3 +134,27 @@ def test_the_release_keeps_bodies_on_disk_and_renders_what_was_validated(
         _ = finding.body
     assert "changed or went missing while the release ran" in str(caught.value)
     assert Path(finding.source_path).name in str(caught.value)
+
+
+def test_site_pages_go_out_in_bounded_parts_and_stale_site_files_are_still_removed(
+    settings: Settings,
+) -> None:
+    release(settings, None, None, NOW)
+    whole = snapshot(settings.paths.public)
+    # A site page an earlier release wrote that no part of this release contains.
+    stale = settings.paths.public / "page" / "99" / "index.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("an index page of a bigger site", encoding="utf-8")
+    Ledger(settings.paths.ledger).record(
+        "", "blog", "static", "page/99/index.html", "0" * 64, "https://x.test/page/99/", NOW
+    )
+    runner = RecordingRunner()
+    report = run_release(ReleaseRequest(settings, NOW, rebuild=True, batch_size=1), runner)
+    site_calls = [ids for site_wide, ids in runner.calls if site_wide]
+    assert len(site_calls) > len({r.channel for r in report.receipts})  # several parts
+    removed = [r.item for r in report.receipts if r.action == "removed"]
+    assert removed == ["page/99/index.html"]
+    assert not stale.exists()
+    # Pages published by earlier parts stay; the site is what one part of everything makes.
+    assert snapshot(settings.paths.public) == whole
+    assert release(settings, None, None, NOW).changed == []
