@@ -24,7 +24,7 @@ from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receip
 from outreach.platforms.registry import configured_platforms, make_platform, takes_files
 from outreach.render_keys import finding_key, inputs_digest
 from outreach.secrets_store import press_secret
-from outreach.shelf import shelve
+from outreach.shelf import Shelf
 
 
 class ReleaseError(OutreachError):
@@ -123,7 +123,7 @@ def load_catalog(settings: Settings, shelved: bool = False) -> dict[str, Finding
         media,
         settings.root,
         extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
-        keep=shelve if shelved else None,
+        keep=Shelf().shelve if shelved else None,
     )
     return {finding.id: finding for finding in findings}
 
