@@ -42,6 +42,7 @@ from outreach.release_steps import (
     resolve_channels,
     resolve_ids,
     reuse_for,
+    site_pages_of,
 )
 from outreach.request import BATCH_SIZE, ReleaseRequest
 from outreach.runner import PlainRunner, PreviewRunner, Runner
@@ -125,12 +126,14 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     # Site pages in bounded parts too: each part's files out before the next is rendered;
     # the last part removes the site files none of the parts contained.
     for part in parts:
+        pages = runner.step("site-pages", site_pages_of, part.view)
         start: int | None = 0
         published: frozenset[str] = frozenset()
         while start is not None:
             plan = runner.step(
-                "render-site", render_site_pages, part.view, start, request.batch_size, published
-            )
+                "render-site", render_site_pages, part.view, start, request.batch_size,
+                published, pages,
+            )  # fmt: skip
             start, published = plan.next_page, published | plan.items()
             publish([plan], site_wide=True)
             del plan

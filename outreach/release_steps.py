@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from outreach import locks
 from outreach.channels import available_channels, get_channel
-from outreach.channels.base import SITE_WIDE, Deliverable, Site
+from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.errors import OutreachError
 from outreach.finding import Finding, read_findings
@@ -386,32 +386,50 @@ def render_publications(
     return plan
 
 
+def site_pages_of(view: ChannelSite) -> list[SitePage]:
+    """The channel's site pages (not rendered yet: each renders when its part is)."""
+    return list(get_channel(view.channel).site_pages(view.site))
+
+
+SITE_PART_BYTES = 2_000_000
+"""A part of the site pages ends once it holds this much rendered output."""
+
+
 def render_site_pages(
     view: ChannelSite,
     start: int = 0,
     size: int | None = None,
     published: frozenset[str] = frozenset(),
+    pages: Sequence[SitePage] | None = None,
 ) -> ChannelPlan:
     """The channel's site-wide batch (indexes, feeds), unchanged pages kept: all of it, or
-    the ``size`` pages from ``start`` on, so memory holds a bounded share of the site.
+    at most ``size`` pages (and about ``SITE_PART_BYTES``) from ``start`` on, so memory
+    holds a bounded share of the site.
 
     ``published``: the items the earlier parts published. A part before the last removes
     nothing; the last one removes the site's items that no part contained.
-    ``plan.next_page`` says where the next part starts (None: this was the last)."""
-    channel = get_channel(view.channel)
+    ``plan.next_page`` says where the next part starts (None: this was the last).
+    ``pages``: the channel's site pages, listed once for all the parts (``site_pages_of``)."""
     plan = ChannelPlan(view.channel, site_wide=True)
     deliverables: list[Deliverable] = []
     kept_pages: set[str] = set()
-    pages = list(channel.site_pages(view.site))
+    pages = site_pages_of(view) if pages is None else pages
     stop = len(pages) if size is None else min(len(pages), start + max(size, 1))
-    for page in pages[start:stop]:
+    rendered = 0
+    for number in range(start, stop):
+        page = pages[number]
         kept = _reusable(view.reuse, view.site_id, page.unit, page.key, page.paths)
         if kept is not None:
             kept_pages |= kept
         else:
-            deliverables += page.render()
+            made = page.render()
+            deliverables += made
+            rendered += sum(len(deliverable.content) for deliverable in made)
         if page.key is not None:
             plan.render_keys[(view.site_id, page.unit)] = page.key
+        if size is not None and rendered >= SITE_PART_BYTES:
+            stop = number + 1  # pages that list every finding (topics, sitemap) grow with the site
+            break
     last = stop >= len(pages)
     plan.next_page = None if last else stop
     kept = frozenset(kept_pages)

@@ -65,8 +65,9 @@ class Shelf:
         shelved = ShelvedFinding.model_construct(
             fields_set, **{name: finding.__dict__[name] for name in KEPT}
         )
-        for name in [name for name in shelved.__dict__ if name not in KEPT]:
-            del shelved.__dict__[name]  # defaults model_construct filled in: spooled instead
+        # Only the kept fields (not the defaults model_construct filled in), in a dict sized
+        # for them.
+        object.__setattr__(shelved, "__dict__", {name: finding.__dict__[name] for name in KEPT})
         shelved._shelf = self
         shelved._place = (offset, len(data))
         shelved._path = str(path)
