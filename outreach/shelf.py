@@ -11,6 +11,7 @@ reads the same finding's fields many times in a row.
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import tempfile
@@ -128,7 +129,10 @@ class ShelvedFinding(Finding):
     def __reduce_ex__(self, protocol: Any) -> Any:
         """A copy or pickle (a Prefect task's input) is the whole finding: a shelf stays in
         the process that made it."""
-        return self.full().__reduce_ex__(protocol)
+        return (_as_finding, (self.full(),))
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Finding:
+        return copy.deepcopy(self.full(), memo)
 
     def _read_body(self) -> str:
         path = Path(self._path)
@@ -149,6 +153,10 @@ class ShelvedFinding(Finding):
                 ]
             )
         return body
+
+
+def _as_finding(finding: Finding) -> Finding:
+    return finding
 
 
 def shelve(finding: Finding, path: Path) -> ShelvedFinding:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +162,37 @@ def test_site_pages_go_out_in_bounded_parts_and_stale_site_files_are_still_remov
     # Pages published by earlier parts stay; the site is what one part of everything makes.
     assert snapshot(settings.paths.public) == whole
     assert release(settings, None, None, NOW).changed == []
+
+
+def test_the_release_catalog_holds_only_ids_and_dates_and_reads_the_rest_back(
+    settings: Settings,
+) -> None:
+    catalog = load_release_catalog(settings)
+    full = load_catalog(settings)
+    for finding_id, finding in catalog.items():
+        whole = full[finding_id]
+        assert set(finding.__dict__) == {"id", "published", "embargo", "source_path"}
+        for name in type(whole).model_fields:
+            assert getattr(finding, name) == getattr(whole, name), name
+        assert finding.model_dump(exclude={"body"}) == whole.model_dump(exclude={"body"})
+        assert finding.key_stat == whole.key_stat and finding.public_from == whole.public_from
+        # A copy or a pickle (a task's input) is the whole finding.
+        assert pickle.loads(pickle.dumps(finding)) == whole
+        assert copy.deepcopy(finding) == whole
+
+
+def test_a_release_of_one_channel_does_not_load_the_other_channels(settings: Settings) -> None:
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from pathlib import Path\n"
+        "from outreach.config import load_settings\n"
+        "from outreach.release import release\n"
+        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
+        "report = release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
+        "assert report.changed\n"
+        "print(sorted(m for m in sys.modules if m.startswith('outreach.channels.')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['outreach.channels.base', 'outreach.channels.blog']"
