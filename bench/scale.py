@@ -347,10 +347,11 @@ class Phases:
     so patching them here changes nothing else) and adds up their wall time."""
 
     WRAPPED = (
-        ("validate", "outreach.release", "load_catalog"),
-        ("render", "outreach.release", "plan_channel"),
+        ("validate", "outreach.release_steps", "read_findings"),
+        ("render", "outreach.release", "render_publications"),
+        ("render", "outreach.release", "render_site_pages"),
         ("markdown", "outreach.channels.blog", "render_markdown"),
-        ("publish", "outreach.release", "publish_plans"),
+        ("publish", "outreach.runner", "publish_stage"),
         ("file writes", "outreach.platforms.static", "atomic_write"),
         ("ledger writes", "outreach.ledger", "Ledger.record"),
         ("render keys", "outreach.release", "remember_renders"),

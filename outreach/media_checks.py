@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from outreach.finding import Finding, FindingProblem
+from outreach.finding import Episode, Finding, FindingProblem
 from outreach.media_files import content_problem
-from outreach.podcast.art import art_problems
-from outreach.podcast.audio import AudioError, decoded_duration
-from outreach.podcast.transcript import TranscriptError, read_transcript
 
 
 def media_problems(
@@ -28,6 +25,19 @@ def media_problems(
     episode = finding.episode
     if episode is None:
         return problems
+    return problems + _episode_problems(file, episode, media, cache_dir)
+
+
+def _episode_problems(
+    file: str, episode: Episode, media: Path, cache_dir: Path | None
+) -> list[FindingProblem]:
+    # Imported here: a release without episodes does not load the audio, art and
+    # transcript libraries (memory).
+    from outreach.podcast.art import art_problems
+    from outreach.podcast.audio import AudioError, decoded_duration
+    from outreach.podcast.transcript import TranscriptError, read_transcript
+
+    problems: list[FindingProblem] = []
     try:
         duration = decoded_duration(media / episode.audio, cache_dir, remember=False)
     except AudioError as exc:

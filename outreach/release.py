@@ -42,6 +42,7 @@ from outreach.release_steps import (
     resolve_channels,
     resolve_ids,
     reuse_for,
+    site_pages_of,
 )
 from outreach.request import BATCH_SIZE, ReleaseRequest
 from outreach.runner import PlainRunner, PreviewRunner, Runner
@@ -113,13 +114,29 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
             remember_renders(ledger, plans)
 
     for batch in _batches(parts, request.batch_size):
-        plans = [
-            runner.step("render", render_publications, part.view, chunk, part.kind.ledger_key)
-            for part, chunk in batch
-        ]
-        publish(plans, site_wide=False)
+        # Passed straight on, not kept in a local: a batch's rendered files are freed once
+        # published, before the next batch (or the site pages) is rendered.
+        publish(
+            [
+                runner.step("render", render_publications, part.view, chunk, part.kind.ledger_key)
+                for part, chunk in batch
+            ],
+            site_wide=False,
+        )
+    # Site pages in bounded parts too: each part's files out before the next is rendered;
+    # the last part removes the site files none of the parts contained.
     for part in parts:
-        publish([runner.step("render-site", render_site_pages, part.view)], site_wide=True)
+        pages = runner.step("site-pages", site_pages_of, part.view)
+        start: int | None = 0
+        published: frozenset[str] = frozenset()
+        while start is not None:
+            plan = runner.step(
+                "render-site", render_site_pages, part.view, start, request.batch_size,
+                published, pages,
+            )  # fmt: skip
+            start, published = plan.next_page, published | plan.items()
+            publish([plan], site_wide=True)
+            del plan
 
     # 7. After publishing: each channel's hook returns actions; the runner executes them.
     held = [hold for part in parts for hold in part.view.held]

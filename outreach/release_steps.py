@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from outreach import locks
 from outreach.channels import available_channels, get_channel
-from outreach.channels.base import SITE_WIDE, Deliverable, Site
+from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.errors import OutreachError
 from outreach.finding import Finding, read_findings
@@ -24,7 +24,7 @@ from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receip
 from outreach.platforms.registry import configured_platforms, make_platform, takes_files
 from outreach.render_keys import finding_key, inputs_digest
 from outreach.secrets_store import press_secret
-from outreach.shelf import shelve
+from outreach.shelf import Shelf
 
 
 class ReleaseError(OutreachError):
@@ -51,6 +51,16 @@ class ChannelPlan:
     """(finding id or "" for the site, unit) -> input key, recorded once published."""
     site_wide: bool | None = None
     """True: only site-wide batches; False: only publications'; None: tell by the batch id."""
+    next_page: int | None = None
+    """For a part of the site pages: where the next part starts (None: no more parts)."""
+
+    def items(self) -> frozenset[str]:
+        """Every item the plan's batches publish or keep."""
+        return frozenset(
+            item
+            for batch in self.batches
+            for item in (*(d.path for d in batch.deliverables), *batch.kept)
+        )
 
 
 LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom")
@@ -113,7 +123,7 @@ def load_catalog(settings: Settings, shelved: bool = False) -> dict[str, Finding
         media,
         settings.root,
         extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
-        keep=shelve if shelved else None,
+        keep=Shelf().shelve if shelved else None,
     )
     return {finding.id: finding for finding in findings}
 
@@ -376,21 +386,54 @@ def render_publications(
     return plan
 
 
-def render_site_pages(view: ChannelSite) -> ChannelPlan:
-    """The channel's site-wide batch (indexes, feeds), unchanged pages kept."""
-    channel = get_channel(view.channel)
+def site_pages_of(view: ChannelSite) -> list[SitePage]:
+    """The channel's site pages (not rendered yet: each renders when its part is)."""
+    return list(get_channel(view.channel).site_pages(view.site))
+
+
+SITE_PART_BYTES = 2_000_000
+"""A part of the site pages ends once it holds this much rendered output."""
+
+
+def render_site_pages(
+    view: ChannelSite,
+    start: int = 0,
+    size: int | None = None,
+    published: frozenset[str] = frozenset(),
+    pages: Sequence[SitePage] | None = None,
+) -> ChannelPlan:
+    """The channel's site-wide batch (indexes, feeds), unchanged pages kept: all of it, or
+    at most ``size`` pages (and about ``SITE_PART_BYTES``) from ``start`` on, so memory
+    holds a bounded share of the site.
+
+    ``published``: the items the earlier parts published. A part before the last removes
+    nothing; the last one removes the site's items that no part contained.
+    ``plan.next_page`` says where the next part starts (None: this was the last).
+    ``pages``: the channel's site pages, listed once for all the parts (``site_pages_of``)."""
     plan = ChannelPlan(view.channel, site_wide=True)
     deliverables: list[Deliverable] = []
     kept_pages: set[str] = set()
-    for page in channel.site_pages(view.site):
+    pages = site_pages_of(view) if pages is None else pages
+    stop = len(pages) if size is None else min(len(pages), start + max(size, 1))
+    rendered = 0
+    for number in range(start, stop):
+        page = pages[number]
         kept = _reusable(view.reuse, view.site_id, page.unit, page.key, page.paths)
         if kept is not None:
             kept_pages |= kept
         else:
-            deliverables += page.render()
+            made = page.render()
+            deliverables += made
+            rendered += sum(len(deliverable.content) for deliverable in made)
         if page.key is not None:
             plan.render_keys[(view.site_id, page.unit)] = page.key
-    plan.batches.append(Batch(view.channel, view.site_id, deliverables, frozenset(kept_pages)))
+        if size is not None and rendered >= SITE_PART_BYTES:
+            stop = number + 1  # pages that list every finding (topics, sitemap) grow with the site
+            break
+    last = stop >= len(pages)
+    plan.next_page = None if last else stop
+    kept = frozenset(kept_pages)
+    plan.batches.append(Batch(view.channel, view.site_id, deliverables, kept, not last, published))
     return plan
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from outreach.config import Settings
 
-BATCH_SIZE = 100
+BATCH_SIZE = 25
 """Publications rendered and published together: memory stays bounded however large the
 site, and a release of up to this many renders everything before publishing anything."""
 

@@ -1,14 +1,22 @@
-"""Findings whose Markdown body stays on disk until something renders it.
+"""Findings whose Markdown body and most fields stay out of memory until something renders them.
 
-A release validates every finding before any work, but holding every body for the whole run
-made memory grow with the site (about 6 KB a finding of a 10 KB record). A shelved finding
-is the validated finding without its body: the body is read back from its file when a page,
-feed or email asks for it, and checked against the digest taken at validation, so what is
-rendered is what was validated.
+A release validates every finding before any work, but holding every validated finding for
+the whole run made memory grow with the site (about 7 KB a finding, 70 MB at 10,000). A
+shelved finding keeps in memory only what the release sorts and holds by (id, dates, file);
+its other fields wait, pickled, in one anonymous temporary file per release, and its body in
+its own file, read back and checked against the digest taken at validation, so what is
+rendered is what was validated. A few recently used findings stay unpickled, as a page
+reads the same finding's fields many times in a row.
 """
 
 from __future__ import annotations
 
+import copy
+import os
+import pickle
+import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +30,79 @@ from outreach.finding import (
     text_sha256,
 )
 
+KEPT = ("id", "published", "embargo", "source_path")
+"""Fields kept in memory: what ordering, embargoes and error messages read for every finding."""
+RECENT = 64
+"""Findings kept unpickled: an index page reads a few dozen, many times each."""
+
+
+class Shelf:
+    """One release's spooled finding fields: an unlinked temporary file, gone when closed."""
+
+    def __init__(self) -> None:
+        # Open as long as the release holds the shelf; the file is unlinked from the start.
+        self._file = tempfile.TemporaryFile(prefix="outreach-shelf-")  # noqa: SIM115
+        self._end = 0
+        self._recent: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._field_sets: dict[frozenset[str], set[str]] = {}
+        self._lock = threading.Lock()
+
+    def shelve(self, finding: Finding, path: Path) -> ShelvedFinding:
+        """``finding`` (read from ``path``) with only its ``KEPT`` fields in memory."""
+        spooled = {
+            name: value
+            for name, value in finding.__dict__.items()
+            if name not in KEPT and name != "body"
+        }
+        data = pickle.dumps(spooled, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            offset = self._end
+            os.pwrite(self._file.fileno(), data, offset)
+            self._end += len(data)
+        # One shared set per distinct set of given fields (they repeat across findings).
+        fields_set = self._field_sets.setdefault(
+            frozenset(finding.model_fields_set), set(finding.model_fields_set)
+        )
+        shelved = ShelvedFinding.model_construct(
+            fields_set, **{name: finding.__dict__[name] for name in KEPT}
+        )
+        # Only the kept fields (not the defaults model_construct filled in), in a dict sized
+        # for them.
+        object.__setattr__(shelved, "__dict__", {name: finding.__dict__[name] for name in KEPT})
+        shelved._shelf = self
+        shelved._place = (offset, len(data))
+        shelved._path = str(path)
+        shelved._digest = finding.body_sha256
+        return shelved
+
+    def fields(self, place: tuple[int, int]) -> dict[str, Any]:
+        """The spooled fields at ``place`` (offset, length)."""
+        with self._lock:
+            found = self._recent.get(place[0])
+            if found is not None:
+                self._recent.move_to_end(place[0])
+                return found
+            found = pickle.loads(os.pread(self._file.fileno(), place[1], place[0]))
+            self._recent[place[0]] = found
+            if len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+            return found
+
 
 class ShelvedFinding(Finding):
-    """A validated finding whose ``body`` is read from its file on each use (not kept)."""
+    """A validated finding whose ``body`` is read from its file on each use (not kept) and
+    whose other fields, but for ``KEPT``, are read back from its release's shelf."""
 
-    _path: Path = PrivateAttr()
+    _shelf: Shelf = PrivateAttr()
+    _place: tuple[int, int] = PrivateAttr()
+    _path: str = PrivateAttr()
     _digest: str = PrivateAttr()
 
     def __getattr__(self, name: str) -> Any:
         if name == "body":
             return self._read_body()
+        if name in Finding.model_fields:
+            return self._shelf.fields(self._place)[name]
         return super().__getattr__(name)
 
     @property
@@ -40,23 +111,33 @@ class ShelvedFinding(Finding):
 
     def full(self) -> Finding:
         """The finding with its body, as read at validation."""
-        return Finding.model_construct(
-            self.model_fields_set, **{**self.__dict__, "body": self._read_body()}
-        )
+        return self._whole(with_body=True)
+
+    def _whole(self, with_body: bool) -> Finding:
+        values = {**self.__dict__, **self._shelf.fields(self._place)}
+        if with_body:
+            values["body"] = self._read_body()
+        ordered = {name: values[name] for name in Finding.model_fields if name in values}
+        return Finding.model_construct(self.model_fields_set, **ordered)
 
     def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        if "body" in (kwargs.get("exclude") or ()):
-            return super().model_dump(**kwargs)
-        return self.full().model_dump(**kwargs)
+        return self._whole("body" not in (kwargs.get("exclude") or ())).model_dump(**kwargs)
 
     def model_dump_json(self, **kwargs: Any) -> str:
-        if "body" in (kwargs.get("exclude") or ()):
-            return super().model_dump_json(**kwargs)
-        return self.full().model_dump_json(**kwargs)
+        return self._whole("body" not in (kwargs.get("exclude") or ())).model_dump_json(**kwargs)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """A copy or pickle (a Prefect task's input) is the whole finding: a shelf stays in
+        the process that made it."""
+        return (_as_finding, (self.full(),))
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Finding:
+        return copy.deepcopy(self.full(), memo)
 
     def _read_body(self) -> str:
+        path = Path(self._path)
         try:
-            parts = split_front_matter(self._path.read_text(encoding="utf-8"))
+            parts = split_front_matter(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
             parts = None
         body = parts[1].strip() if parts is not None else None
@@ -64,7 +145,7 @@ class ShelvedFinding(Finding):
             raise FindingsInvalid(
                 [
                     FindingProblem(
-                        self.source_path or str(self._path),
+                        self.source_path or self._path,
                         "body",
                         "changed or went missing while the release ran; "
                         "run the release again to publish the current file",
@@ -74,10 +155,11 @@ class ShelvedFinding(Finding):
         return body
 
 
+def _as_finding(finding: Finding) -> Finding:
+    return finding
+
+
 def shelve(finding: Finding, path: Path) -> ShelvedFinding:
-    """``finding`` (read from ``path``) without its body in memory."""
-    fields = {name: value for name, value in finding.__dict__.items() if name != "body"}
-    shelved = ShelvedFinding.model_construct(finding.model_fields_set, **fields)
-    shelved._path = path
-    shelved._digest = finding.body_sha256
-    return shelved
+    """``finding`` (read from ``path``) on a shelf of its own (a release shelves its whole
+    catalog on one: ``Shelf().shelve``)."""
+    return Shelf().shelve(finding, path)

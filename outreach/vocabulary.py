@@ -37,7 +37,7 @@ class Batch:
     """Everything a channel rendered for one finding (or, with id "", for the whole site).
 
     Publishing a batch is complete: items the ledger holds for the same key but the batch no
-    longer contains are stale and get removed.
+    longer contains are stale and get removed (by the last part, for a batch sent in parts).
     """
 
     channel: str
@@ -46,9 +46,15 @@ class Batch:
     kept: frozenset[str] = frozenset()
     """Items not rendered again because nothing they depend on changed: the platform keeps
     them as they are (never stale, never rewritten)."""
+    partial: bool = False
+    """One bounded part of a larger batch (the site pages, published a chunk at a time):
+    nothing is removed, as the other parts' items are not in it."""
+    retained: frozenset[str] = frozenset()
+    """Items the earlier parts of the same batch published: never stale, not reported again
+    (the last part removes what none of the parts contained)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Receipt:
     channel: str
     platform: str

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,3 +138,61 @@ def test_the_release_keeps_bodies_on_disk_and_renders_what_was_validated(
         _ = finding.body
     assert "changed or went missing while the release ran" in str(caught.value)
     assert Path(finding.source_path).name in str(caught.value)
+
+
+def test_site_pages_go_out_in_bounded_parts_and_stale_site_files_are_still_removed(
+    settings: Settings,
+) -> None:
+    release(settings, None, None, NOW)
+    whole = snapshot(settings.paths.public)
+    # A site page an earlier release wrote that no part of this release contains.
+    stale = settings.paths.public / "page" / "99" / "index.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("an index page of a bigger site", encoding="utf-8")
+    Ledger(settings.paths.ledger).record(
+        "", "blog", "static", "page/99/index.html", "0" * 64, "https://x.test/page/99/", NOW
+    )
+    runner = RecordingRunner()
+    report = run_release(ReleaseRequest(settings, NOW, rebuild=True, batch_size=1), runner)
+    site_calls = [ids for site_wide, ids in runner.calls if site_wide]
+    assert len(site_calls) > len({r.channel for r in report.receipts})  # several parts
+    removed = [r.item for r in report.receipts if r.action == "removed"]
+    assert removed == ["page/99/index.html"]
+    assert not stale.exists()
+    # Pages published by earlier parts stay; the site is what one part of everything makes.
+    assert snapshot(settings.paths.public) == whole
+    assert release(settings, None, None, NOW).changed == []
+
+
+def test_the_release_catalog_holds_only_ids_and_dates_and_reads_the_rest_back(
+    settings: Settings,
+) -> None:
+    catalog = load_release_catalog(settings)
+    full = load_catalog(settings)
+    for finding_id, finding in catalog.items():
+        whole = full[finding_id]
+        assert set(finding.__dict__) == {"id", "published", "embargo", "source_path"}
+        for name in type(whole).model_fields:
+            assert getattr(finding, name) == getattr(whole, name), name
+        assert finding.model_dump(exclude={"body"}) == whole.model_dump(exclude={"body"})
+        assert finding.key_stat == whole.key_stat and finding.public_from == whole.public_from
+        # A copy or a pickle (a task's input) is the whole finding.
+        assert pickle.loads(pickle.dumps(finding)) == whole
+        assert copy.deepcopy(finding) == whole
+
+
+def test_a_release_of_one_channel_does_not_load_the_other_channels(settings: Settings) -> None:
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from pathlib import Path\n"
+        "from outreach.config import load_settings\n"
+        "from outreach.release import release\n"
+        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
+        "report = release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
+        "assert report.changed\n"
+        "print(sorted(m for m in sys.modules if m.startswith('outreach.channels.')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['outreach.channels.base', 'outreach.channels.blog']"

@@ -87,7 +87,8 @@ def sync_batch(
                         url(deliverable.path))
             )  # fmt: skip
         wanted = {deliverable.path for deliverable in batch.deliverables} | batch.kept
-        for stale in sorted(set(known) - wanted):
+        wanted |= batch.retained
+        for stale in [] if batch.partial else sorted(set(known) - wanted):
             if not dry_run:
                 delete(stale)
                 ledger.forget(batch.finding_id, batch.channel, platform, stale)
