@@ -1,0 +1,36 @@
+"""The audit log keeps decisions, sends and publishes in order, beside the ledger's records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from outreach.audit import AuditLog, address_hash
+from outreach.ledger import Ledger
+
+AT = datetime(2027, 2, 2, 9, 0, tzinfo=UTC)
+
+
+def test_the_log_returns_events_in_order_and_filters_by_publication_and_time(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).record("deforestation", "blog", "static", "blog/x/index.html", "h", None, AT)
+    log = AuditLog(path)
+    log.record("decision", AT, publication="deforestation", actor="ana", subject="pitches",
+               outcome="approved", detail={"note": "go", "recipients": 12})  # fmt: skip
+    log.record("send", AT.replace(hour=10), publication="deforestation", subject="j-3",
+               outcome="sent", detail={"message_id": "<1@example.org>"})  # fmt: skip
+    log.record("decision", AT.replace(hour=11), publication="other", subject="newsletter",
+               outcome="rejected")  # fmt: skip
+
+    entries = list(log.entries(publication="deforestation"))
+    assert [(e.event, e.outcome) for e in entries] == [("decision", "approved"), ("send", "sent")]
+    assert entries[0].detail == {"note": "go", "recipients": 12}
+    assert [e.publication for e in log.entries(since=AT.replace(hour=10, minute=30))] == ["other"]
+    assert log.latest("decision", "other", "newsletter").outcome == "rejected"
+    assert log.latest("decision", "other", "pitches") is None
+    # The ledger's own records are untouched by the log living in the same file.
+    assert list(Ledger(path).items("deforestation", "blog", "static")) == ["blog/x/index.html"]
+
+
+def test_an_address_hash_is_stable_and_does_not_hold_the_address():
+    assert address_hash(" Ana@Example.org ") == address_hash("ana@example.org")
+    assert "example" not in address_hash("ana@example.org")
