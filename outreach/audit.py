@@ -2,7 +2,7 @@
 
 It lives in the ledger file (a store of its own there, versioned like the others) so "who
 received what" is answered from the same place that knows what went out. Recipients are
-recorded by an opaque id (a subscriber's id, or a journalist's ``recipient_id``), never by
+recorded by an opaque id (``recipient_id``: a keyed hash of the address), never by
 address: erasing a person removes their address from the stores that hold it and leaves no
 address behind here.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -75,10 +76,13 @@ def command_line_actor() -> str:
         return f"uid {os.getuid()}"
 
 
-def address_hash(address: str) -> str:
-    """A one-way id for an address (suppression entries, erase events): the same address
-    always gives the same hash, the hash does not give the address back."""
-    return hashlib.sha256(address.strip().lower().encode()).hexdigest()
+def recipient_id(address: str, key: bytes) -> str:
+    """The opaque id the log (and suppression entries) use for a person: a keyed hash of the
+    normalised address (``secrets_store.recipient_key``). The same address always gives the
+    same id, so sends to one person line up and an erased address stays suppressed; the id
+    does not give the address back, and without the key it cannot be guessed from one."""
+    digest = hmac.new(key, address.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return "r-" + digest[:24]
 
 
 class AuditLog:

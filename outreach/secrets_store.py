@@ -20,6 +20,7 @@ from outreach.files import private_folder
 
 PRESS_SECRET_VARIABLE = "OUTREACH_PRESS_SECRET"
 LINK_SECRET_VARIABLE = "OUTREACH_LINK_SECRET"
+RECIPIENT_KEY_VARIABLE = "OUTREACH_RECIPIENT_KEY"
 DKIM_KEY_VARIABLE = "OUTREACH_DKIM_PRIVATE_KEY"
 SMTP_PASSWORD_VARIABLE = "OUTREACH_SMTP_PASSWORD"
 PLATFORM_PASSWORD_VARIABLES = {"wordpress": "OUTREACH_WORDPRESS_APP_PASSWORD"}
@@ -38,6 +39,11 @@ def press_secret(settings: Settings, environ: Mapping[str, str] | None = None) -
 def link_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
     """The key that signs confirm, preferences, unsubscribe and form tokens."""
     return stable_secret(settings.paths.state, "link-secret", LINK_SECRET_VARIABLE, environ)
+
+
+def recipient_key(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
+    """The key of recipients' opaque ids in the audit log and the suppression list."""
+    return stable_secret(settings.paths.state, "recipient-key", RECIPIENT_KEY_VARIABLE, environ)
 
 
 def dkim_key(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes | None:

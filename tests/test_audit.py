@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from outreach.audit import AuditLog, address_hash
+from outreach.audit import AuditLog, recipient_id
 from outreach.ledger import Ledger
 
 AT = datetime(2027, 2, 2, 9, 0, tzinfo=UTC)
@@ -31,6 +31,8 @@ def test_the_log_returns_events_in_order_and_filters_by_publication_and_time(tmp
     assert list(Ledger(path).items("deforestation", "blog", "static")) == ["blog/x/index.html"]
 
 
-def test_an_address_hash_is_stable_and_does_not_hold_the_address():
-    assert address_hash(" Ana@Example.org ") == address_hash("ana@example.org")
-    assert "example" not in address_hash("ana@example.org")
+def test_a_recipient_id_is_stable_and_does_not_hold_the_address():
+    key = b"k" * 32
+    assert recipient_id(" Ana@Example.org ", key) == recipient_id("ana@example.org", key)
+    assert "example" not in recipient_id("ana@example.org", key)
+    assert recipient_id("ana@example.org", key) != recipient_id("ana@example.org", b"other")
