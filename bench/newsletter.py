@@ -84,8 +84,9 @@ def make_project(folder: Path, subscribers: int, port: int) -> Path:
     from outreach.subscribers import SubscriberStore
 
     settings = load_settings(folder / "outreach.toml", environ={})
-    rows = ["email,name,topics,status"] + [
-        f"reader{n:06d}@example.com,Reader {n},{ALL_TOPICS},confirmed" for n in range(subscribers)
+    rows = ["email,name,topics,status,consent_at,consent_source"] + [
+        f"reader{n:06d}@example.com,Reader {n},{ALL_TOPICS},confirmed,{NOW.isoformat()},bench"
+        for n in range(subscribers)
     ]
     SubscriberStore(settings.paths.subscribers).import_csv("\n".join(rows) + "\n", "bench", NOW)
     return folder / "outreach.toml"

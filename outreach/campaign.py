@@ -24,6 +24,7 @@ from outreach.newsletter import (
 from outreach.secrets_store import dkim_key, stable_secret
 from outreach.sending import Progress, SendLog, SendReport, send_pending
 from outreach.subscribers import SubscriberStore
+from outreach.suppression import Suppressions, suppressions_for
 
 
 def link_secret(settings: Settings) -> bytes:
@@ -107,16 +108,17 @@ def _send_pending(
     store = SubscriberStore(settings.paths.subscribers)
     log = SendLog(settings.paths.ledger)
     secret, key = link_secret(settings), dkim_key(settings)
+    suppressions = suppressions_for(settings)
     subscribers = {}
     ready: list[str] = []
     known = store.get_many(emails)
+    blocked = suppressions.suppressed(emails)
     for email in emails:
         subscriber = known.get(email)
-        if subscriber is None or subscriber.status != "confirmed":
-            # Left or bounced since the send was frozen: never mail them.
-            log.mark(
-                prepared.send_id, email, "skipped", subscriber.status if subscriber else "deleted"
-            )
+        if subscriber is None or subscriber.status != "confirmed" or email in blocked:
+            # Left, bounced, erased or suppressed since the send was frozen: never mail them.
+            why = subscriber.status if subscriber else "deleted"
+            log.mark(prepared.send_id, email, "skipped", "suppressed" if email in blocked else why)
             continue
         subscribers[email] = subscriber
         ready.append(email)
@@ -140,6 +142,12 @@ def _send_pending(
             build,
             config.from_email,
             transport,
-            on_bounce=lambda email, why: store.set_status(email, "bounced", now),
+            on_bounce=lambda email, why: _bounced(store, suppressions, email, now),
             progress=progress,
         )
+
+
+def _bounced(store: SubscriberStore, suppressions: Suppressions, email: str, now: datetime) -> None:
+    """A permanent refusal at sending time: the subscriber is bounced and suppressed."""
+    store.set_status(email, "bounced", now)
+    suppressions.add(email, "bounced", now)

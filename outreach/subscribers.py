@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +28,7 @@ Status = Literal["pending", "confirmed", "unsubscribed", "bounced", "complained"
 STATUSES: tuple[Status, ...] = ("pending", "confirmed", "unsubscribed", "bounced", "complained")
 SUPPRESSED: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"})
 CSV_COLUMNS = ("email", "name", "topics", "status", "consent_at", "consent_source")
+REQUIRED_COLUMNS = ("email", "topics", "consent_source")
 
 SUBSCRIBERS = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -46,19 +47,32 @@ CREATE TABLE IF NOT EXISTS web_mail (
     email   TEXT PRIMARY KEY,
     sent_at REAL NOT NULL
 )"""
+SUPPRESSIONS = """
+CREATE TABLE IF NOT EXISTS suppressions (
+    recipient_id TEXT PRIMARY KEY,
+    reason       TEXT NOT NULL,
+    at           TEXT NOT NULL
+)"""
 SCHEMA = Schema(
     "subscribers",
-    (Migration(1, "subscribers and sign-up mail claims", (SUBSCRIBERS, WEB_MAIL)),),
+    (
+        Migration(1, "subscribers and sign-up mail claims", (SUBSCRIBERS, WEB_MAIL)),
+        Migration(2, "suppression list by recipient id", (SUPPRESSIONS,)),
+    ),
     unversioned=("subscribers", "web_mail"),
 )
-"""Migration 1 is the schema as it was before versions were recorded (see outreach.store)."""
+"""Migration 1 is the schema as it was before versions were recorded (see outreach.store);
+migration 2 adds the suppression list (``outreach.suppression``), which holds no address."""
 IMPORT = (
     "INSERT INTO subscribers VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (email) DO UPDATE SET "
     "name = excluded.name, topics = excluded.topics, updated_at = excluded.updated_at, "
     "status = CASE WHEN subscribers.status IN ('unsubscribed', 'bounced', 'complained') "
-    "THEN subscribers.status ELSE excluded.status END"
+    "THEN subscribers.status "
+    "WHEN subscribers.status = 'confirmed' AND excluded.status = 'pending' THEN 'confirmed' "
+    "ELSE excluded.status END"
 )
+"""An import never reactivates a suppressed status, nor unconfirms someone who confirmed."""
 CLAIM_MAIL = (
     "INSERT INTO web_mail VALUES (?, ?) ON CONFLICT (email) DO UPDATE "
     "SET sent_at = excluded.sent_at WHERE web_mail.sent_at <= ?"
@@ -72,6 +86,18 @@ class SubscriberError(OutreachError, ValueError):
     """Bad subscriber data; the message says which value and what to write instead."""
 
     before_any_change: ClassVar[bool] = True  # an import takes all rows or none
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did."""
+
+    changed: int
+    """Rows added or changed."""
+    pending: tuple[str, ...]
+    """New addresses imported as pending (no proof of opt-in): each gets a confirmation email."""
+    suppressed: int
+    """Rows skipped because their address is on the suppression list."""
 
 
 @dataclass(frozen=True)
@@ -301,14 +327,30 @@ class SubscriberStore:
         return buffer.getvalue()
 
     def import_csv(self, text: str, source: str, when: datetime) -> int:
+        """``import_report``'s count of rows added or changed."""
+        return self.import_report(text, source, when).changed
+
+    def import_report(
+        self,
+        text: str,
+        source: str,
+        when: datetime,
+        suppressed: Callable[[list[str]], set[str]] = lambda emails: set(),
+    ) -> ImportReport:
         """Import rows (all or none): every problem is reported with its row. Suppressed
-        addresses in the store are never reactivated by an import."""
+        addresses in the store are never reactivated by an import, and addresses on the
+        suppression list (``suppressed`` tells which) are skipped. A row is confirmed only
+        with proof of opt-in (see ``proven_opt_in``); otherwise it is imported as pending,
+        and the report lists the new pending addresses, who get a confirmation email."""
         reader = csv.DictReader(io.StringIO(text))
-        missing = [c for c in ("email", "topics") if c not in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise SubscriberError(
-                f"CSV lacks the column(s) {', '.join(missing)}; "
-                f"the header needs {','.join(CSV_COLUMNS)}"
+                f"CSV lacks the column(s) {', '.join(missing)}; the header needs "
+                f"{','.join(CSV_COLUMNS)}. consent_source says where each person agreed to "
+                "the newsletter (for example 'conference sign-up sheet 2025'); rows without "
+                "status confirmed and a consent_at time are imported as pending and sent a "
+                "confirmation email"
             )
         rows, problems = [], []
         for line, raw in enumerate(reader, start=2):
@@ -322,23 +364,43 @@ class SubscriberStore:
             except SubscriberError as exc:
                 problems.append(f"row {line}: {exc}")
                 continue
-            consent_at = (row.get("consent_at") or "").strip() or when.isoformat()
-            consent_source = (row.get("consent_source") or "").strip() or source
+            given_at = (row.get("consent_at") or "").strip()
+            given_source = (row.get("consent_source") or "").strip()
+            if status == "confirmed" and not proven_opt_in(given_at, given_source):
+                status = "pending"
             rows.append(
                 (
                     email,
                     clean_name(row.get("name") or ""),
                     ",".join(topics),
                     status,
-                    consent_at,
-                    consent_source,
+                    given_at or when.isoformat(),
+                    given_source or source,
                     when.isoformat(),
                 )
             )
         if problems:
             raise SubscriberError("; ".join(problems))
+        skipped = suppressed([values[0] for values in rows])
+        rows = [values for values in rows if values[0] not in skipped]
+        known = self.get_many(values[0] for values in rows)
         with self._connect() as connection:
             before = connection.total_changes
             for values in rows:
                 connection.execute(IMPORT, values)
-            return connection.total_changes - before
+            changed = connection.total_changes - before
+        pending = tuple(v[0] for v in rows if v[3] == "pending" and v[0] not in known)
+        return ImportReport(changed, pending, len(skipped))
+
+
+def proven_opt_in(consent_at: str, consent_source: str) -> bool:
+    """A row proves opt-in when it says where (``consent_source``) and when (``consent_at``,
+    an ISO 8601 time, not in words such as 'unknown') the person agreed: the record a
+    regulator or a mailbox provider asks for. Without both, the person confirms by email."""
+    if not consent_source:
+        return False
+    try:
+        datetime.fromisoformat(consent_at)
+    except ValueError:
+        return False
+    return True

@@ -24,7 +24,8 @@ from typing import Literal
 
 from outreach.errors import OutreachError
 
-Purpose = Literal["confirm", "preferences", "unsubscribe", "form"]
+Purpose = Literal["confirm", "preferences", "unsubscribe", "form", "opt-out"]
+"""``opt-out``: the link in a pitch that stops pitches to that journalist (never expires)."""
 
 MAX_AGE: dict[str, timedelta] = {"confirm": timedelta(days=3), "form": timedelta(days=1)}
 """Purposes whose tokens expire; a token of these purposes must carry its issue time."""

@@ -36,13 +36,20 @@ from starlette.staticfiles import StaticFiles
 
 from outreach.channels.base import Site
 from outreach.config import Settings
-from outreach.mail import build_message, mailbox
 from outreach.mail_transport import mail_transport
 from outreach.secrets_store import link_secret
-from outreach.subscribers import Subscriber, SubscriberError, SubscriberStore, normalise_email
+from outreach.subscriber_mail import subscription_email
+from outreach.subscribers import (
+    Subscriber,
+    SubscriberError,
+    SubscriberStore,
+    check_topics,
+    normalise_email,
+)
+from outreach.suppression import record_opt_out, suppressions_for
 from outreach.templating import environment
 from outreach.tokens import MAX_AGE, BadToken, Purpose, make_token, read_token_issued
-from outreach.topics import TOPICS, TOPICS_BY_SLUG
+from outreach.topics import TOPICS
 from outreach.web_guard import BodyLimit, SecurityHeaders, Throttle
 from outreach.web_mail import MailQueue, log
 
@@ -77,6 +84,7 @@ def create_app(
     """The app; ``clock`` decides token issue and expiry times (tests set it), and
     ``app.state.mail`` is the queue of emails sent after the answers."""
     store = SubscriberStore(settings.paths.subscribers)
+    suppressions = suppressions_for(settings)
     secret = link_secret(settings)
     env = environment(settings.paths.templates)
     site = Site(settings)
@@ -151,35 +159,17 @@ def create_app(
         if subscriber.status in ("bounced", "complained"):
             return
         now, email = clock(), subscriber.email
-        topics = ", ".join(TOPICS_BY_SLUG[t].name for t in subscriber.topics if t in TOPICS_BY_SLUG)
-        if subscriber.status == "confirmed":
-            kind, subject = "preferences", f"Your {settings.site.title} subscription"
-            text = env.get_template("newsletter/subscribed.txt.j2").render(
-                site_title=settings.site.title,
-                preferences_url=link("preferences", email),
-                organisation=settings.site.organisation,
-                postal_address=settings.newsletter.postal_address,
-            )
-        else:
-            kind, subject = "confirm", f"Please confirm your {settings.site.title} subscription"
-            text = env.get_template("newsletter/confirm.txt.j2").render(
-                site_title=settings.site.title,
-                confirm_url=link("confirm", email),
-                valid_days=MAX_AGE["confirm"].days,
-                topics=topics,
-                organisation=settings.site.organisation,
-                postal_address=settings.newsletter.postal_address,
-            )
+        kind, message = subscription_email(
+            settings,
+            env,
+            secret,
+            email,
+            subscriber.topics,
+            subscriber.status == "confirmed",
+            now,
+        )
 
         def send() -> None:
-            message = build_message(
-                mailbox(settings.newsletter.from_name, settings.newsletter.from_email),
-                mailbox("", email),
-                subject,
-                text,
-                key=f"{kind}:{email}:{now.isoformat()}",
-                when=now,
-            )
             with mail_transport(settings) as transport:
                 transport.send(message, email, f"{kind}:{email}").raise_for_status()
 
@@ -218,6 +208,11 @@ def create_app(
                 "The form expired or came from another site; open the sign-up page again.", 403
             )
         try:
+            check_topics(str(t) for t in form.getlist("topics"))  # same 422 for every address
+            if suppressions.is_suppressed(normalise_email(str(form.get("email", "")))):
+                # Erased, opted out, bounced or complained: nothing is stored or sent, and
+                # the answer is the one every address gets (it tells a stranger nothing).
+                return signed_up()
             subscriber, may_mail = store.sign_up_and_claim(
                 str(form.get("email", "")),
                 str(form.get("name", "")),
@@ -232,6 +227,9 @@ def create_app(
             )
         if may_mail:
             mail_to(subscriber)
+        return signed_up()
+
+    def signed_up() -> HTMLResponse:
         return page(
             "page.html.j2",
             heading="Check your inbox",
@@ -319,6 +317,32 @@ def create_app(
             message="Press the button to stop the newsletter. Nothing changes until you do.",
         )
 
+    async def opt_out(request: Request) -> Response:
+        """A journalist's one-click opt-out from pitches (RFC 8058, like unsubscribe)."""
+        try:
+            email, _ = token_email(request, "opt-out")
+        except BadToken:
+            return refuse("This opt-out link is not valid.")
+        if request.method == "POST":
+            form = await read_form(request)
+            if form.get("List-Unsubscribe") != "One-Click":
+                return refuse("Opt-out requests must say List-Unsubscribe=One-Click.")
+            record_opt_out(settings, email, clock(), "press-pitch")
+            return page(
+                "page.html.j2",
+                heading="You will get no more pitches from us",
+                message="Your address is on our do-not-contact list.",
+            )
+        return page(
+            "unsubscribe.html.j2",
+            heading="Stop our pitches?",
+            email=email,
+            button="Stop pitches to",
+            action=f"opt-out?token={quote(request.query_params['token'])}",
+            message="Press the button and we will not pitch you again. Nothing changes until "
+            "you do.",
+        )
+
     async def http_error(request: Request, exc: Exception) -> Response:
         """Starlette's own refusals (a form with too many or too large fields, 404, 405)
         as a page, not bare text."""
@@ -359,6 +383,7 @@ def create_app(
         Route("/newsletter/confirm", confirm, methods=["GET"]),
         Route("/newsletter/preferences", preferences, methods=["GET", "POST"]),
         Route("/newsletter/unsubscribe", unsubscribe, methods=["GET", "POST"]),
+        Route("/press/opt-out", opt_out, methods=["GET", "POST"]),
     ]
     if settings.paths.public.is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.paths.public, html=True)))

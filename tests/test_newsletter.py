@@ -75,7 +75,11 @@ def test_store_normalises_validates_and_keeps_suppressions(tmp_path: Path) -> No
         store.sign_up("not-an-email", "B", ["food-agriculture"], "form", NOW)
     assert store.confirm("Ama@example.com", NOW)
     store.set_status("Ama@example.com", "unsubscribed", NOW)
-    imported = "email,name,topics,status\nAma@example.com,Ama,food-agriculture,confirmed\nnew@example.com,New,scope-3-climate,confirmed\n"
+    imported = (
+        "email,name,topics,status,consent_at,consent_source\n"
+        "Ama@example.com,Ama,food-agriculture,confirmed,2026-01-05T10:00:00+00:00,fair sheet\n"
+        "new@example.com,New,scope-3-climate,confirmed,2026-01-05T10:00:00+00:00,fair sheet\n"
+    )
     assert store.import_csv(imported, "import", NOW) == 2
     assert store.get("Ama@example.com").status == "unsubscribed", (
         "an import never re-adds someone who left"
@@ -85,7 +89,7 @@ def test_store_normalises_validates_and_keeps_suppressions(tmp_path: Path) -> No
     assert exported[0] == "email,name,topics,status,consent_at,consent_source"
     assert len(exported) == 3
     with pytest.raises(SubscriberError, match=r"row 2: 'x' is not an email address"):
-        store.import_csv("email,topics\nx,food-agriculture\n", "import", NOW)
+        store.import_csv("email,topics,consent_source\nx,food-agriculture,fair\n", "import", NOW)
 
 
 def test_tokens_refuse_forgery_alteration_and_other_purposes() -> None:

@@ -452,7 +452,9 @@ def test_csv_export_neutralises_formulas_and_imports_back(tmp_path) -> None:
 def test_nul_and_control_characters_in_names_are_not_stored(tmp_path) -> None:
     store = SubscriberStore(tmp_path / "subscribers.sqlite")
     store.sign_up("a@example.com", "Ama\x00\x1b[31m Mensah\r\nBcc: x", (TOPIC,), "web", NOW)
-    store.import_csv(f"email,name,topics\nb@example.com,B\x00b,{TOPIC}\n", "import", NOW)
+    store.import_csv(
+        f"email,name,topics,consent_source\nb@example.com,B\x00b,{TOPIC},fair\n", "import", NOW
+    )
     assert store.get("a@example.com").name == "Ama [31m Mensah Bcc: x"
     assert store.get("b@example.com").name == "B b"
     assert "\x00" not in store.export_csv()

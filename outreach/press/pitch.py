@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
+from urllib.parse import quote
 
 from outreach.config import Settings
 from outreach.errors import RenderError
@@ -21,6 +22,11 @@ from outreach.mail import build_message, mailbox
 from outreach.mail_transport import RelayHooks, mail_transport
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
+from outreach.secrets_store import link_secret
+from outreach.subscriber_mail import web_base
+from outreach.subscribers import normalise_email
+from outreach.suppression import suppressions_for
+from outreach.tokens import make_token
 
 PITCH_CHANNEL = "press-pitch"
 
@@ -45,7 +51,11 @@ class PitchPlan:
 
 
 def pitch_text(
-    release: PressRelease, journalist: Journalist, kit_url: str, has_episode: bool
+    release: PressRelease,
+    journalist: Journalist,
+    kit_url: str,
+    has_episode: bool,
+    opt_out_url: str | None = None,
 ) -> str:
     greeting = journalist.name.split()[0] if journalist.name else "there"
     lines = [f"Dear {greeting},", ""]
@@ -69,6 +79,8 @@ def pitch_text(
         f"{release.contact.role}, {release.contact.organisation}",
         f"{release.contact.email} · {release.contact.phone}",
     ]
+    if opt_out_url:
+        lines += ["", f"Rather not receive our pitches? One click and we stop: {opt_out_url}"]
     return "\n".join(lines) + "\n"
 
 
@@ -79,8 +91,11 @@ def build_pitch(
     kit_url: str,
     max_words: int,
     when: datetime,
+    opt_out_url: str | None = None,
 ) -> Pitch:
-    text = pitch_text(release, journalist, kit_url, finding.episode is not None)
+    """``opt_out_url``: the journalist's signed opt-out link, shown in the text and given as
+    List-Unsubscribe (RFC 8058 one-click), so mail clients offer it too."""
+    text = pitch_text(release, journalist, kit_url, finding.episode is not None, opt_out_url)
     words = len(text.split())
     if words > max_words:
         raise RenderError(
@@ -98,8 +113,21 @@ def build_pitch(
         text=text,
         key=f"{PITCH_CHANNEL}:{finding.id}:{journalist.email}",
         when=when,
+        headers=opt_out_headers(opt_out_url) if opt_out_url else None,
     )
     return Pitch(journalist, message, text)
+
+
+def opt_out_headers(url: str) -> dict[str, str]:
+    """RFC 8058 one-click opt-out: a POST to the link stops pitches to this address."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def opt_out_url(settings: Settings, secret: bytes, email: str) -> str:
+    """The journalist's signed link to the web app's opt-out page (it never expires: people
+    opt out from old mail)."""
+    token = quote(make_token(secret, "opt-out", normalise_email(email)))
+    return f"{web_base(settings)}press/opt-out?token={token}"
 
 
 def plan_pitches(
@@ -115,11 +143,22 @@ def plan_pitches(
     chosen, skipped = match_journalists(finding, journalists, now)
     sent = set(ledger.items(finding.id, PITCH_CHANNEL, settings.mail.platform))
     plan = PitchPlan(finding.id, skipped=[(j.email, why) for j, why in skipped])
+    suppressions = suppressions_for(settings)
+    blocked = suppressions.suppressed(j.email for j in chosen)
+    secret = link_secret(settings)
     for journalist in chosen:
-        if f"pitch:{journalist.email}" in sent:
+        # An erased journalist's pitch is recorded under their recipient id, not the address.
+        ids = {f"pitch:{journalist.email}", f"pitch:{suppressions.id_of(journalist.email)}"}
+        if ids & sent:
             plan.already_pitched.append(journalist.email)
+        elif journalist.email in blocked:
+            reason = suppressions.reason(journalist.email) or "suppressed"
+            plan.skipped.append((journalist.email, reason.replace("-", " ")))
         else:
-            plan.pitches.append(build_pitch(finding, release, journalist, kit_url, max_words, now))
+            link = opt_out_url(settings, secret, journalist.email)
+            plan.pitches.append(
+                build_pitch(finding, release, journalist, kit_url, max_words, now, link)
+            )
     return plan
 
 
