@@ -19,12 +19,16 @@ from pathlib import Path
 from outreach.audit import AuditLog
 from outreach.config import Settings
 from outreach.ledger import SCHEMA as LEDGER_SCHEMA
+from outreach.mail_transport import mail_transport
 from outreach.press.pitch import PITCH_CHANNEL
+from outreach.secrets_store import link_secret
 from outreach.sending import SCHEMA as SENDS_SCHEMA
 from outreach.store import Store, immediate
+from outreach.subscriber_mail import subscription_email
 from outreach.subscribers import SCHEMA as SUBSCRIBERS_SCHEMA
-from outreach.subscribers import Subscriber, SubscriberStore, normalise_email
+from outreach.subscribers import ImportReport, Subscriber, SubscriberStore, normalise_email
 from outreach.suppression import suppressions_for
+from outreach.templating import environment
 
 
 @dataclass(frozen=True)
@@ -185,4 +189,38 @@ def erase(settings: Settings, address: str, now: datetime, actor: str) -> Erasur
         detail={"removed": {k: v for k, v in done.removed.items() if v}},
     )
     done.journalist_list = _journalist_listed(settings, email)
+    return done
+
+
+@dataclass
+class Imported:
+    """What ``import_subscribers`` did."""
+
+    report: ImportReport
+    confirmations_sent: int = 0
+    not_sent: list[tuple[str, str]] = field(default_factory=list)
+    """(address, reason) of confirmation emails the mail server did not take."""
+
+
+def import_subscribers(settings: Settings, text: str, source: str, now: datetime) -> Imported:
+    """Import a CSV (see ``SubscriberStore.import_report``) skipping suppressed addresses,
+    then mail a confirmation link to each new address imported as pending (double opt-in:
+    they get the newsletter only once they confirm)."""
+    store = SubscriberStore(settings.paths.subscribers)
+    report = store.import_report(text, source, now, suppressions_for(settings).suppressed)
+    done = Imported(report)
+    if not report.pending:
+        return done
+    env, secret = environment(settings.paths.templates), link_secret(settings)
+    people = store.get_many(report.pending)
+    with mail_transport(settings) as transport:
+        for address in report.pending:
+            kind, message = subscription_email(
+                settings, env, secret, address, people[address].topics, False, now
+            )
+            outcome = transport.send(message, address, f"{kind}:{address}")
+            if outcome.sent:
+                done.confirmations_sent += 1
+            else:
+                done.not_sent.append((address, outcome.detail))
     return done

@@ -30,14 +30,15 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from outreach.channels.base import Site
 from outreach.config import Settings
+from outreach.mail_reports import parse_report, take_in
 from outreach.mail_transport import mail_transport
-from outreach.secrets_store import link_secret
+from outreach.secrets_store import link_secret, reports_token
 from outreach.subscriber_mail import subscription_email
 from outreach.subscribers import (
     Subscriber,
@@ -54,6 +55,7 @@ from outreach.web_guard import BodyLimit, SecurityHeaders, Throttle
 from outreach.web_mail import MailQueue, log
 
 CSRF_COOKIE = "outreach_csrf"
+REPORTS_PATH = "/mail/reports"
 mimetypes.add_type("application/atom+xml", ".atom")
 
 
@@ -74,6 +76,8 @@ class WebLimits:
     """At most one email (confirmation or preferences link) per address per window."""
     mail_queue: int = 100
     """Emails waiting to be sent; beyond this, sign-ups are answered but not mailed."""
+    report_bytes: int = 1024 * 1024
+    """Largest bounce or complaint report posted to the webhook (it quotes the message)."""
 
 
 def create_app(
@@ -86,6 +90,7 @@ def create_app(
     store = SubscriberStore(settings.paths.subscribers)
     suppressions = suppressions_for(settings)
     secret = link_secret(settings)
+    reports = reports_token()
     env = environment(settings.paths.templates)
     site = Site(settings)
     web = settings.newsletter.web_base_url or settings.site.base_url
@@ -343,6 +348,22 @@ def create_app(
             "you do.",
         )
 
+    async def mail_reports(request: Request) -> Response:
+        """A mail service posts one raw bounce (DSN) or complaint (ARF) report, with
+        ``Authorization: Bearer <OUTREACH_REPORTS_TOKEN>``; off (404) without the token."""
+        if not reports:
+            return PlainTextResponse("not found", status_code=404)
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), reports.encode()):
+            return PlainTextResponse("unauthorised", status_code=401)
+        try:
+            found = parse_report(await request.body())
+        except Exception:  # a malformed report must not become a 500 the sender retries
+            log.warning("unreadable mail report", exc_info=True)
+            return PlainTextResponse("not a delivery or feedback report", status_code=422)
+        taken = take_in(settings, found, clock())
+        return PlainTextResponse(f"bounced {taken.bounced}, complained {taken.complained}\n")
+
     async def http_error(request: Request, exc: Exception) -> Response:
         """Starlette's own refusals (a form with too many or too large fields, 404, 405)
         as a page, not bare text."""
@@ -384,6 +405,7 @@ def create_app(
         Route("/newsletter/preferences", preferences, methods=["GET", "POST"]),
         Route("/newsletter/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/press/opt-out", opt_out, methods=["GET", "POST"]),
+        Route(REPORTS_PATH, mail_reports, methods=["POST"]),
     ]
     if settings.paths.public.is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.paths.public, html=True)))
@@ -391,7 +413,12 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders),
-            Middleware(BodyLimit, max_bytes=limits.body_bytes, refusal=too_large),
+            Middleware(
+                BodyLimit,
+                max_bytes=limits.body_bytes,
+                refusal=too_large,
+                per_path={REPORTS_PATH: limits.report_bytes},
+            ),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )

@@ -9,7 +9,7 @@ and is never buffered whole.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,15 +35,24 @@ class _TooLarge(Exception):
 class BodyLimit:
     """Answers 413 to a request body over ``max_bytes`` before the app reads it whole."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, refusal: Callable[[], Any]):
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        refusal: Callable[[], Any],
+        per_path: Mapping[str, int] | None = None,
+    ):
+        """``per_path``: other limits for some paths (delivery reports carry whole emails)."""
         self.app, self.max_bytes, self.refusal = app, max_bytes, refusal
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await self.refusal()(scope, receive, send)
             return
         received, started = 0, False
@@ -53,7 +62,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 

@@ -309,20 +309,31 @@ newsletter_app = typer.Typer(help="Send newsletters.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(newsletter_app, name="newsletter")
 
+from outreach_cli.audience import register as register_audience  # noqa: E402 (needs the above)
+
+register_audience(subscribers_app)
+
 
 @subscribers_app.command("import")
 def subscribers_import(
     ctx: typer.Context,
     path: Annotated[
-        Path, typer.Argument(help="CSV with email, name, topics (';'-separated), status.")
+        Path,
+        typer.Argument(
+            help="CSV with email, name, topics (';'-separated), status, consent_at, consent_source."
+        ),
     ],
     source: Annotated[
         str, typer.Option(help="Consent source recorded for rows without one.")
     ] = "import",
     config: ConfigOption = None,
 ) -> None:
-    """Import subscribers (all rows or none); people who left are never re-added."""
-    from outreach.subscribers import SubscriberError, SubscriberStore
+    """Import subscribers (all rows or none); people who left are never re-added.
+
+    The CSV needs a consent_source column; rows without proof of opt-in become pending and
+    get a confirmation email."""
+    from outreach.audience import import_subscribers
+    from outreach.subscribers import SubscriberError
 
     on_failure(ctx, f"Nothing was imported. {path}: ")
     settings = _settings(config)
@@ -330,8 +341,24 @@ def subscribers_import(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SubscriberError(f"cannot read the file ({exc}); give a UTF-8 CSV file") from None
-    count = SubscriberStore(settings.paths.subscribers).import_csv(text, source, datetime.now(UTC))
-    console.print(f"Imported or updated {count} subscribers.")
+    done = import_subscribers(settings, text, source, datetime.now(UTC))
+    report = done.report
+    console.print(f"Imported or updated {report.changed} subscribers.")
+    if report.pending:
+        console.print(
+            f"{len(report.pending)} new without proof of opt-in (status confirmed, consent_at "
+            f"and consent_source) are pending: {done.confirmations_sent} confirmation emails "
+            "sent; they get newsletters once they confirm.",
+            soft_wrap=True,
+        )
+    for address, why in done.not_sent:
+        errors.print(f"Confirmation email to {address} not sent: {why}", soft_wrap=True)
+    if report.suppressed:
+        console.print(
+            f"Skipped {report.suppressed} on the suppression list (erased, opted out, "
+            "bounced or complained): they are never added again.",
+            soft_wrap=True,
+        )
 
 
 @subscribers_app.command("export")
