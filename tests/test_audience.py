@@ -436,3 +436,24 @@ def test_a_dsn_and_an_arf_posted_to_the_app_mark_their_addresses(
     send_all(prepare_send(finding_issue(alpha), settings, NOW), settings, NOW)
     mailed = [p.read_bytes() for p in settings.paths.outbox.rglob("*.eml")]
     assert len(mailed) == 1 and b"busy@example.com" in mailed[0]
+
+
+def test_a_newsletter_send_skips_a_suppressed_address_even_if_its_row_says_confirmed(
+    audience_project: Path,
+) -> None:
+    """A journalist who opted out of pitches and also subscribed: the suppression list wins."""
+    settings = settings_of(audience_project)
+    store = SubscriberStore(settings.paths.subscribers)
+    confirmed(store, "ama@example.com")
+    confirmed(store, "keep@example.com")
+    suppressions_for(settings).add("ama@example.com", "opted-out", NOW)
+    alpha = load_catalog(settings)["alpha-cocoa-prices"]
+    report = send_all(prepare_send(finding_issue(alpha), settings, NOW), settings, NOW)
+    assert report.sent == 1
+    mailed = [p.read_bytes() for p in settings.paths.outbox.rglob("*.eml")]
+    assert len(mailed) == 1 and b"keep@example.com" in mailed[0]
+    with sqlite3.connect(settings.paths.ledger) as connection:
+        row = connection.execute(
+            "SELECT state, detail FROM send_recipients WHERE email = 'ama@example.com'"
+        ).fetchone()
+    assert row == ("skipped", "suppressed")
