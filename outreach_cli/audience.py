@@ -7,12 +7,27 @@ added to the same group by ``register``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
-from outreach_cli.main import ConfigOption, _settings, console, on_failure
+from outreach.config import Settings, load_settings
+
+console = Console(highlight=False, markup=False)
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Configuration file (default: ./outreach.toml or $OUTREACH_CONFIG)."
+    ),
+]
+"""The same option as ``outreach_cli.main``'s (this module is imported by it, not back)."""
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config)
 
 
 def subscribers_find(
@@ -69,6 +84,7 @@ def subscribers_erase(
     """Erase an address from every store and never mail it again (kept as a hashed id)."""
     from outreach.audience import erase
     from outreach.audit import command_line_actor
+    from outreach_cli.main import on_failure  # at run time: main imports this module
 
     on_failure(ctx, "Nothing was erased. ")
     settings = _settings(config)
