@@ -11,6 +11,8 @@ sure the removed text is overwritten in the files too, not only unreachable.
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,11 +86,14 @@ def find(settings: Settings, text: str) -> list[Subscriber]:
 
 
 def _journalist_listed(settings: Settings, email: str) -> Path | None:
+    """The journalist list, when one of its rows has this address (read leniently: the
+    list may have mistakes the release reports elsewhere)."""
     path = settings.paths.press / "journalists.csv"
     try:
-        listed = email in path.read_text(encoding="utf-8").lower()
-    except (OSError, UnicodeDecodeError):
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    except (OSError, UnicodeDecodeError, csv.Error):
         return None
+    listed = any((row.get("email") or "").strip().lower() == email for row in rows)
     return path if listed else None
 
 
