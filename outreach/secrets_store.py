@@ -24,7 +24,6 @@ RECIPIENT_KEY_VARIABLE = "OUTREACH_RECIPIENT_KEY"
 DKIM_KEY_VARIABLE = "OUTREACH_DKIM_PRIVATE_KEY"
 SMTP_PASSWORD_VARIABLE = "OUTREACH_SMTP_PASSWORD"
 REPORTS_TOKEN_VARIABLE = "OUTREACH_REPORTS_TOKEN"
-IMAP_PASSWORD_VARIABLE = "OUTREACH_IMAP_PASSWORD"
 PLATFORM_PASSWORD_VARIABLES = {"wordpress": "OUTREACH_WORDPRESS_APP_PASSWORD"}
 """Platform name -> the variable holding its credential."""
 
@@ -61,11 +60,6 @@ def reports_token(environ: Mapping[str, str] | None = None) -> str | None:
     """The token a mail service sends to post bounce and complaint reports to the web app
     (the webhook is off without it)."""
     return _environ(environ).get(REPORTS_TOKEN_VARIABLE) or None
-
-
-def imap_password(environ: Mapping[str, str] | None = None) -> str | None:
-    """The password of the mailbox that receives bounce and complaint reports."""
-    return _environ(environ).get(IMAP_PASSWORD_VARIABLE) or None
 
 
 def smtp_password(given: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
