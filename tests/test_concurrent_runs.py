@@ -254,8 +254,8 @@ def test_two_releases_at_once_pitch_and_mail_everyone_once(
 def test_two_newsletter_sends_at_once_mail_each_subscriber_once(
     project: Path, inbox: Inbox, runs: list[Run]
 ) -> None:
-    """On embedded defaults: each run starts its own temporary Prefect server (Prefect's
-    home cannot be shared by two at once, so each has its own)."""
+    """On embedded defaults: the runs send directly, without Prefect (each keeps its own
+    Prefect home all the same, as it would if a command started a temporary server)."""
     env = project_env(project, inbox, None)
     state = load_settings(project / "outreach.toml", environ=env).paths.state
     sending = "sending newsletter:beta-cotton-traceability"
