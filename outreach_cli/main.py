@@ -127,6 +127,10 @@ def _print_report(report: ReleaseReport, settings: Settings) -> None:
             channel, finding_id, ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
         )
     console.print(table)
+    if report.dry_run:  # every file that would change, by platform
+        for receipt in report.changed:
+            where = receipt.url or f"{receipt.platform}: {receipt.item}"
+            console.print(f"  would be {receipt.action}: {where}", markup=False, soft_wrap=True)
     console.print(report.summary(), markup=False, soft_wrap=True)
     console.print(f"Site folder: {settings.paths.public}")
 
@@ -406,6 +410,10 @@ def newsletter_send(
         summary = runs.send_newsletter(settings, ids, digest, str(config) if config else None)
     console.print(summary, soft_wrap=True)
 
+
+from outreach_cli.preview import preview  # noqa: E402 (a command in its own module)
+
+app.command()(preview)
 
 if __name__ == "__main__":
     app(prog_name="outreach")
