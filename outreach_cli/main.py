@@ -282,7 +282,8 @@ app.add_typer(platforms_app, name="platforms")
 
 @platforms_app.command("check")
 def platforms_check(config: ConfigOption = None) -> None:
-    """Reach every configured platform with its credentials and say what works and what not."""
+    """Reach every configured platform and the mail server with their credentials, check the
+    DKIM key, and say what works and what not."""
     from outreach.platforms.registry import configured_platforms, make_platform
 
     settings = _settings(config)
@@ -297,6 +298,11 @@ def platforms_check(config: ConfigOption = None) -> None:
         console.print(line, markup=False, soft_wrap=True)
     if not names:
         console.print("No channel pushes to any platform.")
+    from outreach.mail_check import mail_checks
+
+    for works, text in mail_checks(settings):
+        failed = failed or not works
+        console.print(f"{'ok ' if works else 'FAIL'} {text}", markup=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
