@@ -16,11 +16,10 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
 from flows.common import flow_settings, notify_failure, run_clock, smtp_relay, worth_retrying
-from outreach.campaign import PreparedSend, prepare_send, send_batch
+from outreach.campaign import PreparedSend, deliver, issue_to_send, prepare_send, send_batch
 from outreach.config import Settings
-from outreach.mail_errors import SenderFailure
-from outreach.newsletter import Issue, digest_issue, finding_issue
-from outreach.release import ReleaseError, load_catalog, resolve_ids
+from outreach.newsletter import Issue, digest_issue
+from outreach.release import load_catalog, resolve_ids
 from outreach.sending import SendLog, SendReport
 from outreach.templating import long_date
 
@@ -47,49 +46,21 @@ def send_one_batch(
 
 
 def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
+    """The issue to every pending recipient, each batch a retried task, with a progress
+    artifact; the summary is the core's (``outreach.campaign.deliver``)."""
     logger = get_run_logger()
     prepared = prepare(issue, settings, now)
     if prepared.warning:
         logger.warning(f"Newsletter '{issue.key}': {prepared.warning}")
-    log = SendLog(settings.paths.ledger)
-    total = log.counts(prepared.send_id).total
     artifact = create_progress_artifact(progress=0.0, description=f"Sending {issue.key}")
-    sent = bounced = deferred = 0
-    held: dict[str, str] = {}
-    try:
-        for batch in prepared.batches(settings):
-            report = send_one_batch(prepared, batch, settings, now)
-            sent, bounced, deferred = (
-                sent + report.sent,
-                bounced + len(report.bounced),
-                deferred + len(report.deferred),
-            )
-            held.update(report.held)
-            counts = log.counts(prepared.send_id)
-            done = counts.total - counts.pending
-            update_progress_artifact(
-                artifact_id=artifact, progress=round(100 * done / max(total, 1), 1)
-            )
-            if report.deferred:
-                break  # the server is refusing for now: the next run resumes
-    except SenderFailure as exc:
-        counts = log.counts(prepared.send_id)
-        raise type(exc)(  # the same kind: a transient failure stays retryable
-            f"Newsletter '{issue.key}' stopped: {exc}. {counts.sent} of {counts.total} sent so "
-            f"far; {counts.pending} still pending and none of them marked bounced: a re-run "
-            "after the fix resumes the send."
-        ) from exc
-    update_progress_artifact(artifact_id=artifact, progress=100.0)
-    resumed = "" if prepared.newly_frozen else " (resumed)"
-    summary = (
-        f"Newsletter '{issue.key}'{resumed}: {sent} sent, {bounced} bounced, {deferred} deferred "
-        f"to a later run, of {total} recipients."
-    )
-    if held:
-        reasons = sorted(set(held.values()))
-        summary += f" {len(held)} held for a later run: {'; '.join(reasons)}."
-    if prepared.warning:
-        summary += f" Warning: {prepared.warning}."
+
+    def progress(fraction: float) -> None:
+        update_progress_artifact(artifact_id=artifact, progress=round(100 * fraction, 1))
+
+    def send(prepared: PreparedSend, batch: list[str]) -> SendReport:
+        return send_one_batch(prepared, batch, settings, now)
+
+    summary = deliver(prepared, settings, send, progress)
     logger.info(summary)
     return summary
 
@@ -105,16 +76,7 @@ def send_newsletter(
     moment = run_clock()  # never a parameter: see flows.common.clock
     catalog = load_catalog(settings)
     ids = resolve_ids(catalog, finding_ids)
-    findings = [catalog[i] for i in ids]
-    held = [f.id for f in findings if not f.is_public(moment)]
-    if held:
-        raise ReleaseError(f"not public yet, so not sent: {', '.join(held)}")
-    if digest_title:
-        issue = digest_issue(findings, digest_title)
-    elif len(findings) == 1:
-        issue = finding_issue(findings[0])
-    else:
-        raise ReleaseError("several findings need a digest_title: they go out as one digest")
+    issue = issue_to_send([catalog[i] for i in ids], digest_title, moment)
     return send_issue(issue, settings, moment)
 
 

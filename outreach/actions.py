@@ -100,12 +100,16 @@ class PitchFindings:
         for finding in self.findings:
             plan, _, _ = pitch_plan_for(finding, settings, ledger, now)
             if not plan.pitches:
-                notes.append(f"Pitches for '{finding.id}': no journalist left to pitch.")
+                already = plan.already_pitched
+                count = f" ({len(already)} already pitched)" if already else ""
+                notes.append(f"Pitches for '{finding.id}': no journalist left to pitch{count}.")
                 continue
             outcome = send_pitches(plan, settings, ledger, now)
+            meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
+            by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
             notes.append(
                 f"Pitched '{finding.id}' to {len(outcome.sent)} journalist(s) via "
-                f"{settings.mail.platform}."
+                f"{settings.mail.platform}{by_other}."
             )
             notes.extend(
                 f"Not pitched: {email} ({reason}); correct press/journalists.csv and release "
@@ -126,18 +130,12 @@ class SendIssue:
         return f"Newsletter '{self.finding.id}' awaits approval; nothing sent."
 
     def run(self, context: ActionContext) -> list[str]:
-        from outreach.campaign import prepare_send, send_all
+        from outreach.campaign import deliver, prepare_send, send_batch
         from outreach.newsletter import finding_issue
 
-        issue = finding_issue(self.finding)
-        prepared = prepare_send(issue, context.settings, context.now)
-        report = send_all(prepared, context.settings, context.now)
-        resumed = "" if prepared.newly_frozen else " (resumed)"
-        return [
-            f"Newsletter '{issue.key}'{resumed}: {report.sent} sent, {len(report.bounced)} "
-            f"bounced, {len(report.deferred)} deferred to a later run, of "
-            f"{prepared.pending_count} pending recipients."
-        ]
+        settings, now = context.settings, context.now
+        prepared = prepare_send(finding_issue(self.finding), settings, now)
+        return [deliver(prepared, settings, lambda p, b: send_batch(p, b, settings, now))]
 
 
 def run_gated(action: Action, context: ActionContext) -> list[str]:

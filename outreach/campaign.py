@@ -6,11 +6,12 @@ resumes it: recipients frozen at the first run, only those still pending are sen
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from outreach.config import Settings
+from outreach.finding import Finding
 from outreach.locks import Notice, hold
 from outreach.mail_errors import SenderFailure
 from outreach.mail_transport import RelayHooks, mail_transport
@@ -18,6 +19,8 @@ from outreach.newsletter import (
     Issue,
     MessageFactory,
     RenderedIssue,
+    digest_issue,
+    finding_issue,
     render_issue,
     unsubscribe_warning,
 )
@@ -50,6 +53,21 @@ class PreparedSend:
         return log.pending_batches(self.send_id, settings.newsletter.batch_size)
 
 
+def issue_to_send(findings: Sequence[Finding], digest_title: str | None, now: datetime) -> Issue:
+    """The issue ``outreach newsletter send`` and the send-newsletter flow send: one finding,
+    or several as a digest titled ``digest_title``; refused while any is not public yet."""
+    from outreach.release_steps import ReleaseError
+
+    held = [f.id for f in findings if not f.is_public(now)]
+    if held:
+        raise ReleaseError(f"not public yet, so not sent: {', '.join(held)}")
+    if digest_title:
+        return digest_issue(findings, digest_title)
+    if len(findings) == 1:
+        return finding_issue(findings[0])
+    raise ReleaseError("several findings need a digest_title: they go out as one digest")
+
+
 def prepare_send(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
     """Render the issue and freeze its recipients (only the first time: later runs resume).
 
@@ -77,6 +95,57 @@ def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendR
         if report.deferred:
             break  # the server is refusing for now: leave the rest for the next run
     return total
+
+
+BatchSender = Callable[[PreparedSend, list[str]], SendReport]
+"""Sends one batch of recipients: ``send_batch`` here, a retried task in the flow."""
+
+
+def deliver(
+    prepared: PreparedSend,
+    settings: Settings,
+    send: BatchSender,
+    progress: Callable[[float], None] | None = None,
+) -> str:
+    """Send every pending recipient batch after batch with ``send`` and say what happened, in
+    the one summary every caller prints (the CLI on embedded defaults, the flow on a server).
+
+    A failure of the sending side stops the send with how far it got: a re-run resumes."""
+    log = SendLog(settings.paths.ledger)
+    total = log.counts(prepared.send_id).total
+    sent = bounced = deferred = 0
+    held: dict[str, str] = {}
+    key = prepared.rendered.issue.key
+    try:
+        for batch in prepared.batches(settings):
+            report = send(prepared, batch)
+            sent, bounced = sent + report.sent, bounced + len(report.bounced)
+            deferred += len(report.deferred)
+            held.update(report.held)
+            if progress is not None:
+                counts = log.counts(prepared.send_id)
+                progress((counts.total - counts.pending) / max(total, 1))
+            if report.deferred:
+                break  # the server is refusing for now: the next run resumes
+    except SenderFailure as exc:
+        counts = log.counts(prepared.send_id)
+        raise type(exc)(  # the same kind: a transient failure stays retryable
+            f"Newsletter '{key}' stopped: {exc}. {counts.sent} of {counts.total} sent so "
+            f"far; {counts.pending} still pending and none of them marked bounced: a re-run "
+            "after the fix resumes the send."
+        ) from exc
+    if progress is not None:
+        progress(1.0)
+    resumed = "" if prepared.newly_frozen else " (resumed)"
+    summary = (
+        f"Newsletter '{key}'{resumed}: {sent} sent, {bounced} bounced, {deferred} deferred "
+        f"to a later run, of {total} recipients."
+    )
+    if held:
+        summary += f" {len(held)} held for a later run: {'; '.join(sorted(set(held.values())))}."
+    if prepared.warning:
+        summary += f" Warning: {prepared.warning}."
+    return summary
 
 
 def send_batch(

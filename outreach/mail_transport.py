@@ -106,6 +106,11 @@ class MailTransport(Protocol):
 
     def close(self) -> None: ...
 
+    def check(self) -> str:
+        """Reach the transport as a send would, sending nothing; say what works (raises
+        SenderFailure or MailTransient naming the fix)."""
+        ...
+
     def __enter__(self) -> MailTransport: ...
 
     def __exit__(self, *exc: object) -> None: ...
@@ -164,6 +169,9 @@ class OutboxTransport(_Closing):
 
     def __init__(self, root: Path):
         self.root = root
+
+    def check(self) -> str:
+        return f"messages are written to {self.root}; nothing leaves this machine"
 
     def send(
         self,
@@ -415,6 +423,25 @@ class SmtpTransport(_Closing):
             raise transient_failure(connect_error, self.target.host, self.target.port)
         reason = _transient_reason(last) if last is not None else "not accepted"
         return Outcome(recipient, "deferred", f"try again later ({reason})"), smtp
+
+    def check(self) -> str:
+        """Connect, secure and log in as a send would, then NOOP: the relay takes these
+        credentials. Nothing is sent; the password never appears in what is said."""
+        target = self.target
+        try:
+            smtp = open_connection(target)
+            try:
+                code, reply = smtp.noop()
+            finally:
+                _quit(smtp)
+        except (smtplib.SMTPException, OSError) as exc:  # open_connection's retryable ones
+            raise transient_failure(exc, target.host, target.port) from None
+        if code != 250:
+            raise transient_failure(
+                smtplib.SMTPResponseException(code, reply), target.host, target.port
+            )
+        login = f"logged in as {target.username}" if target.username else "no login configured"
+        return f"{target.host}:{target.port} ({target.security}): {login}, NOOP {code}"
 
     def close(self) -> None:
         """Say goodbye on every idle connection (those in use close when their send ends),

@@ -22,6 +22,7 @@ from outreach.channels import get_channel
 from outreach.config import Settings
 from outreach.kinds import FINDING, Kind, get_kind, known_kinds
 from outreach.ledger import Ledger
+from outreach.preview import describe_action
 from outreach.release_steps import (
     ChannelPlan,
     ChannelSite,
@@ -138,17 +139,19 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
             publish([plan], site_wide=True)
             del plan
 
-    # 7. After publishing: each channel's hook returns actions; the runner executes them.
+    # 7. After publishing: each channel's hook returns actions; the runner executes them (the
+    # preview runner renders the emails they would send); a dry run says whom they would reach.
     held = [hold for part in parts for hold in part.view.held]
     notes: list[str] = []
-    if not request.dry_run and not request.preview:
-        context = ActionContext(settings, now, request.approvals)
-        for part in parts:
-            hook = HookContext(
-                settings, _receipts_of(part, receipts), part.view.ready, request.rebuild
-            )
-            for action in get_channel(part.view.channel).after_publish(hook):
+    context = ActionContext(settings, now, request.approvals)
+    for part in parts:
+        hook = HookContext(settings, _receipts_of(part, receipts), part.view.ready, request.rebuild)
+        for action in get_channel(part.view.channel).after_publish(hook):
+            if request.dry_run and not request.preview:
+                notes += describe_action(action, context)
+            else:
                 notes += runner.act(action, context)
+    if not request.dry_run and not request.preview:
         notes += runner.after_release(held, request)
     return ReleaseReport(receipts, held, request.dry_run, notes)
 

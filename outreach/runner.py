@@ -19,6 +19,7 @@ from outreach.ledger import Ledger
 from outreach.platforms.base import Platform
 from outreach.platforms.registry import make_platform
 from outreach.platforms.static import StaticSite
+from outreach.preview import EmailPreview, render_action
 from outreach.release_steps import ChannelPlan, Held, open_platforms, publish_stage
 from outreach.request import ReleaseRequest
 from outreach.vocabulary import Receipt
@@ -112,7 +113,12 @@ class PlainRunner:
 
 class PreviewRunner(PlainRunner):
     """The release sequence into the build folder for review: files written as rendered,
-    no platform, ledger or outside world touched."""
+    and the emails the actions would send written as previews (``emails``); no platform,
+    ledger or outside world touched."""
+
+    def __init__(self, secrets: Mapping[str, str] | None = None) -> None:
+        super().__init__(secrets)
+        self.emails: list[EmailPreview] = []
 
     def publish(
         self,
@@ -136,4 +142,6 @@ class PreviewRunner(PlainRunner):
         return receipts
 
     def act(self, action: Action, context: ActionContext) -> list[str]:
-        return []
+        previews = render_action(action, context, context.settings.paths.build)
+        self.emails += previews
+        return [f"Preview ({p.kind} to {p.recipient}): {p.html_path}" for p in previews]

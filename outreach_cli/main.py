@@ -1,9 +1,10 @@
 """The ``outreach`` command: check, build, release, rebuild and serve.
 
-``release`` and ``rebuild`` run the same Prefect flows the team triggers from the UI; findings
-are validated first, without Prefect, so mistakes are reported in a second. Every expected
-failure is an ``OutreachError``, turned into a message and an exit code in one place
-(``Commands.invoke``): no traceback reaches the user.
+``release``, ``rebuild`` and ``newsletter send`` run the Prefect flows the team triggers from
+the UI when a Prefect server is configured, and the same core sequence directly without one
+(``outreach_cli.runs``); findings are validated first, so mistakes are reported in a second.
+Every expected failure is an ``OutreachError``, turned into a message and an exit code in one
+place (``Commands.invoke``): no traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ def _print_report(report: ReleaseReport, settings: Settings) -> None:
             channel, finding_id, ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
         )
     console.print(table)
+    if report.dry_run:  # every file that would change, by platform
+        for receipt in report.changed:
+            where = receipt.url or f"{receipt.platform}: {receipt.item}"
+            console.print(f"  would be {receipt.action}: {where}", markup=False, soft_wrap=True)
     console.print(report.summary(), markup=False, soft_wrap=True)
     console.print(f"Site folder: {settings.paths.public}")
 
@@ -209,7 +214,7 @@ def release(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Release findings through the Prefect release flow."""
+    """Release findings (through the release flow on a Prefect server; directly without one)."""
     if bool(finding_ids) == all_findings:
         errors.print("Give finding ids or --all (not both).")
         raise typer.Exit(2)
@@ -219,17 +224,13 @@ def release(
     ids = resolve_ids(catalog, None if all_findings else finding_ids)
     resolve_channels(settings, channel, need_secrets=False)
 
-    from flows.release import release_finding, release_findings
-
-    quiet_expected_tracebacks()
+    from outreach_cli import runs
 
     config_arg = str(config) if config else None
     with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
-        decision = True if approve else None
-        if len(ids) == 1:
-            report = release_finding(ids[0], channel, dry_run, config_arg, approve_pitches=decision)
-        else:
-            report = release_findings(ids, channel, dry_run, config_arg, approve_pitches=decision)
+        report = runs.release(
+            settings, ids, channel, dry_run, runs.approvals_for(approve), config_arg
+        )
     _print_report(report, settings)
 
 
@@ -239,12 +240,10 @@ def rebuild(ctx: typer.Context, config: ConfigOption = None) -> None:
     on_failure(ctx, NOTHING_PUBLISHED, RESUME)
     settings = _settings(config)
     load_catalog(settings)
-    from flows.release import rebuild_site
-
-    quiet_expected_tracebacks()
+    from outreach_cli import runs
 
     with console.status("Rebuilding the site…"):
-        report = rebuild_site(None, str(config) if config else None)
+        report = runs.rebuild(settings, str(config) if config else None)
     _print_report(report, settings)
 
 
@@ -283,7 +282,8 @@ app.add_typer(platforms_app, name="platforms")
 
 @platforms_app.command("check")
 def platforms_check(config: ConfigOption = None) -> None:
-    """Reach every configured platform with its credentials and say what works and what not."""
+    """Reach every configured platform and the mail server with their credentials, check the
+    DKIM key, and say what works and what not."""
     from outreach.platforms.registry import configured_platforms, make_platform
 
     settings = _settings(config)
@@ -298,6 +298,11 @@ def platforms_check(config: ConfigOption = None) -> None:
         console.print(line, markup=False, soft_wrap=True)
     if not names:
         console.print("No channel pushes to any platform.")
+    from outreach.mail_check import mail_checks
+
+    for works, text in mail_checks(settings):
+        failed = failed or not works
+        console.print(f"{'ok ' if works else 'FAIL'} {text}", markup=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
@@ -417,12 +422,10 @@ def newsletter_send(
     settings = _settings(config)
     catalog = load_catalog(settings)
     ids = resolve_ids(catalog, finding_ids)
-    from flows.newsletter import send_newsletter
-
-    quiet_expected_tracebacks()
     from outreach.campaign import send_id_for
     from outreach.newsletter import digest_issue, finding_issue
     from outreach.sending import SendLog
+    from outreach_cli import runs
 
     findings = [catalog[i] for i in ids]
     issue = digest_issue(findings, digest) if digest else finding_issue(findings[0])
@@ -437,9 +440,13 @@ def newsletter_send(
         )
         raise typer.Exit(1)
     with _send_progress(settings, send_id):
-        summary = send_newsletter(finding_ids, digest, str(config) if config else None)
+        summary = runs.send_newsletter(settings, ids, digest, str(config) if config else None)
     console.print(summary, soft_wrap=True)
 
+
+from outreach_cli.preview import preview  # noqa: E402 (a command in its own module)
+
+app.command()(preview)
 
 if __name__ == "__main__":
     app(prog_name="outreach")

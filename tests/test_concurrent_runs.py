@@ -254,8 +254,8 @@ def test_two_releases_at_once_pitch_and_mail_everyone_once(
 def test_two_newsletter_sends_at_once_mail_each_subscriber_once(
     project: Path, inbox: Inbox, runs: list[Run]
 ) -> None:
-    """On embedded defaults: each run starts its own temporary Prefect server (Prefect's
-    home cannot be shared by two at once, so each has its own)."""
+    """On embedded defaults: the runs send directly, without Prefect (each keeps its own
+    Prefect home all the same, as it would if a command started a temporary server)."""
     env = project_env(project, inbox, None)
     state = load_settings(project / "outreach.toml", environ=env).paths.state
     sending = "sending newsletter:beta-cotton-traceability"
@@ -298,3 +298,30 @@ def test_new_stores_opened_by_several_processes_at_once_all_open(tmp_path: Path)
             results = pool.starmap(_open_stores, [(str(folder), barrier)] * 6)
             failures += [result for result in results if result]
     assert failures == []
+
+
+def test_three_releases_at_once_on_embedded_defaults_all_succeed_without_a_traceback(
+    project: Path, inbox: Inbox, runs: list[Run]
+) -> None:
+    """Three ``outreach release`` commands at once, no Prefect server configured: each runs
+    the release directly (no temporary server to fight over), waits its turn at the state's
+    locks, says so in one line, and finishes; everyone is mailed once."""
+    env = project_env(project, inbox, None)
+    state = load_settings(project / "outreach.toml", environ=env).paths.state
+    publishing = "publishing to static"
+    args = ["release", "alpha-cocoa-prices", "--approve", "--config", "outreach.toml"]
+    args += ["-c", "blog", "-c", "press", "-c", "newsletter"]
+    with hold(state, publishing):
+        runs += [Run(args, project, env) for _ in range(3)]
+        for run in runs:  # all three validated and rendered, and wait to publish
+            run.wait_for(waiting_line(publishing))
+    codes = [run.finish() for run in runs]
+    outputs = "\n\n".join(run.output for run in runs)
+    assert codes == [0, 0, 0], outputs
+    assert "Traceback" not in outputs and "database is locked" not in outputs
+    assert "temporary server" not in outputs, "no run starts a Prefect server of its own"
+    assert (project / "public" / "blog" / "alpha-cocoa-prices" / "index.html").is_file()
+    pitches, newsletters = received(inbox, newsletter=False), received(inbox, newsletter=True)
+    assert sorted(newsletters.elements()) == sorted(FOOD), newsletters
+    assert pitches and set(pitches.values()) == {1}, pitches
+    assert sum(sent_by_each(runs, "alpha-cocoa-prices")) == len(FOOD)

@@ -1,0 +1,132 @@
+"""How a command runs a release, a rebuild or a newsletter send: through the Prefect flows on
+the team's server, or directly in this process on embedded defaults.
+
+Without a server, each flow would start a temporary Prefect server of its own: 7-20 s per
+command, and several commands at once fight over its database ("database is locked", then
+a timeout). That server has no scheduler and no UI anyone sees, so it adds nothing a
+command needs: on embedded defaults the command runs the same core sequence
+(``outreach.release.run_release``) with the plain runner, and never imports Prefect. The
+state's locks (``outreach.locks``) keep concurrent commands from doing anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from outreach.actions import PitchFindings, SendIssue
+from outreach.config import Settings
+from outreach.release import ReleaseReport, ReleaseRequest, load_catalog, resolve_ids, run_release
+from outreach.runner import PlainRunner
+
+Approvals = Mapping[str, bool | None]
+
+
+def approvals_for(approve_pitches: bool) -> dict[str, bool | None]:
+    """The decisions a command line gives a release, by gate: newsletter issues go out with
+    the release as configured; pitches are approved with ``--approve`` and otherwise wait."""
+    return {SendIssue.gate or "": True, PitchFindings.gate or "": True if approve_pitches else None}
+
+
+def prefect_server(environ: Mapping[str, str] | None = None) -> str | None:
+    """The team's Prefect server (its API address) if one is configured, else None.
+
+    Read the way Prefect reads it, without importing Prefect (a second of start-up):
+    PREFECT_API_URL in the environment, else in the active profile of
+    ``$PREFECT_HOME/profiles.toml`` (``prefect config set PREFECT_API_URL=...`` writes there).
+    """
+    env = os.environ if environ is None else environ
+    if "PREFECT_API_URL" in env:
+        return env["PREFECT_API_URL"].strip() or None
+    home = Path(env.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    path = Path(env.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    active = env.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    profile = profiles.get("profiles", {}).get(active, {})
+    url = profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
+    return str(url).strip() or None if url else None
+
+
+def show_notices() -> None:
+    """On the direct path, the core's warnings (a run waiting for another's lock, and for
+    whom) reach stderr as one plain line each, like the flows' log lines."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+
+
+def release(
+    settings: Settings,
+    ids: Sequence[str],
+    channels: Sequence[str] | None,
+    dry_run: bool,
+    approvals: Approvals,
+    config: str | None,
+) -> ReleaseReport:
+    """Release ``ids``: the release flow on a server, the same sequence here without one."""
+    if prefect_server():
+        from flows.release import release_finding, release_findings
+        from outreach_cli.main import quiet_expected_tracebacks
+
+        quiet_expected_tracebacks()
+        decision = approvals.get(PitchFindings.gate or "")
+        if len(ids) == 1:
+            return release_finding(ids[0], channels, dry_run, config, approve_pitches=decision)
+        return release_findings(list(ids), channels, dry_run, config, approve_pitches=decision)
+    show_notices()
+    request = ReleaseRequest(
+        settings,
+        datetime.now(UTC),
+        list(ids),
+        channels=channels,
+        dry_run=dry_run,
+        approvals=dict(approvals),
+        config=config,
+    )
+    return run_release(request, PlainRunner())
+
+
+def rebuild(settings: Settings, config: str | None) -> ReleaseReport:
+    """Re-render everything released: the rebuild flow on a server, directly without one."""
+    if prefect_server():
+        from flows.release import rebuild_site
+        from outreach_cli.main import quiet_expected_tracebacks
+
+        quiet_expected_tracebacks()
+        return rebuild_site(None, config)
+    show_notices()
+    request = ReleaseRequest(settings, datetime.now(UTC), None, rebuild=True, config=config)
+    return run_release(request, PlainRunner())
+
+
+def send_newsletter(
+    settings: Settings, finding_ids: Sequence[str], digest: str | None, config: str | None
+) -> str:
+    """Send a finding or a digest: the send-newsletter flow on a server, directly without one
+    (batch after batch, resuming a send begun before); returns the summary."""
+    if prefect_server():
+        from flows.newsletter import send_newsletter as flow
+        from outreach_cli.main import quiet_expected_tracebacks
+
+        quiet_expected_tracebacks()
+        return flow(list(finding_ids), digest, config)
+    from outreach.campaign import deliver, issue_to_send, prepare_send, send_batch
+
+    show_notices()
+    now = datetime.now(UTC)
+    catalog = load_catalog(settings)
+    issue = issue_to_send([catalog[i] for i in resolve_ids(catalog, finding_ids)], digest, now)
+    prepared = prepare_send(issue, settings, now)
+    if prepared.warning:
+        logging.getLogger(__name__).warning(f"Newsletter '{issue.key}': {prepared.warning}")
+    return deliver(prepared, settings, lambda p, batch: send_batch(p, batch, settings, now))
