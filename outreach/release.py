@@ -83,6 +83,8 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     catalogs = {
         name: runner.step("validate", get_kind(name).read, settings) for name in known_kinds()
     }
+    # Drafts are never released and never stop a release: their problems are warnings.
+    warnings = [w for catalog in catalogs.values() for w in getattr(catalog, "warnings", list)()]
     names = resolve_channels(settings, request.channels, runner.secrets())
     kinds = [get_kind(name) for name in (request.kinds or known_kinds())]
     chosen = _chosen(request, kinds, catalogs, names)
@@ -140,7 +142,7 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
 
     # 7. After publishing: each channel's hook returns actions; the runner executes them.
     held = [hold for part in parts for hold in part.view.held]
-    notes: list[str] = []
+    notes: list[str] = list(warnings)
     if not request.dry_run and not request.preview:
         context = ActionContext(settings, now, request.approvals)
         for part in parts:

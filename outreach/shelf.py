@@ -30,8 +30,9 @@ from outreach.finding import (
     text_sha256,
 )
 
-KEPT = ("id", "published", "embargo", "source_path")
-"""Fields kept in memory: what ordering, embargoes and error messages read for every finding."""
+KEPT = ("id", "published", "embargo", "source_path", "retraction")
+"""Fields kept in memory: what ordering, embargoes, retractions and error messages read for
+every finding."""
 RECENT = 64
 """Findings kept unpickled: an index page reads a few dozen, many times each."""
 
