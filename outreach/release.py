@@ -179,8 +179,8 @@ def _chosen(
                 for i in request.ids
                 if (i.split(":", 1)[0] if ":" in i else FINDING) == kind.name
             ]
-            if mine:
-                chosen[kind.name] = resolve_ids(catalog, mine, kind.name)
+            if mine:  # the kind's own catalog: it knows its drafts, to name them
+                chosen[kind.name] = resolve_ids(catalogs[kind.name], mine, kind.name)
     unknown = [i for i in request.ids or () if ":" in i and i.split(":", 1)[0] not in known_kinds()]
     if unknown and not request.rebuild:
         raise ReleaseError(

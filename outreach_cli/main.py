@@ -414,5 +414,7 @@ def newsletter_send(
     console.print(summary, soft_wrap=True)
 
 
+import outreach_cli.editorial  # noqa: E402, F401  (outreach retract)
+
 if __name__ == "__main__":
     app(prog_name="outreach")
