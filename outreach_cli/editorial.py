@@ -1,25 +1,33 @@
 """``outreach retract``: take a publication down everywhere it went, after approval.
 
-Registered on the main command group (one line at the end of ``outreach_cli.main``). The
-work is in ``outreach.retraction``; this module only reads the options and prints the notes.
+Registered on the main command group by ``outreach_cli.main`` (this module never imports
+it: no import cycle). The work is in ``outreach.retraction``; this module only reads the
+options and prints the notes.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from outreach.actions import ActionContext, run_gated
 from outreach.audit import AuditLog, command_line_actor
 from outreach.retraction import GATE, request_retraction
-from outreach_cli.main import NOTHING_PUBLISHED, RESUME, ConfigOption, app, console, on_failure
+
+console = Console(highlight=False, markup=False)
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Configuration file (default: ./outreach.toml or $OUTREACH_CONFIG)."
+    ),
+]
 
 
-@app.command()
 def retract(
-    ctx: typer.Context,
     finding_id: Annotated[str, typer.Argument(help="The id of the finding to retract.")],
     note: Annotated[
         str, typer.Option("--note", help="Why it is withdrawn: readers see this on its notice.")
@@ -34,7 +42,6 @@ def retract(
     Without --approve the request is recorded and waits for approval."""
     from outreach.config import load_settings
 
-    on_failure(ctx, NOTHING_PUBLISHED, RESUME)
     settings = load_settings(config)
     now = datetime.now(UTC)
     actor = command_line_actor()

@@ -29,6 +29,7 @@ from outreach.release import (
     resolve_channels,
     resolve_ids,
 )
+from outreach_cli import editorial
 
 console = Console(highlight=False, markup=False)
 errors = Console(stderr=True, highlight=False, markup=False)
@@ -414,7 +415,7 @@ def newsletter_send(
     console.print(summary, soft_wrap=True)
 
 
-import outreach_cli.editorial  # noqa: E402, F401  (outreach retract)
+app.command()(editorial.retract)
 
 if __name__ == "__main__":
     app(prog_name="outreach")
