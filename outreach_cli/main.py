@@ -29,7 +29,7 @@ from outreach.release import (
     resolve_channels,
     resolve_ids,
 )
-from outreach_cli import editorial
+from outreach_cli import calendar, editorial
 
 console = Console(highlight=False, markup=False)
 errors = Console(stderr=True, highlight=False, markup=False)
@@ -145,6 +145,10 @@ def check(config: ConfigOption = None) -> None:
         )
         table.add_row(finding.id, finding.published.isoformat(), ", ".join(finding.topics), status)
     console.print(table)
+    for draft in catalog.drafts.values():  # never released; their problems do not stop anything
+        console.print(f"Draft (not released): {draft.id} ({draft.file})", soft_wrap=True)
+    for warning in catalog.warnings():
+        errors.print(f"Warning: {warning}", style="yellow", soft_wrap=True)
 
 
 @app.command()
@@ -416,6 +420,7 @@ def newsletter_send(
 
 
 app.command()(editorial.retract)
+app.command()(calendar.calendar)
 
 if __name__ == "__main__":
     app(prog_name="outreach")

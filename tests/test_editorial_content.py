@@ -368,3 +368,67 @@ def test_a_retracted_findings_wordpress_post_goes_back_to_draft(
     assert post["status"] == "draft"
     assert RETRACTION_NOTE in BeautifulSoup(post["content"]["raw"], "html.parser").get_text()
     assert len(by_slug(wordpress)) == len(catalog), "no post duplicated or lost"
+
+
+# -- the calendar ------------------------------------------------------------------------------
+
+
+def future_finding(project: Path, published: str, embargo: str | None) -> None:
+    text = (project / "findings" / f"{BETA}.md").read_text(encoding="utf-8")
+    text = text.replace(f"id: {BETA}", "id: zeta-future")
+    start = text.index("\npublished:")
+    end = text.index("\n", start + 1)
+    dates = f"\npublished: {published}" + (f"\nembargo: {embargo}" if embargo else "")
+    text = text[:start] + dates + text[end:]
+    (project / "findings" / "zeta-future.md").write_text(text, encoding="utf-8")
+
+
+def test_the_calendar_lists_a_future_release_and_a_lift_in_the_teams_zone(project: Path) -> None:
+    from typer.testing import CliRunner
+
+    from outreach.config import load_settings
+    from outreach.schedule import upcoming
+    from outreach_cli.main import app
+
+    config = project / "outreach.toml"
+    config.write_text(
+        config.read_text().replace(
+            "posts_per_page = 2\n", 'posts_per_page = 2\ntimezone = "Europe/Berlin"\n'
+        )
+        + "\n[channels.newsletter]\nplatforms = []\n"
+    )
+    future_finding(project, "2099-03-01T09:00:00+00:00", None)
+    (project / "findings" / "delta-draft.md").write_text(DRAFT, encoding="utf-8")
+    settings = load_settings(config, environ={})
+
+    due = upcoming(load_catalog(settings), settings, NOW)
+    assert [(d.at.isoformat(), d.what, d.finding_id) for d in due] == [
+        ("2026-07-01T09:00:00+00:00", "embargo lift", GAMMA),
+        ("2026-07-01T09:00:00+00:00", "newsletter", GAMMA),
+        ("2099-03-01T09:00:00+00:00", "release", "zeta-future"),
+        ("2099-03-01T09:00:00+00:00", "newsletter", "zeta-future"),
+    ]
+
+    shown = CliRunner().invoke(app, ["calendar", "--config", str(config)])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert "Scheduled (times in Europe/Berlin, then UTC):" in lines
+    assert any(
+        line.startswith("Sun 1 Mar 2099 10:00 CET (2099-03-01 09:00 UTC)  release  zeta-future")
+        for line in lines
+    ), shown.output
+    assert "Drafts, not scheduled until 'status: ready': delta-draft" in lines
+
+
+def test_a_time_zone_that_does_not_exist_is_named_with_the_fix(project: Path) -> None:
+    from outreach.config import load_settings
+    from outreach.errors import OutreachError
+
+    config = project / "outreach.toml"
+    config.write_text(
+        config.read_text().replace(
+            "posts_per_page = 2\n", 'posts_per_page = 2\ntimezone = "Europe/Atlantis"\n'
+        )
+    )
+    with pytest.raises(OutreachError, match=r"timezone.*'Europe/Atlantis' is not a time zone name"):
+        load_settings(config, environ={})
