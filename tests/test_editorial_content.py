@@ -432,3 +432,34 @@ def test_a_time_zone_that_does_not_exist_is_named_with_the_fix(project: Path) ->
     )
     with pytest.raises(OutreachError, match=r"timezone.*'Europe/Atlantis' is not a time zone name"):
         load_settings(config, environ={})
+
+
+@pytest.mark.prefect
+def test_a_ready_finding_with_a_future_published_time_is_released_by_a_scheduled_run(
+    prefect_api: str, project: Path, flow_clock
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.release import lift_embargo, release_finding
+
+    future_finding(project, "2099-03-01T09:00:00+00:00", None)
+    config = str(project / "outreach.toml")
+    flow_clock(NOW)
+    lift_embargo.to_deployment(name="lift-embargo").apply()
+    report = release_finding("zeta-future", ["blog"], config=config, approve_pitches=False)
+    (note,) = [n for n in report.notes if n.startswith("Scheduled")]
+    assert note.startswith(
+        "Scheduled the public release of 'zeta-future' for 2099-03-01T09:00:00+00:00"
+    )
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(note.rsplit("(run ", 1)[1].rstrip(")."))
+    assert run.state.is_scheduled()
+    assert run.expected_start_time.isoformat().startswith("2099-03-01T09:00:00")
+    assert run.parameters["finding_id"] == "zeta-future"
+    public = project / "public" / "blog" / "zeta-future" / "index.html"
+    assert not public.exists(), "nothing public before its time"
+
+    flow_clock(datetime(2099, 3, 1, 9, tzinfo=UTC))  # the scheduled run acts at its time
+    lift_embargo(**run.parameters)
+    assert public.is_file(), "the scheduled run released it"
+    assert "zeta-future" in (project / "public" / "sitemap.xml").read_text()
