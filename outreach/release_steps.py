@@ -279,15 +279,20 @@ def newest_first(findings: Iterable[Finding]) -> list[Finding]:
 def ready_findings(
     channel_name: str, catalog: dict[str, Finding], ids: Sequence[str], now: datetime
 ) -> tuple[list[Finding], list[Held]]:
-    """Split ``ids`` into findings the channel may render now and those held by their dates."""
+    """Split ``ids`` into findings the channel may render now and those held by their dates.
+    A retraction goes out at once where the finding went (its notice replaces it)."""
     channel = get_channel(channel_name)
     ready: list[Finding] = []
     held: list[Held] = []
     for finding_id in ids:
         finding = catalog[finding_id]
-        # A retraction goes out at once: its notice replaces the finding wherever it went.
-        if channel.public and not finding.is_public(now) and finding.retraction is None:
-            held.append(Held(finding_id, channel_name, finding.public_from))
+        retraction = finding.retraction
+        # Retracted before it was ever public: nothing of it (not even a notice, which would
+        # name it) is shown on public channels, now or after its old lift time.
+        unseen = retraction is not None and retraction.at < finding.public_from
+        if channel.public and (unseen or not finding.is_public(now)):
+            if retraction is None:
+                held.append(Held(finding_id, channel_name, finding.public_from))
         else:
             ready.append(finding)
     return ready, held

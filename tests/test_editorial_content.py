@@ -463,3 +463,25 @@ def test_a_ready_finding_with_a_future_published_time_is_released_by_a_scheduled
     lift_embargo(**run.parameters)
     assert public.is_file(), "the scheduled run released it"
     assert "zeta-future" in (project / "public" / "sitemap.xml").read_text()
+
+
+def test_a_finding_retracted_under_embargo_never_appears_and_its_kit_goes(
+    project: Path, settings: Settings
+) -> None:
+    with_press_channels(project)
+    from outreach.config import load_settings
+
+    settings = load_settings(project / "outreach.toml", environ={})
+    release(settings, None, None, NOW)
+    kit = kit_folder(settings, GAMMA)
+    assert (kit / "release.html").is_file()
+
+    action = request_retraction(settings, GAMMA, RETRACTION_NOTE, NOW, "editor")
+    notes = run_gated(action, ActionContext(settings, NOW, {"retraction": True}))
+    assert not [p for p in kit.rglob("*") if p.is_file()], "the kit journalists had is gone"
+    assert not any("Held" in note for note in notes)
+    release(settings, None, None, datetime(2026, 7, 2, tzinfo=UTC))  # after the old lift
+    public = settings.paths.public
+    assert not (public / "blog" / GAMMA).exists()
+    assert not (public / "newsroom" / GAMMA).exists()
+    assert GAMMA not in (public / "sitemap.xml").read_text()
