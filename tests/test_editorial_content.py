@@ -485,3 +485,23 @@ def test_a_finding_retracted_under_embargo_never_appears_and_its_kit_goes(
     assert not (public / "blog" / GAMMA).exists()
     assert not (public / "newsroom" / GAMMA).exists()
     assert GAMMA not in (public / "sitemap.xml").read_text()
+
+
+def test_a_journalist_who_opted_out_after_the_pitch_gets_no_correction(
+    press_project: Path,  # noqa: F811 (the fixture)
+    inbox: Inbox,
+) -> None:
+    settings = smtp_settings(press_project, inbox)
+    release(settings, [ALPHA], None, NOW, approvals=PITCHES)
+    assert [r for _, r, _ in inbox.accepted] == [["ama@example.com"]]
+    journalists = settings.paths.press / "journalists.csv"
+    journalists.write_text(
+        journalists.read_text().replace(
+            "ama@example.com,Food Desk,food-agriculture,Ghana,yes,no",
+            "ama@example.com,Food Desk,food-agriculture,Ghana,yes,yes",
+        )
+    )
+    add_correction(settings.paths.findings, ALPHA, "2026-05-20T10:00:00+00:00", "A fix.")
+    report = release(settings, [ALPHA], None, NOW, approvals={"corrections": True})
+    assert len(inbox.accepted) == 1, "an opted-out journalist is not written to again"
+    assert not any("correction" in note.lower() for note in report.notes)

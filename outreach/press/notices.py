@@ -35,9 +35,29 @@ GATE = "corrections"
 
 
 def pitched(finding_id: str, settings: Settings, ledger: Ledger) -> list[str]:
-    """The addresses the finding was pitched to, in order (the ledger knows them)."""
+    """The addresses the finding was pitched to that may still be mailed, in order (the
+    ledger knows them). A journalist who has opted out (in the list, or on the suppression
+    list: erased, opted out, bounced, complained) gets no notice either; a pitch recorded
+    under an erased person's id instead of an address names nobody to write to."""
     items = ledger.items(finding_id, PITCH_CHANNEL, settings.mail.platform)
-    return sorted(item.removeprefix("pitch:") for item in items if item.startswith("pitch:"))
+    addresses = sorted(
+        item.removeprefix("pitch:") for item in items if item.startswith("pitch:") and "@" in item
+    )
+    listed = {j.email: j for j in load_journalists(settings.paths.press / "journalists.csv")}
+    addresses = [a for a in addresses if not (a in listed and listed[a].opted_out)]
+    return _not_suppressed(settings, addresses)
+
+
+def _not_suppressed(settings: Settings, addresses: list[str]) -> list[str]:
+    """``addresses`` without those on the suppression list, where the project has one
+    (``outreach.suppression``, built alongside this module: the import becomes plain once
+    both are in one tree)."""
+    try:
+        from outreach.suppression import suppressions_for  # type: ignore[import-not-found]
+    except ImportError:
+        return addresses
+    blocked = suppressions_for(settings).suppressed(addresses) if addresses else set()
+    return [a for a in addresses if a not in blocked]
 
 
 def correction_item(correction: Correction, email: str) -> str:
