@@ -445,24 +445,28 @@ def test_a_ready_finding_with_a_future_published_time_is_released_by_a_scheduled
     future_finding(project, "2099-03-01T09:00:00+00:00", None)
     config = str(project / "outreach.toml")
     flow_clock(NOW)
-    lift_embargo.to_deployment(name="lift-embargo").apply()
-    report = release_finding("zeta-future", ["blog"], config=config, approve_pitches=False)
-    (note,) = [n for n in report.notes if n.startswith("Scheduled")]
-    assert note.startswith(
-        "Scheduled the public release of 'zeta-future' for 2099-03-01T09:00:00+00:00"
-    )
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(note.rsplit("(run ", 1)[1].rstrip(")."))
-    assert run.state.is_scheduled()
-    assert run.expected_start_time.isoformat().startswith("2099-03-01T09:00:00")
-    assert run.parameters["finding_id"] == "zeta-future"
-    public = project / "public" / "blog" / "zeta-future" / "index.html"
-    assert not public.exists(), "nothing public before its time"
+    deployment = lift_embargo.to_deployment(name="lift-embargo").apply()
+    try:
+        report = release_finding("zeta-future", ["blog"], config=config, approve_pitches=False)
+        (note,) = [n for n in report.notes if n.startswith("Scheduled")]
+        assert note.startswith(
+            "Scheduled the public release of 'zeta-future' for 2099-03-01T09:00:00+00:00"
+        )
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(note.rsplit("(run ", 1)[1].rstrip(")."))
+        assert run.state.is_scheduled()
+        assert run.expected_start_time.isoformat().startswith("2099-03-01T09:00:00")
+        assert run.parameters["finding_id"] == "zeta-future"
+        public = project / "public" / "blog" / "zeta-future" / "index.html"
+        assert not public.exists(), "nothing public before its time"
 
-    flow_clock(datetime(2099, 3, 1, 9, tzinfo=UTC))  # the scheduled run acts at its time
-    lift_embargo(**run.parameters)
-    assert public.is_file(), "the scheduled run released it"
-    assert "zeta-future" in (project / "public" / "sitemap.xml").read_text()
+        flow_clock(datetime(2099, 3, 1, 9, tzinfo=UTC))  # the scheduled run acts at its time
+        lift_embargo(**run.parameters)
+        assert public.is_file(), "the scheduled run released it"
+        assert "zeta-future" in (project / "public" / "sitemap.xml").read_text()
+    finally:  # the harness is shared: later tests expect no lift deployment
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment)
 
 
 def test_a_finding_retracted_under_embargo_never_appears_and_its_kit_goes(
