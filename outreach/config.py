@@ -87,6 +87,23 @@ class SiteSettings(_Section):
     organisation: str = "Durable Supply Chains Programme"
     author: str = "Programme research team"
     posts_per_page: Annotated[int, Field(ge=1, le=100)] = 10
+    timezone: str = "UTC"
+    """The team's time zone (an IANA name such as 'Europe/London'): ``outreach calendar``
+    shows times in it, beside UTC."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{value}' is not a time zone name; write an IANA name such as "
+                "'Europe/London', 'Africa/Accra' or 'UTC'"
+            ) from None
+        return value
 
     @field_validator("base_url")
     @classmethod

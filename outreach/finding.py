@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -279,6 +279,39 @@ class PressAngle(_Strict):
     """Dateline city; defaults to the media contact's city."""
 
 
+class Correction(_Strict):
+    """A change to a released finding that readers and journalists are told about: the
+    notice "Updated <date>: <note>" on every page that carries the finding."""
+
+    date: AwareDatetime
+    note: Annotated[Line, Field(max_length=400)]
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_needs_time(cls, value: Any) -> Any:
+        return _needs_time(value)
+
+
+class Retraction(_Strict):
+    """A publication taken down (``outreach retract``): recorded in the ledger, never
+    written in front matter; the release passes it to rendering, which then shows only a
+    short notice at the finding's addresses."""
+
+    at: datetime
+    note: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+def _needs_time(value: Any) -> Any:
+    """YAML turns ``2026-03-04`` into a date; say plainly that a time and zone are needed."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        raise PydanticCustomError(
+            "outreach_date_only",
+            "'{value}' has no time or timezone; write e.g. '{value}T09:00:00+00:00'",
+            {"value": value.isoformat()},
+        )
+    return value
+
+
 def _topic(value: str) -> str:
     if value not in TOPICS_BY_SLUG:
         slugs = [topic.slug for topic in TOPICS]
@@ -313,8 +346,14 @@ class Finding(_Strict):
     episode: Episode | None = None
     headlines: Headlines | None = None
     press: PressAngle | None = None
+    status: Literal["draft", "ready"] = "ready"
+    """A draft is validated (its problems are warnings) but never published."""
+    correction: Annotated[list[Correction], Field(max_length=MAX_LIST_ITEMS)] = []
+    """Corrections in date order, each shown as an "Updated" notice (never a silent edit)."""
     body: Annotated[str, Field(min_length=1, max_length=MAX_BODY_CHARS)]
     source_path: str = ""
+    retraction: Retraction | None = None
+    """Set by the release from the ledger (``outreach retract``), never from front matter."""
 
     @field_validator("id")
     @classmethod
@@ -341,14 +380,26 @@ class Finding(_Strict):
     @field_validator("published", "embargo", "updated", mode="before")
     @classmethod
     def _dates_need_times(cls, value: Any) -> Any:
-        """YAML turns ``2026-03-04`` into a date; say plainly that a time and zone are needed."""
-        if isinstance(value, date) and not isinstance(value, datetime):
-            raise PydanticCustomError(
-                "outreach_date_only",
-                "'{value}' has no time or timezone; write e.g. '{value}T09:00:00+00:00'",
-                {"value": value.isoformat()},
-            )
-        return value
+        return _needs_time(value)
+
+    @field_validator("correction", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        """One correction may be written as a mapping; several as a list of them."""
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("correction")
+    @classmethod
+    def _corrections_in_order(cls, corrections: list[Correction]) -> list[Correction]:
+        for before, after in itertools.pairwise(corrections):
+            if after.date <= before.date:
+                raise PydanticCustomError(
+                    "outreach_correction_order",
+                    "the correction of {date} is not later than the one before it; list "
+                    "corrections oldest first, each with its own date",
+                    {"date": after.date.isoformat()},
+                )
+        return corrections
 
     @property
     def public_from(self) -> datetime:
@@ -362,8 +413,10 @@ class Finding(_Strict):
 
     @property
     def last_modified(self) -> datetime:
-        """When readers should consider the post last changed (feeds, sitemaps)."""
-        return max(self.updated or self.published, self.published)
+        """When readers should consider the post last changed (feeds, sitemaps): a
+        correction counts, so feed readers and crawlers see the change."""
+        latest = max(self.updated or self.published, self.published)
+        return max(latest, self.correction[-1].date) if self.correction else latest
 
     @property
     def key_stat(self) -> Stat:
@@ -449,6 +502,11 @@ FIELD_HINTS: dict[str, str] = {
     "press.consequence": "what changes for people, e.g. 'lose a tenth of each harvest'",
     "press.lead": "the release's opening sentence, at most 50 words",
     "press.city": "the dateline city, e.g. 'London'",
+    "status": "draft or ready (leave it out for ready)",
+    "correction": "a list of corrections, each with date and note",
+    "correction.date": "the date and time of the correction, e.g. '2026-03-04T09:00:00+00:00'",
+    "correction.note": "what changed, on one line, e.g. 'The yield figure was 38%, not 42%.'",
+    "retraction": "nothing: retractions are made with 'outreach retract', not in the file",
     "body": "the Markdown text of the post after the closing '---' line",
 }
 
@@ -461,6 +519,7 @@ KNOWN_FIELDS: dict[str, list[str]] = {
     "episode.chapters": list(Chapter.model_fields),
     "headlines": list(Headlines.model_fields),
     "press": list(PressAngle.model_fields),
+    "correction": list(Correction.model_fields),
 }
 
 
@@ -491,7 +550,9 @@ def _problem_from_error(file: str, error: Any) -> FindingProblem:
     elif kind == "extra_forbidden":
         parent = ".".join(key.split(".")[:-1])
         known = [
-            name for name in KNOWN_FIELDS.get(parent, []) if name not in ("body", "source_path")
+            name
+            for name in KNOWN_FIELDS.get(parent, [])
+            if name not in ("body", "source_path", "retraction")
         ]
         close = difflib.get_close_matches(key.split(".")[-1], known, n=1, cutoff=0.6)
         if close:
@@ -584,6 +645,17 @@ def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None
         raise FindingsInvalid(
             [FindingProblem(file, "front matter", "is not a mapping; write 'field: value' lines")]
         )
+    if "retraction" in data:
+        raise FindingsInvalid(
+            [
+                FindingProblem(
+                    file,
+                    "retraction",
+                    "is recorded by 'outreach retract ID --note TEXT', not written in the file; "
+                    "remove it",
+                )
+            ]
+        )
     data = {**data, "body": body, "source_path": file}
     try:
         return Finding.model_validate(data, context={"media_dir": media_dir})
@@ -592,15 +664,46 @@ def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None
         raise FindingsInvalid(problems) from None
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A finding whose front matter says ``status: draft``: validated, never published.
+    ``problems`` are what would stop it once it is ``ready`` (shown as warnings now)."""
+
+    id: str
+    file: str
+    problems: tuple[FindingProblem, ...] = ()
+
+    def warnings(self) -> list[str]:
+        return [f"Draft {p}" for p in self.problems]
+
+
+def declared_draft(path: Path) -> str | None:
+    """The id (or the file's stem) of a file whose front matter says ``status: draft``,
+    read leniently: a draft that does not validate must still be recognised as a draft."""
+    try:
+        parts = split_front_matter(path.read_text(encoding="utf-8"))
+        data = yaml.load(parts[0], Loader=SAFE_LOADER) if parts else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict) or data.get("status") != "draft":
+        return None
+    found = data.get("id")
+    return found if isinstance(found, str) and found.strip() else path.stem
+
+
 def read_findings(
     folder: Path,
     media_dir: Path | None,
     relative_to: Path | None = None,
     extra_checks: Callable[[Finding], list[FindingProblem]] | None = None,
     keep: Callable[[Finding, Path], Finding] | None = None,
+    drafts: dict[str, Draft] | None = None,
 ) -> list[Finding]:
-    """Read every ``*.md`` in ``folder`` (sorted), collecting all problems before raising.
+    """Read every ready ``*.md`` in ``folder`` (sorted), collecting all problems before
+    raising: one invalid ready finding stops everything (nothing half-checked goes out).
 
+    Drafts (``status: draft``, even in a file that does not validate) are left out of the
+    list and never raise: they go into ``drafts`` with their problems, as warnings.
     ``extra_checks`` runs on each finding that passed validation (the media checks use it);
     ``keep`` turns each valid finding and its file into what the list holds (the release
     keeps bodies on disk: ``outreach.shelf``).
@@ -608,6 +711,7 @@ def read_findings(
     findings: list[Finding] = []
     problems: list[FindingProblem] = []
     seen: dict[str, str] = {}
+    drafts = {} if drafts is None else drafts
     for path in sorted(folder.glob("*.md")):
         if path.name.lower() == "readme.md":
             continue
@@ -615,7 +719,15 @@ def read_findings(
         try:
             finding = read_finding(path, media_dir, shown_as=shown)
         except FindingsInvalid as exc:
-            problems.extend(exc.problems)
+            draft_id = declared_draft(path)
+            if draft_id is None:
+                problems.extend(exc.problems)
+            else:
+                drafts[draft_id] = Draft(draft_id, shown, tuple(exc.problems))
+            continue
+        if finding.status == "draft":
+            found = tuple(extra_checks(finding)) if extra_checks is not None else ()
+            drafts[finding.id] = Draft(finding.id, shown, found)
             continue
         if finding.id in seen:
             problems.append(

@@ -84,6 +84,8 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     catalogs = {
         name: runner.step("validate", get_kind(name).read, settings) for name in known_kinds()
     }
+    # Drafts are never released and never stop a release: their problems are warnings.
+    warnings = [w for catalog in catalogs.values() for w in getattr(catalog, "warnings", list)()]
     names = resolve_channels(settings, request.channels, runner.secrets())
     kinds = [get_kind(name) for name in (request.kinds or known_kinds())]
     chosen = _chosen(request, kinds, catalogs, names)
@@ -142,7 +144,7 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     # 7. After publishing: each channel's hook returns actions; the runner executes them (the
     # preview runner renders the emails they would send); a dry run says whom they would reach.
     held = [hold for part in parts for hold in part.view.held]
-    notes: list[str] = []
+    notes: list[str] = list(warnings)
     context = ActionContext(settings, now, request.approvals)
     for part in parts:
         hook = HookContext(settings, _receipts_of(part, receipts), part.view.ready, request.rebuild)
@@ -180,8 +182,8 @@ def _chosen(
                 for i in request.ids
                 if (i.split(":", 1)[0] if ":" in i else FINDING) == kind.name
             ]
-            if mine:
-                chosen[kind.name] = resolve_ids(catalog, mine, kind.name)
+            if mine:  # the kind's own catalog: it knows its drafts, to name them
+                chosen[kind.name] = resolve_ids(catalogs[kind.name], mine, kind.name)
     unknown = [i for i in request.ids or () if ":" in i and i.split(":", 1)[0] not in known_kinds()]
     if unknown and not request.rebuild:
         raise ReleaseError(

@@ -17,7 +17,7 @@ from outreach.channels import available_channels, get_channel
 from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.errors import OutreachError
-from outreach.finding import Finding, read_findings
+from outreach.finding import Draft, Finding, read_findings
 from outreach.ledger import Ledger
 from outreach.media_checks import media_problems
 from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receipt
@@ -112,20 +112,48 @@ class ReleaseReport:
 # -- validation ---------------------------------------------------------------
 
 
-def load_catalog(settings: Settings, shelved: bool = False) -> dict[str, Finding]:
-    """Every finding in the findings folder, validated; raises FindingsInvalid on any problem.
+class Catalog(dict[str, Finding]):
+    """The ready findings by id, and the drafts beside them (never released; their problems
+    are warnings)."""
+
+    drafts: dict[str, Draft]
+
+    def __init__(self, findings: Iterable[tuple[str, Finding]] = (), drafts=None) -> None:
+        super().__init__(findings)
+        self.drafts = dict(drafts or {})
+
+    def warnings(self) -> list[str]:
+        return [warning for draft in self.drafts.values() for warning in draft.warnings()]
+
+
+def load_catalog(settings: Settings, shelved: bool = False) -> Catalog:
+    """Every ready finding in the findings folder, validated; raises FindingsInvalid on any
+    problem of a ready one (drafts are set aside with theirs). Retracted findings carry their
+    retraction (state the ledger holds), so rendering shows the notice on every rebuild.
 
     ``shelved``: bodies stay on disk and are read back when rendered (the release's catalog,
     so memory does not grow with the size of the site)."""
+    from outreach.retraction import retractions
+
     media = settings.paths.media
+    taken_down = retractions(settings)
+    shelve = Shelf().shelve if shelved else None
+
+    def keep(finding: Finding, path) -> Finding:
+        if finding.id in taken_down:
+            finding = finding.model_copy(update={"retraction": taken_down[finding.id]})
+        return finding if shelve is None else shelve(finding, path)
+
+    drafts: dict[str, Draft] = {}
     findings = read_findings(
         settings.paths.findings,
         media,
         settings.root,
         extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
-        keep=Shelf().shelve if shelved else None,
+        keep=keep,
+        drafts=drafts,
     )
-    return {finding.id: finding for finding in findings}
+    return Catalog(((finding.id, finding) for finding in findings), drafts)
 
 
 def load_release_catalog(settings: Settings) -> dict[str, Finding]:
@@ -140,6 +168,21 @@ def resolve_ids(
     if ids is None:
         return sorted(catalog)
     wanted = list(dict.fromkeys(ids))
+    drafts: Mapping[str, Draft] = getattr(catalog, "drafts", {})
+    in_draft = [drafts[i] for i in wanted if i not in catalog and i in drafts]
+    if in_draft:
+        raise ReleaseError(
+            "; ".join(
+                f"'{draft.id}' is a draft ({draft.file} says 'status: draft'): it is never "
+                "released; set 'status: ready' (or remove the line) when it is ready"
+                + (
+                    f", and fix its {len(draft.problems)} problem(s) first"
+                    if draft.problems
+                    else ""
+                )
+                for draft in in_draft
+            )
+        )
     unknown = [finding_id for finding_id in wanted if finding_id not in catalog]
     if unknown:
         raise ReleaseError(
@@ -236,14 +279,20 @@ def newest_first(findings: Iterable[Finding]) -> list[Finding]:
 def ready_findings(
     channel_name: str, catalog: dict[str, Finding], ids: Sequence[str], now: datetime
 ) -> tuple[list[Finding], list[Held]]:
-    """Split ``ids`` into findings the channel may render now and those held by their dates."""
+    """Split ``ids`` into findings the channel may render now and those held by their dates.
+    A retraction goes out at once where the finding went (its notice replaces it)."""
     channel = get_channel(channel_name)
     ready: list[Finding] = []
     held: list[Held] = []
     for finding_id in ids:
         finding = catalog[finding_id]
-        if channel.public and not finding.is_public(now):
-            held.append(Held(finding_id, channel_name, finding.public_from))
+        retraction = finding.retraction
+        # Retracted before it was ever public: nothing of it (not even a notice, which would
+        # name it) is shown on public channels, now or after its old lift time.
+        unseen = retraction is not None and retraction.at < finding.public_from
+        if channel.public and (unseen or not finding.is_public(now)):
+            if retraction is None:
+                held.append(Held(finding_id, channel_name, finding.public_from))
         else:
             ready.append(finding)
     return ready, held
@@ -316,7 +365,9 @@ def channel_site(
     ready, held = ready_findings(channel_name, catalog, ids, now)
     listed_ids = ({f.id for f in ready} | set(already_released)) & set(catalog)
     listed = newest_first(
-        catalog[i] for i in listed_ids if not channel.public or catalog[i].is_public(now)
+        catalog[i]
+        for i in listed_ids
+        if (not channel.public or catalog[i].is_public(now)) and catalog[i].retraction is None
     )
     inputs = inputs_digest(settings) if reuse is not None else ""
     # Whether a finding is public yet is an input too: a platform may show it differently

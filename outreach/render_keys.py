@@ -60,11 +60,19 @@ def media_signatures(finding: Finding, settings: Settings) -> list[str]:
     return signatures
 
 
+EDITORIAL_DEFAULTS: dict[str, object] = {"status": "ready", "correction": [], "retraction": None}
+
+
 def finding_key(
     channel: str, finding: Finding, settings: Settings, inputs: str, *extra: str
 ) -> str:
+    # Editorial fields left at their defaults stay out, so keys recorded before they existed
+    # still match (nothing is rendered again for an unchanged finding after an upgrade).
+    unset = {
+        name for name, default in EDITORIAL_DEFAULTS.items() if getattr(finding, name) == default
+    }
     parts = [
-        channel, inputs, finding.model_dump_json(exclude={"body"}), finding.body_sha256,
+        channel, inputs, finding.model_dump_json(exclude={"body", *unset}), finding.body_sha256,
         *media_signatures(finding, settings), *extra,
     ]  # fmt: skip
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

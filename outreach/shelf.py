@@ -49,10 +49,13 @@ class Shelf:
 
     def shelve(self, finding: Finding, path: Path) -> ShelvedFinding:
         """``finding`` (read from ``path``) with only its ``KEPT`` fields in memory."""
+        # A retraction is kept in memory too (few findings have one), so asking every
+        # finding whether it is retracted reads nothing back from the shelf.
+        kept = KEPT if finding.retraction is None else (*KEPT, "retraction")
         spooled = {
             name: value
             for name, value in finding.__dict__.items()
-            if name not in KEPT and name != "body"
+            if name not in kept and name != "body"
         }
         data = pickle.dumps(spooled, protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
@@ -64,11 +67,11 @@ class Shelf:
             frozenset(finding.model_fields_set), set(finding.model_fields_set)
         )
         shelved = ShelvedFinding.model_construct(
-            fields_set, **{name: finding.__dict__[name] for name in KEPT}
+            fields_set, **{name: finding.__dict__[name] for name in kept}
         )
         # Only the kept fields (not the defaults model_construct filled in), in a dict sized
         # for them.
-        object.__setattr__(shelved, "__dict__", {name: finding.__dict__[name] for name in KEPT})
+        object.__setattr__(shelved, "__dict__", {name: finding.__dict__[name] for name in kept})
         shelved._shelf = self
         shelved._place = (offset, len(data))
         shelved._path = str(path)
@@ -101,6 +104,8 @@ class ShelvedFinding(Finding):
     def __getattr__(self, name: str) -> Any:
         if name == "body":
             return self._read_body()
+        if name == "retraction":  # a retracted finding keeps its retraction in memory
+            return None
         if name in Finding.model_fields:
             return self._shelf.fields(self._place)[name]
         return super().__getattr__(name)

@@ -30,6 +30,7 @@ from outreach.release import (
     resolve_channels,
     resolve_ids,
 )
+from outreach_cli import calendar, editorial
 
 console = Console(highlight=False, markup=False)
 errors = Console(stderr=True, highlight=False, markup=False)
@@ -149,6 +150,10 @@ def check(config: ConfigOption = None) -> None:
         )
         table.add_row(finding.id, finding.published.isoformat(), ", ".join(finding.topics), status)
     console.print(table)
+    for draft in catalog.drafts.values():  # never released; their problems do not stop anything
+        console.print(f"Draft (not released): {draft.id} ({draft.file})", soft_wrap=True)
+    for warning in catalog.warnings():
+        errors.print(f"Warning: {warning}", style="yellow", soft_wrap=True)
 
 
 @app.command()
@@ -447,6 +452,8 @@ def newsletter_send(
 from outreach_cli.preview import preview  # noqa: E402 (a command in its own module)
 
 app.command()(preview)
+app.command()(editorial.retract)
+app.command()(calendar.calendar)
 
 if __name__ == "__main__":
     app(prog_name="outreach")

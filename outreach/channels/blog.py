@@ -19,6 +19,7 @@ from outreach.channels.base import BaseChannel, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown, scrollable_tables
+from outreach.notices import retraction_page
 from outreach.podcast.chapters import chapter_rows
 from outreach.podcast.transcript import read_transcript
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
@@ -69,6 +70,9 @@ class BlogChannel(BaseChannel):
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings
         base = post_path(finding.id)
+        if finding.retraction is not None:  # only the notice stays; the rest is removed
+            page = retraction_page(finding, site, site.url(base))
+            return [Deliverable(base + "index.html", page, finding.id)]
         image_source = settings.paths.media / finding.image.file
         image_bytes = image_source.read_bytes()
         with Image.open(io.BytesIO(image_bytes)) as picture:

@@ -28,7 +28,7 @@ class NewsletterChannel(BaseChannel):
         """Send each finding just made public to its topics' subscribers (not on a rebuild)."""
         if context.rebuild:
             return []
-        return [SendIssue(finding) for finding in context.released]
+        return [SendIssue(f) for f in context.released if f.retraction is None]
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         return []

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.finding import Finding
+from outreach.notices import retraction_page
 from outreach.press.assemble import load_press_data, release_for
 from outreach.share_image import draw_site_card, share_card, share_image_for
 from outreach.templating import environment
@@ -26,8 +27,11 @@ class NewsroomChannel(BaseChannel):
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings
-        release, _ = release_for(finding, settings, load_press_data(settings))
         base = newsroom_path(finding.id)
+        if finding.retraction is not None:  # only the notice stays; the rest is removed
+            page = retraction_page(finding, site, site.url(base))
+            return [Deliverable(base + "index.html", page, finding.id)]
+        release, _ = release_for(finding, settings, load_press_data(settings))
         stat = finding.key_stat
         card = share_card(
             release.headline,

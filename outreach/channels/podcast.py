@@ -110,7 +110,7 @@ class PodcastChannel(BaseChannel):
     # -- rendering -----------------------------------------------------------------
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
-        if finding.episode is None:
+        if finding.episode is None or finding.retraction is not None:
             return []
         return self._episode(finding, site).deliverables
 

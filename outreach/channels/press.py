@@ -34,6 +34,7 @@ from outreach.press.kit import (
     quotes_sheet,
     vcard,
 )
+from outreach.press.notices import editorial_notices
 from outreach.share_image import share_image_for
 from outreach.templating import environment
 from outreach.urls import KIT_FOLDER, PRESS_KITS, kit_zip_name
@@ -89,9 +90,15 @@ class PressChannel(BaseChannel):
         """Pitch the findings just released (not on a rebuild: nothing new to tell)."""
         if context.rebuild or not context.released:
             return []
-        return [PitchFindings(tuple(context.released))]
+        actions: list[Action] = []
+        live = tuple(f for f in context.released if f.retraction is None)
+        if live:
+            actions.append(PitchFindings(live))
+        return actions + editorial_notices(live, context.settings)
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        if finding.retraction is not None:  # the kit is taken down, every file of it
+            return []
         settings = site.settings
         data = load_press_data(settings)
         release, _ = release_for(finding, settings, data)

@@ -18,6 +18,7 @@ from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown
+from outreach.notices import retraction_post
 from outreach.podcast.chapters import chapter_rows
 from outreach.share_image import share_image_for
 from outreach.templating import environment
@@ -45,8 +46,11 @@ class WordPressChannel(BaseChannel):
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings
+        retracted = finding.retraction is not None
         content = (
-            environment(settings.paths.templates)
+            retraction_post(finding, site)
+            if retracted  # the post goes back to draft with only the notice in it
+            else environment(settings.paths.templates)
             .get_template(TEMPLATE)
             .render(
                 site=site,
@@ -64,7 +68,7 @@ class WordPressChannel(BaseChannel):
             "excerpt": escape(finding.summary, quote=False),
             "content": content,
             "date_gmt": finding.public_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-            "status": settings.wordpress.status,
+            "status": "draft" if retracted else settings.wordpress.status,
             "categories": [
                 {"slug": slug, "name": TOPICS_BY_SLUG[slug].name} for slug in finding.topics
             ],

@@ -29,6 +29,10 @@ from outreach.suppression import suppressions_for
 from outreach.tokens import make_token
 
 PITCH_CHANNEL = "press-pitch"
+NOTICE_CHANNEL = "press-notice"
+"""Ledger records of what each pitched journalist was told since: the embargo time their
+pitch (or the last notice) carried (``embargo:<email>``), the corrections sent to them."""
+NO_EMBARGO = "none"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,12 @@ class Pitch:
     journalist: Journalist
     message: EmailMessage
     text: str
+    item: str = ""
+    """The ledger item recording this message once sent (default ``pitch:<email>``)."""
+
+    @property
+    def ledger_item(self) -> str:
+        return self.item or f"pitch:{self.journalist.email}"
 
     @property
     def words(self) -> int:
@@ -48,6 +58,11 @@ class PitchPlan:
     pitches: list[Pitch] = field(default_factory=list)
     already_pitched: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    ledger_channel: str = PITCH_CHANNEL
+    """Where sent messages are recorded: pitches, or the notices that follow them."""
+    embargo: str | None = None
+    """The embargo time (ISO, or ``NO_EMBARGO``) the messages carry, recorded per journalist
+    so a later change of the embargo is noticed; None: not recorded."""
 
 
 def pitch_text(
@@ -142,7 +157,9 @@ def plan_pitches(
     journalists = load_journalists(settings.paths.press / "journalists.csv")
     chosen, skipped = match_journalists(finding, journalists, now)
     sent = set(ledger.items(finding.id, PITCH_CHANNEL, settings.mail.platform))
-    plan = PitchPlan(finding.id, skipped=[(j.email, why) for j, why in skipped])
+    plan = PitchPlan(
+        finding.id, skipped=[(j.email, why) for j, why in skipped], embargo=embargo_mark(finding)
+    )
     suppressions = suppressions_for(settings)
     blocked = suppressions.suppressed(j.email for j in chosen)
     secret = link_secret(settings)
@@ -192,29 +209,43 @@ def send_pitches(
     if not plan.pitches:
         return outcome
     with hold(settings.paths.state, f"pitching {plan.finding_id}", notice):
-        done = ledger.items(plan.finding_id, PITCH_CHANNEL, settings.mail.platform)
-        todo = [p for p in plan.pitches if f"pitch:{p.journalist.email}" not in done]
+        done = ledger.items(plan.finding_id, plan.ledger_channel, settings.mail.platform)
+        todo = [p for p in plan.pitches if p.ledger_item not in done]
         if not todo:
             return outcome
         with mail_transport(settings, relay=relay) as transport:
             for pitch in todo:
-                item = f"pitch:{pitch.journalist.email}"
-                key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
+                item = pitch.ledger_item
+                key = (
+                    f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
+                    if plan.ledger_channel == PITCH_CHANNEL
+                    else f"{plan.ledger_channel}:{plan.finding_id}:{item}"
+                )
                 sent = transport.send(pitch.message, pitch.journalist.email, key)
                 if not sent.sent:
                     outcome.not_sent.append((pitch.journalist.email, sent.detail))
                     continue
                 ledger.record(
                     plan.finding_id,
-                    PITCH_CHANNEL,
+                    plan.ledger_channel,
                     transport.name,
                     item,
                     pitch.message["Message-ID"],
                     None,
                     now,
                 )
+                if plan.embargo is not None:
+                    ledger.record(
+                        plan.finding_id, NOTICE_CHANNEL, transport.name,
+                        f"embargo:{pitch.journalist.email}", plan.embargo, None, now,
+                    )  # fmt: skip
                 outcome.sent.append(pitch.journalist.email)
     return outcome
+
+
+def embargo_mark(finding: Finding) -> str:
+    """The embargo time a message about ``finding`` carries, as recorded in the ledger."""
+    return finding.embargo.isoformat() if finding.embargo else NO_EMBARGO
 
 
 def pitch_plan_for(

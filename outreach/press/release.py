@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from email_validator import EmailNotValidError, validate_email
 
 from outreach.errors import RenderError
-from outreach.finding import Finding, Quote, Stat
+from outreach.finding import Correction, Finding, Quote, Stat
 from outreach.headlines import HeadlineChoice
 from outreach.markdown import render_markdown
 from outreach.press.style import ReleaseStyle
@@ -128,6 +128,8 @@ class PressRelease:
     organisation: str
     about: str
     contact: MediaContact
+    corrections: tuple[Correction, ...] = ()
+    """The finding's corrections, oldest first: each shown as an "Updated" notice."""
 
 
 def build_release(
@@ -162,4 +164,5 @@ def build_release(
         organisation=organisation,
         about=boilerplate,
         contact=contact,
+        corrections=tuple(finding.correction),
     )

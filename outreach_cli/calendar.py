@@ -1,0 +1,49 @@
+"""``outreach calendar``: what is scheduled, in the team's zone and in UTC.
+
+Registered on the main command group by ``outreach_cli.main`` (this module never imports it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from outreach.config import load_settings
+from outreach.release import load_catalog
+from outreach.schedule import in_utc, in_zone, upcoming
+
+console = Console(highlight=False, markup=False)
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Configuration file (default: ./outreach.toml or $OUTREACH_CONFIG)."
+    ),
+]
+
+
+def calendar(config: ConfigOption = None) -> None:
+    """List what is scheduled: future releases, embargo lifts and newsletter sends, with
+    times in the team's zone ([site] timezone) and UTC. Drafts are listed apart: they are
+    not scheduled until their status is ready."""
+    settings = load_settings(config)
+    catalog = load_catalog(settings)
+    zone = settings.site.timezone
+    entries = upcoming(catalog, settings, datetime.now(UTC))
+    # One line per entry (not a table): nothing wraps mid-time, and it can be grepped.
+    if entries:
+        console.print(f"Scheduled (times in {zone}, then UTC):")
+        for entry in entries:
+            console.print(
+                f"{in_zone(entry.at, zone)} ({in_utc(entry.at)})  {entry.what}  "
+                f"{entry.finding_id}: {entry.detail}",
+                soft_wrap=True,
+            )
+    else:
+        console.print("Nothing is scheduled: every ready finding is already public.")
+    if catalog.drafts:
+        names = ", ".join(sorted(catalog.drafts))
+        console.print(f"Drafts, not scheduled until 'status: ready': {names}", soft_wrap=True)
