@@ -274,6 +274,9 @@ def _not_sent(finding: Finding, not_sent: list[tuple[str, str]]) -> list[str]:
 
 def editorial_notices(findings: tuple[Finding, ...], settings: Settings) -> list[NotifyPitched]:
     """An action for each finding whose pitched journalists are owed a notice (the press
-    channel's hook asks; nothing is sent here)."""
+    channel's hook asks; nothing is sent here). Without a ledger nobody was pitched yet, and
+    none is made (a preview never creates one)."""
+    if not settings.paths.ledger.is_file():
+        return []
     ledger = Ledger(settings.paths.ledger)
     return [NotifyPitched(f) for f in findings if notices_due(f, settings, ledger)]
