@@ -2,7 +2,8 @@
 
 Each batch of recipients is one task (retried on transient failure; what a batch already
 sent is recorded and never sent again), and a progress artifact shows how far the send is.
-Running the flow again for the same issue resumes it.
+Running the flow again for the same issue resumes it; with ``new_subscribers`` it also
+catches up the matching subscribers who joined after the issue went out.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from outreach.templating import long_date
 
 
 @task(name="prepare-send", cache_policy=NO_CACHE)
-def prepare(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
-    return prepare_send(issue, settings, now)
+def prepare(
+    issue: Issue, settings: Settings, now: datetime, new_subscribers: bool, actor: str
+) -> PreparedSend:
+    return prepare_send(issue, settings, now, new_subscribers=new_subscribers, actor=actor)
 
 
 @task(
@@ -46,9 +49,15 @@ def send_one_batch(
     return send_batch(prepared, still_pending, settings, now, relay=smtp_relay(), notice=notice)
 
 
-def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
+def send_issue(
+    issue: Issue,
+    settings: Settings,
+    now: datetime,
+    new_subscribers: bool = False,
+    actor: str = "release",
+) -> str:
     logger = get_run_logger()
-    prepared = prepare(issue, settings, now)
+    prepared = prepare(issue, settings, now, new_subscribers, actor)
     if prepared.warning:
         logger.warning(f"Newsletter '{issue.key}': {prepared.warning}")
     log = SendLog(settings.paths.ledger)
@@ -81,6 +90,9 @@ def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
         ) from exc
     update_progress_artifact(artifact_id=artifact, progress=100.0)
     resumed = "" if prepared.newly_frozen else " (resumed)"
+    if new_subscribers:
+        joined = f"{prepared.added} new subscriber{'s' if prepared.added != 1 else ''}"
+        resumed = f" (catch-up: {joined} added)"
     summary = (
         f"Newsletter '{issue.key}'{resumed}: {sent} sent, {bounced} bounced, {deferred} deferred "
         f"to a later run, of {total} recipients."
@@ -99,8 +111,13 @@ def send_newsletter(
     finding_ids: list[str],
     digest_title: str | None = None,
     config: str | None = None,
+    new_subscribers: bool = False,
+    actor: str | None = None,
 ) -> str:
-    """Send one finding (or, with ``digest_title``, several as one issue) to its subscribers."""
+    """Send one finding (or, with ``digest_title``, several as one issue) to its subscribers.
+
+    ``new_subscribers``: the issue went out before; send it to the matching subscribers who
+    joined since (each once). ``actor``: who sends, for the audit log (default "release")."""
     settings = flow_settings(config)
     moment = run_clock()  # never a parameter: see flows.common.clock
     catalog = load_catalog(settings)
@@ -115,7 +132,7 @@ def send_newsletter(
         issue = finding_issue(findings[0])
     else:
         raise ReleaseError("several findings need a digest_title: they go out as one digest")
-    return send_issue(issue, settings, moment)
+    return send_issue(issue, settings, moment, new_subscribers, actor or "release")
 
 
 @flow(name="weekly-digest", log_prints=True, on_failure=[notify_failure])

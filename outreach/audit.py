@@ -197,7 +197,7 @@ def insert_events(connection: sqlite3.Connection, rows: Iterable[AuditRow]) -> N
     )
 
 
-_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']*@[^\s<>()\[\],;:\"']*")
+_ADDRESS = re.compile(r"<?[^\s<>()\[\],;:\"']*@[^\s<>()\[\],;:\"']*>?")
 
 
 def without_addresses(text: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 
+from outreach.audit import AuditRow, message_ref, recipient_id, without_addresses
 from outreach.config import Settings
 from outreach.errors import RenderError
 from outreach.finding import Finding
@@ -21,6 +22,7 @@ from outreach.mail import build_message, mailbox
 from outreach.mail_transport import RelayHooks, mail_transport
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
+from outreach.secrets_store import recipient_key
 
 PITCH_CHANNEL = "press-pitch"
 
@@ -142,16 +144,34 @@ def send_pitches(
     now: datetime,
     relay: RelayHooks | None = None,
     notice: Notice | None = None,
+    actor: str = "release",
 ) -> PitchOutcome:
     """Send every planned pitch over one connection; record each as soon as it is accepted.
 
     One run at a time per finding (another run waits; ``notice`` tells why), and a pitch the
     ledger shows as sent meanwhile (by another run) is skipped: nobody is pitched twice.
     A refusal of one journalist's address skips that journalist only; a refusal of the
-    sender (login, connection, the server itself) raises SenderFailure and stops them all."""
+    sender (login, connection, the server itself) raises SenderFailure and stops them all.
+    Each journalist's outcome is a "send" event in the audit log (by recipient id), committed
+    with the ledger's record of the pitch."""
     outcome = PitchOutcome()
     if not plan.pitches:
         return outcome
+    people = recipient_key(settings)
+
+    def event(pitch: Pitch, result: str, reply: str, via: str) -> AuditRow:
+        detail = {"message_id": message_ref(pitch.message["Message-ID"]), "via": via}
+        if result != "sent":
+            detail["reply"] = without_addresses(reply)
+        fields = {
+            "publication": plan.finding_id,
+            "actor": actor,
+            "subject": recipient_id(pitch.journalist.email, people),
+            "outcome": result,
+            "detail": {"channel": PITCH_CHANNEL, **detail},
+        }
+        return "send", now, fields
+
     with hold(settings.paths.state, f"pitching {plan.finding_id}", notice):
         done = ledger.items(plan.finding_id, PITCH_CHANNEL, settings.mail.platform)
         todo = [p for p in plan.pitches if f"pitch:{p.journalist.email}" not in done]
@@ -163,17 +183,21 @@ def send_pitches(
                 key = f"{PITCH_CHANNEL}:{plan.finding_id}:{pitch.journalist.email}"
                 sent = transport.send(pitch.message, pitch.journalist.email, key)
                 if not sent.sent:
+                    result = "bounced" if sent.status == "refused" else "deferred"
+                    ledger.record_events([event(pitch, result, sent.detail, transport.name)])
                     outcome.not_sent.append((pitch.journalist.email, sent.detail))
                     continue
-                ledger.record(
-                    plan.finding_id,
-                    PITCH_CHANNEL,
-                    transport.name,
-                    item,
-                    pitch.message["Message-ID"],
-                    None,
-                    now,
-                )
+                with ledger.transaction():  # the record and its audit event commit together
+                    ledger.record(
+                        plan.finding_id,
+                        PITCH_CHANNEL,
+                        transport.name,
+                        item,
+                        pitch.message["Message-ID"],
+                        None,
+                        now,
+                    )
+                    ledger.record_events([event(pitch, "sent", sent.detail, transport.name)])
                 outcome.sent.append(pitch.journalist.email)
     return outcome
 
