@@ -2,7 +2,8 @@
 
 Each batch of recipients is one task (retried on transient failure; what a batch already
 sent is recorded and never sent again), and a progress artifact shows how far the send is.
-Running the flow again for the same issue resumes it.
+Running the flow again for the same issue resumes it; with ``new_subscribers`` it also
+catches up the matching subscribers who joined after the issue went out.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from outreach.templating import long_date
 
 
 @task(name="prepare-send", cache_policy=NO_CACHE)
-def prepare(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
-    return prepare_send(issue, settings, now)
+def prepare(
+    issue: Issue, settings: Settings, now: datetime, new_subscribers: bool, actor: str
+) -> PreparedSend:
+    return prepare_send(issue, settings, now, new_subscribers=new_subscribers, actor=actor)
 
 
 @task(
@@ -45,11 +48,17 @@ def send_one_batch(
     return send_batch(prepared, still_pending, settings, now, relay=smtp_relay(), notice=notice)
 
 
-def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
+def send_issue(
+    issue: Issue,
+    settings: Settings,
+    now: datetime,
+    new_subscribers: bool = False,
+    actor: str = "release",
+) -> str:
     """The issue to every pending recipient, each batch a retried task, with a progress
     artifact; the summary is the core's (``outreach.campaign.deliver``)."""
     logger = get_run_logger()
-    prepared = prepare(issue, settings, now)
+    prepared = prepare(issue, settings, now, new_subscribers, actor)
     if prepared.warning:
         logger.warning(f"Newsletter '{issue.key}': {prepared.warning}")
     artifact = create_progress_artifact(progress=0.0, description=f"Sending {issue.key}")
@@ -60,7 +69,7 @@ def send_issue(issue: Issue, settings: Settings, now: datetime) -> str:
     def send(prepared: PreparedSend, batch: list[str]) -> SendReport:
         return send_one_batch(prepared, batch, settings, now)
 
-    summary = deliver(prepared, settings, send, progress)
+    summary = deliver(prepared, settings, send, progress, catch_up=new_subscribers)
     logger.info(summary)
     return summary
 
@@ -70,14 +79,19 @@ def send_newsletter(
     finding_ids: list[str],
     digest_title: str | None = None,
     config: str | None = None,
+    new_subscribers: bool = False,
+    actor: str | None = None,
 ) -> str:
-    """Send one finding (or, with ``digest_title``, several as one issue) to its subscribers."""
+    """Send one finding (or, with ``digest_title``, several as one issue) to its subscribers.
+
+    ``new_subscribers``: the issue went out before; send it to the matching subscribers who
+    joined since (each once). ``actor``: who sends, for the audit log (default "release")."""
     settings = flow_settings(config)
     moment = run_clock()  # never a parameter: see flows.common.clock
     catalog = load_catalog(settings)
     ids = resolve_ids(catalog, finding_ids)
     issue = issue_to_send([catalog[i] for i in ids], digest_title, moment)
-    return send_issue(issue, settings, moment)
+    return send_issue(issue, settings, moment, new_subscribers, actor or "release")
 
 
 @flow(name="weekly-digest", log_prints=True, on_failure=[notify_failure])

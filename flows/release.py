@@ -28,6 +28,8 @@ from flows.limits import platform_slot, platform_throttle
 from flows.newsletter import send_issue
 from flows.press import pitch_findings, schedule_lifts
 from outreach.actions import Action, ActionContext, PitchFindings, SendIssue, run_gated
+from outreach.audit import AuditLog
+from outreach.audit_summary import audit_section, release_events
 from outreach.channels import get_channel
 from outreach.config import Settings
 from outreach.finding import SLUG_PATTERN, Finding
@@ -172,7 +174,7 @@ class PrefectRunner(PlainRunner):
         return schedule_lifts(held, request.channels, request.config, decision)
 
 
-def _artifact(report: ReleaseReport, key: str) -> None:
+def _artifact(report: ReleaseReport, key: str, request: ReleaseRequest) -> None:
     lines = [f"# Release: {key}", "", report.summary().replace("\n", "\n\n"), ""]
     links = report.live_links()
     if links:
@@ -188,6 +190,12 @@ def _artifact(report: ReleaseReport, key: str) -> None:
             finding = receipt.finding_id or "(site)"
             cells = (receipt.channel, receipt.platform, finding, item, receipt.action)
             lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    if not report.dry_run:
+        publications = {r.finding_id for r in report.receipts} | set(request.ids or ()) | {""}
+        log = AuditLog(request.settings.paths.ledger)
+        events = release_events(log, publications, request.now)
+        lines += audit_section(events, publications)
     create_markdown_artifact(
         key=key, markdown="\n".join(lines), description="What this release published, and where"
     )
@@ -216,7 +224,7 @@ def _run(
     )
     report = run_release(request, PrefectRunner())
     get_run_logger().info(report.summary())
-    _artifact(report, artifact_key)
+    _artifact(report, artifact_key, request)
     return report
 
 

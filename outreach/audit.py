@@ -19,7 +19,9 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator, Mapping
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +53,15 @@ Event = Literal[
     "opt-out",  # a recipient asked not to be mailed again
     "bounce",  # a delivery report or complaint taken in
 ]
+
+
+AuditRow = tuple[Event, datetime, dict[str, Any]]
+"""One event to append: (event, at, keyword arguments of ``AuditLog.record``)."""
+
+INSERT = (
+    "INSERT INTO audit (at, event, publication, actor, subject, outcome, detail) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -120,30 +131,13 @@ class AuditLog:
                 ),
             )
 
-    def record_many(self, rows: list[tuple[Event, datetime, dict[str, Any]]]) -> None:
+    def record_many(self, rows: list[AuditRow]) -> None:
         """Append several events in one transaction (a batch of publishes or sends); each
         row is (event, at, keyword arguments of ``record``)."""
         if not rows:
             return
         with self._store.connection() as connection:
-            connection.executemany(
-                "INSERT INTO audit (at, event, publication, actor, subject, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        at.isoformat(),
-                        event,
-                        fields.get("publication", ""),
-                        fields.get("actor", ""),
-                        fields.get("subject", ""),
-                        fields.get("outcome", ""),
-                        json.dumps(
-                            dict(fields.get("detail") or {}), sort_keys=True, ensure_ascii=False
-                        ),
-                    )
-                    for event, at, fields in rows
-                ],
-            )
+            insert_events(connection, rows)
 
     def entries(
         self,
@@ -179,3 +173,40 @@ class AuditLog:
                 (event, publication, subject),
             ).fetchone()
         return None if row is None else Entry(*row[:7], json.loads(row[7]))
+
+
+def insert_events(connection: sqlite3.Connection, rows: Iterable[AuditRow]) -> None:
+    """Append events through a connection another store of the same file has open, inside
+    its transaction (the ledger's batch of publishes, the send log's per-message update), so
+    an event is committed with the record it describes and costs no transaction of its own.
+    The file must hold the audit schema (open it with ``SCHEMA`` among the store's schemas)."""
+    connection.executemany(
+        INSERT,
+        [
+            (
+                at.isoformat(),
+                event,
+                fields.get("publication", ""),
+                fields.get("actor", ""),
+                fields.get("subject", ""),
+                fields.get("outcome", ""),
+                json.dumps(dict(fields.get("detail") or {}), sort_keys=True, ensure_ascii=False),
+            )
+            for event, at, fields in rows
+        ],
+    )
+
+
+_ADDRESS = re.compile(r"<?[^\s<>()\[\],;:\"']*@[^\s<>()\[\],;:\"']*>?")
+
+
+def without_addresses(text: str) -> str:
+    """A server's reply or any other free text with every email address (anything around an
+    ``@``) replaced by ``<address>``: a 550 reply often quotes the refused address."""
+    return _ADDRESS.sub("<address>", text)
+
+
+def message_ref(message_id: str) -> str:
+    """A Message-ID as the log keeps it: its unique part, without the brackets and the
+    sender's domain (``<3f2a…@example.org>`` -> ``3f2a…``), so no ``@`` reaches the log."""
+    return message_id.strip().strip("<>").partition("@")[0]

@@ -1,7 +1,10 @@
 """One newsletter send, start to finish: recipients, messages, transport, bookkeeping.
 
 Used by the ``send-newsletter`` flow (in batches) and by the CLI. Re-running the same issue
-resumes it: recipients frozen at the first run, only those still pending are sent.
+resumes it: recipients frozen at the first run, only those still pending are sent. A
+catch-up (``new_subscribers``) first adds the matching subscribers who joined since to the
+frozen send, then sends like a resume. Every recipient's outcome is a "send" event in the
+audit log, by recipient id, written with the send log's row.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from outreach.audit import AuditRow, message_ref, recipient_id, without_addresses
 from outreach.config import Settings
+from outreach.errors import OutreachError
 from outreach.finding import Finding
 from outreach.locks import Notice, hold
 from outreach.mail_errors import SenderFailure
@@ -24,7 +29,7 @@ from outreach.newsletter import (
     render_issue,
     unsubscribe_warning,
 )
-from outreach.secrets_store import dkim_key, stable_secret
+from outreach.secrets_store import dkim_key, recipient_key, stable_secret
 from outreach.sending import Progress, SendLog, SendReport, send_pending
 from outreach.subscribers import SubscriberStore
 from outreach.suppression import Suppressions, suppressions_for
@@ -38,6 +43,18 @@ def send_id_for(issue: Issue) -> str:
     return f"newsletter:{issue.key}"
 
 
+def publication_of(issue: Issue) -> str:
+    """The audit log's publication of an issue's sends: the finding's id (its ledger key),
+    or for a digest its send id (a digest is no single publication)."""
+    return issue.findings[0].id if issue.key == issue.findings[0].id else send_id_for(issue)
+
+
+class NotSentYet(OutreachError):
+    """A catch-up of an issue that never went out: there is no send to complete."""
+
+    before_any_change = True
+
+
 @dataclass(frozen=True)
 class PreparedSend:
     send_id: str
@@ -46,6 +63,10 @@ class PreparedSend:
     newly_frozen: bool
     warning: str | None = None
     """Said on every send: unsubscribe links without https (only the outbox allows them)."""
+    added: int = 0
+    """Subscribers a catch-up added to the frozen send (joined after it went out)."""
+    actor: str = "release"
+    """Who sends, for the audit log: "release" for automatic steps, else the person."""
 
     def batches(self, settings: Settings) -> Iterator[list[str]]:
         """Pending recipients in batches of ``newsletter.batch_size``, read as needed."""
@@ -68,9 +89,18 @@ def issue_to_send(findings: Sequence[Finding], digest_title: str | None, now: da
     raise ReleaseError("several findings need a digest_title: they go out as one digest")
 
 
-def prepare_send(issue: Issue, settings: Settings, now: datetime) -> PreparedSend:
+def prepare_send(
+    issue: Issue,
+    settings: Settings,
+    now: datetime,
+    *,
+    new_subscribers: bool = False,
+    actor: str = "release",
+) -> PreparedSend:
     """Render the issue and freeze its recipients (only the first time: later runs resume).
 
+    ``new_subscribers``: a catch-up of an issue that went out before; the matching confirmed
+    subscribers not yet in its send are added (raises NotSentYet if it never went out).
     Over SMTP, unsubscribe links without https are refused before anyone is frozen."""
     warning = unsubscribe_warning(settings)
     if warning and settings.mail.platform == "smtp":
@@ -79,8 +109,23 @@ def prepare_send(issue: Issue, settings: Settings, now: datetime) -> PreparedSen
     store = SubscriberStore(settings.paths.subscribers)
     log = SendLog(settings.paths.ledger)
     send_id = send_id_for(issue)
-    newly = log.freeze(send_id, issue.subject, store.recipient_emails(issue.topics), now)
-    return PreparedSend(send_id, rendered, log.counts(send_id).pending, newly, warning)
+    added = 0
+    if new_subscribers:
+        if not log.is_frozen(send_id):
+            raise NotSentYet(not_sent_yet(issue))
+        newly = False
+        added = log.add(send_id, store.recipient_emails(issue.topics), now)
+    else:
+        newly = log.freeze(send_id, issue.subject, store.recipient_emails(issue.topics), now)
+    pending = log.counts(send_id).pending
+    return PreparedSend(send_id, rendered, pending, newly, warning, added, actor)
+
+
+def not_sent_yet(issue: Issue) -> str:
+    return (
+        f"Newsletter '{issue.key}' was not sent yet, so it has no new subscribers to catch up: "
+        "run the command without --new-subscribers to send it."
+    )
 
 
 def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendReport:
@@ -106,6 +151,7 @@ def deliver(
     settings: Settings,
     send: BatchSender,
     progress: Callable[[float], None] | None = None,
+    catch_up: bool = False,
 ) -> str:
     """Send every pending recipient batch after batch with ``send`` and say what happened, in
     the one summary every caller prints (the CLI on embedded defaults, the flow on a server).
@@ -137,6 +183,9 @@ def deliver(
     if progress is not None:
         progress(1.0)
     resumed = "" if prepared.newly_frozen else " (resumed)"
+    if catch_up:
+        joined = f"{prepared.added} new subscriber{'s' if prepared.added != 1 else ''}"
+        resumed = f" (catch-up: {joined} added)"
     summary = (
         f"Newsletter '{key}'{resumed}: {sent} sent, {bounced} bounced, {deferred} deferred "
         f"to a later run, of {total} recipients."
@@ -197,6 +246,22 @@ def _send_pending(
     def build(email: str) -> bytes:
         return factory.build(subscribers[email])
 
+    people = recipient_key(settings)
+    publication = publication_of(prepared.rendered.issue)
+
+    def trail(email: str, outcome: str, reply: str) -> AuditRow:
+        detail = {"send_id": prepared.send_id, "message_id": message_ref(factory.message_id(email))}
+        if outcome != "sent":
+            detail["reply"] = without_addresses(reply)
+        fields = {
+            "publication": publication,
+            "actor": prepared.actor,
+            "subject": recipient_id(email, people),
+            "outcome": outcome,
+            "detail": detail,
+        }
+        return "send", now, fields
+
     config = settings.newsletter
     with mail_transport(
         settings,
@@ -213,6 +278,7 @@ def _send_pending(
             transport,
             on_bounce=lambda email, why: _bounced(store, suppressions, email, now),
             progress=progress,
+            trail=trail,
         )
 
 

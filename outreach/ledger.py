@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from outreach import audit
 from outreach.store import Migration, Schema, Store
 
 PUBLICATIONS = """
@@ -67,7 +68,8 @@ class Ledger:
         self.path = path
         self._shared: sqlite3.Connection | None = None
         self._uncommitted = 0
-        self._store = Store(path, SCHEMA, synchronous="FULL")
+        # The audit log lives in the same file: publishes are logged in the ledger's batches.
+        self._store = Store(path, SCHEMA, audit.SCHEMA, synchronous="FULL")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -140,6 +142,15 @@ class Ledger:
             if self._uncommitted >= COMMIT_EVERY:
                 connection.commit()
                 self._uncommitted = 0
+
+    def record_events(self, rows: list[audit.AuditRow]) -> None:
+        """Append audit events with the ledger's records: in ``transaction()`` they commit
+        with the batch they describe (a publish is logged exactly when its record is)."""
+        if not rows:
+            return
+        with self._connect() as connection:
+            audit.insert_events(connection, rows)
+            self._wrote(connection)
 
     def forget(self, finding_id: str, channel: str, platform: str, item: str) -> None:
         with self._connect() as connection:

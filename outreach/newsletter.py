@@ -362,6 +362,10 @@ class MessageFactory:
         )
         self.domain = config.from_email.rpartition("@")[2]
 
+    def message_id(self, email: str) -> str:
+        """The Message-ID of this issue's copy to ``email`` (stable: a resend carries it)."""
+        return message_id(f"newsletter:{self.rendered.issue.key}:{email}", self.domain)
+
     def build(self, subscriber: Subscriber) -> bytes:
         links = personal_links(self.settings, self.secret, subscriber.email)
         html_values, text_values = personal_values(subscriber, links)
@@ -372,13 +376,12 @@ class MessageFactory:
         else:
             html_part, html_body = HTML_QP, _qp(html.encode("ascii"))
         text_body = _qp(text.encode("utf-8"))
-        key = f"newsletter:{self.rendered.issue.key}:{subscriber.email}"
         headers = list_headers(self.config.list_id, links.one_click, links.mailto)
         boundary = self.boundary.encode()
         raw = b"".join([
             self.common,
             to_header(subscriber.name, subscriber.email),
-            b"Message-ID: " + message_id(key, self.domain).encode() + b"\r\n",
+            b"Message-ID: " + self.message_id(subscriber.email).encode() + b"\r\n",
             *(f"{name}: {value}\r\n".encode() for name, value in headers.items()),
             b"MIME-Version: 1.0\r\n",
             b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n',

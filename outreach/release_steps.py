@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from outreach import locks
+from outreach.audit import AuditRow
 from outreach.channels import available_channels, get_channel
 from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
 from outreach.config import Settings
@@ -568,8 +569,35 @@ def publish_stage(
                 if plan.site_wide == site_wide or (
                     plan.site_wide is None and ((batch.finding_id == SITE_WIDE) == site_wide)
                 ):
-                    receipts.extend(platform.publish(batch, ledger, now, dry_run=dry_run))
+                    done = platform.publish(batch, ledger, now, dry_run=dry_run)
+                    if not dry_run:
+                        ledger.record_events(publish_events(done, now))
+                    receipts.extend(done)
     return receipts
+
+
+def publish_events(receipts: Iterable[Receipt], now: datetime) -> list[AuditRow]:
+    """The audit log's "publish" events for the receipts that changed something (one each:
+    platform, channel, item, address), by the automatic actor "release"."""
+    return [
+        (
+            "publish",
+            now,
+            {
+                "publication": receipt.finding_id,
+                "actor": "release",
+                "subject": receipt.channel,
+                "outcome": receipt.action,
+                "detail": {
+                    "platform": receipt.platform,
+                    "item": receipt.item,
+                    **({"url": receipt.url} if receipt.url else {}),
+                },
+            },
+        )
+        for receipt in receipts
+        if receipt.action != "unchanged"
+    ]
 
 
 def publish_plans(

@@ -31,6 +31,7 @@ from outreach.release import (
     resolve_ids,
 )
 from outreach_cli import calendar, editorial
+from outreach_cli.log import log_command
 
 console = Console(highlight=False, markup=False)
 errors = Console(stderr=True, highlight=False, markup=False)
@@ -318,6 +319,7 @@ subscribers_app = typer.Typer(
 newsletter_app = typer.Typer(help="Send newsletters.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(newsletter_app, name="newsletter")
+app.command("log")(log_command)
 
 from outreach_cli.audience import register as register_audience  # noqa: E402 (needs the above)
 
@@ -420,6 +422,13 @@ def newsletter_send(
     digest: Annotated[
         str | None, typer.Option(help="Send the findings as one digest with this subject.")
     ] = None,
+    new_subscribers: Annotated[
+        bool,
+        typer.Option(
+            "--new-subscribers",
+            help="The issue went out before: send it to matching subscribers who joined since.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Send a finding (or a digest) through the send-newsletter flow; a re-run resumes."""
@@ -427,25 +436,26 @@ def newsletter_send(
     settings = _settings(config)
     catalog = load_catalog(settings)
     ids = resolve_ids(catalog, finding_ids)
+    from outreach.audit import command_line_actor
     from outreach.campaign import send_id_for
     from outreach.newsletter import digest_issue, finding_issue
-    from outreach.sending import SendLog
+    from outreach.send_check import NothingToSend, nothing_due
     from outreach_cli import runs
 
     findings = [catalog[i] for i in ids]
     issue = digest_issue(findings, digest) if digest else finding_issue(findings[0])
-    send_id = send_id_for(issue)
-    already = SendLog(settings.paths.ledger).counts(send_id)
-    if already.total and not already.pending:
-        errors.print(
-            f"Newsletter '{issue.key}' was already sent ({already.sent} sent, "
-            f"{already.bounced} bounced, of {already.total} recipients): nothing was sent.",
-            style="red",
-            soft_wrap=True,
+    reason = nothing_due(issue, settings, new_subscribers)
+    if reason:
+        raise NothingToSend(reason)
+    with _send_progress(settings, send_id_for(issue)):
+        summary = runs.send_newsletter(
+            settings,
+            ids,
+            digest,
+            str(config) if config else None,
+            new_subscribers=new_subscribers,
+            actor=command_line_actor(),
         )
-        raise typer.Exit(1)
-    with _send_progress(settings, send_id):
-        summary = runs.send_newsletter(settings, ids, digest, str(config) if config else None)
     console.print(summary, soft_wrap=True)
 
 

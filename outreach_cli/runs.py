@@ -110,7 +110,12 @@ def rebuild(settings: Settings, config: str | None) -> ReleaseReport:
 
 
 def send_newsletter(
-    settings: Settings, finding_ids: Sequence[str], digest: str | None, config: str | None
+    settings: Settings,
+    finding_ids: Sequence[str],
+    digest: str | None,
+    config: str | None,
+    new_subscribers: bool = False,
+    actor: str = "release",
 ) -> str:
     """Send a finding or a digest: the send-newsletter flow on a server, directly without one
     (batch after batch, resuming a send begun before); returns the summary."""
@@ -119,14 +124,15 @@ def send_newsletter(
         from outreach_cli.main import quiet_expected_tracebacks
 
         quiet_expected_tracebacks()
-        return flow(list(finding_ids), digest, config)
+        return flow(list(finding_ids), digest, config, new_subscribers=new_subscribers, actor=actor)
     from outreach.campaign import deliver, issue_to_send, prepare_send, send_batch
 
     show_notices()
     now = datetime.now(UTC)
     catalog = load_catalog(settings)
     issue = issue_to_send([catalog[i] for i in resolve_ids(catalog, finding_ids)], digest, now)
-    prepared = prepare_send(issue, settings, now)
+    prepared = prepare_send(issue, settings, now, new_subscribers=new_subscribers, actor=actor)
     if prepared.warning:
         logging.getLogger(__name__).warning(f"Newsletter '{issue.key}': {prepared.warning}")
-    return deliver(prepared, settings, lambda p, batch: send_batch(p, batch, settings, now))
+    send = lambda p, batch: send_batch(p, batch, settings, now)  # noqa: E731
+    return deliver(prepared, settings, send, catch_up=new_subscribers)

@@ -12,6 +12,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from urllib.parse import quote
 
+from outreach.audit import AuditRow, message_ref, recipient_id, without_addresses
 from outreach.config import Settings
 from outreach.errors import RenderError
 from outreach.finding import Finding
@@ -22,7 +23,7 @@ from outreach.mail import build_message, mailbox
 from outreach.mail_transport import RelayHooks, mail_transport
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
-from outreach.secrets_store import link_secret
+from outreach.secrets_store import link_secret, recipient_key
 from outreach.subscriber_mail import web_base
 from outreach.subscribers import normalise_email
 from outreach.suppression import suppressions_for
@@ -198,16 +199,34 @@ def send_pitches(
     now: datetime,
     relay: RelayHooks | None = None,
     notice: Notice | None = None,
+    actor: str = "release",
 ) -> PitchOutcome:
     """Send every planned pitch over one connection; record each as soon as it is accepted.
 
     One run at a time per finding (another run waits; ``notice`` tells why), and a pitch the
     ledger shows as sent meanwhile (by another run) is skipped: nobody is pitched twice.
     A refusal of one journalist's address skips that journalist only; a refusal of the
-    sender (login, connection, the server itself) raises SenderFailure and stops them all."""
+    sender (login, connection, the server itself) raises SenderFailure and stops them all.
+    Each journalist's outcome is a "send" event in the audit log (by recipient id), committed
+    with the ledger's record of the pitch."""
     outcome = PitchOutcome()
     if not plan.pitches:
         return outcome
+    people = recipient_key(settings)
+
+    def event(pitch: Pitch, result: str, reply: str, via: str) -> AuditRow:
+        detail = {"message_id": message_ref(pitch.message["Message-ID"]), "via": via}
+        if result != "sent":
+            detail["reply"] = without_addresses(reply)
+        fields = {
+            "publication": plan.finding_id,
+            "actor": actor,
+            "subject": recipient_id(pitch.journalist.email, people),
+            "outcome": result,
+            "detail": {"channel": plan.ledger_channel, **detail},
+        }
+        return "send", now, fields
+
     with hold(settings.paths.state, f"pitching {plan.finding_id}", notice):
         done = ledger.items(plan.finding_id, plan.ledger_channel, settings.mail.platform)
         todo = [p for p in plan.pitches if p.ledger_item not in done]
@@ -223,22 +242,26 @@ def send_pitches(
                 )
                 sent = transport.send(pitch.message, pitch.journalist.email, key)
                 if not sent.sent:
+                    result = "bounced" if sent.status == "refused" else "deferred"
+                    ledger.record_events([event(pitch, result, sent.detail, transport.name)])
                     outcome.not_sent.append((pitch.journalist.email, sent.detail))
                     continue
-                ledger.record(
-                    plan.finding_id,
-                    plan.ledger_channel,
-                    transport.name,
-                    item,
-                    pitch.message["Message-ID"],
-                    None,
-                    now,
-                )
-                if plan.embargo is not None:
+                with ledger.transaction():  # the record and its audit event commit together
                     ledger.record(
-                        plan.finding_id, NOTICE_CHANNEL, transport.name,
-                        f"embargo:{pitch.journalist.email}", plan.embargo, None, now,
-                    )  # fmt: skip
+                        plan.finding_id,
+                        plan.ledger_channel,
+                        transport.name,
+                        item,
+                        pitch.message["Message-ID"],
+                        None,
+                        now,
+                    )
+                    if plan.embargo is not None:
+                        ledger.record(
+                            plan.finding_id, NOTICE_CHANNEL, transport.name,
+                            f"embargo:{pitch.journalist.email}", plan.embargo, None, now,
+                        )  # fmt: skip
+                    ledger.record_events([event(pitch, "sent", sent.detail, transport.name)])
                 outcome.sent.append(pitch.journalist.email)
     return outcome
 
