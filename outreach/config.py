@@ -99,6 +99,8 @@ class SiteSettings(_Section):
 
 class PathSettings(_Section):
     findings: Path = Path("findings")
+    reports: Path = Path("reports")
+    """Report files (``reports/<id>.md``): outreach.reports.model reads them."""
     media: Path = Path("media")
     press: Path = Path("press")
     templates: Path = Path("templates")
