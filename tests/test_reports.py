@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -206,3 +207,154 @@ def test_a_stat_tracking_an_indicator_needs_its_number(tmp_path: Path) -> None:
         12.0,
         "%",
     )
+
+
+# -- indicators ---------------------------------------------------------------------------
+
+BASELINE_FINDING = """---
+id: baseline-survey-2025
+title: "Baseline survey 2025: premiums, losses and land rights"
+summary: "The programme's first survey of premiums, post-harvest losses and land rights."
+published: 2025-11-04T09:00:00+00:00
+topics: [food-agriculture]
+stats:
+  - value: "38%"
+    indicator: premium-share-to-households
+    number: 38
+    unit: "%"
+    label: "share of certification premium reaching member households"
+    source: "Illustrative baseline figure"
+  - value: "15%"
+    indicator: post-harvest-loss-share
+    number: 15
+    unit: "%"
+    label: "of lot value lost between farm gate and export warehouse"
+    source: "Illustrative baseline figure"
+  - value: "27.5%"
+    indicator: documented-land-rights
+    number: 27.5
+    unit: "%"
+    label: "of mapped plots with a documented land right"
+    source: "Illustrative baseline figure"
+image:
+  file: images/farm-gate-to-fob.jpg
+  caption: "A port."
+  credit: Programme illustration
+  licence: CC BY 4.0
+  alt: "Flat-colour drawing of an export port."
+---
+The baseline.
+"""
+
+BASELINE_REPORT = """---
+id: state-of-play-2025
+kind: state-of-play
+title: "State of play 2025"
+summary: "The baseline year."
+published: 2025-12-01T09:00:00+00:00
+topics: [food-agriculture]
+year: 2025
+findings: [baseline-survey-2025]
+indicators:
+  - {id: premium-share-to-households, label: "Premium reaching households", headline: true}
+  - {id: post-harvest-loss-share, label: "Lot value lost", better: lower}
+  - {id: documented-land-rights, label: "Plots with land rights"}
+cover:
+  file: images/reports/state-of-play-2026.jpg
+  caption: "Farm plots."
+  credit: Programme illustration
+  licence: CC BY 4.0
+  alt: "Flat-colour aerial drawing of farm plots."
+authors: [{name: Programme research team}]
+---
+The baseline report.
+
+## Findings
+
+One survey.
+"""
+
+
+@pytest.fixture
+def two_years(report_project: Path, report_settings: Settings) -> Settings:
+    """The sample 2026 state-of-play report with a 2025 one before it."""
+    (report_project / "findings" / "baseline-survey-2025.md").write_text(BASELINE_FINDING, "utf-8")
+    (report_project / "reports" / "state-of-play-2025.md").write_text(BASELINE_REPORT, "utf-8")
+    return report_settings
+
+
+def test_the_indicator_table_compares_each_value_with_last_years_report(
+    two_years: Settings,
+) -> None:
+    from outreach.reports.indicators import indicator_rows
+
+    reports = read_reports(two_years)
+    findings = load_catalog(two_years)
+    rows = {row.id: row for row in indicator_rows(reports["state-of-play-2026"], reports, findings)}
+    assert list(rows) == [
+        "premium-share-to-households",
+        "post-harvest-loss-share",
+        "traceable-export-lots",
+        "documented-land-rights",
+    ]
+    premium = rows["premium-share-to-households"]  # 45% now, 38% in 2025: up 7 points, good
+    assert (premium.this.number, premium.previous.number, premium.change) == (45, 38, 7)
+    assert premium.change_text == "▲ +7 pp" and premium.assessment == "better"
+    assert premium.previous_text == "38%"
+    losses = rows["post-harvest-loss-share"]  # 12% now, 15% before: down 3, and lower is better
+    assert (losses.change, losses.change_text, losses.assessment) == (-3, "▼ \u22123 pp", "better")
+    land = rows["documented-land-rights"]  # 27% now, 27.5% before: down half a point
+    assert (land.change, land.change_text, land.assessment) == (-0.5, "▼ \u22120.5 pp", "worse")
+    traceable = rows["traceable-export-lots"]  # not measured in 2025
+    assert traceable.previous is None and traceable.change is None
+    assert traceable.change_text == "first year" and traceable.previous_text == "first year"
+    assert [(p.year, p.value) for p in premium.history] == [(2025, "38%"), (2026, "45%")]
+    assert premium.chart_alt == (
+        "Bar chart of Share of certification premium reaching member households by year. "
+        "2025: 38%; 2026: 45%. Up 7 pp since 2025, progress."
+    )
+    assert losses.change_words == "Down 3 pp since 2025, progress"
+    assert traceable.change_words == "First year measured"
+
+
+def test_without_an_earlier_report_every_indicator_says_first_year(
+    report_settings: Settings,
+) -> None:
+    from outreach.reports.indicators import indicator_rows
+
+    reports = read_reports(report_settings)
+    rows = indicator_rows(reports["state-of-play-2026"], reports, load_catalog(report_settings))
+    assert [row.change_text for row in rows] == ["first year"] * 4
+    assert [row.this.value for row in rows] == ["45%", "12%", "54%", "27%"]
+
+
+def test_an_indicator_chart_is_a_png_drawn_the_same_every_time(two_years: Settings) -> None:
+    from PIL import Image
+
+    from outreach.reports import indicators
+    from outreach.reports.indicators import (
+        CHART_HEIGHT,
+        CHART_WIDTH,
+        indicator_chart,
+        indicator_rows,
+    )
+
+    reports = read_reports(two_years)
+    row = indicator_rows(reports["state-of-play-2026"], reports, load_catalog(two_years))[0]
+    first = indicator_chart(row)
+    indicators._draw_chart.cache_clear()
+    assert indicator_chart(row) == first
+    image = Image.open(io.BytesIO(first))
+    assert image.format == "PNG" and image.size == (CHART_WIDTH, CHART_HEIGHT)
+    # Two bars: this year's (dark) is taller than last year's (light), as 45 > 38.
+    pixels = image.convert("RGB")
+    dark = [
+        y
+        for y in range(CHART_HEIGHT)
+        if pixels.getpixel((CHART_WIDTH * 3 // 4, y)) == (29, 59, 110)
+    ]
+    light = [
+        y for y in range(CHART_HEIGHT) if pixels.getpixel((CHART_WIDTH // 4, y)) == (143, 163, 196)
+    ]
+    assert dark and light and len(dark) > len(light)
+    assert abs(len(light) / len(dark) - 38 / 45) < 0.01  # bar heights in proportion
