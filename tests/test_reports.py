@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
+from bs4 import BeautifulSoup
 
 from outreach.config import Settings, load_settings
 from outreach.finding import FindingsInvalid, read_finding
 from outreach.kinds import get_kind
+from outreach.release import ReleaseReport, ReleaseRequest, release, run_release
 from outreach.release_steps import load_catalog
 from outreach.reports.model import (
     ReportsInvalid,
@@ -358,3 +363,187 @@ def test_an_indicator_chart_is_a_png_drawn_the_same_every_time(two_years: Settin
     ]
     assert dark and light and len(dark) > len(light)
     assert abs(len(light) / len(dark) - 38 / 45) < 0.01  # bar heights in proportion
+
+
+# -- the web edition ----------------------------------------------------------------------
+
+AFTER_LAUNCH = datetime(2027, 1, 5, tzinfo=UTC)
+"""After both sample reports are published."""
+
+
+def web_release(settings: Settings, now: datetime = AFTER_LAUNCH) -> ReleaseReport:
+    """The release of the blog and the reports channel to the static site (public/)."""
+    return release(settings, None, ["blog", "reports"], now)
+
+
+def page(settings: Settings, path: str) -> BeautifulSoup:
+    return BeautifulSoup((settings.paths.public / path).read_text("utf-8"), "html.parser")
+
+
+def test_a_report_landing_page_has_cover_summary_key_figures_contents_and_json_ld(
+    report_settings: Settings,
+) -> None:
+    web_release(report_settings)
+    landing = page(report_settings, "reports/state-of-play-2026/index.html")
+    assert (
+        landing.h1.get_text(strip=True) == "State of play 2026: durable smallholder supply chains"
+    )
+    cover = landing.select_one("figure.cover img")
+    assert cover["alt"].startswith("Flat-colour aerial drawing of a patchwork")
+    assert (report_settings.paths.public / cover["src"].lstrip("/")).is_file()
+    assert landing.select_one("p.summary").get_text().startswith("Across cocoa, coffee and cotton")
+    figures = [dt.get_text(strip=True) for dt in landing.select(".key-figures dt")]
+    assert figures == ["45%", "12%"]  # the two headline indicators
+    table = [
+        [cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])]
+        for row in landing.select(".indicator-table tbody tr")
+    ]
+    assert table[0] == [
+        "Share of certification premium reaching member households",
+        "45%",
+        "first year",
+        "first year",
+    ]
+    # Contents: the introduction, each chapter's own page, the findings page; all exist.
+    toc = [a["href"] for a in landing.select("nav.report-toc a")]
+    chapters = [h for h in toc if h.count("/") == 4 and "#" not in h]
+    assert chapters == [
+        "/reports/state-of-play-2026/what-lasted-on-the-farm/",
+        "/reports/state-of-play-2026/where-value-leaks-between-farm-and-port/",
+        "/reports/state-of-play-2026/what-buyers-and-governments-hold-in-their-hands/",
+        "/reports/state-of-play-2026/indicators-to-track/",
+        "/reports/state-of-play-2026/findings/",
+    ]
+    for href in chapters:
+        assert (report_settings.paths.public / href.lstrip("/") / "index.html").is_file()
+    charts = landing.select("figure.chart img")
+    assert [img["alt"].split(" by year")[0] for img in charts] == [
+        "Bar chart of Share of certification premium reaching member households",
+        "Bar chart of Lot value lost between farm gate and export warehouse",
+    ]
+    for img in charts:
+        assert (report_settings.paths.public / img["src"].lstrip("/")).read_bytes()[:4] == (
+            b"\x89PNG"
+        )
+    (script,) = landing.find_all("script", type="application/ld+json")
+    data = json.loads(script.string)
+    assert data["@type"] == "Report" and data["name"] == landing.h1.get_text(strip=True)
+    assert data["datePublished"] == "2026-12-01T09:00:00+00:00"
+    assert data["url"] == "http://127.0.0.1:8000/reports/state-of-play-2026/"
+    share = landing.find("meta", property="og:image")["content"]
+    assert share == "http://127.0.0.1:8000/reports/state-of-play-2026/share.png"
+    assert (report_settings.paths.public / "reports/state-of-play-2026/share.png").is_file()
+    assert (
+        "Programme research team (2026). State of play 2026"
+        in landing.select_one(".citation").get_text()
+    )
+
+
+def test_a_chapter_page_carries_its_text_and_leads_to_the_next(report_settings: Settings) -> None:
+    web_release(report_settings)
+    chapter = page(report_settings, "reports/uganda-case-study/from-farm-to-export/index.html")
+    assert chapter.h1.get_text(" ", strip=True) == "2. From farm to export"
+    assert "drying tables" in chapter.select_one("div.body").get_text()
+    links = {a["rel"][0]: a["href"] for a in chapter.select("nav.chapter-nav a")}
+    assert links == {
+        "prev": "/reports/uganda-case-study/the-farms/",
+        "next": "/reports/uganda-case-study/what-it-would-take-to-scale/",
+    }
+    current = chapter.select_one('nav.report-toc a[aria-current="page"]')
+    assert current.get_text() == "From farm to export"
+
+
+def test_each_finding_in_a_report_has_its_section_linking_to_its_post(
+    report_settings: Settings,
+) -> None:
+    web_release(report_settings)
+    findings = page(report_settings, "reports/state-of-play-2026/findings/index.html")
+    sections = findings.select("section.report-finding")
+    assert [s["id"] for s in sections] == [
+        "finding-field-schools-and-premium-sharing",
+        "finding-uganda-robusta-case-study",
+        "finding-farm-gate-to-fob",
+        "finding-procurement-long-term-offtake",
+        "finding-origin-government-partnerships",
+    ]
+    for section in sections:
+        link = section.select_one("a.read-more")["href"]
+        finding_id = section["id"].removeprefix("finding-")
+        assert link == f"http://127.0.0.1:8000/blog/{finding_id}/"
+        post = report_settings.paths.public / "blog" / finding_id / "index.html"
+        assert post.is_file(), "the link leads to a published post"
+    assert "45%" in sections[0].select_one("dl.stats").get_text()
+
+
+def test_reports_are_listed_on_the_index_in_the_sitemap_and_in_the_feed(
+    report_settings: Settings,
+) -> None:
+    web_release(report_settings)
+    index = page(report_settings, "reports/index.html")
+    assert [a["href"] for a in index.select("ol.reports h2 a")] == [
+        "/reports/state-of-play-2026/",  # newest first
+        "/reports/uganda-case-study/",
+    ]
+    sitemap = BeautifulSoup(
+        (report_settings.paths.public / "reports/sitemap.xml").read_bytes(), "xml"
+    )
+    locations = [loc.get_text() for loc in sitemap.find_all("loc")]
+    assert "http://127.0.0.1:8000/reports/state-of-play-2026/" in locations
+    assert "http://127.0.0.1:8000/reports/uganda-case-study/the-farms/" in locations
+    robots = (report_settings.paths.public / "robots.txt").read_text("utf-8")
+    assert "Sitemap: http://127.0.0.1:8000/reports/sitemap.xml" in robots.splitlines()
+    feed = feedparser.parse((report_settings.paths.public / "reports/feed.atom").read_bytes())
+    assert not feed.bozo
+    assert [entry.link for entry in feed.entries] == [
+        "http://127.0.0.1:8000/reports/state-of-play-2026/",
+        "http://127.0.0.1:8000/reports/uganda-case-study/",
+    ]
+    blog_index = page(report_settings, "index.html")
+    assert blog_index.find("a", href="/reports/") is not None, "the site's menu leads to reports"
+
+
+def test_an_embargoed_report_leaves_nothing_public_before_the_lift(
+    report_project: Path, report_settings: Settings
+) -> None:
+    path = report_project / "reports" / "state-of-play-2026.md"
+    replace_in(path, "year: 2026\n", "year: 2026\nembargo: 2026-12-03T00:01:00+00:00\n")
+    settings = load_settings(report_project / "outreach.toml", environ={})
+    before = datetime(2026, 12, 2, tzinfo=UTC)
+    report = web_release(settings, before)
+    held = [(h.finding_id, h.until) for h in report.held if h.channel == "reports"]
+    assert held == [("state-of-play-2026", datetime(2026, 12, 3, 0, 1, tzinfo=UTC))]
+    public = settings.paths.public
+    leaked = [
+        str(p.relative_to(public))
+        for p in public.rglob("*")
+        if p.is_file()
+        and any(
+            word in p.read_bytes()
+            for word in (
+                b"reports/state-of-play-2026",
+                b"State of play 2026",
+                b"premiums were shared openly",
+            )
+        )
+    ]
+    assert leaked == [], leaked
+    assert (public / "reports/uganda-case-study/index.html").is_file()
+    web_release(settings, datetime(2026, 12, 3, 0, 2, tzinfo=UTC))
+    assert (public / "reports/state-of-play-2026/index.html").is_file()
+    assert "state-of-play-2026" in (public / "reports/feed.atom").read_text("utf-8")
+
+
+def test_rendering_a_report_touches_no_file_clock_or_network(report_settings: Settings) -> None:
+    from test_purity import CollectingRunner
+
+    normal = CollectingRunner(guarded=False)
+    run_release(ReleaseRequest(report_settings, AFTER_LAUNCH, preview=True), normal)
+    guarded = CollectingRunner(guarded=True)
+    run_release(ReleaseRequest(report_settings, AFTER_LAUNCH, preview=True), guarded)
+    reports = {
+        path: content for (channel, path), content in normal.files.items() if channel == "reports"
+    }
+    assert "reports/state-of-play-2026/index.html" in reports
+    assert {
+        path: content for (channel, path), content in guarded.files.items() if channel == "reports"
+    } == reports

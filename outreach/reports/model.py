@@ -323,6 +323,10 @@ def _body_parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
+RESERVED_SLUGS = ("findings",)
+"""Page names beside the chapters in a report's folder: a chapter never takes one."""
+
+
 def chapter_slug(title: str, taken: set[str]) -> str:
     """A URL slug for a chapter title, unique within the report (``-2`` and on)."""
     base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].strip("-") or "chapter"
@@ -346,7 +350,7 @@ def _split_body(body: str) -> tuple[str, tuple[Chapter, ...]]:
     if not starts:
         return body.strip(), ()
     introduction = "".join(lines[: starts[0][0]]).strip()
-    taken: set[str] = set()
+    taken: set[str] = set(RESERVED_SLUGS)
     chapters: list[Chapter] = []
     for number, (_first, body_from, title) in enumerate(starts, start=1):
         end = starts[number][0] if number < len(starts) else len(lines)
