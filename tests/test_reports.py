@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from bs4 import BeautifulSoup
 from outreach.config import Settings, load_settings
 from outreach.finding import FindingsInvalid, read_finding
 from outreach.kinds import get_kind
+from outreach.ledger import Ledger
 from outreach.release import ReleaseReport, ReleaseRequest, release, run_release
 from outreach.release_steps import load_catalog
 from outreach.reports.model import (
@@ -547,3 +551,46 @@ def test_rendering_a_report_touches_no_file_clock_or_network(report_settings: Se
     assert {
         path: content for (channel, path), content in guarded.files.items() if channel == "reports"
     } == reports
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def outreach(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "outreach_cli", *args],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200", "PREFECT_API_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_report_build_writes_the_web_edition_into_build_and_publishes_nothing(
+    report_project: Path,
+) -> None:
+    result = outreach(["report", "build", "uganda-case-study"], report_project)
+    assert result.returncode == 0, result.stderr
+    landing = report_project / "build" / "reports" / "uganda-case-study" / "index.html"
+    assert f"Web edition: {landing}" in result.stdout
+    assert BeautifulSoup(landing.read_text("utf-8"), "html.parser").h1.get_text(strip=True) == (
+        "Uganda country case study: robusta coffee from ageing trees to traceable lots"
+    )
+    assert not (report_project / "public").exists()
+    unknown = outreach(["report", "build", "uganda-case-studdy"], report_project)
+    assert unknown.returncode != 0
+    assert "no report with id 'uganda-case-studdy'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_release_report_publishes_it_under_its_own_ledger_key(report_project: Path) -> None:
+    result = outreach(
+        ["release", "--report", "uganda-case-study", "--channel", "reports"], report_project
+    )
+    assert result.returncode == 0, result.stderr
+    public = report_project / "public"
+    assert (public / "reports" / "uganda-case-study" / "index.html").is_file()
+    assert not (public / "reports" / "state-of-play-2026").exists(), "only the one asked for"
+    settings = load_settings(report_project / "outreach.toml", environ={})
+    assert "report:uganda-case-study" in Ledger(settings.paths.ledger).released("reports")

@@ -15,8 +15,14 @@ from pathlib import Path
 
 from outreach.config import Settings
 from outreach.finding import Finding, read_findings
-from outreach.reports.indicators import IndicatorRow, indicator_chart, indicator_rows
+from outreach.reports.indicators import (
+    CHART_FORMAT,
+    IndicatorRow,
+    indicator_chart,
+    indicator_rows,
+)
 from outreach.reports.model import Report, read_reports, resolve_findings
+from outreach.urls import SiteUrls
 
 PDF_MEDIA_TYPE = "application/pdf"
 
@@ -36,13 +42,46 @@ class Edition:
 
 
 def build_pdf_edition(edition: Edition, settings: Settings) -> bytes | None:
-    """The PDF edition's bytes from ``outreach.reports.pdf.build_pdf`` when that module is
-    present (it is built separately); None otherwise, and the web edition links no PDF."""
+    """The PDF edition's bytes from ``outreach.reports.pdf.build_pdf`` (built separately),
+    given the same findings, indicator rows and charts as the web edition; None while that
+    module is absent, and the web edition then links no PDF."""
     try:
-        from outreach.reports.pdf import build_pdf  # type: ignore[import-not-found]
+        from outreach.reports.pdf import (  # type: ignore[import-not-found]
+            ChartImage,
+            IndicatorRow,
+            build_pdf,
+        )
     except ImportError:
         return None
-    return build_pdf(edition, settings)
+    from outreach.channels import site_offers  # the URL map names what the site hosts
+
+    urls = SiteUrls(settings.site.base_url, site_offers(settings))
+    report = edition.report
+    rows = [
+        IndicatorRow(row.label, row.this.value if row.this else "", row.previous_text,
+                     row.change_text)
+        for row in edition.rows
+    ]  # fmt: skip
+    charts = [
+        ChartImage(edition.charts[row.id], row.chart_alt, f"{row.label}. Source: {row.source}.",
+                   format=CHART_FORMAT)
+        for row in edition.rows
+        if row.id in edition.charts
+    ]  # fmt: skip
+    post_urls = {
+        finding.id: url
+        for finding in edition.findings
+        if (url := urls.published_post(finding.id)) is not None
+    }
+    return build_pdf(
+        report,
+        list(edition.findings),
+        settings,
+        indicators=rows,
+        charts=charts,
+        web_url=urls.published_report(report.id),
+        post_urls=post_urls,
+    )
 
 
 def prepare_edition(report: Report, settings: Settings, with_pdf: bool = True) -> Edition:
