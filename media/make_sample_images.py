@@ -5,7 +5,8 @@ Run from the repository root::
     python media/make_sample_images.py
 
 Each sample finding gets one flat-colour illustration without any text, saved as
-``media/images/<id>.jpg`` (1600 x 1000 px, JPEG quality 82). The finding id seeds
+``media/images/<id>.jpg`` (1600 x 1000 px, JPEG quality 82); each sample report's cover is
+drawn the same way into ``media/images/reports/<id>.jpg``. The finding id seeds
 ``random.Random``, so colours, hill shapes and layout vary between images but are the same
 on every run. The alt text and caption for each image live in the finding's front matter;
 if you change a scene here, update the alt text there too.
@@ -432,6 +433,13 @@ SAMPLE_IMAGES: dict[str, Scene] = {
 }
 """Finding id -> the scene drawn for it."""
 
+REPORT_COVERS: dict[str, Scene] = {
+    "state-of-play-2026": mosaic_landscape,
+    "uganda-case-study": coffee_hillside,
+}
+"""Report id -> the scene drawn for its cover (``images/reports/<id>.jpg``); the report id
+seeds the drawing, so a cover differs from the finding image with the same scene."""
+
 
 def render(finding_id: str, scene: Scene) -> Image.Image:
     """Draw one scene, seeded by the finding id, at final size."""
@@ -468,6 +476,11 @@ def main() -> None:
     for finding_id, scene in SAMPLE_IMAGES.items():
         path = OUT_DIR / f"{finding_id}.jpg"
         render(finding_id, scene).save(path, "JPEG", quality=QUALITY, optimize=True)
+        print(f"{path.relative_to(OUT_DIR.parent.parent)}  {path.stat().st_size / 1024:.0f} KB")
+    (OUT_DIR / "reports").mkdir(exist_ok=True)
+    for report_id, scene in REPORT_COVERS.items():
+        path = OUT_DIR / "reports" / f"{report_id}.jpg"
+        render(report_id, scene).save(path, "JPEG", quality=QUALITY, optimize=True)
         print(f"{path.relative_to(OUT_DIR.parent.parent)}  {path.stat().st_size / 1024:.0f} KB")
 
 

@@ -116,6 +116,8 @@ class SiteSettings(_Section):
 
 class PathSettings(_Section):
     findings: Path = Path("findings")
+    reports: Path = Path("reports")
+    """Report files (``reports/<id>.md``): outreach.reports.model reads them."""
     media: Path = Path("media")
     press: Path = Path("press")
     templates: Path = Path("templates")
@@ -327,6 +329,7 @@ class Settings(_Section):
         "press": ChannelSettings(),
         "newsroom": ChannelSettings(),
         "newsletter": ChannelSettings(platforms=[]),
+        "reports": ChannelSettings(),
     }
     root: Path = Path(".")
 

@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -29,6 +29,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -141,14 +142,43 @@ WebUrl = Annotated[
 ]
 
 
+def _indicator_slug(value: str) -> str:
+    if not SLUG_PATTERN.match(value):
+        suggestion = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-") or "farm-gate-share"
+        raise PydanticCustomError(
+            "outreach_indicator_slug",
+            "'{value}' is not an indicator slug; use lowercase letters, digits and single "
+            "hyphens, e.g. '{suggestion}' (the same slug every year, so reports can compare)",
+            {"value": value, "suggestion": suggestion},
+        )
+    return value
+
+
 class Stat(_Strict):
-    """A key statistic. ``illustrative`` marks figures that are examples, not measurements."""
+    """A key statistic. ``illustrative`` marks figures that are examples, not measurements.
+
+    ``indicator`` names a figure tracked year on year (reports compare it with the previous
+    report's); ``number`` and ``unit`` are its numeric value beside the display ``value``."""
 
     value: Line
     label: Line
     source: Line
     source_url: WebUrl | None = None
     illustrative: bool = False
+    indicator: Annotated[str, Field(max_length=80), AfterValidator(_indicator_slug)] | None = None
+    number: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    unit: Annotated[Line, Field(max_length=40)] | None = None
+
+    @model_validator(mode="after")
+    def _indicator_needs_number(self) -> Stat:
+        if self.indicator is not None and self.number is None:
+            raise PydanticCustomError(
+                "outreach_indicator_number",
+                "stat with indicator '{indicator}' has no number; add 'number:' with the "
+                "figure as a plain number (e.g. 38 for '38%'), so reports can compare years",
+                {"indicator": self.indicator},
+            )
+        return self
 
 
 class Quote(_Strict):
@@ -477,6 +507,9 @@ FIELD_HINTS: dict[str, str] = {
     "stats.label": "what the figure measures, e.g. 'rise in farm-gate income'",
     "stats.source": "where the figure comes from, e.g. 'Programme survey, 2025'",
     "stats.illustrative": "true or false",
+    "stats.indicator": "the tracked indicator's slug, e.g. 'farm-gate-share', or leave it out",
+    "stats.number": "the figure as a plain number, e.g. 38 for '38%'",
+    "stats.unit": "the number's unit, e.g. '%' or 'USD/kg', or leave it out",
     "quotes.text": "the quoted words",
     "quotes.speaker": "the speaker's name",
     "quotes.role": "the speaker's role and organisation",
@@ -536,13 +569,22 @@ def _field_path(loc: tuple[int | str, ...]) -> tuple[str, str]:
     return shown or "front matter", ".".join(key_parts)
 
 
-def _problem_from_error(file: str, error: Any) -> FindingProblem:
+def _problem_from_error(
+    file: str,
+    error: Any,
+    hints: Mapping[str, str] | None = None,
+    known_fields: Mapping[str, list[str]] | None = None,
+) -> FindingProblem:
+    """One pydantic error as file, field and fix; ``hints`` and ``known_fields`` default to
+    the finding's (reports pass their own)."""
+    hints = FIELD_HINTS if hints is None else hints
+    known_fields = KNOWN_FIELDS if known_fields is None else known_fields
     loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
     # Annotated validators add their own location segments; keep model fields and indices.
     loc = tuple(part for part in loc if isinstance(part, int) or not str(part)[0].isupper())
     shown, key = _field_path(loc)
     kind = error["type"]
-    hint = FIELD_HINTS.get(key, "")
+    hint = hints.get(key, "")
     if kind.startswith("outreach_"):
         message = error["msg"]
     elif kind == "missing":
@@ -551,7 +593,7 @@ def _problem_from_error(file: str, error: Any) -> FindingProblem:
         parent = ".".join(key.split(".")[:-1])
         known = [
             name
-            for name in KNOWN_FIELDS.get(parent, [])
+            for name in known_fields.get(parent, [])
             if name not in ("body", "source_path", "retraction")
         ]
         close = difflib.get_close_matches(key.split(".")[-1], known, n=1, cutoff=0.6)

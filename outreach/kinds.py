@@ -69,3 +69,14 @@ def get_kind(name: str) -> Kind:
 
 def known_kinds() -> list[str]:
     return list(_KINDS)
+
+
+def _read_reports(settings: Settings) -> Mapping[str, Any]:
+    """Reports (``reports/<id>.md``), validated against the findings; imported when read."""
+    from outreach.reports.model import read_reports
+
+    return read_reports(settings)
+
+
+REPORT = "report"
+register_kind(Kind(REPORT, _read_reports))
