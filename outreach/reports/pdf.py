@@ -136,15 +136,18 @@ class _Images:
         self.media = media
         self.report = report
         self.names: dict[str, str] = {}
+        self.without_alt: list[str] = []
         (root / "images").mkdir()
 
-    def add(self, data: bytes, suffix: str, described_as: str) -> str:
+    def add(self, data: bytes, suffix: str, described_as: str, alt: str) -> str:
         name = f"images/{len(self.names) + 1}{suffix}"
         (self.root / name).write_bytes(data)
         self.names[name] = described_as
+        if not alt.strip():
+            self.without_alt.append(described_as)
         return name
 
-    def media_file(self, file: str, described_as: str) -> str:
+    def media_file(self, file: str, described_as: str, alt: str) -> str:
         path = (self.media / file).resolve()
         suffix = path.suffix.lower()
         if not path.is_relative_to(self.media.resolve()) or suffix not in IMAGE_SUFFIXES:
@@ -158,11 +161,11 @@ class _Images:
                 f"{_where(self.report)}: image '{file}' ({described_as}) does not exist in the "
                 f"media folder; add the file or correct the path"
             )
-        return self.add(path.read_bytes(), suffix, f"'{file}' ({described_as})")
+        return self.add(path.read_bytes(), suffix, f"'{file}' ({described_as})", alt)
 
     def resolver(self, described_as: str):
         def resolve(ref: ImageRef) -> str:
-            return self.media_file(ref.src, described_as)
+            return self.media_file(ref.src, described_as, ref.alt)
 
         return resolve
 
@@ -191,12 +194,15 @@ def _data(
 ) -> dict[str, Any]:
     """Everything the template shows that is plain text, as JSON (Typst shows it literally)."""
     language, _, region = settings.site.language.partition("-")
-    cover = _image(report.cover, images.media_file(report.cover.file, "the report's cover"))
+    cover = _image(
+        report.cover, images.media_file(report.cover.file, "the report's cover", report.cover.alt)
+    )
     entries = []
     credits = [{"where": "Cover", **cover}]
     for finding in findings:
         picture = _image(
-            finding.image, images.media_file(finding.image.file, f"finding '{finding.id}'")
+            finding.image,
+            images.media_file(finding.image.file, f"finding '{finding.id}'", finding.image.alt),
         )
         credits.append({"where": finding.title, **picture})
         entries.append(
@@ -223,7 +229,7 @@ def _data(
         )
     titles = {finding.id: finding.title for finding in findings}
     return {
-        "title": report.title,
+        "title": report.title.strip() or None,
         "short-title": report.title.split(":", 1)[0],
         "subtitle": report.subtitle,
         "summary": report.summary,
@@ -252,8 +258,10 @@ def _data(
         ],
         "charts": [
             {
-                "path": images.add(chart.data, f".{chart.format}", f"chart '{chart.caption}'"),
-                "alt": chart.alt or None,
+                "path": images.add(
+                    chart.data, f".{chart.format}", f"chart '{chart.caption}'", chart.alt
+                ),
+                "alt": chart.alt.strip() or None,
                 "caption": chart.caption,
             }
             for chart in charts
@@ -329,11 +337,11 @@ def _refusal(report: Report, exc: typst.TypstError, images: _Images) -> ReportPd
     diagnostic = str(getattr(exc, "diagnostic", ""))
     named = [images.names[m] for m in _IMAGE_IN_DIAGNOSTIC.findall(diagnostic) if m in images.names]
     if "alt text" in message:
-        which = ", ".join(dict.fromkeys(named)) or "an image"
+        which = ", ".join(dict.fromkeys(named or images.without_alt)) or "an image"
         return ReportPdfError(
             f"{_where(report)}: the accessible PDF (PDF/UA-1) needs alt text for every image, "
             f"and {which} has none; describe the picture in its alt text "
-            "(in Markdown: ![what the picture shows](images/file.png))"
+            "(for a Markdown image: ![what the picture shows](images/file.png))"
         )
     if "title" in message:
         return ReportPdfError(
