@@ -82,6 +82,7 @@ bench: $(VENV)/.bench-installed bench-tools
 	$(BIN)/python -m bench.newsletter
 	$(BIN)/python -m bench.web_signup
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.report_pdf
 
 # Server mode, for a team (README, "Running for a team"): one Prefect server, `make bootstrap`
 # and `make deploy` against it, `make worker` on every machine that runs flows. The server's
