@@ -25,9 +25,10 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/outreach check
 	$(BIN)/outreach release --all --approve
+	$(BIN)/outreach release --report state-of-play-2026 --report uganda-case-study --approve
 	@echo
 	@echo "Output: $(CURDIR)/public  (blog, topic pages, feed.atom, sitemap.xml, share images,"
-	@echo "        podcast/ with feed.xml, newsroom/, press kits under press/kit/)"
+	@echo "        podcast/ with feed.xml, newsroom/, press kits under press/kit/, reports/)"
 	@echo "Pitches to journalists: $(CURDIR)/outbox  (nothing is sent on embedded defaults)"
 	@echo "Preview: make serve, then open http://127.0.0.1:8000/"
 

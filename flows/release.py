@@ -291,6 +291,33 @@ def release_findings(
     )
 
 
+ReportId = Annotated[
+    str,
+    Field(pattern=SLUG_PATTERN.pattern, description="The report's id (its file name without .md)"),
+]
+
+
+@flow(name="release-report", **FLOW_OPTIONS)
+def release_report(
+    report_id: ReportId,
+    channels: list[str] | None = None,
+    dry_run: bool = False,
+    config: str | None = None,
+    approve_pitches: bool | None = None,
+) -> ReleaseReport:
+    """Release one report (``reports/<id>.md``): its web edition and PDF, on the chosen
+    channels (default: all configured that take reports). The same sequence as a finding's,
+    with the report's ledger key ``report:<id>``; the artifact links the PDF and the pages."""
+    return _run(
+        [f"report:{report_id}"],
+        channels,
+        dry_run,
+        config,
+        _key(f"report-{report_id}"),
+        approve_pitches=approve_pitches,
+    )
+
+
 @flow(name="rebuild-site", **FLOW_OPTIONS)
 def rebuild_site(channels: list[str] | None = None, config: str | None = None) -> ReleaseReport:
     """Re-render every released finding and every index, e.g. after a template change."""

@@ -312,6 +312,7 @@ class Settings(_Section):
         "press": ChannelSettings(),
         "newsroom": ChannelSettings(),
         "newsletter": ChannelSettings(platforms=[]),
+        "reports": ChannelSettings(),
     }
     root: Path = Path(".")
 

@@ -63,8 +63,8 @@ class ChannelPlan:
         )
 
 
-LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom")
-"""Items whose URL a person opens: pages, WordPress posts, episodes and feeds."""
+LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom", ".pdf")
+"""Items whose URL a person opens: pages, WordPress posts, episodes, feeds and PDFs."""
 
 
 @dataclass

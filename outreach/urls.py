@@ -24,15 +24,30 @@ TOPICS = "topics/"
 KIT_FOLDER = "press/kit/"
 """Where every press kit's folder is; its own index lists none of them."""
 
+REPORTS_INDEX = "reports/"
+REPORTS_FEED = "reports/feed.atom"
+REPORTS_SITEMAP = "reports/sitemap.xml"
+
 POSTS = "posts"
 EPISODES = "episodes"
 PRESS_KITS = "press kits"
+REPORTS = "reports"
 """Sections of the site a channel may host (its ``hosts``): the map links to one only when a
 configured channel hosts it, so no channel asks which other channels are on."""
 
 
 def post_path(finding_id: str) -> str:
     return f"blog/{finding_id}/"
+
+
+def report_path(report_id: str, chapter: str = "") -> str:
+    """A report's landing page, or one of its chapter pages (``chapter`` is its slug)."""
+    return f"{REPORTS_INDEX}{report_id}/" + (f"{chapter}/" if chapter else "")
+
+
+def report_pdf_path(report_id: str) -> str:
+    """The PDF edition's stable address (the same for the report's whole life)."""
+    return f"{REPORTS_INDEX}{report_id}/{report_id}.pdf"
 
 
 def episode_path(finding_id: str, suffix: str) -> str:
@@ -104,6 +119,10 @@ class SiteUrls:
     def published_post(self, finding_id: str) -> str | None:
         """The post's URL when a configured channel publishes posts, else None."""
         return self.post(finding_id) if self.hosts(POSTS) else None
+
+    def published_report(self, report_id: str) -> str | None:
+        """The report's landing page URL when a configured channel publishes reports."""
+        return self.url(report_path(report_id)) if self.hosts(REPORTS) else None
 
     def published_episode(self, finding_id: str) -> str | None:
         """The episode's audio URL when a configured channel publishes episodes, else None."""

@@ -212,22 +212,35 @@ def release(
     approve: Annotated[
         bool, typer.Option("--approve", help="Approve the journalist pitches without asking.")
     ] = False,
+    report_ids: Annotated[
+        list[str] | None,
+        typer.Option("--report", help="Release this report (repeatable; ledger key report:ID)."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Release findings (through the release flow on a Prefect server; directly without one)."""
-    if bool(finding_ids) == all_findings:
-        errors.print("Give finding ids or --all (not both).")
+    """Release findings or reports (through the release flow on a Prefect server; directly
+    without one)."""
+    if bool(finding_ids) == all_findings and not report_ids:
+        errors.print("Give finding ids, --all or --report ID.")
         raise typer.Exit(2)
     on_failure(ctx, NOTHING_PUBLISHED, RESUME)
     settings = _settings(config)
     catalog = load_catalog(settings)
-    ids = resolve_ids(catalog, None if all_findings else finding_ids)
+    ids = (
+        resolve_ids(catalog, None if all_findings else finding_ids)
+        if (finding_ids or all_findings)
+        else []
+    )
+    if report_ids:
+        from outreach.reports.model import read_reports
+
+        ids += [f"report:{i}" for i in resolve_ids(read_reports(settings), report_ids, "report")]
     resolve_channels(settings, channel, need_secrets=False)
 
     from outreach_cli import runs
 
     config_arg = str(config) if config else None
-    with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
+    with console.status(f"Releasing {len(ids)} publication{'s' if len(ids) != 1 else ''}…"):
         report = runs.release(
             settings, ids, channel, dry_run, runs.approvals_for(approve), config_arg
         )
@@ -445,6 +458,9 @@ def newsletter_send(
 
 
 from outreach_cli.preview import preview  # noqa: E402 (a command in its own module)
+from outreach_cli.reports import report_app  # noqa: E402
+
+app.add_typer(report_app, name="report")
 
 app.command()(preview)
 

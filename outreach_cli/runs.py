@@ -80,6 +80,11 @@ def release(
 
         quiet_expected_tracebacks()
         decision = approvals.get(PitchFindings.gate or "")
+        if ids and all(i.startswith("report:") for i in ids) and len(ids) == 1:
+            from flows.release import release_report
+
+            report_id = ids[0].removeprefix("report:")
+            return release_report(report_id, channels, dry_run, config, approve_pitches=decision)
         if len(ids) == 1:
             return release_finding(ids[0], channels, dry_run, config, approve_pitches=decision)
         return release_findings(list(ids), channels, dry_run, config, approve_pitches=decision)

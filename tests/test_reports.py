@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
+from bs4 import BeautifulSoup
 
 from outreach.config import Settings, load_settings
 from outreach.finding import FindingsInvalid, read_finding
 from outreach.kinds import get_kind
+from outreach.ledger import Ledger
+from outreach.release import ReleaseReport, ReleaseRequest, release, run_release
 from outreach.release_steps import load_catalog
 from outreach.reports.model import (
     ReportsInvalid,
@@ -206,3 +216,381 @@ def test_a_stat_tracking_an_indicator_needs_its_number(tmp_path: Path) -> None:
         12.0,
         "%",
     )
+
+
+# -- indicators ---------------------------------------------------------------------------
+
+BASELINE_FINDING = """---
+id: baseline-survey-2025
+title: "Baseline survey 2025: premiums, losses and land rights"
+summary: "The programme's first survey of premiums, post-harvest losses and land rights."
+published: 2025-11-04T09:00:00+00:00
+topics: [food-agriculture]
+stats:
+  - value: "38%"
+    indicator: premium-share-to-households
+    number: 38
+    unit: "%"
+    label: "share of certification premium reaching member households"
+    source: "Illustrative baseline figure"
+  - value: "15%"
+    indicator: post-harvest-loss-share
+    number: 15
+    unit: "%"
+    label: "of lot value lost between farm gate and export warehouse"
+    source: "Illustrative baseline figure"
+  - value: "27.5%"
+    indicator: documented-land-rights
+    number: 27.5
+    unit: "%"
+    label: "of mapped plots with a documented land right"
+    source: "Illustrative baseline figure"
+image:
+  file: images/farm-gate-to-fob.jpg
+  caption: "A port."
+  credit: Programme illustration
+  licence: CC BY 4.0
+  alt: "Flat-colour drawing of an export port."
+---
+The baseline.
+"""
+
+BASELINE_REPORT = """---
+id: state-of-play-2025
+kind: state-of-play
+title: "State of play 2025"
+summary: "The baseline year."
+published: 2025-12-01T09:00:00+00:00
+topics: [food-agriculture]
+year: 2025
+findings: [baseline-survey-2025]
+indicators:
+  - {id: premium-share-to-households, label: "Premium reaching households", headline: true}
+  - {id: post-harvest-loss-share, label: "Lot value lost", better: lower}
+  - {id: documented-land-rights, label: "Plots with land rights"}
+cover:
+  file: images/reports/state-of-play-2026.jpg
+  caption: "Farm plots."
+  credit: Programme illustration
+  licence: CC BY 4.0
+  alt: "Flat-colour aerial drawing of farm plots."
+authors: [{name: Programme research team}]
+---
+The baseline report.
+
+## Findings
+
+One survey.
+"""
+
+
+@pytest.fixture
+def two_years(report_project: Path, report_settings: Settings) -> Settings:
+    """The sample 2026 state-of-play report with a 2025 one before it."""
+    (report_project / "findings" / "baseline-survey-2025.md").write_text(BASELINE_FINDING, "utf-8")
+    (report_project / "reports" / "state-of-play-2025.md").write_text(BASELINE_REPORT, "utf-8")
+    return report_settings
+
+
+def test_the_indicator_table_compares_each_value_with_last_years_report(
+    two_years: Settings,
+) -> None:
+    from outreach.reports.indicators import indicator_rows
+
+    reports = read_reports(two_years)
+    findings = load_catalog(two_years)
+    rows = {row.id: row for row in indicator_rows(reports["state-of-play-2026"], reports, findings)}
+    assert list(rows) == [
+        "premium-share-to-households",
+        "post-harvest-loss-share",
+        "traceable-export-lots",
+        "documented-land-rights",
+    ]
+    premium = rows["premium-share-to-households"]  # 45% now, 38% in 2025: up 7 points, good
+    assert (premium.this.number, premium.previous.number, premium.change) == (45, 38, 7)
+    assert premium.change_text == "▲ +7 pp" and premium.assessment == "better"
+    assert premium.previous_text == "38%"
+    losses = rows["post-harvest-loss-share"]  # 12% now, 15% before: down 3, and lower is better
+    assert (losses.change, losses.change_text, losses.assessment) == (-3, "▼ \u22123 pp", "better")
+    land = rows["documented-land-rights"]  # 27% now, 27.5% before: down half a point
+    assert (land.change, land.change_text, land.assessment) == (-0.5, "▼ \u22120.5 pp", "worse")
+    traceable = rows["traceable-export-lots"]  # not measured in 2025
+    assert traceable.previous is None and traceable.change is None
+    assert traceable.change_text == "first year" and traceable.previous_text == "first year"
+    assert [(p.year, p.value) for p in premium.history] == [(2025, "38%"), (2026, "45%")]
+    assert premium.chart_alt == (
+        "Bar chart of Share of certification premium reaching member households by year. "
+        "2025: 38%; 2026: 45%. Up 7 pp since 2025, progress."
+    )
+    assert losses.change_words == "Down 3 pp since 2025, progress"
+    assert traceable.change_words == "First year measured"
+
+
+def test_without_an_earlier_report_every_indicator_says_first_year(
+    report_settings: Settings,
+) -> None:
+    from outreach.reports.indicators import indicator_rows
+
+    reports = read_reports(report_settings)
+    rows = indicator_rows(reports["state-of-play-2026"], reports, load_catalog(report_settings))
+    assert [row.change_text for row in rows] == ["first year"] * 4
+    assert [row.this.value for row in rows] == ["45%", "12%", "54%", "27%"]
+
+
+def test_an_indicator_chart_is_a_png_drawn_the_same_every_time(two_years: Settings) -> None:
+    from PIL import Image
+
+    from outreach.reports import indicators
+    from outreach.reports.indicators import (
+        CHART_HEIGHT,
+        CHART_WIDTH,
+        indicator_chart,
+        indicator_rows,
+    )
+
+    reports = read_reports(two_years)
+    row = indicator_rows(reports["state-of-play-2026"], reports, load_catalog(two_years))[0]
+    first = indicator_chart(row)
+    indicators._draw_chart.cache_clear()
+    assert indicator_chart(row) == first
+    image = Image.open(io.BytesIO(first))
+    assert image.format == "PNG" and image.size == (CHART_WIDTH, CHART_HEIGHT)
+    # Two bars: this year's (dark) is taller than last year's (light), as 45 > 38.
+    pixels = image.convert("RGB")
+    dark = [
+        y
+        for y in range(CHART_HEIGHT)
+        if pixels.getpixel((CHART_WIDTH * 3 // 4, y)) == (29, 59, 110)
+    ]
+    light = [
+        y for y in range(CHART_HEIGHT) if pixels.getpixel((CHART_WIDTH // 4, y)) == (143, 163, 196)
+    ]
+    assert dark and light and len(dark) > len(light)
+    assert abs(len(light) / len(dark) - 38 / 45) < 0.01  # bar heights in proportion
+
+
+# -- the web edition ----------------------------------------------------------------------
+
+AFTER_LAUNCH = datetime(2027, 1, 5, tzinfo=UTC)
+"""After both sample reports are published."""
+
+
+def web_release(settings: Settings, now: datetime = AFTER_LAUNCH) -> ReleaseReport:
+    """The release of the blog and the reports channel to the static site (public/)."""
+    return release(settings, None, ["blog", "reports"], now)
+
+
+def page(settings: Settings, path: str) -> BeautifulSoup:
+    return BeautifulSoup((settings.paths.public / path).read_text("utf-8"), "html.parser")
+
+
+def test_a_report_landing_page_has_cover_summary_key_figures_contents_and_json_ld(
+    report_settings: Settings,
+) -> None:
+    web_release(report_settings)
+    landing = page(report_settings, "reports/state-of-play-2026/index.html")
+    assert (
+        landing.h1.get_text(strip=True) == "State of play 2026: durable smallholder supply chains"
+    )
+    cover = landing.select_one("figure.cover img")
+    assert cover["alt"].startswith("Flat-colour aerial drawing of a patchwork")
+    assert (report_settings.paths.public / cover["src"].lstrip("/")).is_file()
+    assert landing.select_one("p.summary").get_text().startswith("Across cocoa, coffee and cotton")
+    figures = [dt.get_text(strip=True) for dt in landing.select(".key-figures dt")]
+    assert figures == ["45%", "12%"]  # the two headline indicators
+    table = [
+        [cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])]
+        for row in landing.select(".indicator-table tbody tr")
+    ]
+    assert table[0] == [
+        "Share of certification premium reaching member households",
+        "45%",
+        "first year",
+        "first year",
+    ]
+    # Contents: the introduction, each chapter's own page, the findings page; all exist.
+    toc = [a["href"] for a in landing.select("nav.report-toc a")]
+    chapters = [h for h in toc if h.count("/") == 4 and "#" not in h]
+    assert chapters == [
+        "/reports/state-of-play-2026/what-lasted-on-the-farm/",
+        "/reports/state-of-play-2026/where-value-leaks-between-farm-and-port/",
+        "/reports/state-of-play-2026/what-buyers-and-governments-hold-in-their-hands/",
+        "/reports/state-of-play-2026/indicators-to-track/",
+        "/reports/state-of-play-2026/findings/",
+    ]
+    for href in chapters:
+        assert (report_settings.paths.public / href.lstrip("/") / "index.html").is_file()
+    charts = landing.select("figure.chart img")
+    assert [img["alt"].split(" by year")[0] for img in charts] == [
+        "Bar chart of Share of certification premium reaching member households",
+        "Bar chart of Lot value lost between farm gate and export warehouse",
+    ]
+    for img in charts:
+        assert (report_settings.paths.public / img["src"].lstrip("/")).read_bytes()[:4] == (
+            b"\x89PNG"
+        )
+    (script,) = landing.find_all("script", type="application/ld+json")
+    data = json.loads(script.string)
+    assert data["@type"] == "Report" and data["name"] == landing.h1.get_text(strip=True)
+    assert data["datePublished"] == "2026-12-01T09:00:00+00:00"
+    assert data["url"] == "http://127.0.0.1:8000/reports/state-of-play-2026/"
+    share = landing.find("meta", property="og:image")["content"]
+    assert share == "http://127.0.0.1:8000/reports/state-of-play-2026/share.png"
+    assert (report_settings.paths.public / "reports/state-of-play-2026/share.png").is_file()
+    assert (
+        "Programme research team (2026). State of play 2026"
+        in landing.select_one(".citation").get_text()
+    )
+
+
+def test_a_chapter_page_carries_its_text_and_leads_to_the_next(report_settings: Settings) -> None:
+    web_release(report_settings)
+    chapter = page(report_settings, "reports/uganda-case-study/from-farm-to-export/index.html")
+    assert chapter.h1.get_text(" ", strip=True) == "2. From farm to export"
+    assert "drying tables" in chapter.select_one("div.body").get_text()
+    links = {a["rel"][0]: a["href"] for a in chapter.select("nav.chapter-nav a")}
+    assert links == {
+        "prev": "/reports/uganda-case-study/the-farms/",
+        "next": "/reports/uganda-case-study/what-it-would-take-to-scale/",
+    }
+    current = chapter.select_one('nav.report-toc a[aria-current="page"]')
+    assert current.get_text() == "From farm to export"
+
+
+def test_each_finding_in_a_report_has_its_section_linking_to_its_post(
+    report_settings: Settings,
+) -> None:
+    web_release(report_settings)
+    findings = page(report_settings, "reports/state-of-play-2026/findings/index.html")
+    sections = findings.select("section.report-finding")
+    assert [s["id"] for s in sections] == [
+        "finding-field-schools-and-premium-sharing",
+        "finding-uganda-robusta-case-study",
+        "finding-farm-gate-to-fob",
+        "finding-procurement-long-term-offtake",
+        "finding-origin-government-partnerships",
+    ]
+    for section in sections:
+        link = section.select_one("a.read-more")["href"]
+        finding_id = section["id"].removeprefix("finding-")
+        assert link == f"http://127.0.0.1:8000/blog/{finding_id}/"
+        post = report_settings.paths.public / "blog" / finding_id / "index.html"
+        assert post.is_file(), "the link leads to a published post"
+    assert "45%" in sections[0].select_one("dl.stats").get_text()
+
+
+def test_reports_are_listed_on_the_index_in_the_sitemap_and_in_the_feed(
+    report_settings: Settings,
+) -> None:
+    web_release(report_settings)
+    index = page(report_settings, "reports/index.html")
+    assert [a["href"] for a in index.select("ol.reports h2 a")] == [
+        "/reports/state-of-play-2026/",  # newest first
+        "/reports/uganda-case-study/",
+    ]
+    sitemap = BeautifulSoup(
+        (report_settings.paths.public / "reports/sitemap.xml").read_bytes(), "xml"
+    )
+    locations = [loc.get_text() for loc in sitemap.find_all("loc")]
+    assert "http://127.0.0.1:8000/reports/state-of-play-2026/" in locations
+    assert "http://127.0.0.1:8000/reports/uganda-case-study/the-farms/" in locations
+    robots = (report_settings.paths.public / "robots.txt").read_text("utf-8")
+    assert "Sitemap: http://127.0.0.1:8000/reports/sitemap.xml" in robots.splitlines()
+    feed = feedparser.parse((report_settings.paths.public / "reports/feed.atom").read_bytes())
+    assert not feed.bozo
+    assert [entry.link for entry in feed.entries] == [
+        "http://127.0.0.1:8000/reports/state-of-play-2026/",
+        "http://127.0.0.1:8000/reports/uganda-case-study/",
+    ]
+    blog_index = page(report_settings, "index.html")
+    assert blog_index.find("a", href="/reports/") is not None, "the site's menu leads to reports"
+
+
+def test_an_embargoed_report_leaves_nothing_public_before_the_lift(
+    report_project: Path, report_settings: Settings
+) -> None:
+    path = report_project / "reports" / "state-of-play-2026.md"
+    replace_in(path, "year: 2026\n", "year: 2026\nembargo: 2026-12-03T00:01:00+00:00\n")
+    settings = load_settings(report_project / "outreach.toml", environ={})
+    before = datetime(2026, 12, 2, tzinfo=UTC)
+    report = web_release(settings, before)
+    held = [(h.finding_id, h.until) for h in report.held if h.channel == "reports"]
+    assert held == [("state-of-play-2026", datetime(2026, 12, 3, 0, 1, tzinfo=UTC))]
+    public = settings.paths.public
+    leaked = [
+        str(p.relative_to(public))
+        for p in public.rglob("*")
+        if p.is_file()
+        and any(
+            word in p.read_bytes()
+            for word in (
+                b"reports/state-of-play-2026",
+                b"State of play 2026",
+                b"premiums were shared openly",
+            )
+        )
+    ]
+    assert leaked == [], leaked
+    assert (public / "reports/uganda-case-study/index.html").is_file()
+    web_release(settings, datetime(2026, 12, 3, 0, 2, tzinfo=UTC))
+    assert (public / "reports/state-of-play-2026/index.html").is_file()
+    assert "state-of-play-2026" in (public / "reports/feed.atom").read_text("utf-8")
+
+
+def test_rendering_a_report_touches_no_file_clock_or_network(report_settings: Settings) -> None:
+    from test_purity import CollectingRunner
+
+    normal = CollectingRunner(guarded=False)
+    run_release(ReleaseRequest(report_settings, AFTER_LAUNCH, preview=True), normal)
+    guarded = CollectingRunner(guarded=True)
+    run_release(ReleaseRequest(report_settings, AFTER_LAUNCH, preview=True), guarded)
+    reports = {
+        path: content for (channel, path), content in normal.files.items() if channel == "reports"
+    }
+    assert "reports/state-of-play-2026/index.html" in reports
+    assert {
+        path: content for (channel, path), content in guarded.files.items() if channel == "reports"
+    } == reports
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def outreach(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "outreach_cli", *args],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200", "PREFECT_API_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_report_build_writes_the_web_edition_into_build_and_publishes_nothing(
+    report_project: Path,
+) -> None:
+    result = outreach(["report", "build", "uganda-case-study"], report_project)
+    assert result.returncode == 0, result.stderr
+    landing = report_project / "build" / "reports" / "uganda-case-study" / "index.html"
+    assert f"Web edition: {landing}" in result.stdout
+    assert BeautifulSoup(landing.read_text("utf-8"), "html.parser").h1.get_text(strip=True) == (
+        "Uganda country case study: robusta coffee from ageing trees to traceable lots"
+    )
+    assert not (report_project / "public").exists()
+    unknown = outreach(["report", "build", "uganda-case-studdy"], report_project)
+    assert unknown.returncode != 0
+    assert "no report with id 'uganda-case-studdy'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_release_report_publishes_it_under_its_own_ledger_key(report_project: Path) -> None:
+    result = outreach(
+        ["release", "--report", "uganda-case-study", "--channel", "reports"], report_project
+    )
+    assert result.returncode == 0, result.stderr
+    public = report_project / "public"
+    assert (public / "reports" / "uganda-case-study" / "index.html").is_file()
+    assert not (public / "reports" / "state-of-play-2026").exists(), "only the one asked for"
+    settings = load_settings(report_project / "outreach.toml", environ={})
+    assert "report:uganda-case-study" in Ledger(settings.paths.ledger).released("reports")

@@ -26,7 +26,16 @@ from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, sha
 from outreach.share_image import WIDTH as SHARE_WIDTH
 from outreach.templating import environment
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
-from outreach.urls import EPISODES, KIT_FOLDER, POSTS, PRESS_KITS, episode_path, post_path
+from outreach.urls import (
+    EPISODES,
+    KIT_FOLDER,
+    POSTS,
+    PRESS_KITS,
+    REPORTS,
+    REPORTS_SITEMAP,
+    episode_path,
+    post_path,
+)
 
 ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
 """Namespace for Atom entry ids: derived from the finding id, so they survive a domain move."""
@@ -274,6 +283,8 @@ class BlogChannel(BaseChannel):
         if site.urls.hosts(PRESS_KITS):
             robots += f"Disallow: {site.href(KIT_FOLDER)}\n"
         robots += f"Allow: /\nSitemap: {site.url('sitemap.xml')}\n"
+        if site.urls.hosts(REPORTS):
+            robots += f"Sitemap: {site.url(REPORTS_SITEMAP)}\n"
         stylesheet = settings.paths.templates / "blog" / "assets" / "style.css"
         card = draw_site_card(settings.site.title, settings.site.tagline)
         return [

@@ -323,6 +323,10 @@ def _body_parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
+RESERVED_SLUGS = ("findings",)
+"""Page names beside the chapters in a report's folder: a chapter never takes one."""
+
+
 def chapter_slug(title: str, taken: set[str]) -> str:
     """A URL slug for a chapter title, unique within the report (``-2`` and on)."""
     base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].strip("-") or "chapter"
@@ -346,7 +350,7 @@ def _split_body(body: str) -> tuple[str, tuple[Chapter, ...]]:
     if not starts:
         return body.strip(), ()
     introduction = "".join(lines[: starts[0][0]]).strip()
-    taken: set[str] = set()
+    taken: set[str] = set(RESERVED_SLUGS)
     chapters: list[Chapter] = []
     for number, (_first, body_from, title) in enumerate(starts, start=1):
         end = starts[number][0] if number < len(starts) else len(lines)
@@ -497,10 +501,11 @@ def resolve_findings(report: Report, findings: Mapping[str, Finding]) -> list[Fi
     problems = _finding_problems(report, findings)
     if problems:
         raise ReportsInvalid(problems)
-    return _resolved(report, findings)
+    return included_findings(report, findings)
 
 
-def _resolved(report: Report, findings: Mapping[str, Finding]) -> list[Finding]:
+def included_findings(report: Report, findings: Mapping[str, Finding]) -> list[Finding]:
+    """The report's findings that exist, in its order (no checks: ``resolve_findings``)."""
     if isinstance(report.findings, Selection):
         chosen = [finding for finding in findings.values() if report.findings.matches(finding)]
         return sorted(chosen, key=lambda finding: (finding.published, finding.id))
@@ -511,7 +516,7 @@ def _finding_problems(report: Report, findings: Mapping[str, Finding]) -> list[R
     file = report.source_path
     problems: list[ReportProblem] = []
     if isinstance(report.findings, Selection):
-        if not _resolved(report, findings):
+        if not included_findings(report, findings):
             problems.append(
                 ReportProblem(
                     file,
@@ -552,7 +557,7 @@ def report_problems(report: Report, findings: Mapping[str, Finding]) -> list[Rep
     resting on findings the report leaves out, indicators no finding (or two) measures."""
     problems = _finding_problems(report, findings)
     file = report.source_path
-    included = _resolved(report, findings)
+    included = included_findings(report, findings)
     ids = {finding.id for finding in included}
     for r_index, recommendation in enumerate(report.recommendations):
         for f_index, finding_id in enumerate(recommendation.findings):
@@ -597,7 +602,7 @@ def report_problems(report: Report, findings: Mapping[str, Finding]) -> list[Rep
 
 def indicator_stat(report: Report, indicator_id: str, findings: Mapping[str, Finding]) -> Stat:
     """The stat that measures ``indicator_id`` in the report's findings (validated: one)."""
-    for finding in _resolved(report, findings):
+    for finding in included_findings(report, findings):
         for stat in finding.stats:
             if stat.indicator == indicator_id:
                 return stat
