@@ -23,6 +23,7 @@ from outreach.config import Settings, load_settings
 from outreach.errors import OutreachError
 from outreach.finding import Finding
 from outreach.release_steps import load_catalog
+from outreach.reports.edition import prepare_edition
 from outreach.reports.model import Report, read_reports, resolve_findings
 from outreach.reports.pdf import ChartImage, IndicatorRow, ReportPdfError, build_pdf
 from outreach.reports.typst_markup import escape_text, markdown_to_typst
@@ -241,6 +242,26 @@ def test_figures_are_numbered_and_captioned(sample_pdf: Path, catalog: dict[str,
     text = pdf_text(sample_pdf)
     first = catalog["field-schools-and-premium-sharing"].image.caption
     assert f"Figure 1: {first}" in text
+
+
+def test_the_edition_the_release_prepares_embeds_the_indicator_table_and_charts(
+    state_of_play: Report, settings: Settings, tmp_path: Path
+) -> None:
+    """Through the seam the reports channel uses (prepare_edition -> build_pdf)."""
+    edition = prepare_edition(state_of_play, settings)
+    assert edition.pdf is not None
+    path = tmp_path / "edition.pdf"
+    path.write_bytes(edition.pdf)
+    text = pdf_text(path)
+    for row in edition.rows:
+        assert row.label in text
+        assert f"{row.this.value if row.this else ''} {row.previous_text} {row.change_text}" in text
+    headline = [row for row in edition.rows if row.id in edition.charts]
+    assert headline and set(edition.charts) == {r.id for r in edition.rows if r.headline}
+    alts = figures_alt(path)
+    for row in headline:
+        assert row.chart_alt in alts
+    assert "https://" in pdf_text(path, 2, 2) or settings.site.base_url in pdf_text(path, 2, 2)
 
 
 # -- repeatable -----------------------------------------------------------------------------
