@@ -103,12 +103,13 @@ def html_edition(report: Report, findings: Sequence[Finding], settings: Settings
         "<li><a href='#findings'>Findings</a><ol>",
         *(f"<li><a href='#{f.id}'>{e(f.title)}</a></li>" for f in findings),
         "</ol></li></ol></nav>",
-        f"<h2>Introduction</h2><p>{e(report.summary)}</p>{render_markdown(report.introduction)}",
+        f"<h2 class='chapter'>Introduction</h2><p>{e(report.summary)}</p>",
+        render_markdown(report.introduction),
     ]
     for chapter in report.chapters:
-        parts.append(f"<h2 id='c{chapter.number}'>{e(chapter.title)}</h2>")
+        parts.append(f"<h2 class='chapter' id='c{chapter.number}'>{e(chapter.title)}</h2>")
         parts.append(render_markdown(chapter.markdown))
-    parts.append("<h2 id='findings'>Findings</h2>")
+    parts.append("<h2 class='chapter' id='findings'>Findings</h2>")
     for finding in findings:
         parts.append(
             f"<h3 id='{finding.id}'>{e(finding.title)}</h3><p><em>{e(finding.summary)}</em></p>"
@@ -122,11 +123,11 @@ def html_edition(report: Report, findings: Sequence[Finding], settings: Settings
             for q in finding.quotes
         ]
         parts.append(render_markdown(finding.body))
-    parts.append("<h2>Recommendations</h2><ol>")
+    parts.append("<h2 class='chapter'>Recommendations</h2><ol>")
     parts += [
         f"<li>{e(r.text)}<br>For: {e(', '.join(r.audience))}</li>" for r in report.recommendations
     ]
-    parts.append("</ol><h2>Sources and image credits</h2><ul>")
+    parts.append("</ol><h2 class='chapter'>Sources and image credits</h2><ul>")
     parts += [
         f"<li>{e(s.value)} {e(s.label)}: {e(s.source)}</li>" for f in findings for s in f.stats
     ]
@@ -141,7 +142,7 @@ CSS = """
 @page { size: A4; margin: 2.5cm 2.2cm; @bottom-center { content: counter(page); } }
 body { font-family: serif; font-size: 10.5pt; line-height: 1.35; }
 .cover, .back, nav { page-break-after: always; }
-h2 { page-break-before: always; }
+h2.chapter { break-before: page; }
 figure img { width: 100%; max-height: 7.5cm; object-fit: contain; }
 table { border-collapse: collapse; } th, td { border-bottom: 0.4pt solid #ccc; padding: 3pt; }
 blockquote { border-left: 2pt solid #2f6b4f; padding-left: 1em; }
