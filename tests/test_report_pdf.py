@@ -339,6 +339,17 @@ def test_an_image_outside_the_media_folder_is_refused(
         build(report, catalog, settings)
 
 
+def test_a_templates_folder_without_the_pdf_template_gets_a_clear_error(
+    state_of_play: Report, catalog: dict[str, Finding], settings: Settings, tmp_path: Path
+) -> None:
+    paths = settings.paths.model_copy(update={"templates": tmp_path})
+    elsewhere = settings.model_copy(update={"paths": paths})
+    with pytest.raises(
+        ReportPdfError, match=r"Typst template .*reports/report\.typ cannot be read"
+    ):
+        build(state_of_play, catalog, elsewhere)
+
+
 def test_a_markdown_image_keeps_its_alt_text_in_the_structure_tree(
     state_of_play: Report, catalog: dict[str, Finding], settings: Settings, tmp_path: Path
 ) -> None:

@@ -100,8 +100,7 @@ def build_pdf(
         for entry in data["findings"]:
             entry["url"] = (post_urls or {}).get(entry["id"])
         main = _main_source(report, findings, sources)
-        template = settings.paths.templates / TEMPLATE
-        (root / "report.typ").write_bytes(template.read_bytes())
+        (root / "report.typ").write_bytes(_template(report, settings))
         (root / "data.json").write_text(
             json.dumps(data, ensure_ascii=False, sort_keys=True), encoding="utf-8"
         )
@@ -119,6 +118,17 @@ def build_pdf(
             raise _refusal(report, exc, sources) from None
     assert isinstance(pdf, bytes)
     return pdf
+
+
+def _template(report: Report, settings: Settings) -> bytes:
+    template = settings.paths.templates / TEMPLATE
+    try:
+        return template.read_bytes()
+    except OSError:
+        raise ReportPdfError(
+            f"{_where(report)}: the PDF edition's Typst template {template} cannot be read; "
+            "copy templates/reports/report.typ from the project into your templates folder"
+        ) from None
 
 
 @lru_cache(maxsize=1)
