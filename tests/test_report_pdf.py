@@ -412,11 +412,21 @@ def test_every_ascii_punctuation_character_survives_typst() -> None:
     assert "".join(text.split()) == "".join("".join(lines).split())
 
 
+def test_headings_never_skip_a_level_so_pdf_ua_accepts_them(
+    state_of_play: Report, catalog: dict[str, Finding], settings: Settings, tmp_path: Path
+) -> None:
+    body = state_of_play.body + "\n\n## Deep\n\n#### Skipped a level\n\ntext\n\n### Back\n"
+    path = tmp_path / "deep.pdf"
+    path.write_bytes(build(changed(state_of_play, settings, body=body), catalog, settings))
+    assert "Skipped a level" in pdf_text(path)
+    markup = markdown_to_typst("#### Four\n\n## Two\n\n##### Five\n", under_level=2)
+    assert re.findall(r"level: (\d)", markup) == ["3", "3", "4"]
+
+
 def test_markdown_structure_becomes_typst_structure() -> None:
     markup = markdown_to_typst(
         "## Part\n\nSome *em* and **strong**, [a link](https://example.org) and "
         "[a script](javascript:alert(1)).\n\n1. one\n2. two\n\n| a | b |\n|:-|-:|\n| 1 | 2 |\n",
-        heading_shift=0,
     )
     assert "#heading(level: 1)[Part]" in markup
     assert "#emph[em]" in markup and "#strong[strong]" in markup

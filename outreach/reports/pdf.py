@@ -308,7 +308,7 @@ def _main_source(report: Report, findings: Sequence[Finding], images: _Images) -
         "#introduction(data)[",
         markdown_to_typst(
             report.introduction,
-            heading_shift=0,
+            under_level=1,
             resolve_image=images.resolver("the introduction"),
         ),
         "]",
@@ -318,7 +318,7 @@ def _main_source(report: Report, findings: Sequence[Finding], images: _Images) -
         parts.append(
             markdown_to_typst(
                 chapter.markdown,
-                heading_shift=0,
+                under_level=1,
                 resolve_image=images.resolver(f"chapter '{chapter.title}'"),
             )
         )
@@ -328,7 +328,7 @@ def _main_source(report: Report, findings: Sequence[Finding], images: _Images) -
         parts.append(
             markdown_to_typst(
                 finding.body,
-                heading_shift=2,
+                under_level=2,
                 resolve_image=images.resolver(f"finding '{finding.id}'"),
             )
         )

@@ -57,20 +57,22 @@ def string_literal(text: str) -> str:
 
 
 def markdown_to_typst(
-    text: str, *, heading_shift: int = 0, resolve_image: ImageResolver | None = None
+    text: str, *, under_level: int = 0, resolve_image: ImageResolver | None = None
 ) -> str:
-    """Typst markup for a Markdown body.
+    """Typst markup for a Markdown body that sits under a heading of ``under_level``.
 
-    A Markdown heading of level n becomes a Typst heading of level ``n + heading_shift`` (a
-    body ``#`` counts as ``##``, as on the site, and no level goes below 1). Images go through
-    ``resolve_image``; without one they are left out, their alt text kept as text."""
+    A Markdown ``##`` becomes level ``under_level + 1`` (a body ``#`` counts as ``##``, as on
+    the site) and deeper headings follow, except that no level is skipped: PDF/UA-1 refuses
+    a document whose headings jump (a ``####`` right after a ``##`` becomes one level deeper).
+    Images go through ``resolve_image``; without one their alt text stands in as text."""
     tree = SyntaxTreeNode(_parser().parse(text))
-    return _Converter(heading_shift, resolve_image).blocks(tree.children).strip() + "\n"
+    return _Converter(under_level, resolve_image).blocks(tree.children).strip() + "\n"
 
 
 class _Converter:
-    def __init__(self, heading_shift: int, resolve_image: ImageResolver | None) -> None:
-        self.heading_shift = heading_shift
+    def __init__(self, under_level: int, resolve_image: ImageResolver | None) -> None:
+        self.under_level = under_level
+        self.last_level = under_level
         self.resolve_image = resolve_image
 
     # -- blocks -------------------------------------------------------------------------
@@ -83,8 +85,9 @@ class _Converter:
         if kind == "paragraph":
             return self.paragraph(node)
         if kind == "heading":
-            level = max(int(node.tag[1]), 2) - 1 + self.heading_shift
-            return f"#heading(level: {max(level, 1)})[{self.inline(node.children)}]"
+            wanted = max(int(node.tag[1]), 2) - 1 + self.under_level
+            self.last_level = max(min(wanted, self.last_level + 1), 1)
+            return f"#heading(level: {self.last_level})[{self.inline(node.children)}]"
         if kind in ("bullet_list", "ordered_list"):
             return self.list(node)
         if kind == "blockquote":
