@@ -423,6 +423,24 @@ def test_headings_never_skip_a_level_so_pdf_ua_accepts_them(
     assert re.findall(r"level: (\d)", markup) == ["3", "3", "4"]
 
 
+def test_every_markdown_construct_builds_in_pdf_ua_mode(
+    state_of_play: Report, catalog: dict[str, Finding], settings: Settings, tmp_path: Path
+) -> None:
+    """Constructs a writer may use, together: none may make Typst refuse the document."""
+    body = state_of_play.body + (
+        "\n\n## Every construct\n\nsee [](https://example.org) and <https://example.org/x>\n\n"
+        "[![A ship at a quay](images/farm-gate-to-fob.jpg)](https://example.org)\n\n"
+        "text ![A small port](images/farm-gate-to-fob.jpg) more\n\n"
+        "| | b |\n|--|--|\n| 1 | |\n\n> - a\n>   > b\n>\n> 1. c\n\n---\n\n"
+        "    indented code\n\n```\nfence without language\n```\n\nhard\\\nbreak\n"
+    )
+    path = tmp_path / "all.pdf"
+    path.write_bytes(build(changed(state_of_play, settings, body=body), catalog, settings))
+    text = pdf_text(path)
+    assert "indented code" in text and "fence without language" in text
+    assert {"A ship at a quay", "A small port"} <= set(figures_alt(path))
+
+
 def test_markdown_structure_becomes_typst_structure() -> None:
     markup = markdown_to_typst(
         "## Part\n\nSome *em* and **strong**, [a link](https://example.org) and "

@@ -93,7 +93,8 @@ class _Converter:
         if kind == "blockquote":
             return f"#quote(block: true)[\n{self.blocks(node.children)}\n]"
         if kind in ("fence", "code_block"):
-            lang = (node.info or "").split(maxsplit=1)[0] if kind == "fence" else ""
+            words = (node.info or "").split() if kind == "fence" else []
+            lang = words[0] if words else ""
             lang_arg = f"lang: {string_literal(lang)}, " if re.fullmatch(r"[\w+-]+", lang) else ""
             return f"#raw(block: true, {lang_arg}{string_literal(node.content.rstrip(chr(10)))})"
         if kind == "hr":
