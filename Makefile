@@ -34,7 +34,8 @@ demo: $(VENV)/.demo-installed
 
 # Tools the tests check with, from Debian's packages when missing (as root): ffprobe for the
 # podcast audio (the pip-installed ffmpeg ships without it), Chromium for the email render,
-# SpamAssassin (local rules) for the newsletter's hidden-text score, and
+# SpamAssassin (local rules) for the newsletter's hidden-text score, poppler-utils (pdfinfo,
+# pdffonts, pdftotext, pdftoppm) for the report PDF, and
 # WordPress with MariaDB and PHP, and PostgreSQL for the server-mode test (daemons kept from
 # starting; the tests start their own).
 test-tools:
@@ -43,6 +44,7 @@ test-tools:
 	@missing=""; command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	  command -v chromium >/dev/null || missing="$$missing chromium"; \
 	  command -v spamassassin >/dev/null || missing="$$missing spamassassin"; \
+	  command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	  if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -81,6 +83,7 @@ bench: $(VENV)/.bench-installed bench-tools
 	$(BIN)/python -m bench.newsletter
 	$(BIN)/python -m bench.web_signup
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.report_pdf
 
 # Server mode, for a team (README, "Running for a team"): one Prefect server, `make bootstrap`
 # and `make deploy` against it, `make worker` on every machine that runs flows. The server's
