@@ -78,6 +78,7 @@ class BlogChannel(BaseChannel):
     hosts: ClassVar[frozenset[str]] = frozenset({POSTS})
     kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
     """A report gets a post announcing it (its index and feed stay the findings')."""
+    lists: ClassVar[frozenset[str] | None] = frozenset({"finding"})
 
     # -- a report's announcement ---------------------------------------------
 

@@ -21,6 +21,7 @@ class NewsletterChannel(BaseChannel):
     public: ClassVar[bool] = True
     kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
     """A report, once public, is announced to the subscribers of its topics."""
+    lists: ClassVar[frozenset[str] | None] = frozenset({"finding"})
 
     def check_inputs(self, settings: Settings) -> list[str]:
         template = settings.paths.templates / "newsletter" / "email.mjml.j2"

@@ -57,6 +57,7 @@ class PressChannel(BaseChannel):
     hosts: ClassVar[frozenset[str]] = frozenset({PRESS_KITS})
     kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
     """A report gets a kit (with its PDF and cover) and pitches, as a finding does."""
+    lists: ClassVar[frozenset[str] | None] = frozenset({"finding"})
 
     def check_inputs(self, settings: Settings) -> list[str]:
         """The contact, boilerplate, style and journalist list must be usable."""

@@ -43,6 +43,7 @@ class WordPressChannel(BaseChannel):
     accepts: ClassVar[frozenset[str] | None] = frozenset({"wordpress"})
     kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
     """A report gets a post announcing it, with its PDF as a media item."""
+    lists: ClassVar[frozenset[str] | None] = frozenset({"finding"})
 
     def check_inputs(self, settings: Settings) -> list[str]:
         template = settings.paths.templates / TEMPLATE
