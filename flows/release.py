@@ -34,7 +34,6 @@ from outreach.channels import get_channel
 from outreach.config import Settings
 from outreach.finding import SLUG_PATTERN, Finding
 from outreach.ledger import Ledger
-from outreach.newsletter import finding_issue
 from outreach.platforms.base import Receipt
 from outreach.platforms.registry import SECRET_BLOCKS, make_platform
 from outreach.release import ReleaseReport, ReleaseRequest, run_release
@@ -166,7 +165,7 @@ class PrefectRunner(PlainRunner):
             decision = context.approvals.get(action.gate or "")
             return pitch_findings(context.settings, action.findings, context.now, decision)
         if isinstance(action, SendIssue):
-            return [send_issue(finding_issue(action.finding), context.settings, context.now)]
+            return [send_issue(action.issue(), context.settings, context.now)]
         return after_publish(action, context, f"after-publish-{type(action).__name__}")
 
     def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:

@@ -129,12 +129,17 @@ class SendIssue:
     def awaiting(self) -> str:
         return f"Newsletter '{self.finding.id}' awaits approval; nothing sent."
 
-    def run(self, context: ActionContext) -> list[str]:
-        from outreach.campaign import deliver, prepare_send, send_batch
+    def issue(self):
+        """The issue to send (a report's announcement links its landing page instead)."""
         from outreach.newsletter import finding_issue
 
+        return finding_issue(self.finding)
+
+    def run(self, context: ActionContext) -> list[str]:
+        from outreach.campaign import deliver, prepare_send, send_batch
+
         settings, now = context.settings, context.now
-        prepared = prepare_send(finding_issue(self.finding), settings, now)
+        prepared = prepare_send(self.issue(), settings, now)
         return [deliver(prepared, settings, lambda p, b: send_batch(p, b, settings, now))]
 
 

@@ -60,6 +60,11 @@ class Issue:
     subject: str
     preheader: str
     findings: tuple[Finding, ...]
+    page: str | None = None
+    """The site path the one item links to instead of the finding's post (a report's
+    landing page, for a report's announcement)."""
+    call: str = "Read the finding"
+    """The button's words."""
 
     @property
     def topics(self) -> frozenset[str]:
@@ -164,7 +169,7 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
     urls = SiteUrls(settings.site.base_url)
     items = []
     for finding in issue.findings:
-        base = urls.post(finding.id)
+        base = urls.url(issue.page) if issue.page else urls.post(finding.id)
         items.append(
             {
                 "url": base,
@@ -176,6 +181,7 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
                 "stat_label": finding.key_stat.label,
                 "illustrative": finding.key_stat.illustrative,
                 "episode_url": urls.episode(finding.id) if finding.episode else None,
+                "call": issue.call,
             }
         )
     template = settings.paths.templates / "newsletter" / "email.mjml.j2"

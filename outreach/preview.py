@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from outreach.actions import Action, ActionContext, PingFeed, PitchFindings, SendIssue
 from outreach.config import Settings
 from outreach.files import atomic_write
 from outreach.finding import Finding
+
+if TYPE_CHECKING:
+    from outreach.newsletter import Issue
 
 PREVIEWS = "previews/"
 """The build folder's section for email previews (never published: build/ only)."""
@@ -68,13 +72,16 @@ def _text_page(title: str, message: EmailMessage) -> bytes:
     ).encode()
 
 
-def newsletter_preview(finding: Finding, settings: Settings, build: Path) -> EmailPreview:
-    """The finding's newsletter issue as one sample subscriber's copy: ``.eml`` (the wire
-    bytes), ``.html`` (its HTML part, as mail clients get it) and ``.txt`` (its text part)."""
+def newsletter_preview(
+    finding: Finding, settings: Settings, build: Path, issue: Issue | None = None
+) -> EmailPreview:
+    """The finding's newsletter issue (or ``issue``) as one sample subscriber's copy: ``.eml``
+    (the wire bytes), ``.html`` (its HTML part, as mail clients get it) and ``.txt`` (its text
+    part)."""
     from outreach.newsletter import MessageFactory, finding_issue, render_issue
     from outreach.subscribers import Subscriber
 
-    rendered = render_issue(finding_issue(finding), settings)
+    rendered = render_issue(issue or finding_issue(finding), settings)
     sample = Subscriber(
         SAMPLE_SUBSCRIBER, "Sample Subscriber", tuple(finding.topics), "confirmed", "", "preview"
     )
@@ -114,7 +121,7 @@ def pitch_previews(finding: Finding, context: ActionContext, build: Path) -> lis
 def render_action(action: Action, context: ActionContext, build: Path) -> list[EmailPreview]:
     """The emails an action would send, written into the build folder (others: none)."""
     if isinstance(action, SendIssue):
-        return [newsletter_preview(action.finding, context.settings, build)]
+        return [newsletter_preview(action.finding, context.settings, build, action.issue())]
     if isinstance(action, PitchFindings):
         return [p for f in action.findings for p in pitch_previews(f, context, build)]
     return []

@@ -129,7 +129,11 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     # Site pages in bounded parts too: each part's files out before the next is rendered;
     # the last part removes the site files none of the parts contained.
     for part in parts:
-        pages = runner.step("site-pages", site_pages_of, part.view)
+        channel = get_channel(part.view.channel)
+        # A channel lists only its own kinds (the blog renders a report's announcement but
+        # its index and feed stay the findings'): for another kind, no site pages.
+        listed = part.kind.name in (getattr(channel, "lists", None) or channel.kinds)
+        pages = runner.step("site-pages", site_pages_of, part.view) if listed else []
         start: int | None = 0
         published: frozenset[str] = frozenset()
         while start is not None:

@@ -87,6 +87,9 @@ class BaseChannel:
     """The platforms this channel may go to; None: any platform that takes files."""
     kinds: ClassVar[frozenset[str]] = frozenset({"finding"})
     """The kinds of publication this channel renders."""
+    lists: ClassVar[frozenset[str] | None] = None
+    """The kinds its site pages (indexes, feeds) list (None: every kind it renders): for
+    another kind it renders (a report's announcement on the blog) it renders no site pages."""
     hosts: ClassVar[frozenset[str]] = frozenset()
     """The site sections this channel publishes (``outreach.urls.POSTS``, ``EPISODES``,
     ``PRESS_KITS``): other channels link to a section only when a configured channel hosts it."""
@@ -129,6 +132,8 @@ class Channel(Protocol):
     """The platforms this channel may go to; None: any platform that takes files."""
     kinds: ClassVar[frozenset[str]]
     """The kinds of publication this channel renders (a finding is the first kind)."""
+    lists: ClassVar[frozenset[str] | None]
+    """The kinds its site pages list (None: every kind it renders)."""
     hosts: ClassVar[frozenset[str]]
     """The site sections this channel publishes (posts, episodes, press kits), as data."""
     prepares_listed: ClassVar[bool]

@@ -15,13 +15,15 @@ from feedgen.feed import FeedGenerator
 from PIL import Image
 
 from outreach import media_files
-from outreach.channels.base import BaseChannel, Deliverable, Site, SitePage
+from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown, scrollable_tables
 from outreach.notices import retraction_page
 from outreach.podcast.chapters import chapter_rows
 from outreach.podcast.transcript import read_transcript
+from outreach.reports.launch import announcement_of, launch_edition, launch_key
+from outreach.reports.model import Report
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
@@ -36,6 +38,7 @@ from outreach.urls import (
     REPORTS_SITEMAP,
     episode_path,
     post_path,
+    report_pdf_path,
 )
 
 ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
@@ -73,10 +76,45 @@ class BlogChannel(BaseChannel):
     name: ClassVar[str] = "blog"
     public: ClassVar[bool] = True
     hosts: ClassVar[frozenset[str]] = frozenset({POSTS})
+    kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
+    """A report gets a post announcing it (its index and feed stay the findings')."""
+    lists: ClassVar[frozenset[str] | None] = frozenset({"finding"})
+
+    # -- a report's announcement ---------------------------------------------
+
+    def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
+        return launch_key(self.name, finding, settings) if isinstance(finding, Report) else None
+
+    def prepare(self, finding: Finding, settings: Settings, progress=None) -> object:
+        return launch_edition(finding, settings) if isinstance(finding, Report) else None
+
+    def _announcement(self, report: Report, site: Site) -> list[Deliverable]:
+        """The post announcing a report at ``blog/<report id>/``: its summary, cover,
+        indicators as key figures, the introduction, and links to the web edition and PDF."""
+        edition = site.prepared.get(report.id)
+        if getattr(edition, "report", None) is None:
+            raise RenderError(
+                f"{report.source_path}: the report's findings were not prepared before "
+                "rendering its announcement; render it through the release (it runs prepare)"
+            )
+        links = []
+        landing = site.urls.published_report(report.id)
+        if landing is not None:
+            links.append(f"[Read the report]({landing})")
+            if edition.pdf is not None:
+                links.append(f"[Download the PDF]({site.url(report_pdf_path(report.id))})")
+        view = announcement_of(edition)
+        body = "\n\n".join([view.body, " · ".join(links)] if links else [view.body])
+        return self._post(view.model_copy(update={"id": report.id, "body": body}), site)
 
     # -- one finding ---------------------------------------------------------
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        if isinstance(finding, Report):
+            return self._announcement(finding, site)
+        return self._post(finding, site)
+
+    def _post(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings
         base = post_path(finding.id)
         if finding.retraction is not None:  # only the notice stays; the rest is removed

@@ -12,11 +12,16 @@ from outreach.actions import Action, HookContext, SendIssue
 from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.config import Settings
 from outreach.finding import Finding
+from outreach.reports.launch import SendReportIssue, read_announcement
+from outreach.reports.model import Report
 
 
 class NewsletterChannel(BaseChannel):
     name: ClassVar[str] = "newsletter"
     public: ClassVar[bool] = True
+    kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
+    """A report, once public, is announced to the subscribers of its topics."""
+    lists: ClassVar[frozenset[str] | None] = frozenset({"finding"})
 
     def check_inputs(self, settings: Settings) -> list[str]:
         template = settings.paths.templates / "newsletter" / "email.mjml.j2"
@@ -28,7 +33,14 @@ class NewsletterChannel(BaseChannel):
         """Send each finding just made public to its topics' subscribers (not on a rebuild)."""
         if context.rebuild:
             return []
-        return [SendIssue(f) for f in context.released if f.retraction is None]
+        settings = context.settings
+        return [
+            SendReportIssue(read_announcement(p, settings), p.id)
+            if isinstance(p, Report)
+            else SendIssue(p)
+            for p in context.released
+            if getattr(p, "retraction", None) is None
+        ]
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         return []

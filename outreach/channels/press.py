@@ -35,6 +35,14 @@ from outreach.press.kit import (
     vcard,
 )
 from outreach.press.notices import editorial_notices
+from outreach.reports.launch import (
+    PitchReport,
+    announcement_of,
+    launch_edition,
+    launch_key,
+    read_announcement,
+)
+from outreach.reports.model import Report
 from outreach.share_image import share_image_for
 from outreach.templating import environment
 from outreach.urls import KIT_FOLDER, PRESS_KITS, kit_zip_name
@@ -47,6 +55,9 @@ class PressChannel(BaseChannel):
     public: ClassVar[bool] = False
     links_kits: ClassVar[bool] = True
     hosts: ClassVar[frozenset[str]] = frozenset({PRESS_KITS})
+    kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
+    """A report gets a kit (with its PDF and cover) and pitches, as a finding does."""
+    lists: ClassVar[frozenset[str] | None] = frozenset({"finding"})
 
     def check_inputs(self, settings: Settings) -> list[str]:
         """The contact, boilerplate, style and journalist list must be usable."""
@@ -62,6 +73,8 @@ class PressChannel(BaseChannel):
         return problems
 
     def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
+        if isinstance(finding, Report):
+            return launch_key(self.name, finding, settings)
         if finding.episode is None:
             return None
         seconds = load_press_data(settings).style.release.clip_seconds
@@ -73,7 +86,9 @@ class PressChannel(BaseChannel):
         self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
     ) -> Path | None:
         """The episode's first seconds for the kit, cut from the mastered episode (both
-        cached), so rendering only reads the clip."""
+        cached), so rendering only reads the clip. A report: its edition (findings, PDF)."""
+        if isinstance(finding, Report):
+            return launch_edition(finding, settings)  # type: ignore[return-value]
         if finding.episode is None:
             return None
         seconds = load_press_data(settings).style.release.clip_seconds
@@ -90,6 +105,12 @@ class PressChannel(BaseChannel):
         """Pitch the findings just released (not on a rebuild: nothing new to tell)."""
         if context.rebuild or not context.released:
             return []
+        reports = [r for r in context.released if isinstance(r, Report)]
+        if reports:  # the report kind's part: pitches only (a report has no corrections)
+            return [
+                PitchReport((read_announcement(report, context.settings),), report.id)
+                for report in reports
+            ]
         actions: list[Action] = []
         live = tuple(f for f in context.released if f.retraction is None)
         if live:
@@ -97,8 +118,31 @@ class PressChannel(BaseChannel):
         return actions + editorial_notices(live, context.settings)
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        if isinstance(finding, Report):
+            return self._report_kit(finding, site)
         if finding.retraction is not None:  # the kit is taken down, every file of it
             return []
+        return self._kit(finding, site)
+
+    def _report_kit(self, report: Report, site: Site) -> list[Deliverable]:
+        """A report's kit: the release (headlines from its headline indicator), fact sheet,
+        quotes, contact, share image, the cover and the PDF edition, at the kit address of
+        ``report:<id>``; recorded under the report's ledger key."""
+        edition = site.prepared.get(report.id)
+        if edition is None or getattr(edition, "report", None) is None:
+            raise RenderError(
+                f"{report.source_path}: the report's findings were not prepared before "
+                "rendering its press kit; render it through the release (it runs prepare)"
+            )
+        extra = []
+        if edition.pdf is not None:
+            extra.append(KitFile(f"{report.id}.pdf", edition.pdf, "the report (PDF edition)"))
+        made = self._kit(announcement_of(edition), site, extra)
+        return [Deliverable(d.path, d.content, report.id) for d in made]
+
+    def _kit(
+        self, finding: Finding, site: Site, extra: list[KitFile] | None = None
+    ) -> list[Deliverable]:
         settings = site.settings
         data = load_press_data(settings)
         release, _ = release_for(finding, settings, data)
@@ -178,18 +222,20 @@ class PressChannel(BaseChannel):
                         "the episode transcript",
                     )
                 )
+        files += extra or []
         files.append(
             KitFile("manifest.json", manifest(files), "every file in the kit with its SHA-256")
         )
 
         base = site.urls.kit(finding.id)
-        zip_name = kit_zip_name(finding.id)
+        stem = finding.id.replace(":", "-")  # a report's announcement is "report:<id>"
+        zip_name = kit_zip_name(stem)
         page = env.get_template("press/kit.html.j2").render(
             site=site, release=release, files=files, zip_name=zip_name, canonical=site.url(base)
         )
         deliverables = [Deliverable(base + f.name, f.content, finding.id) for f in files]
         deliverables.append(
-            Deliverable(base + zip_name, kit_zip(files, f"{finding.id}-press-kit"), finding.id)
+            Deliverable(base + zip_name, kit_zip(files, f"{stem}-press-kit"), finding.id)
         )
         deliverables.append(Deliverable(base + "index.html", page.encode("utf-8"), finding.id))
         return deliverables

@@ -63,6 +63,7 @@ class ReportsChannel(BaseChannel):
     name: ClassVar[str] = "reports"
     public: ClassVar[bool] = True
     kinds: ClassVar[frozenset[str]] = frozenset({"report"})
+    lists: ClassVar[frozenset[str] | None] = frozenset({"report"})
     hosts: ClassVar[frozenset[str]] = frozenset({REPORTS})
 
     def check_inputs(self, settings: Settings) -> list[str]:

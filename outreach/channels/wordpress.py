@@ -14,19 +14,23 @@ from datetime import UTC
 from html import escape
 from typing import ClassVar
 
-from outreach.channels.base import BaseChannel, Deliverable, Site
+from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown
 from outreach.notices import retraction_post
 from outreach.podcast.chapters import chapter_rows
+from outreach.reports.launch import announcement_of, launch_edition, launch_key
+from outreach.reports.model import Report
 from outreach.share_image import share_image_for
 from outreach.templating import environment
 from outreach.topics import TOPICS_BY_SLUG
+from outreach.urls import report_pdf_path
 
 TEMPLATE = "wordpress/post.html.j2"
 POST_FILE = "post.json"
 IMAGE_FILE = "share.png"
+PDF_TYPE = "application/pdf"
 
 
 def payload_path(finding_id: str, name: str = POST_FILE) -> str:
@@ -37,6 +41,9 @@ class WordPressChannel(BaseChannel):
     name: ClassVar[str] = "wordpress"
     public: ClassVar[bool] = False
     accepts: ClassVar[frozenset[str] | None] = frozenset({"wordpress"})
+    kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
+    """A report gets a post announcing it, with its PDF as a media item."""
+    lists: ClassVar[frozenset[str] | None] = frozenset({"finding"})
 
     def check_inputs(self, settings: Settings) -> list[str]:
         template = settings.paths.templates / TEMPLATE
@@ -44,7 +51,49 @@ class WordPressChannel(BaseChannel):
             [] if template.is_file() else [f"{template}: missing; restore the WordPress template"]
         )
 
+    def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
+        return launch_key(self.name, finding, settings) if isinstance(finding, Report) else None
+
+    def prepare(self, finding: Finding, settings: Settings, progress=None) -> object:
+        return launch_edition(finding, settings) if isinstance(finding, Report) else None
+
+    def _report_post(self, report: Report, site: Site) -> list[Deliverable]:
+        """A report's post: the announcement (key figures, introduction, links to the web
+        edition and the PDF), with the PDF as a media item attached to the post. WordPress
+        serves media to anyone, so the platform uploads the PDF only at the lift."""
+        edition = site.prepared.get(report.id)
+        if getattr(edition, "report", None) is None:
+            raise RenderError(
+                f"{report.source_path}: the report's findings were not prepared before "
+                "rendering its WordPress post; render it through the release (it runs prepare)"
+            )
+        view = announcement_of(edition).model_copy(update={"id": report.id})
+        landing = site.urls.published_report(report.id)
+        links = [f"[Read the report]({landing})"] if landing else []
+        if landing and edition.pdf is not None:
+            links.append(f"[Download the PDF]({site.url(report_pdf_path(report.id))})")
+        body = "\n\n".join([view.body, " · ".join(links)] if links else [view.body])
+        made = self._post(view.model_copy(update={"body": body}), site, landing)
+        if edition.pdf is None:
+            return made
+        name = f"{report.id}.pdf"
+        payload = json.loads(made[0].content)
+        payload["attachments"] = [
+            {"file": name, "title": escape(report.title, quote=False), "type": PDF_TYPE}
+        ]
+        text = json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        return [
+            Deliverable(made[0].path, text.encode("utf-8"), report.id),
+            *made[1:],
+            Deliverable(payload_path(report.id, name), edition.pdf, report.id),
+        ]
+
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        if isinstance(finding, Report):
+            return self._report_post(finding, site)
+        return self._post(finding, site, site.urls.published_post(finding.id))
+
+    def _post(self, finding: Finding, site: Site, original: str | None) -> list[Deliverable]:
         settings = site.settings
         retracted = finding.retraction is not None
         content = (
@@ -57,7 +106,7 @@ class WordPressChannel(BaseChannel):
                 finding=finding,
                 body_html=render_markdown(finding.body),
                 episode=self._episode(finding, site),
-                original=site.urls.published_post(finding.id),
+                original=original,
             )
         )
         stat = finding.key_stat
@@ -77,9 +126,7 @@ class WordPressChannel(BaseChannel):
                 "file": IMAGE_FILE,
                 "alt": f"{finding.title}: {stat.value} {stat.label}",
             },
-            "canonical": (
-                site.urls.published_post(finding.id) if settings.wordpress.canonical else None
-            ),
+            "canonical": original if settings.wordpress.canonical else None,
         }
         share = share_image_for(finding, settings)
         text = json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True) + "\n"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -102,10 +103,17 @@ class WordPress:
         post_file = files["post.json"]
         payload = json.loads(post_file.content)
         image = files[payload["featured_image"]["file"]]
+        # Files attached to the post as media items (a report's PDF), like the image only
+        # after the lift: WordPress serves media to anyone.
+        attachments = [(meta, files[meta["file"]]) for meta in payload.get("attachments", [])]
         status = effective_status(payload, now)
         public = is_public(payload, now)
         # Before the lift the post goes without its image: the hash says which was sent.
-        image_part = image.sha256 if public else "no-image-before-lift"
+        image_part = (
+            image.sha256 + "".join(f" {file.sha256}" for _, file in attachments)
+            if public
+            else "no-image-before-lift"
+        )
         post_hash = hashlib.sha256(f"{post_file.sha256} {image_part} {status}".encode()).hexdigest()
         known = ledger.items(batch.finding_id, batch.channel, self.name)
         recorded_post, recorded_image = known.get(post_file.path), known.get(image.path)
@@ -133,13 +141,82 @@ class WordPress:
                 )  # fmt: skip
             elif recorded_image is not None:  # embargoed again: the image went with it
                 ledger.forget(batch.finding_id, batch.channel, self.name, image.path)
-        receipts = []
+        receipts = self._attach(
+            batch, attachments, known, public, post_file.path, ledger, now, dry_run
+        )
         if public or recorded_image is not None:  # before the lift there is no image to show
             receipts.append(Receipt(batch.channel, self.name, batch.finding_id, image.path,
                                     image_action, image_url))  # fmt: skip
         receipts.append(Receipt(batch.channel, self.name, batch.finding_id, post_file.path,
                                 post_action, post_url))  # fmt: skip
         return receipts
+
+    def _attach(
+        self,
+        batch: Batch,
+        attachments: list[tuple[dict, Deliverable]],
+        known: Mapping[str, Publication],
+        public: bool,
+        post_path: str,
+        ledger: Ledger,
+        now: datetime,
+        dry_run: bool,
+    ) -> list[Receipt]:
+        """Each attached file as a media item of the post (after the lift; taken down if the
+        post is embargoed again), replaced when its bytes change."""
+        receipts: list[Receipt] = []
+        for meta, file in attachments:
+            recorded = known.get(file.path)
+            action: Change = _action(recorded, file.sha256) if public else "removed"
+            url = recorded.url if recorded and public else None
+            if not dry_run and public and action != "unchanged":
+                post = ledger.items(batch.finding_id, batch.channel, self.name).get(post_path)
+                media = self._ensure_file(batch.finding_id, file, meta, post)
+                if recorded and recorded.remote_id and recorded.remote_id != str(media["id"]):
+                    self.client.delete(f"wp/v2/media/{recorded.remote_id}")
+                url = media["source_url"]
+                ledger.record(
+                    batch.finding_id, batch.channel, self.name, file.path, file.sha256, url,
+                    now, remote_id=str(media["id"]),
+                )  # fmt: skip
+            elif not dry_run and not public and recorded is not None:
+                if recorded.remote_id:
+                    self.client.delete(f"wp/v2/media/{recorded.remote_id}")
+                ledger.forget(batch.finding_id, batch.channel, self.name, file.path)
+            if public or recorded is not None:
+                receipts.append(
+                    Receipt(batch.channel, self.name, batch.finding_id, file.path, action, url)
+                )
+        return receipts
+
+    def _ensure_file(
+        self, finding_id: str, file: Deliverable, meta: dict, post: Publication | None
+    ) -> dict:
+        """An attached file, found by a slug made from its content hash, else uploaded as a
+        media item of the post."""
+        name = PurePosixPath(file.path)
+        slug = f"{_media_slug(finding_id)}-{_media_slug(name.stem)}-{file.sha256[:12]}"
+
+        def find() -> dict | None:
+            found = self.client.get("wp/v2/media", {"slug": slug, "context": "edit"})
+            return found[0] if found else None
+
+        def upload() -> dict:
+            params = {"slug": slug, "title": meta.get("title", name.name)}
+            if post is not None and post.remote_id:
+                params["post"] = post.remote_id
+            return self.client.create(
+                "wp/v2/media",
+                None,
+                params=params,
+                data=file.content,
+                headers={
+                    "Content-Type": meta.get("type", "application/octet-stream"),
+                    "Content-Disposition": f'attachment; filename="{slug}{name.suffix}"',
+                },
+            )
+
+        return self._look_then_create(find, upload)
 
     def holds(self, published: Mapping[str, Publication]) -> bool:
         """The ledger keeps the post's id and what was sent: posts are not read back."""
@@ -149,7 +226,7 @@ class WordPress:
 
     def _ensure_media(self, finding_id: str, image: Deliverable, payload: dict) -> dict:
         """The share image, found by a slug made from its content hash, else uploaded."""
-        slug = f"{finding_id}-share-{image.sha256[:12]}"
+        slug = f"{_media_slug(finding_id)}-share-{image.sha256[:12]}"
         alt = payload["featured_image"]["alt"]
 
         def find() -> dict | None:
@@ -293,6 +370,11 @@ def effective_status(payload: dict, now: datetime) -> str:
     if payload["status"] != "publish":
         return payload["status"]
     return "publish" if is_public(payload, now) else "future"
+
+
+def _media_slug(text: str) -> str:
+    """A slug WordPress keeps as it is (a report's ledger key ``report:<id>`` has a colon)."""
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
 
 
 def _action(recorded: Publication | None, wanted_hash: str) -> Change:

@@ -557,6 +557,15 @@ def report_problems(report: Report, findings: Mapping[str, Finding]) -> list[Rep
     resting on findings the report leaves out, indicators no finding (or two) measures."""
     problems = _finding_problems(report, findings)
     file = report.source_path
+    if report.id in findings:  # the launch's post and WordPress post take the id's address
+        problems.append(
+            ReportProblem(
+                file,
+                "id",
+                f"'{report.id}' is also a finding's id; the report's announcement post would "
+                f"take that finding's address (blog/{report.id}/): give the report its own id",
+            )
+        )
     included = included_findings(report, findings)
     ids = {finding.id for finding in included}
     for r_index, recommendation in enumerate(report.recommendations):
