@@ -352,7 +352,8 @@ class Phases:
         ("render", "outreach.release", "render_site_pages"),
         ("markdown", "outreach.channels.blog", "render_markdown"),
         ("publish", "outreach.runner", "publish_stage"),
-        ("file writes", "outreach.platforms.static", "atomic_write"),
+        ("file writes", "outreach.files", "DeferredSync.write"),
+        ("file writes", "outreach.files", "DeferredSync.settle"),
         ("ledger writes", "outreach.ledger", "Ledger.record"),
         ("render keys", "outreach.release", "remember_renders"),
     )
@@ -395,7 +396,7 @@ class Phases:
         other = total - s["validate"] - s["render"] - s["publish"] - s["render keys"]
         return (
             f"validate {s['validate']:.2f} s, render {s['render']:.2f} s (Markdown "
-            f"{s['markdown']:.2f} s), publish {s['publish']:.2f} s (file writes with fsync "
+            f"{s['markdown']:.2f} s), publish {s['publish']:.2f} s (file writes and flushes "
             f"{s['file writes']:.2f} s, ledger commits {s['ledger writes']:.2f} s), "
             f"recording render keys {s['render keys']:.2f} s, other {other:.2f} s"
         )

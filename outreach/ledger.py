@@ -7,7 +7,7 @@ re-run know what is already out there, what changed and what it wrote that is no
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,7 +67,20 @@ class Ledger:
         self.path = path
         self._shared: sqlite3.Connection | None = None
         self._uncommitted = 0
+        self._settlers: list[Callable[[], None]] = []
         self._store = Store(path, SCHEMA, synchronous="FULL")
+
+    def settle_before_commit(self, settle: Callable[[], None]) -> None:
+        """Run ``settle`` before every commit until the current (or next) transaction ends:
+        a platform that makes its writes durable in batches (``files.DeferredSync``) settles
+        them there, so a committed record is always of something durably published."""
+        if settle not in self._settlers:
+            self._settlers.append(settle)
+
+    def _commit(self, connection: sqlite3.Connection) -> None:
+        for settle in self._settlers:
+            settle()
+        connection.commit()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -90,10 +103,13 @@ class Ledger:
         try:
             yield
         finally:
-            # Commit even when the batch stopped midway: every record is of something done.
-            connection.commit()
-            self._shared, self._uncommitted = None, 0
-            connection.close()
+            # Commit even when the batch stopped midway: every record is of something done
+            # (and settled; a failed settle rolls the uncommitted records back).
+            try:
+                self._commit(connection)
+            finally:
+                self._shared, self._uncommitted, self._settlers = None, 0, []
+                connection.close()
 
     def items(self, finding_id: str, channel: str, platform: str) -> dict[str, Publication]:
         with self._connect() as connection:
@@ -138,7 +154,7 @@ class Ledger:
         if connection is self._shared:
             self._uncommitted += 1
             if self._uncommitted >= COMMIT_EVERY:
-                connection.commit()
+                self._commit(connection)
                 self._uncommitted = 0
 
     def forget(self, finding_id: str, channel: str, platform: str, item: str) -> None:
