@@ -24,7 +24,7 @@ from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receip
 from outreach.platforms.registry import configured_platforms, make_platform, takes_files
 from outreach.render_keys import finding_key, inputs_digest
 from outreach.secrets_store import press_secret
-from outreach.shelf import Shelf
+from outreach.shelf import Shelf, ShelvedFinding
 
 
 class ReleaseError(OutreachError):
@@ -379,7 +379,10 @@ def render_publications(
         if kept is not None:
             plan.batches.append(Batch(view.channel, publication_id, (), kept))
         else:
-            rendered = channel.render_finding(finding, view.site)
+            # The whole finding, read back once (body checked against its digest): a channel
+            # reads most fields of the publication it renders, many of them several times.
+            whole = finding.full() if isinstance(finding, ShelvedFinding) else finding
+            rendered = channel.render_finding(whole, view.site)
             plan.batches.append(Batch(view.channel, publication_id, rendered))
         if key is not None:
             plan.render_keys[(publication_id, "")] = key

@@ -32,6 +32,8 @@ from outreach.finding import (
 
 KEPT = ("id", "published", "embargo", "source_path")
 """Fields kept in memory: what ordering, embargoes and error messages read for every finding."""
+SHELVED_FIELDS = frozenset(Finding.model_fields) - {"body", *KEPT}
+"""Fields read back from the shelf."""
 RECENT = 64
 """Findings kept unpickled: an index page reads a few dozen, many times each."""
 
@@ -99,10 +101,13 @@ class ShelvedFinding(Finding):
     _digest: str = PrivateAttr()
 
     def __getattr__(self, name: str) -> Any:
+        # Called for every shelved field a page reads (a topic page reads thousands): the
+        # private attributes are read from their dict, not through pydantic's lookup.
         if name == "body":
             return self._read_body()
-        if name in Finding.model_fields:
-            return self._shelf.fields(self._place)[name]
+        if name in SHELVED_FIELDS:
+            private = self.__pydantic_private__
+            return private["_shelf"].fields(private["_place"])[name]
         return super().__getattr__(name)
 
     @property

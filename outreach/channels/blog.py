@@ -161,7 +161,11 @@ class BlogChannel(BaseChannel):
             )
             for page in pages
         ]
-        by_topic = {t.slug: [f for f in findings if t.slug in f.topics] for t in TOPICS}
+        # One pass over the findings (each one's topics read once, not once per topic).
+        by_topic: dict[str, list[Finding]] = {t.slug: [] for t in TOPICS}
+        for finding in findings:
+            for slug in dict.fromkeys(finding.topics):
+                by_topic[slug].append(finding)
         units += [
             SitePage(
                 f"topic/{topic.slug}",
