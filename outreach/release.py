@@ -22,6 +22,7 @@ from outreach.channels import get_channel
 from outreach.config import Settings
 from outreach.kinds import FINDING, Kind, get_kind, known_kinds
 from outreach.ledger import Ledger
+from outreach.receipt_log import ReceiptLog
 from outreach.release_steps import (
     ChannelPlan,
     ChannelSite,
@@ -46,7 +47,6 @@ from outreach.release_steps import (
 )
 from outreach.request import BATCH_SIZE, ReleaseRequest
 from outreach.runner import PlainRunner, PreviewRunner, Runner
-from outreach.vocabulary import Receipt
 
 __all__ = [
     "BATCH_SIZE",
@@ -99,7 +99,7 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     # after every publication's files, so no feed points at something missing. A batch's
     # render keys are remembered once it is out: a release stopped midway resumes there.
     ledger = None if request.preview else Ledger(settings.paths.ledger)
-    receipts: list[Receipt] = []
+    receipts = ReceiptLog()  # on disk as they come: memory does not grow with the site
     platforms: list[str] | None = None
 
     def publish(plans: list[ChannelPlan], site_wide: bool) -> None:
@@ -233,14 +233,14 @@ def _batches(parts: Sequence[_Part], size: int):
         yield list(grouped.values())
 
 
-def _receipts_of(part: _Part, receipts: Sequence[Receipt]) -> list[Receipt]:
+def _receipts_of(part: _Part, receipts: ReceiptLog) -> ReceiptLog:
     kind = part.kind
-    return [
-        r
-        for r in receipts
-        if r.channel == part.view.channel
-        and (r.finding_id == kind.site_id or kind.ledger_id(r.finding_id) is not None)
-    ]
+    return receipts.select(
+        lambda r: (
+            r.channel == part.view.channel
+            and (r.finding_id == kind.site_id or kind.ledger_id(r.finding_id) is not None)
+        )
+    )
 
 
 # -- the callers' shorthands --------------------------------------------------------------

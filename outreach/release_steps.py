@@ -69,7 +69,8 @@ LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom")
 
 @dataclass
 class ReleaseReport:
-    receipts: list[Receipt]
+    receipts: Sequence[Receipt]
+    """Every file published or kept (a release's are a ``ReceiptLog``, mostly on disk)."""
     held: list[Held]
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
@@ -94,7 +95,7 @@ class ReleaseReport:
         for receipt in self.receipts:
             counts[receipt.action] = counts.get(receipt.action, 0) + 1
         verb = "would be" if self.dry_run else "were"
-        if not self.changed:
+        if not set(counts) - {"unchanged"}:
             text = f"Nothing changed: all {len(self.receipts)} published files are up to date."
         else:
             parts = [f"{counts[a]} {a}" for a in ("created", "updated", "removed") if a in counts]
