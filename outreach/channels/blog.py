@@ -24,7 +24,7 @@ from outreach.podcast.transcript import read_transcript
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
-from outreach.templating import environment
+from outreach.templating import environment, render_bytes
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
 from outreach.urls import EPISODES, KIT_FOLDER, POSTS, PRESS_KITS, episode_path, post_path
 
@@ -207,24 +207,19 @@ class BlogChannel(BaseChannel):
 
     def _index_page(self, site: Site, page: Page) -> list[Deliverable]:
         path = index_page_path(page.number)
-        html = (
-            environment(site.settings.paths.templates)
-            .get_template("blog/index.html.j2")
-            .render(
-                site=site,
-                page=page,
-                canonical=site.url(path),
-                card=self._site_card(site),
-                topics_by_slug=TOPICS_BY_SLUG,
-                previous_href=site.href(index_page_path(page.number - 1))
-                if page.number > 1
-                else None,
-                next_href=site.href(index_page_path(page.number + 1))
-                if page.number < page.count
-                else None,
-            )
+        html = render_bytes(
+            environment(site.settings.paths.templates).get_template("blog/index.html.j2"),
+            site=site,
+            page=page,
+            canonical=site.url(path),
+            card=self._site_card(site),
+            topics_by_slug=TOPICS_BY_SLUG,
+            previous_href=site.href(index_page_path(page.number - 1)) if page.number > 1 else None,
+            next_href=site.href(index_page_path(page.number + 1))
+            if page.number < page.count
+            else None,
         )
-        return [Deliverable(path + "index.html", html.encode("utf-8"))]
+        return [Deliverable(path + "index.html", html)]
 
     def _site_card(self, site: Site) -> dict[str, object]:
         settings = site.settings.site
@@ -237,18 +232,15 @@ class BlogChannel(BaseChannel):
 
     def _topic_page(self, site: Site, topic: Topic, in_topic: list[Finding]) -> list[Deliverable]:
         path = f"topics/{topic.slug}/"
-        html = (
-            environment(site.settings.paths.templates)
-            .get_template("blog/topic.html.j2")
-            .render(
-                site=site,
-                topic=topic,
-                findings=in_topic,
-                canonical=site.url(path),
-                topics_by_slug=TOPICS_BY_SLUG,
-            )
+        html = render_bytes(
+            environment(site.settings.paths.templates).get_template("blog/topic.html.j2"),
+            site=site,
+            topic=topic,
+            findings=in_topic,
+            canonical=site.url(path),
+            topics_by_slug=TOPICS_BY_SLUG,
         )
-        return [Deliverable(path + "index.html", html.encode("utf-8"))]
+        return [Deliverable(path + "index.html", html)]
 
     def _topics_index(self, site: Site, counts: dict[str, int]) -> list[Deliverable]:
         html = (
@@ -259,18 +251,15 @@ class BlogChannel(BaseChannel):
         return [Deliverable("topics/index.html", html.encode("utf-8"))]
 
     def _sitemap(self, site: Site, findings: list[Finding]) -> list[Deliverable]:
-        sitemap = (
-            environment(site.settings.paths.templates)
-            .get_template("blog/sitemap.xml.j2")
-            .render(
-                site=site,
-                findings=findings,
-                index_pages=paginate(findings, site.settings.site.posts_per_page),
-                index_page_path=index_page_path,
-                topics=TOPICS,
-            )
+        sitemap = render_bytes(
+            environment(site.settings.paths.templates).get_template("blog/sitemap.xml.j2"),
+            site=site,
+            findings=findings,
+            index_pages=paginate(findings, site.settings.site.posts_per_page),
+            index_page_path=index_page_path,
+            topics=TOPICS,
         )
-        return [Deliverable("sitemap.xml", sitemap.encode("utf-8"))]
+        return [Deliverable("sitemap.xml", sitemap)]
 
     def _files(self, site: Site) -> list[Deliverable]:
         settings = site.settings
