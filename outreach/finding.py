@@ -614,7 +614,10 @@ def read_findings(
     for name in sorted(entry for entry in listed if entry.endswith(".md")):
         if name.lower() == "readme.md":
             continue
-        path = folder / name
+        # Joined as text, not ``folder / name``: pathlib interns the name it is given, and
+        # the listing keeps every name alive, so 10,000 names would stay in the interpreter's
+        # table of interned strings, which never shrinks.
+        path = Path(os.path.join(folder, name))
         shown = str(path.relative_to(relative_to)) if relative_to else str(path)
         try:
             finding = read_finding(path, media_dir, shown_as=shown)

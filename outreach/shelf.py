@@ -20,9 +20,7 @@ from array import array
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-from pydantic import PrivateAttr
+from typing import TYPE_CHECKING, Any
 
 from outreach.finding import (
     Finding,
@@ -32,8 +30,8 @@ from outreach.finding import (
     text_sha256,
 )
 
-KEPT = ("id", "published", "embargo", "source_path")
-"""Fields kept in memory: what ordering, embargoes and error messages read for every finding."""
+KEPT = ("id", "published", "embargo")
+"""Fields kept in memory: what ordering and embargoes read for every finding."""
 SHELVED_FIELDS = frozenset(Finding.model_fields) - {"body", *KEPT}
 """Fields read back from the shelf."""
 PATH, DIGEST = " path", " body digest"
@@ -81,11 +79,10 @@ class Shelf:
         )
         kept = {name: self._shared_zone(finding.__dict__[name]) for name in KEPT}
         shelved = ShelvedFinding.model_construct(fields_set, **kept)
-        # Only the kept fields (not the defaults model_construct filled in), in a dict sized
-        # for them.
-        object.__setattr__(shelved, "__dict__", kept)
-        shelved._shelf = self
-        shelved._place = number
+        # Only the kept fields (not the defaults model_construct filled in) and the shelf's
+        # reference, in one dict of five entries (184 bytes): no private-attribute dict of its
+        # own (another 184 bytes a finding). Pydantic skips names with "_" when it iterates.
+        object.__setattr__(shelved, "__dict__", {**kept, "_shelf": self, "_place": number})
         return shelved
 
     def _shared_zone(self, value: Any) -> Any:
@@ -116,17 +113,16 @@ class ShelvedFinding(Finding):
     """A validated finding whose ``body`` is read from its file on each use (not kept) and
     whose other fields, but for ``KEPT``, are read back from its release's shelf."""
 
-    _shelf: Shelf = PrivateAttr()
-    _place: int = PrivateAttr()
+    if TYPE_CHECKING:  # in the instance's __dict__ (see Shelf.shelve), not pydantic's
+        _shelf: Shelf
+        _place: int
 
     def __getattr__(self, name: str) -> Any:
-        # Called for every shelved field a page reads (a topic page reads thousands): the
-        # private attributes are read from their dict, not through pydantic's lookup.
+        # Called for every shelved field a page reads (a topic page reads thousands).
         if name == "body":
             return self._read_body()
         if name in SHELVED_FIELDS:
-            private = self.__pydantic_private__
-            return private["_shelf"].fields(private["_place"])[name]
+            return self._shelf.fields(self._place)[name]
         return super().__getattr__(name)
 
     @property
@@ -138,7 +134,7 @@ class ShelvedFinding(Finding):
         return self._whole(with_body=True)
 
     def _whole(self, with_body: bool) -> Finding:
-        values = {**self.__dict__, **self._shelf.fields(self._place)}
+        values = {**self.__dict__, **self._shelf.fields(self._place)}  # fields picked below
         if with_body:
             values["body"] = self._read_body()
         ordered = {name: values[name] for name in Finding.model_fields if name in values}
