@@ -11,6 +11,7 @@ task. The sequence names no channel, platform or kind: channels and kinds are pl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,30 +114,35 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
         if ledger is not None and not request.dry_run:
             remember_renders(ledger, plans)
 
-    for batch in _batches(parts, request.batch_size):
-        # Passed straight on, not kept in a local: a batch's rendered files are freed once
-        # published, before the next batch (or the site pages) is rendered.
-        publish(
-            [
-                runner.step("render", render_publications, part.view, chunk, part.kind.ledger_key)
-                for part, chunk in batch
-            ],
-            site_wide=False,
-        )
-    # Site pages in bounded parts too: each part's files out before the next is rendered;
-    # the last part removes the site files none of the parts contained.
-    for part in parts:
-        pages = runner.step("site-pages", site_pages_of, part.view)
-        start: int | None = 0
-        published: frozenset[str] = frozenset()
-        while start is not None:
-            plan = runner.step(
-                "render-site", render_site_pages, part.view, start, request.batch_size,
-                published, pages,
-            )  # fmt: skip
-            start, published = plan.next_page, published | plan.items()
-            publish([plan], site_wide=True)
-            del plan
+    # The ledger is held open meanwhile: SQLite syncs a WAL file into the database whenever
+    # its last connection closes, and each batch opens and closes it a few times.
+    with ledger.held_open() if ledger is not None else contextlib.nullcontext():
+        for batch in _batches(parts, request.batch_size):
+            # Passed straight on, not kept in a local: a batch's rendered files are freed once
+            # published, before the next batch (or the site pages) is rendered.
+            publish(
+                [
+                    runner.step(
+                        "render", render_publications, part.view, chunk, part.kind.ledger_key
+                    )
+                    for part, chunk in batch
+                ],
+                site_wide=False,
+            )
+        # Site pages in bounded parts too: each part's files out before the next is rendered;
+        # the last part removes the site files none of the parts contained.
+        for part in parts:
+            pages = runner.step("site-pages", site_pages_of, part.view)
+            start: int | None = 0
+            published: frozenset[str] = frozenset()
+            while start is not None:
+                plan = runner.step(
+                    "render-site", render_site_pages, part.view, start, request.batch_size,
+                    published, pages,
+                )  # fmt: skip
+                start, published = plan.next_page, published | plan.items()
+                publish([plan], site_wide=True)
+                del plan
 
     # 7. After publishing: each channel's hook returns actions; the runner executes them.
     held = [hold for part in parts for hold in part.view.held]
