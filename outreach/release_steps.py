@@ -325,7 +325,7 @@ def channel_site(
     keys = (
         {
             f.id: finding_key(channel_name, f, settings, inputs, f"public={f.is_public(now)}")
-            for f in [*ready, *listed]
+            for f in {f.id: f for f in (*ready, *listed)}.values()  # once each (mostly both)
         }
         if reuse is not None
         else {}
