@@ -808,6 +808,15 @@ def main() -> None:
             f"({pelican_peak['before_mb']:.0f} MB after imports)"
         )
         scaled = bench_memory_scale(root, large["config"])
+        own, theirs = scaled[1_000], pelican_peak
+        print(
+            f"  the same 1,000 findings, each build once in its own process (the memory runs): "
+            f"ours on comparable work {own['seconds']:.2f} s ({ms(own['seconds'] / own['html'])}"
+            f"/page), Pelican {theirs['seconds']:.2f} s "
+            f"({ms(theirs['seconds'] / theirs['html'])}/page): "
+            f"{(own['seconds'] / own['html']) / (theirs['seconds'] / theirs['html']):.2f}x per "
+            "page (one run each, not medians)"
+        )
         mail = bench_newsletter_memory()
         if mail:
             print(
