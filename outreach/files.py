@@ -5,6 +5,16 @@ ledger), signing secrets and cached audio; the outbox holds messages with person
 They are 0600 files in 0700 folders whatever the umask, and files or folders made by an
 older version are tightened when opened. Public files (the site, previews) are 0644 in 0755
 folders whatever the umask, so a web server running as another user can read them.
+
+Durability. A file that replaces another is synced before its new name points at it, so
+across a power cut a reader finds the old file or the new one, whole. A new file (nothing
+at its name before) has no old version to protect: ``DeferredSync`` writes it without a sync
+of its own and makes a whole batch durable with one ``syncfs`` of its filesystem (contents,
+new names and folders alike), which the ledger runs before it commits the batch's records
+(``Ledger.settle_before_commit``). So the ledger never records a file that is not durably on
+disk; after a power cut in the middle of a batch a new file may be empty, unrecorded and
+linked from nowhere (site pages are published after every finding's files), and the next
+release writes it again.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import contextlib
 import os
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -85,11 +96,13 @@ def private_database(path: Path) -> Path:
     return path
 
 
-def atomic_write(path: Path, content: bytes, mode: int = PUBLIC_FILE) -> None:
+def atomic_write(path: Path, content: bytes, mode: int = PUBLIC_FILE, *, sync: bool = True) -> None:
     """Replace ``path`` with ``content`` so no reader ever sees a partial file.
 
     The file gets exactly ``mode`` whatever the umask (public by default; PRIVATE_FILE for
-    state and mail), and missing folders the matching folder mode (0755, or 0700)."""
+    state and mail), and missing folders the matching folder mode (0755, or 0700).
+    ``sync``: the bytes reach the disk before the name points at them; without it the caller
+    makes the file durable later (``DeferredSync``)."""
     if not path.parent.is_dir():
         make_folders(path.parent, folder_mode(mode))
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -98,9 +111,61 @@ def atomic_write(path: Path, content: bytes, mode: int = PUBLIC_FILE) -> None:
             temp.write(content)
             temp.flush()
             os.fchmod(temp.fileno(), mode)
-            os.fdatasync(temp.fileno())  # the bytes are on disk before the name points at them
+            if sync:  # the bytes are on disk before the name points at them
+                os.fdatasync(temp.fileno())
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+
+
+def sync_filesystem(folder: Path) -> None:
+    """Flush every written file, name and folder of the filesystem holding ``folder`` to disk
+    (Linux ``syncfs``; ``sync`` of every filesystem where there is no ``syncfs``)."""
+    import ctypes  # only when a batch settles: a release that writes nothing never loads it
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    syncfs = getattr(libc, "syncfs", None)
+    if syncfs is None:
+        os.sync()
+        return
+    while not folder.is_dir() and folder != folder.parent:  # removed since: its filesystem
+        folder = folder.parent
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if syncfs(descriptor) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"could not flush {folder} to disk: {os.strerror(error)}")
+    finally:
+        os.close(descriptor)
+
+
+class DeferredSync:
+    """Atomic writes whose new files are made durable together, by ``settle()``.
+
+    A file that replaces one is synced at once (old or new across a power cut, as with
+    ``atomic_write``); a new one only joins the pending filesystems. ``settle()`` flushes each
+    pending filesystem once: one disk flush for a batch of files instead of one per file."""
+
+    def __init__(self) -> None:
+        self._pending: dict[int, Path] = {}
+        """Filesystem (st_dev) -> a folder on it with files written since the last settle."""
+        self._lock = threading.Lock()
+
+    def write(self, path: Path, content: bytes, mode: int = PUBLIC_FILE) -> None:
+        if os.path.lexists(path):
+            atomic_write(path, content, mode)
+            return
+        atomic_write(path, content, mode, sync=False)
+        device = os.stat(path.parent).st_dev
+        with self._lock:
+            self._pending.setdefault(device, path.parent)
+
+    def settle(self) -> None:
+        """Every file written so far is on disk (raises OSError when the flush fails, and
+        keeps the files pending)."""
+        with self._lock:
+            for device, folder in list(self._pending.items()):
+                sync_filesystem(folder)
+                del self._pending[device]

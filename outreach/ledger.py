@@ -7,7 +7,7 @@ re-run know what is already out there, what changed and what it wrote that is no
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,8 +68,21 @@ class Ledger:
         self.path = path
         self._shared: sqlite3.Connection | None = None
         self._uncommitted = 0
+        self._settlers: list[Callable[[], None]] = []
         # The audit log lives in the same file: publishes are logged in the ledger's batches.
         self._store = Store(path, SCHEMA, audit.SCHEMA, synchronous="FULL")
+
+    def settle_before_commit(self, settle: Callable[[], None]) -> None:
+        """Run ``settle`` before every commit until the current (or next) transaction ends:
+        a platform that makes its writes durable in batches (``files.DeferredSync``) settles
+        them there, so a committed record is always of something durably published."""
+        if settle not in self._settlers:
+            self._settlers.append(settle)
+
+    def _commit(self, connection: sqlite3.Connection) -> None:
+        for settle in self._settlers:
+            settle()
+        connection.commit()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -92,10 +105,26 @@ class Ledger:
         try:
             yield
         finally:
-            # Commit even when the batch stopped midway: every record is of something done.
-            connection.commit()
-            self._shared, self._uncommitted = None, 0
-            connection.close()
+            # Commit even when the batch stopped midway: every record is of something done
+            # (and settled; a failed settle rolls the uncommitted records back).
+            try:
+                self._commit(connection)
+            finally:
+                self._shared, self._uncommitted, self._settlers = None, 0, []
+                connection.close()
+
+    @contextmanager
+    def held_open(self) -> Iterator[None]:
+        """Keep one idle connection to the file open meanwhile. When the last connection to a
+        WAL database closes, SQLite checkpoints the log into the file and syncs it; a release
+        opens and closes the ledger a few times per batch, so it holds it open and the log is
+        checkpointed as it fills (every 1,000 pages) and once at the end, not at every close.
+        Commits are synced as before (``synchronous=FULL``)."""
+        keeper = self._store.open()
+        try:
+            yield
+        finally:
+            keeper.close()
 
     def items(self, finding_id: str, channel: str, platform: str) -> dict[str, Publication]:
         with self._connect() as connection:
@@ -140,7 +169,7 @@ class Ledger:
         if connection is self._shared:
             self._uncommitted += 1
             if self._uncommitted >= COMMIT_EVERY:
-                connection.commit()
+                self._commit(connection)
                 self._uncommitted = 0
 
     def record_events(self, rows: list[audit.AuditRow]) -> None:

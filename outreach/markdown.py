@@ -51,11 +51,13 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=16)
 def render_markdown(text: str) -> str:
     """Render a post body. A body h1 becomes h2: the page's only h1 is the title.
 
-    Remembered for the newest bodies: the page, the feed and the email render the same one."""
+    Remembered for the last few bodies: a finding's page, feed entry and email render the
+    same one. Few: a release renders its findings in batches, and each remembered body and
+    its HTML (about 10 KB) would stay in memory to the end."""
     parser = _parser()
     tokens = parser.parse(text)
     for token in tokens:

@@ -11,6 +11,7 @@ task. The sequence names no channel, platform or kind: channels and kinds are pl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from outreach.config import Settings
 from outreach.kinds import FINDING, Kind, get_kind, known_kinds
 from outreach.ledger import Ledger
 from outreach.preview import describe_action
+from outreach.receipt_log import ReceiptLog
 from outreach.release_steps import (
     ChannelPlan,
     ChannelSite,
@@ -47,7 +49,6 @@ from outreach.release_steps import (
 )
 from outreach.request import BATCH_SIZE, ReleaseRequest
 from outreach.runner import PlainRunner, PreviewRunner, Runner
-from outreach.vocabulary import Receipt
 
 __all__ = [
     "BATCH_SIZE",
@@ -102,7 +103,7 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     # after every publication's files, so no feed points at something missing. A batch's
     # render keys are remembered once it is out: a release stopped midway resumes there.
     ledger = None if request.preview else Ledger(settings.paths.ledger)
-    receipts: list[Receipt] = []
+    receipts = ReceiptLog()  # on disk as they come: memory does not grow with the site
     platforms: list[str] | None = None
 
     def publish(plans: list[ChannelPlan], site_wide: bool) -> None:
@@ -116,34 +117,39 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
         if ledger is not None and not request.dry_run:
             remember_renders(ledger, plans)
 
-    for batch in _batches(parts, request.batch_size):
-        # Passed straight on, not kept in a local: a batch's rendered files are freed once
-        # published, before the next batch (or the site pages) is rendered.
-        publish(
-            [
-                runner.step("render", render_publications, part.view, chunk, part.kind.ledger_key)
-                for part, chunk in batch
-            ],
-            site_wide=False,
-        )
-    # Site pages in bounded parts too: each part's files out before the next is rendered;
-    # the last part removes the site files none of the parts contained.
-    for part in parts:
-        channel = get_channel(part.view.channel)
-        # A channel lists only its own kinds (the blog renders a report's announcement but
-        # its index and feed stay the findings'): for another kind, no site pages.
-        listed = part.kind.name in (getattr(channel, "lists", None) or channel.kinds)
-        pages = runner.step("site-pages", site_pages_of, part.view) if listed else []
-        start: int | None = 0
-        published: frozenset[str] = frozenset()
-        while start is not None:
-            plan = runner.step(
-                "render-site", render_site_pages, part.view, start, request.batch_size,
-                published, pages,
-            )  # fmt: skip
-            start, published = plan.next_page, published | plan.items()
-            publish([plan], site_wide=True)
-            del plan
+    # The ledger is held open meanwhile: SQLite syncs a WAL file into the database whenever
+    # its last connection closes, and each batch opens and closes it a few times.
+    with ledger.held_open() if ledger is not None else contextlib.nullcontext():
+        for batch in _batches(parts, request.batch_size):
+            # Passed straight on, not kept in a local: a batch's rendered files are freed once
+            # published, before the next batch (or the site pages) is rendered.
+            publish(
+                [
+                    runner.step(
+                        "render", render_publications, part.view, chunk, part.kind.ledger_key
+                    )
+                    for part, chunk in batch
+                ],
+                site_wide=False,
+            )
+        # Site pages in bounded parts too: each part's files out before the next is rendered;
+        # the last part removes the site files none of the parts contained.
+        for part in parts:
+            channel = get_channel(part.view.channel)
+            # A channel lists only its own kinds (the blog renders a report's announcement but
+            # its index and feed stay the findings'): for another kind, no site pages.
+            listed = part.kind.name in (getattr(channel, "lists", None) or channel.kinds)
+            pages = runner.step("site-pages", site_pages_of, part.view) if listed else []
+            start: int | None = 0
+            published: frozenset[str] = frozenset()
+            while start is not None:
+                plan = runner.step(
+                    "render-site", render_site_pages, part.view, start, request.batch_size,
+                    published, pages,
+                )  # fmt: skip
+                start, published = plan.next_page, published | plan.items()
+                publish([plan], site_wide=True)
+                del plan
 
     # 7. After publishing: each channel's hook returns actions; the runner executes them (the
     # preview runner renders the emails they would send); a dry run says whom they would reach.
@@ -242,14 +248,14 @@ def _batches(parts: Sequence[_Part], size: int):
         yield list(grouped.values())
 
 
-def _receipts_of(part: _Part, receipts: Sequence[Receipt]) -> list[Receipt]:
+def _receipts_of(part: _Part, receipts: ReceiptLog) -> ReceiptLog:
     kind = part.kind
-    return [
-        r
-        for r in receipts
-        if r.channel == part.view.channel
-        and (r.finding_id == kind.site_id or kind.ledger_id(r.finding_id) is not None)
-    ]
+    return receipts.select(
+        lambda r: (
+            r.channel == part.view.channel
+            and (r.finding_id == kind.site_id or kind.ledger_id(r.finding_id) is not None)
+        )
+    )
 
 
 # -- the callers' shorthands --------------------------------------------------------------

@@ -25,7 +25,7 @@ from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receip
 from outreach.platforms.registry import configured_platforms, make_platform, takes_files
 from outreach.render_keys import finding_key, inputs_digest
 from outreach.secrets_store import press_secret
-from outreach.shelf import Shelf
+from outreach.shelf import Shelf, ShelvedFinding
 
 
 class ReleaseError(OutreachError):
@@ -70,7 +70,8 @@ LIVE_ITEMS = ("index.html", "post.json", ".mp3", "feed.xml", "feed.atom", ".pdf"
 
 @dataclass
 class ReleaseReport:
-    receipts: list[Receipt]
+    receipts: Sequence[Receipt]
+    """Every file published or kept (a release's are a ``ReceiptLog``, mostly on disk)."""
     held: list[Held]
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
@@ -95,7 +96,7 @@ class ReleaseReport:
         for receipt in self.receipts:
             counts[receipt.action] = counts.get(receipt.action, 0) + 1
         verb = "would be" if self.dry_run else "were"
-        if not self.changed:
+        if not set(counts) - {"unchanged"}:
             text = f"Nothing changed: all {len(self.receipts)} published files are up to date."
         else:
             parts = [f"{counts[a]} {a}" for a in ("created", "updated", "removed") if a in counts]
@@ -377,7 +378,7 @@ def channel_site(
     keys = (
         {
             f.id: finding_key(channel_name, f, settings, inputs, f"public={f.is_public(now)}")
-            for f in [*ready, *listed]
+            for f in {f.id: f for f in (*ready, *listed)}.values()  # once each (mostly both)
         }
         if reuse is not None
         else {}
@@ -432,7 +433,10 @@ def render_publications(
         if kept is not None:
             plan.batches.append(Batch(view.channel, publication_id, (), kept))
         else:
-            rendered = channel.render_finding(finding, view.site)
+            # The whole finding, read back once (body checked against its digest): a channel
+            # reads most fields of the publication it renders, many of them several times.
+            whole = finding.full() if isinstance(finding, ShelvedFinding) else finding
+            rendered = channel.render_finding(whole, view.site)
             plan.batches.append(Batch(view.channel, publication_id, rendered))
         if key is not None:
             plan.render_keys[(publication_id, "")] = key

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 SITE_WIDE = ""
@@ -27,8 +28,9 @@ class Deliverable:
     content: bytes
     finding_id: str = SITE_WIDE
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        """Computed once: publishing compares and records it several times per file."""
         return hashlib.sha256(self.content).hexdigest()
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from outreach import files
 from outreach.channels.base import Deliverable
 from outreach.files import atomic_write
 from outreach.ledger import Ledger
@@ -115,3 +117,92 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     assert [r.action for r in receipts] == ["created"]
     assert not (tmp_path / "public").exists()
     assert ledger.items("x", "blog", "static") == {}
+
+
+def _ledger_rows(path: Path) -> list[tuple[str, str]]:
+    """What another process reading the ledger sees: committed records only."""
+    with sqlite3.connect(path) as reader:
+        return reader.execute("SELECT finding_id, item FROM publications ORDER BY item").fetchall()
+
+
+def test_new_files_are_flushed_to_disk_before_the_ledger_records_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = StaticSite(tmp_path / "public", "https://example.org/")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    flushes: list[list[tuple[str, str]]] = []
+    per_file_syncs: list[int] = []
+    real_flush, real_fdatasync = files.sync_filesystem, os.fdatasync
+
+    def flush(folder: Path) -> None:
+        real_flush(folder)
+        flushes.append(_ledger_rows(tmp_path / "ledger.sqlite"))
+
+    def fdatasync(descriptor: int) -> None:
+        per_file_syncs.append(descriptor)
+        real_fdatasync(descriptor)
+
+    monkeypatch.setattr(files, "sync_filesystem", flush)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    batches = [
+        Batch("blog", finding, [Deliverable(f"blog/{finding}/{name}", b"v1", finding)
+                                for name in ("index.html", "share.png", "photo.jpg")])
+        for finding in ("a", "b")
+    ]  # fmt: skip
+    with ledger.transaction():  # a batch of publications, as the release publishes it
+        for batch in batches:
+            site.publish(batch, ledger, WHEN)
+    assert flushes == [[]], "one flush for the whole batch, before anything was recorded"
+    assert per_file_syncs == [], "new files are not synced one by one"
+    assert len(_ledger_rows(tmp_path / "ledger.sqlite")) == 6
+    assert (tmp_path / "public/blog/b/photo.jpg").read_bytes() == b"v1"
+
+
+def test_a_file_replacing_a_published_one_is_synced_before_it_is_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = StaticSite(tmp_path / "public", "https://example.org/")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    site.publish(Batch("blog", "a", [Deliverable("blog/a/index.html", b"v1", "a")]), ledger, WHEN)
+    target = tmp_path / "public/blog/a/index.html"
+    seen_at_sync: list[bytes] = []
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(descriptor: int) -> None:
+        real_fdatasync(descriptor)
+        seen_at_sync.append(target.read_bytes())
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    receipts = site.publish(
+        Batch("blog", "a", [Deliverable("blog/a/index.html", b"v2", "a")]), ledger, WHEN
+    )
+    assert [r.action for r in receipts] == ["updated"]
+    assert seen_at_sync == [b"v1"], "synced while the old page was still the one served"
+    assert target.read_bytes() == b"v2"
+
+
+def test_a_failed_flush_records_nothing_and_the_next_run_records_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = StaticSite(tmp_path / "public", "https://example.org/")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    batch = Batch("blog", "a", [Deliverable("blog/a/index.html", b"v1", "a")])
+
+    def failing(folder: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files, "sync_filesystem", failing)
+        with pytest.raises(OSError, match="Input/output"):
+            site.publish(batch, ledger, WHEN)
+    assert _ledger_rows(tmp_path / "ledger.sqlite") == []
+    again = site.publish(batch, ledger, WHEN)
+    assert [r.action for r in again] == ["unchanged"]
+    assert _ledger_rows(tmp_path / "ledger.sqlite") == [("a", "blog/a/index.html")]
+
+
+def test_flushing_a_filesystem_works_on_a_real_folder_and_one_removed_since(
+    tmp_path: Path,
+) -> None:
+    files.sync_filesystem(tmp_path)
+    files.sync_filesystem(tmp_path / "gone" / "deeper")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from feedgen.feed import FeedGenerator
 from PIL import Image
 
 from outreach import media_files
@@ -27,7 +26,7 @@ from outreach.reports.model import Report
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
-from outreach.templating import environment
+from outreach.templating import environment, render_bytes
 from outreach.topics import TOPICS, TOPICS_BY_SLUG, Topic
 from outreach.urls import (
     EPISODES,
@@ -203,7 +202,18 @@ class BlogChannel(BaseChannel):
         settings = site.settings
         findings = list(site.listed)
         pages = paginate(findings, settings.site.posts_per_page)
+        # The stylesheet and the site card first: pages that use them never point at a
+        # missing file (and the card, drawn on a 2 MB canvas, is drawn before the feed's
+        # libraries load, which a release holds to its end).
         units = [
+            SitePage(
+                "files",
+                ("robots.txt", "assets/style.css", SITE_CARD_PATH),
+                site.page_key("files", ()),
+                functools.partial(self._files, site),
+            )
+        ]
+        units += [
             SitePage(
                 f"index/{page.number}",
                 (index_page_path(page.number) + "index.html",),
@@ -212,7 +222,11 @@ class BlogChannel(BaseChannel):
             )
             for page in pages
         ]
-        by_topic = {t.slug: [f for f in findings if t.slug in f.topics] for t in TOPICS}
+        # One pass over the findings (each one's topics read once, not once per topic).
+        by_topic: dict[str, list[Finding]] = {t.slug: [] for t in TOPICS}
+        for finding in findings:
+            for slug in dict.fromkeys(finding.topics):
+                by_topic[slug].append(finding)
         units += [
             SitePage(
                 f"topic/{topic.slug}",
@@ -243,35 +257,24 @@ class BlogChannel(BaseChannel):
                 site.page_key("sitemap", findings),
                 functools.partial(self._sitemap, site, findings),
             ),
-            SitePage(
-                "files",
-                ("robots.txt", "assets/style.css", SITE_CARD_PATH),
-                site.page_key("files", ()),
-                functools.partial(self._files, site),
-            ),
         ]
         return units
 
     def _index_page(self, site: Site, page: Page) -> list[Deliverable]:
         path = index_page_path(page.number)
-        html = (
-            environment(site.settings.paths.templates)
-            .get_template("blog/index.html.j2")
-            .render(
-                site=site,
-                page=page,
-                canonical=site.url(path),
-                card=self._site_card(site),
-                topics_by_slug=TOPICS_BY_SLUG,
-                previous_href=site.href(index_page_path(page.number - 1))
-                if page.number > 1
-                else None,
-                next_href=site.href(index_page_path(page.number + 1))
-                if page.number < page.count
-                else None,
-            )
+        html = render_bytes(
+            environment(site.settings.paths.templates).get_template("blog/index.html.j2"),
+            site=site,
+            page=page,
+            canonical=site.url(path),
+            card=self._site_card(site),
+            topics_by_slug=TOPICS_BY_SLUG,
+            previous_href=site.href(index_page_path(page.number - 1)) if page.number > 1 else None,
+            next_href=site.href(index_page_path(page.number + 1))
+            if page.number < page.count
+            else None,
         )
-        return [Deliverable(path + "index.html", html.encode("utf-8"))]
+        return [Deliverable(path + "index.html", html)]
 
     def _site_card(self, site: Site) -> dict[str, object]:
         settings = site.settings.site
@@ -284,18 +287,15 @@ class BlogChannel(BaseChannel):
 
     def _topic_page(self, site: Site, topic: Topic, in_topic: list[Finding]) -> list[Deliverable]:
         path = f"topics/{topic.slug}/"
-        html = (
-            environment(site.settings.paths.templates)
-            .get_template("blog/topic.html.j2")
-            .render(
-                site=site,
-                topic=topic,
-                findings=in_topic,
-                canonical=site.url(path),
-                topics_by_slug=TOPICS_BY_SLUG,
-            )
+        html = render_bytes(
+            environment(site.settings.paths.templates).get_template("blog/topic.html.j2"),
+            site=site,
+            topic=topic,
+            findings=in_topic,
+            canonical=site.url(path),
+            topics_by_slug=TOPICS_BY_SLUG,
         )
-        return [Deliverable(path + "index.html", html.encode("utf-8"))]
+        return [Deliverable(path + "index.html", html)]
 
     def _topics_index(self, site: Site, counts: dict[str, int]) -> list[Deliverable]:
         html = (
@@ -306,18 +306,15 @@ class BlogChannel(BaseChannel):
         return [Deliverable("topics/index.html", html.encode("utf-8"))]
 
     def _sitemap(self, site: Site, findings: list[Finding]) -> list[Deliverable]:
-        sitemap = (
-            environment(site.settings.paths.templates)
-            .get_template("blog/sitemap.xml.j2")
-            .render(
-                site=site,
-                findings=findings,
-                index_pages=paginate(findings, site.settings.site.posts_per_page),
-                index_page_path=index_page_path,
-                topics=TOPICS,
-            )
+        sitemap = render_bytes(
+            environment(site.settings.paths.templates).get_template("blog/sitemap.xml.j2"),
+            site=site,
+            findings=findings,
+            index_pages=paginate(findings, site.settings.site.posts_per_page),
+            index_page_path=index_page_path,
+            topics=TOPICS,
         )
-        return [Deliverable("sitemap.xml", sitemap.encode("utf-8"))]
+        return [Deliverable("sitemap.xml", sitemap)]
 
     def _files(self, site: Site) -> list[Deliverable]:
         settings = site.settings
@@ -336,6 +333,10 @@ class BlogChannel(BaseChannel):
         ]
 
     def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:
+        # Imported when the feed is rendered: feedgen and lxml take 5 MB, which a release
+        # holds from then on, and the feed is the last page it renders.
+        from feedgen.feed import FeedGenerator
+
         settings = site.settings.site
         feed = FeedGenerator()
         feed.id(site.url(FEED_PATH))

@@ -1,8 +1,9 @@
 """The static-site platform: writes deliverables under the public folder, atomically.
 
-Each file is written to a temporary name in the same folder, flushed to disk and renamed over
-the old one, so a reader (a web server, a podcast app) sees the old file or the new one, never
-half of either.
+Each file is written to a temporary name in the same folder and renamed over the old one, so
+a reader (a web server, a podcast app) sees the old file or the new one, never half of either.
+A file replacing another is flushed to disk first; new files are flushed together, once per
+batch of publications, before the ledger commits their records (``files.DeferredSync``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 from outreach.errors import OutreachError
-from outreach.files import atomic_write
+from outreach.files import DeferredSync
 from outreach.ledger import Ledger, Publication
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 
@@ -44,6 +45,7 @@ class StaticSite:
     def __init__(self, root: Path, base_url: str):
         self.root = root
         self.base_url = base_url
+        self._writes = DeferredSync()
 
     def target(self, item: str) -> Path:
         relative = PurePosixPath(item)
@@ -72,10 +74,11 @@ class StaticSite:
             with contextlib.suppress(FileNotFoundError):
                 self.target(item).unlink()
 
+        ledger.settle_before_commit(self._writes.settle)
         return sync_batch(
             self.name, batch, ledger, now, dry_run,
             current_hash=lambda item, recorded: _file_hash(self.target(item)),
-            write=lambda d: atomic_write(self.target(d.path), d.content),
+            write=lambda d: self._writes.write(self.target(d.path), d.content),
             delete=delete,
             url=self.url,
             token=lambda item: stat_token(self.target(item)),
