@@ -29,6 +29,7 @@ from outreach.release import (
     resolve_channels,
     resolve_ids,
 )
+from outreach_cli.approvals import register_approvals
 
 console = Console(highlight=False, markup=False)
 errors = Console(stderr=True, highlight=False, markup=False)
@@ -205,7 +206,20 @@ def release(
         bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
     ] = False,
     approve: Annotated[
-        bool, typer.Option("--approve", help="Approve the journalist pitches without asking.")
+        bool,
+        typer.Option(
+            "--approve",
+            help="Approve every gate this release reaches (pitches, newsletter) without "
+            "asking; recorded in the audit log.",
+        ),
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="The demo: add sample subscribers (example.org) and approve every gate; "
+            'refused unless mail.platform is "outbox".',
+        ),
     ] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -218,6 +232,11 @@ def release(
     catalog = load_catalog(settings)
     ids = resolve_ids(catalog, None if all_findings else finding_ids)
     resolve_channels(settings, channel, need_secrets=False)
+    if demo:
+        from outreach.demo import add_sample_subscribers
+
+        add_sample_subscribers(settings, datetime.now(UTC))  # refuses SMTP before anything
+        approve = True
 
     from flows.release import release_finding, release_findings
 
@@ -226,10 +245,11 @@ def release(
     config_arg = str(config) if config else None
     with console.status(f"Releasing {len(ids)} finding{'s' if len(ids) != 1 else ''}…"):
         decision = True if approve else None
+        decisions = {"approve_pitches": decision, "approve_newsletter": decision}
         if len(ids) == 1:
-            report = release_finding(ids[0], channel, dry_run, config_arg, approve_pitches=decision)
+            report = release_finding(ids[0], channel, dry_run, config_arg, **decisions)
         else:
-            report = release_findings(ids, channel, dry_run, config_arg, approve_pitches=decision)
+            report = release_findings(ids, channel, dry_run, config_arg, **decisions)
     _print_report(report, settings)
 
 
@@ -413,6 +433,8 @@ def newsletter_send(
         summary = send_newsletter(finding_ids, digest, str(config) if config else None)
     console.print(summary, soft_wrap=True)
 
+
+register_approvals(app)
 
 if __name__ == "__main__":
     app(prog_name="outreach")

@@ -89,7 +89,7 @@ class PressChannel(BaseChannel):
         """Pitch the findings just released (not on a rebuild: nothing new to tell)."""
         if context.rebuild or not context.released:
             return []
-        return [PitchFindings(tuple(context.released))]
+        return [PitchFindings((finding,)) for finding in context.released]  # a gate each
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         settings = site.settings
