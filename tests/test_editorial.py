@@ -10,7 +10,12 @@ read back with Python's ``email`` parser.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -255,3 +260,126 @@ def test_approval_settings_are_checked_with_the_key_and_the_fix(
     with pytest.raises(ConfigError) as caught:
         load_settings(config, environ={})
     assert expected in str(caught.value)
+
+
+def test_the_approval_form_opens_on_approve_and_offers_headlines_by_text() -> None:
+    from pydantic import ValidationError
+
+    from flows.approval import form_for
+    from outreach.gates import Shown
+
+    shown = Shown(
+        "Subject", 2, ("a@example.com",), {"consumer": ("Chosen words", "Runner-up words")}
+    )
+    form = form_for(shown)
+    schema = form.model_json_schema()["properties"]
+    assert schema["decision"]["default"] == "approve", "Resume then Submit approves"
+    assert schema["decision"]["enum"] == ["approve", "reject"], "an explicit choice"
+    assert schema["consumer_headline"]["enum"] == ["Chosen words", "Runner-up words"]
+    assert schema["consumer_headline"]["default"] == "Chosen words"
+    with pytest.raises(ValidationError):
+        form.model_validate({"decision": "approve"})  # no approver named
+    with pytest.raises(ValidationError):
+        form.model_validate({"approver": "Ed", "consumer_headline": "Words nobody wrote"})
+
+
+@pytest.mark.prefect
+def test_a_release_on_a_server_pauses_for_the_newsletter_and_the_pitches_until_decided(
+    prefect_api: str,
+    desk: Path,
+    inbox: Inbox,
+    monkeypatch: pytest.MonkeyPatch,
+    flow_clock: Callable[[datetime], None],
+) -> None:
+    from prefect.artifacts import Artifact
+    from test_press import run_in_thread, wait_for_paused_run
+
+    from flows.release import release_finding
+
+    flow_clock(NOW)
+    for name, value in desk_env(inbox).items():
+        monkeypatch.setenv(name, value)
+    settings = desk_settings(desk, inbox)
+    config = str(desk / "outreach.toml")
+    thread, result = run_in_thread(
+        release_finding, ALPHA, ["blog", "press", "newsletter"], config=config
+    )
+    first = wait_for_paused_run("release-finding")
+    assert first.state.state_details.pause_key == f"pitches-{ALPHA}"
+    assert inbox.accepted == [], "nothing is sent while the run waits"
+    waiting = Artifact.get(f"pitch-{ALPHA}")
+    assert waiting is not None and "awaiting approval" in waiting.data
+    assert "**Recipients:** 1" in waiting.data and "ama@example.com" in waiting.data
+
+    rejected = cli(["reject", str(first.id), "--note", "wrong week"], desk, inbox,
+                   PREFECT_API_URL=prefect_api)  # fmt: skip
+    assert rejected.exit_code == 0, rejected.output
+    second = wait_for_paused_run("release-finding")
+    assert second.id == first.id
+    assert second.state.state_details.pause_key == f"newsletter-{ALPHA}"
+    assert inbox.accepted == [], "the rejected pitches reached nobody"
+    waiting = Artifact.get(f"newsletter-{ALPHA}")
+    assert waiting is not None and "awaiting approval" in waiting.data
+    assert "**Recipients:** 3" in waiting.data and "food1@example.com" in waiting.data
+
+    approved = cli(["approve", str(second.id), "--note", "ship it"], desk, inbox,
+                   PREFECT_API_URL=prefect_api)  # fmt: skip
+    assert approved.exit_code == 0, approved.output
+    thread.join(timeout=120)
+    assert not thread.is_alive() and "error" not in result, result.get("error")
+    report = result["value"]
+    assert f"Pitches for '{ALPHA}' rejected; nothing sent: wrong week." in report.notes
+    assert sorted(r for rcpts, _ in received(inbox) for r in rcpts) == sorted(ALPHA_READERS)
+    actor = command_line_actor()
+    decided = Artifact.get(f"newsletter-{ALPHA}")
+    assert decided is not None and f"approved by {actor}" in decided.data
+    assert "ship it" in decided.data and "awaiting approval" not in decided.data
+    assert decisions(settings, ALPHA) == [
+        ("pitches", "pending", "release"),
+        ("pitches", "rejected", actor),
+        ("newsletter", "pending", "release"),
+        ("newsletter", "approved", actor),
+    ]
+    pitch_artifact = Artifact.get(f"pitch-{ALPHA}")
+    assert pitch_artifact is not None and f"rejected by {actor}" in pitch_artifact.data
+
+
+def test_the_demo_approval_refuses_smtp(sample_project: Path, inbox: Inbox) -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "outreach_cli", "release", "--all", "--demo"],
+        cwd=sample_project,
+        env={**os.environ, **smtp_env(inbox), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 1, process.stdout + process.stderr
+    assert (
+        '--demo approves every email without asking, so it only works with mail.platform = "outbox"'
+        in " ".join(process.stderr.split())
+    )
+    assert "Nothing was published." in process.stderr
+    assert not (sample_project / "public").exists() and not (sample_project / "state").exists()
+    assert inbox.accepted == []
+
+
+@pytest.mark.prefect
+def test_the_demo_outbox_holds_newsletter_emails(prefect_api: str, sample_project: Path) -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "outreach_cli", "release", "--all", "--demo"],
+        cwd=sample_project,
+        env={**os.environ, "PREFECT_API_URL": prefect_api, "OUTREACH_LIMITS": "off",
+             "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stdout + process.stderr
+    outbox = sample_project / "outbox"
+    newsletters = sorted((outbox / "newsletter").rglob("*.eml"))
+    assert newsletters, process.stdout
+    for path in newsletters:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert message["To"].addresses[0].domain == "example.org"
+        assert message.get_body(("plain",)) is not None and message.get_body(("html",))
+    assert list((outbox / "press-pitch").rglob("*.eml")), "pitches too"
