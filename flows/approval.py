@@ -183,3 +183,26 @@ def paused_gate(run_id: str) -> tuple[str, str]:
     if not publication:
         raise ApprovalError(f"flow run {run_id} is not paused at an approval gate")
     return gate, publication
+
+
+def paused_runs_for(publication: str, gates: list[str]) -> list[tuple[str, str]]:
+    """(run id, gate) of every flow run paused at one of ``gates`` for ``publication``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    wanted = {pause_key(gate, publication): gate for gate in gates}
+    paused = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+    )
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=paused)
+    return [
+        (str(run.id), wanted[key])
+        for run in runs
+        if run.state and (key := str(run.state.state_details.pause_key or "")) in wanted
+    ]

@@ -166,7 +166,9 @@ def settle(action: Gated, context: ActionContext) -> Decision:
             gate, publication, "approved" if explicit else "rejected", context.actor,
             now.isoformat(), source="request",
         )  # fmt: skip
-        record_decision(log, decision, now, key)
+        latest = last_decision(log, gate, publication)
+        if latest is None or (latest.outcome, latest.actor) != (decision.outcome, decision.actor):
+            record_decision(log, decision, now, key)  # a repeated --approve is logged once
         return decision
     if settings.approval.policy(gate) == "auto":
         return Decision(gate, publication, "approved", "release", now.isoformat(), source="auto")

@@ -78,7 +78,9 @@ def _resume(run_id: str, approved: bool, note: str, headline: str | None, config
         run_input |= {f"{k}_headline": t for k, t in choose_headline(shown, headline).items()}
     key = resume(run_id, run_input)
     verb = "approved" if approved else "rejected"
-    console.print(f"Resumed flow run {run_id} ({key}): {verb} by {run_input['approver']}.")
+    console.print(
+        f"Resumed flow run {run_id} ({key}): {verb} by {run_input['approver']}.", soft_wrap=True
+    )
 
 
 def _decide(
@@ -92,6 +94,15 @@ def _decide(
     if RUN_ID.match(target):
         _resume(target, approved, note, headline, config)
         return
+    if os.environ.get("PREFECT_API_URL"):  # a server: resume the runs waiting at the gate
+        from flows.approval import paused_runs_for
+        from outreach.actions import GATED_ACTIONS
+
+        waiting = paused_runs_for(target, list(gates or GATED_ACTIONS))
+        for run_id, _ in waiting:
+            _resume(run_id, approved, note, headline, config)
+        if waiting:
+            return
     settings = load_settings(config)
     actor = command_line_actor()
     for line in decide(settings, target, gates, approved, actor, datetime.now(UTC), note, headline):

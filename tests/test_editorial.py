@@ -223,6 +223,19 @@ def test_test_sends_reach_only_the_team_addresses_once_per_gate_opening(
     assert sorted(e.subject for e in tests) == sorted(recipient_id(a, key) for a in team * 2)
 
 
+def test_explicit_request_decisions_win_and_are_recorded_once(desk: Path, inbox: Inbox) -> None:
+    settings = desk_settings(desk, inbox)
+    for _ in range(2):
+        report = release(settings, [ALPHA], None, NOW, approvals={"pitches": False})
+        assert f"Pitches for '{ALPHA}' rejected; nothing sent." in report.notes
+    assert decisions(settings, ALPHA) == [
+        ("newsletter", "pending", "release"),
+        ("pitches", "rejected", "release"),
+    ]
+    release(settings, [ALPHA], None, NOW, approvals={"pitches": True, "newsletter": True})
+    assert len(inbox.accepted) == 3 + 1, "the three readers and the one matched journalist"
+
+
 def test_an_auto_gate_sends_without_asking_and_others_still_wait(desk: Path, inbox: Inbox) -> None:
     settings = desk_settings(desk, inbox, '\n[approval]\nnewsletter = "auto"\n')
     report = release(settings, [ALPHA], None, NOW)
@@ -322,8 +335,10 @@ def test_a_release_on_a_server_pauses_for_the_newsletter_and_the_pitches_until_d
     assert waiting is not None and "awaiting approval" in waiting.data
     assert "**Recipients:** 3" in waiting.data and "food1@example.com" in waiting.data
 
-    approved = cli(["approve", str(second.id), "--note", "ship it"], desk, inbox,
+    # By the finding's id on a server: the run waiting at that gate is resumed.
+    approved = cli(["approve", ALPHA, "--gate", "newsletter", "--note", "ship it"], desk, inbox,
                    PREFECT_API_URL=prefect_api)  # fmt: skip
+    assert f"Resumed flow run {second.id} (newsletter-{ALPHA})" in approved.output
     assert approved.exit_code == 0, approved.output
     thread.join(timeout=120)
     assert not thread.is_alive() and "error" not in result, result.get("error")
