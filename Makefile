@@ -24,12 +24,14 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/outreach check
-	$(BIN)/outreach release --all --approve
-	$(BIN)/outreach release --report state-of-play-2026 --report uganda-case-study --approve
+	$(BIN)/outreach release --all --demo
+	$(BIN)/outreach release --report state-of-play-2026 --report uganda-case-study --demo
 	@echo
 	@echo "Output: $(CURDIR)/public  (blog, topic pages, feed.atom, sitemap.xml, share images,"
 	@echo "        podcast/ with feed.xml, newsroom/, press kits under press/kit/, reports/)"
-	@echo "Pitches to journalists: $(CURDIR)/outbox  (nothing is sent on embedded defaults)"
+	@echo "Email: $(CURDIR)/outbox  (press-pitch/: pitches to journalists; newsletter/: issues to"
+	@echo "       the sample subscribers at example.org). --demo approves them and only works"
+	@echo "       with mail.platform = \"outbox\": nothing leaves this machine."
 	@echo "Preview: make serve, then open http://127.0.0.1:8000/"
 
 # Tools the tests check with, from Debian's packages when missing (as root): ffprobe for the

@@ -1,111 +1,34 @@
-"""The press steps of a release: approve and send pitches, and schedule embargo lifts.
+"""The press steps of a release: send approved pitches, and schedule embargo lifts.
 
-Pitches wait for a person: with a Prefect server the flow pauses with a typed input (approve,
-pick a headline, add a note) next to an artifact showing the headlines, the pitch and the
-recipients; scripted runs pass ``approve_pitches=True``; on embedded defaults (no server, no
-UI) pitches wait and the note says how to approve them. A rejected release sends nothing.
+Pitches wait for a person at the "pitches" gate (``outreach.gates``; the pause and its form
+are in ``flows.approval``); scripted runs pass ``approve_pitches=True``. A rejected gate
+sends nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from prefect import get_run_logger, pause_flow_run, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
-from prefect.input import RunInput
 from prefect.settings import get_current_settings
 
 from flows.common import smtp_relay, worth_retrying
+from outreach.actions import ActionContext
 from outreach.config import Settings
 from outreach.finding import Finding
-from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
 from outreach.press.pitch import PitchOutcome, PitchPlan, pitch_plan_for, send_pitches
 from outreach.release import Held
 
-APPROVAL_TIMEOUT = timedelta(days=2)
 LIFT_DEPLOYMENT = "lift-embargo/lift-embargo"
-
-
-class PitchDecision(RunInput):
-    """What the approver decides. Headline 0 is the chosen one; 1, 2, ... the runners-up."""
-
-    approve: bool = False
-    business_headline: int = 0
-    consumer_headline: int = 0
-    note: str = ""
 
 
 def server_mode() -> bool:
     """True with a Prefect server to pause on and schedule with; False on embedded defaults."""
     return bool(get_current_settings().api.url)
-
-
-def _artifact(finding: Finding, plan: PitchPlan, choice: HeadlineChoice) -> None:
-    def row(pick: str, headline) -> str:
-        style = "; ".join(headline.problems) or "within limits"
-        text = headline.text.replace("|", "\\|")
-        return f"| {pick} | {text} | {headline.score} | {style} |"
-
-    def rows(chosen, runners) -> list[str]:
-        return [row("0 (chosen)", chosen)] + [row(str(n), h) for n, h in enumerate(runners, 1)]
-
-    header = ["| pick | headline | score | house style |", "|---|---|---|---|"]
-    sample = plan.pitches[0].text if plan.pitches else ""
-    lines = [
-        f"# Pitch approval: {finding.id}",
-        "",
-        "## Business headlines",
-        "",
-        *header,
-        *rows(choice.business, choice.business_runners_up),
-        "",
-        "## Consumer headlines",
-        "",
-        *header,
-        *rows(choice.consumer, choice.consumer_runners_up),
-        "",
-        f"## Recipients ({len(plan.pitches)})",
-        "",
-        *[
-            f"- {p.journalist.name}, {p.journalist.outlet} <{p.journalist.email}>"
-            for p in plan.pitches
-        ],
-        *(
-            [f"- already pitched: {', '.join(plan.already_pitched)}"]
-            if plan.already_pitched
-            else []
-        ),
-        *[f"- skipped {email}: {why}" for email, why in plan.skipped],
-        "",
-        "## The pitch (first recipient)",
-        "",
-        "```",
-        sample,
-        "```",
-    ]
-    for warning in choice.warnings:
-        lines.insert(2, f"> Warning: {warning}\n")
-    create_markdown_artifact(
-        key=f"pitch-{finding.id}",
-        markdown="\n".join(lines),
-        description="Headlines, pitch and recipients awaiting approval",
-    )
-
-
-def _decide(approve_pitches: bool | None, finding_id: str) -> PitchDecision | None:
-    if approve_pitches is not None:
-        return PitchDecision(approve=approve_pitches, note="decided by the caller")
-    if not server_mode():
-        return None
-    return pause_flow_run(
-        wait_for_input=PitchDecision,
-        timeout=int(APPROVAL_TIMEOUT.total_seconds()),
-        key=f"pitch-{finding_id}",
-    )
 
 
 @task(
@@ -121,57 +44,31 @@ def send_pitches_task(plan: PitchPlan, settings: Settings, now: datetime) -> Pit
     return send_pitches(plan, settings, ledger, now, smtp_relay(), notice)
 
 
-def pitch_findings(
-    settings: Settings, findings: Sequence[Finding], now: datetime, approve_pitches: bool | None
-) -> list[str]:
-    """Approve and send the pitches of each finding; returns notes for the release report."""
-    notes: list[str] = []
+def send_approved_pitches(context: ActionContext, finding: Finding) -> list[str]:
+    """Send a finding's pitches once its gate is approved, with the headlines chosen on
+    approval (by text); returns notes for the release report."""
+    settings, now = context.settings, context.now
+    chosen = dict(context.decision.headlines) if context.decision else {}
     ledger = Ledger(settings.paths.ledger)
-    for finding in findings:
-        plan, _, choice = pitch_plan_for(finding, settings, ledger, now)
-        if not plan.pitches:
-            already = (
-                f" ({len(plan.already_pitched)} already pitched)" if plan.already_pitched else ""
-            )
-            notes.append(f"Pitches for '{finding.id}': no journalist left to pitch{already}.")
-            continue
-        _artifact(finding, plan, choice)
-        decision = _decide(approve_pitches, finding.id)
-        if decision is None:
-            notes.append(
-                f"Pitches for '{finding.id}' await approval ({len(plan.pitches)} journalists): "
-                f"run 'outreach release {finding.id} --approve', or approve in the Prefect UI "
-                "on a server."
-            )
-            continue
-        if not decision.approve:
-            reason = f": {decision.note}" if decision.note else ""
-            notes.append(f"Pitches for '{finding.id}' rejected; nothing sent{reason}.")
-            continue
-        business = _pick(choice.business, choice.business_runners_up, decision.business_headline)
-        consumer = _pick(choice.consumer, choice.consumer_runners_up, decision.consumer_headline)
-        plan, _, _ = pitch_plan_for(finding, settings, ledger, now, business, consumer)
-        outcome = send_pitches_task(plan, settings, now)
-        meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
-        by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
-        notes.append(
-            f"Pitched '{finding.id}' to {len(outcome.sent)} journalist(s) via "
-            f"{settings.mail.platform}{by_other}."
-        )
-        notes.extend(
-            f"Not pitched: {email} ({reason}); correct press/journalists.csv and release "
-            f"'{finding.id}' again to retry."
-            for email, reason in outcome.not_sent
-        )
+    plan, _, _ = pitch_plan_for(
+        finding, settings, ledger, now, chosen.get("business"), chosen.get("consumer")
+    )
+    if not plan.pitches:
+        already = f" ({len(plan.already_pitched)} already pitched)" if plan.already_pitched else ""
+        return [f"Pitches for '{finding.id}': no journalist left to pitch{already}."]
+    outcome = send_pitches_task(plan, settings, now)
+    meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
+    by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
+    notes = [
+        f"Pitched '{finding.id}' to {len(outcome.sent)} journalist(s) via "
+        f"{settings.mail.platform}{by_other}."
+    ]
+    notes.extend(
+        f"Not pitched: {email} ({reason}); correct press/journalists.csv and release "
+        f"'{finding.id}' again to retry."
+        for email, reason in outcome.not_sent
+    )
     return notes
-
-
-def _pick(chosen, runners, index: int) -> str | None:
-    if index <= 0:
-        return None
-    if index > len(runners):
-        raise ValueError(f"headline {index} does not exist; pick 0 to {len(runners)}")
-    return runners[index - 1].text
 
 
 def schedule_lifts(
@@ -179,10 +76,12 @@ def schedule_lifts(
     channels: Sequence[str] | None = None,
     config: str | None = None,
     approve_pitches: bool | None = None,
+    approve_newsletter: bool | None = None,
 ) -> list[str]:
     """On a server, schedule the public step of each held finding at its lift time, on the
-    same channels and configuration, with the same pitch decision, as the release that
-    held it (so a lift run never waits for an approval nobody is there to give)."""
+    same channels and configuration, with the same explicit decisions, as the release that
+    held it. Without one, the lift reads the gates' decisions from the audit log (an approval
+    given before the lift is used then) and pauses for the ones nobody has given."""
     if not server_mode():
         return []
     notes: list[str] = []
@@ -197,6 +96,11 @@ def schedule_lifts(
                     **({"channels": list(channels)} if channels else {}),
                     **({"config": config} if config else {}),
                     **({"approve_pitches": approve_pitches} if approve_pitches is not None else {}),
+                    **(
+                        {"approve_newsletter": approve_newsletter}
+                        if approve_newsletter is not None
+                        else {}
+                    ),
                 },
                 scheduled_time=until,
                 idempotency_key=key,

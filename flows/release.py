@@ -23,16 +23,18 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
+from flows.approval import ask
 from flows.common import flow_settings, notify_failure, run_clock, worth_retrying
 from flows.limits import platform_slot, platform_throttle
 from flows.newsletter import send_issue
-from flows.press import pitch_findings, schedule_lifts
-from outreach.actions import Action, ActionContext, PitchFindings, SendIssue, run_gated
+from flows.press import schedule_lifts, send_approved_pitches, server_mode
+from outreach.actions import Action, ActionContext, PitchFindings, SendIssue
 from outreach.audit import AuditLog
 from outreach.audit_summary import audit_section, release_events
 from outreach.channels import get_channel
 from outreach.config import Settings
 from outreach.finding import SLUG_PATTERN, Finding
+from outreach.gates import Gated, gate_notes, settle
 from outreach.ledger import Ledger
 from outreach.platforms.base import Receipt
 from outreach.platforms.registry import SECRET_BLOCKS, make_platform
@@ -129,13 +131,13 @@ def check_platforms(settings: Settings, channels: list[str]) -> list[str]:
 
 @task(name="after-publish", task_run_name="{label}", cache_policy=NO_CACHE)
 def after_publish(action: Action, context: ActionContext, label: str) -> list[str]:
-    """One channel's after-publish action (a feed ping), as its own task."""
-    return run_gated(action, context)
+    """One channel's after-publish action (a feed ping; a gated one once approved)."""
+    return action.run(context)
 
 
 class PrefectRunner(PlainRunner):
     """The release sequence with each step in its Prefect task: retries where the side effect
-    is, a concurrency slot per platform, progress artifacts, and the pitch approval pause."""
+    is, a concurrency slot per platform, progress artifacts, and the approval pauses."""
 
     def step(self, name, fn, *args):
         return task(name=name, cache_policy=NO_CACHE)(fn)(*args)
@@ -159,18 +161,32 @@ class PrefectRunner(PlainRunner):
         return publish_to(settings, list(plans), platform, stage, now, dry_run)
 
     def act(self, action: Action, context: ActionContext) -> list[str]:
-        # Actions that reach people keep their flow steps: the pitch approval pauses the
-        # flow on a server; a newsletter send runs batch by batch with progress.
+        # Actions that reach people pass their gate first: on a server a pending gate pauses
+        # the flow for a decision; they keep their flow steps (a newsletter send runs batch
+        # by batch with progress).
+        if action.gate is None:
+            return after_publish(action, context, f"after-publish-{type(action).__name__}")
+        gated: Gated = action  # type: ignore[assignment]
+        decision = settle(gated, context)
+        if decision.outcome == "pending" and server_mode():
+            decision = ask(gated, decision, context)
+        if not decision.approved:
+            return gate_notes(gated, decision)
+        context = dataclasses.replace(context, decision=decision)
         if isinstance(action, PitchFindings):
-            decision = context.approvals.get(action.gate or "")
-            return pitch_findings(context.settings, action.findings, context.now, decision)
+            return send_approved_pitches(context, action.findings[0])
         if isinstance(action, SendIssue):
             return [send_issue(action.issue(), context.settings, context.now)]
         return after_publish(action, context, f"after-publish-{type(action).__name__}")
 
     def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:
-        decision = request.approvals.get(PitchFindings.gate or "")
-        return schedule_lifts(held, request.channels, request.config, decision)
+        return schedule_lifts(
+            held,
+            request.channels,
+            request.config,
+            request.approvals.get(PitchFindings.gate or ""),
+            request.approvals.get(SendIssue.gate or ""),
+        )
 
 
 def _artifact(report: ReleaseReport, key: str, request: ReleaseRequest) -> None:
@@ -208,6 +224,7 @@ def _run(
     artifact_key: str,
     rebuild: bool = False,
     approve_pitches: bool | None = None,
+    approve_newsletter: bool | None = None,
 ) -> ReleaseReport:
     """The one release sequence (outreach.release.run_release) with the Prefect runner."""
     request = ReleaseRequest(
@@ -217,8 +234,12 @@ def _run(
         channels=channels,
         dry_run=dry_run,
         rebuild=rebuild,
-        # Newsletter sends go out with the release, as configured; pitches wait for a decision.
-        approvals={SendIssue.gate or "": True, PitchFindings.gate or "": approve_pitches},
+        # Explicit decisions win; without one each gate follows its policy and the audit log
+        # (outreach.gates.settle), and pauses for a person on a server.
+        approvals={
+            PitchFindings.gate or "": approve_pitches,
+            SendIssue.gate or "": approve_newsletter,
+        },
         config=config,
     )
     report = run_release(request, PrefectRunner())
@@ -245,11 +266,13 @@ def release_finding(
     dry_run: bool = False,
     config: str | None = None,
     approve_pitches: bool | None = None,
+    approve_newsletter: bool | None = None,
 ) -> ReleaseReport:
     """Release one finding on the chosen channels (default: all configured).
 
-    ``approve_pitches``: True sends pitches without asking, False sends none, and by default
-    the flow pauses for a decision in the Prefect UI (on a server).
+    ``approve_pitches`` and ``approve_newsletter``: True sends without asking, False sends
+    none; by default each gate follows ``[approval]`` and its recorded decision, and the flow
+    pauses for a decision in the Prefect UI (on a server).
     """
     return _run(
         [finding_id],
@@ -258,6 +281,7 @@ def release_finding(
         config,
         _key(finding_id),
         approve_pitches=approve_pitches,
+        approve_newsletter=approve_newsletter,
     )
 
 
@@ -267,6 +291,7 @@ def lift_embargo(
     channels: list[str] | None = None,
     config: str | None = None,
     approve_pitches: bool | None = None,
+    approve_newsletter: bool | None = None,
 ) -> ReleaseReport:
     """The public step of an embargoed finding, which a release schedules at the lift time:
     the blog, podcast, newsroom, WordPress post and newsletter go out, and pitches that
@@ -281,6 +306,7 @@ def lift_embargo(
         config,
         _key(f"lift-{finding_id}"),
         approve_pitches=approve_pitches,
+        approve_newsletter=approve_newsletter,
     )
 
 
@@ -291,10 +317,17 @@ def release_findings(
     dry_run: bool = False,
     config: str | None = None,
     approve_pitches: bool | None = None,
+    approve_newsletter: bool | None = None,
 ) -> ReleaseReport:
     """Release several findings at once (all of them when no ids are given)."""
     return _run(
-        finding_ids, channels, dry_run, config, _key("batch"), approve_pitches=approve_pitches
+        finding_ids,
+        channels,
+        dry_run,
+        config,
+        _key("batch"),
+        approve_pitches=approve_pitches,
+        approve_newsletter=approve_newsletter,
     )
 
 
@@ -311,6 +344,7 @@ def release_report(
     dry_run: bool = False,
     config: str | None = None,
     approve_pitches: bool | None = None,
+    approve_newsletter: bool | None = None,
 ) -> ReleaseReport:
     """Release one report (``reports/<id>.md``): its web edition and PDF, on the chosen
     channels (default: all configured that take reports). The same sequence as a finding's,
@@ -322,6 +356,7 @@ def release_report(
         config,
         _key(f"report-{report_id}"),
         approve_pitches=approve_pitches,
+        approve_newsletter=approve_newsletter,
     )
 
 

@@ -4,8 +4,10 @@ journalists, send a newsletter issue), as values the release runner executes.
 A channel's ``after_publish`` hook returns these; it never does the work itself, so rendering
 and hooks stay free of sockets and mail. The plain runner calls ``run``; the Prefect runner
 runs each action in a task, or, for the ones people must approve, in its own flow step (the
-pitch approval pause). An action that reaches people names its approval ``gate``: it runs
-only when the release request approves that gate.
+approval pause). An action that reaches people names its approval ``gate``: it runs only when
+``outreach.gates.settle`` finds that gate approved (the request, an "auto" policy or a
+recorded decision). Each gated class can be rebuilt from a publication's id
+(``for_approval``) and is listed in ``GATED_ACTIONS``, so ``outreach approve ID`` can run it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from outreach.vocabulary import Receipt
 if TYPE_CHECKING:
     from outreach.config import Settings
     from outreach.finding import Finding
+    from outreach.gates import Decision, Shown, TestMessage
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class ActionContext:
     settings: Settings
     now: datetime
     approvals: Mapping[str, bool | None] = field(default_factory=dict)
+    decision: Decision | None = None
+    """The gate's decision for the action being run (its chosen headlines, its note)."""
+    actor: str = "release"
+    """Who the explicit approvals in ``approvals`` are recorded as coming from."""
 
 
 @dataclass(frozen=True)
@@ -77,28 +84,110 @@ class PingFeed:
 
 @dataclass(frozen=True)
 class PitchFindings:
-    """Pitch each finding to the journalists whose beats it matches (after approval)."""
+    """Pitch one finding to the journalists whose beats it matches (after approval).
+
+    One finding per action: its gate is decided per finding."""
 
     findings: tuple[Finding, ...]
     gate: ClassVar[str | None] = "pitches"
 
+    def __post_init__(self) -> None:
+        if len(self.findings) != 1:
+            raise ValueError("PitchFindings takes one finding: its gate is decided per finding")
+
+    @property
+    def publication(self) -> str:
+        return self.findings[0].id
+
+    @property
+    def label(self) -> str:
+        return f"Pitches for '{self.publication}'"
+
     def awaiting(self) -> str:
-        ids = ", ".join(f"'{f.id}'" for f in self.findings)
         return (
-            f"Pitches for {ids} await approval: run 'outreach release {self.findings[0].id} "
-            "--approve', or approve in the Prefect UI on a server."
+            f"{self.label} await approval; nothing sent: run 'outreach approve "
+            f"{self.publication} --gate pitches' (or 'outreach reject ...'), or decide in the "
+            "Prefect UI on a server."
         )
 
+    def shown(self, settings: Settings, now: datetime) -> Shown:
+        from outreach.gates import Shown
+        from outreach.ledger import Ledger
+        from outreach.press.pitch import pitch_plan_for
+
+        plan, _, choice = pitch_plan_for(
+            self.findings[0], settings, Ledger(settings.paths.ledger), now
+        )
+        already = f" ({len(plan.already_pitched)} already pitched)" if plan.already_pitched else ""
+        first = plan.pitches[0] if plan.pitches else None
+        return Shown(
+            subject=str(first.message["Subject"]) if first else "",
+            count=len(plan.pitches),
+            sample=tuple(p.journalist.email for p in plan.pitches[:SAMPLE]),
+            headlines={
+                "business": tuple(h.text for h in (choice.business, *choice.business_runners_up)),
+                "consumer": tuple(h.text for h in (choice.consumer, *choice.consumer_runners_up)),
+            },
+            text=first.text if first else "",
+            remark=f"{self.label}: no journalist left to pitch{already}.",
+        )
+
+    def test_messages(
+        self, settings: Settings, now: datetime, addresses: Sequence[str]
+    ) -> list[TestMessage]:
+        """The first pitch, as written, addressed to each team address instead."""
+        from outreach.gates import TestMessage, test_subject
+        from outreach.ledger import Ledger
+        from outreach.mail import build_message, mailbox
+        from outreach.press.pitch import pitch_plan_for
+
+        finding = self.findings[0]
+        plan, _, _ = pitch_plan_for(finding, settings, Ledger(settings.paths.ledger), now)
+        if not plan.pitches:
+            return []
+        sample = plan.pitches[0]
+        sender = sample.message["From"].addresses[0]
+        return [
+            TestMessage(
+                build_message(
+                    sender=sender,
+                    recipient=mailbox("", address),
+                    subject=test_subject(str(sample.message["Subject"])),
+                    text=sample.text,
+                    key=f"test-pitch:{finding.id}:{address}",
+                    when=now,
+                ),
+                address,
+                sender.addr_spec,
+            )
+            for address in addresses
+        ]
+
+    @classmethod
+    def for_approval(
+        cls, publication_id: str, settings: Settings, now: datetime
+    ) -> PitchFindings | None:
+        """The pitches of a released finding (None: not released on the press channel yet)."""
+        from outreach.ledger import Ledger
+
+        finding = _finding(publication_id, settings)
+        if finding.id not in Ledger(settings.paths.ledger).released("press"):
+            return None
+        return cls((finding,))
+
     def run(self, context: ActionContext) -> list[str]:
-        """The plain runner's pitching: approved in the request, sent at once."""
+        """The plain runner's pitching: approved, sent at once with the chosen headlines."""
         from outreach.ledger import Ledger
         from outreach.press.pitch import pitch_plan_for, send_pitches
 
         settings, now = context.settings, context.now
+        chosen = dict(context.decision.headlines) if context.decision else {}
         ledger = Ledger(settings.paths.ledger)
         notes: list[str] = []
         for finding in self.findings:
-            plan, _, _ = pitch_plan_for(finding, settings, ledger, now)
+            plan, _, _ = pitch_plan_for(
+                finding, settings, ledger, now, chosen.get("business"), chosen.get("consumer")
+            )
             if not plan.pitches:
                 already = plan.already_pitched
                 count = f" ({len(already)} already pitched)" if already else ""
@@ -126,8 +215,85 @@ class SendIssue:
     finding: Finding
     gate: ClassVar[str | None] = "newsletter"
 
+    @property
+    def publication(self) -> str:
+        return self.finding.id
+
+    @property
+    def label(self) -> str:
+        return f"Newsletter '{self.finding.id}'"
+
     def awaiting(self) -> str:
-        return f"Newsletter '{self.finding.id}' awaits approval; nothing sent."
+        return (
+            f"{self.label} awaits approval; nothing sent: run 'outreach approve "
+            f"{self.finding.id} --gate newsletter' (or 'outreach reject ...'), or decide in "
+            "the Prefect UI on a server."
+        )
+
+    def shown(self, settings: Settings, now: datetime) -> Shown:
+        from itertools import islice
+
+        from outreach.campaign import send_id_for
+        from outreach.gates import Shown
+        from outreach.newsletter import finding_issue, render_issue
+        from outreach.sending import SendLog
+        from outreach.subscribers import SubscriberStore
+
+        issue = finding_issue(self.finding)
+        log = SendLog(settings.paths.ledger)
+        counts = log.counts(send_id_for(issue))
+        if counts.total:  # frozen before: only those still pending would get it
+            count = counts.pending
+            sample = next(iter(log.pending_batches(send_id_for(issue), SAMPLE)), [])
+        else:
+            store = SubscriberStore(settings.paths.subscribers)
+            sample, count = [], 0
+            for email in store.recipient_emails(issue.topics):
+                if count < SAMPLE:
+                    sample.append(email)
+                count += 1
+        rendered = render_issue(issue, settings)
+        return Shown(
+            subject=issue.subject,
+            count=count,
+            sample=tuple(islice(sample, SAMPLE)),
+            text=rendered.text,
+            html=rendered.html,
+            remark=f"{self.label}: no confirmed subscriber of its topics is waiting for it; "
+            "nothing sent.",
+        )
+
+    def test_messages(
+        self, settings: Settings, now: datetime, addresses: Sequence[str]
+    ) -> list[TestMessage]:
+        """The issue as a subscriber of all its topics gets it, to each team address."""
+        from dataclasses import replace
+
+        from outreach.campaign import link_secret
+        from outreach.gates import TestMessage, test_subject
+        from outreach.newsletter import MessageFactory, finding_issue, render_issue
+        from outreach.subscribers import Subscriber
+
+        issue = finding_issue(self.finding)
+        rendered = render_issue(replace(issue, subject=test_subject(issue.subject)), settings)
+        factory = MessageFactory(rendered, settings, link_secret(settings), now)
+        topics = tuple(sorted(issue.topics))
+        return [
+            TestMessage(
+                factory.build(Subscriber(address, "", topics, "confirmed", "", "test")),
+                address,
+                settings.newsletter.from_email,
+            )
+            for address in addresses
+        ]
+
+    @classmethod
+    def for_approval(
+        cls, publication_id: str, settings: Settings, now: datetime
+    ) -> SendIssue | None:
+        """The issue of a public finding (None: still under embargo; the lift sends it)."""
+        finding = _finding(publication_id, settings)
+        return cls(finding) if finding.is_public(now) else None
 
     def issue(self):
         """The issue to send (a report's announcement links its landing page instead)."""
@@ -143,12 +309,41 @@ class SendIssue:
         return [deliver(prepared, settings, lambda p, b: send_batch(p, b, settings, now))]
 
 
+SAMPLE = 5
+"""Recipients shown as a sample when a gate opens (outreach.gates.SAMPLE_SIZE)."""
+
+GATED_ACTIONS: dict[str, type] = {"pitches": PitchFindings, "newsletter": SendIssue}
+"""Gate -> the action class ``outreach approve`` rebuilds with ``for_approval`` (the
+editorial gates join it in ``gated_actions``)."""
+
+
+def gated_actions() -> dict[str, type]:
+    """Every gate and its action class: the ones above, the corrections and changed-embargo
+    notices, and retractions (imported when asked: pitching code is heavy to import)."""
+    from outreach.press.notices import NotifyPitched
+    from outreach.retraction import RetractPublication
+
+    return {**GATED_ACTIONS, "corrections": NotifyPitched, "retraction": RetractPublication}
+
+
+def _finding(publication_id: str, settings: Settings) -> Finding:
+    """A finding by id, validated (ReleaseError naming the known ids when there is none)."""
+    from outreach.release_steps import load_catalog, resolve_ids
+
+    catalog = load_catalog(settings)
+    (finding_id,) = resolve_ids(catalog, [publication_id])
+    return catalog[finding_id]
+
+
 def run_gated(action: Action, context: ActionContext) -> list[str]:
-    """Run an action if its gate allows (the plain runner's policy)."""
-    if action.gate is not None:
-        decision = context.approvals.get(action.gate)
-        if decision is None:
-            return [action.awaiting()]
-        if decision is False:
-            return [f"{type(action).__name__}: not approved; nothing sent."]
-    return action.run(context)
+    """Run an action if its gate allows (the plain runner's policy: no pause, a note)."""
+    if action.gate is None:
+        return action.run(context)
+    from dataclasses import replace
+
+    from outreach.gates import gate_notes, settle
+
+    decision = settle(action, context)  # type: ignore[arg-type]
+    if not decision.approved:
+        return gate_notes(action, decision)  # type: ignore[arg-type]
+    return action.run(replace(context, decision=decision))

@@ -24,13 +24,14 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from outreach.errors import EXIT_CONFIG, OutreachError
 
 CONFIG_FILE_NAME = "outreach.toml"
 ENV_PREFIX = "OUTREACH_"
-LIST_KEYS = {"platforms", "websub_hubs"}
+LIST_KEYS = {"platforms", "websub_hubs", "test_recipients"}
 PLATFORM_NAMES = ("static", "s3", "wordpress")
 """The platforms a channel can push to (outreach.platforms.registry builds them)."""
 
@@ -306,6 +307,10 @@ def _refuse_unknown(kind: str, names: Iterable[str], known: Sequence[str], where
 
 
 class ChannelSettings(_Section):
+    enabled: bool = True
+    """Whether releases use this channel at all. A channel is on when its [channels.NAME]
+    section is there, unless ``enabled = false``; ``platforms = []`` does not turn it off
+    (the newsletter has no platforms: it goes out by mail)."""
     platforms: list[str] = ["static"]
 
     @field_validator("platforms")
@@ -313,6 +318,40 @@ class ChannelSettings(_Section):
     def _known_platforms(cls, value: list[str]) -> list[str]:
         _refuse_unknown("platform", value, PLATFORM_NAMES)
         return value
+
+
+GATES = ("pitches", "newsletter", "corrections", "retraction")
+"""Every approval gate: what reaches people waits for a person's decision at one of these."""
+Policy = Literal["required", "auto"]
+
+
+class ApprovalSettings(_Section):
+    """Which gates wait for a person ("required", the default for each) and which pass by
+    themselves ("auto"), and the team addresses that get a "[TEST]" copy of each gated email
+    when its gate opens (never the real recipients)."""
+
+    pitches: Policy = "required"
+    newsletter: Policy = "required"
+    corrections: Policy = "required"
+    retraction: Policy = "required"
+    test_recipients: list[EmailAddress] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_gates(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in (*GATES, "test_recipients")]
+            if unknown:
+                raise ValueError(
+                    f"no approval gate named {', '.join(repr(k) for k in unknown)}; write "
+                    f'{" or ".join(GATES)} = "required" or "auto" (or test_recipients = '
+                    '["team@example.org"])'
+                )
+        return data
+
+    def policy(self, gate: str) -> str:
+        """ "required" or "auto" for ``gate`` (a gate this version does not know: required)."""
+        return str(getattr(self, gate, "required")) if gate in GATES else "required"
 
 
 class Settings(_Section):
@@ -323,6 +362,7 @@ class Settings(_Section):
     newsletter: NewsletterSettings = NewsletterSettings()
     storage: StorageSettings = StorageSettings()
     wordpress: WordPressSettings = WordPressSettings()
+    approval: ApprovalSettings = ApprovalSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),

@@ -213,6 +213,13 @@ def resolve_channels(
             f"no channel named {', '.join(repr(u) for u in unknown)}; "
             f"choose from: {', '.join(sorted(known))}"
         )
+    off = [name for name in names if not settings.channel(name).enabled]
+    if channels and off:
+        raise ReleaseError(
+            f"channel {', '.join(repr(o) for o in off)} is off (enabled = false in its "
+            "[channels.NAME] section); set enabled = true to use it"
+        )
+    names = [name for name in names if name not in off]
     problems: list[str] = []
     for name in names:
         accepts = known[name].accepts

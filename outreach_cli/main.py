@@ -31,6 +31,7 @@ from outreach.release import (
     resolve_ids,
 )
 from outreach_cli import calendar, editorial
+from outreach_cli.approvals import register_approvals
 from outreach_cli.log import log_command
 
 console = Console(highlight=False, markup=False)
@@ -216,7 +217,20 @@ def release(
         bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
     ] = False,
     approve: Annotated[
-        bool, typer.Option("--approve", help="Approve the journalist pitches without asking.")
+        bool,
+        typer.Option(
+            "--approve",
+            help="Approve every gate this release reaches (pitches, newsletter) without "
+            "asking; recorded in the audit log.",
+        ),
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="The demo: add sample subscribers (example.org) and approve every gate; "
+            'refused unless mail.platform is "outbox".',
+        ),
     ] = False,
     report_ids: Annotated[
         list[str] | None,
@@ -242,6 +256,11 @@ def release(
 
         ids += [f"report:{i}" for i in resolve_ids(read_reports(settings), report_ids, "report")]
     resolve_channels(settings, channel, need_secrets=False)
+    if demo:
+        from outreach.demo import add_sample_subscribers
+
+        add_sample_subscribers(settings, datetime.now(UTC))  # refuses SMTP before anything
+        approve = True
 
     from outreach_cli import runs
 
@@ -480,6 +499,8 @@ app.add_typer(report_app, name="report")
 app.command()(preview)
 app.command()(editorial.retract)
 app.command()(calendar.calendar)
+
+register_approvals(app)
 
 if __name__ == "__main__":
     app(prog_name="outreach")

@@ -26,10 +26,12 @@ from outreach.runner import PlainRunner
 Approvals = Mapping[str, bool | None]
 
 
-def approvals_for(approve_pitches: bool) -> dict[str, bool | None]:
-    """The decisions a command line gives a release, by gate: newsletter issues go out with
-    the release as configured; pitches are approved with ``--approve`` and otherwise wait."""
-    return {SendIssue.gate or "": True, PitchFindings.gate or "": True if approve_pitches else None}
+def approvals_for(approve: bool) -> dict[str, bool | None]:
+    """The decisions a command line gives a release, by gate: ``--approve`` approves every
+    gate the release reaches (pitches, newsletter); without it none is decided here, and each
+    gate follows its policy and the decisions in the audit log (``outreach.gates.settle``)."""
+    decision = True if approve else None
+    return {PitchFindings.gate or "": decision, SendIssue.gate or "": decision}
 
 
 def prefect_server(environ: Mapping[str, str] | None = None) -> str | None:
@@ -79,15 +81,18 @@ def release(
         from outreach_cli.main import quiet_expected_tracebacks
 
         quiet_expected_tracebacks()
-        decision = approvals.get(PitchFindings.gate or "")
+        decisions = {
+            "approve_pitches": approvals.get(PitchFindings.gate or ""),
+            "approve_newsletter": approvals.get(SendIssue.gate or ""),
+        }
         if ids and all(i.startswith("report:") for i in ids) and len(ids) == 1:
             from flows.release import release_report
 
             report_id = ids[0].removeprefix("report:")
-            return release_report(report_id, channels, dry_run, config, approve_pitches=decision)
+            return release_report(report_id, channels, dry_run, config, **decisions)
         if len(ids) == 1:
-            return release_finding(ids[0], channels, dry_run, config, approve_pitches=decision)
-        return release_findings(list(ids), channels, dry_run, config, approve_pitches=decision)
+            return release_finding(ids[0], channels, dry_run, config, **decisions)
+        return release_findings(list(ids), channels, dry_run, config, **decisions)
     show_notices()
     request = ReleaseRequest(
         settings,

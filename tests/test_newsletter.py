@@ -454,7 +454,11 @@ def test_flows_send_in_batches_and_the_release_flow_sends_once(
     flow_clock(NOW)
     environ = {**smtp_env(inbox), "OUTREACH_NEWSLETTER__BATCH_SIZE": "2"}
     config = project / "outreach.toml"
-    config.write_text(config.read_text() + "\n[channels.newsletter]\nplatforms = []\n")
+    config.write_text(
+        config.read_text()
+        + "\n[channels.newsletter]\nplatforms = []\n"
+        + '\n[approval]\nnewsletter = "auto"\n'  # this test is about sending, not approving
+    )
     extra = {f"reader{n}@example.com": ("apparel-textiles",) for n in range(3)}
     for key, value in environ.items():
         monkeypatch.setenv(key, value)

@@ -337,10 +337,28 @@ def test_pitches_wait_for_a_human_decision(
     paused = wait_for_paused_run("release-finding")
     outbox = press_project / "outbox"
     assert not outbox.exists(), "nothing is sent before the decision"
+    settings = settings_for(press_project)
+    from outreach.headlines import choose_headlines, load_glossary
+    from outreach.press.style import load_house_style
+
+    choice = choose_headlines(
+        load_catalog(settings)["alpha-cocoa-prices"],
+        settings.site.organisation,
+        load_glossary(settings.paths.press),
+        load_house_style(settings.paths.press).headlines,
+    )
+    # The form: an explicit choice, the approver's name, headlines by their text.
     if decision == "reject":
-        resume_flow_run(paused.id, run_input={"approve": False, "note": "hold until Monday"})
+        resume_flow_run(
+            paused.id,
+            run_input={"decision": "reject", "approver": "Ed", "note": "hold until Monday"},
+        )
     else:
-        resume_flow_run(paused.id, run_input={"approve": True, "consumer_headline": 1})
+        runner_up = choice.consumer_runners_up[0].text
+        resume_flow_run(
+            paused.id,
+            run_input={"decision": "approve", "approver": "Ed", "consumer_headline": runner_up},
+        )
     thread.join(timeout=120)
     assert not thread.is_alive(), "the flow did not finish after the decision"
     assert "error" not in result, result.get("error")
@@ -354,16 +372,6 @@ def test_pitches_wait_for_a_human_decision(
     else:
         (sent,) = list(outbox.rglob("*.eml"))
         message = message_from_bytes(sent.read_bytes(), policy=policy.default)
-        settings = settings_for(press_project)
-        from outreach.headlines import choose_headlines, load_glossary
-        from outreach.press.style import load_house_style
-
-        choice = choose_headlines(
-            load_catalog(settings)["alpha-cocoa-prices"],
-            settings.site.organisation,
-            load_glossary(settings.paths.press),
-            load_house_style(settings.paths.press).headlines,
-        )
         assert str(message["Subject"]).strip() == choice.consumer_runners_up[0].text
         assert message["To"].addresses[0].addr_spec == "ama@example.com"
 

@@ -111,11 +111,9 @@ class PressChannel(BaseChannel):
                 PitchReport((read_announcement(report, context.settings),), report.id)
                 for report in reports
             ]
-        actions: list[Action] = []
         live = tuple(f for f in context.released if f.retraction is None)
-        if live:
-            actions.append(PitchFindings(live))
-        return actions + editorial_notices(live, context.settings)
+        pitches: list[Action] = [PitchFindings((finding,)) for finding in live]  # a gate each
+        return pitches + editorial_notices(live, context.settings)
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         if isinstance(finding, Report):
