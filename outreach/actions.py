@@ -167,9 +167,20 @@ class PitchFindings:
     def for_approval(
         cls, publication_id: str, settings: Settings, now: datetime
     ) -> PitchFindings | None:
-        """The pitches of a released finding (None: not released on the press channel yet)."""
+        """The pitches of a released finding or report (``report:<id>``; None: not released
+        on the press channel yet)."""
         from outreach.ledger import Ledger
 
+        if publication_id.startswith("report:"):
+            from outreach.reports.launch import PitchReport, read_announcement
+            from outreach.reports.model import read_reports
+
+            report_id = publication_id.removeprefix("report:")
+            reports = read_reports(settings)
+            released = Ledger(settings.paths.ledger).released("press")
+            if report_id not in reports or publication_id not in released:
+                return None
+            return PitchReport((read_announcement(reports[report_id], settings),), report_id)
         finding = _finding(publication_id, settings)
         if finding.id not in Ledger(settings.paths.ledger).released("press"):
             return None

@@ -14,6 +14,7 @@ rebuild keeps it retracted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -25,6 +26,7 @@ from outreach.finding import Retraction
 
 if TYPE_CHECKING:
     from outreach.actions import ActionContext
+    from outreach.gates import Shown, TestMessage
 
 GATE = "retraction"
 EVENT = "retraction"
@@ -102,6 +104,25 @@ class RetractPublication:
     note: str
     actor: str = "release"
     gate: ClassVar[str | None] = GATE
+
+    @property
+    def publication(self) -> str:
+        return self.finding_id
+
+    @property
+    def label(self) -> str:
+        return f"The retraction of '{self.finding_id}'"
+
+    def shown(self, settings: Settings, now: datetime) -> Shown:
+        """What the approver sees: the finding and the notice readers will read."""
+        from outreach.gates import Shown
+
+        return Shown(subject=f"Retract '{self.finding_id}'", count=1, sample=(), text=self.note)
+
+    def test_messages(
+        self, settings: Settings, now: datetime, addresses: Sequence[str]
+    ) -> list[TestMessage]:
+        return []  # nothing is mailed: a retraction takes pages down
 
     def awaiting(self) -> str:
         return (

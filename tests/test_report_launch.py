@@ -260,7 +260,7 @@ def test_pitches_go_to_matching_journalists_only_after_approval_and_once(
     assert any("await approval" in note and "--report" in note for note in waiting.notes)
 
     refused = launch_report(settings, CASE, ["press"], approvals={"pitches": False})
-    assert inbox.accepted == [] and any("not approved" in n for n in refused.notes)
+    assert inbox.accepted == [] and any("rejected; nothing sent" in n for n in refused.notes)
 
     launch_report(settings, CASE, ["press"], approvals={"pitches": True})
     pitched = [r for _, rcpts, _ in inbox.accepted for r in rcpts]

@@ -8,6 +8,7 @@ through the pitch sending path, after approval (gate "corrections"). Nobody else
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -31,6 +32,7 @@ from outreach.suppression import suppressions_for
 
 if TYPE_CHECKING:
     from outreach.actions import ActionContext
+    from outreach.gates import Shown, TestMessage
 
 GATE = "corrections"
 
@@ -205,6 +207,64 @@ class NotifyPitched:
 
     finding: Finding
     gate: ClassVar[str | None] = GATE
+
+    @property
+    def publication(self) -> str:
+        return self.finding.id
+
+    @property
+    def label(self) -> str:
+        return f"Correction or embargo notices for '{self.finding.id}'"
+
+    def _pitches(self, settings: Settings, now: datetime) -> list[Pitch]:
+        corrections, embargo = notice_plans(
+            self.finding, settings, Ledger(settings.paths.ledger), now
+        )
+        plans = [plan for _, plan in corrections] + ([embargo] if embargo is not None else [])
+        return [pitch for plan in plans for pitch in plan.pitches]
+
+    def shown(self, settings: Settings, now: datetime) -> Shown:
+        """The notices as the approver sees them: the first one's subject and text, and who
+        they reach (every pitched journalist owed one)."""
+        from outreach.gates import SAMPLE_SIZE, Shown
+
+        pitches = self._pitches(settings, now)
+        first = pitches[0] if pitches else None
+        reached = list(dict.fromkeys(p.journalist.email for p in pitches))
+        return Shown(
+            subject=str(first.message["Subject"]) if first else "",
+            count=len(pitches),
+            sample=tuple(reached[:SAMPLE_SIZE]),
+            text=first.text if first else "",
+            remark=f"{self.label}: no pitched journalist is owed one.",
+        )
+
+    def test_messages(
+        self, settings: Settings, now: datetime, addresses: Sequence[str]
+    ) -> list[TestMessage]:
+        """The first notice, as written, addressed to each team address instead."""
+        from outreach.gates import TestMessage, test_subject
+
+        pitches = self._pitches(settings, now)
+        if not pitches:
+            return []
+        sample = pitches[0]
+        sender = sample.message["From"].addresses[0]
+        return [
+            TestMessage(
+                build_message(
+                    sender=sender,
+                    recipient=mailbox("", address),
+                    subject=test_subject(str(sample.message["Subject"])),
+                    text=sample.text,
+                    key=f"test-notice:{self.finding.id}:{address}",
+                    when=now,
+                ),
+                address,
+                sender.addr_spec,
+            )
+            for address in addresses
+        ]
 
     def awaiting(self) -> str:
         return (
