@@ -227,7 +227,13 @@ def test_catch_up_reaches_a_late_subscriber_exactly_once_and_says_why_when_nobod
     settings = settings_for(project)
     subscribe(settings, FOOD)
     config = str(project / "outreach.toml")
-    release_finding(FINDING, ["blog", "newsletter"], config=config, approve_pitches=False)
+    release_finding(
+        FINDING,
+        ["blog", "newsletter"],
+        config=config,
+        approve_pitches=False,
+        approve_newsletter=True,
+    )
     assert len(list(settings.paths.outbox.rglob("*.eml"))) == 3
     artifact = Artifact.get(f"release-{FINDING}")
     assert "## Audit log" in artifact.data and "- send: 3 sent" in artifact.data
