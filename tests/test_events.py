@@ -3,20 +3,26 @@ an episode. Validation first: every mistake named with file, field and fix, all 
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import icalendar
+import podcastparser
 import pytest
 from bs4 import BeautifulSoup
+from lxml import etree
 from PIL import Image
 
+from audio_tools import ebur128, ffprobe, needs_ffprobe
 from outreach.config import Settings, load_settings
 from outreach.events.ics import event_calendar, events_calendar
 from outreach.events.model import EventsInvalid, read_event, read_events
 from outreach.kinds import get_kind
+from outreach.podcast.feed import item_guid
 from outreach.release import ReleaseRequest, run_release
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,8 +71,8 @@ def test_agenda_times_are_wall_clock_in_the_events_zone_across_daylight_saving(
     tmp_path: Path,
 ) -> None:
     # 29 March 2026: London moves to BST at 01:00 UTC. 14:00 local is 13:00 UTC.
-    text = PAST.replace("2026-03-10T14:00:00+00:00", "2026-03-29T13:00:00+00:00").replace(
-        "2026-03-10T15:00:00+00:00", "2026-03-29T14:00:00+00:00"
+    text = PAST.replace("2026-07-15T14:00:00+01:00", "2026-03-29T13:00:00+00:00").replace(
+        "2026-07-15T15:00:00+01:00", "2026-03-29T14:00:00+00:00"
     )
     path = tmp_path / "event.md"
     path.write_text(text, encoding="utf-8")
@@ -90,19 +96,19 @@ def test_agenda_times_are_wall_clock_in_the_events_zone_across_daylight_saving(
             "kind: 'webnar' is not a kind of event; did you mean 'webinar'?",
         ),
         (
-            "starts: 2026-03-10T14:00:00+00:00",
-            "starts: 2026-03-10",
-            "starts: '2026-03-10' has no time or timezone; write e.g. '2026-03-10T09:00:00+00:00'",
+            "starts: 2026-07-15T14:00:00+01:00",
+            "starts: 2026-07-15",
+            "starts: '2026-07-15' has no time or timezone; write e.g. '2026-07-15T09:00:00+00:00'",
         ),
         (
-            "starts: 2026-03-10T14:00:00+00:00",
-            "starts: 2026-03-10T14:00:00",
+            "starts: 2026-07-15T14:00:00+01:00",
+            "starts: 2026-07-15T14:00:00",
             "starts: has no timezone; write a date and time with a timezone",
         ),
         (
-            "ends: 2026-03-10T15:00:00+00:00",
-            "ends: 2026-03-10T13:00:00+00:00",
-            "ends: ends (2026-03-10T13:00:00+00:00) is not after starts",
+            "ends: 2026-07-15T15:00:00+01:00",
+            "ends: 2026-07-15T13:00:00+01:00",
+            "ends: ends (2026-07-15T13:00:00+01:00) is not after starts",
         ),
         (
             "recording: video/cocoa-farm-gate-webinar.mp4",
@@ -212,8 +218,8 @@ def test_no_events_folder_is_an_empty_catalog(tmp_path: Path) -> None:
 
 def dst_event(tmp_path: Path):
     """The past sample moved to the first Monday after London's clocks went forward."""
-    text = PAST.replace("2026-03-10T14:00:00+00:00", "2026-03-30T14:00:00+01:00").replace(
-        "2026-03-10T15:00:00+00:00", "2026-03-30T15:00:00+01:00"
+    text = PAST.replace("2026-07-15T14:00:00+01:00", "2026-03-30T14:00:00+01:00").replace(
+        "2026-07-15T15:00:00+01:00", "2026-03-30T15:00:00+01:00"
     )
     path = tmp_path / "event.md"
     path.write_text(text, encoding="utf-8")
@@ -283,8 +289,8 @@ def test_public_calendar_files_carry_no_join_link(tmp_path: Path) -> None:
 
 # -- pages -------------------------------------------------------------------------------
 
-BETWEEN = datetime(2026, 6, 1, tzinfo=UTC)
-"""After the webinar (March 2026), before the workshop (April 2027)."""
+BETWEEN = datetime(2026, 9, 1, tzinfo=UTC)
+"""After the webinar (July 2026), before the workshop (April 2027)."""
 EVENTS_ONLY = """
 [channels.events]
 platforms = ["static"]
@@ -409,3 +415,104 @@ def test_no_public_file_carries_a_join_link(tmp_path: Path) -> None:
         for event in events.values():
             assert event.join_url.encode() not in data, path
         assert b"meet.example.org" not in data, path
+
+
+# -- the recording as an episode -----------------------------------------------------------
+
+PODCAST = "".join(
+    f'[channels.{name}]\nplatforms = ["static"]\n' for name in ("blog", "podcast", "events")
+)
+EVENT_EPISODE = "podcast/episodes/events/cocoa-farm-gate-webinar.mp3"
+
+
+@pytest.fixture(scope="module")
+def episode_release(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Everything released once with the podcast: findings' and the event's episodes."""
+    settings = events_project(tmp_path_factory.mktemp("episode"), PODCAST)
+    run_release(ReleaseRequest(settings, BETWEEN))
+    return settings
+
+
+@needs_ffprobe
+def test_the_recording_becomes_a_mastered_episode_with_agenda_chapters(
+    episode_release: Settings,
+) -> None:
+    path = episode_release.paths.public / EVENT_EPISODE
+    probe = ffprobe(path)
+    [stream] = [s for s in probe["streams"] if s["codec_type"] == "audio"]
+    # The video track is gone: only the episode art (a picture in the tag) remains.
+    assert all(s["disposition"]["attached_pic"] for s in probe["streams"] if s is not stream)
+    assert stream["codec_name"] == "mp3"
+    assert int(stream["sample_rate"]) == 44100
+    assert stream["channels"] == 1
+    # ID3 frames are in no set order (mutagen writes shorter ones first): the table of
+    # contents orders them, so compare them by start time.
+    marks = sorted(probe["chapters"], key=lambda c: float(c["start_time"]))
+    assert [c["tags"]["title"] for c in marks] == [
+        "Welcome",
+        "Where value leaks",
+        "Questions",
+    ]
+    assert [round(float(c["start_time"])) for c in marks] == [0, 10, 19]
+    integrated, peak = ebur128(path)
+    assert abs(integrated - (-19.0)) <= 1.0, integrated  # the podcast's mono target
+    assert peak <= -1.0
+    art = episode_release.paths.public / EVENT_EPISODE.replace(".mp3", ".jpg")
+    with Image.open(art) as image:
+        assert image.size[0] == image.size[1] >= 1400
+    chapters = json.loads(
+        (episode_release.paths.public / EVENT_EPISODE.replace(".mp3", ".chapters.json")).read_text()
+    )
+    assert [c["startTime"] for c in chapters["chapters"]] == [0.0, 10.0, 19.0]
+
+
+def test_the_episode_joins_the_podcast_feed_with_a_stable_guid_and_its_speakers(
+    episode_release: Settings,
+) -> None:
+    raw = (episode_release.paths.public / "podcast/feed.xml").read_bytes()
+    parsed = feedparser.parse(raw)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    titles = [entry.title for entry in parsed.entries]
+    assert "Webinar: where cocoa loses value between farm gate and port" in titles
+    assert len(titles) == 3  # two findings' episodes and the event's
+    other = podcastparser.parse(
+        "https://findings.example.org/research/podcast/feed.xml", io.BytesIO(raw)
+    )
+    event = next(e for e in other["episodes"] if e["title"].startswith("Webinar"))
+    assert event["guid"] == item_guid("event:cocoa-farm-gate-webinar")
+    assert event["enclosures"][0]["url"].endswith(EVENT_EPISODE)
+    assert event["total_time"] in range(24, 28)
+    tree = etree.fromstring(raw)
+    ns = {"podcast": "https://podcastindex.org/namespace/1.0"}
+    item = next(i for i in tree.iter("item") if i.findtext("title").startswith("Webinar"))
+    persons = [(p.text, p.get("role")) for p in item.findall("podcast:person", ns)]
+    assert persons == [("Amina Mensah", "guest"), ("Tom Okello", "guest")]
+    assert item.find("podcast:transcript", ns).get("url").endswith("cocoa-farm-gate-webinar.vtt")
+
+
+def test_a_later_release_of_events_alone_keeps_the_findings_episodes_in_the_feed(
+    tmp_path: Path,
+) -> None:
+    settings = events_project(tmp_path, PODCAST)
+    run_release(ReleaseRequest(settings, BETWEEN, kinds=["finding"]))
+    before = feedparser.parse((settings.paths.public / "podcast/feed.xml").read_bytes())
+    assert len(before.entries) == 2
+    run_release(ReleaseRequest(settings, BETWEEN, kinds=["event"]))
+    after = feedparser.parse((settings.paths.public / "podcast/feed.xml").read_bytes())
+    assert len(after.entries) == 3
+    assert {e.id for e in before.entries} < {e.id for e in after.entries}
+
+
+def test_an_agenda_item_past_the_recordings_end_stops_the_release_naming_it(
+    tmp_path: Path,
+) -> None:
+    settings = events_project(tmp_path, PODCAST)
+    path = settings.paths.events / "cocoa-farm-gate-webinar.md"
+    path.write_text(PAST.replace('"14:00:19"', '"14:00:40"'), encoding="utf-8")
+    with pytest.raises(EventsInvalid) as caught:
+        run_release(ReleaseRequest(settings, BETWEEN, kinds=["event"]))
+    assert (
+        "events/cocoa-farm-gate-webinar.md: agenda[2].start: 'Questions' starts 40 s after the "
+        "event's start, past the end of the recording (25."
+    ) in str(caught.value)
+    assert not (settings.paths.public / EVENT_EPISODE).exists()

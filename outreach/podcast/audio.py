@@ -197,6 +197,10 @@ def audio_duration(path: Path) -> float:
     return float(info.info.length)
 
 
+UNTAGGED_CONTAINERS = (".mkv", ".webm")
+"""Matroska recordings (an event's video): mutagen cannot read them; ffmpeg's decode says
+whether they hold audio."""
+
 _DECODED: dict[str, float] = {}
 """Decoded lengths by file signature, for this process (validation, then mastering)."""
 
@@ -206,7 +210,8 @@ def decoded_duration(path: Path, cache_dir: Path | None = None, remember: bool =
     claims its original length). Kept per file signature for this process and, in
     ``cache_dir``, across runs; ``remember=False`` only reads that folder (validation writes
     nothing, so a release that stops there leaves no state behind)."""
-    audio_duration(path)  # a file mutagen cannot recognise gets its clear message first
+    if path.suffix.lower() not in UNTAGGED_CONTAINERS:
+        audio_duration(path)  # a file mutagen cannot recognise gets its clear message first
     signature = file_signature(path)
     marker = None
     if cache_dir is not None:
