@@ -78,6 +78,7 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
 bench: $(VENV)/.bench-installed bench-tools
 	$(BIN)/python -m bench.cli_start
 	$(BIN)/python -m bench.podcast
+	$(BIN)/python -m bench.event_episode
 	$(BIN)/python -m bench.newsletter
 	$(BIN)/python -m bench.web_signup
 	$(BIN)/python -m bench.scale

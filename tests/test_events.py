@@ -17,8 +17,9 @@ from bs4 import BeautifulSoup
 from lxml import etree
 from PIL import Image
 
-from audio_tools import ebur128, ffprobe, needs_ffprobe
+from audio_tools import convert, ebur128, ffprobe, needs_ffprobe
 from outreach.config import Settings, load_settings
+from outreach.events.episode import prepare as episode_prepare
 from outreach.events.ics import event_calendar, events_calendar
 from outreach.events.model import EventsInvalid, read_event, read_events
 from outreach.kinds import get_kind
@@ -516,3 +517,25 @@ def test_an_agenda_item_past_the_recordings_end_stops_the_release_naming_it(
         "event's start, past the end of the recording (25."
     ) in str(caught.value)
     assert not (settings.paths.public / EVENT_EPISODE).exists()
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_a_matroska_or_webm_recording_is_mastered_too(tmp_path: Path, suffix: str) -> None:
+    media = tmp_path / "media"
+    (media / "video").mkdir(parents=True)
+    source = MEDIA / "video" / "cocoa-farm-gate-webinar.mp4"
+    codec = (
+        ["-c", "copy"]
+        if suffix == ".mkv"
+        else ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"]
+    )
+    convert(source, media / "video" / f"talk{suffix}", *codec)
+    settings = Settings.model_validate(
+        {"paths": {"media": str(media), "state": str(tmp_path / "state")}}
+    )
+    event = read_event(REPO / "events" / "cocoa-farm-gate-webinar.md", MEDIA).model_copy(
+        update={"recording": f"video/talk{suffix}"}
+    )
+    mastered = episode_prepare(event, settings)
+    assert mastered is not None and 24 < mastered.duration < 27
+    assert abs(mastered.output_lufs - (-19.0)) <= 1.0
