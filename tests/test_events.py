@@ -349,6 +349,8 @@ def test_an_event_page_shows_times_in_its_zone_utc_and_common_zones_and_json_ld(
     assert rows["UTC"] == ["Wed 14 April 2027, 06:30 UTC", "09:00 UTC"]
     assert rows["London"] == ["Wed 14 April 2027, 07:30 BST", "10:00 BST"]
     assert rows["New York"][0] == "Wed 14 April 2027, 02:30 EDT"
+    # Past midnight somewhere, the end says which day.
+    assert rows["Los Angeles"] == ["Tue 13 April 2027, 23:30 PDT", "Wed 14 April 2027, 02:00 PDT"]
     assert soup.select_one("section.agenda li").get_text(" ", strip=True) == (
         "09:30 Welcome and introductions · Grace Nakato"
     )

@@ -72,6 +72,7 @@ class EventsChannel(BaseChannel):
                 for item, at in zip(event.agenda, event.agenda_times(), strict=True)
             ],
             "topics": [TOPICS_BY_SLUG[slug] for slug in event.topics],
+            "topic_links": site.urls.hosts(POSTS),
             "register_url": self._register_url(event, site),
             "ics_href": site.href(event_calendar_path(event.id)),
             "episode": self._episode(event, site),

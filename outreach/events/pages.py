@@ -43,7 +43,10 @@ def _when(moment: datetime) -> str:
 def when(event: Event, zone: str | None = None) -> tuple[str, str]:
     """The start and end as readers see them in ``zone`` (default: the event's own)."""
     tz = zoneinfo.ZoneInfo(zone or event.timezone)
-    return _when(event.starts.astimezone(tz)), f"{event.ends.astimezone(tz):%H:%M %Z}"
+    starts, ends = event.starts.astimezone(tz), event.ends.astimezone(tz)
+    if ends.date() != starts.date():  # past midnight there: say which day it ends
+        return _when(starts), _when(ends)
+    return _when(starts), f"{ends:%H:%M} {ends.tzname()}"
 
 
 def zone_times(event: Event) -> list[ZoneTime]:
