@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from outreach.config import Settings
+from outreach.events.extract import master_video
 from outreach.events.model import Event, EventProblem, EventsInvalid
 from outreach.finding import Chapter
 from outreach.podcast.art import draw_episode_art
@@ -48,8 +49,9 @@ def prepare(
     if event.recording is None:
         return None
     source = settings.paths.media / event.recording
+    mastering = master_video if event.is_video else master
     try:
-        mastered = master(source, settings.paths.audio_cache, audio_profile(settings), progress)
+        mastered = mastering(source, settings.paths.audio_cache, audio_profile(settings), progress)
     except Exception as exc:
         raise PodcastError(f"{event.source_path}: recording {source}: {exc}") from exc
     problems = chapter_problems(event, mastered.duration)

@@ -413,7 +413,10 @@ class Event(_Strict):
 
     @property
     def is_video(self) -> bool:
-        return self.recording is not None and PurePosixPath(self.recording).suffix in VIDEO_SUFFIXES
+        return (
+            self.recording is not None
+            and PurePosixPath(self.recording).suffix.lower() in VIDEO_SUFFIXES
+        )
 
     @property
     def body_sha256(self) -> str:
