@@ -259,6 +259,20 @@ def test_an_invite_has_a_stable_uid_its_sequence_and_the_zone_and_lands_at_the_r
     )
 
 
+def test_a_zone_at_utc_without_daylight_saving_still_gets_its_tzid_and_vtimezone(
+    tmp_path: Path,
+) -> None:
+    settings = events_project(tmp_path)
+    event = read_events(settings)["uganda-robusta-workshop"].model_copy(
+        update={"timezone": "Africa/Accra"}
+    )
+    calendar = icalendar.Calendar.from_ical(event_calendar(event, settings, "REQUEST", 1))
+    [entry] = calendar.walk("VEVENT")
+    assert entry["DTSTART"].params["TZID"] == "Africa/Accra"
+    assert [str(z["TZID"]) for z in calendar.walk("VTIMEZONE")] == ["Africa/Accra"]
+    assert entry.decoded("DTSTART").astimezone(UTC) == datetime(2027, 4, 14, 6, 30, tzinfo=UTC)
+
+
 def test_a_cancellation_is_method_cancel_with_the_same_uid(tmp_path: Path) -> None:
     settings = events_project(tmp_path)
     event = read_events(settings)["uganda-robusta-workshop"]

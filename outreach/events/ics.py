@@ -29,6 +29,7 @@ from outreach.urls import event_path
 
 Method = Literal["PUBLISH", "REQUEST", "CANCEL"]
 PRODID = "-//Durable Supply Chains//outreach events//EN"
+UTC_NAMES = ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal")
 
 
 def event_uid(event: Event, settings: Settings) -> str:
@@ -60,8 +61,14 @@ def _component(
     entry.add("uid", event_uid(event, settings))
     # From the event's own dates: the same event renders the same bytes on every run.
     entry.add("dtstamp", (event.announce or event.starts).astimezone(UTC))
-    entry.add("dtstart", event.local(event.starts))
-    entry.add("dtend", event.local(event.ends))
+    for name, moment in (("dtstart", event.starts), ("dtend", event.ends)):
+        if event.timezone in UTC_NAMES:
+            entry.add(name, moment.astimezone(UTC))
+        else:
+            # Wall-clock time with the zone's TZID, always: icalendar on its own writes a
+            # zone at UTC+0 without daylight saving (Africa/Accra) as UTC with no VTIMEZONE.
+            local = event.local(moment).replace(tzinfo=None)
+            entry.add(name, local, parameters={"TZID": event.timezone})
     entry.add("sequence", sequence)
     entry.add("summary", event.title)
     entry.add("description", _description(event, settings, with_join_url))
