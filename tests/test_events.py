@@ -574,3 +574,20 @@ def test_a_videos_loudness_measured_in_two_halves_while_extracting_equals_one_pa
     one_pass = measure_loudness(tmp_path / "audio.wav", profile.layout)
     assert abs(loudness.integrated - one_pass.integrated) <= 0.05
     assert loudness.peak == one_pass.peak
+
+
+def test_an_event_is_held_until_its_announce_time(tmp_path: Path) -> None:
+    settings = events_project(tmp_path, EVENTS_ONLY)
+    path = settings.paths.events / "uganda-robusta-workshop.md"
+    path.write_text(
+        UPCOMING.replace("kind: workshop", "kind: workshop\nannounce: 2026-10-01T09:00:00+00:00"),
+        encoding="utf-8",
+    )
+    report = release_events(settings)  # 1 September 2026: before the announcement
+    assert [held.finding_id for held in report.held] == ["uganda-robusta-workshop"]
+    assert not (settings.paths.public / "events/uganda-robusta-workshop").exists()
+    feed = icalendar.Calendar.from_ical((settings.paths.public / "events.ics").read_bytes())
+    assert [str(e["UID"]).split("@")[0] for e in feed.walk("VEVENT")] == ["cocoa-farm-gate-webinar"]
+    assert "robusta" not in (settings.paths.public / "events/index.html").read_text()
+    release_events(settings, datetime(2026, 10, 2, tzinfo=UTC))
+    assert (settings.paths.public / "events/uganda-robusta-workshop/index.html").is_file()
