@@ -287,7 +287,8 @@ def ready_findings(
     held: list[Held] = []
     for finding_id in ids:
         finding = catalog[finding_id]
-        retraction = finding.retraction
+        # Only findings are retracted; another kind's publication need not say so.
+        retraction = getattr(finding, "retraction", None)
         # Retracted before it was ever public: nothing of it (not even a notice, which would
         # name it) is shown on public channels, now or after its old lift time.
         unseen = retraction is not None and retraction.at < finding.public_from
@@ -368,7 +369,8 @@ def channel_site(
     listed = newest_first(
         catalog[i]
         for i in listed_ids
-        if (not channel.public or catalog[i].is_public(now)) and catalog[i].retraction is None
+        if (not channel.public or catalog[i].is_public(now))
+        and getattr(catalog[i], "retraction", None) is None
     )
     inputs = inputs_digest(settings) if reuse is not None else ""
     # Whether a finding is public yet is an input too: a platform may show it differently

@@ -394,11 +394,6 @@ class Event(_Strict):
         return now >= self.public_from
 
     @property
-    def retraction(self) -> None:
-        """Events are cancelled, not retracted (the release asks every publication)."""
-        return None
-
-    @property
     def last_modified(self) -> datetime:
         return max(self.published, self.starts - timedelta(days=365))
 
