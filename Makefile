@@ -47,6 +47,7 @@ test-tools:
 	  command -v chromium >/dev/null || missing="$$missing chromium"; \
 	  command -v spamassassin >/dev/null || missing="$$missing spamassassin"; \
 	  command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	  command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	  if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -82,6 +83,7 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
 bench: $(VENV)/.bench-installed bench-tools
 	$(BIN)/python -m bench.cli_start
 	$(BIN)/python -m bench.podcast
+	$(BIN)/python -m bench.event_episode
 	$(BIN)/python -m bench.newsletter
 	$(BIN)/python -m bench.web_signup
 	$(BIN)/python -m bench.scale

@@ -119,6 +119,8 @@ class PathSettings(_Section):
     findings: Path = Path("findings")
     reports: Path = Path("reports")
     """Report files (``reports/<id>.md``): outreach.reports.model reads them."""
+    events: Path = Path("events")
+    """Event files (``events/<id>.md``): outreach.events.model reads them."""
     media: Path = Path("media")
     press: Path = Path("press")
     templates: Path = Path("templates")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -73,6 +73,8 @@ class _Part:
 
     kind: Kind
     view: ChannelSite
+    site_pages: bool = True
+    """False for a channel's later kinds: its first kind's part lists them all (one feed)."""
 
 
 def run_release(request: ReleaseRequest, runner: Runner | None = None) -> ReleaseReport:
@@ -134,7 +136,7 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
             )
         # Site pages in bounded parts too: each part's files out before the next is rendered;
         # the last part removes the site files none of the parts contained.
-        for part in parts:
+        for part in (part for part in parts if part.site_pages):
             channel = get_channel(part.view.channel)
             # A channel lists only its own kinds (the blog renders a report's announcement but
             # its index and feed stay the findings'): for another kind, no site pages.
@@ -234,6 +236,58 @@ def _parts(
                 kind.site_id, kit_secret,
             )  # fmt: skip
             parts.append(_Part(kind, view))
+    return _one_site_per_channel(request, catalogs, parts, ledger)
+
+
+def _one_site_per_channel(
+    request: ReleaseRequest,
+    catalogs: Mapping[str, Mapping[str, Any]],
+    parts: list[_Part],
+    ledger: Ledger | None,
+) -> list[_Part]:
+    """A channel fed by several kinds (the podcast: findings' and events' episodes) renders
+    its site pages (one feed) once, in its first kind's part, listing every kind's released
+    publications, also those of kinds this release does not publish."""
+    for name in dict.fromkeys(part.view.channel for part in parts):
+        channel = get_channel(name)
+        # The kinds its site pages list (the blog renders reports' announcements, but its
+        # index and feed list findings only: ``lists``).
+        listing = getattr(channel, "lists", None) or channel.kinds
+        fed = [k for k in known_kinds() if k in listing]
+        if len(fed) < 2:
+            continue
+        mine = {part.kind.name: part for part in parts if part.view.channel == name}
+        for kind_name in fed:
+            if kind_name not in mine:  # not released now: its part only lists what was
+                kind = get_kind(kind_name)
+                released: set[str] = set()
+                if ledger is not None:
+                    released = {
+                        i for i in map(kind.ledger_id, ledger.released(name)) if i is not None
+                    }
+                view = channel_site(
+                    request.settings, dict(catalogs[kind_name]), name, [], released,
+                    request.now, None, kind.site_id,
+                )  # fmt: skip
+                mine[kind_name] = _Part(kind, view)
+        listed = [p for kind_name in fed for p in mine[kind_name].view.site.listed]
+        ids = [publication.id for publication in listed]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ReleaseError(
+                f"{', '.join(repr(i) for i in twice)} is the id of publications of two kinds on "
+                f"the {name} channel; rename one of them (ids name their files and episodes)"
+            )
+        first = mine[fed[0]]
+        if not any(part is first for part in parts):  # its kind is not released now
+            at = min(i for i, part in enumerate(parts) if part.view.channel == name)
+            parts.insert(at, first)
+        first.view = replace(
+            first.view, site=replace(first.view.site, listed=tuple(newest_first(listed)))
+        )
+        for part in parts:
+            if part.view.channel == name and part is not first:
+                part.site_pages = False
     return parts
 
 

@@ -295,7 +295,8 @@ def ready_findings(
     held: list[Held] = []
     for finding_id in ids:
         finding = catalog[finding_id]
-        retraction = getattr(finding, "retraction", None)  # kinds without retractions
+        # Only findings are retracted; another kind's publication need not say so.
+        retraction = getattr(finding, "retraction", None)
         # Retracted before it was ever public: nothing of it (not even a notice, which would
         # name it) is shown on public channels, now or after its old lift time.
         unseen = retraction is not None and retraction.at < finding.public_from
@@ -390,7 +391,7 @@ def channel_site(
         if reuse is not None
         else {}
     )
-    site = Site(settings, tuple(listed), channel_name, inputs, keys, kit_secret)
+    site = Site(settings, tuple(listed), channel_name, inputs, keys, kit_secret, now=now)
     return ChannelSite(channel_name, site, ready, held, reuse, site_id)
 
 

@@ -27,6 +27,10 @@ KIT_FOLDER = "press/kit/"
 REPORTS_INDEX = "reports/"
 REPORTS_FEED = "reports/feed.atom"
 REPORTS_SITEMAP = "reports/sitemap.xml"
+EVENTS_INDEX = "events/"
+EVENTS_CALENDAR = "events.ics"
+EVENTS = "events"
+"""Every event as one calendar feed (subscribe once, get new events)."""
 
 POSTS = "posts"
 EPISODES = "episodes"
@@ -48,6 +52,31 @@ def report_path(report_id: str, chapter: str = "") -> str:
 def report_pdf_path(report_id: str) -> str:
     """The PDF edition's stable address (the same for the report's whole life)."""
     return f"{REPORTS_INDEX}{report_id}/{report_id}.pdf"
+
+
+def event_path(event_id: str) -> str:
+    """An event's page (its folder also holds its share image)."""
+    return f"{EVENTS_INDEX}{event_id}/"
+
+
+def event_calendar_path(event_id: str) -> str:
+    """One event's calendar file (``.ics``): add it to a calendar without registering."""
+    return f"{EVENTS_INDEX}{event_id}.ics"
+
+
+def event_episode_path(event_id: str, suffix: str) -> str:
+    """An event recording's episode file: ``.mp3``, its art, chapters or transcript."""
+    return f"podcast/episodes/events/{event_id}{suffix}"
+
+
+def recap_path(event_id: str) -> str:
+    """The recap post of an event on the blog (episode, slides, what was presented)."""
+    return f"blog/events/{event_id}/"
+
+
+def event_register_url(web_base_url: str, event_id: str) -> str:
+    """The subscriber web app's registration form for an event."""
+    return f"{web_base_url.rstrip('/')}/events/{event_id}/register"
 
 
 def episode_path(finding_id: str, suffix: str) -> str:

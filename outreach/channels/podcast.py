@@ -19,6 +19,8 @@ from PIL import Image
 from outreach.actions import Action, HookContext, PingFeed
 from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.config import Settings
+from outreach.events import episode as event_episode
+from outreach.events.model import Event
 from outreach.finding import Finding
 from outreach.media_files import MEDIA_TYPES, PUBLISHED_SUFFIX, image_format
 from outreach.podcast.art import draw_episode_art
@@ -77,6 +79,8 @@ class PodcastChannel(BaseChannel):
     hosts: ClassVar[frozenset[str]] = frozenset({EPISODES})
     prepares_listed: ClassVar[bool] = True
     """The feed lists every released episode with its size and duration."""
+    kinds: ClassVar[frozenset[str]] = frozenset({"finding", "event"})
+    """An event's recording is an episode too: one feed lists both."""
 
     # -- the slow, cached step -----------------------------------------------------
 
@@ -87,7 +91,9 @@ class PodcastChannel(BaseChannel):
             return [str(exc)]
         return []
 
-    def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
+    def prepare_key(self, finding: Finding | Event, settings: Settings) -> str | None:
+        if isinstance(finding, Event):
+            return event_episode.mastering_key(finding, settings)
         if finding.episode is None:
             return None
         source = settings.paths.media / finding.episode.audio
@@ -96,9 +102,14 @@ class PodcastChannel(BaseChannel):
         )
 
     def prepare(
-        self, finding: Finding, settings: Settings, progress: Callable[[float], None] | None = None
+        self,
+        finding: Finding | Event,
+        settings: Settings,
+        progress: Callable[[float], None] | None = None,
     ) -> MasteredAudio | None:
-        """Master the finding's recording (from the cache when unchanged)."""
+        """Master the finding's (or the event's) recording (from the cache when unchanged)."""
+        if isinstance(finding, Event):
+            return event_episode.prepare(finding, settings, progress)
         if finding.episode is None:
             return None
         source = settings.paths.media / finding.episode.audio
@@ -109,13 +120,19 @@ class PodcastChannel(BaseChannel):
 
     # -- rendering -----------------------------------------------------------------
 
-    def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+    def render_finding(self, finding: Finding | Event, site: Site) -> list[Deliverable]:
+        if isinstance(finding, Event):
+            return self._event_episode(finding, site).deliverables if finding.recording else []
         if finding.episode is None or finding.retraction is not None:
             return []
         return self._episode(finding, site).deliverables
 
     def render_site(self, site: Site) -> list[Deliverable]:
-        episodes = [self._entry(f, site) for f in site.listed if f.episode is not None]
+        episodes = [
+            self._event_entry(f, site) if isinstance(f, Event) else self._entry(f, site)
+            for f in site.listed
+            if (f.recording is not None if isinstance(f, Event) else f.episode is not None)
+        ]
         show = show_for(site)
         cover = show_cover(site.settings)
         with Image.open(io.BytesIO(cover)) as picture:
@@ -144,6 +161,25 @@ class PodcastChannel(BaseChannel):
             Deliverable("podcast/index.html", page.encode("utf-8")),
             Deliverable(FEED_PATH, feed),
         ]
+
+    def _event_episode(self, event: Event, site: Site) -> event_episode.EventEpisode:
+        """An event's recording as an episode; its feed entry kept for this release."""
+        mastered = site.prepared.get(event.id)
+        if not isinstance(mastered, MasteredAudio):
+            raise PodcastError(
+                f"{event.source_path}: recording {event.recording} was not mastered before "
+                "rendering; the release's prepare step masters it (PodcastChannel.prepare)"
+            )
+        files = event_episode.episode_files(event, mastered, site.settings, site.urls)
+        site.memo[f"podcast-entry:event:{event.id}"] = (files.entry, mastered)
+        return files
+
+    def _event_entry(self, event: Event, site: Site) -> tuple[FeedEpisode, MasteredAudio]:
+        known = site.memo.get(f"podcast-entry:event:{event.id}")
+        if known is not None:
+            return known  # type: ignore[return-value]
+        files = self._event_episode(event, site)
+        return files.entry, site.prepared[event.id]  # type: ignore[return-value]
 
     def _episode(self, finding: Finding, site: Site) -> EpisodeFiles:
         files = self._build_episode(finding, site)

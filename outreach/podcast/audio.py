@@ -197,6 +197,10 @@ def audio_duration(path: Path) -> float:
     return float(info.info.length)
 
 
+UNTAGGED_CONTAINERS = (".mkv", ".webm")
+"""Matroska recordings (an event's video): mutagen cannot read them; ffmpeg's decode says
+whether they hold audio."""
+
 _DECODED: dict[str, float] = {}
 """Decoded lengths by file signature, for this process (validation, then mastering)."""
 
@@ -206,7 +210,8 @@ def decoded_duration(path: Path, cache_dir: Path | None = None, remember: bool =
     claims its original length). Kept per file signature for this process and, in
     ``cache_dir``, across runs; ``remember=False`` only reads that folder (validation writes
     nothing, so a release that stops there leaves no state behind)."""
-    audio_duration(path)  # a file mutagen cannot recognise gets its clear message first
+    if path.suffix.lower() not in UNTAGGED_CONTAINERS:
+        audio_duration(path)  # a file mutagen cannot recognise gets its clear message first
     signature = file_signature(path)
     marker = None
     if cache_dir is not None:
@@ -322,18 +327,25 @@ def master(
     cache_dir: Path,
     profile: AudioProfile,
     progress: Callable[[float], None] | None = None,
+    measured: Loudness | None = None,
+    duration: float | None = None,
 ) -> MasteredAudio:
-    """Return the mastered MP3 for ``source``, from the cache when the recording is unchanged."""
+    """Return the mastered MP3 for ``source``, from the cache when the recording is unchanged.
+
+    ``measured`` and ``duration``: the input's loudness and length when the caller measured
+    them while extracting the audio (an event's video): not measured again."""
     if not source.is_file():
         raise AudioError(f"{source}: no such recording; put the file there or fix episode.audio")
     key = cached_mastering_key(source, profile, cache_dir)
     cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
     if cached.is_file() and report.is_file():
         return MasteredAudio(path=cached, **json.loads(report.read_text()))
-    duration = decoded_duration(source, cache_dir)
+    if duration is None:
+        duration = decoded_duration(source, cache_dir)
 
     try:
-        measured = measure_input(source, profile.layout, duration)
+        if measured is None:
+            measured = measure_input(source, profile.layout, duration)
     except FfmpegError as exc:
         raise AudioError(
             f"{source}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
