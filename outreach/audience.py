@@ -4,9 +4,10 @@ A subscriber's or journalist's address sits in the subscriber file (their row, t
 mail claims, their event registrations) and in the ledger file (the send log's rows, the
 pitches recorded as sent). ``erase`` removes it from each, in place: the send log's and the
 ledger's rows keep their place under the person's recipient id (so counts stay true and
-nobody is pitched a second time), the address goes on the suppression list (by id: no address kept) and the
-erasure is recorded in the audit log. SQLite's ``secure_delete`` and a WAL checkpoint make
-sure the removed text is overwritten in the files too, not only unreachable.
+nobody is pitched a second time), the address goes on the suppression list (by id: no
+address kept) and the erasure is recorded in the audit log. SQLite's ``secure_delete`` and a
+WAL checkpoint make sure the removed text is overwritten in the files too, not only
+unreachable.
 """
 
 from __future__ import annotations
