@@ -218,9 +218,24 @@ def release(
     approve: Annotated[
         bool, typer.Option("--approve", help="Approve the journalist pitches without asking.")
     ] = False,
+    event: Annotated[
+        list[str] | None, typer.Option("--event", help="Release this event (repeatable).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Release findings (through the release flow on a Prefect server; directly without one)."""
+    if event and not finding_ids and not all_findings:
+        from outreach_cli.events import release_events_command
+
+        on_failure(ctx, NOTHING_PUBLISHED, RESUME)
+        settings = _settings(config)
+        resolve_channels(settings, channel, need_secrets=False)
+        with console.status(f"Releasing {len(event)} event{'s' if len(event) != 1 else ''}…"):
+            report = release_events_command(
+                settings, event, channel, dry_run, approve, str(config) if config else None
+            )
+        _print_report(report, settings)
+        return
     if bool(finding_ids) == all_findings:
         errors.print("Give finding ids or --all (not both).")
         raise typer.Exit(2)
@@ -322,8 +337,10 @@ app.add_typer(newsletter_app, name="newsletter")
 app.command("log")(log_command)
 
 from outreach_cli.audience import register as register_audience  # noqa: E402 (needs the above)
+from outreach_cli.events import register as register_events  # noqa: E402
 
 register_audience(subscribers_app)
+register_events(app)
 
 
 @subscribers_app.command("import")

@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from outreach.actions import ActionContext
+from outreach.actions import Action, ActionContext
 from outreach.config import Settings
+from outreach.events.status import is_cancelled, takes_sign_ups
 
 if TYPE_CHECKING:
     from outreach.events.model import Event
@@ -31,10 +33,6 @@ def invite_fields(event: Event) -> dict[str, object]:
     }
 
 
-def _cancelled(event: Event) -> bool:
-    return bool(getattr(event, "cancelled", False))
-
-
 @dataclass(frozen=True)
 class InviteChanges:
     """Update invites, or cancellations, to registrants after a published change."""
@@ -48,7 +46,7 @@ class InviteChanges:
     def run(self, context: ActionContext) -> list[str]:
         from outreach.events.emails import cancel_email, invite_email
         from outreach.events.mailing import Mailing, deliver_mailing, summary
-        from outreach.events.registrations import RegistrationStore
+        from outreach.events.registrations import RegistrationStore, State
         from outreach.events.sequence import SequenceLedger
         from outreach.secrets_store import link_secret
         from outreach.sending import SendLog
@@ -56,7 +54,7 @@ class InviteChanges:
 
         settings, now, event = context.settings, context.now, self.event
         ledger = SequenceLedger(settings.paths.ledger)
-        sequenced = ledger.record(event.id, invite_fields(event), _cancelled(event), now)
+        sequenced = ledger.record(event.id, invite_fields(event), is_cancelled(event), now)
         sequence = sequenced.sequence
         kind = "cancel" if sequenced.cancelled else "update"
         send_id = f"event-{kind}:{event.id}:{sequence}"
@@ -66,7 +64,7 @@ class InviteChanges:
         env, secret = environment(settings.paths.templates), link_secret(settings)
         store = RegistrationStore(settings.paths.subscribers)
         if sequenced.cancelled:
-            states: tuple = ("confirmed", "waiting")
+            states: tuple[State, ...] = ("confirmed", "waiting")
             mailing = Mailing(
                 send_id,
                 event.id,
@@ -128,19 +126,19 @@ class PushToCalendar:
 
         settings, event = context.settings, self.event
         sequence = SequenceLedger(settings.paths.ledger).current(event.id)
-        method = "CANCEL" if _cancelled(event) else "PUBLISH"
+        method = "CANCEL" if is_cancelled(event) else "PUBLISH"
         return [push_event(settings, event, event_calendar(event, settings, method, sequence))]
 
 
-def event_actions(event: Event, settings: Settings, now_open: bool = True) -> list:
+def event_actions(event: Event, settings: Settings, now: datetime) -> list[Action]:
     """The actions of releasing ``event``: invite changes first (they bump the SEQUENCE the
     calendar push carries), then the calendar, then the (gated) announcement while
     registration is open."""
     from outreach.events.caldav import enabled
 
-    actions: list = [InviteChanges(event)]
+    actions: list[Action] = [InviteChanges(event)]
     if enabled(settings):
         actions.append(PushToCalendar(event))
-    if now_open and not _cancelled(event) and event.registration.open:
+    if takes_sign_ups(event, now):
         actions.append(AnnounceEvent(event))
     return actions

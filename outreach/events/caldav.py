@@ -19,6 +19,7 @@ from icalendar import Calendar
 
 from outreach.config import Settings
 from outreach.errors import OutreachError, Retryable
+from outreach.events.status import is_cancelled
 
 if TYPE_CHECKING:
     from outreach.events.model import Event
@@ -88,7 +89,7 @@ def _request(settings: Settings, method: str, uid: str, body: bytes | None = Non
 def push_event(settings: Settings, event: Event, calendar: bytes) -> str:
     """Create or update the event by its UID; or delete it when it is cancelled."""
     uid = str(next(iter(Calendar.from_ical(calendar).walk("VEVENT")))["UID"])
-    if getattr(event, "cancelled", False):
+    if is_cancelled(event):
         code = _request(settings, "DELETE", uid)
         return f"calendar: deleted '{event.id}' ({'gone already' if code == 404 else code})."
     code = _request(settings, "PUT", uid, calendar)

@@ -17,6 +17,7 @@ from outreach.config import Settings
 from outreach.events.emails import reminder_email
 from outreach.events.mailing import Mailing, deliver_mailing, summary
 from outreach.events.registrations import RegistrationStore
+from outreach.events.status import is_cancelled
 from outreach.mail_transport import RelayHooks
 from outreach.secrets_store import link_secret
 from outreach.sending import SendLog
@@ -52,7 +53,7 @@ def due_at(event: Event, reminder: Reminder) -> datetime:
 def due(event: Event, now: datetime) -> list[Reminder]:
     """The reminders to send now: due, the event not started, and not cancelled; of two due
     at once only the later (nobody gets 'in 24 hours' an hour before the start)."""
-    if getattr(event, "cancelled", False) or now >= event.starts:
+    if is_cancelled(event) or now >= event.starts:
         return []
     ready = [r for r in REMINDERS if due_at(event, r) <= now]
     return ready[-1:]
@@ -60,7 +61,7 @@ def due(event: Event, now: datetime) -> list[Reminder]:
 
 def next_due(event: Event, now: datetime) -> tuple[Reminder, datetime] | None:
     """The next reminder not yet due, and when (None: none left)."""
-    if getattr(event, "cancelled", False):
+    if is_cancelled(event):
         return None
     later = [(r, due_at(event, r)) for r in REMINDERS if due_at(event, r) > now]
     return later[0] if later else None

@@ -33,6 +33,7 @@ from outreach.events.emails import cancel_email, confirm_email, invite_email, wa
 from outreach.events.links import LinkPurpose, read_registration_token
 from outreach.events.registrations import Registration, RegistrationStore
 from outreach.events.sequence import SequenceLedger
+from outreach.events.status import is_cancelled, takes_sign_ups
 from outreach.mail_transport import mail_transport
 from outreach.store import Store
 from outreach.subscribers import SCHEMA as SUBSCRIBERS_SCHEMA
@@ -68,14 +69,6 @@ def _events(settings: Settings) -> Mapping[str, Event]:
     from outreach.events.model import read_events
 
     return read_events(settings)
-
-
-def registration_open(event: Event, now: datetime) -> bool:
-    """Open, not closed by ``closes_at``, not cancelled, and not started."""
-    reg = event.registration
-    if not reg.open or getattr(event, "cancelled", False) or now >= event.starts:
-        return False
-    return reg.closes_at is None or now < reg.closes_at
 
 
 def event_routes(shared: EventWeb) -> list[Route]:
@@ -180,7 +173,7 @@ def event_routes(shared: EventWeb) -> list[Route]:
         event = event_or_none(request.path_params["event_id"])
         if event is None:
             return note("No such event", "Check the address of the event's page.", 404)
-        if not registration_open(event, clock()):
+        if not takes_sign_ups(event, clock()):
             return note(f"Registration for {event.title} is closed", "", 410)
         if request.method == "GET":
             return page(
@@ -246,7 +239,7 @@ def event_routes(shared: EventWeb) -> list[Route]:
             return refuse("This confirmation link is not valid or has expired; register again.")
         event, email = found
         before = store.get(event.id, email)
-        if getattr(event, "cancelled", False) or clock() >= event.starts:
+        if is_cancelled(event) or clock() >= event.starts:
             return note(f"{event.title} is no longer open", "", 410)
         registration = store.confirm(event.id, email, event.registration.capacity, clock())
         if registration is None or registration.state == "cancelled":
