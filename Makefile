@@ -42,6 +42,7 @@ test-tools:
 	@missing=""; command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	  command -v chromium >/dev/null || missing="$$missing chromium"; \
 	  command -v spamassassin >/dev/null || missing="$$missing spamassassin"; \
+	  command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	  if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -116,6 +116,8 @@ class SiteSettings(_Section):
 
 class PathSettings(_Section):
     findings: Path = Path("findings")
+    events: Path = Path("events")
+    """Event files (``events/<id>.md``): outreach.events.model reads them."""
     media: Path = Path("media")
     press: Path = Path("press")
     templates: Path = Path("templates")

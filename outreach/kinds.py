@@ -46,7 +46,18 @@ class Kind:
         return SITE_WIDE if self.name == FINDING else f"{self.name}:"
 
 
-_KINDS: dict[str, Kind] = {FINDING: Kind(FINDING, load_release_catalog)}
+def _read_events(settings: Settings) -> Mapping[str, Any]:
+    """Events (``events/<id>.md``), validated; the module is imported when read."""
+    from outreach.events.model import read_events
+
+    return read_events(settings)
+
+
+EVENT = "event"
+_KINDS: dict[str, Kind] = {
+    FINDING: Kind(FINDING, load_release_catalog),
+    EVENT: Kind(EVENT, _read_events),
+}
 
 
 def register_kind(kind: Kind) -> Kind:

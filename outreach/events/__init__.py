@@ -1,0 +1,1 @@
+"""Webinars and workshops: the event kind of publication (``events/<id>.md``)."""
