@@ -24,6 +24,10 @@ TOPICS = "topics/"
 KIT_FOLDER = "press/kit/"
 """Where every press kit's folder is; its own index lists none of them."""
 
+EVENTS_INDEX = "events/"
+EVENTS_CALENDAR = "events.ics"
+"""Every event as one calendar feed (subscribe once, get new events)."""
+
 POSTS = "posts"
 EPISODES = "episodes"
 PRESS_KITS = "press kits"
@@ -33,6 +37,21 @@ configured channel hosts it, so no channel asks which other channels are on."""
 
 def post_path(finding_id: str) -> str:
     return f"blog/{finding_id}/"
+
+
+def event_path(event_id: str) -> str:
+    """An event's page (its folder also holds its share image)."""
+    return f"{EVENTS_INDEX}{event_id}/"
+
+
+def event_calendar_path(event_id: str) -> str:
+    """One event's calendar file (``.ics``): add it to a calendar without registering."""
+    return f"{EVENTS_INDEX}{event_id}.ics"
+
+
+def event_register_url(web_base_url: str, event_id: str) -> str:
+    """The subscriber web app's registration form for an event."""
+    return f"{web_base_url.rstrip('/')}/events/{event_id}/register"
 
 
 def episode_path(finding_id: str, suffix: str) -> str:

@@ -4,11 +4,14 @@ an episode. Validation first: every mistake named with file, field and fix, all 
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+import icalendar
 import pytest
 
 from outreach.config import Settings, load_settings
+from outreach.events.ics import event_calendar, events_calendar
 from outreach.events.model import EventsInvalid, read_event, read_events
 from outreach.kinds import get_kind
 
@@ -198,3 +201,77 @@ def test_no_events_folder_is_an_empty_catalog(tmp_path: Path) -> None:
     settings = events_project(tmp_path)
     shutil.rmtree(settings.paths.events)
     assert read_events(settings) == {}
+
+
+# -- calendar files --------------------------------------------------------------------
+
+
+def dst_event(tmp_path: Path):
+    """The past sample moved to the first Monday after London's clocks went forward."""
+    text = PAST.replace("2026-03-10T14:00:00+00:00", "2026-03-30T14:00:00+01:00").replace(
+        "2026-03-10T15:00:00+00:00", "2026-03-30T15:00:00+01:00"
+    )
+    path = tmp_path / "event.md"
+    path.write_text(text, encoding="utf-8")
+    return read_event(path, MEDIA)
+
+
+def test_an_invite_has_a_stable_uid_its_sequence_and_the_zone_and_lands_at_the_right_instant(
+    tmp_path: Path,
+) -> None:
+    settings = events_project(tmp_path)
+    event = dst_event(tmp_path)
+    data = event_calendar(event, settings, "REQUEST", 3, with_join_url=True, attendee="a@x.org")
+    calendar = icalendar.Calendar.from_ical(data)
+    assert calendar["METHOD"] == "REQUEST"
+    [entry] = calendar.walk("VEVENT")
+    assert str(entry["UID"]) == "cocoa-farm-gate-webinar@findings.example.org"
+    assert int(entry["SEQUENCE"]) == 3
+    [zone] = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/London"
+    start = entry.decoded("DTSTART")
+    assert entry["DTSTART"].params["TZID"] == "Europe/London"
+    # 14:00 in London on 30 March 2026 is 13:00 UTC (summer time began on the 29th).
+    assert start.astimezone(UTC) == datetime(2026, 3, 30, 13, 0, tzinfo=UTC)
+    # A reader that resolves TZID from the file's own VTIMEZONE gets the same instant.
+    own_zone = zone.to_tz()
+    wall = datetime(2026, 3, 30, 14, 0)
+    assert wall.replace(tzinfo=own_zone).astimezone(UTC) == datetime(2026, 3, 30, 13, tzinfo=UTC)
+    # A week before the change, the same wall-clock time is 14:00 UTC.
+    assert datetime(2026, 3, 23, 14).replace(tzinfo=own_zone).utcoffset().total_seconds() == 0
+    assert "https://meet.example.org/j/cocoa-farm-gate-8f2k" in data.decode()
+    # The same event gives the same bytes on every run (DTSTAMP from its own dates).
+    assert data == event_calendar(
+        event, settings, "REQUEST", 3, with_join_url=True, attendee="a@x.org"
+    )
+
+
+def test_a_cancellation_is_method_cancel_with_the_same_uid(tmp_path: Path) -> None:
+    settings = events_project(tmp_path)
+    event = read_events(settings)["uganda-robusta-workshop"]
+    calendar = icalendar.Calendar.from_ical(event_calendar(event, settings, "CANCEL", 4))
+    [entry] = calendar.walk("VEVENT")
+    assert calendar["METHOD"] == "CANCEL"
+    assert str(entry["STATUS"]) == "CANCELLED"
+    assert str(entry["UID"]) == "uganda-robusta-workshop@findings.example.org"
+    assert int(entry["SEQUENCE"]) == 4
+
+
+def test_public_calendar_files_carry_no_join_link(tmp_path: Path) -> None:
+    settings = events_project(tmp_path)
+    events = read_events(settings)
+    public = [events_calendar(events.values(), settings)]
+    public += [event_calendar(event, settings) for event in events.values()]
+    for data in public:
+        for event in events.values():
+            assert event.join_url.encode() not in data
+            assert b"meet.example.org" not in data
+    calendar = icalendar.Calendar.from_ical(public[0])
+    assert [str(e["UID"]).split("@")[0] for e in calendar.walk("VEVENT")] == [
+        "cocoa-farm-gate-webinar",
+        "uganda-robusta-workshop",
+    ]
+    assert {str(z["TZID"]) for z in calendar.walk("VTIMEZONE")} == {
+        "Europe/London",
+        "Africa/Kampala",
+    }

@@ -354,6 +354,11 @@ class Event(_Strict):
         """``moment`` in the event's zone (daylight saving as it is on that day)."""
         return moment.astimezone(self.zone)
 
+    def clock(self, moment: datetime) -> str:
+        """``moment`` as a wall-clock time in the event's zone: 'HH:MM' (':SS' when set)."""
+        local = self.local(moment)
+        return local.strftime("%H:%M:%S" if local.second else "%H:%M")
+
     def agenda_times(self) -> list[datetime]:
         """Each agenda item's start as an aware instant: its wall-clock time on the event's
         local start day (the next day when it is earlier than the start: past midnight)."""
