@@ -262,6 +262,18 @@ def test_a_changed_time_sends_an_update_invite_once_with_a_higher_sequence(
     assert InviteChanges(event_of(settings)).run(context) == [], "released again: no resend"
     assert len(inbox.accepted) == 2
 
+    write_event(project, starts=moved, capacity=10, join=JOIN + "-new", extra="cancelled: true")
+    (note,) = InviteChanges(event_of(settings)).run(context)
+    assert "Cancellations" in note and "2 sent" in note
+    for address in ("ama@example.com", "kofi@example.com"):
+        cancelled = invite_of(to(inbox, address)[-1])
+        assert str(cancelled["METHOD"]) == "CANCEL"
+        assert int(vevent(cancelled)["SEQUENCE"]) == 2
+        assert str(vevent(cancelled)["UID"]) == str(vevent(invite_of(to(inbox, address)[0]))["UID"])
+        assert JOIN not in cancelled.to_ical().decode()
+    assert InviteChanges(event_of(settings)).run(context) == []
+    assert len(inbox.accepted) == 4
+
 
 # -- reminders ----------------------------------------------------------------------------
 
@@ -355,9 +367,13 @@ def test_the_announcement_waits_for_the_newsletter_gate_then_reaches_matching_su
 # -- the team's CalDAV calendar (radicale) ------------------------------------------------
 
 
+TEAM = ("team", "")
+
+
 @pytest.fixture(scope="session")
 def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real CalDAV server (radicale) on loopback, without authentication."""
+    """A real CalDAV server (radicale) on loopback; any password is taken (auth type none),
+    and each user may write only their own collections (its default rights)."""
     folder = tmp_path_factory.mktemp("radicale")
     port = free_port()
     process = subprocess.Popen(
@@ -370,8 +386,6 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--storage-filesystem-folder",
             str(folder / "collections"),
             "--auth-type",
-            "none",
-            "--rights-type",
             "none",
             "--logging-level",
             "warning",
@@ -399,17 +413,25 @@ def test_the_calendar_platform_creates_updates_and_deletes_the_event_by_uid(
     project: Path, radicale: str
 ) -> None:
     collection = f"{radicale}team/events-{free_port()}/"
-    made = requests.request("MKCALENDAR", collection, timeout=10)
+    made = requests.request("MKCALENDAR", collection, auth=TEAM, timeout=10)
     assert made.status_code == 201, made.text
     write_event(project, capacity=10)
-    settings = settings_for(project, OUTREACH_CALENDAR__URL=collection)
+    settings = settings_for(
+        project, OUTREACH_CALENDAR__URL=collection, OUTREACH_CALENDAR__USERNAME="team"
+    )
     context = ActionContext(settings, NOW)
 
     def stored() -> list:
-        answer = requests.request("PROPFIND", collection, headers={"Depth": "1"}, timeout=10)
+        answer = requests.request(
+            "PROPFIND", collection, headers={"Depth": "1"}, auth=TEAM, timeout=10
+        )
         hrefs = re.findall(r"<[^>]*href>([^<]+\.ics)</", answer.text)
         return [
-            vevent(Calendar.from_ical(requests.get(radicale.rstrip("/") + h, timeout=10).content))
+            vevent(
+                Calendar.from_ical(
+                    requests.get(radicale.rstrip("/") + h, auth=TEAM, timeout=10).content
+                )
+            )
             for h in hrefs
         ]
 
@@ -429,6 +451,13 @@ def test_the_calendar_platform_creates_updates_and_deletes_the_event_by_uid(
     (entry,) = stored()
     assert str(entry["UID"]) == uid, "one entry, updated in place"
     assert int(entry["SEQUENCE"]) == 1 and entry["DTSTART"].dt.astimezone(UTC) == moved
+    assert JOIN not in entry.to_ical().decode(), "the team's calendar copy has no join link"
+
+    write_event(project, starts=moved, capacity=10, extra="cancelled: true")
+    InviteChanges(event_of(settings)).run(context)
+    (note,) = PushToCalendar(event_of(settings)).run(context)
+    assert "deleted" in note
+    assert stored() == []
 
 
 # -- erase and export ---------------------------------------------------------------------

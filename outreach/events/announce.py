@@ -24,13 +24,10 @@ from outreach.subscribers import SubscriberStore
 from outreach.suppression import suppressions_for
 from outreach.templating import environment
 from outreach.topics import TOPICS_BY_SLUG
+from outreach.urls import event_register_url
 
 if TYPE_CHECKING:
     from outreach.events.model import Event
-
-
-def register_url(settings: Settings, event_id: str) -> str:
-    return f"{web_base(settings)}events/{event_id}/register"
 
 
 def announce(settings: Settings, event: Event, now: datetime, actor: str = "release") -> str:
@@ -60,7 +57,7 @@ def announce(settings: Settings, event: Event, now: datetime, actor: str = "rele
                 "summary": event.summary,
                 "when": when_local(event),
                 "when_utc": when_utc(event),
-                "register_url": register_url(settings, event.id),
+                "register_url": event_register_url(web_base(settings), event.id),
                 "unsubscribe_url": unsubscribe,
                 "site_title": settings.site.title,
                 "topics": topics,

@@ -88,9 +88,11 @@ def _request(settings: Settings, method: str, uid: str, body: bytes | None = Non
 
 def push_event(settings: Settings, event: Event, calendar: bytes) -> str:
     """Create or update the event by its UID; or delete it when it is cancelled."""
-    uid = str(next(iter(Calendar.from_ical(calendar).walk("VEVENT")))["UID"])
+    parsed = Calendar.from_ical(calendar)
+    uid = str(next(iter(parsed.walk("VEVENT")))["UID"])
     if is_cancelled(event):
         code = _request(settings, "DELETE", uid)
         return f"calendar: deleted '{event.id}' ({'gone already' if code == 404 else code})."
-    code = _request(settings, "PUT", uid, calendar)
+    parsed.pop("METHOD", None)  # a stored calendar object carries no METHOD (RFC 4791 4.1)
+    code = _request(settings, "PUT", uid, parsed.to_ical())
     return f"calendar: {'created' if code == 201 else 'updated'} '{event.id}' ({code})."

@@ -45,22 +45,24 @@ def when_utc(event: Event) -> str:
 def invite_calendar(
     event: Event, settings: Settings, method: Method, sequence: int, attendee: Registration
 ) -> bytes:
-    """The event's calendar (``outreach.events.ics``) with ``attendee`` and the organiser."""
+    """The event's calendar (``outreach.events.ics``) for one registrant: the join link in a
+    REQUEST (they hold a seat), the registrant as ATTENDEE and the team as ORGANIZER."""
     from outreach.events.ics import event_calendar
 
-    calendar = Calendar.from_ical(event_calendar(event, settings, method, sequence))
+    raw = event_calendar(
+        event,
+        settings,
+        method,
+        sequence,
+        with_join_url=method == "REQUEST",
+        attendee=attendee.email,
+    )
+    calendar = Calendar.from_ical(raw)
     for component in calendar.walk("VEVENT"):
         if "ORGANIZER" not in component:
             organiser = vCalAddress(f"mailto:{settings.newsletter.from_email}")
             organiser.params["CN"] = settings.newsletter.from_name
             component.add("ORGANIZER", organiser)
-        person = vCalAddress(f"mailto:{attendee.email}")
-        if attendee.name:
-            person.params["CN"] = attendee.name
-        person.params["ROLE"] = "REQ-PARTICIPANT"
-        person.params["PARTSTAT"] = "NEEDS-ACTION" if method == "REQUEST" else "DECLINED"
-        person.params["RSVP"] = "FALSE"
-        component.add("ATTENDEE", person)
     return calendar.to_ical()
 
 

@@ -10,9 +10,9 @@ if TYPE_CHECKING:
 
 
 def is_cancelled(event: Event) -> bool:
-    """Whether the event is called off (``cancelled: true`` or ``status: cancelled`` in its
-    file, as the model spells it): no more sign-ups or reminders; registrants get a CANCEL."""
-    return bool(getattr(event, "cancelled", False)) or getattr(event, "status", "") == "cancelled"
+    """Whether the event is called off (``cancelled: true`` in its file): no more sign-ups or
+    reminders; registrants get a CANCEL and the team's calendar entry is deleted."""
+    return event.cancelled
 
 
 def takes_sign_ups(event: Event, now: datetime) -> bool:
