@@ -493,3 +493,31 @@ def test_the_registrations_export_is_csv_a_spreadsheet_shows_as_text(project: Pa
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert rows[0]["email"] == "ama@example.com"
     assert rows[0]["name"] == "'=HYPERLINK(1)" and rows[0]["organisation"] == "'+Org"
+
+
+def test_release_event_on_the_command_line_sends_an_update_invite_after_a_change(
+    project: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from outreach_cli.main import app
+
+    write_event(project, capacity=10)
+    settings = settings_for(project)
+    seated(settings, "ama@example.com")
+    command = ["release", "--event", "cocoa-webinar", "--config", str(project / "outreach.toml")]
+    first = CliRunner().invoke(app, command)
+    assert first.exit_code == 0, first.output
+    assert not list(settings.paths.outbox.rglob("*.eml")), "nothing changed yet: no mail"
+
+    write_event(project, starts=STARTS + timedelta(hours=1), capacity=10)
+    second = CliRunner().invoke(app, command)
+    assert second.exit_code == 0, second.output
+    assert "Update invites (SEQUENCE 1)" in second.output
+    (mail,) = settings.paths.outbox.rglob("*.eml")
+    update = message_from_bytes(mail.read_bytes(), policy=policy.default)
+    assert int(vevent(invite_of(update))["SEQUENCE"]) == 1
+    unknown = CliRunner().invoke(
+        app, ["release", "--event", "nope", "--config", str(project / "outreach.toml")]
+    )
+    assert unknown.exit_code != 0 and "no event named 'nope'" in unknown.output
