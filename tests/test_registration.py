@@ -236,7 +236,7 @@ def seated(settings: Settings, *emails: str) -> None:
     store = RegistrationStore(settings.paths.subscribers)
     for email in emails:
         store.sign_up("cocoa-webinar", email, email.split("@")[0].title(), "", [], NOW)
-        store.confirm("cocoa-webinar", email, None, NOW)
+        assert store.confirm("cocoa-webinar", email, None, NOW)[1]
 
 
 def test_a_changed_time_sends_an_update_invite_once_with_a_higher_sequence(
@@ -521,3 +521,17 @@ def test_release_event_on_the_command_line_sends_an_update_invite_after_a_change
         app, ["release", "--event", "nope", "--config", str(project / "outreach.toml")]
     )
     assert unknown.exit_code != 0 and "no event named 'nope'" in unknown.output
+
+
+def test_the_form_never_changes_a_known_registration(project: Path) -> None:
+    settings = settings_for(project)
+    store = RegistrationStore(settings.paths.subscribers)
+    store.sign_up("cocoa-webinar", "ama@example.com", "Ama", "Coop", ["food-agriculture"], NOW)
+    assert store.confirm("cocoa-webinar", "ama@example.com", 5, NOW)[1]
+    again = store.sign_up("cocoa-webinar", "AMA@example.com", "Mallory", "Other", [], NOW)
+    assert (again.state, again.name, again.organisation) == ("confirmed", "Ama", "Coop")
+    store.cancel("cocoa-webinar", "ama@example.com", 5, NOW)
+    back = store.sign_up("cocoa-webinar", "ama@example.com", "Mallory", "", [], NOW)
+    assert (back.state, back.name, back.topics) == ("pending", "Ama", ("food-agriculture",))
+    assert store.confirm("cocoa-webinar", "ama@example.com", 5, NOW)[1]
+    assert not store.confirm("cocoa-webinar", "ama@example.com", 5, NOW)[1], "a second click"

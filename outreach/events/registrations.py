@@ -110,18 +110,17 @@ class RegistrationStore:
         when: datetime,
     ) -> Registration:
         """A new registration as ``pending``; a known address (any state but cancelled) is
-        left exactly as it is. A cancelled one goes back to pending: the owner confirms again
-        through the link mailed to them, so the form alone changes nothing they hold."""
+        left exactly as it is. A cancelled one goes back to pending with its details as they
+        were: only the owner, through the link mailed to them, takes a seat again."""
         address = normalise_email(email)
-        chosen = check_topics(topics) if any(t.strip() for t in topics) else ()
+        given = [t for t in topics if t.strip()]
+        chosen = check_topics(given) if given else ()
         stamp = when.isoformat()
         with self._store.transaction(rows=True) as connection:
             connection.execute(
                 "INSERT INTO event_registrations VALUES (?, ?, ?, ?, ?, 'pending', ?, '', ?) "
                 "ON CONFLICT (event_id, email) DO UPDATE SET state = 'pending', "
-                "name = excluded.name, organisation = excluded.organisation, "
-                "topics = excluded.topics, updated_at = excluded.updated_at "
-                "WHERE event_registrations.state = 'cancelled'",
+                "updated_at = excluded.updated_at WHERE event_registrations.state = 'cancelled'",
                 (
                     event_id,
                     address,
@@ -138,15 +137,16 @@ class RegistrationStore:
 
     def confirm(
         self, event_id: str, email: str, capacity: int | None, when: datetime
-    ) -> Registration | None:
+    ) -> tuple[Registration | None, bool]:
         """Pending -> confirmed while seats remain (``capacity`` None: no limit), else
-        waiting. Confirmed, waiting and cancelled rows are returned unchanged (a second click
-        on the link changes nothing); None when there is no registration."""
+        waiting; and whether this call made the change (so two clicks at once mail one
+        invite). Confirmed, waiting and cancelled rows are returned unchanged; None when
+        there is no registration."""
         address = normalise_email(email)
         with self._store.transaction(rows=True) as connection:
             found = self._get(connection, event_id, address)
             if found is None or found.state != "pending":
-                return found
+                return found, False
             seated = connection.execute(
                 "SELECT COUNT(*) FROM event_registrations WHERE event_id = ? AND state = "
                 "'confirmed'",
@@ -158,7 +158,7 @@ class RegistrationStore:
                 "WHERE event_id = ? AND email = ?",
                 (state, when.isoformat(), when.isoformat(), event_id, address),
             )
-            return self._get(connection, event_id, address)
+            return self._get(connection, event_id, address), True
 
     def cancel(self, event_id: str, email: str, capacity: int | None, when: datetime) -> Cancelled:
         """Cancel a registration; a freed seat goes to the first person on the waiting list

@@ -238,13 +238,12 @@ def event_routes(shared: EventWeb) -> list[Route]:
         if found is None:
             return refuse("This confirmation link is not valid or has expired; register again.")
         event, email = found
-        before = store.get(event.id, email)
         if is_cancelled(event) or clock() >= event.starts:
             return note(f"{event.title} is no longer open", "", 410)
-        registration = store.confirm(event.id, email, event.registration.capacity, clock())
+        registration, changed = store.confirm(event.id, email, event.registration.capacity, clock())
         if registration is None or registration.state == "cancelled":
             return refuse("This registration was cancelled; register again.", 404)
-        if before is not None and before.state == "pending":
+        if changed:
             seat_mail(event, registration)
         if registration.state == "waiting":
             return note(
