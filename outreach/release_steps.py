@@ -381,7 +381,7 @@ def channel_site(
         if reuse is not None
         else {}
     )
-    site = Site(settings, tuple(listed), channel_name, inputs, keys, kit_secret)
+    site = Site(settings, tuple(listed), channel_name, inputs, keys, kit_secret, now=now)
     return ChannelSite(channel_name, site, ready, held, reuse, site_id)
 
 

@@ -26,6 +26,7 @@ KIT_FOLDER = "press/kit/"
 
 EVENTS_INDEX = "events/"
 EVENTS_CALENDAR = "events.ics"
+EVENTS = "events"
 """Every event as one calendar feed (subscribe once, get new events)."""
 
 POSTS = "posts"
@@ -47,6 +48,16 @@ def event_path(event_id: str) -> str:
 def event_calendar_path(event_id: str) -> str:
     """One event's calendar file (``.ics``): add it to a calendar without registering."""
     return f"{EVENTS_INDEX}{event_id}.ics"
+
+
+def event_episode_path(event_id: str, suffix: str) -> str:
+    """An event recording's episode file: ``.mp3``, its art, chapters or transcript."""
+    return f"podcast/episodes/events/{event_id}{suffix}"
+
+
+def recap_path(event_id: str) -> str:
+    """The recap post of an event on the blog (episode, slides, what was presented)."""
+    return f"blog/events/{event_id}/"
 
 
 def event_register_url(web_base_url: str, event_id: str) -> str:

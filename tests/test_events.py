@@ -3,17 +3,21 @@ an episode. Validation first: every mistake named with file, field and fix, all 
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import icalendar
 import pytest
+from bs4 import BeautifulSoup
+from PIL import Image
 
 from outreach.config import Settings, load_settings
 from outreach.events.ics import event_calendar, events_calendar
 from outreach.events.model import EventsInvalid, read_event, read_events
 from outreach.kinds import get_kind
+from outreach.release import ReleaseRequest, run_release
 
 REPO = Path(__file__).resolve().parent.parent
 MEDIA = REPO / "media"
@@ -29,7 +33,7 @@ def problems_for(tmp_path: Path, text: str) -> list[str]:
     return [str(problem) for problem in caught.value.problems]
 
 
-def events_project(tmp_path: Path) -> Settings:
+def events_project(tmp_path: Path, channels: str = "") -> Settings:
     """A project with the repository's findings, media and sample events."""
     for name in ("findings", "events"):
         shutil.copytree(REPO / name, tmp_path / name)
@@ -41,7 +45,7 @@ base_url = "https://findings.example.org/research/"
 media = "{MEDIA.as_posix()}"
 templates = "{(REPO / "templates").as_posix()}"
 press = "{(REPO / "press").as_posix()}"
-""",
+{channels}""",
         encoding="utf-8",
     )
     return load_settings(tmp_path / "outreach.toml")
@@ -275,3 +279,133 @@ def test_public_calendar_files_carry_no_join_link(tmp_path: Path) -> None:
         "Europe/London",
         "Africa/Kampala",
     }
+
+
+# -- pages -------------------------------------------------------------------------------
+
+BETWEEN = datetime(2026, 6, 1, tzinfo=UTC)
+"""After the webinar (March 2026), before the workshop (April 2027)."""
+EVENTS_ONLY = """
+[channels.events]
+platforms = ["static"]
+"""
+
+
+ALL_CHANNELS = "".join(
+    f'[channels.{name}]\nplatforms = ["static"]\n'
+    for name in ("blog", "podcast", "newsroom", "events")
+)
+
+
+def release_events(settings: Settings, now: datetime = BETWEEN):
+    return run_release(ReleaseRequest(settings, now, kinds=["event"]))
+
+
+def page(settings: Settings, path: str) -> BeautifulSoup:
+    return BeautifulSoup((settings.paths.public / path).read_text(encoding="utf-8"), "html.parser")
+
+
+def test_the_events_index_lists_upcoming_events_first_then_past_ones(tmp_path: Path) -> None:
+    settings = events_project(tmp_path, EVENTS_ONLY)
+    release_events(settings)
+    index = page(settings, "events/index.html")
+    upcoming = [a.get_text() for a in index.select("ol.upcoming h3 a")]
+    past = [a.get_text() for a in index.select("ol.past h3 a")]
+    assert upcoming == ["Workshop: traceable robusta lots for Ugandan cooperatives"]
+    assert past == ["Webinar: where cocoa loses value between farm gate and port"]
+    register = index.select_one("ol.upcoming a.button")
+    assert register["href"] == (
+        "https://findings.example.org/research/events/uganda-robusta-workshop/register"
+    )
+    # Before the webinar, both are upcoming, soonest first: "upcoming" is the release's now.
+    later = events_project(tmp_path / "again", EVENTS_ONLY)
+    release_events(later, datetime(2026, 1, 1, tzinfo=UTC))
+    index = page(later, "events/index.html")
+    assert [a.get_text()[:8] for a in index.select("ol.upcoming h3 a")] == ["Webinar:", "Workshop"]
+    assert index.select("ol.past") == []
+
+
+def test_an_event_page_shows_times_in_its_zone_utc_and_common_zones_and_json_ld(
+    tmp_path: Path,
+) -> None:
+    settings = events_project(tmp_path, EVENTS_ONLY)
+    release_events(settings)
+    soup = page(settings, "events/uganda-robusta-workshop/index.html")
+    rows = {
+        row.th.get_text(): [td.get_text() for td in row.find_all("td")]
+        for row in soup.select("section.times tbody tr")
+    }
+    assert rows["Africa/Kampala (the event's time)"] == [
+        "Wed 14 April 2027, 09:30 EAT",
+        "12:00 EAT",
+    ]
+    assert rows["UTC"] == ["Wed 14 April 2027, 06:30 UTC", "09:00 UTC"]
+    assert rows["London"] == ["Wed 14 April 2027, 07:30 BST", "10:00 BST"]
+    assert rows["New York"][0] == "Wed 14 April 2027, 02:30 EDT"
+    assert soup.select_one("section.agenda li").get_text(" ", strip=True) == (
+        "09:30 Welcome and introductions · Grace Nakato"
+    )
+    assert "Grace Nakato" in soup.select_one("section.speakers").get_text()
+    assert soup.select_one("p.register a.button")["href"].endswith(
+        "/events/uganda-robusta-workshop/register"
+    )
+    data = json.loads(soup.find("script", type="application/ld+json").string)
+    assert data["@type"] == "Event"
+    assert data["eventAttendanceMode"] == "https://schema.org/OnlineEventAttendanceMode"
+    assert data["startDate"] == "2027-04-14T09:30:00+03:00"
+    assert data["location"]["url"].endswith("/events/uganda-robusta-workshop/")
+    share = settings.paths.public / "events/uganda-robusta-workshop/share.png"
+    assert soup.find("meta", property="og:image")["content"].endswith("share.png")
+    with Image.open(share) as image:
+        assert image.size == (1200, 630)
+
+
+def test_registration_closes_at_its_time_and_the_button_goes(tmp_path: Path) -> None:
+    settings = events_project(tmp_path, EVENTS_ONLY)
+    release_events(settings, datetime(2027, 4, 13, 15, tzinfo=UTC))  # after closes_at
+    soup = page(settings, "events/uganda-robusta-workshop/index.html")
+    assert soup.select("a.button") == []
+    assert "Registration is closed." in soup.get_text()
+
+
+def test_a_past_event_page_has_transcript_slides_recap_and_finding(tmp_path: Path) -> None:
+    settings = events_project(tmp_path, EVENTS_ONLY + '[channels.blog]\nplatforms = ["static"]\n')
+    release_events(settings)
+    soup = page(settings, "events/cocoa-farm-gate-webinar/index.html")
+    cues = [p.get_text(" ", strip=True) for p in soup.select("#transcript p")]
+    assert cues[0] == "0:00 Welcome to this webinar from the Durable Supply Chains programme."
+    links = {a.get_text(): a["href"] for a in soup.select("ul.links a")}
+    assert links["Slides (PDF)"] == "/research/events/cocoa-farm-gate-webinar/slides.pdf"
+    assert links["Read the finding"] == "/research/blog/farm-gate-to-fob/"
+    assert (settings.paths.public / "events/cocoa-farm-gate-webinar/slides.pdf").read_bytes()[
+        :5
+    ] == b"%PDF-"
+    assert soup.select("a.button") == []
+    recap = page(settings, "blog/events/cocoa-farm-gate-webinar/index.html")
+    recap_links = {a.get_text(): a["href"] for a in recap.select("ul.links a")}
+    assert recap_links["Read the finding"] == "/research/blog/farm-gate-to-fob/"
+    assert "Slides (PDF)" in recap_links
+
+
+def test_the_calendar_feed_and_per_event_files_are_published(tmp_path: Path) -> None:
+    settings = events_project(tmp_path, EVENTS_ONLY)
+    release_events(settings)
+    feed = icalendar.Calendar.from_ical((settings.paths.public / "events.ics").read_bytes())
+    assert len(feed.walk("VEVENT")) == 2
+    one = icalendar.Calendar.from_ical(
+        (settings.paths.public / "events/uganda-robusta-workshop.ics").read_bytes()
+    )
+    assert str(one.walk("VEVENT")[0]["UID"]) == "uganda-robusta-workshop@findings.example.org"
+
+
+def test_no_public_file_carries_a_join_link(tmp_path: Path) -> None:
+    settings = events_project(tmp_path, ALL_CHANNELS)
+    run_release(ReleaseRequest(settings, BETWEEN, approvals={}))
+    events = read_events(settings)
+    files = [p for p in settings.paths.public.rglob("*") if p.is_file()]
+    assert any(p.name == "events.ics" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for event in events.values():
+            assert event.join_url.encode() not in data, path
+        assert b"meet.example.org" not in data, path

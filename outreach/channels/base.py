@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import ClassVar, Protocol
 
@@ -37,6 +38,8 @@ class Site:
     """The press kits' secret, read before rendering: the URL map names kits with it."""
     prepared: Mapping[str, object] = field(default_factory=dict)
     """What the channel's ``prepare`` made for each publication (by id), before rendering."""
+    now: datetime | None = None
+    """The release's time (a parameter, never the clock): what is upcoming or past."""
     memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
     """A cache for this release's rendering only (the podcast's feed entries, made while
     rendering episodes and read again by the feed): it goes with the release."""

@@ -299,6 +299,11 @@ class Event(_Strict):
             )
         if self.captions and not self.recording:
             raise _located("captions", "captions need a recording; add 'recording:' or remove")
+        if self.recording and self.episode_number is None:
+            raise _located(
+                "episode_number",
+                "the recording becomes a podcast episode; add its number, e.g. episode_number: 4",
+            )
         if self.finding and self.report:
             raise _located(
                 "report", "an event presents one finding or one report; keep one of them"
