@@ -502,6 +502,8 @@ def test_release_event_on_the_command_line_sends_an_update_invite_after_a_change
 
     from outreach_cli.main import app
 
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
     write_event(project, capacity=10)
     settings = settings_for(project)
     seated(settings, "ama@example.com")
@@ -509,6 +511,9 @@ def test_release_event_on_the_command_line_sends_an_update_invite_after_a_change
     first = CliRunner().invoke(app, command)
     assert first.exit_code == 0, first.output
     assert not list(settings.paths.outbox.rglob("*.eml")), "nothing changed yet: no mail"
+    published = [p for p in settings.paths.public.rglob("*") if p.is_file()]
+    assert any(p.name == "cocoa-webinar.ics" for p in published), "the event's pages went out"
+    assert not [p for p in published if JOIN.encode() in p.read_bytes()], "no join link public"
 
     write_event(project, starts=STARTS + timedelta(hours=1), capacity=10)
     second = CliRunner().invoke(app, command)
