@@ -1,12 +1,13 @@
 """One person's data across the stores: find them, show what we hold, erase it on request.
 
 A subscriber's or journalist's address sits in the subscriber file (their row, the web app's
-mail claims) and in the ledger file (the newsletter send log's rows, the pitches recorded
-as sent). ``erase`` removes it from each, in place: the send log's and the ledger's rows keep
-their place under the person's recipient id (so counts stay true and nobody is pitched a
-second time), the address goes on the suppression list (by id: no address kept) and the
-erasure is recorded in the audit log. SQLite's ``secure_delete`` and a WAL checkpoint make
-sure the removed text is overwritten in the files too, not only unreachable.
+mail claims, their event registrations) and in the ledger file (the send log's rows, the
+pitches recorded as sent). ``erase`` removes it from each, in place: the send log's and the
+ledger's rows keep their place under the person's recipient id (so counts stay true and
+nobody is pitched a second time), the address goes on the suppression list (by id: no
+address kept) and the erasure is recorded in the audit log. SQLite's ``secure_delete`` and a
+WAL checkpoint make sure the removed text is overwritten in the files too, not only
+unreachable.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from outreach.audit import AuditLog
 from outreach.config import Settings
+from outreach.events.registrations import SCHEMA as REGISTRATIONS_SCHEMA
 from outreach.ledger import SCHEMA as LEDGER_SCHEMA
 from outreach.mail_transport import mail_transport
 from outreach.press.pitch import PITCH_CHANNEL
@@ -157,10 +159,21 @@ def erase(settings: Settings, address: str, now: datetime, actor: str) -> Erasur
     done = Erasure(rid)
     done.removed.update(
         _scrub(
-            Store(settings.paths.subscribers, SUBSCRIBERS_SCHEMA),
+            Store(settings.paths.subscribers, SUBSCRIBERS_SCHEMA, REGISTRATIONS_SCHEMA),
             [
                 ("subscriber", "DELETE FROM subscribers WHERE email = ?", (email,)),
                 ("sign-up mail claims", "DELETE FROM web_mail WHERE email = ?", (email,)),
+                (
+                    "event registrations",
+                    "DELETE FROM event_registrations WHERE email = ?",
+                    (email,),
+                ),
+                (
+                    "event sign-up mail claims",
+                    "DELETE FROM web_mail WHERE email LIKE 'event:%' AND substr(email, "
+                    "instr(substr(email, 7), ':') + 7) = ?",
+                    (email,),
+                ),
             ],
         )
     )

@@ -298,6 +298,17 @@ class WordPressSettings(_Section):
         return value if value.endswith("/") else value + "/"
 
 
+class CalendarSettings(_Section):
+    """The team's CalDAV calendar for the "calendar" platform: events are created or updated
+    there by UID when released, and deleted when cancelled. The password comes from
+    OUTREACH_CALDAV_PASSWORD, never from this file; no url: the platform is off."""
+
+    url: OptionalUrl = None
+    """The calendar collection, e.g. https://dav.example.org/team/events/"""
+    username: str = ""
+    timeout_seconds: Annotated[PositiveFloat, Field(le=600)] = 30.0
+
+
 def _refuse_unknown(kind: str, names: Iterable[str], known: Sequence[str], where: str = "") -> None:
     """One message for every name that is not one of ``known``, with the choices."""
     unknown = [name for name in names if name not in known]
@@ -365,6 +376,7 @@ class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     wordpress: WordPressSettings = WordPressSettings()
     approval: ApprovalSettings = ApprovalSettings()
+    calendar: CalendarSettings = CalendarSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),

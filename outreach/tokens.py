@@ -24,10 +24,18 @@ from typing import Literal
 
 from outreach.errors import OutreachError
 
-Purpose = Literal["confirm", "preferences", "unsubscribe", "form", "opt-out"]
-"""``opt-out``: the link in a pitch that stops pitches to that journalist (never expires)."""
+Purpose = Literal[
+    "confirm", "preferences", "unsubscribe", "form", "opt-out", "event-confirm", "event-cancel"
+]
+"""``opt-out``: the link in a pitch that stops pitches to that journalist (never expires).
+``event-confirm`` and ``event-cancel``: an event registration's links; their subject is
+``<event id>|<address>`` (``outreach.events.links``)."""
 
-MAX_AGE: dict[str, timedelta] = {"confirm": timedelta(days=3), "form": timedelta(days=1)}
+MAX_AGE: dict[str, timedelta] = {
+    "confirm": timedelta(days=3),
+    "form": timedelta(days=1),
+    "event-confirm": timedelta(days=3),
+}
 """Purposes whose tokens expire; a token of these purposes must carry its issue time."""
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

@@ -36,6 +36,7 @@ from starlette.staticfiles import StaticFiles
 
 from outreach.channels.base import Site
 from outreach.config import Settings
+from outreach.events.web_routes import EventWeb, event_routes
 from outreach.mail_reports import parse_report, take_in
 from outreach.mail_transport import mail_transport
 from outreach.secrets_store import link_secret, reports_token
@@ -407,6 +408,20 @@ def create_app(
         Route("/press/opt-out", opt_out, methods=["GET", "POST"]),
         Route(REPORTS_PATH, mail_reports, methods=["POST"]),
     ]
+    routes += event_routes(
+        EventWeb(
+            settings,
+            clock,
+            env,
+            site,
+            secret,
+            mail,
+            suppressions,
+            read_form,
+            limits.mail_window,
+            web,
+        )
+    )
     if settings.paths.public.is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.paths.public, html=True)))
     app = Starlette(

@@ -236,12 +236,32 @@ def release(
         list[str] | None,
         typer.Option("--report", help="Release this report (repeatable; ledger key report:ID)."),
     ] = None,
+    event: Annotated[
+        list[str] | None, typer.Option("--event", help="Release this event (repeatable).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Release findings or reports (through the release flow on a Prefect server; directly
-    without one)."""
+    """Release findings, reports or events (through the release flow on a Prefect server;
+    directly without one)."""
+    if event and not finding_ids and not all_findings and not report_ids:
+        from outreach_cli.events import release_events_command
+
+        on_failure(ctx, NOTHING_PUBLISHED, RESUME)
+        settings = _settings(config)
+        resolve_channels(settings, channel, need_secrets=False)
+        if demo:
+            from outreach.demo import add_sample_subscribers
+
+            add_sample_subscribers(settings, datetime.now(UTC))  # refuses SMTP before anything
+            approve = True
+        with console.status(f"Releasing {len(event)} event{'s' if len(event) != 1 else ''}…"):
+            report = release_events_command(
+                settings, event, channel, dry_run, approve, str(config) if config else None
+            )
+        _print_report(report, settings)
+        return
     if bool(finding_ids) == all_findings and not report_ids:
-        errors.print("Give finding ids, --all or --report ID.")
+        errors.print("Give finding ids, --all, --report ID or --event ID.")
         raise typer.Exit(2)
     on_failure(ctx, NOTHING_PUBLISHED, RESUME)
     settings = _settings(config)
@@ -354,8 +374,10 @@ app.add_typer(newsletter_app, name="newsletter")
 app.command("log")(log_command)
 
 from outreach_cli.audience import register as register_audience  # noqa: E402 (needs the above)
+from outreach_cli.events import register as register_events  # noqa: E402
 
 register_audience(subscribers_app)
+register_events(app)
 
 
 @subscribers_app.command("import")

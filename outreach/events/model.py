@@ -203,6 +203,7 @@ class Event(_Strict):
     agenda: Annotated[list[AgendaItem], Field(max_length=100)] = []
     topics: Annotated[list[Topic], Field(min_length=1, max_length=6)]
     registration: Registration = Registration()
+    cancelled: bool = False  # called off: registrants get a CANCEL, the calendar entry goes
     join_url: WebUrl
     """Private: sent to confirmed registrants only, never on a public page or feed."""
     announce: AwareDatetime | None = None

@@ -1,0 +1,144 @@
+"""What releasing an event does after its pages are out, as after-publish actions.
+
+- ``InviteChanges``: when the invite's fields changed since the last release (time, zone,
+  join link, title) registrants get an update invite (SEQUENCE+1); when the event is
+  cancelled, a METHOD:CANCEL. Not gated: people asked for these. Crash-safe sends.
+- ``AnnounceEvent``: one email to each confirmed newsletter subscriber whose topics match,
+  with a register button, behind the newsletter's approval gate.
+- ``PushToCalendar``: the team's CalDAV calendar, when ``[calendar] url`` is set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from outreach.actions import Action, ActionContext
+from outreach.config import Settings
+from outreach.events.status import is_cancelled, takes_sign_ups
+
+if TYPE_CHECKING:
+    from outreach.events.model import Event
+
+
+def invite_fields(event: Event) -> dict[str, object]:
+    """What an invite carries that registrants must hear about when it changes."""
+    return {
+        "starts": event.starts.isoformat(),
+        "ends": event.ends.isoformat(),
+        "timezone": event.timezone,
+        "join_url": event.join_url,
+        "title": event.title,
+    }
+
+
+@dataclass(frozen=True)
+class InviteChanges:
+    """Update invites, or cancellations, to registrants after a published change."""
+
+    event: Event
+    gate: ClassVar[str | None] = None
+
+    def awaiting(self) -> str:
+        return ""
+
+    def run(self, context: ActionContext) -> list[str]:
+        from outreach.events.emails import cancel_email, invite_email
+        from outreach.events.mailing import Mailing, deliver_mailing, summary
+        from outreach.events.registrations import RegistrationStore, State
+        from outreach.events.sequence import SequenceLedger
+        from outreach.secrets_store import link_secret
+        from outreach.sending import SendLog
+        from outreach.templating import environment
+
+        settings, now, event = context.settings, context.now, self.event
+        ledger = SequenceLedger(settings.paths.ledger)
+        sequenced = ledger.record(event.id, invite_fields(event), is_cancelled(event), now)
+        sequence = sequenced.sequence
+        kind = "cancel" if sequenced.cancelled else "update"
+        send_id = f"event-{kind}:{event.id}:{sequence}"
+        log = SendLog(settings.paths.ledger)
+        if not sequenced.changed and not (log.is_frozen(send_id) and log.counts(send_id).pending):
+            return []  # nothing changed, and no earlier notice left half sent
+        env, secret = environment(settings.paths.templates), link_secret(settings)
+        store = RegistrationStore(settings.paths.subscribers)
+        if sequenced.cancelled:
+            states: tuple[State, ...] = ("confirmed", "waiting")
+            mailing = Mailing(
+                send_id,
+                event.id,
+                f"Cancelled: {event.title}",
+                states,
+                lambda r: cancel_email(
+                    settings, env, event, r, sequence, now, event_cancelled=True
+                ),
+            )
+        else:
+            states = ("confirmed",)
+            mailing = Mailing(
+                send_id,
+                event.id,
+                f"Updated: {event.title}",
+                states,
+                lambda r: invite_email(settings, env, secret, event, r, sequence, now, update=True),
+            )
+        people = [r.email for r in store.of_event(event.id, states)]
+        report, _ = deliver_mailing(settings, mailing, people, now)
+        label = "Cancellations" if sequenced.cancelled else f"Update invites (SEQUENCE {sequence})"
+        return [summary(f"{label} for '{event.id}'", settings, send_id, report)]
+
+
+@dataclass(frozen=True)
+class AnnounceEvent:
+    """The event announced to the newsletter subscribers of its topics (after approval)."""
+
+    event: Event
+    gate: ClassVar[str | None] = "newsletter"
+
+    def awaiting(self) -> str:
+        return (
+            f"The announcement of event '{self.event.id}' awaits the newsletter's approval; "
+            "nothing sent."
+        )
+
+    def run(self, context: ActionContext) -> list[str]:
+        from outreach.events.announce import announce
+
+        return [announce(context.settings, self.event, context.now)]
+
+
+@dataclass(frozen=True)
+class PushToCalendar:
+    """Create, update or delete the event in the team's CalDAV calendar."""
+
+    event: Event
+    sequence_from_ledger: bool = True
+    gate: ClassVar[str | None] = None
+
+    def awaiting(self) -> str:
+        return ""
+
+    def run(self, context: ActionContext) -> list[str]:
+        from outreach.events.caldav import push_event
+        from outreach.events.ics import event_calendar
+        from outreach.events.sequence import SequenceLedger
+
+        settings, event = context.settings, self.event
+        sequence = SequenceLedger(settings.paths.ledger).current(event.id)
+        method = "CANCEL" if is_cancelled(event) else "PUBLISH"
+        return [push_event(settings, event, event_calendar(event, settings, method, sequence))]
+
+
+def event_actions(event: Event, settings: Settings, now: datetime) -> list[Action]:
+    """The actions of releasing ``event``: invite changes first (they bump the SEQUENCE the
+    calendar push carries), then the calendar, then the (gated) announcement while
+    registration is open."""
+    from outreach.events.caldav import enabled
+
+    actions: list[Action] = [InviteChanges(event)]
+    if enabled(settings):
+        actions.append(PushToCalendar(event))
+    if takes_sign_ups(event, now):
+        actions.append(AnnounceEvent(event))
+    return actions
