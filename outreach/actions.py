@@ -302,7 +302,12 @@ class SendIssue:
     def for_approval(
         cls, publication_id: str, settings: Settings, now: datetime
     ) -> SendIssue | None:
-        """The issue of a public finding (None: still under embargo; the lift sends it)."""
+        """The issue of a public finding (None: still under embargo; the lift sends it), or
+        the announcement of an event (``event:<id>``)."""
+        if publication_id.startswith("event:"):
+            from outreach.events.actions import AnnounceEvent
+
+            return AnnounceEvent.for_approval(publication_id, settings, now)  # type: ignore[return-value]
         finding = _finding(publication_id, settings)
         return cls(finding) if finding.is_public(now) else None
 

@@ -87,6 +87,7 @@ def test_prefect_yaml_deployments_point_at_real_flows() -> None:
         "weekly-digest": "weekly-digest",
         "release-event": "release-event",
         "event-reminders": "event-reminders",
+        "release-report": "release-report",
     }
     [digest] = [d for d in spec["deployments"] if d["name"] == "weekly-digest"]
     assert [s["active"] for s in digest["schedules"]] == [False], "off until the team turns it on"

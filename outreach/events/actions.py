@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -20,6 +21,7 @@ from outreach.events.status import is_cancelled, takes_sign_ups
 
 if TYPE_CHECKING:
     from outreach.events.model import Event
+    from outreach.gates import Shown, TestMessage
 
 
 def invite_fields(event: Event) -> dict[str, object]:
@@ -96,10 +98,52 @@ class AnnounceEvent:
     event: Event
     gate: ClassVar[str | None] = "newsletter"
 
+    @property
+    def publication(self) -> str:
+        return f"event:{self.event.id}"
+
+    @property
+    def label(self) -> str:
+        return f"The announcement of event '{self.event.id}'"
+
+    def shown(self, settings: Settings, now: datetime) -> Shown:
+        """What the approver sees: the subject and the subscribers of the event's topics."""
+        from outreach.gates import SAMPLE_SIZE, Shown
+        from outreach.subscribers import SubscriberStore
+        from outreach.suppression import suppressions_for
+
+        emails = list(
+            SubscriberStore(settings.paths.subscribers).recipient_emails(self.event.topics)
+        )
+        blocked = suppressions_for(settings).suppressed(emails) if emails else set()
+        reached = [e for e in emails if e not in blocked]
+        return Shown(
+            subject=self.event.title,
+            count=len(reached),
+            sample=tuple(reached[:SAMPLE_SIZE]),
+            text=self.event.summary,
+            remark=f"{self.label}: no subscriber of its topics to tell.",
+        )
+
+    def test_messages(
+        self, settings: Settings, now: datetime, addresses: Sequence[str]
+    ) -> list[TestMessage]:
+        return []  # the announcement is personalised per subscriber; previews show it
+
+    @classmethod
+    def for_approval(
+        cls, publication_id: str, settings: Settings, now: datetime
+    ) -> AnnounceEvent | None:
+        """The announcement of a released event (``event:<id>``), for ``outreach approve``."""
+        from outreach.events.model import read_events
+
+        event = read_events(settings).get(publication_id.removeprefix("event:"))
+        return None if event is None else cls(event)
+
     def awaiting(self) -> str:
         return (
             f"The announcement of event '{self.event.id}' awaits the newsletter's approval; "
-            "nothing sent."
+            f"nothing sent: run 'outreach approve event:{self.event.id} --gate newsletter'."
         )
 
     def run(self, context: ActionContext) -> list[str]:
