@@ -1,0 +1,171 @@
+"""Drift between the ledger and the platforms: ``outreach platforms verify [--repair]``.
+
+Against the real test WordPress (tests/servers/wordpress.sh), moto's S3 server over HTTP (a
+stand-in: no real S3 server installs here, see test_objectstore.py) and the static folder.
+WordPress keeps its own clock, so these releases run at the real time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from bs4 import BeautifulSoup
+from test_objectstore import BUCKET, s3  # noqa: F401 (the fixture)
+from test_wordpress import configure
+from typer.testing import CliRunner, Result
+
+from outreach.config import Settings, load_settings
+from outreach.ledger import Ledger
+from outreach.release import release
+from outreach_cli.main import app
+from wordpress_tools import WordPressSite
+
+PREFIX = "site"
+PAGE = "blog/beta-cotton-traceability/index.html"
+
+
+@pytest.fixture
+def endpoint(request: pytest.FixtureRequest) -> str:
+    """moto's S3 server on loopback (test_objectstore's ``s3`` fixture), by its address."""
+    return request.getfixturevalue("s3")
+
+
+def mirror_to_bucket(project: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The project's static channels also pushed to the bucket, configured the way a team
+    does it (environment variables), for the command line to read."""
+    config = project / "outreach.toml"
+    config.write_text(
+        config.read_text().replace('platforms = ["static"]', 'platforms = ["static", "s3"]')
+    )
+    for name, value in {
+        "OUTREACH_STORAGE__BUCKET": BUCKET,
+        "OUTREACH_STORAGE__ENDPOINT_URL": endpoint,
+        "OUTREACH_STORAGE__REGION": "us-east-1",
+        "OUTREACH_STORAGE__PREFIX": PREFIX,
+    }.items():
+        monkeypatch.setenv(name, value)
+    return config
+
+
+def verify(config: Path, *extra: str) -> Result:
+    return CliRunner().invoke(app, ["platforms", "verify", "--config", str(config), *extra])
+
+
+def bucket(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def body(endpoint: str, key: str) -> bytes:
+    return bucket(endpoint).get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+@pytest.fixture
+def everywhere(
+    project: Path,
+    endpoint: str,
+    wordpress: WordPressSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Path, Settings]:
+    """The fixture project released to the static folder, the bucket and WordPress."""
+    config = mirror_to_bucket(project, endpoint, monkeypatch)
+    configure(project, wordpress.url)
+    monkeypatch.setenv("OUTREACH_WORDPRESS_APP_PASSWORD", wordpress.password)
+    settings = load_settings(config)
+    release(settings, None, None, datetime.now(UTC))
+    return config, settings
+
+
+def test_verify_finds_a_deleted_post_and_a_changed_object_and_repair_restores_both(
+    everywhere: tuple[Path, Settings],
+    endpoint: str,
+    wordpress: WordPressSite,
+) -> None:
+    config, _ = everywhere
+    clean = verify(config)
+    assert clean.exit_code == 0, clean.output
+    assert "0 missing or changed" in clean.output
+
+    [post] = wordpress.posts(slug="beta-cotton-traceability")
+    wordpress.delete(f"wp/v2/posts/{post['id']}")
+    [edited] = wordpress.posts(slug="alpha-cocoa-prices")
+    wordpress_edit = {"title": "Edited by hand"}
+    requests.post(
+        wordpress.api(f"wp/v2/posts/{edited['id']}"),
+        json=wordpress_edit,
+        auth=(wordpress.username, wordpress.password),
+        timeout=30,
+    ).raise_for_status()
+    original = body(endpoint, f"{PREFIX}/{PAGE}")
+    bucket(endpoint).put_object(Bucket=BUCKET, Key=f"{PREFIX}/{PAGE}", Body=b"<p>defaced</p>")
+
+    found = verify(config)
+    assert found.exit_code == 1, found.output
+    lines = found.output.splitlines()
+    assert any(
+        line.startswith("missing") and "wordpress/beta-cotton-traceability/post.json" in line
+        for line in lines
+    ), found.output
+    assert any(
+        line.startswith("changed") and "wordpress/alpha-cocoa-prices/post.json" in line
+        for line in lines
+    ), found.output
+    assert any(line.startswith("changed") and "s3: blog" in line and PAGE in line for line in lines)
+    assert "3 missing or changed" in found.output
+    assert "--repair" in found.output
+
+    repaired = verify(config, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert "After the repair: 0 missing or changed" in repaired.output
+    [again] = wordpress.posts(slug="beta-cotton-traceability")  # exactly one, made afresh
+    assert again["status"] == "publish" and again["id"] != post["id"]
+    [restored] = wordpress.posts(slug="alpha-cocoa-prices")
+    assert restored["id"] == edited["id"] and restored["title"]["raw"] != "Edited by hand"
+    assert body(endpoint, f"{PREFIX}/{PAGE}") == original
+    page = BeautifulSoup(original, "html.parser")
+    assert page.find("h1") is not None  # the real page, not the defacement
+
+    second = verify(config)
+    assert second.exit_code == 0, second.output
+    assert "0 missing or changed, 0 unknown" in second.output
+
+
+def test_a_hand_edited_static_file_is_repaired_and_an_unknown_object_is_left_alone(
+    project: Path,
+    endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = mirror_to_bucket(project, endpoint, monkeypatch)
+    settings = load_settings(config)
+    release(settings, None, None, datetime.now(UTC))
+    target = settings.paths.public / PAGE
+    original = target.read_bytes()
+    target.write_text("<p>edited on the server</p>")
+    bucket(endpoint).put_object(Bucket=BUCKET, Key=f"{PREFIX}/notes/by-hand.txt", Body=b"mine")
+    receipts_before = Ledger(settings.paths.ledger).platform_items("s3")
+
+    found = verify(config)
+    assert found.exit_code == 1, found.output
+    assert any(
+        line.startswith("changed") and "static:" in line and PAGE in line
+        for line in found.output.splitlines()
+    ), found.output
+    assert any(
+        line.startswith("unknown") and f"{PREFIX}/notes/by-hand.txt" in line
+        for line in found.output.splitlines()
+    ), found.output
+    assert "1 missing or changed, 1 unknown" in found.output
+
+    repaired = verify(config, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert target.read_bytes() == original
+    assert body(endpoint, f"{PREFIX}/notes/by-hand.txt") == b"mine"  # not the pipeline's: kept
+    # Only what differed was pushed: the bucket's records are as they were.
+    assert Ledger(settings.paths.ledger).platform_items("s3") == receipts_before
+
+    second = verify(config)
+    assert second.exit_code == 0, second.output
+    assert "0 missing or changed, 1 unknown" in second.output
