@@ -169,3 +169,45 @@ def test_a_hand_edited_static_file_is_repaired_and_an_unknown_object_is_left_alo
     second = verify(config)
     assert second.exit_code == 0, second.output
     assert "0 missing or changed, 1 unknown" in second.output
+
+
+def test_a_trashed_post_and_a_hand_edited_image_are_made_again_and_the_edit_undone(
+    everywhere: tuple[Path, Settings], wordpress: WordPressSite
+) -> None:
+    config, _ = everywhere
+    auth = (wordpress.username, wordpress.password)
+    [trashed] = wordpress.posts(slug="beta-cotton-traceability")
+    requests.delete(wordpress.api(f"wp/v2/posts/{trashed['id']}"), auth=auth, timeout=30)
+    [post] = wordpress.posts(slug="alpha-cocoa-prices")
+    image_id = post["featured_media"]
+    image = wordpress.get(f"wp/v2/media/{image_id}", context="edit").json()
+    requests.post(
+        wordpress.api(f"wp/v2/media/{image_id}"),
+        json={"alt_text": "by hand"},
+        auth=auth,
+        timeout=30,
+    ).raise_for_status()
+
+    found = verify(config)
+    assert found.exit_code == 1, found.output
+    lines = found.output.splitlines()
+    assert any(
+        line.startswith("missing")
+        and "beta-cotton-traceability/post.json" in line
+        and "trash" in line
+        for line in lines
+    ), found.output
+    assert any(line.startswith("changed") and f"media item {image_id}" in line for line in lines), (
+        found.output
+    )
+
+    repaired = verify(config, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    [again] = wordpress.posts(slug="beta-cotton-traceability")
+    assert again["status"] == "publish"
+    [same] = wordpress.posts(slug="alpha-cocoa-prices")
+    assert same["id"] == post["id"] and same["featured_media"] != image_id
+    fresh = wordpress.get(f"wp/v2/media/{same['featured_media']}", context="edit").json()
+    assert fresh["alt_text"] == image["alt_text"] != "by hand"
+    assert wordpress.get(f"wp/v2/media/{image_id}").status_code == 404  # ours: replaced
+    assert verify(config).exit_code == 0
