@@ -6,9 +6,10 @@ the ledger, under the lock a release takes to publish there (so a running releas
 mistaken for drift):
 
 - static files by content (the file's SHA-256 against the ledger's);
-- S3 objects by key (one listing of the pipeline's prefix) and content (each recorded object
-  read back and hashed: an ETag is an MD5, or no hash at all for multipart uploads, so it
-  cannot be compared with the ledger's SHA-256);
+- S3 objects by key and ETag, from one listing of the pipeline's prefix: the platform keeps
+  the ETag S3 answered to each upload (an ETag is an MD5, or no hash of the content at all
+  for multipart uploads, so it cannot be compared with the ledger's SHA-256); an object
+  uploaded before ETags were kept is read back and hashed;
 - WordPress posts and media items by id (fetched in pages of 100) and modification time (the
   ``modified_gmt`` WordPress answered when the pipeline last wrote the item, kept in
   ``outreach.remote_marks``).
@@ -130,20 +131,27 @@ def inspect_static(site: StaticSite, published: Sequence[Publication]) -> list[D
 
 
 def inspect_s3(store: ObjectStore, published: Sequence[Publication]) -> list[Drift]:
-    """One listing of the prefix for presence; each recorded object read back and hashed."""
-    listed: set[str] = set()
+    """One listing of the prefix: presence, and the ETag against the one S3 gave the
+    pipeline's upload; an object uploaded before ETags were kept is read back and hashed."""
+    listed: dict[str, str] = {}
     with storage_errors(store.bucket, "list", store.prefix or "(whole bucket)"):
         pages = store.client.get_paginator("list_objects_v2").paginate(
             Bucket=store.bucket, Prefix=store.prefix
         )
         for page in pages:
-            listed |= {entry["Key"] for entry in page.get("Contents", [])}
+            listed |= {entry["Key"]: entry.get("ETag", "") for entry in page.get("Contents", [])}
     drifts: list[Drift] = []
     for record in published:
         key = store.key(record.item)
         if key not in listed:
             drifts.append(Drift(store.name, "missing", record.item, f"no object {key}", record))
             continue
+        if record.remote_id:  # the ETag of our upload: any other upload has its own
+            if listed[key] != record.remote_id:
+                why = f"object {key} replaced (ETag {listed[key]}, uploaded {record.remote_id})"
+                drifts.append(Drift(store.name, "changed", record.item, why, record))
+            continue
+        # Uploaded before ETags were kept: read back and hash.
         with storage_errors(store.bucket, "read", key):
             body = store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
         if _sha256(body) != record.content_hash:
@@ -152,7 +160,8 @@ def inspect_s3(store: ObjectStore, published: Sequence[Publication]) -> list[Dri
             )
     known = {store.key(record.item) for record in published}
     drifts += [
-        Drift(store.name, "unknown", key, "not in the ledger") for key in sorted(listed - known)
+        Drift(store.name, "unknown", key, "not in the ledger")
+        for key in sorted(set(listed) - known)
     ]
     return drifts
 

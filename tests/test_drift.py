@@ -7,6 +7,7 @@ WordPress keeps its own clock, so these releases run at the real time.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -210,4 +211,27 @@ def test_a_trashed_post_and_a_hand_edited_image_are_made_again_and_the_edit_undo
     fresh = wordpress.get(f"wp/v2/media/{same['featured_media']}", context="edit").json()
     assert fresh["alt_text"] == image["alt_text"] != "by hand"
     assert wordpress.get(f"wp/v2/media/{image_id}").status_code == 404  # ours: replaced
+    assert verify(config).exit_code == 0
+
+
+def test_objects_uploaded_before_etags_were_kept_are_compared_by_content(
+    project: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = mirror_to_bucket(project, endpoint, monkeypatch)
+    settings = load_settings(config)
+    release(settings, None, None, datetime.now(UTC))
+    # A ledger from before ETags were kept: written with SQL, as an older version left it.
+    with sqlite3.connect(settings.paths.ledger) as connection:
+        connection.execute("UPDATE publications SET remote_id=NULL WHERE platform='s3'")
+    key = f"{PREFIX}/{PAGE}"
+    original = body(endpoint, key)
+    assert verify(config).exit_code == 0  # same bytes: read back, hashed, equal
+
+    bucket(endpoint).put_object(Bucket=BUCKET, Key=key, Body=original + b"<!-- by hand -->")
+    found = verify(config)
+    assert found.exit_code == 1, found.output
+    assert f"object {key} differs" in found.output
+
+    assert verify(config, "--repair").exit_code == 0
+    assert body(endpoint, key) == original
     assert verify(config).exit_code == 0
