@@ -67,12 +67,12 @@ class Drift:
     """The ledger's record (None for an unknown item)."""
 
     def line(self) -> str:
-        where = (
-            f"{self.record.channel} {self.record.finding_id or '(site pages)'}: "
-            if (self.record)
-            else ""
-        )
-        return f"{self.state:<8} {self.platform}: {where}{self.item} ({self.why})"
+        """One line for a terminal: names from a platform (a key, a slug) may hold anything,
+        so characters that are not printable are shown as '?'."""
+        record = self.record
+        where = f"{record.channel} {record.finding_id or '(site pages)'}: " if record else ""
+        text = f"{self.state:<8} {self.platform}: {where}{self.item} ({self.why})"
+        return "".join(char if char.isprintable() else "?" for char in text)
 
 
 @dataclass

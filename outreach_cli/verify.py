@@ -90,5 +90,7 @@ def platforms_verify(
         _show(after, "After the repair")
     if after.differing:
         raise DriftFound(
-            f"{len(after.differing)} item(s) still differ after the repair; see the list above"
+            f"{len(after.differing)} item(s) still differ after the repair (listed above): a "
+            "publication no longer in the findings folder cannot be rendered again; remove "
+            "its items by hand or restore its source and run the repair again"
         )

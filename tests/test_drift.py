@@ -22,6 +22,7 @@ from typer.testing import CliRunner, Result
 from outreach.config import Settings, load_settings
 from outreach.ledger import Ledger
 from outreach.release import release
+from outreach.verify import Drift
 from outreach_cli.main import app
 from wordpress_tools import WordPressSite
 
@@ -235,3 +236,10 @@ def test_objects_uploaded_before_etags_were_kept_are_compared_by_content(
     assert verify(config, "--repair").exit_code == 0
     assert body(endpoint, key) == original
     assert verify(config).exit_code == 0
+
+
+def test_names_from_a_platform_cannot_drive_the_terminal() -> None:
+    """An unknown key is printed as the platform names it, but with no control characters."""
+    line = Drift("s3", "unknown", "site/\x1b[2Jcleared\nfake line", "not in the ledger").line()
+    assert "\x1b" not in line and "\n" not in line
+    assert line == "unknown  s3: site/?[2Jcleared?fake line (not in the ledger)"
