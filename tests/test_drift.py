@@ -15,7 +15,7 @@ import boto3
 import pytest
 import requests
 from bs4 import BeautifulSoup
-from test_objectstore import BUCKET, s3  # noqa: F401 (the fixture)
+from test_objectstore import BUCKET, s3, uploads  # noqa: F401 (fixtures)
 from test_wordpress import configure
 from typer.testing import CliRunner, Result
 
@@ -135,11 +135,10 @@ def test_verify_finds_a_deleted_post_and_a_changed_object_and_repair_restores_bo
     assert "0 missing or changed, 0 unknown" in second.output
 
 
-def test_a_hand_edited_static_file_is_repaired_and_an_unknown_object_is_left_alone(
-    project: Path,
-    endpoint: str,
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_hand_edited_file_and_a_deleted_index_are_repaired_and_an_unknown_object_left_alone(
+    project: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
+    uploaded: list[str] = request.getfixturevalue("uploads")  # keys the pipeline puts
     config = mirror_to_bucket(project, endpoint, monkeypatch)
     settings = load_settings(config)
     release(settings, None, None, datetime.now(UTC))
@@ -147,7 +146,11 @@ def test_a_hand_edited_static_file_is_repaired_and_an_unknown_object_is_left_alo
     original = target.read_bytes()
     target.write_text("<p>edited on the server</p>")
     bucket(endpoint).put_object(Bucket=BUCKET, Key=f"{PREFIX}/notes/by-hand.txt", Body=b"mine")
-    receipts_before = Ledger(settings.paths.ledger).platform_items("s3")
+    home = body(endpoint, f"{PREFIX}/index.html")  # a site-wide page
+    bucket(endpoint).delete_object(Bucket=BUCKET, Key=f"{PREFIX}/index.html")
+    receipts_before = {
+        (r.item, r.content_hash) for r in Ledger(settings.paths.ledger).platform_items("s3")
+    }
 
     found = verify(config)
     assert found.exit_code == 1, found.output
@@ -159,14 +162,23 @@ def test_a_hand_edited_static_file_is_repaired_and_an_unknown_object_is_left_alo
         line.startswith("unknown") and f"{PREFIX}/notes/by-hand.txt" in line
         for line in found.output.splitlines()
     ), found.output
-    assert "1 missing or changed, 1 unknown" in found.output
+    assert any(
+        line.startswith("missing") and "(site pages): index.html" in line
+        for line in found.output.splitlines()
+    ), found.output
+    assert "2 missing or changed, 1 unknown" in found.output
 
+    uploaded.clear()
     repaired = verify(config, "--repair")
     assert repaired.exit_code == 0, repaired.output
+    assert uploaded == [f"{PREFIX}/index.html"]  # exactly what differed in the bucket
     assert target.read_bytes() == original
     assert body(endpoint, f"{PREFIX}/notes/by-hand.txt") == b"mine"  # not the pipeline's: kept
-    # Only what differed was pushed: the bucket's records are as they were.
-    assert Ledger(settings.paths.ledger).platform_items("s3") == receipts_before
+    assert body(endpoint, f"{PREFIX}/index.html") == home
+    # Only what differed was pushed: the bucket's records hold the same files and contents.
+    assert {
+        (r.item, r.content_hash) for r in Ledger(settings.paths.ledger).platform_items("s3")
+    } == receipts_before
 
     second = verify(config)
     assert second.exit_code == 0, second.output
