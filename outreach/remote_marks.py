@@ -2,8 +2,9 @@
 
 WordPress keeps its own ``modified_gmt`` for every post and media item; the ledger keeps our
 hash of what was sent, which cannot be compared with what WordPress holds. So the platform
-records the modification time WordPress answered with, and ``outreach platforms verify``
-calls an item changed by hand when WordPress now reports another time. The table lives in
+records what WordPress answered (its modification time and a hash of the fields a release
+sets), and ``outreach platforms verify`` calls an item changed by hand when WordPress now
+answers otherwise. The table lives in
 the ledger's file (opened with the ledger) and is written in the ledger's transactions.
 """
 

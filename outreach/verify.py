@@ -10,9 +10,9 @@ mistaken for drift):
   the ETag S3 answered to each upload (an ETag is an MD5, or no hash of the content at all
   for multipart uploads, so it cannot be compared with the ledger's SHA-256); an object
   uploaded before ETags were kept is read back and hashed;
-- WordPress posts and media items by id (fetched in pages of 100) and modification time (the
-  ``modified_gmt`` WordPress answered when the pipeline last wrote the item, kept in
-  ``outreach.remote_marks``).
+- WordPress posts and media items by id (fetched in pages of 100) and by what WordPress
+  answered when the pipeline last wrote the item: its ``modified_gmt`` and a hash of the
+  fields a release sets (``WordPress.remote_mark``, kept in ``outreach.remote_marks``).
 
 It lists each item as missing, changed or unknown (on the platform under the pipeline's
 prefix, folder or user, but not in the ledger). ``repair`` makes the ledger say what the
@@ -179,9 +179,9 @@ def _by_id(wordpress: WordPress, route: str, ids: list[str], extra: Mapping[str,
 def inspect_wordpress(
     wordpress: WordPress, published: Sequence[Publication], marks: Mapping[str, str]
 ) -> tuple[list[Drift], list[str]]:
-    """Posts and media items by id (trashed counts as missing) and by the modification time
-    recorded when the pipeline wrote them; posts and media of the pipeline's user that the
-    ledger does not know are unknown."""
+    """Posts and media items by id (trashed counts as missing) and by the mark recorded when
+    the pipeline wrote them; posts and media of the pipeline's user that the ledger does not
+    know are unknown."""
     posts = [r for r in published if r.remote_id and r.item.endswith(POST_FILE_SUFFIX)]
     media = [r for r in published if r.remote_id and not r.item.endswith(POST_FILE_SUFFIX)]
     drifts: list[Drift] = []
@@ -220,7 +220,7 @@ def inspect_wordpress(
                 drifts.append(Drift(wordpress.name, "unknown", name, why))
     notes = (
         [
-            f"wordpress: {unmarked} item(s) published before modification times were kept "
+            f"wordpress: {unmarked} item(s) published before their state was kept on writing "
             "were checked for presence only (the next change to them records one)"
         ]
         if unmarked
