@@ -8,6 +8,7 @@ repaired (or a repair left some behind).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -49,20 +50,18 @@ def platforms_verify(
         ),
     ] = False,
     config: Annotated[
-        str | None,
+        Path | None,
         typer.Option(
             "--config", help="Configuration file (default: ./outreach.toml or $OUTREACH_CONFIG)."
         ),
     ] = None,
 ) -> None:
     """Compare every platform with the ledger: list what is missing, changed or unknown."""
-    from pathlib import Path
-
     from outreach.config import load_settings
     from outreach.platforms.registry import make_platform
     from outreach.verify import platform_names, repair, verify
 
-    settings = load_settings(Path(config) if config else None)
+    settings = load_settings(config)
     platforms = {name: make_platform(settings, name) for name in platform_names(settings)}
     if not repair_drift:
         found = verify(settings, platforms, notice=errors.print)
@@ -80,7 +79,12 @@ def platforms_verify(
 
     def rebuild(ids: list[str], channels: list[str]) -> object:
         request = ReleaseRequest(
-            settings, datetime.now(UTC), ids, channels=channels, rebuild=True, config=config
+            settings,
+            datetime.now(UTC),
+            ids,
+            channels=channels,
+            rebuild=True,
+            config=str(config) if config else None,
         )
         return run_release(request, PlainRunner())
 
