@@ -185,7 +185,7 @@ def test_a_hand_edited_file_and_a_deleted_index_are_repaired_and_an_unknown_obje
     assert "0 missing or changed, 1 unknown" in second.output
 
 
-def test_a_trashed_post_and_a_hand_edited_image_are_made_again_and_the_edit_undone(
+def test_a_trashed_post_and_an_edited_image_are_made_again_and_an_editors_post_left_alone(
     everywhere: tuple[Path, Settings], wordpress: WordPressSite
 ) -> None:
     config, _ = everywhere
@@ -202,9 +202,19 @@ def test_a_trashed_post_and_a_hand_edited_image_are_made_again_and_the_edit_undo
         timeout=30,
     ).raise_for_status()
 
+    mine = requests.post(
+        wordpress.api("wp/v2/posts"),
+        json={"title": "Written by an editor", "status": "draft"},
+        auth=auth,
+        timeout=30,
+    ).json()
+
     found = verify(config)
     assert found.exit_code == 1, found.output
     lines = found.output.splitlines()
+    assert any(line.startswith("unknown") and f"post {mine['id']}" in line for line in lines), (
+        found.output
+    )
     assert any(
         line.startswith("missing")
         and "beta-cotton-traceability/post.json" in line
@@ -224,6 +234,8 @@ def test_a_trashed_post_and_a_hand_edited_image_are_made_again_and_the_edit_undo
     fresh = wordpress.get(f"wp/v2/media/{same['featured_media']}", context="edit").json()
     assert fresh["alt_text"] == image["alt_text"] != "by hand"
     assert wordpress.get(f"wp/v2/media/{image_id}").status_code == 404  # ours: replaced
+    kept = wordpress.get(f"wp/v2/posts/{mine['id']}", context="edit").json()
+    assert kept["title"]["raw"] == "Written by an editor"  # listed, never touched
     assert verify(config).exit_code == 0
 
 
