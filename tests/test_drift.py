@@ -8,6 +8,7 @@ WordPress keeps its own clock, so these releases run at the real time.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,10 +20,14 @@ from test_objectstore import BUCKET, s3, uploads  # noqa: F401 (fixtures)
 from test_wordpress import configure
 from typer.testing import CliRunner, Result
 
+from outreach import locks
 from outreach.config import Settings, load_settings
 from outreach.ledger import Ledger
+from outreach.platforms.registry import make_platform
 from outreach.release import release
-from outreach.verify import Drift
+from outreach.release_steps import publishing_unit
+from outreach.verify import Drift, platform_names
+from outreach.verify import verify as check
 from outreach_cli.main import app
 from wordpress_tools import WordPressSite
 
@@ -267,3 +272,25 @@ def test_names_from_a_platform_cannot_drive_the_terminal() -> None:
     line = Drift("s3", "unknown", "site/\x1b[2Jcleared\nfake line", "not in the ledger").line()
     assert "\x1b" not in line and "\n" not in line
     assert line == "unknown  s3: site/?[2Jcleared?fake line (not in the ledger)"
+
+
+def test_verify_waits_while_a_release_publishes_to_the_same_platform(
+    project: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release midway has pushed files it has not recorded yet: verify takes the same
+    per-platform lock, so it never reports that as drift."""
+    settings = load_settings(mirror_to_bucket(project, endpoint, monkeypatch))
+    release(settings, None, None, datetime.now(UTC))
+    platforms = {name: make_platform(settings, name) for name in platform_names(settings)}
+    waiting, result = threading.Event(), {}
+
+    def run() -> None:
+        result["found"] = check(settings, platforms, notice=lambda text: waiting.set())
+
+    with locks.hold(settings.paths.state, publishing_unit("static")):  # the "release"
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert waiting.wait(timeout=60)
+        assert "found" not in result
+    worker.join(timeout=120)
+    assert result["found"].differing == [] and set(result["found"].checked) == {"static", "s3"}
