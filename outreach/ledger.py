@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from outreach import audit
+from outreach import audit, remote_marks
 from outreach.store import Migration, Schema, Store
 
 PUBLICATIONS = """
@@ -70,7 +70,7 @@ class Ledger:
         self._uncommitted = 0
         self._settlers: list[Callable[[], None]] = []
         # The audit log lives in the same file: publishes are logged in the ledger's batches.
-        self._store = Store(path, SCHEMA, audit.SCHEMA, synchronous="FULL")
+        self._store = Store(path, SCHEMA, audit.SCHEMA, remote_marks.SCHEMA, synchronous="FULL")
 
     def settle_before_commit(self, settle: Callable[[], None]) -> None:
         """Run ``settle`` before every commit until the current (or next) transaction ends:
@@ -181,6 +181,17 @@ class Ledger:
             audit.insert_events(connection, rows)
             self._wrote(connection)
 
+    def record_mark(self, platform: str, remote_id: str, mark: str) -> None:
+        """What the platform reported for a remote item just written (``remote_marks``)."""
+        with self._connect() as connection:
+            remote_marks.record(connection, platform, remote_id, mark)
+            self._wrote(connection)
+
+    def marks(self, platform: str) -> dict[str, str]:
+        """Remote id -> the mark recorded when the pipeline last wrote the item."""
+        with self._connect() as connection:
+            return remote_marks.load(connection, platform)
+
     def forget(self, finding_id: str, channel: str, platform: str, item: str) -> None:
         with self._connect() as connection:
             connection.execute(
@@ -200,6 +211,15 @@ class Ledger:
         for row in rows:
             found.setdefault(row[0], {})[row[3]] = Publication(*row)
         return found
+
+    def platform_items(self, platform: str) -> list[Publication]:
+        """Everything recorded as published on ``platform``, of every channel."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT * FROM publications WHERE platform=? ORDER BY channel, finding_id, item",
+                (platform,),
+            ).fetchall()
+        return [Publication(*row) for row in rows]
 
     def render_keys(self, channel: str) -> dict[tuple[str, str], str]:
         """(finding id, unit) -> the input key of what was last published for the channel.

@@ -186,14 +186,13 @@ def _chosen(
                 if request.preview
                 else rebuild_ids(request.settings, catalog, names, kind.ledger_id)
             )
+            if request.rebuild and request.ids is not None:  # a repair: only these again
+                wanted = set(_of_kind(request.ids, kind.name))
+                chosen[kind.name] = [i for i in chosen[kind.name] if i in wanted]
         elif request.ids is None:
             chosen[kind.name] = resolve_ids(catalog, None, kind.name)
         else:
-            mine = [
-                i.split(":", 1)[1] if ":" in i else i
-                for i in request.ids
-                if (i.split(":", 1)[0] if ":" in i else FINDING) == kind.name
-            ]
+            mine = _of_kind(request.ids, kind.name)
             if mine:  # the kind's own catalog: it knows its drafts, to name them
                 chosen[kind.name] = resolve_ids(catalogs[kind.name], mine, kind.name)
     unknown = [i for i in request.ids or () if ":" in i and i.split(":", 1)[0] not in known_kinds()]
@@ -203,6 +202,15 @@ def _chosen(
             f"known kinds: {', '.join(known_kinds())}"
         )
     return chosen
+
+
+def _of_kind(ids: Sequence[str], kind: str) -> list[str]:
+    """The ids of ``kind`` among publication names (``kind:id``, a bare id is a finding)."""
+    return [
+        i.split(":", 1)[1] if ":" in i else i
+        for i in ids
+        if (i.split(":", 1)[0] if ":" in i else FINDING) == kind
+    ]
 
 
 def _parts(

@@ -558,6 +558,11 @@ def remember_renders(ledger: Ledger, plans: Sequence[ChannelPlan]) -> None:
 # -- publishing ---------------------------------------------------------------
 
 
+def publishing_unit(platform: str) -> str:
+    """The lock a run holds while it publishes to (or repairs) ``platform``."""
+    return f"publishing to {platform}"
+
+
 def publish_stage(
     settings: Settings,
     plans: Sequence[ChannelPlan],
@@ -573,7 +578,7 @@ def publish_stage(
     One run at a time per platform (another run waits; ``notice`` tells why): each reads the
     ledger after the one before has recorded, so nothing is created twice."""
     receipts: list[Receipt] = []
-    unit = f"publishing to {platform.name}"
+    unit = publishing_unit(platform.name)
     with locks.hold(settings.paths.state, unit, notice), ledger.transaction():
         for plan in plans:
             if platform.name not in settings.channel(plan.channel).platforms:

@@ -27,7 +27,8 @@ class ReleaseRequest:
     channels: Sequence[str] | None = None
     dry_run: bool = False
     rebuild: bool = False
-    """Re-render everything already released (``ids`` is ignored)."""
+    """Re-render everything already released (``ids``, when given, narrows it to those of
+    them: a drift repair re-pushes only the publications that differ)."""
     approvals: Mapping[str, bool | None] = field(default_factory=dict)
     """Decisions for the actions that reach people, by gate ("pitches", "newsletter"):
     True sends, False declines, missing or None waits (a note says how to approve)."""

@@ -30,7 +30,7 @@ from outreach.release import (
     resolve_channels,
     resolve_ids,
 )
-from outreach_cli import calendar, editorial
+from outreach_cli import calendar, editorial, verify
 from outreach_cli.approvals import register_approvals
 from outreach_cli.log import log_command
 
@@ -363,6 +363,9 @@ def platforms_check(config: ConfigOption = None) -> None:
         console.print(f"{'ok ' if works else 'FAIL'} {text}", markup=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+platforms_app.command("verify")(verify.platforms_verify)
 
 
 subscribers_app = typer.Typer(

@@ -59,8 +59,14 @@ def test_state_from_the_previous_release_is_upgraded_in_place_with_nothing_lost(
     for name, tables in TABLES.items():
         assert every_row(state / name, tables) == before[name], f"{name} lost or changed rows"
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600
-    # The audit log lives in the ledger file: opening it there adds its (empty) store.
-    assert _versions(settings.paths.ledger) == {("audit", 1), ("ledger", 1), ("sends", 1)}
+    # The audit log lives in the ledger file: opening it there adds its (empty) store,
+    # and so do the platforms' remote marks (outreach.remote_marks).
+    assert _versions(settings.paths.ledger) == {
+        ("audit", 1),
+        ("ledger", 1),
+        ("remote_marks", 1),
+        ("sends", 1),
+    }
     assert _versions(settings.paths.subscribers) == {("subscribers", 1), ("subscribers", 2)}
 
     # Subscribers: every status and consent record as it was, and the store still works.

@@ -143,24 +143,37 @@ class ObjectStore:
     def publish(
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False
     ) -> list[Receipt]:
-        """The ledger's hash is the truth: objects are not read back to compare."""
+        """The ledger's hash is the truth: objects are not read back to compare. Each upload's
+        ETag is kept as the item's remote id, for ``outreach platforms verify`` to notice a
+        hand-changed object from a listing of the bucket."""
+        known = ledger.items(batch.finding_id, batch.channel, self.name)
+        etags: dict[str, str] = {}
+
+        def put(deliverable: Deliverable) -> None:
+            etags[deliverable.path] = self._put(deliverable)
+
+        def token(item: str) -> str | None:
+            return etags.get(item) or (known[item].remote_id if item in known else None)
+
         return sync_batch(
             self.name, batch, ledger, now, dry_run,
             current_hash=lambda item, recorded: recorded,
-            write=self._put,
+            write=put,
             delete=self._delete,
             url=self.url,
             order=upload_order,
+            token=token,
         )  # fmt: skip
 
     def holds(self, published: Mapping[str, Publication]) -> bool:
         """The ledger is the record of what was uploaded: objects are not read back."""
         return True
 
-    def _put(self, deliverable: Deliverable) -> None:
+    def _put(self, deliverable: Deliverable) -> str:
+        """Upload one file; its ETag (as S3 answers it) says later whether it was replaced."""
         key = self.key(deliverable.path)
         with storage_errors(self.bucket, "upload", key):
-            self.client.put_object(
+            answer = self.client.put_object(
                 Bucket=self.bucket,
                 Key=key,
                 Body=deliverable.content,
@@ -168,6 +181,7 @@ class ObjectStore:
                 CacheControl=cache_control(deliverable.path),
                 ContentLength=len(deliverable.content),
             )
+        return str(answer.get("ETag", ""))
 
     def _delete(self, item: str) -> None:
         with storage_errors(self.bucket, "delete", self.key(item)):

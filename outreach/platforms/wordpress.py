@@ -130,6 +130,7 @@ class WordPress:
                 batch.finding_id, batch.channel, self.name, post_file.path, post_hash,
                 post_url, now, remote_id=str(post["id"]),
             )  # fmt: skip
+            _mark(ledger, self.name, post)
             old_media = recorded_image.remote_id if recorded_image else None
             if old_media and (media is None or old_media != str(media["id"])):
                 self.client.delete(f"wp/v2/media/{old_media}")
@@ -139,6 +140,7 @@ class WordPress:
                     batch.finding_id, batch.channel, self.name, image.path, image.sha256,
                     image_url, now, remote_id=str(media["id"]),
                 )  # fmt: skip
+                _mark(ledger, self.name, media)
             elif recorded_image is not None:  # embargoed again: the image went with it
                 ledger.forget(batch.finding_id, batch.channel, self.name, image.path)
         receipts = self._attach(
@@ -179,6 +181,7 @@ class WordPress:
                     batch.finding_id, batch.channel, self.name, file.path, file.sha256, url,
                     now, remote_id=str(media["id"]),
                 )  # fmt: skip
+                _mark(ledger, self.name, media)
             elif not dry_run and not public and recorded is not None:
                 if recorded.remote_id:
                     self.client.delete(f"wp/v2/media/{recorded.remote_id}")
@@ -381,6 +384,31 @@ def _action(recorded: Publication | None, wanted_hash: str) -> Change:
     if recorded is None or not recorded.remote_id:
         return "created"
     return "unchanged" if recorded.content_hash == wanted_hash else "updated"
+
+
+MARKED_FIELDS = ("title", "content", "excerpt", "slug", "featured_media", "categories", "tags",
+                 "alt_text", "caption", "source_url")  # fmt: skip
+
+
+def remote_mark(item: dict) -> str:
+    """What a post or media item is now, as WordPress answers it (edit context): its
+    modification time and a hash of the fields a release sets. A hand edit changes one or
+    both (the time alone misses an edit in the same second). A scheduled post that WordPress
+    published at its time counts as unchanged."""
+    fields = {
+        name: value.get("raw", value.get("rendered")) if isinstance(value, dict) else value
+        for name, value in item.items()
+        if name in MARKED_FIELDS
+    }
+    fields["status"] = "publish" if item.get("status") == "future" else item.get("status")
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{item.get('modified_gmt', '')} {digest}"
+
+
+def _mark(ledger: Ledger, platform: str, item: dict) -> None:
+    """Keep what WordPress answered for a post or media item just written, for ``outreach
+    platforms verify`` to notice a later hand edit."""
+    ledger.record_mark(platform, str(item["id"]), remote_mark(item))
 
 
 def _term_key(name: str) -> str:
