@@ -98,3 +98,12 @@ def stable_secret(
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(value)
         return value
+
+
+STATE_PASSWORD_VARIABLE = "OUTREACH_STATE_PASSWORD"
+
+
+def state_password(given: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The state database's password: the one given (a Prefect Secret block), else
+    OUTREACH_STATE_PASSWORD; None lets libpq use ~/.pgpass or trust."""
+    return given if given is not None else _environ(environ).get(STATE_PASSWORD_VARIABLE)

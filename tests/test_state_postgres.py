@@ -1,0 +1,230 @@
+"""State in PostgreSQL: the same stores and migrations, claims across processes, stateless
+configuration. Against Debian's PostgreSQL started for the session (tests/postgres_tools.py)
+and aiosmtpd for the newsletter; two real processes, each with its own working folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import NOW, REPO
+from outreach.audit import AuditLog
+from outreach.config import ConfigError, load_settings
+from outreach.ledger import Ledger
+from outreach.sending import SendLog
+from outreach.store import bind_state
+from outreach.subscribers import SubscriberStore
+from outreach.suppression import SuppressionList
+from postgres_tools import postgres_server, state_database  # noqa: F401 (fixtures)
+from smtp_tools import Inbox, inbox  # noqa: F401 (fixture)
+
+CHANNELS = ("blog", "podcast", "press", "newsroom", "reports")
+
+
+def stateless_env(url: str) -> dict[str, str]:
+    """Environment for a worker whose state is in PostgreSQL: no local platform."""
+    env = {"OUTREACH_STATE__URL": url, "OUTREACH_MAIL__PLATFORM": "smtp"}
+    env.update({f"OUTREACH_CHANNELS__{name.upper()}__PLATFORMS": "s3" for name in CHANNELS})
+    return env
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_the_stores_keep_their_code_and_migrations_on_postgresql(
+    tmp_path: Path, state_database: str
+) -> None:
+    state = tmp_path / "state"
+    bind_state(state, state_database)
+    try:
+        ledger = Ledger(state / "ledger.sqlite")
+        ledger.record("f1", "blog", "s3", "index.html", "h1", "https://x/", NOW, "7")
+        ledger.record("f1", "blog", "s3", "index.html", "h2", "https://x/", NOW)
+        with ledger.transaction():
+            ledger.record("f1", "blog", "s3", "a%b?.html", "h3", None, NOW)
+        assert ledger.items("f1", "blog", "s3")["index.html"].remote_id == "7"  # kept
+        assert ledger.items("f1", "blog", "s3")["index.html"].content_hash == "h2"
+        assert "a%b?.html" in ledger.items("f1", "blog", "s3")
+        ledger.record_render_keys("blog", {("f1", ""): "k1"})
+        assert ledger.render_keys("blog") == {("f1", ""): "k1"}
+        assert ledger.released("blog") == {"f1"}
+
+        log = SendLog(state / "ledger.sqlite")
+        assert log.freeze("s1", "Hello", ["a@x.org", "b@x.org", "a@x.org"], NOW)
+        assert not log.freeze("s1", "Hello", ["c@x.org"], NOW)
+        assert log.add("s1", ["b@x.org", "c@x.org"], NOW) == 1
+        log.mark("s1", "a@x.org", "sent", "250 ok")
+        assert log.counts("s1").sent == 1 and log.counts("s1").total == 3
+        assert log.still_pending("s1", ["a@x.org", "b@x.org"]) == ["b@x.org"]
+        assert list(log.pending_batches("s1", 1)) == [["b@x.org"], ["c@x.org"]]
+
+        people = SubscriberStore(state / "subscribers.sqlite")
+        people.sign_up("r@x.org", "R", ("climate",), "form", NOW)
+        assert people.confirm("r@x.org", NOW + timedelta(minutes=1))
+        assert [s.email for s in people.recipients(["climate"])] == ["r@x.org"]
+        suppressed = SuppressionList(state / "subscribers.sqlite", b"k" * 32)
+        suppressed.add("q@x.org", "bounced", NOW)
+        assert suppressed.is_suppressed("q@x.org")
+
+        audit = AuditLog(state / "ledger.sqlite")
+        audit.record("decision", NOW, publication="f1", actor="ed", subject="gate", outcome="ok")
+        assert [e.actor for e in audit.entries()] == ["ed"]
+    finally:
+        bind_state(state, None)
+    assert not (state / "ledger.sqlite").exists(), "no SQLite file while bound to PostgreSQL"
+    found = tables(state_database)
+    assert {"publications", "renders", "sends", "send_recipients", "audit"} <= found
+    assert {"subscribers", "web_mail", "suppressions", "schema_migrations"} <= found
+    with psycopg.connect(state_database) as connection:
+        versions = connection.execute(
+            "SELECT store, MAX(version), COUNT(*) FROM schema_migrations GROUP BY store"
+        ).fetchall()
+    # Opened many times, migrated once: one row per version of each store.
+    assert sorted(versions) == [
+        ("audit", 1, 1),
+        ("ledger", 1, 1),
+        ("sends", 1, 1),
+        ("subscribers", 2, 2),
+    ]
+
+
+def test_a_state_url_with_a_password_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    (tmp_path / "outreach.toml").write_text(
+        '[state]\nurl = "postgresql://team:s3cret@db.example.org/outreach"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / "outreach.toml", environ={})
+    message = str(caught.value)
+    assert "state.url" in message and "OUTREACH_STATE_PASSWORD" in message
+    assert "s3cret" not in message
+
+
+def test_stateless_workers_refuse_the_static_and_outbox_platforms(tmp_path: Path) -> None:
+    (tmp_path / "outreach.toml").write_text(
+        '[state]\nurl = "postgresql://team@db.example.org/outreach"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / "outreach.toml", environ={})
+    message = str(caught.value)
+    assert "channels.blog.platforms: 'static'" in message
+    assert "mail.platform: 'outbox'" in message and "mail.platform = 'smtp'" in message
+    assert "workers are stateless" in message
+    settings = load_settings(
+        tmp_path / "outreach.toml", environ=stateless_env("postgresql://team@db.example.org/o")
+    )
+    assert settings.state.stateless
+    bind_state(settings.paths.state, None)
+
+
+SENDER = textwrap.dedent("""
+    import sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+    from outreach.campaign import prepare_send, send_all
+    from outreach.config import load_settings
+    from outreach.newsletter import finding_issue
+    from outreach.release import load_catalog
+    settings = load_settings(Path(sys.argv[1]))
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+    print("ready", flush=True)
+    sys.stdin.readline()  # both workers start sending together
+    send_all(prepare_send(issue, settings, now), settings, now)
+    print("done", flush=True)
+""")
+
+
+def worker_folder(root: Path, name: str) -> Path:
+    """A worker's own checkout: findings, media and its own (unused) state folder."""
+    from conftest import FIXTURES, write_config
+
+    folder = root / name
+    folder.mkdir()
+    shutil.copytree(FIXTURES / "findings", folder / "findings")
+    shutil.copytree(FIXTURES / "media", folder / "media")
+    write_config(folder, folder / "findings", folder / "media")
+    (folder / "send.py").write_text(SENDER)
+    return folder
+
+
+def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_kill(
+    tmp_path: Path, state_database: str, inbox: Inbox
+) -> None:
+    env = {
+        **os.environ,
+        **stateless_env(state_database),
+        "OUTREACH_MAIL__SMTP_HOST": inbox.host,
+        "OUTREACH_MAIL__SMTP_PORT": str(inbox.port),
+        "OUTREACH_MAIL__SMTP_SECURITY": "none",
+        "OUTREACH_NEWSLETTER__RATE_PER_SECOND": "2000",
+        "OUTREACH_NEWSLETTER__CONNECTIONS": "2",
+        "OUTREACH_NEWSLETTER__BATCH_SIZE": "50",
+        "PYTHONPATH": str(REPO),
+    }
+    first, second = worker_folder(tmp_path, "one"), worker_folder(tmp_path, "two")
+    settings = load_settings(first / "outreach.toml", environ=env)
+    readers = [f"reader{n:03d}@example.com" for n in range(300)]
+    people = SubscriberStore(settings.paths.subscribers)
+    people.import_csv(
+        "email,topics,consent_source\n"
+        + "".join(f"{email},food-agriculture,test\n" for email in readers),
+        "test",
+        NOW,
+    )
+    for email in readers:
+        people.confirm(email, NOW)
+
+    def start(folder: Path) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, str(folder / "send.py"), str(folder / "outreach.toml")],
+            env=env,
+            cwd=folder,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        return process
+
+    one, two = start(first), start(second)
+    inbox.kill_pid, inbox.kill_at = one.pid, 120  # worker one dies mid-send
+    for process in (one, two):
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    one.wait(timeout=300)
+    _, errors = two.communicate(timeout=300)
+    assert one.returncode == -signal.SIGKILL, "worker one was killed mid-send"
+    assert two.returncode == 0, errors
+    rerun = subprocess.run(
+        [sys.executable, str(first / "send.py"), str(first / "outreach.toml")],
+        env=env,
+        cwd=first,
+        input="go\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    received = sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts)
+    assert received == readers, "every recipient exactly once"
+    assert SendLog(settings.paths.ledger).counts("newsletter:alpha-cocoa-prices").sent == 300
+    for folder in (first, second):
+        assert not (folder / "state" / "ledger.sqlite").exists()
+        assert not (folder / "state" / "subscribers.sqlite").exists()
+    bind_state(settings.paths.state, None)
