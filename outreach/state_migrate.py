@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from outreach import audit, ledger, sending, subscribers
 from outreach.config import Settings
-from outreach.errors import OutreachError
+from outreach.errors import EXIT_CONFIG, OutreachError
 from outreach.store import Schema, Store, database_of
 
 LEDGER_SCHEMAS: tuple[Schema, ...] = (ledger.SCHEMA, sending.SCHEMA, audit.SCHEMA)
@@ -29,7 +29,7 @@ SKIPPED = {"schema_migrations", "sqlite_sequence"}
 class StateMigrationError(OutreachError):
     """The state cannot be copied; the message says what was found and what to do."""
 
-    exit_code = 2
+    exit_code: ClassVar[int] = EXIT_CONFIG
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from outreach.ledger import Ledger
 from outreach.sending import SendLog
 from outreach.store import bind_state
 from outreach.subscribers import SubscriberStore
-from outreach.suppression import SuppressionList
+from outreach.suppression import Suppressions
 from postgres_tools import postgres_server, state_database  # noqa: F401 (fixtures)
 from smtp_tools import Inbox, inbox  # noqa: F401 (fixture)
 
@@ -73,10 +73,10 @@ def test_the_stores_keep_their_code_and_migrations_on_postgresql(
         assert list(log.pending_batches("s1", 1)) == [["b@x.org"], ["c@x.org"]]
 
         people = SubscriberStore(state / "subscribers.sqlite")
-        people.sign_up("r@x.org", "R", ("climate",), "form", NOW)
+        people.sign_up("r@x.org", "R", ("scope-3-climate",), "form", NOW)
         assert people.confirm("r@x.org", NOW + timedelta(minutes=1))
-        assert [s.email for s in people.recipients(["climate"])] == ["r@x.org"]
-        suppressed = SuppressionList(state / "subscribers.sqlite", b"k" * 32)
+        assert [s.email for s in people.recipients(["scope-3-climate"])] == ["r@x.org"]
+        suppressed = Suppressions(state / "subscribers.sqlite", b"k" * 32)
         suppressed.add("q@x.org", "bounced", NOW)
         assert suppressed.is_suppressed("q@x.org")
 
@@ -143,8 +143,8 @@ SENDER = textwrap.dedent("""
     issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
     print("ready", flush=True)
     sys.stdin.readline()  # both workers start sending together
-    send_all(prepare_send(issue, settings, now), settings, now)
-    print("done", flush=True)
+    report = send_all(prepare_send(issue, settings, now), settings, now)
+    print("sent", report.sent, flush=True)
 """)
 
 
@@ -170,7 +170,7 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
         "OUTREACH_MAIL__SMTP_HOST": inbox.host,
         "OUTREACH_MAIL__SMTP_PORT": str(inbox.port),
         "OUTREACH_MAIL__SMTP_SECURITY": "none",
-        "OUTREACH_NEWSLETTER__RATE_PER_SECOND": "2000",
+        "OUTREACH_NEWSLETTER__RATE_PER_SECOND": "1000",
         "OUTREACH_NEWSLETTER__CONNECTIONS": "2",
         "OUTREACH_NEWSLETTER__BATCH_SIZE": "50",
         "PYTHONPATH": str(REPO),
@@ -208,7 +208,7 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
         process.stdin.write("go\n")
         process.stdin.flush()
     one.wait(timeout=300)
-    _, errors = two.communicate(timeout=300)
+    output, errors = two.communicate(timeout=300)
     assert one.returncode == -signal.SIGKILL, "worker one was killed mid-send"
     assert two.returncode == 0, errors
     rerun = subprocess.run(
@@ -223,8 +223,76 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
     assert rerun.returncode == 0, rerun.stderr
     received = sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts)
     assert received == readers, "every recipient exactly once"
+    by_two, by_rerun = int(output.split()[-1]), int(rerun.stdout.split()[-1])
+    assert 0 < by_two and by_two + by_rerun < 300, "both workers sent part of the newsletter"
     assert SendLog(settings.paths.ledger).counts("newsletter:alpha-cocoa-prices").sent == 300
     for folder in (first, second):
         assert not (folder / "state" / "ledger.sqlite").exists()
         assert not (folder / "state" / "subscribers.sqlite").exists()
     bind_state(settings.paths.state, None)
+
+
+def sqlite_rows(path: Path, table: str) -> list[tuple]:
+    """A table's rows read with sqlite3 itself, in one order."""
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        return sorted(connection.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
+
+
+def test_state_migrate_copies_a_released_projects_state_row_by_row_and_only_once(
+    project: Path, inbox: Inbox, state_database: str
+) -> None:
+    from outreach.campaign import prepare_send, send_all
+    from outreach.newsletter import finding_issue
+    from outreach.release import ReleaseRequest, load_catalog, run_release
+
+    env = {
+        "OUTREACH_MAIL__PLATFORM": "smtp",
+        "OUTREACH_MAIL__SMTP_HOST": inbox.host,
+        "OUTREACH_MAIL__SMTP_PORT": str(inbox.port),
+        "OUTREACH_MAIL__SMTP_SECURITY": "none",
+    }
+    settings = load_settings(project / "outreach.toml", environ=env)
+    people = SubscriberStore(settings.paths.subscribers)
+    for email in ("food1@example.com", "food2@example.com"):
+        people.sign_up(email, "F", ("food-agriculture",), "test", NOW)
+        people.confirm(email, NOW)
+    Suppressions(settings.paths.subscribers, b"k" * 32).add("gone@example.com", "bounced", NOW)
+    request = ReleaseRequest(
+        settings, NOW, ["alpha-cocoa-prices"], approvals={"pitches": True, "newsletter": True}
+    )
+    run_release(request)
+    issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
+    send_all(prepare_send(issue, settings, NOW), settings, NOW)  # the send log and its events
+    tables_copied = {
+        settings.paths.ledger: ("publications", "renders", "sends", "send_recipients", "audit"),
+        settings.paths.subscribers: ("subscribers", "web_mail", "suppressions"),
+    }
+    assert sqlite_rows(settings.paths.ledger, "publications"), "the release published"
+    assert sqlite_rows(settings.paths.ledger, "send_recipients"), "the release sent"
+
+    command = [sys.executable, "-m", "outreach_cli", "state", "migrate", "--to", state_database]
+    run_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+    run_env["OUTREACH_CONFIG"] = str(project / "outreach.toml")
+    copied = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=300)
+    assert copied.returncode == 0, copied.stderr
+    assert "verified" in copied.stdout
+
+    with psycopg.connect(state_database) as connection:
+        for path, names in tables_copied.items():
+            for table in names:
+                theirs = sorted(
+                    (tuple(r) for r in connection.execute(f'SELECT * FROM "{table}"')), key=repr
+                )
+                assert theirs == sqlite_rows(path, table), table
+        # The audit log's numbering goes on after the copied events.
+        connection.execute(
+            "INSERT INTO audit (at, event) VALUES ('2026-06-02T00:00:00+00:00', 'decision')"
+        )
+        top = connection.execute("SELECT MAX(seq) FROM audit").fetchone()[0]
+        assert top == len(sqlite_rows(settings.paths.ledger, "audit")) + 1
+
+    again = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0
+    assert "already holds state" in again.stderr + again.stdout
