@@ -103,7 +103,9 @@ def stable_secret(
 STATE_PASSWORD_VARIABLE = "OUTREACH_STATE_PASSWORD"
 
 
-def state_password(given: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+def state_password(
+    given: str | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
     """The state database's password: the one given (a Prefect Secret block), else
     OUTREACH_STATE_PASSWORD; None lets libpq use ~/.pgpass or trust."""
     return given if given is not None else _environ(environ).get(STATE_PASSWORD_VARIABLE)

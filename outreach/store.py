@@ -67,7 +67,6 @@ def database_of(path: Path) -> str | None:
     return None
 
 
-
 def use_wal(connection: sqlite3.Connection, attempts: int = 40) -> None:
     """Put the connection's database in WAL mode (a no-op once it is).
 
@@ -300,8 +299,8 @@ class Store:
                         self._upgrade(connection, schema)
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"cannot upgrade {self.url or self.path}: {exc}. Nothing was changed; restore the file "
-                "from a backup if it is damaged, or retry once other runs have finished."
+                f"cannot upgrade {self.url or self.path}: {exc}. Nothing was changed; restore "
+                "the file from a backup if it is damaged, or retry once other runs have finished."
             ) from exc
         finally:
             connection.close()

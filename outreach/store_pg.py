@@ -165,8 +165,10 @@ def _translated(exc: psycopg.Error) -> BaseException:
         exc,
         pg_errors.LockNotAvailable | pg_errors.DeadlockDetected | pg_errors.SerializationFailure,
     ):
-        return StoreBusy(f"the state database stayed locked by another run ({message}); "
-                         "nothing was lost: try again once the other run has finished.")  # fmt: skip
+        return StoreBusy(
+            f"the state database stayed locked by another run ({message}); nothing was "
+            "lost: try again once the other run has finished."
+        )
     if isinstance(exc, psycopg.IntegrityError):
         return sqlite3.IntegrityError(message)
     if isinstance(exc, psycopg.OperationalError):

@@ -58,6 +58,6 @@ def migrate(
         console.print(f"{copy.table}: {copy.rows} rows, sha256 {copy.checksum[:16]}… verified")
     console.print(
         f"Copied and verified {sum(c.rows for c in copies)} rows in {len(copies)} tables. "
-        f"Set [state] url = \"{to}\" to use them (the SQLite files are kept as they were).",
+        f'Set [state] url = "{to}" to use them (the SQLite files are kept as they were).',
         soft_wrap=True,
     )
