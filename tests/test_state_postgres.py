@@ -20,18 +20,22 @@ from conftest import NOW, REPO
 from outreach.audit import AuditLog
 from outreach.config import ConfigError, load_settings
 from outreach.ledger import Ledger
+from outreach.secrets_store import SecretMissing, link_secret
 from outreach.sending import SendLog
+from outreach.state_migrate import migrate_stores
 from outreach.store import bind_state
 from outreach.subscribers import SubscriberStore
 from outreach.suppression import Suppressions
 from smtp_tools import Inbox
 
 CHANNELS = ("blog", "podcast", "press", "newsroom", "reports")
+SHARED_SECRETS = ("OUTREACH_PRESS_SECRET", "OUTREACH_LINK_SECRET", "OUTREACH_RECIPIENT_KEY")
 
 
 def stateless_env(url: str) -> dict[str, str]:
     """Environment for a worker whose state is in PostgreSQL: no local platform."""
     env = {"OUTREACH_STATE__URL": url, "OUTREACH_MAIL__PLATFORM": "smtp"}
+    env.update({name: f"shared-{name.lower()}" for name in SHARED_SECRETS})
     env.update({f"OUTREACH_CHANNELS__{name.upper()}__PLATFORMS": "s3" for name in CHANNELS})
     return env
 
@@ -82,6 +86,11 @@ def test_the_stores_keep_their_code_and_migrations_on_postgresql(
         audit = AuditLog(state / "ledger.sqlite")
         audit.record("decision", NOW, publication="f1", actor="ed", subject="gate", outcome="ok")
         assert [e.actor for e in audit.entries()] == ["ed"]
+        (tmp_path / "outreach.toml").write_text('[paths]\nstate = "state"\n')
+        settings = load_settings(tmp_path / "outreach.toml", environ=stateless_env(state_database))
+        for _ in range(2):  # what make bootstrap runs: idempotent
+            assert migrate_stores(settings) == {"ledger": 1, "sends": 1, "audit": 1,
+                                                "subscribers": 2}  # fmt: skip
     finally:
         bind_state(state, None)
     assert not (state / "ledger.sqlite").exists(), "no SQLite file while bound to PostgreSQL"
@@ -127,6 +136,12 @@ def test_stateless_workers_refuse_the_static_and_outbox_platforms(tmp_path: Path
     )
     assert settings.state.stateless
     bind_state(settings.paths.state, None)
+    # Keys made on one worker's disk would be unknown to the others: they must be given.
+    with pytest.raises(SecretMissing) as missing:
+        link_secret(settings, environ={})
+    assert "OUTREACH_LINK_SECRET" in str(missing.value)
+    assert not (settings.paths.state / "link-secret").exists()
+    assert link_secret(settings, environ=stateless_env("x")) == b"shared-outreach_link_secret"
 
 
 SENDER = textwrap.dedent("""
@@ -169,7 +184,7 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
         "OUTREACH_MAIL__SMTP_HOST": inbox.host,
         "OUTREACH_MAIL__SMTP_PORT": str(inbox.port),
         "OUTREACH_MAIL__SMTP_SECURITY": "none",
-        "OUTREACH_NEWSLETTER__RATE_PER_SECOND": "1000",
+        "OUTREACH_NEWSLETTER__RATE_PER_SECOND": "500",
         "OUTREACH_NEWSLETTER__CONNECTIONS": "2",
         "OUTREACH_NEWSLETTER__BATCH_SIZE": "50",
         "PYTHONPATH": str(REPO),
@@ -201,11 +216,24 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
         return process
 
     one, two = start(first), start(second)
-    inbox.kill_pid, inbox.kill_at = one.pid, 120  # worker one dies mid-send
-    for process in (one, two):
+
+    def go(process: subprocess.Popen[str]) -> None:
         assert process.stdin is not None
         process.stdin.write("go\n")
         process.stdin.flush()
+
+    # Worker one starts; at its 30th message worker two joins; at the 60th message worker
+    # one is killed, holding a claim or waiting for one: either way both did some work.
+    accept = inbox.handle_DATA
+
+    async def handle_DATA(server, session, envelope):
+        if inbox.seen == 29:
+            go(two)
+        return await accept(server, session, envelope)
+
+    inbox.handle_DATA = handle_DATA  # type: ignore[method-assign]
+    inbox.kill_pid, inbox.kill_at = one.pid, 60
+    go(one)
     one.wait(timeout=300)
     output, errors = two.communicate(timeout=300)
     assert one.returncode == -signal.SIGKILL, "worker one was killed mid-send"
