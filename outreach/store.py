@@ -67,6 +67,13 @@ def database_of(path: Path) -> str | None:
     return None
 
 
+def has_state(path: Path) -> bool:
+    """Whether the store file ``path`` may hold state: it exists, or its folder is bound to a
+    PostgreSQL database (where no file is ever made). Read-only callers check this first so
+    as not to create an empty store just to find nothing in it."""
+    return database_of(path) is not None or path.is_file()
+
+
 def use_wal(connection: sqlite3.Connection, attempts: int = 40) -> None:
     """Put the connection's database in WAL mode (a no-op once it is).
 
