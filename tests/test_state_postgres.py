@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -323,3 +324,70 @@ def test_state_migrate_copies_a_released_projects_state_row_by_row_and_only_once
     again = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=300)
     assert again.returncode != 0
     assert "already holds state" in again.stderr + again.stdout
+
+
+@pytest.fixture
+def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 server (a stand-in: no real S3 server installs here) with one bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket="state-pg"
+    )
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def test_a_second_worker_with_its_own_empty_folder_finds_the_release_done(
+    tmp_path: Path, state_database: str, bucket: str
+) -> None:
+    import boto3
+
+    from outreach.release import release
+
+    env = {
+        **stateless_env(state_database),
+        "OUTREACH_STORAGE__BUCKET": "state-pg",
+        "OUTREACH_STORAGE__ENDPOINT_URL": bucket,
+        "OUTREACH_STORAGE__REGION": "us-east-1",
+    }
+    first, second = worker_folder(tmp_path, "one"), worker_folder(tmp_path, "two")
+    try:
+        done = release(load_settings(first / "outreach.toml", environ=env), None, ["blog"], NOW)
+        uploaded = {r.item for r in done.changed}
+        assert "index.html" in uploaded and any(i.startswith("blog/") for i in uploaded)
+        client = boto3.client("s3", endpoint_url=bucket, region_name="us-east-1")
+        keys = {o["Key"] for o in client.list_objects_v2(Bucket="state-pg")["Contents"]}
+        assert "index.html" in keys
+        # Another machine: its own checkout and an empty state folder, the same database.
+        again = release(load_settings(second / "outreach.toml", environ=env), None, ["blog"], NOW)
+        assert again.changed == [], "the ledger in PostgreSQL says it is all published"
+        with psycopg.connect(state_database) as connection:
+            published = connection.execute(
+                "SELECT COUNT(*) FROM publications WHERE platform = 's3'"
+            ).fetchone()[0]
+            events = connection.execute(
+                "SELECT COUNT(*) FROM audit WHERE event = 'publish'"
+            ).fetchone()[0]
+        assert published == len(keys) and events == len(uploaded)
+        for folder in (first, second):
+            assert not (folder / "public").exists(), "stateless: nothing written to the site"
+            assert not (folder / "state" / "ledger.sqlite").exists()
+    finally:
+        for folder in (first, second):
+            bind_state(folder / "state", None)
