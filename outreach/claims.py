@@ -15,7 +15,7 @@ import hashlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -64,3 +64,41 @@ def claim(url: str, unit: str, notice: Notice | None = None) -> Iterator[None]:
         yield
     finally:
         connection.close()  # ending the session releases the claim
+
+
+def recipient_key(send_id: str, email: str) -> int:
+    """A 64-bit key for one recipient of one send (the one-key form of advisory locks, a key
+    space apart from the two-part unit claims)."""
+    digest = hashlib.sha256(f"sending {send_id} to {email}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def claim_recipients(
+    url: str, send_id: str, emails: Sequence[str], notice: Notice | None = None
+) -> Iterator[list[str]]:
+    """Claim those of ``emails`` no other worker has claimed, without waiting (the
+    ``SKIP LOCKED`` of advisory locks), and yield them, in order: two workers sending the
+    same issue take disjoint recipients and send in parallel. The claims end with the block,
+    or with the session when the worker dies; a recipient left pending is sent by a rerun."""
+    since = datetime.now(UTC).isoformat(timespec="seconds")
+    name = f"outreach pid {os.getpid()} on {socket.gethostname()} since {since}"[:63]
+    connection = store_pg.connect_raw(url, autocommit=True, name=name)
+    try:
+        keys = {recipient_key(send_id, email): email for email in emails}
+        taken = {
+            row[0]
+            for row in connection.execute(
+                "SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_lock(k)",
+                (list(keys),),
+            )
+        }
+        mine = [email for email in emails if recipient_key(send_id, email) in taken]
+        if len(mine) < len(emails):
+            (notice or logger.info)(
+                f"{len(emails) - len(mine)} recipients of {send_id} in this batch are being "
+                "sent by another worker now; this run leaves them to it."
+            )
+        yield mine
+    finally:
+        connection.close()  # ending the session releases every claim

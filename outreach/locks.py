@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,3 +84,22 @@ def hold(state: Path, unit: str, notice: Notice | None = None) -> Iterator[None]
         if held:
             os.ftruncate(descriptor, 0)  # nobody holds it now
         os.close(descriptor)  # closing the file releases the lock
+
+
+@contextmanager
+def hold_recipients(
+    state: Path, send_id: str, emails: Sequence[str], notice: Notice | None = None
+) -> Iterator[list[str]]:
+    """The recipients of ``emails`` this run may send to now. On one machine: all of them,
+    under the issue's lock (a concurrent run of the issue waits). With the state in
+    PostgreSQL: those no other worker has claimed, each claimed in the database, so workers
+    send one issue in parallel (``outreach.claims.claim_recipients``)."""
+    url = database_of(state)
+    if url is None:
+        with hold(state, f"sending {send_id}", notice):
+            yield list(emails)
+        return
+    from outreach.claims import claim_recipients
+
+    with claim_recipients(url, send_id, emails, notice) as mine:
+        yield mine
