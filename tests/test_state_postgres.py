@@ -4,6 +4,7 @@ and aiosmtpd for the newsletter; two real processes, each with its own working f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -163,6 +164,22 @@ SENDER = textwrap.dedent("""
 """)
 
 
+def owns_port(pid: int, port: int) -> bool:
+    """Whether process ``pid`` has the TCP socket whose local port is ``port`` (read from
+    /proc: which worker a message on the SMTP server came from)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    for link in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(link) in inodes:
+                return True
+    return False
+
+
 def worker_folder(root: Path, name: str) -> Path:
     """A worker's own checkout: findings, media and its own (unused) state folder."""
     from conftest import FIXTURES, write_config
@@ -185,8 +202,8 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
         "OUTREACH_MAIL__SMTP_HOST": inbox.host,
         "OUTREACH_MAIL__SMTP_PORT": str(inbox.port),
         "OUTREACH_MAIL__SMTP_SECURITY": "none",
-        "OUTREACH_NEWSLETTER__RATE_PER_SECOND": "500",
-        "OUTREACH_NEWSLETTER__CONNECTIONS": "2",
+        "OUTREACH_NEWSLETTER__RATE_PER_SECOND": "100",
+        "OUTREACH_NEWSLETTER__CONNECTIONS": "1",
         "OUTREACH_NEWSLETTER__BATCH_SIZE": "50",
         "PYTHONPATH": str(REPO),
     }
@@ -223,17 +240,27 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
         process.stdin.write("go\n")
         process.stdin.flush()
 
-    # Worker one starts; at its 30th message worker two joins; at the 60th message worker
-    # one is killed, holding a claim or waiting for one: either way both did some work.
+    # Worker one starts; at the 30th message worker two joins; once worker two has sent ten
+    # (both sending at once), worker one is killed at its next message, before the server
+    # accepts it (one connection each: no other message of worker one is then between the
+    # server's "250" and its record).
     accept = inbox.handle_DATA
+    seen, by_two_early, killed = [0], [0], [False]
 
     async def handle_DATA(server, session, envelope):
-        if inbox.seen == 29:
+        seen[0] += 1
+        if seen[0] == 30:
             go(two)
+        if seen[0] > 30 and not killed[0]:
+            if by_two_early[0] < 10:
+                by_two_early[0] += owns_port(two.pid, session.peer[1])
+            elif owns_port(one.pid, session.peer[1]):
+                killed[0] = True
+                os.kill(one.pid, signal.SIGKILL)
+                return "451 4.3.0 sender went away"
         return await accept(server, session, envelope)
 
     inbox.handle_DATA = handle_DATA  # type: ignore[method-assign]
-    inbox.kill_pid, inbox.kill_at = one.pid, 60
     go(one)
     one.wait(timeout=300)
     output, errors = two.communicate(timeout=300)
