@@ -122,6 +122,7 @@ server: $(VENV)/.demo-installed
 
 bootstrap: $(VENV)/.demo-installed
 	$(BIN)/python -m flows.bootstrap
+	$(BIN)/python -m outreach_cli state migrate
 
 # prefect.yaml's pull step runs flows in {{ $$PWD }}: the checkout, at the same path on every
 # worker machine (set here, since make -C leaves PWD as the caller's folder).

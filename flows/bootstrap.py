@@ -24,7 +24,12 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from flows.common import CONFIG_VARIABLE, FAILURE_WEBHOOK_BLOCK, SMTP_PASSWORD_BLOCK
+from flows.common import (
+    CONFIG_VARIABLE,
+    FAILURE_WEBHOOK_BLOCK,
+    SMTP_PASSWORD_BLOCK,
+    STATE_PASSWORD_BLOCK,
+)
 from flows.limits import wanted_limits
 from outreach.errors import OutreachError
 from outreach.platforms.registry import WORDPRESS_PASSWORD_BLOCK, WORDPRESS_PASSWORD_VARIABLE
@@ -37,6 +42,7 @@ SECRETS = {
     SMTP_PASSWORD_BLOCK: "OUTREACH_SMTP_PASSWORD",
     WORDPRESS_PASSWORD_BLOCK: WORDPRESS_PASSWORD_VARIABLE,
     FAILURE_WEBHOOK_BLOCK: "OUTREACH_FAILURE_WEBHOOK",
+    STATE_PASSWORD_BLOCK: "OUTREACH_STATE_PASSWORD",
 }
 """Secret block name -> the environment variable its value comes from."""
 

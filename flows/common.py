@@ -53,7 +53,26 @@ def flow_settings(config: str | None) -> Settings:
     """The run's ``config`` parameter, else the server's ``outreach_config`` variable, else
     OUTREACH_CONFIG or ./outreach.toml (load_settings' own lookup)."""
     chosen = config or _variable(CONFIG_VARIABLE)
-    return load_settings(Path(chosen) if chosen else None)
+    settings = load_settings(Path(chosen) if chosen else None)
+    if settings.state.url:  # the state database's password, from its block when there is one
+        from outreach.store_pg import give_password
+
+        give_password(settings.state.url, _secret(STATE_PASSWORD_BLOCK))
+    return settings
+
+
+STATE_PASSWORD_BLOCK = "outreach-state-password"
+"""A Prefect Secret block with the state database's password ([state] url); without it,
+OUTREACH_STATE_PASSWORD."""
+
+
+def _secret(name: str) -> str | None:
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(name).get()) or None
+    except ValueError:  # no such block: the environment variable applies
+        return None
 
 
 EARLY_START_LIMIT = timedelta(minutes=1)

@@ -17,7 +17,7 @@ from outreach.audit import AuditRow, message_ref, recipient_id, without_addresse
 from outreach.config import Settings
 from outreach.errors import OutreachError
 from outreach.finding import Finding
-from outreach.locks import Notice, hold
+from outreach.locks import Notice, hold_recipients
 from outreach.mail_errors import SenderFailure
 from outreach.mail_transport import RelayHooks, mail_transport
 from outreach.newsletter import (
@@ -207,11 +207,13 @@ def send_batch(
     notice: Notice | None = None,
 ) -> SendReport:
     """Send one batch of recipients through the configured mail transport, those still
-    pending once this run holds the issue's lock: a concurrent run of the same issue waits
-    (``notice`` tells why), then skips whoever the other run reached. Nobody gets two copies.
+    pending once this run holds them: on one machine under the issue's lock (a concurrent run
+    of the same issue waits, ``notice`` tells why, then skips whoever the other run reached);
+    with the state in PostgreSQL, those no other worker has claimed (workers share the
+    issue's recipients and send in parallel). Nobody gets two copies.
     ``relay`` carries a scheduler's shared limits and password lookup, used only over SMTP."""
-    with hold(settings.paths.state, f"sending {prepared.send_id}", notice):
-        pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, list(emails))
+    with hold_recipients(settings.paths.state, prepared.send_id, emails, notice) as mine:
+        pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, mine)
         return _send_pending(prepared, pending, settings, now, progress, relay)
 
 

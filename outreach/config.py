@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from outreach.errors import EXIT_CONFIG, OutreachError
+from outreach.store import bind_state
 
 CONFIG_FILE_NAME = "outreach.toml"
 ENV_PREFIX = "OUTREACH_"
@@ -319,6 +320,47 @@ def _refuse_unknown(kind: str, names: Iterable[str], known: Sequence[str], where
         )
 
 
+def check_state_url(value: str | None) -> str | None:
+    """A PostgreSQL URL without a password: the password comes from OUTREACH_STATE_PASSWORD
+    or a Prefect Secret block, since the URL appears in messages and logs."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise ValueError(
+            "must be a PostgreSQL URL such as 'postgresql://outreach@db.example.org/outreach' "
+            "(leave [state] url out to keep the state in SQLite files in paths.state)"
+        )
+    if parts.password is not None:
+        raise ValueError(
+            "must not contain a password (it would show in messages and logs); remove the "
+            "':password' part and set OUTREACH_STATE_PASSWORD or the Prefect Secret block "
+            "'outreach-state-password'"
+        )
+    return value
+
+
+class StateSettings(_Section):
+    """Where the ledger, send log, audit log and subscribers live: SQLite files in paths.state
+    (the default), or one PostgreSQL database shared by every worker (``url``)."""
+
+    url: Annotated[str | None, AfterValidator(check_state_url)] = None
+
+    @property
+    def stateless(self) -> bool:
+        """Workers keep nothing on their own disk that another worker needs."""
+        return self.url is not None
+
+
+STATELESS_REFUSED = {
+    "static": "writes the site into this machine's paths.public folder, which the other "
+    "workers never see; publish to 's3' or 'wordpress' instead",
+    "outbox": "writes mail into this machine's paths.outbox folder, where nobody reads it; "
+    "set mail.platform = 'smtp'",
+}
+"""What stateless workers refuse to run, and why (issue: nothing shared but the database)."""
+
+
 class ChannelSettings(_Section):
     enabled: bool = True
     """Whether releases use this channel at all. A channel is on when its [channels.NAME]
@@ -377,6 +419,7 @@ class Settings(_Section):
     wordpress: WordPressSettings = WordPressSettings()
     approval: ApprovalSettings = ApprovalSettings()
     calendar: CalendarSettings = CalendarSettings()
+    state: StateSettings = StateSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),
@@ -477,4 +520,27 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         name: (value if value.is_absolute() else root / value)
         for name, value in settings.paths.model_dump().items()
     }
-    return settings.model_copy(update={"paths": PathSettings(**resolved)})
+    settings = settings.model_copy(update={"paths": PathSettings(**resolved)})
+    _refuse_local_outputs(settings, source)
+    bind_state(settings.paths.state, settings.state.url)
+    return settings
+
+
+def _refuse_local_outputs(settings: Settings, source: str) -> None:
+    """With the state in PostgreSQL, workers share nothing but the database and the
+    platforms: a platform writing to this machine's folders would lose work silently."""
+    if not settings.state.stateless:
+        return
+    lines = [
+        f"{source}: channels.{name}.platforms: 'static' {STATELESS_REFUSED['static']} "
+        "(state.url names PostgreSQL: workers are stateless)"
+        for name, channel in sorted(settings.channels.items())
+        if "static" in channel.platforms
+    ]
+    if settings.mail.platform == "outbox":
+        lines.append(
+            f"{source}: mail.platform: 'outbox' {STATELESS_REFUSED['outbox']} "
+            "(state.url names PostgreSQL: workers are stateless)"
+        )
+    if lines:
+        raise ConfigError("\n".join(lines))

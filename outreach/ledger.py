@@ -150,7 +150,7 @@ class Ledger:
                 "INSERT INTO publications VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (finding_id, channel, platform, item) DO UPDATE SET "
                 "content_hash=excluded.content_hash, url=excluded.url, "
-                "remote_id=COALESCE(excluded.remote_id, remote_id), "
+                "remote_id=COALESCE(excluded.remote_id, publications.remote_id), "
                 "published_at=excluded.published_at",
                 (
                     finding_id,

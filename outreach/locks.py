@@ -8,6 +8,9 @@ A second run waits, saying which run holds the lock (pid, host, since when), and
 the work done. Only the sending and publishing steps lock, never a whole flow, so a release
 paused for pitch approval holds nothing; and the operating system releases the lock when its
 process ends, so a crashed run never blocks the next one.
+
+With the state in PostgreSQL (``[state] url``) workers share no folder: the unit is claimed
+in the database instead (``outreach.claims``), with the same promises across machines.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach.files import PRIVATE_FILE, private_folder
+from outreach.store import database_of
 
 Notice = Callable[[str], None]
 logger = logging.getLogger(__name__)
@@ -49,6 +53,13 @@ def hold(state: Path, unit: str, notice: Notice | None = None) -> Iterator[None]
     """Hold the lock of ``unit`` for the block, waiting for another run that holds it.
 
     ``notice`` receives the waiting message (default: a warning in the log)."""
+    url = database_of(state)
+    if url is not None:
+        from outreach.claims import claim
+
+        with claim(url, unit, notice):
+            yield
+        return
     path = lock_path(state, unit)
     private_folder(path.parent)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
@@ -73,3 +84,22 @@ def hold(state: Path, unit: str, notice: Notice | None = None) -> Iterator[None]
         if held:
             os.ftruncate(descriptor, 0)  # nobody holds it now
         os.close(descriptor)  # closing the file releases the lock
+
+
+@contextmanager
+def hold_recipients(
+    state: Path, send_id: str, emails: Sequence[str], notice: Notice | None = None
+) -> Iterator[list[str]]:
+    """The recipients of ``emails`` this run may send to now. On one machine: all of them,
+    under the issue's lock (a concurrent run of the issue waits). With the state in
+    PostgreSQL: those no other worker has claimed, each claimed in the database, so workers
+    send one issue in parallel (``outreach.claims.claim_recipients``)."""
+    url = database_of(state)
+    if url is None:
+        with hold(state, f"sending {send_id}", notice):
+            yield list(emails)
+        return
+    from outreach.claims import claim_recipients
+
+    with claim_recipients(url, send_id, emails, notice) as mine:
+        yield mine

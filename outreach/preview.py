@@ -19,6 +19,7 @@ from outreach.actions import Action, ActionContext, PingFeed, PitchFindings, Sen
 from outreach.config import Settings
 from outreach.files import atomic_write
 from outreach.finding import Finding
+from outreach.store import has_state
 
 if TYPE_CHECKING:
     from outreach.newsletter import Issue
@@ -180,11 +181,11 @@ def _newsletter_recipients(finding: Finding, settings: Settings) -> int:
     from outreach.sending import SendLog
     from outreach.subscribers import SubscriberStore
 
-    if settings.paths.ledger.is_file():
+    if has_state(settings.paths.ledger):
         counts = SendLog(settings.paths.ledger).counts(send_id_for(finding_issue(finding)))
         if counts.total:
             return counts.pending
-    if not settings.paths.subscribers.is_file():
+    if not has_state(settings.paths.subscribers):
         return 0
     return sum(
         1 for _ in SubscriberStore(settings.paths.subscribers).recipient_emails(finding.topics)
@@ -196,7 +197,7 @@ def _pitch_lines(finding: Finding, context: ActionContext, state: str) -> list[s
     from outreach.press.pitch import pitch_plan_for
 
     settings = context.settings
-    ledger = Ledger(settings.paths.ledger) if settings.paths.ledger.is_file() else None
+    ledger = Ledger(settings.paths.ledger) if has_state(settings.paths.ledger) else None
     plan, _, _ = pitch_plan_for(finding, settings, ledger or _NothingPitchedYet(), context.now)  # type: ignore[arg-type]
     names = [f"{p.journalist.name} <{p.journalist.email}>" for p in plan.pitches]
     more = f", and {len(names) - FIRST_FEW} more" if len(names) > FIRST_FEW else ""

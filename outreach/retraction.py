@@ -23,6 +23,7 @@ from outreach.audit import AuditLog
 from outreach.config import Settings
 from outreach.errors import OutreachError
 from outreach.finding import Retraction
+from outreach.store import has_state
 
 if TYPE_CHECKING:
     from outreach.actions import ActionContext
@@ -42,7 +43,7 @@ class RetractionError(OutreachError):
 
 def retractions(settings: Settings) -> dict[str, Retraction]:
     """Every finding taken down, with when and why (the latest retraction event decides)."""
-    if not settings.paths.ledger.is_file():
+    if not has_state(settings.paths.ledger):
         return {}
     latest: dict[str, tuple[str, datetime, str]] = {}
     for entry in AuditLog(settings.paths.ledger).entries(event=EVENT):
@@ -57,7 +58,7 @@ def retractions(settings: Settings) -> dict[str, Retraction]:
 
 def pending_request(settings: Settings, finding_id: str) -> str | None:
     """The note of a requested, not yet approved retraction (None: none pending)."""
-    if not settings.paths.ledger.is_file():
+    if not has_state(settings.paths.ledger):
         return None
     entry = AuditLog(settings.paths.ledger).latest(EVENT, finding_id, GATE)
     if entry is None or entry.outcome != REQUESTED:

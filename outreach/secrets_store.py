@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from outreach.config import Settings
+from outreach.errors import OutreachError
 from outreach.files import private_folder
 
 PRESS_SECRET_VARIABLE = "OUTREACH_PRESS_SECRET"
@@ -34,17 +35,35 @@ def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
 
 def press_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
     """The key of the press kits' unguessable addresses."""
-    return stable_secret(settings.paths.state, "press-secret", PRESS_SECRET_VARIABLE, environ)
+    return stable_secret(
+        settings.paths.state,
+        "press-secret",
+        PRESS_SECRET_VARIABLE,
+        environ,
+        shared=settings.state.stateless,
+    )
 
 
 def link_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
     """The key that signs confirm, preferences, unsubscribe and form tokens."""
-    return stable_secret(settings.paths.state, "link-secret", LINK_SECRET_VARIABLE, environ)
+    return stable_secret(
+        settings.paths.state,
+        "link-secret",
+        LINK_SECRET_VARIABLE,
+        environ,
+        shared=settings.state.stateless,
+    )
 
 
 def recipient_key(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
     """The key of recipients' opaque ids in the audit log and the suppression list."""
-    return stable_secret(settings.paths.state, "recipient-key", RECIPIENT_KEY_VARIABLE, environ)
+    return stable_secret(
+        settings.paths.state,
+        "recipient-key",
+        RECIPIENT_KEY_VARIABLE,
+        environ,
+        shared=settings.state.stateless,
+    )
 
 
 def dkim_key(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes | None:
@@ -79,12 +98,27 @@ def platform_password(
 
 
 def stable_secret(
-    state: Path, name: str, variable: str, environ: Mapping[str, str] | None = None
+    state: Path,
+    name: str,
+    variable: str,
+    environ: Mapping[str, str] | None = None,
+    shared: bool = False,
 ) -> bytes:
-    """``variable``'s value, else the one kept in ``state/name``, made there on first use."""
+    """``variable``'s value, else the one kept in ``state/name``, made there on first use.
+
+    ``shared`` (state in PostgreSQL, workers on several machines): the variable is required,
+    since a key made on one worker's disk is unknown to the others (their links would not
+    verify, their recipient ids would not match the suppression list)."""
     environ = _environ(environ)
     if environ.get(variable):
         return environ[variable].encode()
+    if shared:
+        raise SecretMissing(
+            f"{variable} is not set: with [state] url (workers on several machines) it must be "
+            "set to the same value on every worker, since a key made on one worker's disk is "
+            f"unknown to the others. Generate one (e.g. 'openssl rand -hex 32') and set "
+            f"{variable} everywhere; a single-machine team can copy {state / name}."
+        )
     path = state / name
     try:
         return path.read_bytes().strip()
@@ -98,3 +132,18 @@ def stable_secret(
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(value)
         return value
+
+
+STATE_PASSWORD_VARIABLE = "OUTREACH_STATE_PASSWORD"
+
+
+class SecretMissing(OutreachError):
+    """A secret every worker must share is not configured; the message names the variable."""
+
+
+def state_password(
+    given: str | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The state database's password: the one given (a Prefect Secret block), else
+    OUTREACH_STATE_PASSWORD; None lets libpq use ~/.pgpass or trust."""
+    return given if given is not None else _environ(environ).get(STATE_PASSWORD_VARIABLE)

@@ -12,6 +12,10 @@ Every connection gets the same settings: WAL (readers never wait for the writer)
 timeout, foreign keys on, and a 0600 file in a 0700 folder (``private_database``). When another
 process keeps the file locked past the busy timeout, the statement raises ``StoreBusy`` (safe to
 retry) naming the file, instead of sqlite3's bare "database is locked".
+
+A state folder bound to a PostgreSQL database (``bind_state``: ``[state] url``) keeps every
+store of that folder in the database instead, through ``outreach.store_pg``: same schemas,
+same migrations, same ``schema_migrations`` table, same store code.
 """
 
 from __future__ import annotations
@@ -37,6 +41,37 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     PRIMARY KEY (store, version)
 )"""
 Synchronous = Literal["FULL", "NORMAL"]
+
+_DATABASES: dict[Path, str] = {}
+"""State folder -> the PostgreSQL URL its stores live in (``[state] url``)."""
+
+
+def bind_state(state: Path, url: str | None) -> None:
+    """Keep the stores of files in ``state`` in the PostgreSQL database ``url`` (None: in
+    SQLite files there, the default). Set when the configuration is loaded."""
+    key = state.resolve()
+    if url:
+        _DATABASES[key] = url
+    else:
+        _DATABASES.pop(key, None)
+
+
+def database_of(path: Path) -> str | None:
+    """The PostgreSQL URL the store file (or state folder) ``path`` is bound to, if any."""
+    if not _DATABASES:
+        return None
+    resolved = path.resolve()
+    for folder in (resolved, *resolved.parents):
+        if folder in _DATABASES:
+            return _DATABASES[folder]
+    return None
+
+
+def has_state(path: Path) -> bool:
+    """Whether the store file ``path`` may hold state: it exists, or its folder is bound to a
+    PostgreSQL database (where no file is ever made). Read-only callers check this first so
+    as not to create an empty store just to find nothing in it."""
+    return database_of(path) is not None or path.is_file()
 
 
 def use_wal(connection: sqlite3.Connection, attempts: int = 40) -> None:
@@ -177,12 +212,17 @@ class Store:
         *schemas: Schema,
         synchronous: Synchronous = "FULL",
         timeout: float = 30.0,
+        url: str | None = None,
     ):
+        """``url``: a PostgreSQL database to use instead of the file (default: the one the
+        file's state folder is bound to, if any)."""
         self.path = path
         self.schemas = schemas
         self.synchronous = synchronous
         self.timeout = timeout
-        private_database(path)
+        self.url = url or database_of(path)
+        if self.url is None:
+            private_database(path)
         self.migrate()
 
     def open(
@@ -192,6 +232,15 @@ class Store:
         commits at once unless inside an explicit BEGIN; otherwise Python's sqlite3 begins a
         transaction before the first write and ``with connection`` commits it. ``threads``:
         usable from several threads (the caller serialises writes). ``rows``: sqlite3.Row."""
+        if self.url is not None:
+            from outreach import store_pg
+
+            try:
+                return store_pg.open_connection(  # type: ignore[return-value]
+                    self.url, autocommit=autocommit, rows=rows, timeout=self.timeout
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open the state database: {exc}") from exc
         try:
             connection = sqlite3.connect(
                 self.path,
@@ -247,7 +296,8 @@ class Store:
         read, no lock) when the file is current."""
         connection = self.open(autocommit=True)
         try:
-            use_wal(connection)
+            if self.url is None:
+                use_wal(connection)
             if all(self._current(connection, s) for s in self.schemas):
                 return
             with immediate(connection):  # re-read under the lock: another process may be done
@@ -256,8 +306,8 @@ class Store:
                         self._upgrade(connection, schema)
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"cannot upgrade {self.path}: {exc}. Nothing was changed; restore the file "
-                "from a backup if it is damaged, or retry once other runs have finished."
+                f"cannot upgrade {self.url or self.path}: {exc}. Nothing was changed; restore "
+                "the file from a backup if it is damaged, or retry once other runs have finished."
             ) from exc
         finally:
             connection.close()

@@ -520,6 +520,9 @@ from outreach_cli.preview import preview  # noqa: E402 (a command in its own mod
 from outreach_cli.reports import report_app  # noqa: E402
 
 app.add_typer(report_app, name="report")
+from outreach_cli.state import state_app  # noqa: E402
+
+app.add_typer(state_app, name="state")
 
 app.command()(preview)
 app.command()(editorial.retract)

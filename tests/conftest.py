@@ -18,7 +18,7 @@ os.environ.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
 
 from outreach.config import Settings, load_settings
 
-pytest_plugins = ["smtp_tools", "wordpress_tools", "web_tools"]
+pytest_plugins = ["smtp_tools", "wordpress_tools", "web_tools", "postgres_tools"]
 """The SMTP server (``inbox``), WordPress (``wordpress``) and subscriber app (``web_app``,
 ``serve_web``) fixtures live in these modules."""
 

@@ -28,6 +28,7 @@ from outreach.press.pitch import (
     send_pitches,
 )
 from outreach.press.release import PressRelease
+from outreach.store import has_state
 from outreach.suppression import suppressions_for
 
 if TYPE_CHECKING:
@@ -336,7 +337,7 @@ def editorial_notices(findings: tuple[Finding, ...], settings: Settings) -> list
     """An action for each finding whose pitched journalists are owed a notice (the press
     channel's hook asks; nothing is sent here). Without a ledger nobody was pitched yet, and
     none is made (a preview never creates one)."""
-    if not settings.paths.ledger.is_file():
+    if not has_state(settings.paths.ledger):
         return []
     ledger = Ledger(settings.paths.ledger)
     return [NotifyPitched(f) for f in findings if notices_due(f, settings, ledger)]
