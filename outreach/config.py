@@ -31,7 +31,7 @@ from outreach.errors import EXIT_CONFIG, OutreachError
 CONFIG_FILE_NAME = "outreach.toml"
 ENV_PREFIX = "OUTREACH_"
 LIST_KEYS = {"platforms", "websub_hubs"}
-PLATFORM_NAMES = ("static", "s3", "wordpress")
+PLATFORM_NAMES = ("static", "s3", "wordpress", "bluesky", "mastodon")
 """The platforms a channel can push to (outreach.platforms.registry builds them)."""
 
 
@@ -305,6 +305,25 @@ def _refuse_unknown(kind: str, names: Iterable[str], known: Sequence[str], where
         )
 
 
+class SocialSettings(_Section):
+    """The social channel's networks (platforms "bluesky" and "mastodon"). Credentials come
+    from OUTREACH_BLUESKY_APP_PASSWORD and OUTREACH_MASTODON_ACCESS_TOKEN (or the Prefect
+    Secret blocks "outreach-bluesky-app-password", "outreach-mastodon-access-token")."""
+
+    bluesky_service: str = "https://bsky.social"
+    """The account's PDS (its host), e.g. https://bsky.social."""
+    bluesky_handle: str = ""
+    mastodon_instance: str = ""
+    """The instance's address, e.g. https://mastodon.social."""
+    mastodon_visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    thread: bool = False
+    """Post a short thread (headline and key stat, two points, the link) instead of one post."""
+    timeout_seconds: Annotated[PositiveFloat, Field(le=600)] = 30.0
+    attempts: Annotated[int, Field(ge=1, le=10)] = 4
+    """Tries per post on resets, timeouts and 5xx answers (each post carries a key the
+    server uses to make a repeat the same post)."""
+
+
 class ChannelSettings(_Section):
     platforms: list[str] = ["static"]
 
@@ -323,6 +342,7 @@ class Settings(_Section):
     newsletter: NewsletterSettings = NewsletterSettings()
     storage: StorageSettings = StorageSettings()
     wordpress: WordPressSettings = WordPressSettings()
+    social: SocialSettings = SocialSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),

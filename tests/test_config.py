@@ -112,8 +112,9 @@ def test_unknown_channels_and_platforms_are_refused(project: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(config, environ={})
     assert "channels: Value error, no channel named 'blgo'" in str(caught.value)
-    assert "choose from: blog, newsletter, newsroom, podcast, press, reports, wordpress" in str(
-        caught.value
+    assert (
+        "choose from: blog, newsletter, newsroom, podcast, press, reports, social, wordpress"
+        in str(caught.value)
     )
 
     with pytest.raises(ConfigError) as caught:

@@ -1,0 +1,194 @@
+"""Social posts: the text each network gets, and posting them once, after the lift.
+
+Mastodon: no real Mastodon server installs from the registries here, so these tests post to
+``mastodon-mock`` (PyPI), a stand-in that speaks Mastodon's REST API over real HTTP on
+loopback, through the real Mastodon.py client. Its status limit is a hard-coded 500
+characters: the tests patch it to prove the limit is read from the instance.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from mastodon import Mastodon
+from mastodon_mock.routers import statuses as mock_statuses
+from mastodon_mock.serializers import instance as mock_instance
+from mastodon_mock.testing import DEFAULT_TEST_SEED, MockServer
+
+from fault_proxy import FaultProxy
+from outreach.config import Settings, load_settings
+from outreach.ledger import Ledger
+from outreach.release import release
+from outreach.social.text import facets, graphemes, mastodon_length
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+TOKEN = "alice_token"  # the mock's seeded account, not a real credential
+
+
+@pytest.fixture
+def mastodon_server() -> Iterator[MockServer]:
+    with MockServer(seed=DEFAULT_TEST_SEED) as server:
+        yield server
+
+
+def social_settings(project: Path, instance: str, extra: str = "") -> Settings:
+    config = project / "outreach.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f"""
+[channels.social]
+platforms = ["mastodon"]
+
+[social]
+mastodon_instance = "{instance}"
+mastodon_visibility = "unlisted"
+attempts = 4
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return load_settings(config, environ={})
+
+
+def alice_statuses(server: MockServer) -> list[dict]:
+    client = Mastodon(access_token=TOKEN, api_base_url=server.base_url)
+    me = client.account_verify_credentials()
+    return list(reversed(client.account_statuses(me["id"], limit=40)))
+
+
+def post(settings: Settings, now: datetime = NOW, ids=("alpha-cocoa-prices",), approve=True):
+    return release(settings, list(ids), ["social"], now, approvals={"social": approve})
+
+
+@pytest.fixture
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTREACH_MASTODON_ACCESS_TOKEN", TOKEN)
+
+
+def test_mastodon_post_has_the_link_the_share_image_with_its_description_and_visibility(
+    project: Path, mastodon_server: MockServer, token: None
+) -> None:
+    settings = social_settings(project, mastodon_server.base_url)
+    report = post(settings)
+    [status] = alice_statuses(mastodon_server)
+    assert "https://findings.example.org/research/blog/alpha-cocoa-prices/" in status["content"]
+    assert status["visibility"] == "unlisted"
+    [media] = status["media_attachments"]
+    assert media["description"].startswith("Card reading '")
+    assert any("mastodon: posted 'alpha-cocoa-prices'" in n for n in report.notes)
+    assert TOKEN not in "\n".join(report.notes)
+
+
+def test_mastodon_posts_nothing_twice_not_even_after_an_edit(
+    project: Path, mastodon_server: MockServer, token: None
+) -> None:
+    settings = social_settings(project, mastodon_server.base_url)
+    post(settings)
+    again = post(settings)
+    source = project / "findings" / "alpha-cocoa-prices.md"
+    source.write_text(
+        source.read_text(encoding="utf-8").replace("title: ", "title: Edited ", 1),
+        encoding="utf-8",
+    )
+    post(settings)
+    assert len(alice_statuses(mastodon_server)) == 1
+    assert any("already posted" in n for n in again.notes)
+    recorded = Ledger(settings.paths.ledger).items("alpha-cocoa-prices", "social", "mastodon")
+    assert recorded["post-0"].remote_id == alice_statuses(mastodon_server)[0]["id"]
+
+
+def test_mastodon_waits_for_approval_and_for_the_embargo(
+    project: Path, mastodon_server: MockServer, token: None
+) -> None:
+    settings = social_settings(project, mastodon_server.base_url)
+    waiting = post(settings, approve=None)
+    assert any("awaits approval" in n for n in waiting.notes)
+    before_lift = datetime(2026, 6, 30, 9, tzinfo=UTC)
+    post(settings, before_lift, ids=("gamma-embargoed-packaging",))
+    assert alice_statuses(mastodon_server) == []
+    post(settings, datetime(2026, 7, 1, 9, tzinfo=UTC), ids=("gamma-embargoed-packaging",))
+    assert len(alice_statuses(mastodon_server)) == 1
+
+
+def test_mastodon_thread_replies_in_order(
+    project: Path, mastodon_server: MockServer, token: None
+) -> None:
+    settings = social_settings(project, mastodon_server.base_url, "thread = true")
+    post(settings)
+    statuses = alice_statuses(mastodon_server)
+    assert len(statuses) >= 2
+    assert statuses[0]["in_reply_to_id"] is None
+    for before, after in itertools.pairwise(statuses):
+        assert after["in_reply_to_id"] == before["id"]
+    assert len(statuses[0]["media_attachments"]) == 1
+    post(settings)
+    assert len(alice_statuses(mastodon_server)) == len(statuses)
+
+
+def test_mastodon_limit_is_read_from_the_instance(
+    project: Path, mastodon_server: MockServer, token: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_text = "Cocoa " * 110  # 660 characters: over Mastodon's default 500
+    source = project / "findings" / "alpha-cocoa-prices.md"
+    source.write_text(
+        source.read_text(encoding="utf-8").replace(
+            "\ntitle:", f"\nsocial:\n  mastodon: {long_text.strip()}\ntitle:", 1
+        ),
+        encoding="utf-8",
+    )
+    settings = social_settings(project, mastodon_server.base_url)
+    with pytest.raises(Exception, match=r"social.mastodon.*mastodon allows 500"):
+        post(settings)
+    assert alice_statuses(mastodon_server) == []
+    # The instance now says 1000 (both where it states it and where it enforces it).
+    monkeypatch.setitem(mock_instance._STATUS_CONFIG, "max_characters", 1000)
+    monkeypatch.setattr(mock_statuses, "MAX_STATUS_CHARACTERS", 1000)
+    post(settings)
+    [status] = alice_statuses(mastodon_server)
+    assert long_text.strip() in status["content"]
+
+
+@pytest.mark.parametrize("fault", ["reset-after", "500", "reset"])
+def test_mastodon_faults_during_a_post_leave_exactly_one_post(
+    project: Path, mastodon_server: MockServer, token: None, fault: str
+) -> None:
+    with FaultProxy(upstream=mastodon_server.base_url) as proxy:
+        proxy.add_rule("POST", r"^/api/v1/statuses", [fault])
+        settings = social_settings(project, proxy.url)
+        post(settings)
+    assert len(alice_statuses(mastodon_server)) == 1
+
+
+def test_mastodon_refused_token_names_the_setting(
+    project: Path, mastodon_server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_MASTODON_ACCESS_TOKEN", "not-a-token")
+    settings = social_settings(project, mastodon_server.base_url)
+    with pytest.raises(Exception, match="OUTREACH_MASTODON_ACCESS_TOKEN") as caught:
+        post(settings)
+    assert "not-a-token" not in str(caught.value)
+
+
+def test_counts_graphemes_not_code_points() -> None:
+    family = "👩\u200d👩\u200d👧"  # one grapheme, five code points
+    assert graphemes(family + "é") == 2
+    assert graphemes("e\u0301") == 1
+
+
+def test_mastodon_counts_every_link_as_23() -> None:
+    long_link = "https://findings.example.org/research/blog/a-very-long-slug-indeed/"
+    assert mastodon_length(f"Read {long_link}") == len("Read ") + 23
+
+
+def test_facets_are_on_utf8_byte_offsets() -> None:
+    text = "Café ☕ prices: https://example.org/x #Cocoa"
+    found = facets(text)
+    encoded = text.encode()
+    link, tag = found
+    assert encoded[link.start : link.end] == b"https://example.org/x"
+    assert encoded[tag.start : tag.end] == b"#Cocoa"
+    assert (link.kind, tag.kind, tag.value) == ("link", "tag", "Cocoa")
