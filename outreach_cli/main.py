@@ -474,8 +474,10 @@ def newsletter_send(
 
 from outreach_cli.preview import preview  # noqa: E402 (a command in its own module)
 from outreach_cli.reports import report_app  # noqa: E402
+from outreach_cli.social import social_app  # noqa: E402
 
 app.add_typer(report_app, name="report")
+app.add_typer(social_app, name="social")
 
 app.command()(preview)
 app.command()(editorial.retract)

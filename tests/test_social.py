@@ -192,3 +192,51 @@ def test_facets_are_on_utf8_byte_offsets() -> None:
     assert encoded[link.start : link.end] == b"https://example.org/x"
     assert encoded[tag.start : tag.end] == b"#Cocoa"
     assert (link.kind, tag.kind, tag.value) == ("link", "tag", "Cocoa")
+
+
+def test_social_preview_prints_each_networks_posts_with_counts(project: Path) -> None:
+    from typer.testing import CliRunner
+
+    from outreach_cli.main import app
+
+    result = CliRunner().invoke(
+        app,
+        ["social", "preview", "alpha-cocoa-prices", "--config", str(project / "outreach.toml")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "--- bluesky post 1: " in result.output
+    assert "/300 graphemes" in result.output
+    assert "--- mastodon post 1: " in result.output
+    assert "/500 characters" in result.output
+    assert "https://findings.example.org/research/blog/alpha-cocoa-prices/" in result.output
+
+
+def test_bluesky_refuses_an_override_over_300_graphemes(project: Path) -> None:
+    from outreach.social.text import SocialTextTooLong, compose
+
+    source = project / "findings" / "alpha-cocoa-prices.md"
+    source.write_text(
+        source.read_text(encoding="utf-8").replace(
+            "\ntitle:", "\nsocial:\n  bluesky: " + "é" * 290 + "\ntitle:", 1
+        ),
+        encoding="utf-8",
+    )
+    from outreach.release import load_catalog
+
+    settings = load_settings(project / "outreach.toml", environ={})
+    finding = load_catalog(settings)["alpha-cocoa-prices"]
+    with pytest.raises(SocialTextTooLong, match=r"social\.bluesky.*bluesky allows 300"):
+        compose(finding, settings, "bluesky", 300, "Headline")
+    # 290 precomposed + link fits neither; the same text decomposed (e + U+0301) counts the
+    # same number of graphemes: the limit is on graphemes, not code points.
+    assert graphemes("e\u0301" * 290) == 290
+
+
+def test_bluesky_record_keys_are_stable_tids() -> None:
+    from outreach.social.bluesky_client import record_key
+
+    lift = datetime(2026, 7, 1, 9, tzinfo=UTC)
+    first = record_key("outreach-abc", 0, lift)
+    assert first == record_key("outreach-abc", 0, lift)
+    assert first != record_key("outreach-abc", 1, lift)
+    assert len(first) == 13 and first[0] in "234567abcdefghij"

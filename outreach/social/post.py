@@ -91,6 +91,8 @@ def post_finding(
             f"{network}: '{finding.id}' is under embargo until "
             f"{finding.public_from.isoformat()}; nothing posted."
         ]
+    if hasattr(poster, "base"):  # Bluesky's record keys count from the lift
+        poster.base = finding.public_from
     done = ledger.items(finding.id, CHANNEL, network)
     posts = planned_posts(finding, settings, network, poster.limit())
     if all(f"post-{p.part}" in done for p in posts) or (
