@@ -240,3 +240,111 @@ def test_bluesky_record_keys_are_stable_tids() -> None:
     assert first == record_key("outreach-abc", 0, lift)
     assert first != record_key("outreach-abc", 1, lift)
     assert len(first) == 13 and first[0] in "234567abcdefghij"
+
+
+# -- Bluesky against a real PDS ------------------------------------------------------------
+
+BLUESKY_PASSWORD = "test-password-not-real"
+
+
+@pytest.fixture(scope="module")
+def pds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from bluesky_tools import pds_installed, running_pds
+
+    if not pds_installed():
+        pytest.fail("the Bluesky PDS is not installed: run 'make test-tools'")
+    with running_pds(tmp_path_factory.mktemp("pds")) as url:
+        yield url
+
+
+@pytest.fixture
+def bluesky_account(pds: str, request: pytest.FixtureRequest, monkeypatch) -> str:
+    """A fresh account per test (handles are per server); returns its handle."""
+    from bluesky_tools import create_account
+
+    handle = f"t{abs(hash(request.node.name)) % 10**8}.test"
+    create_account(pds, handle, BLUESKY_PASSWORD)
+    monkeypatch.setenv("OUTREACH_BLUESKY_APP_PASSWORD", BLUESKY_PASSWORD)
+    return handle
+
+
+def bluesky_settings(project: Path, pds: str, handle: str, extra: str = "") -> Settings:
+    config = project / "outreach.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f"""
+[channels.social]
+platforms = ["bluesky"]
+
+[social]
+bluesky_service = "{pds}"
+bluesky_handle = "{handle}"
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return load_settings(config, environ={})
+
+
+def bluesky_posts(pds: str, handle: str) -> list[dict]:
+    """The account's post records, oldest first, read through the PDS's own API."""
+    from atproto import Client
+
+    client = Client(base_url=pds)
+    did = client.com.atproto.identity.resolve_handle({"handle": handle}).did
+    found = client.com.atproto.repo.list_records(
+        {"repo": did, "collection": "app.bsky.feed.post", "limit": 100}
+    )
+    return sorted(
+        (r.value.model_dump(by_alias=True) | {"uri": r.uri} for r in found.records),
+        key=lambda r: r["uri"],
+    )
+
+
+def test_bluesky_post_has_a_link_card_with_its_thumbnail_and_facets(
+    project: Path, pds: str, bluesky_account: str
+) -> None:
+    settings = bluesky_settings(project, pds, bluesky_account)
+    post(settings)
+    [record] = bluesky_posts(pds, bluesky_account)
+    external = record["embed"]["external"]
+    assert external["uri"] == "https://findings.example.org/research/blog/alpha-cocoa-prices/"
+    assert external["thumb"]["mimeType"] == "image/png"
+    text = record["text"].encode()
+    features = [(f["index"], f["features"][0]) for f in record["facets"]]
+    links = [text[i["byteStart"] : i["byteEnd"]] for i, f in features if "uri" in f]
+    assert links == [external["uri"].encode()]
+    assert graphemes(record["text"]) <= 300
+
+
+def test_bluesky_thread_carries_the_image_alt_text_and_posts_nothing_twice(
+    project: Path, pds: str, bluesky_account: str
+) -> None:
+    settings = bluesky_settings(project, pds, bluesky_account, "thread = true")
+    post(settings)
+    post(settings)
+    records = bluesky_posts(pds, bluesky_account)
+    assert len(records) >= 2
+    first, second = records[0], records[1]
+    assert "reply" not in first or first["reply"] is None
+    assert second["reply"]["parent"]["uri"] == first["uri"]
+    [image] = second["embed"]["images"]
+    assert image["alt"].startswith("Card reading '")
+
+
+def test_bluesky_posts_nothing_before_the_lift(
+    project: Path, pds: str, bluesky_account: str
+) -> None:
+    settings = bluesky_settings(project, pds, bluesky_account)
+    post(settings, datetime(2026, 6, 30, 9, tzinfo=UTC), ids=("gamma-embargoed-packaging",))
+    assert bluesky_posts(pds, bluesky_account) == []
+
+
+def test_bluesky_wrong_password_names_the_setting(
+    project: Path, pds: str, bluesky_account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_BLUESKY_APP_PASSWORD", "wrong-password")
+    settings = bluesky_settings(project, pds, bluesky_account)
+    with pytest.raises(Exception, match="OUTREACH_BLUESKY_APP_PASSWORD") as caught:
+        post(settings)
+    assert "wrong-password" not in str(caught.value)

@@ -49,6 +49,7 @@ class BlueskyPoster:
         self._password = password
         self._client = Client(base_url=settings.bluesky_service.rstrip("/"))
         self._logged_in = False
+        self._did = self._handle = ""
         self.base = base or datetime(2020, 1, 1, tzinfo=UTC)
         """The time record keys count from (the finding's lift, set by the action)."""
 
@@ -77,7 +78,7 @@ class BlueskyPoster:
                 retryable = status is None or status >= 500 or isinstance(exc, ex.NetworkError)
                 if not retryable or attempt >= attempts:
                     raise SocialPostFailed(
-                        f"bluesky: {what} failed ({status or type(exc).__name__}); release "
+                        f"bluesky: {what} failed ({exc or type(exc).__name__}); release "
                         "again to resume (nothing is posted twice)"
                     ) from exc
                 time.sleep(min(2 ** (attempt - 1) * 0.1, 5))
@@ -86,14 +87,18 @@ class BlueskyPoster:
         if not self._logged_in:
             self._call(
                 "logging in",
-                lambda: self._client.login(self._settings.bluesky_handle, self._password),
+                lambda: self._client.login(
+                    self._settings.bluesky_handle, self._password, fetch_bsky_profile=False
+                ),
             )
+            session = self._call("reading the session", self._client.com.atproto.server.get_session)
+            self._did, self._handle = session.did, session.handle
             self._logged_in = True
         return self._client
 
     def check(self) -> str:
-        client = self._login()
-        return f"bluesky: @{client.me.handle} on {self._settings.bluesky_service}"
+        self._login()
+        return f"bluesky: @{self._handle} on {self._settings.bluesky_service}"
 
     def limit(self) -> int:
         from outreach.social.text import BLUESKY_LIMIT
@@ -106,7 +111,7 @@ class BlueskyPoster:
         client = self._client
         try:
             return client.com.atproto.repo.get_record(
-                {"repo": client.me.did, "collection": POST_COLLECTION, "rkey": rkey}
+                {"repo": self._did, "collection": POST_COLLECTION, "rkey": rkey}
             )
         except (ex.BadRequestError, ex.RequestException):
             return None
@@ -120,9 +125,7 @@ class BlueskyPoster:
         root: str | None,
         attachment: Attachment,
     ) -> tuple[str, str]:
-        from atproto import models
-
-        client = self._login()
+        self._login()
         rkey = record_key(key, part, self.base)
         found = self._existing(rkey)
         if found is None:
@@ -131,8 +134,7 @@ class BlueskyPoster:
             uri, cid = made.uri, made.cid
         else:
             uri, cid = found.uri, found.cid
-        del models
-        return f"{uri} {cid}", f"https://bsky.app/profile/{client.me.handle}/post/{rkey}"
+        return f"{uri} {cid}", f"https://bsky.app/profile/{self._handle}/post/{rkey}"
 
     def _create(self, rkey: str, record: Any) -> Any:
         """Create the record; a try after a failure first looks for it (the server may have
@@ -148,7 +150,7 @@ class BlueskyPoster:
                     return found
             return client.com.atproto.repo.create_record(
                 {
-                    "repo": client.me.did,
+                    "repo": self._did,
                     "collection": POST_COLLECTION,
                     "rkey": rkey,
                     "record": record,
