@@ -348,3 +348,33 @@ def test_bluesky_wrong_password_names_the_setting(
     with pytest.raises(Exception, match="OUTREACH_BLUESKY_APP_PASSWORD") as caught:
         post(settings)
     assert "wrong-password" not in str(caught.value)
+
+
+def test_bluesky_override_over_300_graphemes_stops_the_release_before_anything_is_out(
+    project: Path, pds: str, bluesky_account: str
+) -> None:
+    source = project / "findings" / "alpha-cocoa-prices.md"
+    source.write_text(
+        source.read_text(encoding="utf-8").replace(
+            "\ntitle:", "\nsocial:\n  bluesky: " + "👩🏽‍🌾 " * 140 + "\ntitle:", 1
+        ),
+        encoding="utf-8",
+    )
+    settings = bluesky_settings(project, pds, bluesky_account)
+    with pytest.raises(Exception, match=r"social\.bluesky' is 3\d\d graphemes"):
+        release(settings, None, ["social", "blog"], NOW, approvals={"social": True})
+    assert bluesky_posts(pds, bluesky_account) == []
+    assert not (project / "public" / "blog").exists()
+
+
+@pytest.mark.parametrize("fault", ["reset-after", "500"])
+def test_bluesky_faults_during_a_post_leave_exactly_one_post(
+    project: Path, pds: str, bluesky_account: str, fault: str
+) -> None:
+    with FaultProxy(upstream=pds) as proxy:
+        proxy.add_rule("POST", r"^/xrpc/com\.atproto\.repo\.createRecord", [fault])
+        settings = bluesky_settings(project, proxy.url, bluesky_account)
+        post(settings)
+        through_proxy = [r.path for r in proxy.requests("POST")]
+    assert any("createRecord" in path for path in through_proxy)
+    assert len(bluesky_posts(pds, bluesky_account)) == 1

@@ -13,7 +13,7 @@ from outreach.actions import Action, HookContext
 from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.finding import Finding
 from outreach.social.post import PostSocial
-from outreach.social.text import NETWORKS
+from outreach.social.text import BLUESKY_LIMIT, NETWORKS, checked_override
 
 
 class SocialChannel(BaseChannel):
@@ -35,6 +35,10 @@ class SocialChannel(BaseChannel):
         ]
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
+        """No files; a Bluesky override over its fixed limit stops the release here, before
+        anything is published (an instance's limit is known only when posting)."""
+        if "bluesky" in site.settings.channel(self.name).platforms:
+            checked_override(finding, site.settings, "bluesky", BLUESKY_LIMIT)
         return []
 
 

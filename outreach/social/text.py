@@ -15,7 +15,7 @@ from typing import Literal
 import regex
 
 from outreach.config import Settings
-from outreach.errors import OutreachError
+from outreach.errors import RenderError
 from outreach.finding import Finding
 from outreach.urls import post_path
 
@@ -31,10 +31,9 @@ URL_PATTERN = regex.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 HASHTAG_PATTERN = regex.compile(r"(?<![\w#])#([\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*)")
 
 
-class SocialTextTooLong(OutreachError):
-    """An override does not fit the network's limit: nothing is posted anywhere."""
-
-    before_any_change = True
+class SocialTextTooLong(RenderError):
+    """An override does not fit the network's limit: found while rendering (Bluesky's fixed
+    limit) or before the first post (an instance's limit), so nothing is posted."""
 
 
 def graphemes(text: str) -> int:
@@ -124,23 +123,32 @@ def _shorten(network: Network, head: str, tail: str, limit: int) -> str:
     return tail.strip()
 
 
+def checked_override(
+    finding: Finding, settings: Settings, network: Network, limit: int
+) -> str | None:
+    """The override with its link, or None; raises SocialTextTooLong when it does not fit."""
+    override = getattr(finding.social, network, None) if finding.social else None
+    if not override:
+        return None
+    text = override.strip() + "\n\n" + post_url(finding, settings)
+    if measure(network, text) > limit:
+        unit = "graphemes" if network == "bluesky" else "characters (links count 23)"
+        raise SocialTextTooLong(
+            f"{finding.source_path or finding.id}: field 'social.{network}' is "
+            f"{measure(network, text)} {unit} with the link; {network} allows {limit}: shorten it"
+        )
+    return text
+
+
 def compose(
     finding: Finding, settings: Settings, network: Network, limit: int, headline: str
 ) -> list[SocialPost]:
     """The finding's post on ``network`` (a thread when ``social.thread`` is on)."""
     url = post_url(finding, settings)
     stat = finding.key_stat
-    override = getattr(finding.social, network, None) if finding.social else None
+    override = checked_override(finding, settings, network, limit)
     if override:
-        first = override.strip() + "\n\n" + url
-        if measure(network, first) > limit:
-            unit = "graphemes" if network == "bluesky" else "characters (links count 23)"
-            raise SocialTextTooLong(
-                f"{finding.source_path or finding.id}: field 'social.{network}' is "
-                f"{measure(network, first)} {unit} with the link; {network} allows {limit}: "
-                "shorten it"
-            )
-        texts = [first]
+        texts = [override]
     else:
         tags = hashtags(finding)
         body = f"{headline}\n\n{stat.value} {stat.label}"
