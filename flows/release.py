@@ -129,8 +129,9 @@ def check_platforms(settings: Settings, channels: list[str]) -> list[str]:
 
 @task(name="after-publish", task_run_name="{label}", cache_policy=NO_CACHE)
 def after_publish(action: Action, context: ActionContext, label: str) -> list[str]:
-    """One channel's after-publish action (a feed ping), as its own task."""
-    return run_gated(action, context)
+    """One channel's after-publish action (a feed ping), as its own task. Credentials from
+    Secret blocks are read here, inside the task, so they never become a task parameter."""
+    return run_gated(action, dataclasses.replace(context, secrets=platform_secrets()))
 
 
 class PrefectRunner(PlainRunner):

@@ -29,6 +29,9 @@ class ActionContext:
     settings: Settings
     now: datetime
     approvals: Mapping[str, bool | None] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Platform credentials from Prefect Secret blocks, filled inside the task that runs the
+    action (never a task parameter); empty: ``outreach.secrets_store`` reads the environment."""
 
 
 @dataclass(frozen=True)

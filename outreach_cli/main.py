@@ -216,7 +216,10 @@ def release(
         bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
     ] = False,
     approve: Annotated[
-        bool, typer.Option("--approve", help="Approve the journalist pitches without asking.")
+        bool,
+        typer.Option(
+            "--approve", help="Approve the journalist pitches and social posts without asking."
+        ),
     ] = False,
     report_ids: Annotated[
         list[str] | None,

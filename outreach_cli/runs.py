@@ -28,8 +28,10 @@ Approvals = Mapping[str, bool | None]
 
 def approvals_for(approve_pitches: bool) -> dict[str, bool | None]:
     """The decisions a command line gives a release, by gate: newsletter issues go out with
-    the release as configured; pitches are approved with ``--approve`` and otherwise wait."""
-    return {SendIssue.gate or "": True, PitchFindings.gate or "": True if approve_pitches else None}
+    the release as configured; pitches and social posts are approved with ``--approve`` and
+    otherwise wait."""
+    decision = True if approve_pitches else None
+    return {SendIssue.gate or "": True, PitchFindings.gate or "": decision, "social": decision}
 
 
 def prefect_server(environ: Mapping[str, str] | None = None) -> str | None:

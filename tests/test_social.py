@@ -378,3 +378,20 @@ def test_bluesky_faults_during_a_post_leave_exactly_one_post(
         through_proxy = [r.path for r in proxy.requests("POST")]
     assert any("createRecord" in path for path in through_proxy)
     assert len(bluesky_posts(pds, bluesky_account)) == 1
+
+
+def test_mastodon_token_from_a_secret_block_value_is_used_and_never_shown(
+    project: Path, mastodon_server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flows pass Secret block values in the action's context (read inside the task)."""
+    from outreach.actions import ActionContext, run_gated
+    from outreach.release import load_catalog
+    from outreach.social.post import PostSocial
+
+    monkeypatch.delenv("OUTREACH_MASTODON_ACCESS_TOKEN", raising=False)
+    settings = social_settings(project, mastodon_server.base_url)
+    finding = load_catalog(settings)["alpha-cocoa-prices"]
+    context = ActionContext(settings, NOW, {"social": True}, secrets={"mastodon": TOKEN})
+    notes = run_gated(PostSocial(finding, "mastodon"), context)
+    assert len(alice_statuses(mastodon_server)) == 1
+    assert TOKEN not in repr(context) and TOKEN not in "\n".join(notes)

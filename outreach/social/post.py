@@ -134,14 +134,14 @@ class PostSocial:
     def awaiting(self) -> str:
         return (
             f"The {self.network} post for '{self.finding.id}' awaits approval: run "
-            f"'outreach release {self.finding.id} --approve', or approve in the Prefect UI."
+            f"'outreach release {self.finding.id} --approve' (embedded defaults); nothing posted."
         )
 
     def run(self, context: ActionContext) -> list[str]:
         from outreach.social.platform import poster_for
 
         settings = context.settings
-        poster = poster_for(settings, self.network)
+        poster = poster_for(settings, self.network, context.secrets.get(self.network))
         return post_finding(
             self.finding, settings, poster, Ledger(settings.paths.ledger), context.now
         )
