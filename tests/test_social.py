@@ -367,7 +367,7 @@ def test_bluesky_override_over_300_graphemes_stops_the_release_before_anything_i
     assert not (project / "public" / "blog").exists()
 
 
-@pytest.mark.parametrize("fault", ["reset-after", "500"])
+@pytest.mark.parametrize("fault", ["reset-after", "500", "reset"])
 def test_bluesky_faults_during_a_post_leave_exactly_one_post(
     project: Path, pds: str, bluesky_account: str, fault: str
 ) -> None:
@@ -395,3 +395,25 @@ def test_mastodon_token_from_a_secret_block_value_is_used_and_never_shown(
     notes = run_gated(PostSocial(finding, "mastodon"), context)
     assert len(alice_statuses(mastodon_server)) == 1
     assert TOKEN not in repr(context) and TOKEN not in "\n".join(notes)
+
+
+def test_mastodon_rate_limit_waits_then_posts_once(
+    project: Path, mastodon_server: MockServer, token: None
+) -> None:
+    with FaultProxy(upstream=mastodon_server.base_url) as proxy:
+        proxy.add_rule("POST", r"^/api/v1/statuses", ["429:1"])
+        post(social_settings(project, proxy.url))
+        statuses = [r.status for r in proxy.requests("POST") if "/statuses" in r.path]
+    assert statuses == [429, 200]
+    assert len(alice_statuses(mastodon_server)) == 1
+
+
+def test_bluesky_rate_limit_honours_the_servers_wait_then_posts_once(
+    project: Path, pds: str, bluesky_account: str
+) -> None:
+    with FaultProxy(upstream=pds) as proxy:
+        proxy.add_rule("POST", r"^/xrpc/com\.atproto\.repo\.createRecord", ["429:1"])
+        post(bluesky_settings(project, proxy.url, bluesky_account))
+        statuses = [r.status for r in proxy.requests("POST") if "createRecord" in r.path]
+    assert statuses == [429, 200]
+    assert len(bluesky_posts(pds, bluesky_account)) == 1
