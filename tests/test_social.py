@@ -417,3 +417,23 @@ def test_bluesky_rate_limit_honours_the_servers_wait_then_posts_once(
         statuses = [r.status for r in proxy.requests("POST") if "createRecord" in r.path]
     assert statuses == [429, 200]
     assert len(bluesky_posts(pds, bluesky_account)) == 1
+
+
+def test_mastodon_finished_thread_gets_no_new_parts_after_an_edit(
+    project: Path, mastodon_server: MockServer, token: None
+) -> None:
+    settings = social_settings(project, mastodon_server.base_url, "thread = true")
+    post(settings)
+    count = len(alice_statuses(mastodon_server))
+    source = project / "findings" / "alpha-cocoa-prices.md"
+    source.write_text(
+        source.read_text(encoding="utf-8").replace(
+            "stats:\n",
+            'stats:\n  - value: "7"\n    label: new point\n    source: Later survey\n'
+            '  - value: "8"\n    label: another point\n    source: Later survey\n',
+            1,
+        ),
+        encoding="utf-8",
+    )
+    post(settings)
+    assert len(alice_statuses(mastodon_server)) == count

@@ -20,6 +20,8 @@ from outreach.ledger import Ledger
 from outreach.social.text import Network, SocialPost, compose, consumer_headline, post_url
 
 CHANNEL = "social"
+COMPLETE = "complete"
+"""The ledger item recorded once every part of a finding's post is out."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,9 @@ def post_finding(
         poster.base = finding.public_from
     done = ledger.items(finding.id, CHANNEL, network)
     posts = planned_posts(finding, settings, network, poster.limit())
-    if all(f"post-{p.part}" in done for p in posts) or (
-        "post-0" in done and not settings.social.thread
-    ):
+    # A finished post (or thread) is never added to, even when the finding or the thread
+    # setting changes; a thread cut short by a failure is resumed.
+    if COMPLETE in done or ("post-0" in done and not settings.social.thread):
         return [f"{network}: '{finding.id}' already posted ({done['post-0'].url}); nothing posted."]
     attachment = attachment_for(finding, settings, consumer_headline(finding, settings))
     root = done["post-0"].remote_id if "post-0" in done else None
@@ -120,7 +122,9 @@ def post_finding(
         done = ledger.items(finding.id, CHANNEL, network)
         root = root or remote_id
         urls.append(url)
-    return [f"{network}: posted '{finding.id}' ({len(urls)} post(s)): {urls[0]}"]
+    first = done["post-0"]
+    ledger.record(finding.id, CHANNEL, network, COMPLETE, first.content_hash, first.url, now)
+    return [f"{network}: posted '{finding.id}' ({len(urls)} post(s)): {first.url}"]
 
 
 @dataclass(frozen=True)
