@@ -38,12 +38,13 @@ demo: $(VENV)/.demo-installed
 # Tools the tests check with, from Debian's packages when missing (as root): ffprobe for the
 # podcast audio (the pip-installed ffmpeg ships without it), Chromium for the email render,
 # SpamAssassin (local rules) for the newsletter's hidden-text score, poppler-utils (pdfinfo,
-# pdffonts, pdftotext, pdftoppm) for the report PDF, and
+# pdffonts, pdftotext, pdftoppm) for the report PDF, a Bluesky PDS (npm, under .cache/), and
 # WordPress with MariaDB and PHP, and PostgreSQL for the server-mode test (daemons kept from
 # starting; the tests start their own).
 test-tools:
 	tests/servers/wordpress.sh install
 	tests/servers/postgres.sh install
+	tests/servers/bluesky.sh install
 	@missing=""; command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	  command -v chromium >/dev/null || missing="$$missing chromium"; \
 	  command -v spamassassin >/dev/null || missing="$$missing spamassassin"; \

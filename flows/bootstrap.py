@@ -7,7 +7,9 @@ Against the server in ``PREFECT_API_URL`` it creates, or brings up to date:
 - the Secret blocks ``outreach-smtp-password``, ``outreach-wordpress-app-password`` and
   ``outreach-failure-webhook`` from ``OUTREACH_SMTP_PASSWORD``,
   ``OUTREACH_WORDPRESS_APP_PASSWORD`` and ``OUTREACH_FAILURE_WEBHOOK`` (a chat webhook's address
-  is its password), when those are set;
+  is its password), and the social networks' ``outreach-bluesky-app-password`` and
+  ``outreach-mastodon-access-token`` from ``OUTREACH_BLUESKY_APP_PASSWORD`` and
+  ``OUTREACH_MASTODON_ACCESS_TOKEN``, when those are set;
 - the variable ``outreach_config`` from ``OUTREACH_CONFIG`` (the absolute path of the
   configuration file runs use when they name none), when it is set.
 
@@ -32,7 +34,12 @@ from flows.common import (
 )
 from flows.limits import wanted_limits
 from outreach.errors import OutreachError
-from outreach.platforms.registry import WORDPRESS_PASSWORD_BLOCK, WORDPRESS_PASSWORD_VARIABLE
+from outreach.platforms.registry import (
+    SECRET_BLOCKS,
+    WORDPRESS_PASSWORD_BLOCK,
+    WORDPRESS_PASSWORD_VARIABLE,
+)
+from outreach.secrets_store import PLATFORM_PASSWORD_VARIABLES
 
 WORK_POOL = "outreach"
 """The work pool every deployment in prefect.yaml runs on."""
@@ -43,6 +50,7 @@ SECRETS = {
     WORDPRESS_PASSWORD_BLOCK: WORDPRESS_PASSWORD_VARIABLE,
     FAILURE_WEBHOOK_BLOCK: "OUTREACH_FAILURE_WEBHOOK",
     STATE_PASSWORD_BLOCK: "OUTREACH_STATE_PASSWORD",
+    **{SECRET_BLOCKS[n]: PLATFORM_PASSWORD_VARIABLES[n] for n in ("bluesky", "mastodon")},
 }
 """Secret block name -> the environment variable its value comes from."""
 

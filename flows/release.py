@@ -131,8 +131,10 @@ def check_platforms(settings: Settings, channels: list[str]) -> list[str]:
 
 @task(name="after-publish", task_run_name="{label}", cache_policy=NO_CACHE)
 def after_publish(action: Action, context: ActionContext, label: str) -> list[str]:
-    """One channel's after-publish action (a feed ping; a gated one once approved)."""
-    return action.run(context)
+    """One channel's after-publish action (a feed ping; a gated one once approved), as its
+    own task. Credentials from Secret blocks are read here, inside the task, so they never
+    become a task parameter."""
+    return action.run(dataclasses.replace(context, secrets=platform_secrets()))
 
 
 class PrefectRunner(PlainRunner):

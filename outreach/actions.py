@@ -36,6 +36,9 @@ class ActionContext:
     """The gate's decision for the action being run (its chosen headlines, its note)."""
     actor: str = "release"
     """Who the explicit approvals in ``approvals`` are recorded as coming from."""
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Platform credentials from Prefect Secret blocks, filled inside the task that runs the
+    action (never a task parameter); empty: ``outreach.secrets_store`` reads the environment."""
 
 
 @dataclass(frozen=True)
@@ -338,8 +341,14 @@ def gated_actions() -> dict[str, type]:
     notices, and retractions (imported when asked: pitching code is heavy to import)."""
     from outreach.press.notices import NotifyPitched
     from outreach.retraction import RetractPublication
+    from outreach.social.post import PostSocial
 
-    return {**GATED_ACTIONS, "corrections": NotifyPitched, "retraction": RetractPublication}
+    return {
+        **GATED_ACTIONS,
+        "corrections": NotifyPitched,
+        "retraction": RetractPublication,
+        "social": PostSocial,
+    }
 
 
 def _finding(publication_id: str, settings: Settings) -> Finding:

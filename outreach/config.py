@@ -33,7 +33,7 @@ from outreach.store import bind_state
 CONFIG_FILE_NAME = "outreach.toml"
 ENV_PREFIX = "OUTREACH_"
 LIST_KEYS = {"platforms", "websub_hubs", "test_recipients"}
-PLATFORM_NAMES = ("static", "s3", "wordpress")
+PLATFORM_NAMES = ("static", "s3", "wordpress", "bluesky", "mastodon")
 """The platforms a channel can push to (outreach.platforms.registry builds them)."""
 
 
@@ -361,6 +361,25 @@ STATELESS_REFUSED = {
 """What stateless workers refuse to run, and why (issue: nothing shared but the database)."""
 
 
+class SocialSettings(_Section):
+    """The social channel's networks (platforms "bluesky" and "mastodon"). Credentials come
+    from OUTREACH_BLUESKY_APP_PASSWORD and OUTREACH_MASTODON_ACCESS_TOKEN (or the Prefect
+    Secret blocks "outreach-bluesky-app-password", "outreach-mastodon-access-token")."""
+
+    bluesky_service: str = "https://bsky.social"
+    """The account's PDS (its host), e.g. https://bsky.social."""
+    bluesky_handle: str = ""
+    mastodon_instance: str = ""
+    """The instance's address, e.g. https://mastodon.social."""
+    mastodon_visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    thread: bool = False
+    """Post a short thread (headline and key stat, two points, the link) instead of one post."""
+    timeout_seconds: Annotated[PositiveFloat, Field(le=600)] = 30.0
+    attempts: Annotated[int, Field(ge=1, le=10)] = 4
+    """Tries per post on resets, timeouts and 5xx answers (each post carries a key the
+    server uses to make a repeat the same post)."""
+
+
 class ChannelSettings(_Section):
     enabled: bool = True
     """Whether releases use this channel at all. A channel is on when its [channels.NAME]
@@ -375,7 +394,7 @@ class ChannelSettings(_Section):
         return value
 
 
-GATES = ("pitches", "newsletter", "corrections", "retraction")
+GATES = ("pitches", "newsletter", "corrections", "retraction", "social")
 """Every approval gate: what reaches people waits for a person's decision at one of these."""
 Policy = Literal["required", "auto"]
 
@@ -389,6 +408,7 @@ class ApprovalSettings(_Section):
     newsletter: Policy = "required"
     corrections: Policy = "required"
     retraction: Policy = "required"
+    social: Policy = "required"
     test_recipients: list[EmailAddress] = []
 
     @model_validator(mode="before")
@@ -420,6 +440,7 @@ class Settings(_Section):
     approval: ApprovalSettings = ApprovalSettings()
     calendar: CalendarSettings = CalendarSettings()
     state: StateSettings = StateSettings()
+    social: SocialSettings = SocialSettings()
     channels: dict[str, ChannelSettings] = {
         "blog": ChannelSettings(),
         "podcast": ChannelSettings(),

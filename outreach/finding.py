@@ -295,6 +295,14 @@ class Headlines(_Strict):
     consumer: Line | None = None
 
 
+class SocialText(_Strict):
+    """Per-network post text that replaces the generated one (headline and key stat); the
+    link is added after it. Checked against the network's limit before anything is posted."""
+
+    bluesky: Annotated[str, Field(min_length=1, max_length=3000)] | None = None
+    mastodon: Annotated[str, Field(min_length=1, max_length=10000)] | None = None
+
+
 class PressAngle(_Strict):
     """The story in parts, for generated headlines and the release lead."""
 
@@ -377,6 +385,8 @@ class Finding(_Strict):
     episode: Episode | None = None
     headlines: Headlines | None = None
     press: PressAngle | None = None
+    social: SocialText | None = None
+    """Per-network post text for the social channel (optional)."""
     status: Literal["draft", "ready"] = "ready"
     """A draft is validated (its problems are warnings) but never published."""
     correction: Annotated[list[Correction], Field(max_length=MAX_LIST_ITEMS)] = []
@@ -536,6 +546,9 @@ FIELD_HINTS: dict[str, str] = {
     "press.consequence": "what changes for people, e.g. 'lose a tenth of each harvest'",
     "press.lead": "the release's opening sentence, at most 50 words",
     "press.city": "the dateline city, e.g. 'London'",
+    "social": "a mapping with bluesky and/or mastodon post text, or leave it out",
+    "social.bluesky": "the Bluesky post text (at most 300 graphemes with the link)",
+    "social.mastodon": "the Mastodon post text (within the instance's limit; links count 23)",
     "status": "draft or ready (leave it out for ready)",
     "correction": "a list of corrections, each with date and note",
     "correction.date": "the date and time of the correction, e.g. '2026-03-04T09:00:00+00:00'",
@@ -553,6 +566,7 @@ KNOWN_FIELDS: dict[str, list[str]] = {
     "episode.chapters": list(Chapter.model_fields),
     "headlines": list(Headlines.model_fields),
     "press": list(PressAngle.model_fields),
+    "social": list(SocialText.model_fields),
     "correction": list(Correction.model_fields),
 }
 

@@ -220,8 +220,8 @@ def release(
         bool,
         typer.Option(
             "--approve",
-            help="Approve every gate this release reaches (pitches, newsletter) without "
-            "asking; recorded in the audit log.",
+            help="Approve every gate this release reaches (pitches, newsletter, social "
+            "posts) without asking; recorded in the audit log.",
         ),
     ] = False,
     demo: Annotated[
@@ -518,11 +518,13 @@ def newsletter_send(
 
 from outreach_cli.preview import preview  # noqa: E402 (a command in its own module)
 from outreach_cli.reports import report_app  # noqa: E402
+from outreach_cli.social import social_app  # noqa: E402
 
 app.add_typer(report_app, name="report")
 from outreach_cli.state import state_app  # noqa: E402
 
 app.add_typer(state_app, name="state")
+app.add_typer(social_app, name="social")
 
 app.command()(preview)
 app.command()(editorial.retract)

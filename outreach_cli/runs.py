@@ -28,10 +28,11 @@ Approvals = Mapping[str, bool | None]
 
 def approvals_for(approve: bool) -> dict[str, bool | None]:
     """The decisions a command line gives a release, by gate: ``--approve`` approves every
-    gate the release reaches (pitches, newsletter); without it none is decided here, and each
-    gate follows its policy and the decisions in the audit log (``outreach.gates.settle``)."""
+    gate the release reaches (pitches, newsletter, social posts); without it none is decided
+    here, and each gate follows its policy and the decisions in the audit log
+    (``outreach.gates.settle``)."""
     decision = True if approve else None
-    return {PitchFindings.gate or "": decision, SendIssue.gate or "": decision}
+    return {PitchFindings.gate or "": decision, SendIssue.gate or "": decision, "social": decision}
 
 
 def prefect_server(environ: Mapping[str, str] | None = None) -> str | None:

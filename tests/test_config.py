@@ -113,7 +113,7 @@ def test_unknown_channels_and_platforms_are_refused(project: Path) -> None:
         load_settings(config, environ={})
     assert "channels: Value error, no channel named 'blgo'" in str(caught.value)
     assert (
-        "choose from: blog, events, newsletter, newsroom, podcast, press, reports, wordpress"
+        "choose from: blog, events, newsletter, newsroom, podcast, press, reports, social, wordpress"
         in str(caught.value)
     )
 

@@ -19,7 +19,11 @@ KNOWN = PLATFORM_NAMES
 WORDPRESS_PASSWORD_VARIABLE = PLATFORM_PASSWORD_VARIABLES["wordpress"]
 WORDPRESS_PASSWORD_BLOCK = "outreach-wordpress-app-password"
 """The Prefect Secret block the flows read the application password from, when it exists."""
-SECRET_BLOCKS = {"wordpress": WORDPRESS_PASSWORD_BLOCK}
+SECRET_BLOCKS = {
+    "wordpress": WORDPRESS_PASSWORD_BLOCK,
+    "bluesky": "outreach-bluesky-app-password",
+    "mastodon": "outreach-mastodon-access-token",
+}
 """Platform name -> the Prefect Secret block holding its credential (read by the flows)."""
 
 
@@ -73,6 +77,10 @@ def make_platform(
                 "Users > Profile > Application Passwords)"
             )
         return wordpress_platform(wordpress, password, throttle)
+    if name in ("bluesky", "mastodon"):
+        from outreach.social.platform import social_platform
+
+        return social_platform(settings, name, platform_password(name, secrets), need_secrets)
     raise PlatformUnavailable(
         f"unknown platform '{name}' in the configuration's channel platforms; "
         f"known: {', '.join(KNOWN)}"
@@ -92,6 +100,8 @@ def takes_files(name: str) -> bool:
     """Whether the platform called ``name`` takes any channel's files (a file host does; a
     platform of posts takes only the channel that accepts it by name). Unknown: True, so
     ``make_platform`` names the problem."""
+    if name in ("bluesky", "mastodon"):
+        return False  # posts come from the social channel's actions, not files
     if name == "wordpress":
         from outreach.platforms.wordpress import WordPress
 

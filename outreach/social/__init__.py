@@ -1,0 +1,1 @@
+"""Social posts (Bluesky, Mastodon): text, clients and the after-publish action."""
