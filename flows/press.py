@@ -9,7 +9,7 @@ UI) pitches wait and the note says how to approve them. A rejected release sends
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from prefect import get_run_logger, pause_flow_run, task
 from prefect.artifacts import create_markdown_artifact
@@ -24,6 +24,7 @@ from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
 from outreach.press.pitch import PitchOutcome, PitchPlan, pitch_plan_for, send_pitches
+from outreach.press.timing import Group, for_sending, groups, waiting
 from outreach.release import Held
 
 APPROVAL_TIMEOUT = timedelta(days=2)
@@ -80,6 +81,16 @@ def _artifact(finding: Finding, plan: PitchPlan, choice: HeadlineChoice) -> None
             else []
         ),
         *[f"- skipped {email}: {why}" for email, why in plan.skipped],
+        "",
+        "## Send windows (each journalist's working morning)",
+        "",
+        "| zone | local send time | UTC | recipients | why |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {g.zone} | {g.local_time()} | {g.utc_time()} | {', '.join(g.emails)} | "
+            f"{g.slot.reason or 'their morning window'} |"
+            for g in groups(plan)
+        ],
         "",
         "## The pitch (first recipient)",
         "",
@@ -150,8 +161,17 @@ def pitch_findings(
             continue
         business = _pick(choice.business, choice.business_runners_up, decision.business_headline)
         consumer = _pick(choice.consumer, choice.consumer_runners_up, decision.consumer_headline)
-        plan, _, _ = pitch_plan_for(finding, settings, ledger, now, business, consumer)
+        plan, release, _ = pitch_plan_for(finding, settings, ledger, now, business, consumer)
+        # Each journalist in their working morning: on a server each later window is a
+        # scheduled run (same decision, idempotent); without one the notes say when.
+        later = waiting(plan, now)
+        plan, timing = for_sending(finding.id, plan, release.contact, settings, now)
+        notes.extend(note for note in timing if note not in notes)
+        notes.extend(schedule_windows(finding.id, later, approve_pitches))
+        if not plan.pitches:
+            continue
         outcome = send_pitches_task(plan, settings, now)
+        _sent_artifact(finding.id, plan, outcome, now)
         meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
         by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
         notes.append(
@@ -163,6 +183,65 @@ def pitch_findings(
             f"'{finding.id}' again to retry."
             for email, reason in outcome.not_sent
         )
+    return notes
+
+
+def _sent_artifact(finding_id: str, plan: PitchPlan, outcome: PitchOutcome, now: datetime) -> None:
+    """Per zone group: what was sent when (and what the server refused)."""
+    sent, refused = set(outcome.sent), dict(outcome.not_sent)
+    lines = [
+        f"# Pitches sent: {finding_id}",
+        "",
+        "| zone | local send time | sent (UTC) | sent to | not sent |",
+        "|---|---|---|---|---|",
+    ]
+    for group in groups(plan):
+        done = [email for email in group.emails if email in sent]
+        failed = [f"{email} ({refused[email]})" for email in group.emails if email in refused]
+        lines.append(
+            f"| {group.zone} | {group.local_time()} | {now.astimezone(UTC):%Y-%m-%d %H:%M} | "
+            f"{', '.join(done) or '-'} | {'; '.join(failed).replace('|', '/') or '-'} |"
+        )
+    create_markdown_artifact(
+        key=f"pitch-sent-{finding_id}",
+        markdown="\n".join(lines),
+        description="What was pitched when, per zone",
+    )
+
+
+def schedule_windows(
+    finding_id: str, windows: Sequence[Group], approve_pitches: bool | None
+) -> list[str]:
+    """On a server, a run of the finding's press step at each later send window, with an
+    idempotency key per window (a re-run schedules nothing twice) and the same pitch
+    decision; the ledger still decides who has been pitched, so nobody is pitched twice."""
+    if not server_mode() or not windows:
+        return []
+    notes: list[str] = []
+    for at in sorted({g.slot.at for g in windows}):
+        key = f"pitch-window-{finding_id}-{at.isoformat()}"
+        try:
+            run = run_deployment(
+                LIFT_DEPLOYMENT,
+                parameters={
+                    "finding_id": finding_id,
+                    "channels": ["press"],
+                    **({"approve_pitches": approve_pitches} if approve_pitches is not None else {}),
+                },
+                scheduled_time=at,
+                idempotency_key=key,
+                timeout=0,
+                as_subflow=False,
+            )
+            notes.append(
+                f"Scheduled the pitches of '{finding_id}' due {at.isoformat()} (run {run.id})."
+            )
+        except Exception as exc:  # a missing deployment must not fail the release
+            get_run_logger().warning("could not schedule %s: %s", key, exc)
+            notes.append(
+                f"Could not schedule the pitches of '{finding_id}' due {at.isoformat()} ({exc}); "
+                f"deploy with 'prefect deploy --all' or release '{finding_id}' again then."
+            )
     return notes
 
 

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class _Section(BaseModel):
@@ -29,9 +29,24 @@ class ReleaseStyle(_Section):
     clip_seconds: int = 60
 
 
+class PitchWindowStyle(_Section):
+    """When pitches reach a journalist, in their own zone: working-day mornings, not on their
+    country's public holidays; ``working_until`` bounds the slot an embargoed pitch takes
+    when its next morning would be after the lift."""
+
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon", "tue", "wed", "thu", "fri",
+    )  # fmt: skip
+    start: str = Field(default="08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="11:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    working_until: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    skip_holidays: bool = True
+
+
 class HouseStyle(_Section):
     headlines: HeadlineStyle = HeadlineStyle()
     release: ReleaseStyle = ReleaseStyle()
+    pitch_window: PitchWindowStyle = PitchWindowStyle()
 
 
 SMALL_WORDS = {
