@@ -24,7 +24,7 @@ from outreach.finding import Finding
 from outreach.headlines import HeadlineChoice
 from outreach.ledger import Ledger
 from outreach.press.pitch import PitchOutcome, PitchPlan, pitch_plan_for, send_pitches
-from outreach.press.timing import Group, for_sending, groups, waiting
+from outreach.press.timing import for_sending, groups, waiting_windows
 from outreach.release import Held
 
 APPROVAL_TIMEOUT = timedelta(days=2)
@@ -164,10 +164,9 @@ def pitch_findings(
         plan, release, _ = pitch_plan_for(finding, settings, ledger, now, business, consumer)
         # Each journalist in their working morning: on a server each later window is a
         # scheduled run (same decision, idempotent); without one the notes say when.
-        later = waiting(plan, now)
+        # (the release schedules their runs once it is out: schedule_windows)
         plan, timing = for_sending(finding.id, plan, release.contact, settings, now)
         notes.extend(note for note in timing if note not in notes)
-        notes.extend(schedule_windows(finding.id, later, approve_pitches))
         if not plan.pitches:
             continue
         outcome = send_pitches_task(plan, settings, now)
@@ -210,15 +209,23 @@ def _sent_artifact(finding_id: str, plan: PitchPlan, outcome: PitchOutcome, now:
 
 
 def schedule_windows(
-    finding_id: str, windows: Sequence[Group], approve_pitches: bool | None
+    settings: Settings,
+    ids: Sequence[str] | None,
+    now: datetime,
+    config: str | None,
+    approve_pitches: bool | None,
 ) -> list[str]:
-    """On a server, a run of the finding's press step at each later send window, with an
-    idempotency key per window (a re-run schedules nothing twice) and the same pitch
-    decision; the ledger still decides who has been pitched, so nobody is pitched twice."""
-    if not server_mode() or not windows:
+    """On a server, a run of each finding's press step at each send window its approved
+    pitches wait for (recorded by outreach.press.timing), with an idempotency key per window
+    (a re-run schedules nothing twice) and the release's configuration and pitch decision
+    (None: the run asks again); the ledger still decides who was pitched, so nobody is
+    pitched twice."""
+    if not server_mode():
         return []
     notes: list[str] = []
-    for at in sorted({g.slot.at for g in windows}):
+    windows = waiting_windows(settings, now)
+    due = sorted({(w.finding_id, w.at) for w in windows if ids is None or w.finding_id in ids})
+    for finding_id, at in due:
         key = f"pitch-window-{finding_id}-{at.isoformat()}"
         try:
             run = run_deployment(
@@ -226,6 +233,7 @@ def schedule_windows(
                 parameters={
                     "finding_id": finding_id,
                     "channels": ["press"],
+                    **({"config": config} if config else {}),
                     **({"approve_pitches": approve_pitches} if approve_pitches is not None else {}),
                 },
                 scheduled_time=at,

@@ -26,7 +26,7 @@ from pydantic import Field
 from flows.common import flow_settings, notify_failure, run_clock, worth_retrying
 from flows.limits import platform_slot, platform_throttle
 from flows.newsletter import send_issue
-from flows.press import pitch_findings, schedule_lifts
+from flows.press import pitch_findings, schedule_lifts, schedule_windows
 from outreach.actions import Action, ActionContext, PitchFindings, SendIssue, run_gated
 from outreach.audit import AuditLog
 from outreach.audit_summary import audit_section, release_events
@@ -170,7 +170,10 @@ class PrefectRunner(PlainRunner):
 
     def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:
         decision = request.approvals.get(PitchFindings.gate or "")
-        return schedule_lifts(held, request.channels, request.config, decision)
+        lifts = schedule_lifts(held, request.channels, request.config, decision)
+        return lifts + schedule_windows(
+            request.settings, request.ids, request.now, request.config, decision
+        )
 
 
 def _artifact(report: ReleaseReport, key: str, request: ReleaseRequest) -> None:

@@ -344,3 +344,60 @@ def test_a_bad_press_office_zone_is_named_with_the_fix(tmp_path: Path) -> None:
 def test_a_list_without_the_new_columns_still_loads() -> None:
     loaded = load_journalists(REPO / "press" / "journalists.csv")
     assert loaded and all(j.timezone is None and j.language == "en" for j in loaded)
+
+
+def test_releasing_again_when_a_window_opens_sends_that_groups_pitches(
+    world: Path, inbox: Inbox
+) -> None:
+    settings = load_settings(world / "outreach.toml", environ=smtp_environ(inbox))
+    approved = {"pitches": True}
+    first = release(settings, [GAMMA], ["press"], at("2026-06-29T07:00:00+00:00"), False, approved)
+    assert sorted(received(inbox)) == ["nia@example.co.ke", "paul@example.fr"]
+    assert any("in Europe/London wait for their window" in note for note in first.notes)
+    release(settings, [GAMMA], ["press"], at("2026-06-29T07:31:00+00:00"), False, approved)
+    assert [r for _, r, _ in inbox.accepted][2:] == [["liz@example.co.uk"]]
+
+
+@pytest.mark.prefect
+def test_on_a_server_each_later_window_is_one_scheduled_run_and_the_artifact_shows_groups(
+    prefect_api: str, world: Path, flow_clock
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.release import lift_embargo, release_finding
+
+    flow_clock(at("2026-06-29T07:00:00+00:00"))
+    config = str(world / "outreach.toml")
+    lift_embargo.to_deployment(name="lift-embargo").apply()
+    first = release_finding(GAMMA, ["press"], config=config, approve_pitches=True)
+    again = release_finding(GAMMA, ["press"], config=config, approve_pitches=True)
+    assert f"Pitched '{GAMMA}' to 2 journalist(s) via outbox." in first.notes, first.notes
+    scheduled = [n for n in first.notes if n.startswith("Scheduled the pitches")]
+    assert [n.split(" (run ")[0] for n in scheduled] == [
+        f"Scheduled the pitches of '{GAMMA}' due 2026-06-29T07:30:00+00:00",
+        f"Scheduled the pitches of '{GAMMA}' due 2026-06-29T11:30:00+00:00",
+        f"Scheduled the pitches of '{GAMMA}' due 2026-06-30T01:30:00+00:00",
+    ]
+    assert [n for n in again.notes if n.startswith("Scheduled the pitches")] == scheduled, (
+        "the idempotency key reuses each window's run"
+    )
+    run_id = scheduled[0].rsplit("(run ", 1)[1].rstrip(").")
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        keys = [f"pitch-{GAMMA}", f"pitch-sent-{GAMMA}"]
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+    assert run.state.is_scheduled()
+    assert run.parameters == {
+        "finding_id": GAMMA,
+        "channels": ["press"],
+        "config": config,
+        "approve_pitches": True,
+    }
+    shown = {a.key: a.data for a in artifacts}
+    assert "| Europe/London | Mon 29 Jun 2026 08:30 BST | 2026-06-29 07:30 UTC | " \
+        "liz@example.co.uk | their morning window |" in shown[f"pitch-{GAMMA}"]  # fmt: skip
+    assert "| Africa/Nairobi | Mon 29 Jun 2026 10:00 EAT | 2026-06-29 07:00 | " \
+        "nia@example.co.ke | - |" in shown[f"pitch-sent-{GAMMA}"]  # fmt: skip
