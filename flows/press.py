@@ -87,7 +87,7 @@ def _artifact(finding: Finding, plan: PitchPlan, choice: HeadlineChoice) -> None
         "| zone | local send time | UTC | recipients | why |",
         "|---|---|---|---|---|",
         *[
-            f"| {g.zone} | {g.local_time()} | {g.utc_time()} | {', '.join(g.emails)} | "
+            f"| {g.zone} | {g.local_time()} | {g.utc_time()} | {_cell(', '.join(g.emails))} | "
             f"{g.slot.reason or 'their morning window'} |"
             for g in groups(plan)
         ],
@@ -185,6 +185,11 @@ def pitch_findings(
     return notes
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (an address may hold a '|')."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 def _sent_artifact(finding_id: str, plan: PitchPlan, outcome: PitchOutcome, now: datetime) -> None:
     """Per zone group: what was sent when (and what the server refused)."""
     sent, refused = set(outcome.sent), dict(outcome.not_sent)
@@ -199,7 +204,7 @@ def _sent_artifact(finding_id: str, plan: PitchPlan, outcome: PitchOutcome, now:
         failed = [f"{email} ({refused[email]})" for email in group.emails if email in refused]
         lines.append(
             f"| {group.zone} | {group.local_time()} | {now.astimezone(UTC):%Y-%m-%d %H:%M} | "
-            f"{', '.join(done) or '-'} | {'; '.join(failed).replace('|', '/') or '-'} |"
+            f"{_cell(', '.join(done)) or '-'} | {_cell('; '.join(failed)) or '-'} |"
         )
     create_markdown_artifact(
         key=f"pitch-sent-{finding_id}",

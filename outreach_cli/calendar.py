@@ -65,4 +65,5 @@ def pitch_windows(settings, now: datetime, catalog) -> list[Scheduled]:
             f"({in_zone(w.at, w.zone)} local); release '{w.finding_id}' again then",
         )
         for w in waiting_windows(settings, now, catalog)
+        if catalog[w.finding_id].retraction is None  # a retracted finding is pitched no more
     ]

@@ -401,3 +401,24 @@ def test_on_a_server_each_later_window_is_one_scheduled_run_and_the_artifact_sho
         "liz@example.co.uk | their morning window |" in shown[f"pitch-{GAMMA}"]  # fmt: skip
     assert "| Africa/Nairobi | Mon 29 Jun 2026 10:00 EAT | 2026-06-29 07:00 | " \
         "nia@example.co.ke | - |" in shown[f"pitch-sent-{GAMMA}"]  # fmt: skip
+
+
+def test_outreach_calendar_lists_the_windows_pitches_wait_for(world: Path, inbox: Inbox) -> None:
+    from typer.testing import CliRunner
+
+    from outreach_cli.main import app
+
+    environ = smtp_environ(inbox)
+    settings = load_settings(world / "outreach.toml", environ=environ)
+    pitch_at(settings, at("2099-06-01T03:00:00+00:00"))  # Mon 1 June 2099, 04:00 in London
+    shown = CliRunner().invoke(app, ["calendar", "--config", str(world / "outreach.toml")],
+                               env=environ)  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert any(
+        line.startswith(
+            "Mon 1 Jun 2099 07:30 UTC (2099-06-01 07:30 UTC)  pitch window  "
+            f"{GAMMA}: pitches to 1 journalist(s) in Europe/London "
+            "(Mon 1 Jun 2099 08:30 BST local)"
+        )
+        for line in shown.output.splitlines()
+    ), shown.output
