@@ -422,3 +422,14 @@ def test_outreach_calendar_lists_the_windows_pitches_wait_for(world: Path, inbox
         )
         for line in shown.output.splitlines()
     ), shown.output
+
+
+def test_a_dry_run_says_when_each_group_would_be_pitched(world: Path, inbox: Inbox) -> None:
+    settings = load_settings(world / "outreach.toml", environ=smtp_environ(inbox))
+    now = at("2026-06-29T07:00:00+00:00")
+    report = release(settings, [GAMMA], ["press"], now, True, {"pitches": True})
+    assert inbox.accepted == []
+    assert (
+        "  1 of them in Asia/Jakarta in their window: Tue 30 Jun 2026 08:30 WIB "
+        "(2026-06-30 01:30 UTC)." in report.notes
+    ), report.notes
