@@ -433,3 +433,18 @@ def test_a_dry_run_says_when_each_group_would_be_pitched(world: Path, inbox: Inb
         "  1 of them in Asia/Jakarta in their window: Tue 30 Jun 2026 08:30 WIB "
         "(2026-06-30 01:30 UTC)." in report.notes
     ), report.notes
+
+
+def test_a_send_window_that_cannot_open_is_named_with_the_fix(tmp_path: Path) -> None:
+    from outreach.errors import OutreachError
+    from outreach.press.style import load_house_style
+
+    style = tmp_path / "style.toml"
+    style.write_text('[pitch_window]\nstart = "11:00"\nend = "09:00"\n', encoding="utf-8")
+    with pytest.raises(OutreachError) as caught:
+        load_house_style(tmp_path)
+    assert str(caught.value).startswith(f"{style}: ")
+    assert "pitch_window: start must be before end" in str(caught.value)
+    style.write_text('[pitch_window]\nstart = "8h30"\n', encoding="utf-8")
+    with pytest.raises(OutreachError, match=r"pitch_window\.start"):
+        load_house_style(tmp_path)
