@@ -27,7 +27,10 @@ def _zones() -> frozenset[str]:
 def _countries() -> dict[str, str]:
     """ISO 3166 alpha-2 code -> English name (CLDR's territories, without regions like 001)."""
     names = Locale("en").territories
-    groupings = {"EU", "EZ", "UN", "QO", "ZZ"}  # CLDR's own groupings, not countries
+    # CLDR's groupings, pseudo-locales and reserved codes (e.g. Canary Islands, IC) are not
+    # assigned ISO 3166-1 countries.
+    groupings = {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB", "AC", "CP", "CQ", "DG", "EA", "IC",
+                 "TA"}  # fmt: skip
     return {
         code: name
         for code, name in names.items()
