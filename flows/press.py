@@ -8,9 +8,10 @@ sends nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 from prefect.settings import get_current_settings
@@ -21,6 +22,7 @@ from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.ledger import Ledger
 from outreach.press.pitch import PitchOutcome, PitchPlan, pitch_plan_for, send_pitches
+from outreach.press.timing import for_sending, groups, waiting_windows
 from outreach.release import Held
 
 LIFT_DEPLOYMENT = "lift-embargo/lift-embargo"
@@ -50,19 +52,25 @@ def send_approved_pitches(context: ActionContext, finding: Finding) -> list[str]
     settings, now = context.settings, context.now
     chosen = dict(context.decision.headlines) if context.decision else {}
     ledger = Ledger(settings.paths.ledger)
-    plan, _, _ = pitch_plan_for(
+    plan, release, _ = pitch_plan_for(
         finding, settings, ledger, now, chosen.get("business"), chosen.get("consumer")
     )
     if not plan.pitches:
         already = f" ({len(plan.already_pitched)} already pitched)" if plan.already_pitched else ""
         return [f"Pitches for '{finding.id}': no journalist left to pitch{already}."]
+    # Each journalist in their working morning: the rest wait for their window.
+    plan, timing = for_sending(finding.id, plan, release.contact, settings, now)
+    notes = list(dict.fromkeys(timing))
+    if not plan.pitches:
+        return notes
     outcome = send_pitches_task(plan, settings, now)
+    _sent_artifact(finding.id, plan, outcome, now)
     meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
     by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
-    notes = [
+    notes.append(
         f"Pitched '{finding.id}' to {len(outcome.sent)} journalist(s) via "
         f"{settings.mail.platform}{by_other}."
-    ]
+    )
     notes.extend(
         f"Not pitched: {email} ({reason}); correct press/journalists.csv and release "
         f"'{finding.id}' again to retry."
@@ -116,5 +124,78 @@ def schedule_lifts(
             notes.append(
                 f"Could not schedule the public release of '{finding_id}' ({exc}); deploy with "
                 f"'prefect deploy --all' or run the release again after {until.isoformat()}."
+            )
+    return notes
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (an address may hold a '|')."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _sent_artifact(finding_id: str, plan: PitchPlan, outcome: PitchOutcome, now: datetime) -> None:
+    """Per zone group: what was sent when (and what the server refused)."""
+    sent, refused = set(outcome.sent), dict(outcome.not_sent)
+    lines = [
+        f"# Pitches sent: {finding_id}",
+        "",
+        "| zone | local send time | sent (UTC) | sent to | not sent |",
+        "|---|---|---|---|---|",
+    ]
+    for group in groups(plan):
+        done = [email for email in group.emails if email in sent]
+        failed = [f"{email} ({refused[email]})" for email in group.emails if email in refused]
+        lines.append(
+            f"| {group.zone} | {group.local_time()} | {now.astimezone(UTC):%Y-%m-%d %H:%M} | "
+            f"{_cell(', '.join(done)) or '-'} | {_cell('; '.join(failed)) or '-'} |"
+        )
+    create_markdown_artifact(
+        key=f"pitch-sent-{finding_id}",
+        markdown="\n".join(lines),
+        description="What was pitched when, per zone",
+    )
+
+
+def schedule_windows(
+    settings: Settings,
+    ids: Sequence[str] | None,
+    now: datetime,
+    config: str | None,
+    approve_pitches: bool | None,
+) -> list[str]:
+    """On a server, a run of each finding's press step at each send window its approved
+    pitches wait for (recorded by outreach.press.timing), with an idempotency key per window
+    (a re-run schedules nothing twice) and the release's configuration and pitch decision
+    (None: the run asks again); the ledger still decides who was pitched, so nobody is
+    pitched twice."""
+    if not server_mode():
+        return []
+    notes: list[str] = []
+    windows = waiting_windows(settings, now)
+    due = sorted({(w.finding_id, w.at) for w in windows if ids is None or w.finding_id in ids})
+    for finding_id, at in due:
+        key = f"pitch-window-{finding_id}-{at.isoformat()}"
+        try:
+            run = run_deployment(
+                LIFT_DEPLOYMENT,
+                parameters={
+                    "finding_id": finding_id,
+                    "channels": ["press"],
+                    **({"config": config} if config else {}),
+                    **({"approve_pitches": approve_pitches} if approve_pitches is not None else {}),
+                },
+                scheduled_time=at,
+                idempotency_key=key,
+                timeout=0,
+                as_subflow=False,
+            )
+            notes.append(
+                f"Scheduled the pitches of '{finding_id}' due {at.isoformat()} (run {run.id})."
+            )
+        except Exception as exc:  # a missing deployment must not fail the release
+            get_run_logger().warning("could not schedule %s: %s", key, exc)
+            notes.append(
+                f"Could not schedule the pitches of '{finding_id}' due {at.isoformat()} ({exc}); "
+                f"deploy with 'prefect deploy --all' or release '{finding_id}' again then."
             )
     return notes

@@ -27,7 +27,7 @@ from flows.approval import ask
 from flows.common import flow_settings, notify_failure, run_clock, worth_retrying
 from flows.limits import platform_slot, platform_throttle
 from flows.newsletter import send_issue
-from flows.press import schedule_lifts, send_approved_pitches, server_mode
+from flows.press import schedule_lifts, schedule_windows, send_approved_pitches, server_mode
 from outreach.actions import Action, ActionContext, PitchFindings, SendIssue
 from outreach.audit import AuditLog
 from outreach.audit_summary import audit_section, release_events
@@ -182,12 +182,16 @@ class PrefectRunner(PlainRunner):
         return after_publish(action, context, f"after-publish-{type(action).__name__}")
 
     def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:
-        return schedule_lifts(
+        decision = request.approvals.get(PitchFindings.gate or "")
+        lifts = schedule_lifts(
             held,
             request.channels,
             request.config,
-            request.approvals.get(PitchFindings.gate or ""),
+            decision,
             request.approvals.get(SendIssue.gate or ""),
+        )
+        return lifts + schedule_windows(
+            request.settings, request.ids, request.now, request.config, decision
         )
 
 

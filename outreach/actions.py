@@ -193,19 +193,25 @@ class PitchFindings:
         """The plain runner's pitching: approved, sent at once with the chosen headlines."""
         from outreach.ledger import Ledger
         from outreach.press.pitch import pitch_plan_for, send_pitches
+        from outreach.press.timing import for_sending
 
         settings, now = context.settings, context.now
         chosen = dict(context.decision.headlines) if context.decision else {}
         ledger = Ledger(settings.paths.ledger)
         notes: list[str] = []
         for finding in self.findings:
-            plan, _, _ = pitch_plan_for(
+            plan, release, _ = pitch_plan_for(
                 finding, settings, ledger, now, chosen.get("business"), chosen.get("consumer")
             )
             if not plan.pitches:
                 already = plan.already_pitched
                 count = f" ({len(already)} already pitched)" if already else ""
                 notes.append(f"Pitches for '{finding.id}': no journalist left to pitch{count}.")
+                continue
+            # Each journalist in their working morning: the rest wait for their window.
+            plan, timing = for_sending(finding.id, plan, release.contact, settings, now)
+            notes.extend(note for note in timing if note not in notes)
+            if not plan.pitches:
                 continue
             outcome = send_pitches(plan, settings, ledger, now)
             meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)

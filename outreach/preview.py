@@ -203,4 +203,10 @@ def _pitch_lines(finding: Finding, context: ActionContext, state: str) -> list[s
     more = f", and {len(names) - FIRST_FEW} more" if len(names) > FIRST_FEW else ""
     shown = f": {', '.join(names[:FIRST_FEW])}{more}" if names else ""
     already = f"; {len(plan.already_pitched)} already pitched" if plan.already_pitched else ""
-    return [f"Would pitch '{finding.id}' to {len(names)} journalist(s){state}{shown}{already}."]
+    lines = [f"Would pitch '{finding.id}' to {len(names)} journalist(s){state}{shown}{already}."]
+    from outreach.press.timing import waiting
+
+    return lines + [
+        f"  {len(g.emails)} of them in {g.zone} in their window: {g.local_time()} ({g.utc_time()})."
+        for g in waiting(plan, context.now)
+    ]

@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 
 from outreach.config import load_settings
+from outreach.press.timing import waiting_windows
 from outreach.release import load_catalog
-from outreach.schedule import in_utc, in_zone, upcoming
+from outreach.schedule import Scheduled, in_utc, in_zone, upcoming
 
 console = Console(highlight=False, markup=False)
 ConfigOption = Annotated[
@@ -32,7 +33,11 @@ def calendar(config: ConfigOption = None) -> None:
     settings = load_settings(config)
     catalog = load_catalog(settings)
     zone = settings.site.timezone
-    entries = upcoming(catalog, settings, datetime.now(UTC))
+    now = datetime.now(UTC)
+    entries = sorted(
+        upcoming(catalog, settings, now) + pitch_windows(settings, now, catalog),
+        key=lambda entry: entry.at,
+    )
     # One line per entry (not a table): nothing wraps mid-time, and it can be grepped.
     if entries:
         console.print(f"Scheduled (times in {zone}, then UTC):")
@@ -47,3 +52,18 @@ def calendar(config: ConfigOption = None) -> None:
     if catalog.drafts:
         names = ", ".join(sorted(catalog.drafts))
         console.print(f"Drafts, not scheduled until 'status: ready': {names}", soft_wrap=True)
+
+
+def pitch_windows(settings, now: datetime, catalog) -> list[Scheduled]:
+    """The send windows approved pitches wait for (each journalist's working morning)."""
+    return [
+        Scheduled(
+            w.at,
+            "pitch window",
+            w.finding_id,
+            f"pitches to {w.journalists} journalist(s) in {w.zone} "
+            f"({in_zone(w.at, w.zone)} local); release '{w.finding_id}' again then",
+        )
+        for w in waiting_windows(settings, now, catalog)
+        if catalog[w.finding_id].retraction is None  # a retracted finding is pitched no more
+    ]

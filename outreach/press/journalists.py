@@ -16,9 +16,13 @@ from email_validator import EmailNotValidError, validate_email
 
 from outreach.errors import RenderError
 from outreach.finding import Finding
+from outreach.press.zones import country_problem, language_problem, zone_problem
 from outreach.topics import TOPICS_BY_SLUG
 
 COLUMNS = ("name", "email", "outlet", "beats", "regions", "accepts_embargoes", "opted_out")
+WHERE_COLUMNS = ("timezone", "country", "language")
+"""Optional: where the journalist reads (an empty or missing timezone falls back to the
+media contact's, in press/contact.toml; language defaults to en)."""
 YES, NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0", ""}
 
 
@@ -35,6 +39,12 @@ class Journalist:
     regions: tuple[str, ...]
     accepts_embargoes: bool
     opted_out: bool
+    timezone: str | None = None
+    """IANA zone name; None: not given (the media contact's zone is used)."""
+    country: str | None = None
+    """ISO 3166 alpha-2 code, for the public holidays their send window skips."""
+    language: str = "en"
+    """For dates written in the reader's time."""
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -53,7 +63,8 @@ def load_journalists(path: Path) -> list[Journalist]:
         if missing:
             raise JournalistListError(
                 f"{path}: missing columns {', '.join(missing)}; "
-                f"the header must be {','.join(COLUMNS)}"
+                f"the header must be {','.join(COLUMNS)} (optionally followed by "
+                f"{','.join(WHERE_COLUMNS)})"
             )
         for line, row in enumerate(reader, start=2):
             where = f"{path}: row {line}"
@@ -87,6 +98,15 @@ def load_journalists(path: Path) -> list[Journalist]:
                 if value not in YES | NO:
                     problems.append(f"{where}: {column}: '{value}' is not yes or no")
                 flags[column] = value in YES
+            where_values = {}
+            for column, check in zip(
+                WHERE_COLUMNS, (zone_problem, country_problem, language_problem), strict=True
+            ):
+                value = (row.get(column) or "").strip()
+                problem = check(value) if value else None
+                if problem:
+                    problems.append(f"{where}: {column}: {problem}")
+                where_values[column] = value or None
             journalists.append(
                 Journalist(
                     name,
@@ -96,6 +116,9 @@ def load_journalists(path: Path) -> list[Journalist]:
                     _split(row["regions"] or ""),
                     flags["accepts_embargoes"],
                     flags["opted_out"],
+                    where_values["timezone"],
+                    where_values["country"],
+                    where_values["language"] or "en",
                 )
             )
     if problems:

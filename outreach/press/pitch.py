@@ -23,6 +23,8 @@ from outreach.mail import build_message, mailbox
 from outreach.mail_transport import RelayHooks, mail_transport
 from outreach.press.journalists import Journalist, load_journalists, match_journalists
 from outreach.press.release import PressRelease
+from outreach.press.windows import Slot, WindowRules
+from outreach.press.zones import embargo_line_in
 from outreach.secrets_store import link_secret, recipient_key
 from outreach.subscriber_mail import web_base
 from outreach.subscribers import normalise_email
@@ -64,6 +66,8 @@ class PitchPlan:
     embargo: str | None = None
     """The embargo time (ISO, or ``NO_EMBARGO``) the messages carry, recorded per journalist
     so a later change of the embargo is noticed; None: not recorded."""
+    slots: dict[str, Slot] = field(default_factory=dict)
+    """When each journalist's pitch goes (by address; outreach.press.timing); empty: now."""
 
 
 def pitch_text(
@@ -76,7 +80,10 @@ def pitch_text(
     greeting = journalist.name.split()[0] if journalist.name else "there"
     lines = [f"Dear {greeting},", ""]
     if release.embargoed_until:
-        lines += [release.release_line, ""]
+        # In UTC and in the reader's own time (their zone, else the press office's).
+        zone = journalist.timezone or release.contact.timezone
+        line = embargo_line_in(release.embargoed_until, [zone] if zone else [], journalist.language)
+        lines += [line, ""]
     contents = "release, images, fact sheet, quotes" + (", episode clip" if has_episode else "")
     lines += [
         release.headline,
@@ -296,4 +303,8 @@ def pitch_plan_for(
     plan = plan_pitches(
         finding, release, settings, kit_url, ledger, data.style.release.pitch_max_words, now
     )
+    from outreach.press.timing import with_slots
+
+    rules = WindowRules.from_style(data.style.pitch_window)
+    plan = with_slots(plan, data.contact, rules, now, finding.embargo)
     return plan, release, choice

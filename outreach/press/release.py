@@ -49,6 +49,8 @@ class MediaContact:
     phone: str
     city: str
     organisation: str
+    timezone: str | None = None
+    """The press office's IANA zone: the zone of journalists whose row gives none."""
 
 
 def load_contact(press_dir: Path) -> MediaContact:
@@ -70,7 +72,14 @@ def load_contact(press_dir: Path) -> MediaContact:
         values["email"] = validate_email(values["email"], check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise PressDataError(f"{path}: email: {exc}") from None
-    return MediaContact(**values)
+    zone = str(data.get("timezone", "")).strip() or None
+    if zone is not None:
+        from outreach.press.zones import zone_problem
+
+        problem = zone_problem(zone)
+        if problem:
+            raise PressDataError(f"{path}: timezone: {problem}")
+    return MediaContact(**values, timezone=zone)
 
 
 def load_boilerplate(press_dir: Path, style: ReleaseStyle) -> str:

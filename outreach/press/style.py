@@ -6,7 +6,13 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from outreach.errors import RenderError
+
+
+class HouseStyleError(RenderError, ValueError):
+    """press/style.toml cannot be used; the message names the file, the key and the fix."""
 
 
 class _Section(BaseModel):
@@ -29,9 +35,35 @@ class ReleaseStyle(_Section):
     clip_seconds: int = 60
 
 
+class PitchWindowStyle(_Section):
+    """When pitches reach a journalist, in their own zone: working-day mornings, not on their
+    country's public holidays; ``working_until`` bounds the slot an embargoed pitch takes
+    when its next morning would be after the lift."""
+
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon", "tue", "wed", "thu", "fri",
+    )  # fmt: skip
+    start: str = Field(default="08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="11:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    working_until: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    skip_holidays: bool = True
+
+    @model_validator(mode="after")
+    def _a_window_exists(self) -> PitchWindowStyle:
+        if not self.days:
+            raise ValueError('pitch_window.days: name at least one day, e.g. ["mon", "tue"]')
+        if not self.start < self.end <= self.working_until:
+            raise ValueError(
+                "pitch_window: start must be before end, and end no later than working_until "
+                f"(now {self.start}, {self.end}, {self.working_until})"
+            )
+        return self
+
+
 class HouseStyle(_Section):
     headlines: HeadlineStyle = HeadlineStyle()
     release: ReleaseStyle = ReleaseStyle()
+    pitch_window: PitchWindowStyle = PitchWindowStyle()
 
 
 SMALL_WORDS = {
@@ -76,4 +108,4 @@ def load_house_style(press_dir: Path) -> HouseStyle:
     try:
         return HouseStyle.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise HouseStyleError(f"{path}: {exc}") from None
