@@ -58,6 +58,7 @@ def send_approved_pitches(context: ActionContext, finding: Finding) -> list[str]
     if not plan.pitches:
         already = f" ({len(plan.already_pitched)} already pitched)" if plan.already_pitched else ""
         return [f"Pitches for '{finding.id}': no journalist left to pitch{already}."]
+    _windows_artifact(finding.id, plan)
     # Each journalist in their working morning: the rest wait for their window.
     plan, timing = for_sending(finding.id, plan, release.contact, settings, now)
     notes = list(dict.fromkeys(timing))
@@ -131,6 +132,26 @@ def schedule_lifts(
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell (an address may hold a '|')."""
     return " ".join(text.split()).replace("|", "\\|")
+
+
+def _windows_artifact(finding_id: str, plan: PitchPlan) -> None:
+    """Per zone group: when its pitches go (each journalist's working morning) and why."""
+    lines = [
+        f"# Send windows: {finding_id}",
+        "",
+        "| zone | local send time | UTC | recipients | why |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {g.zone} | {g.local_time()} | {g.utc_time()} | {_cell(', '.join(g.emails))} | "
+            f"{g.slot.reason or 'their morning window'} |"
+            for g in groups(plan)
+        ],
+    ]
+    create_markdown_artifact(
+        key=f"pitch-windows-{finding_id}",
+        markdown="\n".join(lines),
+        description="When each zone group's pitches go",
+    )
 
 
 def _sent_artifact(finding_id: str, plan: PitchPlan, outcome: PitchOutcome, now: datetime) -> None:

@@ -385,7 +385,7 @@ def test_on_a_server_each_later_window_is_one_scheduled_run_and_the_artifact_sho
     run_id = scheduled[0].rsplit("(run ", 1)[1].rstrip(").")
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
-        keys = [f"pitch-{GAMMA}", f"pitch-sent-{GAMMA}"]
+        keys = [f"pitch-windows-{GAMMA}", f"pitch-sent-{GAMMA}"]
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
         )
@@ -398,7 +398,7 @@ def test_on_a_server_each_later_window_is_one_scheduled_run_and_the_artifact_sho
     }
     shown = {a.key: a.data for a in artifacts}
     assert "| Europe/London | Mon 29 Jun 2026 08:30 BST | 2026-06-29 07:30 UTC | " \
-        "liz@example.co.uk | their morning window |" in shown[f"pitch-{GAMMA}"]  # fmt: skip
+        "liz@example.co.uk | their morning window |" in shown[f"pitch-windows-{GAMMA}"]  # fmt: skip
     assert "| Africa/Nairobi | Mon 29 Jun 2026 10:00 EAT | 2026-06-29 07:00 | " \
         "nia@example.co.ke | - |" in shown[f"pitch-sent-{GAMMA}"]  # fmt: skip
 
