@@ -16,13 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from outreach import audit, ledger, sending, subscribers
+from outreach import audit, ledger, remote_marks, sending, subscribers
 from outreach.config import Settings
 from outreach.errors import EXIT_CONFIG, OutreachError
+from outreach.events import registrations, sequence
 from outreach.store import Schema, Store, database_of
 
-LEDGER_SCHEMAS: tuple[Schema, ...] = (ledger.SCHEMA, sending.SCHEMA, audit.SCHEMA)
-SUBSCRIBER_SCHEMAS: tuple[Schema, ...] = (subscribers.SCHEMA,)
+LEDGER_SCHEMAS: tuple[Schema, ...] = (
+    ledger.SCHEMA,
+    sending.SCHEMA,
+    audit.SCHEMA,
+    remote_marks.SCHEMA,
+    sequence.SCHEMA,
+)
+SUBSCRIBER_SCHEMAS: tuple[Schema, ...] = (subscribers.SCHEMA, registrations.SCHEMA)
 SKIPPED = {"schema_migrations", "sqlite_sequence"}
 
 
