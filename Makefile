@@ -38,7 +38,7 @@ demo: $(VENV)/.demo-installed
 # Tools the tests check with, from Debian's packages when missing (as root): ffprobe for the
 # podcast audio (the pip-installed ffmpeg ships without it), Chromium for the email render,
 # SpamAssassin (local rules) for the newsletter's hidden-text score, poppler-utils (pdfinfo,
-# pdffonts, pdftotext, pdftoppm) for the report PDF, a Bluesky PDS (npm, under .cache/), and
+# pdffonts, pdftotext, pdftoppm) for the report PDF, a Bluesky PDS (npm, under ~/.cache/outreach-test-tools/), and
 # WordPress with MariaDB and PHP, and PostgreSQL for the server-mode test (daemons kept from
 # starting; the tests start their own).
 test-tools:

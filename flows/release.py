@@ -291,9 +291,18 @@ def release_finding(
     )
 
 
+PublicationId = Annotated[
+    str,
+    Field(
+        pattern=r"^(?:[a-z]+:)?" + SLUG_PATTERN.pattern.removeprefix("^"),
+        description="A finding's id, or another kind's publication as kind:id (report:<id>)",
+    ),
+]
+
+
 @flow(name="lift-embargo", **FLOW_OPTIONS)
 def lift_embargo(
-    finding_id: FindingId,
+    finding_id: PublicationId,
     channels: list[str] | None = None,
     config: str | None = None,
     approve_pitches: bool | None = None,

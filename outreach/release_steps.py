@@ -373,6 +373,9 @@ def channel_site(
     ``kit_secret`` (read before rendering) names the press kits in the site's URL map."""
     channel = get_channel(channel_name)
     ready, held = ready_findings(channel_name, catalog, ids, now)
+    if site_id:  # another kind's publication is held under its ledger key (report:<id>), so
+        # the run scheduled for its lift releases that publication, not a finding
+        held = [replace(h, finding_id=f"{site_id}{h.finding_id}") for h in held]
     listed_ids = ({f.id for f in ready} | set(already_released)) & set(catalog)
     listed = newest_first(
         catalog[i]

@@ -1,5 +1,6 @@
 """A real Bluesky PDS (@atproto/pds with @did-plc/server's in-memory directory) on loopback,
-installed by ``tests/servers/bluesky.sh install`` (``make test-tools``) under .cache/."""
+installed by ``tests/servers/bluesky.sh install`` (``make test-tools``) under
+~/.cache/outreach-test-tools/ (once per machine)."""
 
 from __future__ import annotations
 

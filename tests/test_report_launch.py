@@ -231,9 +231,9 @@ def test_an_embargoed_report_is_public_nowhere_before_the_lift_but_its_kit_is_re
             encoding="utf-8", errors="replace"
         )
     assert {(h.finding_id, h.channel) for h in report.held} == {
-        (CASE, "blog"),
-        (CASE, "reports"),
-        (CASE, "newsletter"),
+        (f"report:{CASE}", "blog"),
+        (f"report:{CASE}", "reports"),
+        (f"report:{CASE}", "newsletter"),
     }
     # Pitches go before the lift, to matching journalists who accept embargoes only.
     pitched = {r for _, rcpts, _ in inbox.accepted for r in rcpts}

