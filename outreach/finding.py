@@ -648,36 +648,36 @@ def split_front_matter(text: str) -> tuple[str, str] | None:
     return None
 
 
-def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None) -> Finding:
-    """Read and validate one finding file; raise FindingsInvalid with all its problems."""
-    file = shown_as or str(path)
+def read_front_matter(
+    path: Path,
+    file: str,
+    invalid: Callable[[list[FindingProblem]], Exception],
+    *,
+    max_bytes: int,
+    too_large: str,
+    body_name: str = "Markdown body",
+) -> tuple[dict[str, Any], str]:
+    """A publication file's YAML front matter (a mapping) and its Markdown, for every kind
+    (findings, reports, events): each problem raised as ``invalid([problem])`` naming the file,
+    the place and the fix. ``too_large`` finishes "is N bytes; <too_large>"."""
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise FindingsInvalid(
-            [
-                FindingProblem(
-                    file,
-                    "file",
-                    f"is {size:,} bytes; a finding may be at most {MAX_FILE_BYTES:,} bytes: "
-                    "shorten the body, split the finding in two, or move data into a linked report",
-                )
-            ]
-        )
+    if size > max_bytes:
+        raise invalid([FindingProblem(file, "file", f"is {size:,} bytes; {too_large}")])
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise FindingsInvalid(
+        raise invalid(
             [FindingProblem(file, "file", f"is not UTF-8 text ({exc.reason}); save it as UTF-8")]
         ) from None
     parts = split_front_matter(text)
     if parts is None:
-        raise FindingsInvalid(
+        raise invalid(
             [
                 FindingProblem(
                     file,
                     "front matter",
                     "not found; start the file with a '---' line, then the YAML fields, then "
-                    "another '---' line, then the Markdown body",
+                    f"another '---' line, then the {body_name}",
                 )
             ]
         )
@@ -688,7 +688,7 @@ def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 2}" if mark is not None else "front matter"
         problem = getattr(exc, "problem", None) or str(exc)
-        raise FindingsInvalid(
+        raise invalid(
             [
                 FindingProblem(
                     file,
@@ -699,9 +699,23 @@ def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None
             ]
         ) from None
     if not isinstance(data, dict):
-        raise FindingsInvalid(
+        raise invalid(
             [FindingProblem(file, "front matter", "is not a mapping; write 'field: value' lines")]
         )
+    return data, body
+
+
+def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None) -> Finding:
+    """Read and validate one finding file; raise FindingsInvalid with all its problems."""
+    file = shown_as or str(path)
+    data, body = read_front_matter(
+        path,
+        file,
+        FindingsInvalid,
+        max_bytes=MAX_FILE_BYTES,
+        too_large=f"a finding may be at most {MAX_FILE_BYTES:,} bytes: shorten the body, split "
+        "the finding in two, or move data into a linked report",
+    )
     if "retraction" in data:
         raise FindingsInvalid(
             [

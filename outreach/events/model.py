@@ -19,7 +19,6 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, ClassVar
 
-import yaml
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -36,7 +35,6 @@ from pydantic_core import PydanticCustomError
 from outreach.config import Settings
 from outreach.errors import OutreachError
 from outreach.finding import (
-    SAFE_LOADER,
     SLUG_PATTERN,
     FindingProblem,
     Line,
@@ -47,7 +45,7 @@ from outreach.finding import (
     _needs_time,
     _topic,
     read_findings,
-    split_front_matter,
+    read_front_matter,
     text_sha256,
 )
 
@@ -511,57 +509,15 @@ def _problem(file: str, error: Any) -> EventProblem:
 
 
 def _load(path: Path, file: str) -> dict[str, Any]:
-    size = path.stat().st_size
-    if size > MAX_EVENT_FILE_BYTES:
-        raise EventsInvalid(
-            [
-                EventProblem(
-                    file,
-                    "file",
-                    f"is {size:,} bytes; an event file may be at most {MAX_EVENT_FILE_BYTES:,} "
-                    "bytes: shorten the description",
-                )
-            ]
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise EventsInvalid(
-            [EventProblem(file, "file", f"is not UTF-8 text ({exc.reason}); save it as UTF-8")]
-        ) from None
-    parts = split_front_matter(text)
-    if parts is None:
-        raise EventsInvalid(
-            [
-                EventProblem(
-                    file,
-                    "front matter",
-                    "not found; start the file with a '---' line, then the YAML fields, then "
-                    "another '---' line, then the Markdown description",
-                )
-            ]
-        )
-    front, body = parts
-    try:
-        data = yaml.load(front, Loader=SAFE_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 2}" if mark is not None else "front matter"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise EventsInvalid(
-            [
-                EventProblem(
-                    file,
-                    where,
-                    f"YAML syntax error ({problem}); check indentation and put text containing "
-                    "': ' or '#' in quotes",
-                )
-            ]
-        ) from None
-    if not isinstance(data, dict):
-        raise EventsInvalid(
-            [EventProblem(file, "front matter", "is not a mapping; write 'field: value' lines")]
-        )
+    data, body = read_front_matter(
+        path,
+        file,
+        EventsInvalid,
+        max_bytes=MAX_EVENT_FILE_BYTES,
+        too_large=f"an event file may be at most {MAX_EVENT_FILE_BYTES:,} bytes: shorten the "
+        "description",
+        body_name="Markdown description",
+    )
     return {**data, "body": body, "source_path": file}
 
 

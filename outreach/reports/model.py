@@ -18,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
 from markdown_it import MarkdownIt
 from pydantic import (
     AfterValidator,
@@ -40,7 +39,6 @@ from outreach.finding import (
     FIELD_HINTS as FINDING_HINTS,
 )
 from outreach.finding import (
-    SAFE_LOADER,
     SLUG_PATTERN,
     Finding,
     FindingProblem,
@@ -53,7 +51,7 @@ from outreach.finding import (
     _problem_from_error,
     _topic,
     read_findings,
-    split_front_matter,
+    read_front_matter,
     text_sha256,
 )
 
@@ -430,57 +428,14 @@ def _report_problem(file: str, error: Any) -> ReportProblem:
 
 
 def _load(path: Path, file: str) -> dict[str, Any]:
-    size = path.stat().st_size
-    if size > MAX_REPORT_FILE_BYTES:
-        raise ReportsInvalid(
-            [
-                ReportProblem(
-                    file,
-                    "file",
-                    f"is {size:,} bytes; a report may be at most {MAX_REPORT_FILE_BYTES:,} "
-                    "bytes: move material into findings and list them in 'findings'",
-                )
-            ]
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReportsInvalid(
-            [ReportProblem(file, "file", f"is not UTF-8 text ({exc.reason}); save it as UTF-8")]
-        ) from None
-    parts = split_front_matter(text)
-    if parts is None:
-        raise ReportsInvalid(
-            [
-                ReportProblem(
-                    file,
-                    "front matter",
-                    "not found; start the file with a '---' line, then the YAML fields, then "
-                    "another '---' line, then the Markdown body",
-                )
-            ]
-        )
-    front, body = parts
-    try:
-        data = yaml.load(front, Loader=SAFE_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 2}" if mark is not None else "front matter"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ReportsInvalid(
-            [
-                ReportProblem(
-                    file,
-                    where,
-                    f"YAML syntax error ({problem}); check indentation and put text containing "
-                    "': ' or '#' in quotes",
-                )
-            ]
-        ) from None
-    if not isinstance(data, dict):
-        raise ReportsInvalid(
-            [ReportProblem(file, "front matter", "is not a mapping; write 'field: value' lines")]
-        )
+    data, body = read_front_matter(
+        path,
+        file,
+        ReportsInvalid,
+        max_bytes=MAX_REPORT_FILE_BYTES,
+        too_large=f"a report may be at most {MAX_REPORT_FILE_BYTES:,} bytes: move material into "
+        "findings and list them in 'findings'",
+    )
     return {**data, "body": body, "source_path": file}
 
 
