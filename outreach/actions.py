@@ -139,9 +139,8 @@ class PitchFindings:
         self, settings: Settings, now: datetime, addresses: Sequence[str]
     ) -> list[TestMessage]:
         """The first pitch, as written, addressed to each team address instead."""
-        from outreach.gates import TestMessage, test_subject
+        from outreach.gates import test_copies
         from outreach.ledger import Ledger
-        from outreach.mail import build_message, mailbox
         from outreach.press.pitch import pitch_plan_for
 
         finding = self.findings[0]
@@ -149,22 +148,7 @@ class PitchFindings:
         if not plan.pitches:
             return []
         sample = plan.pitches[0]
-        sender = sample.message["From"].addresses[0]
-        return [
-            TestMessage(
-                build_message(
-                    sender=sender,
-                    recipient=mailbox("", address),
-                    subject=test_subject(str(sample.message["Subject"])),
-                    text=sample.text,
-                    key=f"test-pitch:{finding.id}:{address}",
-                    when=now,
-                ),
-                address,
-                sender.addr_spec,
-            )
-            for address in addresses
-        ]
+        return test_copies(sample.message, sample.text, addresses, f"test-pitch:{finding.id}", now)
 
     @classmethod
     def for_approval(

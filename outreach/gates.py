@@ -234,3 +234,28 @@ def gate_notes(action: Gated, decision: Decision) -> list[str]:
 
 def test_subject(subject: str) -> str:
     return f"[TEST] {subject}"
+
+
+def test_copies(
+    message: EmailMessage, text: str, addresses: Sequence[str], key: str, now: datetime
+) -> list[TestMessage]:
+    """A gated email as written (its sender and text), addressed to each team address
+    instead, its subject marked "[TEST]"; ``key`` names it (the address is appended)."""
+    from outreach.mail import build_message, mailbox
+
+    sender = message["From"].addresses[0]
+    return [
+        TestMessage(
+            build_message(
+                sender=sender,
+                recipient=mailbox("", address),
+                subject=test_subject(str(message["Subject"])),
+                text=text,
+                key=f"{key}:{address}",
+                when=now,
+            ),
+            address,
+            sender.addr_spec,
+        )
+        for address in addresses
+    ]

@@ -244,28 +244,14 @@ class NotifyPitched:
         self, settings: Settings, now: datetime, addresses: Sequence[str]
     ) -> list[TestMessage]:
         """The first notice, as written, addressed to each team address instead."""
-        from outreach.gates import TestMessage, test_subject
+        from outreach.gates import test_copies
 
         pitches = self._pitches(settings, now)
         if not pitches:
             return []
         sample = pitches[0]
-        sender = sample.message["From"].addresses[0]
-        return [
-            TestMessage(
-                build_message(
-                    sender=sender,
-                    recipient=mailbox("", address),
-                    subject=test_subject(str(sample.message["Subject"])),
-                    text=sample.text,
-                    key=f"test-notice:{self.finding.id}:{address}",
-                    when=now,
-                ),
-                address,
-                sender.addr_spec,
-            )
-            for address in addresses
-        ]
+        key = f"test-notice:{self.finding.id}"
+        return test_copies(sample.message, sample.text, addresses, key, now)
 
     def awaiting(self) -> str:
         return (
