@@ -4,6 +4,11 @@ Each batch of recipients is one task (retried on transient failure; what a batch
 sent is recorded and never sent again), and a progress artifact shows how far the send is.
 Running the flow again for the same issue resumes it; with ``new_subscribers`` it also
 catches up the matching subscribers who joined after the issue went out.
+
+Every send passes the "newsletter" approval gate first, as a release's does: a scheduled
+weekly digest or a run started from the UI pauses for a person's decision on a server
+(``outreach.gates.settle``, ``flows.approval.ask``) unless the gate is "auto", and a
+rejected issue is never sent.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
+from flows.approval import ask
 from flows.common import flow_settings, notify_failure, run_clock, smtp_relay, worth_retrying
+from flows.press import server_mode
+from outreach.actions import ActionContext, SendIssue, newsletter_action
 from outreach.campaign import PreparedSend, deliver, issue_to_send, prepare_send, send_batch
 from outreach.config import Settings
-from outreach.newsletter import Issue, digest_issue
+from outreach.gates import gate_notes, settle
+from outreach.newsletter import Issue
 from outreach.release import load_catalog, resolve_ids
 from outreach.sending import SendLog, SendReport
 from outreach.templating import long_date
@@ -81,17 +90,42 @@ def send_newsletter(
     config: str | None = None,
     new_subscribers: bool = False,
     actor: str | None = None,
+    approve: bool | None = None,
 ) -> str:
     """Send one finding (or, with ``digest_title``, several as one issue) to its subscribers.
 
     ``new_subscribers``: the issue went out before; send it to the matching subscribers who
-    joined since (each once). ``actor``: who sends, for the audit log (default "release")."""
+    joined since (each once). ``actor``: who sends, for the audit log (default "release").
+    ``approve``: the newsletter gate's decision, given now (recorded as ``actor``'s); left
+    empty, the gate follows its policy and any recorded decision, or pauses for one."""
     settings = flow_settings(config)
     moment = run_clock()  # never a parameter: see flows.common.clock
     catalog = load_catalog(settings)
-    ids = resolve_ids(catalog, finding_ids)
-    issue = issue_to_send([catalog[i] for i in ids], digest_title, moment)
-    return send_issue(issue, settings, moment, new_subscribers, actor or "release")
+    findings = [catalog[i] for i in resolve_ids(catalog, finding_ids)]
+    issue_to_send(findings, digest_title, moment)  # refuses what is not public yet
+    action = newsletter_action(findings, digest_title)
+    return send_gated(action, settings, moment, approve, actor or "release", new_subscribers)
+
+
+def send_gated(
+    action: SendIssue,
+    settings: Settings,
+    now: datetime,
+    approve: bool | None,
+    actor: str,
+    new_subscribers: bool = False,
+) -> str:
+    """Send the action's issue once its "newsletter" gate lets it: an explicit decision, the
+    "auto" policy or a recorded decision; pending, a person decides in the paused run."""
+    context = ActionContext(settings, now, {"newsletter": approve}, actor=actor)
+    decision = settle(action, context)
+    if decision.outcome == "pending" and server_mode():
+        decision = ask(action, decision, context)
+    if not decision.approved:
+        summary = "\n".join(gate_notes(action, decision))
+        get_run_logger().info(summary)
+        return summary
+    return send_issue(action.issue(), settings, now, new_subscribers, actor)
 
 
 @flow(name="weekly-digest", log_prints=True, on_failure=[notify_failure])
@@ -103,7 +137,8 @@ def weekly_digest(
     """One digest of every finding that went public in the last ``days`` days, to the
     subscribers of their topics. A re-run of the same day sends nothing twice (the digest's
     key is its findings and its title, which names the day); a week with no new finding sends
-    nothing."""
+    nothing. Its schedule runs unattended, so the digest waits at the "newsletter" gate for a
+    person's decision unless the team set that gate to "auto"."""
     settings = flow_settings(config)
     moment = run_clock()  # never a parameter: see flows.common.clock
     since = moment - timedelta(days=days)
@@ -113,4 +148,4 @@ def weekly_digest(
         get_run_logger().info(summary)
         return summary
     heading = title or f"{settings.site.title}: findings of the week to {long_date(moment)}"
-    return send_issue(digest_issue(findings, heading), settings, moment)
+    return send_gated(newsletter_action(findings, heading), settings, moment, None, "release")

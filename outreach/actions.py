@@ -239,11 +239,11 @@ class SendIssue:
 
         from outreach.campaign import send_id_for
         from outreach.gates import Shown
-        from outreach.newsletter import finding_issue, render_issue
+        from outreach.newsletter import render_issue
         from outreach.sending import SendLog
         from outreach.subscribers import SubscriberStore
 
-        issue = finding_issue(self.finding)
+        issue = self.issue()
         log = SendLog(settings.paths.ledger)
         counts = log.counts(send_id_for(issue))
         if counts.total:  # frozen before: only those still pending would get it
@@ -275,10 +275,10 @@ class SendIssue:
 
         from outreach.campaign import link_secret
         from outreach.gates import TestMessage, test_subject
-        from outreach.newsletter import MessageFactory, finding_issue, render_issue
+        from outreach.newsletter import MessageFactory, render_issue
         from outreach.subscribers import Subscriber
 
-        issue = finding_issue(self.finding)
+        issue = self.issue()
         rendered = render_issue(replace(issue, subject=test_subject(issue.subject)), settings)
         factory = MessageFactory(rendered, settings, link_secret(settings), now)
         topics = tuple(sorted(issue.topics))
@@ -301,6 +301,10 @@ class SendIssue:
             from outreach.events.actions import AnnounceEvent
 
             return AnnounceEvent.for_approval(publication_id, settings, now)  # type: ignore[return-value]
+        from outreach.newsletter import DIGEST_PREFIX
+
+        if publication_id.startswith(DIGEST_PREFIX):
+            return None  # a digest is rebuilt by the send that asked for it, run again
         finding = _finding(publication_id, settings)
         return cls(finding) if finding.is_public(now) else None
 
@@ -316,6 +320,47 @@ class SendIssue:
         settings, now = context.settings, context.now
         prepared = prepare_send(self.issue(), settings, now)
         return [deliver(prepared, settings, lambda p, b: send_batch(p, b, settings, now))]
+
+
+@dataclass(frozen=True)
+class SendDigest(SendIssue):
+    """Several public findings as one issue (``outreach newsletter send --digest``, the
+    weekly digest), behind the same "newsletter" gate as a finding's issue. Its publication
+    is the digest's key, so a decision covers exactly this selection and title."""
+
+    others: tuple[Finding, ...] = ()
+    """The digest's findings besides ``finding``."""
+    title: str = ""
+
+    @classmethod
+    def of(cls, findings: Sequence[Finding], title: str) -> SendDigest:
+        first, *others = findings
+        return cls(first, tuple(others), title)
+
+    @property
+    def publication(self) -> str:
+        return self.issue().key
+
+    @property
+    def label(self) -> str:
+        return f"Newsletter digest '{self.title}'"
+
+    def awaiting(self) -> str:
+        return (
+            f"{self.label} awaits approval; nothing sent: run 'outreach approve "
+            f"{self.publication} --gate newsletter' (or 'outreach reject ...') and then the "
+            "same send again, or decide in the Prefect UI on a server."
+        )
+
+    def issue(self):
+        from outreach.newsletter import digest_issue
+
+        return digest_issue((self.finding, *self.others), self.title)
+
+
+def newsletter_action(findings: Sequence[Finding], title: str | None) -> SendIssue:
+    """The gated send of one finding's issue, or of several as a digest titled ``title``."""
+    return SendDigest.of(findings, title) if title else SendIssue(findings[0])
 
 
 SAMPLE = 5

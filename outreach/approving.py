@@ -104,8 +104,9 @@ def decide(
             notes.append(f"{label} rejected by {actor}; nothing sent{reason}.")
         elif action is None or not was_reached:
             notes.append(
-                f"{label} approved by {actor}; recorded for the release that reaches this gate "
-                "(after the embargo lifts, or when the finding is released)."
+                f"{label} approved by {actor}; recorded for the release or send that reaches "
+                "this gate (after the embargo lifts, when the finding is released, or when "
+                "the same newsletter send runs again)."
             )
         else:
             context = ActionContext(settings, now, {gate: True}, decision, actor)

@@ -83,12 +83,15 @@ def digest_issue(findings: Sequence[Finding], title: str) -> Issue:
     return Issue(digest_key(ordered, title), title, preheader, ordered)
 
 
+DIGEST_PREFIX = "digest-"
+
+
 def digest_key(findings: Sequence[Finding], title: str) -> str:
     """``digest-<oldest>-<newest>-<hash>``: readable ends, and a hash over the title and every
     finding, so another selection or title is another issue, never a "resumed" old one."""
     ids = sorted(f.id for f in findings)
     fingerprint = hashlib.sha256("\n".join([title, *ids]).encode()).hexdigest()[:12]
-    return f"digest-{findings[-1].id}-{findings[0].id}-{fingerprint}"
+    return f"{DIGEST_PREFIX}{findings[-1].id}-{findings[0].id}-{fingerprint}"
 
 
 Pieces = tuple[str, ...]

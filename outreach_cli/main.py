@@ -486,9 +486,18 @@ def newsletter_send(
             help="The issue went out before: send it to matching subscribers who joined since.",
         ),
     ] = False,
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve",
+            help="Approve the newsletter gate now, as you (recorded in the audit log); "
+            "without it an issue nobody approved waits for 'outreach approve'.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Send a finding (or a digest) through the send-newsletter flow; a re-run resumes."""
+    """Send a finding (or a digest) through the send-newsletter flow once the newsletter
+    gate is approved; a re-run resumes."""
     on_failure(ctx, "Nothing was sent. ")
     settings = _settings(config)
     catalog = load_catalog(settings)
@@ -512,6 +521,7 @@ def newsletter_send(
             str(config) if config else None,
             new_subscribers=new_subscribers,
             actor=command_line_actor(),
+            approve=True if approve else None,
         )
     console.print(summary, soft_wrap=True)
 

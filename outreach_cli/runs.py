@@ -127,21 +127,38 @@ def send_newsletter(
     config: str | None,
     new_subscribers: bool = False,
     actor: str = "release",
+    approve: bool | None = None,
 ) -> str:
     """Send a finding or a digest: the send-newsletter flow on a server, directly without one
-    (batch after batch, resuming a send begun before); returns the summary."""
+    (batch after batch, resuming a send begun before); returns the summary. Either way the
+    "newsletter" gate decides first: ``approve`` (given now, as ``actor``), its policy, or a
+    recorded decision; without one nothing is sent and the summary says how to approve."""
     if prefect_server():
         from flows.newsletter import send_newsletter as flow
         from outreach_cli.main import quiet_expected_tracebacks
 
         quiet_expected_tracebacks()
-        return flow(list(finding_ids), digest, config, new_subscribers=new_subscribers, actor=actor)
+        return flow(
+            list(finding_ids),
+            digest,
+            config,
+            new_subscribers=new_subscribers,
+            actor=actor,
+            approve=approve,
+        )
+    from outreach.actions import ActionContext, newsletter_action
     from outreach.campaign import deliver, issue_to_send, prepare_send, send_batch
+    from outreach.gates import gate_notes, settle
 
     show_notices()
     now = datetime.now(UTC)
     catalog = load_catalog(settings)
-    issue = issue_to_send([catalog[i] for i in resolve_ids(catalog, finding_ids)], digest, now)
+    findings = [catalog[i] for i in resolve_ids(catalog, finding_ids)]
+    issue = issue_to_send(findings, digest, now)
+    action = newsletter_action(findings, digest)
+    decision = settle(action, ActionContext(settings, now, {"newsletter": approve}, actor=actor))
+    if not decision.approved:
+        return "\n".join(gate_notes(action, decision))
     prepared = prepare_send(issue, settings, now, new_subscribers=new_subscribers, actor=actor)
     if prepared.warning:
         logging.getLogger(__name__).warning(f"Newsletter '{issue.key}': {prepared.warning}")

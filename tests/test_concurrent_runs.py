@@ -259,7 +259,8 @@ def test_two_newsletter_sends_at_once_mail_each_subscriber_once(
     env = project_env(project, inbox, None)
     state = load_settings(project / "outreach.toml", environ=env).paths.state
     sending = "sending newsletter:beta-cotton-traceability"
-    args = ["newsletter", "send", "beta-cotton-traceability", "--config", "outreach.toml"]
+    args = ["newsletter", "send", "beta-cotton-traceability", "--approve", "--config",
+            "outreach.toml"]  # fmt: skip
     # Two servers starting at once on a busy machine can take longer than Prefect's 20 s.
     embedded = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(WAIT)}
     with hold(state, sending):

@@ -189,7 +189,7 @@ def test_an_approval_given_before_the_embargo_lifts_is_used_by_the_lift(
     release(settings, [GAMMA], ["blog", "newsletter"], NOW)  # held: no newsletter yet
     early = cli(["approve", GAMMA, "--gate", "newsletter", "--note", "for the lift"], desk, inbox)
     assert early.exit_code == 0, early.output
-    assert "recorded for the release that reaches this gate" in early.output
+    assert "recorded for the release or send that reaches this gate" in early.output
     assert inbox.accepted == [], "the approval does not send before the lift"
 
     lifted = release(settings, [GAMMA], ["blog", "newsletter"], AFTER_EMBARGO)

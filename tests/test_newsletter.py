@@ -768,7 +768,15 @@ def test_newsletter_send_with_a_refused_login_exits_non_zero_naming_the_setting(
         settings = settings_for(project, **environ)
         store = subscribe_all(settings)
         result = subprocess.run(
-            [sys.executable, "-m", "outreach_cli", "newsletter", "send", "alpha-cocoa-prices"],
+            [
+                sys.executable,
+                "-m",
+                "outreach_cli",
+                "newsletter",
+                "send",
+                "alpha-cocoa-prices",
+                "--approve",
+            ],
             cwd=project,
             env={
                 **os.environ,

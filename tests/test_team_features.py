@@ -111,6 +111,8 @@ def test_weekly_digest_sends_the_weeks_findings_once(
         f.id for f in catalog.values() if week_end - timedelta(days=7) < f.public_from <= week_end
     }
     config = str(project / "outreach.toml")
+    with open(config, "a", encoding="utf-8") as file:  # about the digest, not its approval
+        file.write('\n[approval]\nnewsletter = "auto"\n')
 
     flow_clock(week_end)
     summary = weekly_digest(config=config)
@@ -162,7 +164,9 @@ def test_smtp_sends_share_the_servers_rate_limit(
             GlobalConcurrencyLimitCreate(name=SMTP_CONNECTIONS, limit=4)
         )
         try:
-            send_newsletter(["beta-cotton-traceability"], config=str(project / "outreach.toml"))
+            send_newsletter(
+                ["beta-cotton-traceability"], config=str(project / "outreach.toml"), approve=True
+            )
         finally:
             client.delete_global_concurrency_limit_by_name(SMTP_RATE)
             client.delete_global_concurrency_limit_by_name(SMTP_CONNECTIONS)
