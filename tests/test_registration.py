@@ -540,3 +540,73 @@ def test_the_form_never_changes_a_known_registration(project: Path) -> None:
     assert (back.state, back.name, back.topics) == ("pending", "Ama", ("food-agriculture",))
     assert store.confirm("cocoa-webinar", "ama@example.com", 5, NOW)[1]
     assert not store.confirm("cocoa-webinar", "ama@example.com", 5, NOW)[1], "a second click"
+
+
+# -- a release of everything --------------------------------------------------------------
+
+FUTURE = datetime(2031, 3, 4, 14, 0, tzinfo=UTC)
+"""Ahead of the machine's clock, which the command line uses: registration is open."""
+
+
+def test_release_all_sends_each_changed_events_invites_calendar_and_announcement_once(
+    project: Path, inbox: Inbox, radicale: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from outreach_cli.main import app
+
+    collection = f"{radicale}team/events-{free_port()}/"
+    assert requests.request("MKCALENDAR", collection, auth=TEAM, timeout=10).status_code == 201
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    environ = {
+        **smtp_environ(inbox.host, inbox.port),
+        "OUTREACH_CALENDAR__URL": collection,
+        "OUTREACH_CALENDAR__USERNAME": "team",
+    }
+    write_event(project, starts=FUTURE, capacity=10)
+    settings = settings_for(project, **environ)
+    seated(settings, "ama@example.com")
+    subscribers = SubscriberStore(settings.paths.subscribers)
+    subscribers.sign_up("farm@example.com", "", ("food-agriculture",), "test", NOW)
+    subscribers.confirm("farm@example.com", NOW)
+    toml = str(project / "outreach.toml")
+
+    def release_all(*extra: str) -> str:
+        result = CliRunner().invoke(
+            app, ["release", "--all", *extra, "--config", toml], env=environ
+        )
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    first = release_all()
+    assert (settings.paths.public / "events" / "cocoa-webinar.ics").is_file()
+    assert "calendar: created 'cocoa-webinar'" in first
+    assert "awaits the newsletter's approval" in first and inbox.accepted == []
+
+    approved = release_all("--approve")
+    (announcement,) = to(inbox, "farm@example.com")
+    assert announcement["Subject"] == "Cocoa prices: what farmers keep"
+    assert "calendar:" not in approved, "an unchanged event is not pushed again"
+    again = release_all("--approve")
+    assert "Announcement" not in again and "calendar:" not in again
+    assert len(inbox.accepted) == 1, "a re-run reaches nobody again"
+
+    moved = FUTURE + timedelta(hours=2)
+    write_event(project, starts=moved, capacity=10)
+    assert "Update invites (SEQUENCE 1)" in release_all()
+    (update,) = to(inbox, "ama@example.com")
+    assert int(vevent(invite_of(update))["SEQUENCE"]) == 1
+    assert vevent(invite_of(update))["DTSTART"].dt.astimezone(UTC) == moved
+    assert JOIN in text_of(update)
+    assert "Update invites" not in release_all(), "released again: nothing resent"
+    assert len(to(inbox, "ama@example.com")) == 1
+
+    write_event(project, starts=moved, capacity=10, extra="cancelled: true")
+    cancelled = release_all()
+    assert "Cancellations for 'cocoa-webinar'" in cancelled
+    assert "calendar: deleted 'cocoa-webinar'" in cancelled
+    removal = invite_of(to(inbox, "ama@example.com")[-1])
+    assert str(removal["METHOD"]) == "CANCEL" and int(vevent(removal)["SEQUENCE"]) == 2
+    release_all()
+    assert len(to(inbox, "ama@example.com")) == 2 and len(inbox.accepted) == 3

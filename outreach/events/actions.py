@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -169,20 +170,37 @@ class PushToCalendar:
         from outreach.events.sequence import SequenceLedger
 
         settings, event = context.settings, self.event
-        sequence = SequenceLedger(settings.paths.ledger).current(event.id)
+        ledger = SequenceLedger(settings.paths.ledger)
         method = "CANCEL" if is_cancelled(event) else "PUBLISH"
-        return [push_event(settings, event, event_calendar(event, settings, method, sequence))]
+        calendar = event_calendar(event, settings, method, ledger.current(event.id))
+        printed = hashlib.sha256(calendar).hexdigest()
+        if ledger.pushed(event.id) == printed:
+            return []  # the calendar holds this already: a re-run pushes nothing
+        note = push_event(settings, event, calendar)
+        ledger.record_push(event.id, printed, context.now)
+        return [note]
 
 
 def event_actions(event: Event, settings: Settings, now: datetime) -> list[Action]:
     """The actions of releasing ``event``: invite changes first (they bump the SEQUENCE the
     calendar push carries), then the calendar, then the (gated) announcement while
-    registration is open."""
+    registration is open and the announcement is not out yet."""
     from outreach.events.caldav import enabled
 
     actions: list[Action] = [InviteChanges(event)]
     if enabled(settings):
         actions.append(PushToCalendar(event))
-    if takes_sign_ups(event, now):
+    if takes_sign_ups(event, now) and not announced(settings, event):
         actions.append(AnnounceEvent(event))
     return actions
+
+
+def announced(settings: Settings, event: Event) -> bool:
+    """Whether the event's announcement went out to everyone it was frozen for (a release
+    again then asks no approval and sends nothing)."""
+    from outreach.events.announce import send_id_of
+    from outreach.sending import SendLog
+
+    log = SendLog(settings.paths.ledger)
+    send_id = send_id_of(event)
+    return log.is_frozen(send_id) and not log.counts(send_id).pending

@@ -30,8 +30,13 @@ if TYPE_CHECKING:
     from outreach.events.model import Event
 
 
+def send_id_of(event: Event) -> str:
+    """The announcement's send in the send log: one per event, so it goes out once."""
+    return f"event-announcement:{event.id}"
+
+
 def announce(settings: Settings, event: Event, now: datetime, actor: str = "release") -> str:
-    send_id = f"event-announcement:{event.id}"
+    send_id = send_id_of(event)
     store, log = SubscriberStore(settings.paths.subscribers), SendLog(settings.paths.ledger)
     log.freeze(send_id, event.title, store.recipient_emails(event.topics), now)
     env, secret = environment(settings.paths.templates), link_secret(settings)
