@@ -4,6 +4,7 @@ Python's ``email``, ``icalendar`` and BeautifulSoup."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -233,10 +234,13 @@ def test_suppressed_addresses_register_but_are_never_mailed(
 
 
 def seated(settings: Settings, *emails: str) -> None:
+    """People who confirmed on the web and got their invite then (its email settled)."""
     store = RegistrationStore(settings.paths.subscribers)
     for email in emails:
         store.sign_up("cocoa-webinar", email, email.split("@")[0].title(), "", [], NOW)
         assert store.confirm("cocoa-webinar", email, None, NOW)[1]
+    for owed in store.owed("cocoa-webinar"):
+        store.settle_mail(owed.mail_id)
 
 
 def test_a_changed_time_sends_an_update_invite_once_with_a_higher_sequence(
@@ -610,3 +614,147 @@ def test_release_all_sends_each_changed_events_invites_calendar_and_announcement
     assert str(removal["METHOD"]) == "CANCEL" and int(vevent(removal)["SEQUENCE"]) == 2
     release_all()
     assert len(to(inbox, "ama@example.com")) == 2 and len(inbox.accepted) == 3
+
+
+# -- capacity raised: the waiting list moves up ------------------------------------------
+
+
+def confirm_on_the_web(client: httpx.Client, app: WebApp, inbox: Inbox, name: str, email: str):
+    """Sign up and click the confirmation link, as the person would; returns the page."""
+    app.clock.advance(minutes=5)
+    register(client, name, email)
+    app.drain()
+    page = client.get(link_in(to(inbox, email)[-1], "events/confirm").replace(app.base, "/"))
+    app.drain()
+    return page
+
+
+def release_event(settings: Settings, now: datetime = NOW) -> list[str]:
+    from outreach.release import ReleaseRequest, run_release
+
+    return run_release(ReleaseRequest(settings, now, ["event:cocoa-webinar"])).notes
+
+
+def test_a_raised_capacity_seats_the_waiting_list_in_order_and_a_lowered_one_unseats_nobody(
+    project: Path, inbox: Inbox, serve_web
+) -> None:
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    write_event(project, capacity=1)
+    app: WebApp = serve_web(environ=smtp_environ(inbox.host, inbox.port))
+    store = RegistrationStore(app.settings.paths.subscribers)
+    people = ["ama@example.com", "kofi@example.com", "efua@example.com", "yaw@example.com"]
+    with httpx.Client(base_url=app.base) as client:
+        for email in people[:3]:
+            confirm_on_the_web(client, app, inbox, email.split("@")[0].title(), email)
+        assert [store.get("cocoa-webinar", e).state for e in people[:3]] == [
+            "confirmed",
+            "waiting",
+            "waiting",
+        ]
+        before = {e: len(to(inbox, e)) for e in people[:3]}
+
+        write_event(project, capacity=2)
+        notes = release_event(app.settings)
+        assert "Seated 1 from the waiting list of 'cocoa-webinar' (capacity 2)." in notes
+        assert store.get("cocoa-webinar", "kofi@example.com").state == "confirmed", "first waiting"
+        assert store.get("cocoa-webinar", "efua@example.com").state == "waiting"
+        (invite,) = to(inbox, "kofi@example.com")[before["kofi@example.com"] :]
+        assert "A place came free" in text_of(invite) and JOIN in text_of(invite)
+        assert str(invite_of(invite)["METHOD"]) == "REQUEST"
+        assert len(to(inbox, "efua@example.com")) == before["efua@example.com"]
+        release_event(app.settings)
+        assert len(to(inbox, "kofi@example.com")) == before["kofi@example.com"] + 1, "once"
+
+        # Raised in the file but not released yet: a newcomer confirming now does not jump
+        # the queue; the person waiting longest takes the seat.
+        write_event(project, capacity=3)
+        page = confirm_on_the_web(client, app, inbox, "Yaw", "yaw@example.com")
+        assert "waiting list" in page.text
+        assert store.get("cocoa-webinar", "efua@example.com").state == "confirmed"
+        assert store.get("cocoa-webinar", "yaw@example.com").state == "waiting"
+        efua = to(inbox, "efua@example.com")[-1]
+        assert "A place came free" in text_of(efua) and JOIN in text_of(efua)
+        mails = len(inbox.accepted)
+
+        write_event(project, capacity=1)
+        assert not [n for n in release_event(app.settings) if "Seated" in n]
+        assert [store.get("cocoa-webinar", e).state for e in people] == [
+            "confirmed",
+            "confirmed",
+            "confirmed",
+            "waiting",
+        ], "a lowered capacity never removes a confirmed seat"
+        assert len(inbox.accepted) == mails, "and mails nobody"
+
+
+# -- registrant emails survive a crash of the web app ------------------------------------
+
+
+def test_an_invite_cut_off_by_a_crashed_web_app_arrives_once_after_a_restart(
+    project: Path, inbox: Inbox, serve_web
+) -> None:
+    from outreach.events.links import registration_link
+    from outreach.secrets_store import link_secret
+
+    write_event(project, starts=FUTURE, capacity=5)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    environ = {**smtp_environ(inbox.host, inbox.port), "OUTREACH_NEWSLETTER__WEB_BASE_URL": base}
+    settings = settings_for(project, **environ)
+    (settings.paths.public).mkdir(parents=True, exist_ok=True)
+    (settings.paths.public / "index.html").write_text("<h1>site</h1>")
+    RegistrationStore(settings.paths.subscribers).sign_up(
+        "cocoa-webinar", "ama@example.com", "Ama", "", [], NOW
+    )
+    link = registration_link(
+        settings,
+        link_secret(settings),
+        "event-confirm",
+        "cocoa-webinar",
+        "ama@example.com",
+        datetime.now(UTC),
+    )
+    command = [sys.executable, "-m", "outreach_cli", "serve", "--port", str(port)]
+    command += ["--config", str(project / "outreach.toml")]
+    server = subprocess.Popen(
+        command, env={**os.environ, **environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait for the port to answer, not for a fixed time
+            try:
+                requests.get(base, timeout=1)
+                break
+            except requests.ConnectionError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(server.stderr.read().decode()) from None
+        inbox.kill_pid, inbox.kill_at = server.pid, inbox.seen + 1
+        # The seat is taken, then the app dies while the server takes the invite (the
+        # answer may not have left before the crash).
+        with contextlib.suppress(requests.ConnectionError):
+            requests.get(link, timeout=30)
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == -signal.SIGKILL, "the web app was killed mid-send"
+    inbox.kill_at = None
+    store = RegistrationStore(settings.paths.subscribers)
+    assert store.get("cocoa-webinar", "ama@example.com").state == "confirmed"
+    assert inbox.accepted == [], "the invite was not accepted before the crash"
+
+    restarted: WebApp = serve_web(environ=smtp_environ(inbox.host, inbox.port))
+    restarted.drain()  # a start sends what the crash left owed
+    (invite,) = to(inbox, "ama@example.com")
+    assert JOIN in text_of(invite) and str(invite_of(invite)["METHOD"]) == "REQUEST"
+    serve_web(environ=smtp_environ(inbox.host, inbox.port)).drain()
+    assert release_event_owed(settings) == [], "nothing owed any more"
+    assert len(inbox.accepted) == 1, "restarts and releases mail nobody twice"
+
+
+def release_event_owed(settings: Settings) -> list[str]:
+    from outreach.events.outbox import send_owed
+
+    return send_owed(settings, dict(read_events(settings)))

@@ -3,6 +3,8 @@
 - ``InviteChanges``: when the invite's fields changed since the last release (time, zone,
   join link, title) registrants get an update invite (SEQUENCE+1); when the event is
   cancelled, a METHOD:CANCEL. Not gated: people asked for these. Crash-safe sends.
+- ``FillSeats``: a raised capacity seats people from the waiting list in order, each sent
+  the invite once (and any email a crashed web app still owes goes out).
 - ``AnnounceEvent``: one email to each confirmed newsletter subscriber whose topics match,
   with a register button, behind the newsletter's approval gate.
 - ``PushToCalendar``: the team's CalDAV calendar, when ``[calendar] url`` is set.
@@ -90,6 +92,43 @@ class InviteChanges:
         report, _ = deliver_mailing(settings, mailing, people, now)
         label = "Cancellations" if sequenced.cancelled else f"Update invites (SEQUENCE {sequence})"
         return [summary(f"{label} for '{event.id}'", settings, send_id, report)]
+
+
+@dataclass(frozen=True)
+class FillSeats:
+    """Seats freed by a raised capacity go to the waiting list, first come first served, and
+    each person seated gets the invite once; also sends what registrations still owe (an
+    email a crashed web app left unsent). Not gated: these people asked for a place."""
+
+    event: Event
+    gate: ClassVar[str | None] = None
+
+    def awaiting(self) -> str:
+        return ""
+
+    def run(self, context: ActionContext) -> list[str]:
+        from outreach.events.outbox import send_owed
+        from outreach.events.registrations import RegistrationStore
+
+        settings, event = context.settings, self.event
+        notes: list[str] = []
+        if takes_seats(event, context.now):
+            store = RegistrationStore(settings.paths.subscribers)
+            seated = store.fill_seats(event.id, event.registration.capacity, context.now)
+            if seated:
+                notes.append(
+                    f"Seated {len(seated)} from the waiting list of '{event.id}' "
+                    f"(capacity {event.registration.capacity or 'no limit'})."
+                )
+        sent = send_owed(settings, {event.id: event}, event.id, actor="release")
+        if sent:
+            notes.append(f"Registrant emails for '{event.id}': {len(sent)} sent now.")
+        return notes
+
+
+def takes_seats(event: Event, now: datetime) -> bool:
+    """Whether someone may still be given a seat: not cancelled, not started."""
+    return not is_cancelled(event) and now < event.starts
 
 
 @dataclass(frozen=True)
@@ -183,11 +222,12 @@ class PushToCalendar:
 
 def event_actions(event: Event, settings: Settings, now: datetime) -> list[Action]:
     """The actions of releasing ``event``: invite changes first (they bump the SEQUENCE the
-    calendar push carries), then the calendar, then the (gated) announcement while
+    calendar push and a new seat's invite carry), then seats for the waiting list, then the
+    calendar, then the (gated) announcement while
     registration is open and the announcement is not out yet."""
     from outreach.events.caldav import enabled
 
-    actions: list[Action] = [InviteChanges(event)]
+    actions: list[Action] = [InviteChanges(event), FillSeats(event)]
     if enabled(settings):
         actions.append(PushToCalendar(event))
     if takes_sign_ups(event, now) and not announced(settings, event):

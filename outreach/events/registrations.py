@@ -185,15 +185,18 @@ class RegistrationStore:
     def confirm(
         self, event_id: str, email: str, capacity: int | None, when: datetime
     ) -> tuple[Registration | None, bool]:
-        """Pending -> confirmed while seats remain (``capacity`` None: no limit), else
-        waiting; and whether this call made the change (so two clicks at once mail one
-        invite). Confirmed, waiting and cancelled rows are returned unchanged; None when
-        there is no registration."""
+        """Pending -> confirmed while seats remain (``capacity`` None: no limit) once everyone
+        already waiting has one, else waiting; and whether this call made the change (so
+        two clicks at once mail one invite). Confirmed, waiting and cancelled rows are
+        returned unchanged; None when there is no registration."""
         address = normalise_email(email)
         with self._store.transaction(rows=True) as connection:
             found = self._get(connection, event_id, address)
             if found is None or found.state != "pending":
                 return found, False
+            # Seats a raised capacity freed go to those already waiting, before a newcomer.
+            while self._promote(connection, event_id, capacity, when.isoformat()) is not None:
+                pass
             seated = connection.execute(
                 "SELECT COUNT(*) FROM event_registrations WHERE event_id = ? AND state = "
                 "'confirmed'",
@@ -270,7 +273,7 @@ class RegistrationStore:
             return None
         row = connection.execute(
             "SELECT email FROM event_registrations WHERE event_id = ? AND state = 'waiting' "
-            "ORDER BY confirmed_at, email LIMIT 1",
+            "ORDER BY confirmed_at, signed_up_at, rowid LIMIT 1",
             (event_id,),
         ).fetchone()
         if row is None:
