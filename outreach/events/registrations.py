@@ -254,7 +254,7 @@ class RegistrationStore:
         if event_id is not None:
             query, values = query + " AND event_id = ?", (event_id,)
         with self._store.connection() as connection:
-            rows = connection.execute(query + " ORDER BY made_at, rowid", values).fetchall()
+            rows = connection.execute(query + " ORDER BY made_at, mail_id", values).fetchall()
         return [OwedMail(*row) for row in rows]
 
     def settle_mail(self, mail_id: str) -> None:
@@ -273,7 +273,7 @@ class RegistrationStore:
             return None
         row = connection.execute(
             "SELECT email FROM event_registrations WHERE event_id = ? AND state = 'waiting' "
-            "ORDER BY confirmed_at, signed_up_at, rowid LIMIT 1",
+            "ORDER BY confirmed_at, signed_up_at, email LIMIT 1",
             (event_id,),
         ).fetchone()
         if row is None:
