@@ -758,3 +758,94 @@ def release_event_owed(settings: Settings) -> list[str]:
     from outreach.events.outbox import send_owed
 
     return send_owed(settings, dict(read_events(settings)))
+
+
+# -- topic consent: past registrants hear of new events on their topics -------------------
+
+
+def write_other_event(project: Path, event_id: str, title: str) -> None:
+    """Another event on the same topic (food-agriculture), open for registration."""
+    text = (project / "events" / "cocoa-webinar.md").read_text(encoding="utf-8")
+    text = text.replace("id: cocoa-webinar", f"id: {event_id}").replace(
+        'title: "Cocoa prices: what farmers keep"', f'title: "{title}"'
+    )
+    (project / "events" / f"{event_id}.md").write_text(text, encoding="utf-8")
+
+
+def sign_up_on_the_web(
+    client: httpx.Client, app: WebApp, inbox: Inbox, email: str, topics: list[str], confirm: bool
+) -> None:
+    form = client.get("/events/cocoa-webinar/register")
+    answer = client.post(
+        "/events/cocoa-webinar/register",
+        data={
+            "csrf": hidden(form.text)["csrf"],
+            "name": "Reader",
+            "email": email,
+            "topics": topics,
+        },
+    )
+    assert answer.status_code == 200
+    app.drain()
+    if confirm:
+        client.get(link_in(to(inbox, email)[-1], "events/confirm").replace(app.base, "/"))
+        app.drain()
+
+
+def test_an_announcement_reaches_consenting_past_registrants_and_subscribers_once_each(
+    project: Path, inbox: Inbox, serve_web
+) -> None:
+    from outreach.release import ReleaseRequest, run_release
+    from outreach.suppression import suppressions_for
+
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    write_event(project, capacity=100)
+    app: WebApp = serve_web(environ=smtp_environ(inbox.host, inbox.port))
+    settings = app.settings
+    food, cloth = ["food-agriculture"], ["apparel-textiles"]
+    with httpx.Client(base_url=app.base) as client:
+        for email, topics, confirm in (
+            ("both@example.com", food, True),
+            ("consent@example.com", food, True),
+            ("declined@example.com", [], True),
+            ("other@example.com", cloth, True),
+            ("unsub@example.com", food, True),
+            ("suppressed@example.com", food, True),
+            ("erased@example.com", food, True),
+            ("unconfirmed@example.com", food, False),
+        ):
+            sign_up_on_the_web(client, app, inbox, email, topics, confirm)
+    subscribers = SubscriberStore(settings.paths.subscribers)
+    for email in ("both@example.com", "unsub@example.com", "reader@example.com"):
+        subscribers.sign_up(email, "", ("food-agriculture",), "test", NOW)
+        subscribers.confirm(email, NOW)
+    subscribers.set_status("unsub@example.com", "unsubscribed", NOW)
+    suppressions_for(settings).add("suppressed@example.com", "bounced", NOW)
+    erase(settings, "erased@example.com", NOW, "tester")
+
+    def announced(event_id: str, title: str) -> list[str]:
+        write_other_event(project, event_id, title)
+        before = len(inbox.accepted)
+        request = ReleaseRequest(
+            settings, NOW, [f"event:{event_id}"], approvals={"newsletter": True}
+        )
+        run_release(request)
+        run_release(request)  # released again: nobody mailed twice
+        got = [(rcpts, m) for rcpts, m in messages(inbox)[before:]]
+        assert all(m["Subject"] == title for _, m in got)
+        return sorted(r for rcpts, _ in got for r in rcpts)
+
+    reached = announced("cocoa-follow-up", "Cocoa prices: the follow-up")
+    assert reached == ["both@example.com", "consent@example.com", "reader@example.com"], (
+        "one email per address; never to those who declined, chose other topics, "
+        "unsubscribed, were suppressed or erased, or never confirmed"
+    )
+
+    # The one-click unsubscribe in the announcement stops the next one for a registrant too.
+    (mail,) = [m for m in to(inbox, "consent@example.com") if "follow-up" in m["Subject"]]
+    link = re.search(r"<(https?://[^>]+)>", mail["List-Unsubscribe"]).group(1)
+    done = httpx.post(link, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+    again = announced("cocoa-third", "Cocoa prices: a third look")
+    assert again == ["both@example.com", "reader@example.com"]

@@ -5,8 +5,9 @@
   cancelled, a METHOD:CANCEL. Not gated: people asked for these. Crash-safe sends.
 - ``FillSeats``: a raised capacity seats people from the waiting list in order, each sent
   the invite once (and any email a crashed web app still owes goes out).
-- ``AnnounceEvent``: one email to each confirmed newsletter subscriber whose topics match,
-  with a register button, behind the newsletter's approval gate.
+- ``AnnounceEvent``: one email to each confirmed newsletter subscriber whose topics match
+  and each past registrant who agreed to hear of events on them (once per address), with a
+  register button, behind the newsletter's approval gate.
 - ``PushToCalendar``: the team's CalDAV calendar, when ``[calendar] url`` is set.
 """
 
@@ -133,7 +134,8 @@ def takes_seats(event: Event, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class AnnounceEvent:
-    """The event announced to the newsletter subscribers of its topics (after approval)."""
+    """The event announced to the subscribers of its topics and the past registrants who
+    agreed to hear of them (after approval)."""
 
     event: Event
     gate: ClassVar[str | None] = "newsletter"
@@ -147,14 +149,13 @@ class AnnounceEvent:
         return f"The announcement of event '{self.event.id}'"
 
     def shown(self, settings: Settings, now: datetime) -> Shown:
-        """What the approver sees: the subject and the subscribers of the event's topics."""
+        """What the approver sees: the subject and who it reaches (subscribers of the event's
+        topics and past registrants who agreed to hear of them)."""
+        from outreach.events.announce import audience
         from outreach.gates import SAMPLE_SIZE, Shown
-        from outreach.subscribers import SubscriberStore
         from outreach.suppression import suppressions_for
 
-        emails = list(
-            SubscriberStore(settings.paths.subscribers).recipient_emails(self.event.topics)
-        )
+        emails = list(audience(settings, self.event))
         blocked = suppressions_for(settings).suppressed(emails) if emails else set()
         reached = [e for e in emails if e not in blocked]
         return Shown(

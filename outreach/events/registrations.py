@@ -242,6 +242,37 @@ class RegistrationStore:
                 promoted.append(seated)
         return promoted
 
+    def consenting(self, topics: Iterable[str], but_event: str = "") -> dict[str, set[str]]:
+        """Addresses that confirmed a registration (any event but ``but_event``) and agreed
+        to hear of future events on any of ``topics``: address -> the topics they chose."""
+        wanted = set(topics)
+        chosen: dict[str, set[str]] = {}
+        with self._store.connection(rows=True) as connection:
+            rows = connection.execute(
+                "SELECT email, topics FROM event_registrations WHERE event_id != ? AND "
+                "topics != '' AND confirmed_at != '' ORDER BY email",
+                (but_event,),
+            ).fetchall()
+        for row in rows:
+            mine = {t for t in row["topics"].split(",") if t}
+            if mine & wanted:
+                chosen.setdefault(row["email"], set()).update(mine)
+        return chosen
+
+    def registered_for(self, event_id: str) -> set[str]:
+        """Addresses holding a registration for the event (cancelled ones aside)."""
+        return {r.email for r in self.of_event(event_id) if r.state != "cancelled"}
+
+    def withdraw_consent(self, email: str, when: datetime) -> int:
+        """Forget every topic the address agreed to hear of future events about (it
+        unsubscribed); returns how many registrations held some."""
+        with self._store.transaction() as connection:
+            return connection.execute(
+                "UPDATE event_registrations SET topics = '', updated_at = ? "
+                "WHERE email = ? AND topics != ''",
+                (when.isoformat(), normalise_email(email)),
+            ).rowcount
+
     def owe_mail(self, event_id: str, email: str, kind: MailKind, when: datetime) -> None:
         """Record an email owed that no state change carries (the confirmation link)."""
         with self._store.transaction() as connection:
