@@ -598,6 +598,9 @@ def test_release_all_sends_each_changed_events_invites_calendar_and_announcement
 
     moved = FUTURE + timedelta(hours=2)
     write_event(project, starts=moved, capacity=10)
+    dry = release_all("--dry-run")
+    assert "Would send an update invite of 'cocoa-webinar' to 1 registrant(s)." in dry
+    assert len(inbox.accepted) == 1, "a dry run mails nobody"
     assert "Update invites (SEQUENCE 1)" in release_all()
     (update,) = to(inbox, "ama@example.com")
     assert int(vevent(invite_of(update))["SEQUENCE"]) == 1

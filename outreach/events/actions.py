@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 from outreach.actions import Action, ActionContext
 from outreach.config import Settings
 from outreach.events.status import is_cancelled, takes_sign_ups
+from outreach.store import has_state
 
 if TYPE_CHECKING:
     from outreach.events.model import Event
@@ -48,6 +49,22 @@ class InviteChanges:
 
     def awaiting(self) -> str:
         return ""
+
+    def describe(self, context: ActionContext, state: str) -> list[str]:
+        """For a dry run: whether registrants would get an update or a cancellation."""
+        from outreach.events.registrations import RegistrationStore
+        from outreach.events.sequence import SequenceLedger
+
+        settings, event = context.settings, self.event
+        if not has_state(settings.paths.ledger) or not has_state(settings.paths.subscribers):
+            return []
+        ledger = SequenceLedger(settings.paths.ledger)
+        if not ledger.would_change(event.id, invite_fields(event), is_cancelled(event)):
+            return []
+        states = ("confirmed", "waiting") if is_cancelled(event) else ("confirmed",)
+        count = len(RegistrationStore(settings.paths.subscribers).of_event(event.id, states))
+        what = "a cancellation" if is_cancelled(event) else "an update invite"
+        return [f"Would send {what} of '{event.id}' to {count} registrant(s)."]
 
     def run(self, context: ActionContext) -> list[str]:
         from outreach.events.emails import cancel_email, invite_email
@@ -106,6 +123,19 @@ class FillSeats:
 
     def awaiting(self) -> str:
         return ""
+
+    def describe(self, context: ActionContext, state: str) -> list[str]:
+        """For a dry run: how many on the waiting list a raised capacity would seat."""
+        from outreach.events.registrations import RegistrationStore
+
+        settings, event = context.settings, self.event
+        if not has_state(settings.paths.subscribers) or not takes_seats(event, context.now):
+            return []
+        counts = RegistrationStore(settings.paths.subscribers).counts(event.id)
+        waiting, seated = counts.get("waiting", 0), counts.get("confirmed", 0)
+        capacity = event.registration.capacity
+        free = waiting if capacity is None else max(0, min(waiting, capacity - seated))
+        return [f"Would seat {free} from the waiting list of '{event.id}'."] if free else []
 
     def run(self, context: ActionContext) -> list[str]:
         from outreach.events.outbox import send_owed
@@ -187,6 +217,13 @@ class AnnounceEvent:
             f"nothing sent: run 'outreach approve event:{self.event.id} --gate newsletter'."
         )
 
+    def describe(self, context: ActionContext, state: str) -> list[str]:
+        """For a dry run: how many people the announcement would reach (addresses private)."""
+        settings = context.settings
+        known = has_state(settings.paths.subscribers)  # a dry run makes no store
+        count = self.shown(settings, context.now).count if known else 0
+        return [f"Would announce event '{self.event.id}' to {count} people{state}."]
+
     def run(self, context: ActionContext) -> list[str]:
         from outreach.events.announce import announce
 
@@ -242,6 +279,8 @@ def announced(settings: Settings, event: Event) -> bool:
     from outreach.events.announce import send_id_of
     from outreach.sending import SendLog
 
+    if not has_state(settings.paths.ledger):  # a preview or a first release: not yet
+        return False
     log = SendLog(settings.paths.ledger)
     send_id = send_id_of(event)
     return log.is_frozen(send_id) and not log.counts(send_id).pending

@@ -67,6 +67,14 @@ class SequenceLedger:
             ).fetchone()
         return row[0] if row else 0
 
+    def would_change(self, event_id: str, fields: dict[str, object], cancelled: bool) -> bool:
+        """Whether ``record`` would bump the SEQUENCE (a dry run asks; nothing is written)."""
+        with self._store.connection() as connection:
+            row = connection.execute(
+                "SELECT fingerprint FROM event_sequences WHERE event_id = ?", (event_id,)
+            ).fetchone()
+        return row is not None and row[0] != fingerprint({**fields, "cancelled": cancelled})
+
     def record(
         self, event_id: str, fields: dict[str, object], cancelled: bool, when: datetime
     ) -> Sequenced:
