@@ -8,6 +8,10 @@ waiting list when the event is full, and mails the invite; the cancel link
 (``/events/cancel``) shows a button, and only the POST cancels (a mail scanner opening the link
 changes nothing); a freed seat goes to the first person waiting, who is mailed the invite.
 Suppressed addresses are stored and mailed nothing.
+
+Every email here is recorded with the registration change that owes it (in the same
+transaction) and sent through the crash-safe send log (``outreach.events.outbox``); the app
+sends what a crash left owed when it starts.
 """
 
 from __future__ import annotations
