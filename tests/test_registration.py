@@ -852,3 +852,33 @@ def test_an_announcement_reaches_consenting_past_registrants_and_subscribers_onc
     assert done.status_code == 200
     again = announced("cocoa-third", "Cocoa prices: a third look")
     assert again == ["both@example.com", "reader@example.com"]
+
+
+@pytest.mark.prefect
+def test_the_release_of_everything_flow_sends_a_changed_events_update_invite_once(
+    prefect_api: str, project: Path, inbox: Inbox, flow_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.release import release_findings
+
+    flow_clock(NOW)
+    for name, value in smtp_environ(inbox.host, inbox.port).items():
+        monkeypatch.setenv(name, value)
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    write_event(project, capacity=10)
+    settings = settings_for(project)
+    seated(settings, "ama@example.com")
+    toml = str(project / "outreach.toml")
+    release_findings(config=toml)  # every kind: the findings and the event
+    assert (settings.paths.public / "events" / "cocoa-webinar.ics").is_file()
+    assert inbox.accepted == [], "nothing changed yet"
+
+    write_event(project, starts=STARTS + timedelta(hours=1), capacity=10)
+    report = release_findings(config=toml)
+    assert "Update invites (SEQUENCE 1) for 'cocoa-webinar': 1 sent now, 1 of 1 in all." in (
+        report.notes
+    )
+    (update,) = to(inbox, "ama@example.com")
+    assert int(vevent(invite_of(update))["SEQUENCE"]) == 1
+    release_findings(config=toml)
+    assert len(inbox.accepted) == 1, "a re-run sends nothing again"
