@@ -261,8 +261,8 @@ class PushToCalendar:
 def event_actions(event: Event, settings: Settings, now: datetime) -> list[Action]:
     """The actions of releasing ``event``: invite changes first (they bump the SEQUENCE the
     calendar push and a new seat's invite carry), then seats for the waiting list, then the
-    calendar, then the (gated) announcement while
-    registration is open and the announcement is not out yet."""
+    calendar, then the (gated) announcement while registration is open and it is not out
+    yet. Each does nothing when nothing changed, so every release may return them all."""
     from outreach.events.caldav import enabled
 
     actions: list[Action] = [InviteChanges(event), FillSeats(event)]
