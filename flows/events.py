@@ -84,9 +84,14 @@ def release_event(
     channels: list[str] | None = None,
     dry_run: bool = False,
     config: str | None = None,
+    approve_newsletter: bool | None = None,
 ) -> ReleaseReport:
     """Release events: their pages, then update or cancel invites to registrants, the team's
-    calendar, and the announcement to subscribers (behind the newsletter's gate)."""
+    calendar, and the announcement to subscribers (behind the newsletter's gate).
+
+    ``approve_newsletter``: True announces without asking, False announces nothing; by
+    default the gate follows ``[approval]`` and its recorded decision, and the flow pauses
+    for a decision in the Prefect UI (on a server)."""
     from outreach.events.release import release_events
 
     settings = flow_settings(config)
@@ -97,7 +102,7 @@ def release_event(
         PrefectRunner(),
         channels=channels,
         dry_run=dry_run,
-        approvals={SendIssue.gate or "": True, PitchFindings.gate or "": None},
+        approvals={SendIssue.gate or "": approve_newsletter, PitchFindings.gate or "": None},
         config=config,
     )
     if not dry_run:

@@ -50,6 +50,8 @@ class HookContext:
     receipts: Sequence[Receipt]
     released: Sequence[Finding]
     rebuild: bool = False
+    now: datetime | None = None
+    """The release's time (what is upcoming, whether a form is open); None: not known."""
 
 
 class Action(Protocol):

@@ -168,6 +168,7 @@ def erase(settings: Settings, address: str, now: datetime, actor: str) -> Erasur
                     "DELETE FROM event_registrations WHERE email = ?",
                     (email,),
                 ),
+                ("event emails owed", "DELETE FROM event_mail WHERE email = ?", (email,)),
                 (
                     "event sign-up mail claims",
                     "DELETE FROM web_mail WHERE email LIKE 'event:%' AND substr(email, "

@@ -170,7 +170,8 @@ def describe_action(action: Action, context: ActionContext) -> list[str]:
         return [line for f in action.findings for line in _pitch_lines(f, context, state)]
     if isinstance(action, PingFeed):
         return [f"Would ping the hubs for {action.feed_url}."]
-    return []
+    describe = getattr(action, "describe", None)  # a plugin's action describes itself
+    return describe(context, state) if describe is not None else []
 
 
 def _newsletter_recipients(finding: Finding, settings: Settings) -> int:

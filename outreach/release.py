@@ -159,7 +159,9 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     notes: list[str] = list(warnings)
     context = ActionContext(settings, now, request.approvals)
     for part in parts:
-        hook = HookContext(settings, _receipts_of(part, receipts), part.view.ready, request.rebuild)
+        hook = HookContext(
+            settings, _receipts_of(part, receipts), part.view.ready, request.rebuild, now
+        )
         for action in get_channel(part.view.channel).after_publish(hook):
             if request.dry_run and not request.preview:
                 notes += describe_action(action, context)

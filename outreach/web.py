@@ -36,6 +36,7 @@ from starlette.staticfiles import StaticFiles
 
 from outreach.channels.base import Site
 from outreach.config import Settings
+from outreach.events.registrations import RegistrationStore
 from outreach.events.web_routes import EventWeb, event_routes
 from outreach.mail_reports import parse_report, take_in
 from outreach.mail_transport import mail_transport
@@ -310,6 +311,8 @@ def create_app(
                 return refuse("Unsubscribe requests must say List-Unsubscribe=One-Click.")
             if store.get(email) is not None:
                 store.set_status(email, "unsubscribed", clock())
+            # Event announcements stop too: the topics given when registering are forgotten.
+            RegistrationStore(settings.paths.subscribers).withdraw_consent(email, clock())
             return page(
                 "page.html.j2",
                 heading="You are unsubscribed",

@@ -111,6 +111,7 @@ def release_events_command(
     config: str | None,
 ):
     """``outreach release --event``: the release-event flow on a server, directly without."""
+    from outreach.actions import SendIssue
     from outreach_cli import runs
 
     approvals = runs.approvals_for(approve)
@@ -119,7 +120,9 @@ def release_events_command(
         from outreach_cli.main import quiet_expected_tracebacks
 
         quiet_expected_tracebacks()
-        return release_event(event_ids, channels, dry_run, config)
+        return release_event(
+            event_ids, channels, dry_run, config, approvals.get(SendIssue.gate or "")
+        )
     from outreach.events.release import release_events
     from outreach.runner import PlainRunner
 

@@ -209,7 +209,10 @@ def release(
     finding_ids: Annotated[
         list[str] | None, typer.Argument(help="Ids of the findings to release.")
     ] = None,
-    all_findings: Annotated[bool, typer.Option("--all", help="Release every finding.")] = False,
+    all_findings: Annotated[
+        bool,
+        typer.Option("--all", help="Release everything: every finding, report and event."),
+    ] = False,
     channel: Annotated[
         list[str] | None, typer.Option("--channel", "-c", help="Only this channel (repeatable).")
     ] = None,
@@ -287,7 +290,12 @@ def release(
     config_arg = str(config) if config else None
     with console.status(f"Releasing {len(ids)} publication{'s' if len(ids) != 1 else ''}…"):
         report = runs.release(
-            settings, ids, channel, dry_run, runs.approvals_for(approve), config_arg
+            settings,
+            None if all_findings else ids,  # None: every kind's publications, events too
+            channel,
+            dry_run,
+            runs.approvals_for(approve),
+            config_arg,
         )
     _print_report(report, settings)
 

@@ -70,13 +70,14 @@ def show_notices() -> None:
 
 def release(
     settings: Settings,
-    ids: Sequence[str],
+    ids: Sequence[str] | None,
     channels: Sequence[str] | None,
     dry_run: bool,
     approvals: Approvals,
     config: str | None,
 ) -> ReleaseReport:
-    """Release ``ids``: the release flow on a server, the same sequence here without one."""
+    """Release ``ids`` (None: every publication of every kind): the release flow on a
+    server, the same sequence here without one."""
     if prefect_server():
         from flows.release import release_finding, release_findings
         from outreach_cli.main import quiet_expected_tracebacks
@@ -91,14 +92,15 @@ def release(
 
             report_id = ids[0].removeprefix("report:")
             return release_report(report_id, channels, dry_run, config, **decisions)
-        if len(ids) == 1:
+        if ids is not None and len(ids) == 1:
             return release_finding(ids[0], channels, dry_run, config, **decisions)
-        return release_findings(list(ids), channels, dry_run, config, **decisions)
+        everything = None if ids is None else list(ids)
+        return release_findings(everything, channels, dry_run, config, **decisions)
     show_notices()
     request = ReleaseRequest(
         settings,
         datetime.now(UTC),
-        list(ids),
+        None if ids is None else list(ids),
         channels=channels,
         dry_run=dry_run,
         approvals=dict(approvals),

@@ -4,6 +4,7 @@ Python's ``email``, ``icalendar`` and BeautifulSoup."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -233,10 +234,13 @@ def test_suppressed_addresses_register_but_are_never_mailed(
 
 
 def seated(settings: Settings, *emails: str) -> None:
+    """People who confirmed on the web and got their invite then (its email settled)."""
     store = RegistrationStore(settings.paths.subscribers)
     for email in emails:
         store.sign_up("cocoa-webinar", email, email.split("@")[0].title(), "", [], NOW)
         assert store.confirm("cocoa-webinar", email, None, NOW)[1]
+    for owed in store.owed("cocoa-webinar"):
+        store.settle_mail(owed.mail_id)
 
 
 def test_a_changed_time_sends_an_update_invite_once_with_a_higher_sequence(
@@ -540,3 +544,341 @@ def test_the_form_never_changes_a_known_registration(project: Path) -> None:
     assert (back.state, back.name, back.topics) == ("pending", "Ama", ("food-agriculture",))
     assert store.confirm("cocoa-webinar", "ama@example.com", 5, NOW)[1]
     assert not store.confirm("cocoa-webinar", "ama@example.com", 5, NOW)[1], "a second click"
+
+
+# -- a release of everything --------------------------------------------------------------
+
+FUTURE = datetime(2031, 3, 4, 14, 0, tzinfo=UTC)
+"""Ahead of the machine's clock, which the command line uses: registration is open."""
+
+
+def test_release_all_sends_each_changed_events_invites_calendar_and_announcement_once(
+    project: Path, inbox: Inbox, radicale: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from outreach_cli.main import app
+
+    collection = f"{radicale}team/events-{free_port()}/"
+    assert requests.request("MKCALENDAR", collection, auth=TEAM, timeout=10).status_code == 201
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    environ = {
+        **smtp_environ(inbox.host, inbox.port),
+        "OUTREACH_CALENDAR__URL": collection,
+        "OUTREACH_CALENDAR__USERNAME": "team",
+    }
+    write_event(project, starts=FUTURE, capacity=10)
+    settings = settings_for(project, **environ)
+    seated(settings, "ama@example.com")
+    subscribers = SubscriberStore(settings.paths.subscribers)
+    subscribers.sign_up("farm@example.com", "", ("food-agriculture",), "test", NOW)
+    subscribers.confirm("farm@example.com", NOW)
+    toml = str(project / "outreach.toml")
+
+    def release_all(*extra: str) -> str:
+        result = CliRunner().invoke(
+            app, ["release", "--all", *extra, "--config", toml], env=environ
+        )
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    first = release_all()
+    assert (settings.paths.public / "events" / "cocoa-webinar.ics").is_file()
+    assert "calendar: created 'cocoa-webinar'" in first
+    assert "awaits the newsletter's approval" in first and inbox.accepted == []
+
+    approved = release_all("--approve")
+    (announcement,) = to(inbox, "farm@example.com")
+    assert announcement["Subject"] == "Cocoa prices: what farmers keep"
+    assert "calendar:" not in approved, "an unchanged event is not pushed again"
+    again = release_all("--approve")
+    assert "Announcement" not in again and "calendar:" not in again
+    assert len(inbox.accepted) == 1, "a re-run reaches nobody again"
+
+    moved = FUTURE + timedelta(hours=2)
+    write_event(project, starts=moved, capacity=10)
+    dry = release_all("--dry-run")
+    assert "Would send an update invite of 'cocoa-webinar' to 1 registrant(s)." in dry
+    assert len(inbox.accepted) == 1, "a dry run mails nobody"
+    assert "Update invites (SEQUENCE 1)" in release_all()
+    (update,) = to(inbox, "ama@example.com")
+    assert int(vevent(invite_of(update))["SEQUENCE"]) == 1
+    assert vevent(invite_of(update))["DTSTART"].dt.astimezone(UTC) == moved
+    assert JOIN in text_of(update)
+    assert "Update invites" not in release_all(), "released again: nothing resent"
+    assert len(to(inbox, "ama@example.com")) == 1
+
+    write_event(project, starts=moved, capacity=10, extra="cancelled: true")
+    cancelled = release_all()
+    assert "Cancellations for 'cocoa-webinar'" in cancelled
+    assert "calendar: deleted 'cocoa-webinar'" in cancelled
+    removal = invite_of(to(inbox, "ama@example.com")[-1])
+    assert str(removal["METHOD"]) == "CANCEL" and int(vevent(removal)["SEQUENCE"]) == 2
+    release_all()
+    assert len(to(inbox, "ama@example.com")) == 2 and len(inbox.accepted) == 3
+
+
+# -- capacity raised: the waiting list moves up ------------------------------------------
+
+
+def confirm_on_the_web(client: httpx.Client, app: WebApp, inbox: Inbox, name: str, email: str):
+    """Sign up and click the confirmation link, as the person would; returns the page."""
+    app.clock.advance(minutes=5)
+    register(client, name, email)
+    app.drain()
+    page = client.get(link_in(to(inbox, email)[-1], "events/confirm").replace(app.base, "/"))
+    app.drain()
+    return page
+
+
+def release_event(settings: Settings, now: datetime = NOW) -> list[str]:
+    from outreach.release import ReleaseRequest, run_release
+
+    return run_release(ReleaseRequest(settings, now, ["event:cocoa-webinar"])).notes
+
+
+def test_a_raised_capacity_seats_the_waiting_list_in_order_and_a_lowered_one_unseats_nobody(
+    project: Path, inbox: Inbox, serve_web
+) -> None:
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    write_event(project, capacity=1)
+    app: WebApp = serve_web(environ=smtp_environ(inbox.host, inbox.port))
+    store = RegistrationStore(app.settings.paths.subscribers)
+    people = ["ama@example.com", "kofi@example.com", "efua@example.com", "yaw@example.com"]
+    with httpx.Client(base_url=app.base) as client:
+        for email in people[:3]:
+            confirm_on_the_web(client, app, inbox, email.split("@")[0].title(), email)
+        assert [store.get("cocoa-webinar", e).state for e in people[:3]] == [
+            "confirmed",
+            "waiting",
+            "waiting",
+        ]
+        before = {e: len(to(inbox, e)) for e in people[:3]}
+
+        write_event(project, capacity=2)
+        notes = release_event(app.settings)
+        assert "Seated 1 from the waiting list of 'cocoa-webinar' (capacity 2)." in notes
+        assert store.get("cocoa-webinar", "kofi@example.com").state == "confirmed", "first waiting"
+        assert store.get("cocoa-webinar", "efua@example.com").state == "waiting"
+        (invite,) = to(inbox, "kofi@example.com")[before["kofi@example.com"] :]
+        assert "A place came free" in text_of(invite) and JOIN in text_of(invite)
+        assert str(invite_of(invite)["METHOD"]) == "REQUEST"
+        assert len(to(inbox, "efua@example.com")) == before["efua@example.com"]
+        release_event(app.settings)
+        assert len(to(inbox, "kofi@example.com")) == before["kofi@example.com"] + 1, "once"
+
+        # Raised in the file but not released yet: a newcomer confirming now does not jump
+        # the queue; the person waiting longest takes the seat.
+        write_event(project, capacity=3)
+        page = confirm_on_the_web(client, app, inbox, "Yaw", "yaw@example.com")
+        assert "waiting list" in page.text
+        assert store.get("cocoa-webinar", "efua@example.com").state == "confirmed"
+        assert store.get("cocoa-webinar", "yaw@example.com").state == "waiting"
+        efua = to(inbox, "efua@example.com")[-1]
+        assert "A place came free" in text_of(efua) and JOIN in text_of(efua)
+        mails = len(inbox.accepted)
+
+        write_event(project, capacity=1)
+        assert not [n for n in release_event(app.settings) if "Seated" in n]
+        assert [store.get("cocoa-webinar", e).state for e in people] == [
+            "confirmed",
+            "confirmed",
+            "confirmed",
+            "waiting",
+        ], "a lowered capacity never removes a confirmed seat"
+        assert len(inbox.accepted) == mails, "and mails nobody"
+
+
+# -- registrant emails survive a crash of the web app ------------------------------------
+
+
+def test_an_invite_cut_off_by_a_crashed_web_app_arrives_once_after_a_restart(
+    project: Path, inbox: Inbox, serve_web
+) -> None:
+    from outreach.events.links import registration_link
+    from outreach.secrets_store import link_secret
+
+    write_event(project, starts=FUTURE, capacity=5)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    environ = {**smtp_environ(inbox.host, inbox.port), "OUTREACH_NEWSLETTER__WEB_BASE_URL": base}
+    settings = settings_for(project, **environ)
+    (settings.paths.public).mkdir(parents=True, exist_ok=True)
+    (settings.paths.public / "index.html").write_text("<h1>site</h1>")
+    RegistrationStore(settings.paths.subscribers).sign_up(
+        "cocoa-webinar", "ama@example.com", "Ama", "", [], NOW
+    )
+    link = registration_link(
+        settings,
+        link_secret(settings),
+        "event-confirm",
+        "cocoa-webinar",
+        "ama@example.com",
+        datetime.now(UTC),
+    )
+    command = [sys.executable, "-m", "outreach_cli", "serve", "--port", str(port)]
+    command += ["--config", str(project / "outreach.toml")]
+    server = subprocess.Popen(
+        command, env={**os.environ, **environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait for the port to answer, not for a fixed time
+            try:
+                requests.get(base, timeout=1)
+                break
+            except requests.ConnectionError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(server.stderr.read().decode()) from None
+        inbox.kill_pid, inbox.kill_at = server.pid, inbox.seen + 1
+        # The seat is taken, then the app dies while the server takes the invite (the
+        # answer may not have left before the crash).
+        with contextlib.suppress(requests.ConnectionError):
+            requests.get(link, timeout=30)
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == -signal.SIGKILL, "the web app was killed mid-send"
+    inbox.kill_at = None
+    store = RegistrationStore(settings.paths.subscribers)
+    assert store.get("cocoa-webinar", "ama@example.com").state == "confirmed"
+    assert inbox.accepted == [], "the invite was not accepted before the crash"
+
+    restarted: WebApp = serve_web(environ=smtp_environ(inbox.host, inbox.port))
+    restarted.drain()  # a start sends what the crash left owed
+    (invite,) = to(inbox, "ama@example.com")
+    assert JOIN in text_of(invite) and str(invite_of(invite)["METHOD"]) == "REQUEST"
+    serve_web(environ=smtp_environ(inbox.host, inbox.port)).drain()
+    assert release_event_owed(settings) == [], "nothing owed any more"
+    assert len(inbox.accepted) == 1, "restarts and releases mail nobody twice"
+
+
+def release_event_owed(settings: Settings) -> list[str]:
+    from outreach.events.outbox import send_owed
+
+    return send_owed(settings, dict(read_events(settings)))
+
+
+# -- topic consent: past registrants hear of new events on their topics -------------------
+
+
+def write_other_event(project: Path, event_id: str, title: str) -> None:
+    """Another event on the same topic (food-agriculture), open for registration."""
+    text = (project / "events" / "cocoa-webinar.md").read_text(encoding="utf-8")
+    text = text.replace("id: cocoa-webinar", f"id: {event_id}").replace(
+        'title: "Cocoa prices: what farmers keep"', f'title: "{title}"'
+    )
+    (project / "events" / f"{event_id}.md").write_text(text, encoding="utf-8")
+
+
+def sign_up_on_the_web(
+    client: httpx.Client, app: WebApp, inbox: Inbox, email: str, topics: list[str], confirm: bool
+) -> None:
+    form = client.get("/events/cocoa-webinar/register")
+    answer = client.post(
+        "/events/cocoa-webinar/register",
+        data={
+            "csrf": hidden(form.text)["csrf"],
+            "name": "Reader",
+            "email": email,
+            "topics": topics,
+        },
+    )
+    assert answer.status_code == 200
+    app.drain()
+    if confirm:
+        client.get(link_in(to(inbox, email)[-1], "events/confirm").replace(app.base, "/"))
+        app.drain()
+
+
+def test_an_announcement_reaches_consenting_past_registrants_and_subscribers_once_each(
+    project: Path, inbox: Inbox, serve_web
+) -> None:
+    from outreach.release import ReleaseRequest, run_release
+    from outreach.suppression import suppressions_for
+
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    write_event(project, capacity=100)
+    app: WebApp = serve_web(environ=smtp_environ(inbox.host, inbox.port))
+    settings = app.settings
+    food, cloth = ["food-agriculture"], ["apparel-textiles"]
+    with httpx.Client(base_url=app.base) as client:
+        for email, topics, confirm in (
+            ("both@example.com", food, True),
+            ("consent@example.com", food, True),
+            ("declined@example.com", [], True),
+            ("other@example.com", cloth, True),
+            ("unsub@example.com", food, True),
+            ("suppressed@example.com", food, True),
+            ("erased@example.com", food, True),
+            ("unconfirmed@example.com", food, False),
+        ):
+            sign_up_on_the_web(client, app, inbox, email, topics, confirm)
+    subscribers = SubscriberStore(settings.paths.subscribers)
+    for email in ("both@example.com", "unsub@example.com", "reader@example.com"):
+        subscribers.sign_up(email, "", ("food-agriculture",), "test", NOW)
+        subscribers.confirm(email, NOW)
+    subscribers.set_status("unsub@example.com", "unsubscribed", NOW)
+    suppressions_for(settings).add("suppressed@example.com", "bounced", NOW)
+    erase(settings, "erased@example.com", NOW, "tester")
+
+    def announced(event_id: str, title: str) -> list[str]:
+        write_other_event(project, event_id, title)
+        before = len(inbox.accepted)
+        request = ReleaseRequest(
+            settings, NOW, [f"event:{event_id}"], approvals={"newsletter": True}
+        )
+        run_release(request)
+        run_release(request)  # released again: nobody mailed twice
+        got = [(rcpts, m) for rcpts, m in messages(inbox)[before:]]
+        assert all(m["Subject"] == title for _, m in got)
+        return sorted(r for rcpts, _ in got for r in rcpts)
+
+    reached = announced("cocoa-follow-up", "Cocoa prices: the follow-up")
+    assert reached == ["both@example.com", "consent@example.com", "reader@example.com"], (
+        "one email per address; never to those who declined, chose other topics, "
+        "unsubscribed, were suppressed or erased, or never confirmed"
+    )
+
+    # The one-click unsubscribe in the announcement stops the next one for a registrant too.
+    (mail,) = [m for m in to(inbox, "consent@example.com") if "follow-up" in m["Subject"]]
+    link = re.search(r"<(https?://[^>]+)>", mail["List-Unsubscribe"]).group(1)
+    done = httpx.post(link, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+    again = announced("cocoa-third", "Cocoa prices: a third look")
+    assert again == ["both@example.com", "reader@example.com"]
+
+
+@pytest.mark.prefect
+def test_the_release_of_everything_flow_sends_a_changed_events_update_invite_once(
+    prefect_api: str, project: Path, inbox: Inbox, flow_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.release import release_findings
+
+    flow_clock(NOW)
+    for name, value in smtp_environ(inbox.host, inbox.port).items():
+        monkeypatch.setenv(name, value)
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    write_event(project, capacity=10)
+    settings = settings_for(project)
+    seated(settings, "ama@example.com")
+    toml = str(project / "outreach.toml")
+    release_findings(config=toml)  # every kind: the findings and the event
+    assert (settings.paths.public / "events" / "cocoa-webinar.ics").is_file()
+    assert inbox.accepted == [], "nothing changed yet"
+
+    write_event(project, starts=STARTS + timedelta(hours=1), capacity=10)
+    report = release_findings(config=toml)
+    assert "Update invites (SEQUENCE 1) for 'cocoa-webinar': 1 sent now, 1 of 1 in all." in (
+        report.notes
+    )
+    (update,) = to(inbox, "ama@example.com")
+    assert int(vevent(invite_of(update))["SEQUENCE"]) == 1
+    release_findings(config=toml)
+    assert len(inbox.accepted) == 1, "a re-run sends nothing again"

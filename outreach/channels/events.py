@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from outreach.actions import Action, HookContext
 from outreach.channels.base import BaseChannel, Deliverable, Site
+from outreach.events.actions import event_actions
 from outreach.events.ics import event_calendar, events_calendar
 from outreach.events.model import Event
 from outreach.events.pages import event_json_ld, split_events, transcript, when, zone_times
@@ -43,6 +45,19 @@ class EventsChannel(BaseChannel):
     public: ClassVar[bool] = True
     kinds: ClassVar[frozenset[str]] = frozenset({"event"})
     hosts: ClassVar[frozenset[str]] = frozenset({EVENTS})
+
+    def after_publish(self, context: HookContext) -> list[Action]:
+        """For each event whose page went out: update or cancel invites when its invite
+        changed, the team's calendar, and the announcement while registration is open (each
+        action does nothing when there is nothing new, so a release of everything run twice
+        reaches nobody twice). Not on a rebuild: a repair tells nobody anything."""
+        if context.rebuild or context.now is None:
+            return []
+        return [
+            action
+            for event in context.released
+            for action in event_actions(event, context.settings, context.now)
+        ]
 
     def render_finding(self, event: Event, site: Site) -> list[Deliverable]:
         """The event's page, share image and calendar file; its recap once it has a recording."""

@@ -3,13 +3,17 @@
 - ``InviteChanges``: when the invite's fields changed since the last release (time, zone,
   join link, title) registrants get an update invite (SEQUENCE+1); when the event is
   cancelled, a METHOD:CANCEL. Not gated: people asked for these. Crash-safe sends.
-- ``AnnounceEvent``: one email to each confirmed newsletter subscriber whose topics match,
-  with a register button, behind the newsletter's approval gate.
+- ``FillSeats``: a raised capacity seats people from the waiting list in order, each sent
+  the invite once (and any email a crashed web app still owes goes out).
+- ``AnnounceEvent``: one email to each confirmed newsletter subscriber whose topics match
+  and each past registrant who agreed to hear of events on them (once per address), with a
+  register button, behind the newsletter's approval gate.
 - ``PushToCalendar``: the team's CalDAV calendar, when ``[calendar] url`` is set.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 from outreach.actions import Action, ActionContext
 from outreach.config import Settings
 from outreach.events.status import is_cancelled, takes_sign_ups
+from outreach.store import has_state
 
 if TYPE_CHECKING:
     from outreach.events.model import Event
@@ -44,6 +49,22 @@ class InviteChanges:
 
     def awaiting(self) -> str:
         return ""
+
+    def describe(self, context: ActionContext, state: str) -> list[str]:
+        """For a dry run: whether registrants would get an update or a cancellation."""
+        from outreach.events.registrations import RegistrationStore
+        from outreach.events.sequence import SequenceLedger
+
+        settings, event = context.settings, self.event
+        if not has_state(settings.paths.ledger) or not has_state(settings.paths.subscribers):
+            return []
+        ledger = SequenceLedger(settings.paths.ledger)
+        if not ledger.would_change(event.id, invite_fields(event), is_cancelled(event)):
+            return []
+        states = ("confirmed", "waiting") if is_cancelled(event) else ("confirmed",)
+        count = len(RegistrationStore(settings.paths.subscribers).of_event(event.id, states))
+        what = "a cancellation" if is_cancelled(event) else "an update invite"
+        return [f"Would send {what} of '{event.id}' to {count} registrant(s)."]
 
     def run(self, context: ActionContext) -> list[str]:
         from outreach.events.emails import cancel_email, invite_email
@@ -92,8 +113,59 @@ class InviteChanges:
 
 
 @dataclass(frozen=True)
+class FillSeats:
+    """Seats freed by a raised capacity go to the waiting list, first come first served, and
+    each person seated gets the invite once; also sends what registrations still owe (an
+    email a crashed web app left unsent). Not gated: these people asked for a place."""
+
+    event: Event
+    gate: ClassVar[str | None] = None
+
+    def awaiting(self) -> str:
+        return ""
+
+    def describe(self, context: ActionContext, state: str) -> list[str]:
+        """For a dry run: how many on the waiting list a raised capacity would seat."""
+        from outreach.events.registrations import RegistrationStore
+
+        settings, event = context.settings, self.event
+        if not has_state(settings.paths.subscribers) or not takes_seats(event, context.now):
+            return []
+        counts = RegistrationStore(settings.paths.subscribers).counts(event.id)
+        waiting, seated = counts.get("waiting", 0), counts.get("confirmed", 0)
+        capacity = event.registration.capacity
+        free = waiting if capacity is None else max(0, min(waiting, capacity - seated))
+        return [f"Would seat {free} from the waiting list of '{event.id}'."] if free else []
+
+    def run(self, context: ActionContext) -> list[str]:
+        from outreach.events.outbox import send_owed
+        from outreach.events.registrations import RegistrationStore
+
+        settings, event = context.settings, self.event
+        notes: list[str] = []
+        if takes_seats(event, context.now):
+            store = RegistrationStore(settings.paths.subscribers)
+            seated = store.fill_seats(event.id, event.registration.capacity, context.now)
+            if seated:
+                notes.append(
+                    f"Seated {len(seated)} from the waiting list of '{event.id}' "
+                    f"(capacity {event.registration.capacity or 'no limit'})."
+                )
+        sent = send_owed(settings, {event.id: event}, event.id, actor="release")
+        if sent:
+            notes.append(f"Registrant emails for '{event.id}': {len(sent)} sent now.")
+        return notes
+
+
+def takes_seats(event: Event, now: datetime) -> bool:
+    """Whether someone may still be given a seat: not cancelled, not started."""
+    return not is_cancelled(event) and now < event.starts
+
+
+@dataclass(frozen=True)
 class AnnounceEvent:
-    """The event announced to the newsletter subscribers of its topics (after approval)."""
+    """The event announced to the subscribers of its topics and the past registrants who
+    agreed to hear of them (after approval)."""
 
     event: Event
     gate: ClassVar[str | None] = "newsletter"
@@ -107,14 +179,13 @@ class AnnounceEvent:
         return f"The announcement of event '{self.event.id}'"
 
     def shown(self, settings: Settings, now: datetime) -> Shown:
-        """What the approver sees: the subject and the subscribers of the event's topics."""
+        """What the approver sees: the subject and who it reaches (subscribers of the event's
+        topics and past registrants who agreed to hear of them)."""
+        from outreach.events.announce import audience
         from outreach.gates import SAMPLE_SIZE, Shown
-        from outreach.subscribers import SubscriberStore
         from outreach.suppression import suppressions_for
 
-        emails = list(
-            SubscriberStore(settings.paths.subscribers).recipient_emails(self.event.topics)
-        )
+        emails = list(audience(settings, self.event))
         blocked = suppressions_for(settings).suppressed(emails) if emails else set()
         reached = [e for e in emails if e not in blocked]
         return Shown(
@@ -146,6 +217,13 @@ class AnnounceEvent:
             f"nothing sent: run 'outreach approve event:{self.event.id} --gate newsletter'."
         )
 
+    def describe(self, context: ActionContext, state: str) -> list[str]:
+        """For a dry run: how many people the announcement would reach (addresses private)."""
+        settings = context.settings
+        known = has_state(settings.paths.subscribers)  # a dry run makes no store
+        count = self.shown(settings, context.now).count if known else 0
+        return [f"Would announce event '{self.event.id}' to {count} people{state}."]
+
     def run(self, context: ActionContext) -> list[str]:
         from outreach.events.announce import announce
 
@@ -169,20 +247,40 @@ class PushToCalendar:
         from outreach.events.sequence import SequenceLedger
 
         settings, event = context.settings, self.event
-        sequence = SequenceLedger(settings.paths.ledger).current(event.id)
+        ledger = SequenceLedger(settings.paths.ledger)
         method = "CANCEL" if is_cancelled(event) else "PUBLISH"
-        return [push_event(settings, event, event_calendar(event, settings, method, sequence))]
+        calendar = event_calendar(event, settings, method, ledger.current(event.id))
+        printed = hashlib.sha256(calendar).hexdigest()
+        if ledger.pushed(event.id) == printed:
+            return []  # the calendar holds this already: a re-run pushes nothing
+        note = push_event(settings, event, calendar)
+        ledger.record_push(event.id, printed, context.now)
+        return [note]
 
 
 def event_actions(event: Event, settings: Settings, now: datetime) -> list[Action]:
     """The actions of releasing ``event``: invite changes first (they bump the SEQUENCE the
-    calendar push carries), then the calendar, then the (gated) announcement while
-    registration is open."""
+    calendar push and a new seat's invite carry), then seats for the waiting list, then the
+    calendar, then the (gated) announcement while registration is open and it is not out
+    yet. Each does nothing when nothing changed, so every release may return them all."""
     from outreach.events.caldav import enabled
 
-    actions: list[Action] = [InviteChanges(event)]
+    actions: list[Action] = [InviteChanges(event), FillSeats(event)]
     if enabled(settings):
         actions.append(PushToCalendar(event))
-    if takes_sign_ups(event, now):
+    if takes_sign_ups(event, now) and not announced(settings, event):
         actions.append(AnnounceEvent(event))
     return actions
+
+
+def announced(settings: Settings, event: Event) -> bool:
+    """Whether the event's announcement went out to everyone it was frozen for (a release
+    again then asks no approval and sends nothing)."""
+    from outreach.events.announce import send_id_of
+    from outreach.sending import SendLog
+
+    if not has_state(settings.paths.ledger):  # a preview or a first release: not yet
+        return False
+    log = SendLog(settings.paths.ledger)
+    send_id = send_id_of(event)
+    return log.is_frozen(send_id) and not log.counts(send_id).pending

@@ -1,4 +1,5 @@
-"""The announcement of an event to newsletter subscribers whose topics match it.
+"""The announcement of an event to newsletter subscribers whose topics match it, and to past
+registrants who agreed to hear of future events on those topics (one email per address).
 
 One email each (a register button, the unsubscribe headers of the newsletter), sent through
 the newsletter's crash-safe send under ``event-announcement:<event id>``: approved once, it
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from outreach.audit import AuditRow, recipient_id, without_addresses
 from outreach.config import Settings
 from outreach.events.emails import when_local, when_utc
+from outreach.events.registrations import RegistrationStore
 from outreach.locks import hold
 from outreach.mail import build_message, envelope_address, list_headers, mailbox
 from outreach.mail_transport import mail_transport, wire_bytes
@@ -30,27 +32,61 @@ if TYPE_CHECKING:
     from outreach.events.model import Event
 
 
+def send_id_of(event: Event) -> str:
+    """The announcement's send in the send log: one per event, so it goes out once."""
+    return f"event-announcement:{event.id}"
+
+
+REFUSED = ("unsubscribed", "bounced", "complained")
+"""Subscriber states that say "no more email": a registrant's earlier consent does not
+outweigh them."""
+
+
+def audience(settings: Settings, event: Event) -> dict[str, tuple[str, ...]]:
+    """Who the announcement of ``event`` reaches, once each: confirmed subscribers of its
+    topics, and people who confirmed a registration for another event and agreed to hear of
+    future events on one of its topics (unless they unsubscribed, bounced or complained, or
+    already registered for this one). Address -> the topics they chose. Suppressed and
+    erased addresses are left out when the send goes (``announce``)."""
+    subscribers = SubscriberStore(settings.paths.subscribers)
+    registrations = RegistrationStore(settings.paths.subscribers)
+    chosen: dict[str, set[str]] = {
+        person.email: set(person.topics) for person in subscribers.recipients(event.topics)
+    }
+    consenting = registrations.consenting(event.topics, but_event=event.id)
+    if consenting:
+        known = subscribers.get_many(list(consenting))
+        registered = registrations.registered_for(event.id)
+        for email, topics in consenting.items():
+            person = known.get(email)
+            if (person is not None and person.status in REFUSED) or email in registered:
+                continue
+            chosen.setdefault(email, set()).update(topics)
+    return {email: tuple(sorted(chosen[email])) for email in sorted(chosen)}
+
+
 def announce(settings: Settings, event: Event, now: datetime, actor: str = "release") -> str:
-    send_id = f"event-announcement:{event.id}"
-    store, log = SubscriberStore(settings.paths.subscribers), SendLog(settings.paths.ledger)
-    log.freeze(send_id, event.title, store.recipient_emails(event.topics), now)
+    send_id = send_id_of(event)
+    log = SendLog(settings.paths.ledger)
+    if not log.is_frozen(send_id):
+        log.freeze(send_id, event.title, audience(settings, event), now)
     env, secret = environment(settings.paths.templates), link_secret(settings)
     config = settings.newsletter
     with hold(settings.paths.state, f"sending {send_id}"):
         pending = [e for batch in log.pending_batches(send_id, 500) for e in batch]
-        known, blocked = store.get_many(pending), suppressions_for(settings).suppressed(pending)
+        # Asked again when each goes: someone who left, withdrew consent or was suppressed
+        # (or erased) since the send froze is skipped.
+        still = audience(settings, event) if pending else {}
+        blocked = suppressions_for(settings).suppressed(pending)
         ready = []
         for email in pending:
-            person = known.get(email)
-            if person is None or person.status != "confirmed" or email in blocked:
+            if email not in still or email in blocked:
                 log.mark(send_id, email, "skipped", "suppressed" if email in blocked else "left")
                 continue
             ready.append(email)
 
         def build(email: str) -> bytes:
-            topics = ", ".join(
-                TOPICS_BY_SLUG[t].name for t in known[email].topics if t in TOPICS_BY_SLUG
-            )
+            topics = ", ".join(TOPICS_BY_SLUG[t].name for t in still[email] if t in TOPICS_BY_SLUG)
             unsubscribe = signed_link(settings, secret, "unsubscribe", email, None)
             values = {
                 "title": event.title,

@@ -9,6 +9,11 @@ States: ``pending`` (signed up, not confirmed), ``confirmed`` (has a seat), ``wa
 (confirmed, but the event was full), ``cancelled``. Confirming and cancelling each run in one
 ``BEGIN IMMEDIATE`` transaction, so two confirmations at once never take the last seat twice
 and a cancelled seat goes to exactly one person on the waiting list (the earliest).
+
+Every email a change owes a registrant (the invite for a seat, the waiting-list note, a
+cancellation) is written into ``event_mail`` in the same transaction as the change, and
+``outreach.events.outbox`` sends it through the crash-safe send log: a crash between the
+change and the email loses nothing, and a retry mails nobody twice.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,8 +46,49 @@ CREATE TABLE IF NOT EXISTS event_registrations (
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (event_id, email)
 )"""
-SCHEMA = Schema("registrations", (Migration(1, "event registrations", (REGISTRATIONS,)),))
+MAIL = """
+CREATE TABLE IF NOT EXISTS event_mail (
+    mail_id  TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    email    TEXT NOT NULL,
+    kind     TEXT NOT NULL CHECK (kind IN ('confirm', 'invite', 'promoted', 'waiting', 'cancel')),
+    made_at  TEXT NOT NULL,
+    done     INTEGER NOT NULL DEFAULT 0
+)"""
+SCHEMA = Schema(
+    "registrations",
+    (
+        Migration(1, "event registrations", (REGISTRATIONS,)),
+        Migration(2, "registrant emails owed, written with the change that owes them", (MAIL,)),
+    ),
+)
 """Kept in the subscriber file (``settings.paths.subscribers``)."""
+MailKind = Literal["confirm", "invite", "promoted", "waiting", "cancel"]
+
+
+@dataclass(frozen=True)
+class OwedMail:
+    """One email a registrant is owed (``outreach.events.outbox`` sends it, once)."""
+
+    mail_id: str
+    """Its send id in the send log; names no address (erasure leaves none behind)."""
+    event_id: str
+    email: str
+    kind: MailKind
+    made_at: str
+
+
+def _owe(
+    connection: sqlite3.Connection, event_id: str, email: str, kind: MailKind, stamp: str
+) -> None:
+    """Record an email owed, inside the transaction of the change that owes it: a crash
+    after the change can no longer lose the email."""
+    connection.execute(
+        "INSERT INTO event_mail (mail_id, event_id, email, kind, made_at) VALUES (?, ?, ?, ?, ?)",
+        (f"event-{kind}:{event_id}:{uuid.uuid4().hex}", event_id, email, kind, stamp),
+    )
+
+
 CSV_COLUMNS = ("email", "name", "organisation", "state", "topics", "signed_up_at", "confirmed_at")
 
 
@@ -138,15 +185,18 @@ class RegistrationStore:
     def confirm(
         self, event_id: str, email: str, capacity: int | None, when: datetime
     ) -> tuple[Registration | None, bool]:
-        """Pending -> confirmed while seats remain (``capacity`` None: no limit), else
-        waiting; and whether this call made the change (so two clicks at once mail one
-        invite). Confirmed, waiting and cancelled rows are returned unchanged; None when
-        there is no registration."""
+        """Pending -> confirmed while seats remain (``capacity`` None: no limit) once everyone
+        already waiting has one, else waiting; and whether this call made the change (so
+        two clicks at once mail one invite). Confirmed, waiting and cancelled rows are
+        returned unchanged; None when there is no registration."""
         address = normalise_email(email)
         with self._store.transaction(rows=True) as connection:
             found = self._get(connection, event_id, address)
             if found is None or found.state != "pending":
                 return found, False
+            # Seats a raised capacity freed go to those already waiting, before a newcomer.
+            while self._promote(connection, event_id, capacity, when.isoformat()) is not None:
+                pass
             seated = connection.execute(
                 "SELECT COUNT(*) FROM event_registrations WHERE event_id = ? AND state = "
                 "'confirmed'",
@@ -158,6 +208,8 @@ class RegistrationStore:
                 "WHERE event_id = ? AND email = ?",
                 (state, when.isoformat(), when.isoformat(), event_id, address),
             )
+            kind: MailKind = "invite" if state == "confirmed" else "waiting"
+            _owe(connection, event_id, address, kind, when.isoformat())
             return self._get(connection, event_id, address), True
 
     def cancel(self, event_id: str, email: str, capacity: int | None, when: datetime) -> Cancelled:
@@ -174,8 +226,72 @@ class RegistrationStore:
                 "WHERE event_id = ? AND email = ?",
                 (stamp, event_id, address),
             )
+            if found.state == "confirmed":  # takes the entry out of the invite's calendar
+                _owe(connection, event_id, address, "cancel", stamp)
             promoted = self._promote(connection, event_id, capacity, stamp)
             return Cancelled(self._get(connection, event_id, address), promoted)
+
+    def fill_seats(self, event_id: str, capacity: int | None, when: datetime) -> list[Registration]:
+        """Seat people from the waiting list, first come first served, while the event has
+        fewer seated than ``capacity`` (None: everyone waiting), each with the invite owed.
+        Never unseats anyone: a lowered capacity only stops new seats."""
+        stamp = when.isoformat()
+        promoted: list[Registration] = []
+        with self._store.transaction(rows=True) as connection:
+            while (seated := self._promote(connection, event_id, capacity, stamp)) is not None:
+                promoted.append(seated)
+        return promoted
+
+    def consenting(self, topics: Iterable[str], but_event: str = "") -> dict[str, set[str]]:
+        """Addresses that confirmed a registration (any event but ``but_event``) and agreed
+        to hear of future events on any of ``topics``: address -> the topics they chose."""
+        wanted = set(topics)
+        chosen: dict[str, set[str]] = {}
+        with self._store.connection(rows=True) as connection:
+            rows = connection.execute(
+                "SELECT email, topics FROM event_registrations WHERE event_id != ? AND "
+                "topics != '' AND confirmed_at != '' ORDER BY email",
+                (but_event,),
+            ).fetchall()
+        for row in rows:
+            mine = {t for t in row["topics"].split(",") if t}
+            if mine & wanted:
+                chosen.setdefault(row["email"], set()).update(mine)
+        return chosen
+
+    def registered_for(self, event_id: str) -> set[str]:
+        """Addresses holding a registration for the event (cancelled ones aside)."""
+        return {r.email for r in self.of_event(event_id) if r.state != "cancelled"}
+
+    def withdraw_consent(self, email: str, when: datetime) -> int:
+        """Forget every topic the address agreed to hear of future events about (it
+        unsubscribed); returns how many registrations held some."""
+        with self._store.transaction() as connection:
+            return connection.execute(
+                "UPDATE event_registrations SET topics = '', updated_at = ? "
+                "WHERE email = ? AND topics != ''",
+                (when.isoformat(), normalise_email(email)),
+            ).rowcount
+
+    def owe_mail(self, event_id: str, email: str, kind: MailKind, when: datetime) -> None:
+        """Record an email owed that no state change carries (the confirmation link)."""
+        with self._store.transaction() as connection:
+            _owe(connection, event_id, normalise_email(email), kind, when.isoformat())
+
+    def owed(self, event_id: str | None = None) -> list[OwedMail]:
+        """Emails owed and not yet sent to the end (oldest first), of one event or all."""
+        query = "SELECT mail_id, event_id, email, kind, made_at FROM event_mail WHERE done = 0"
+        values: tuple[str, ...] = ()
+        if event_id is not None:
+            query, values = query + " AND event_id = ?", (event_id,)
+        with self._store.connection() as connection:
+            rows = connection.execute(query + " ORDER BY made_at, mail_id", values).fetchall()
+        return [OwedMail(*row) for row in rows]
+
+    def settle_mail(self, mail_id: str) -> None:
+        """The owed email was sent, bounced or skipped: nothing is owed any more."""
+        with self._store.transaction() as connection:
+            connection.execute("UPDATE event_mail SET done = 1 WHERE mail_id = ?", (mail_id,))
 
     def _promote(
         self, connection: sqlite3.Connection, event_id: str, capacity: int | None, stamp: str
@@ -188,7 +304,7 @@ class RegistrationStore:
             return None
         row = connection.execute(
             "SELECT email FROM event_registrations WHERE event_id = ? AND state = 'waiting' "
-            "ORDER BY confirmed_at, email LIMIT 1",
+            "ORDER BY confirmed_at, signed_up_at, email LIMIT 1",
             (event_id,),
         ).fetchone()
         if row is None:
@@ -198,6 +314,7 @@ class RegistrationStore:
             "WHERE event_id = ? AND email = ?",
             (stamp, event_id, row["email"]),
         )
+        _owe(connection, event_id, row["email"], "promoted", stamp)
         return self._get(connection, event_id, row["email"])
 
     def of_event(self, event_id: str, states: Iterable[State] | None = None) -> list[Registration]:

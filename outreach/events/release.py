@@ -1,5 +1,6 @@
-"""Releasing one event: the one release sequence for ``event:<id>``, then the event's own
-after-publish actions (update or cancel invites, the calendar push, the gated announcement).
+"""Releasing some events: the one release sequence for ``event:<id>``; the events channel's
+after-publish hook returns each event's actions (update or cancel invites, the calendar push,
+the gated announcement), exactly as in a release of everything.
 
 Every caller runs this: ``outreach release --event`` on embedded defaults with the plain
 runner, the ``release-event`` flow with the Prefect runner (each action a task, the
@@ -11,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from outreach.actions import ActionContext
 from outreach.config import Settings
-from outreach.events.actions import event_actions
 from outreach.release import ReleaseReport, ReleaseRequest, run_release
 from outreach.release_steps import ReleaseError
 from outreach.runner import Runner
@@ -57,12 +56,4 @@ def release_events(
         approvals=dict(approvals or {}),
         config=config,
     )
-    report = run_release(request, runner)
-    if dry_run:
-        return report
-    events = event_catalog(settings)
-    context = ActionContext(settings, now, request.approvals)
-    for event_id in event_ids:
-        for action in event_actions(events[event_id], settings, now):
-            report.notes.extend(runner.act(action, context))
-    return report
+    return run_release(request, runner)

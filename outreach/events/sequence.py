@@ -25,7 +25,19 @@ CREATE TABLE IF NOT EXISTS event_sequences (
     cancelled   INTEGER NOT NULL DEFAULT 0,
     updated_at  TEXT NOT NULL
 )"""
-SCHEMA = Schema("event-sequences", (Migration(1, "invite sequence per event", (SEQUENCES,)),))
+PUSHES = """
+CREATE TABLE IF NOT EXISTS event_calendar_pushes (
+    event_id    TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    pushed_at   TEXT NOT NULL
+)"""
+SCHEMA = Schema(
+    "event-sequences",
+    (
+        Migration(1, "invite sequence per event", (SEQUENCES,)),
+        Migration(2, "what the team's calendar last received per event", (PUSHES,)),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,14 @@ class SequenceLedger:
             ).fetchone()
         return row[0] if row else 0
 
+    def would_change(self, event_id: str, fields: dict[str, object], cancelled: bool) -> bool:
+        """Whether ``record`` would bump the SEQUENCE (a dry run asks; nothing is written)."""
+        with self._store.connection() as connection:
+            row = connection.execute(
+                "SELECT fingerprint FROM event_sequences WHERE event_id = ?", (event_id,)
+            ).fetchone()
+        return row is not None and row[0] != fingerprint({**fields, "cancelled": cancelled})
+
     def record(
         self, event_id: str, fields: dict[str, object], cancelled: bool, when: datetime
     ) -> Sequenced:
@@ -80,3 +100,20 @@ class SequenceLedger:
                 (row[0] + 1, printed, int(cancelled), when.isoformat(), event_id),
             )
             return Sequenced(row[0] + 1, True, cancelled)
+
+    def pushed(self, event_id: str) -> str:
+        """The fingerprint of what the team's calendar last accepted for the event ('': never)."""
+        with self._store.connection() as connection:
+            row = connection.execute(
+                "SELECT fingerprint FROM event_calendar_pushes WHERE event_id = ?", (event_id,)
+            ).fetchone()
+        return row[0] if row else ""
+
+    def record_push(self, event_id: str, printed: str, when: datetime) -> None:
+        """Remember what the calendar accepted, so an unchanged event is not pushed again."""
+        with self._store.transaction() as connection:
+            connection.execute(
+                "INSERT INTO event_calendar_pushes VALUES (?, ?, ?) ON CONFLICT (event_id) "
+                "DO UPDATE SET fingerprint = excluded.fingerprint, pushed_at = excluded.pushed_at",
+                (event_id, printed, when.isoformat()),
+            )

@@ -8,6 +8,10 @@ waiting list when the event is full, and mails the invite; the cancel link
 (``/events/cancel``) shows a button, and only the POST cancels (a mail scanner opening the link
 changes nothing); a freed seat goes to the first person waiting, who is mailed the invite.
 Suppressed addresses are stored and mailed nothing.
+
+Every email here is recorded with the registration change that owes it (in the same
+transaction) and sent through the crash-safe send log (``outreach.events.outbox``); the app
+sends what a crash left owed when it starts.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -27,14 +30,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from outreach.audit import AuditLog, message_ref
 from outreach.config import Settings
-from outreach.events.emails import cancel_email, confirm_email, invite_email, waiting_email
 from outreach.events.links import LinkPurpose, read_registration_token
-from outreach.events.registrations import Registration, RegistrationStore
-from outreach.events.sequence import SequenceLedger
+from outreach.events.registrations import RegistrationStore
 from outreach.events.status import is_cancelled, takes_sign_ups
-from outreach.mail_transport import mail_transport
 from outreach.store import Store
 from outreach.subscribers import SCHEMA as SUBSCRIBERS_SCHEMA
 from outreach.subscribers import SubscriberError, _claim_mail, normalise_email
@@ -75,8 +74,6 @@ def event_routes(shared: EventWeb) -> list[Route]:
     settings, clock, env = shared.settings, shared.clock, shared.env
     store = RegistrationStore(settings.paths.subscribers)
     claims = Store(settings.paths.subscribers, SUBSCRIBERS_SCHEMA)
-    sequences = SequenceLedger(settings.paths.ledger)
-    audit = AuditLog(settings.paths.ledger)
 
     def page(template: str, status: int = 200, csrf: str = "", **context: object) -> Response:
         context.setdefault("message", "")
@@ -114,57 +111,14 @@ def event_routes(shared: EventWeb) -> list[Route]:
             return False, form
         return True, form
 
-    def send_later(event: Event, registration: Registration, build: Callable[[], EmailMessage]):
-        """Queue one email to a registrant (never to a suppressed address), logged by id."""
-        email = registration.email
-        if shared.suppressions.is_suppressed(email):
-            return
+    def send_owed_mail(event_id: str | None) -> None:
+        """Send, after the answer, the emails the registrations owe (of one event, or all):
+        recorded with each change, sent through the crash-safe send log, never to a
+        suppressed address; an email left owed by a crash or a refusal goes with the next."""
+        from outreach.events.outbox import send_owed
 
-        def send() -> None:
-            message = build()
-            with mail_transport(settings) as transport:
-                outcome = transport.send(message, email, f"event-{event.id}:{email}")
-            audit.record(
-                "send",
-                clock(),
-                publication=f"event:{event.id}",
-                actor="registrant",
-                subject=shared.suppressions.id_of(email),
-                outcome="sent" if outcome.sent else outcome.status,
-                detail={
-                    "message_id": message_ref(message["Message-ID"]),
-                    "mail": message["Subject"],
-                },
-            )
-            outcome.raise_for_status()
-
-        shared.mail.submit(f"an event email for '{event.id}'", send)
-
-    def seat_mail(event: Event, registration: Registration, promoted: bool = False) -> None:
-        """The invite for a seat, or the waiting-list note."""
-        now = clock()
-        if registration.state == "confirmed":
-            sequence = sequences.current(event.id)
-            send_later(
-                event,
-                registration,
-                lambda: invite_email(
-                    settings,
-                    env,
-                    shared.secret,
-                    event,
-                    registration,
-                    sequence,
-                    now,
-                    promoted=promoted,
-                ),
-            )
-        elif registration.state == "waiting":
-            send_later(
-                event,
-                registration,
-                lambda: waiting_email(settings, env, shared.secret, event, registration, now),
-            )
+        what = f"the emails owed for event '{event_id}'" if event_id else "emails owed"
+        shared.mail.submit(what, lambda: send_owed(settings, dict(_events(settings)), event_id))
 
     def event_or_none(event_id: str) -> Event | None:
         return _events(settings).get(event_id)
@@ -207,12 +161,8 @@ def event_routes(shared: EventWeb) -> list[Route]:
                 connection, f"event:{event.id}:{email}", clock(), shared.mail_window
             )
         if may_mail and registration.state == "pending":
-            now = clock()
-            send_later(
-                event,
-                registration,
-                lambda: confirm_email(settings, env, shared.secret, event, registration, now),
-            )
+            store.owe_mail(event.id, email, "confirm", clock())
+            send_owed_mail(event.id)
         return registered()
 
     def registered() -> Response:
@@ -243,8 +193,8 @@ def event_routes(shared: EventWeb) -> list[Route]:
         registration, changed = store.confirm(event.id, email, event.registration.capacity, clock())
         if registration is None or registration.state == "cancelled":
             return refuse("This registration was cancelled; register again.", 404)
-        if changed:
-            seat_mail(event, registration)
+        if changed:  # the invite, or the waiting-list note, was recorded with the change
+            send_owed_mail(event.id)
         if registration.state == "waiting":
             return note(
                 "You are on the waiting list",
@@ -270,22 +220,12 @@ def event_routes(shared: EventWeb) -> list[Route]:
         ok, _ = await csrf_ok(request)
         if not ok:
             return refuse("The form expired or came from another site; open the link again.", 403)
-        before = store.get(event.id, email)
         done = store.cancel(event.id, email, event.registration.capacity, clock())
-        if before is not None and before.state == "confirmed" and done.registration is not None:
-            # Takes the entry out of the calendar the invite put it in.
-            gone, sequence, now = done.registration, sequences.current(event.id), clock()
-            send_later(
-                event,
-                gone,
-                lambda: cancel_email(
-                    settings, env, event, gone, sequence, now, event_cancelled=False
-                ),
-            )
-        if done.promoted is not None:
-            seat_mail(event, done.promoted, promoted=True)
+        if done.registration is not None:  # the CANCEL, and a promoted person's invite
+            send_owed_mail(event.id)
         return note("Your place is cancelled", "Thank you for letting us know.")
 
+    send_owed_mail(None)  # what a crash or a refusal left owed, from before this start
     return [
         Route("/events/{event_id}/register", register, methods=["GET", "POST"]),
         Route("/events/confirm", confirm, methods=["GET"]),
