@@ -90,18 +90,11 @@ def newsletter_pace(settings: Settings) -> Iterator[Throttle | None]:
 
 
 def with_pace(relay: RelayHooks | None, pace: Throttle | None) -> RelayHooks | None:
-    """``relay``'s hooks with ``pace`` called before its own throttle (a scheduler's rate
-    limit, when there is one): a message waits for both."""
+    """``relay``'s hooks with ``pace`` as the throttle. It replaces a scheduler's own
+    per-message rate limit (Prefect's ``outreach-smtp-rate``, one HTTP call to the server
+    per message): the database's schedule already holds the newsletter to its rate across
+    every worker, at the cost of one short UPDATE."""
     if pace is None:
         return relay
     hooks = relay or RelayHooks()
-    theirs = hooks.throttle
-    if theirs is None:
-        throttle: Throttle = pace
-    else:
-
-        def throttle() -> None:
-            pace()
-            theirs()
-
-    return RelayHooks(slots=hooks.slots, throttle=throttle, password=hooks.password)
+    return RelayHooks(slots=hooks.slots, throttle=pace, password=hooks.password)
