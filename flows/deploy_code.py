@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -62,11 +63,16 @@ def deployed_code(folder: Path, environ: Mapping[str, str]) -> tuple[str, str]:
             "readable in the Prefect UI; give the workers an SSH key or a git credential "
             "helper instead"
         )
-    fetched = _git(folder, "fetch", "--quiet", repository, commit)
+    with tempfile.TemporaryDirectory() as empty:  # as a worker fetches it: from nothing
+        _git(Path(empty), "init", "--quiet")
+        fetched = _git(
+            Path(empty), "fetch", "--quiet", "--depth=1", "--filter=blob:none", repository, commit
+        )
     if fetched.returncode != 0:
         raise BootstrapError(
             f"commit {commit[:12]} is not in {repository} (git said: "
-            f"{fetched.stderr.strip()[-300:]}); push it, then deploy again"
+            f"{(fetched.stderr.strip().splitlines() or [''])[-1][-300:]}); push it, then deploy "
+            "again"
         )
     return repository, commit
 

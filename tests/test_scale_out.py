@@ -446,3 +446,42 @@ def test_two_workers_in_their_own_clones_share_the_work_and_survive_a_kill(
         made = [line for line in untracked.splitlines() if "__pycache__" not in line]
         assert not made, f"a run wrote into its checkout: {made[:5]}"
     print(f"scale-out: {time.monotonic() - began:.1f} s in all")
+
+
+def test_the_team_deployments_are_prefect_yaml_s_with_a_clone_of_the_deployed_commit() -> None:
+    import yaml
+
+    single = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    team = yaml.safe_load((REPO / "prefect-team.yaml").read_text(encoding="utf-8"))
+    assert team["deployments"] == single["deployments"], "the two files list the same runs"
+    assert {k: v for k, v in team.items() if k != "pull"} == {
+        k: v for k, v in single.items() if k != "pull"
+    }
+    [step] = team["pull"]
+    clone = step["prefect.deployments.steps.git_clone"]
+    assert clone["repository"] == "{{ prefect.variables.outreach_repository }}"
+    assert clone["commit_sha"] == "{{ prefect.variables.outreach_commit }}"
+
+
+def test_deploying_for_cloning_workers_refuses_work_they_would_not_see(tmp_path: Path) -> None:
+    from flows.bootstrap import BootstrapError
+    from flows.deploy_code import deployed_code
+
+    origin, checkout = tmp_path / "origin.git", tmp_path / "checkout"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    git(tmp_path, "clone", "--quiet", origin.as_uri(), str(checkout))
+    (checkout / "outreach.toml").write_text("[site]\n", encoding="utf-8")
+    git(checkout, "add", "outreach.toml")
+    git(checkout, "commit", "--quiet", "-m", "First")
+    with pytest.raises(BootstrapError, match=r"is not in .*push it"):
+        deployed_code(checkout, {})  # committed, not pushed
+    git(checkout, "push", "--quiet", "origin", "HEAD")
+    assert deployed_code(checkout, {}) == (origin.as_uri(), git(checkout, "rev-parse", "HEAD"))
+    (checkout / "outreach.toml").write_text("[site]\ntitle = 'x'\n", encoding="utf-8")
+    with pytest.raises(BootstrapError, match=r"uncommitted changes \(outreach.toml\)"):
+        deployed_code(checkout, {})
+    git(checkout, "checkout", "--quiet", "outreach.toml")
+    secret = "https://team:s3cret@git.example.org/outreach.git"
+    with pytest.raises(BootstrapError, match="holds a password") as refused:
+        deployed_code(checkout, {"OUTREACH_GIT_REPOSITORY": secret})
+    assert "s3cret" not in str(refused.value)
