@@ -49,7 +49,11 @@ def owns_port(pid: int, port: int) -> bool:
             fields = line.split()
             if int(fields[1].rsplit(":", 1)[1], 16) == port:
                 inodes.add(f"socket:[{fields[9]}]")
-    for link in Path(f"/proc/{pid}/fd").iterdir():
+    try:
+        links = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process has ended: it holds nothing
+        return False
+    for link in links:
         with contextlib.suppress(OSError):
             if os.readlink(link) in inodes:
                 return True
