@@ -249,20 +249,28 @@ def test_two_workers_in_their_own_clones_share_the_work_and_survive_a_kill(
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     readers = [f"reader{n:05d}@example.com" for n in range(SUBSCRIBERS)]
-    state = tmp_path / "state"
-    bind_state(state, state_database)
-    try:
-        people = SubscriberStore(state / "subscribers.sqlite")
-        people.import_csv(
-            "email,topics,consent_source\n"
-            + "".join(f"{email},food-agriculture,test\n" for email in readers),
-            "test",
-            NOW,
-        )
-        for email in readers:
-            people.confirm(email, NOW)
-    finally:
-        bind_state(state, None)
+    loading: list[BaseException] = []
+
+    def load_readers() -> None:
+        state = tmp_path / "state"
+        bind_state(state, state_database)
+        try:
+            people = SubscriberStore(state / "subscribers.sqlite")
+            people.import_csv(
+                "email,topics,consent_source\n"
+                + "".join(f"{email},food-agriculture,test\n" for email in readers),
+                "test",
+                NOW,
+            )
+            for email in readers:
+                people.confirm(email, NOW)
+        except BaseException as exc:  # raised in the test's thread below
+            loading.append(exc)
+        finally:
+            bind_state(state, None)
+
+    loader = threading.Thread(target=load_readers)  # while the Prefect server starts
+    loader.start()
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -282,25 +290,33 @@ def test_two_workers_in_their_own_clones_share_the_work_and_survive_a_kill(
     )
     (tmp_path / "prefect").mkdir()
     with prefect_server(tmp_path / "prefect", f"{prefect_url}/{prefect_db}") as server:
-        tools = {**server.env, "OUTREACH_SMTP_RATE": "1000"}
-        for command in (
+        tools = {
+            **server.env,
+            "OUTREACH_SMTP_RATE": "1000",
+            "OUTREACH_GIT_REPOSITORY": origin.as_uri(),
+        }
+        done = subprocess.run(
             [sys.executable, "-m", "flows.bootstrap"],
-            [sys.executable, "-m", "flows.deploy_code"],
-        ):
-            done = subprocess.run(
-                command,
-                cwd=checkout,
-                env={**tools, "OUTREACH_GIT_REPOSITORY": origin.as_uri()},
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            cwd=checkout,
+            env=tools,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         with client(server) as api:
-            assert api.read_variable_by_name("outreach_commit").value == commit
             for n in (1, 2):
                 api.create_work_queue(name=f"worker-{n}", work_pool_name=POOL)
-        print(f"scale-out: server, bootstrap and deploy after {time.monotonic() - began:.1f} s")
+        deploy_log = tmp_path / "deploy.log"
+        with deploy_log.open("wb") as out:  # while the workers start
+            deploying = subprocess.Popen(
+                [sys.executable, "-m", "flows.deploy_code"],
+                cwd=checkout,
+                env=tools,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
         # Two workers, each in a folder of its own (its runs' clones go there too).
         wanted = []
@@ -318,6 +334,12 @@ def test_two_workers_in_their_own_clones_share_the_work_and_survive_a_kill(
             }
             wanted.append((worker, home, options, worker_env))
         with process_workers(server, wanted) as started:
+            assert deploying.wait(timeout=300) == 0, tail(deploy_log)
+            with client(server) as api:
+                assert api.read_variable_by_name("outreach_commit").value == commit
+            loader.join()
+            assert not loading, loading
+            print(f"scale-out: deployed, workers up after {time.monotonic() - began:.1f} s")
             victim = started[0].process.pid
             owners: dict[int, int] = {}
             killed: list[float] = []
