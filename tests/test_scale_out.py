@@ -51,11 +51,11 @@ RATE = 25.0
 cost of a message on a busy two-core machine."""
 
 
-def most_in_a_second(times: list[float]) -> int:
-    """The largest number of the (sorted) times that fall within any one second."""
+def most_within(times: list[float], window: float) -> int:
+    """The largest number of the (sorted) times that fall within any ``window`` seconds."""
     most, start = 0, 0
     for end, moment in enumerate(times):
-        while moment - times[start] >= 1.0:
+        while moment - times[start] >= window:
             start += 1
         most = max(most, end - start + 1)
     return most
@@ -115,12 +115,16 @@ def test_two_workers_together_keep_to_the_configured_newsletter_rate(
     assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == readers
     times = sorted(moment for moment, _, _ in inbox.accepted)
     rate = (len(times) - 1) / (times[-1] - times[0])
-    busiest = most_in_a_second(times)
-    print(f"\npace: {rate:.1f} messages/s overall, {busiest} in the busiest second (limit {RATE})")
+    busiest = most_within(times, 2.0)
+    print(f"\npace: {rate:.1f} messages/s overall, {busiest} in the busiest 2 s (limit {RATE}/s)")
     # Each worker alone may send RATE per second: without the shared pace the two together
-    # reach about twice that, far over these bounds.
+    # reach about twice that, far over these bounds. A message reaches the relay some time
+    # after its slot (building it, the SMTP exchange, a busy machine), and that delay varies:
+    # over a short window messages can bunch up (on a two-core machine at load 15, 51 in 2 s
+    # while the average was 15/s), hence the 2 s window and its 50 %; without the shared pace
+    # two workers send about 100 in 2 s.
     assert rate <= RATE * 1.1, f"{rate:.1f}/s overall exceeds the configured {RATE}/s"
-    assert busiest <= RATE + 3, f"{busiest} messages in one second (configured {RATE}/s)"
+    assert busiest <= 2 * RATE * 1.5, f"{busiest} messages in 2 s (configured {RATE}/s)"
 
 
 # --- Two workers on two "machines", end to end -------------------------------------------
