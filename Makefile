@@ -127,9 +127,17 @@ bootstrap: $(VENV)/.demo-installed
 
 # prefect.yaml's pull step runs flows in {{ $$PWD }}: the checkout, at the same path on every
 # worker machine (set here, since make -C leaves PWD as the caller's folder).
+# OUTREACH_CODE=git (workers on several machines, no shared folder): prefect-team.yaml instead,
+# whose runs clone this checkout's commit from OUTREACH_GIT_REPOSITORY (default: origin);
+# flows/deploy_code.py refuses uncommitted or unpushed work.
+OUTREACH_CODE ?= folder
 deploy: $(VENV)/.demo-installed
 	@$(need_api)
+ifeq ($(OUTREACH_CODE),git)
+	cd "$(CURDIR)" && $(BIN)/python -m flows.deploy_code
+else
 	cd "$(CURDIR)" && PWD="$(CURDIR)" $(BIN)/prefect --no-prompt deploy --all
+endif
 
 worker: $(VENV)/.demo-installed
 	@$(need_api)

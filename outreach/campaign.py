@@ -30,6 +30,7 @@ from outreach.newsletter import (
     unsubscribe_warning,
 )
 from outreach.secrets_store import dkim_key, recipient_key, stable_secret
+from outreach.send_pace import newsletter_pace, with_pace
 from outreach.sending import Progress, SendLog, SendReport, send_pending
 from outreach.subscribers import SubscriberStore
 from outreach.suppression import Suppressions, suppressions_for
@@ -265,12 +266,15 @@ def _send_pending(
         return "send", now, fields
 
     config = settings.newsletter
-    with mail_transport(
-        settings,
-        relay=relay,
-        connections=config.connections,
-        rate=config.rate_per_second,
-    ) as transport:
+    with (
+        newsletter_pace(settings) as pace,  # the rate held across workers (state in PostgreSQL)
+        mail_transport(
+            settings,
+            relay=with_pace(relay, pace),
+            connections=config.connections,
+            rate=config.rate_per_second,
+        ) as transport,
+    ):
         return send_pending(
             log,
             prepared.send_id,

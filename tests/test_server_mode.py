@@ -18,33 +18,37 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
 import pytest
-import requests
+from prefect_tools import (
+    POOL,
+    PREFECT,
+    TeamServer,
+    Worker,
+    prefect_server,
+    process_workers,
+)
+from prefect_tools import client as _client
+from prefect_tools import create_run as _create_run
+from prefect_tools import failure as _failure
+from prefect_tools import ran_by as _ran_by
+from prefect_tools import wait_for_log as _wait_for_log
+from prefect_tools import wait_terminal as _wait_terminal
 
 from conftest import REPO, free_port
 
 pytestmark = pytest.mark.prefect
 
 POSTGRES = REPO / "tests" / "servers" / "postgres.sh"
-BIN = Path(sys.executable).parent
-PREFECT = str(BIN / "prefect")
-POOL = "outreach"
-KEEP = {"PREFECT_TASKS_DISABLE_CACHING", "PREFECT_SERVER_ANALYTICS_ENABLED"}
-"""Prefect settings of the test session that the servers, tools and workers keep."""
 
 RELEASED = [
     "field-schools-and-premium-sharing",
@@ -54,92 +58,6 @@ RELEASED = [
 ]
 """Findings without an episode (no mastering), released at once."""
 EMBARGOED = "cotton-plastic-contamination"
-
-
-def _environ(**extra: str) -> dict[str, str]:
-    """This process's environment without the developer's Prefect and outreach settings."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key in KEEP or not key.startswith(("PREFECT_", "OUTREACH_"))
-    }
-    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    env.update(extra)
-    return env
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"({path} unreadable)"
-    return f"--- last lines of {path} ---\n" + "\n".join(text[-lines:])
-
-
-def _stat(pid: int | str) -> tuple[int, str] | None:
-    """A process's parent and start time (the pair tells a process from a later one that
-    reuses its id), or None when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[1]), fields[19]
-
-
-def _descendants(pid: int) -> dict[int, str]:
-    """Every live descendant of pid, with its start time (flow runs lead their own sessions,
-    so a signal to the worker's group misses them)."""
-    children: dict[int, list[tuple[int, str]]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _stat(entry.name)):
-            children.setdefault(stat[0], []).append((int(entry.name), stat[1]))
-    found: dict[int, str] = {}
-    todo = [pid]
-    while todo:
-        for child, started in children.get(todo.pop(), []):
-            found[child] = started
-            todo.append(child)
-    return found
-
-
-def _stop(process: subprocess.Popen, grace: float = 20) -> None:
-    """SIGTERM the process's group, SIGKILL it after the grace, and then any of its
-    descendants still alive (those that left the group)."""
-    if process.poll() is not None:
-        return
-    strays = _descendants(process.pid)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-    for pid, started in strays.items():
-        if (stat := _stat(pid)) and stat[1] == started:  # the same process, still there
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class TeamServer:
-    api_url: str
-    env: dict[str, str]
-    """For the command-line tools and workers: this server, and a PREFECT_HOME of their own."""
-    log: Path
-
-
-@dataclass(frozen=True)
-class Worker:
-    name: str
-    log: Path
-
-
-def _client(server: TeamServer) -> Any:
-    from prefect.client.orchestration import SyncPrefectClient
-
-    return SyncPrefectClient(server.api_url)
 
 
 @pytest.fixture(scope="module")
@@ -171,43 +89,8 @@ def team_server(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TeamServer]:
     """``prefect server start`` on PostgreSQL, as ``make server`` runs it."""
-    folder = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    log = folder / "server.log"
-    env = _environ(
-        PREFECT_HOME=str(folder / "server-home"),
-        PREFECT_API_DATABASE_CONNECTION_URL=database_url,
-    )
-    began = time.monotonic()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=folder,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        api = f"http://127.0.0.1:{port}/api"
-        deadline = began + 120
-        while True:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None:
-                pytest.fail(f"prefect server start exited\n{_tail(log)}", pytrace=False)
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Prefect server was not healthy in 120 s\n{_tail(log)}")
-            time.sleep(0.25)
-        print(
-            f"\nserver-mode: Prefect server on PostgreSQL ready in {time.monotonic() - began:.1f} s"
-        )
-        clients = _environ(PREFECT_HOME=str(folder / "client-home"), PREFECT_API_URL=api)
-        yield TeamServer(api, clients, log)
-    finally:
-        _stop(process)
+    with prefect_server(tmp_path_factory.mktemp("prefect-server"), database_url) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -305,111 +188,16 @@ def workers(
     each at a time, so runs triggered together go to both; they poll every second."""
     folder = tmp_path_factory.mktemp("workers")
     env = {
-        **team_server.env,
         "OUTREACH_LIMITS": "strict",  # bootstrap made the limits; a missing one fails the run
         "PREFECT_WORKER_QUERY_SECONDS": "1",
     }
-    started: list[tuple[Worker, subprocess.Popen]] = []
-    try:
-        for n in (1, 2):
-            worker = Worker(f"outreach-test-{n}-{os.getpid()}", folder / f"worker-{n}.log")
-            command = [PREFECT, "worker", "start", "--pool", POOL, "--type", "process"]
-            with worker.log.open("wb") as out:
-                process = subprocess.Popen(
-                    [*command, "--name", worker.name, "--limit", "2"],
-                    cwd=REPO,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            started.append((worker, process))
-        names = {worker.name for worker, _ in started}
-        deadline = time.monotonic() + 60
-        with _client(team_server) as client:
-            while names - {w.name for w in client.read_workers_for_work_pool(POOL)}:
-                for worker, process in started:
-                    if process.poll() is not None:
-                        pytest.fail(f"worker {worker.name} exited\n{_tail(worker.log)}")
-                if time.monotonic() > deadline:
-                    logs = "\n".join(_tail(worker.log) for worker, _ in started)
-                    pytest.fail(f"the workers did not register with the server in 60 s\n{logs}")
-                time.sleep(0.25)
-        yield [worker for worker, _ in started]
-    finally:
-        for _, process in started:
-            _stop(process)
-
-
-def _create_run(
-    client: Any,
-    deployment: str,
-    parameters: dict[str, Any],
-    scheduled_time: datetime | None = None,
-) -> UUID:
-    from prefect.states import Scheduled
-
-    found = client.read_deployment_by_name(deployment)
-    run = client.create_flow_run_from_deployment(
-        found.id, parameters=parameters, state=Scheduled(scheduled_time=scheduled_time)
-    )
-    return run.id
-
-
-def _wait_terminal(
-    client: Any, ids: list[UUID], timeout: float, workers: list[Worker]
-) -> dict[UUID, Any]:
-    """Poll until every run is in a final state; fail listing each run's state otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = {run_id: client.read_flow_run(run_id) for run_id in ids}
-        if all(run.state is not None and run.state.is_final() for run in runs.values()):
-            return runs
-        if time.monotonic() > deadline:
-            states = "\n".join(
-                f"  {run.name} {run.id} {run.parameters.get('finding_id')}: "
-                f"{run.state.name if run.state else '(no state)'}"
-                for run in runs.values()
-            )
-            logs = "\n".join(_tail(worker.log, 25) for worker in workers)
-            pytest.fail(f"runs not finished after {timeout:.0f} s:\n{states}\n{logs}")
-        time.sleep(0.5)
-
-
-def _logs(client: Any, run_id: UUID) -> list[Any]:
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    return client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-
-
-def _wait_for_log(client: Any, run_id: UUID, pattern: str, timeout: float = 30) -> None:
-    """Poll the run's logs for a line: a run's last lines reach the server a moment after its
-    final state (the run's process sends its logs in batches)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = "\n".join(log.message for log in _logs(client, run_id))
-        if re.search(pattern, messages):
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"no log line of run {run_id} matches {pattern!r} in {timeout:.0f} s:\n{messages}"
-            )
-        time.sleep(0.5)
-
-
-def _ran_by(run: Any) -> str | None:
-    """The worker that ran the flow run. Workers race for a run (each logs "submitting" it);
-    the one whose Pending transition the server accepts labels the run with its name, and the
-    others log "Aborted submission"."""
-    return (run.labels or {}).get("prefect.worker.name")
-
-
-def _failure(run: Any, client: Any) -> str:
-    lines = [f"{log.level} {log.message}" for log in _logs(client, run.id)]
-    return f"{run.name} ({run.parameters.get('finding_id')}): {run.state}\n" + "\n".join(
-        lines[-30:]
-    )
+    limit = ["--limit", "2"]
+    wanted = [
+        (Worker(f"outreach-test-{n}-{os.getpid()}", folder / f"worker-{n}.log"), REPO, limit, env)
+        for n in (1, 2)
+    ]
+    with process_workers(team_server, wanted) as started:
+        yield [each.worker for each in started]
 
 
 def test_bootstrap_creates_everything_then_changes_nothing(
