@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from outreach.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-CONNECTIONS = 4
+CONNECTIONS = int(__import__("os").environ.get("BENCH_CONNECTIONS", "4"))
 ALL_TOPICS = ";".join(
     ("apparel-textiles", "plastics-packaging", "food-agriculture", "scope-3-climate",
      "responsible-sourcing", "landscapes-commodities")

@@ -131,14 +131,15 @@ def not_sent_yet(issue: Issue) -> str:
 def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendReport:
     """Every pending recipient, batch after batch (the flow runs the batches as tasks)."""
     total = SendReport()
-    for batch in prepared.batches(settings):
-        report = send_batch(prepared, batch, settings, now)
-        total.sent += report.sent
-        total.bounced += report.bounced
-        total.deferred += report.deferred
-        total.held.update(report.held)
-        if report.deferred:
-            break  # the server is refusing for now: leave the rest for the next run
+    with SendLog(settings.paths.ledger).kept_open():
+        for batch in prepared.batches(settings):
+            report = send_batch(prepared, batch, settings, now)
+            total.sent += report.sent
+            total.bounced += report.bounced
+            total.deferred += report.deferred
+            total.held.update(report.held)
+            if report.deferred:
+                break  # the server is refusing for now: leave the rest for the next run
     return total
 
 
@@ -163,16 +164,17 @@ def deliver(
     held: dict[str, str] = {}
     key = prepared.rendered.issue.key
     try:
-        for batch in prepared.batches(settings):
-            report = send(prepared, batch)
-            sent, bounced = sent + report.sent, bounced + len(report.bounced)
-            deferred += len(report.deferred)
-            held.update(report.held)
-            if progress is not None:
-                counts = log.counts(prepared.send_id)
-                progress((counts.total - counts.pending) / max(total, 1))
-            if report.deferred:
-                break  # the server is refusing for now: the next run resumes
+        with log.kept_open():
+            for batch in prepared.batches(settings):
+                report = send(prepared, batch)
+                sent, bounced = sent + report.sent, bounced + len(report.bounced)
+                deferred += len(report.deferred)
+                held.update(report.held)
+                if progress is not None:
+                    counts = log.counts(prepared.send_id)
+                    progress((counts.total - counts.pending) / max(total, 1))
+                if report.deferred:
+                    break  # the server is refusing for now: the next run resumes
     except SenderFailure as exc:
         counts = log.counts(prepared.send_id)
         raise type(exc)(  # the same kind: a transient failure stays retryable
