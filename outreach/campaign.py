@@ -19,7 +19,7 @@ from outreach.errors import OutreachError
 from outreach.finding import Finding
 from outreach.locks import Notice, hold_recipients
 from outreach.mail_errors import SenderFailure
-from outreach.mail_transport import RelayHooks, mail_transport
+from outreach.mail_transport import MailTransport, RelayHooks, mail_transport
 from outreach.newsletter import (
     Issue,
     MessageFactory,
@@ -131,9 +131,9 @@ def not_sent_yet(issue: Issue) -> str:
 def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendReport:
     """Every pending recipient, batch after batch (the flow runs the batches as tasks)."""
     total = SendReport()
-    with SendLog(settings.paths.ledger).kept_open():
+    with SendLog(settings.paths.ledger).kept_open(), newsletter_transport(settings) as transport:
         for batch in prepared.batches(settings):
-            report = send_batch(prepared, batch, settings, now)
+            report = send_batch(prepared, batch, settings, now, transport=transport)
             total.sent += report.sent
             total.bounced += report.bounced
             total.deferred += report.deferred
@@ -199,6 +199,16 @@ def deliver(
     return summary
 
 
+def newsletter_transport(settings: Settings, relay: RelayHooks | None = None) -> MailTransport:
+    """The transport a newsletter sends through (``newsletter.connections`` and its pace).
+    A caller sending many batches in one process opens it once and passes it to each
+    ``send_batch``: the connections then carry the whole send, not one batch each."""
+    config = settings.newsletter
+    return mail_transport(
+        settings, relay=relay, connections=config.connections, rate=config.rate_per_second
+    )
+
+
 def send_batch(
     prepared: PreparedSend,
     emails: Sequence[str],
@@ -207,16 +217,21 @@ def send_batch(
     progress: Progress | None = None,
     relay: RelayHooks | None = None,
     notice: Notice | None = None,
+    transport: MailTransport | None = None,
 ) -> SendReport:
     """Send one batch of recipients through the configured mail transport, those still
     pending once this run holds them: on one machine under the issue's lock (a concurrent run
     of the same issue waits, ``notice`` tells why, then skips whoever the other run reached);
     with the state in PostgreSQL, those no other worker has claimed (workers share the
     issue's recipients and send in parallel). Nobody gets two copies.
-    ``relay`` carries a scheduler's shared limits and password lookup, used only over SMTP."""
+    ``relay`` carries a scheduler's shared limits and password lookup, used only over SMTP;
+    ``transport``: one already open (``newsletter_transport``), else one for this batch."""
     with hold_recipients(settings.paths.state, prepared.send_id, emails, notice) as mine:
         pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, mine)
-        return _send_pending(prepared, pending, settings, now, progress, relay)
+        if transport is not None:
+            return _send_pending(prepared, pending, settings, now, progress, transport)
+        with newsletter_transport(settings, relay) as own:
+            return _send_pending(prepared, pending, settings, now, progress, own)
 
 
 def _send_pending(
@@ -225,7 +240,7 @@ def _send_pending(
     settings: Settings,
     now: datetime,
     progress: Progress | None,
-    relay: RelayHooks | None,
+    transport: MailTransport,
 ) -> SendReport:
     store = SubscriberStore(settings.paths.subscribers)
     log = SendLog(settings.paths.ledger)
@@ -266,24 +281,17 @@ def _send_pending(
         }
         return "send", now, fields
 
-    config = settings.newsletter
-    with mail_transport(
-        settings,
-        relay=relay,
-        connections=config.connections,
-        rate=config.rate_per_second,
-    ) as transport:
-        return send_pending(
-            log,
-            prepared.send_id,
-            ready,
-            build,
-            config.from_email,
-            transport,
-            on_bounce=lambda email, why: _bounced(store, suppressions, email, now),
-            progress=progress,
-            trail=trail,
-        )
+    return send_pending(
+        log,
+        prepared.send_id,
+        ready,
+        build,
+        settings.newsletter.from_email,
+        transport,
+        on_bounce=lambda email, why: _bounced(store, suppressions, email, now),
+        progress=progress,
+        trail=trail,
+    )
 
 
 def _bounced(store: SubscriberStore, suppressions: Suppressions, email: str, now: datetime) -> None:

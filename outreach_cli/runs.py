@@ -136,7 +136,13 @@ def send_newsletter(
 
         quiet_expected_tracebacks()
         return flow(list(finding_ids), digest, config, new_subscribers=new_subscribers, actor=actor)
-    from outreach.campaign import deliver, issue_to_send, prepare_send, send_batch
+    from outreach.campaign import (
+        deliver,
+        issue_to_send,
+        newsletter_transport,
+        prepare_send,
+        send_batch,
+    )
 
     show_notices()
     now = datetime.now(UTC)
@@ -145,5 +151,6 @@ def send_newsletter(
     prepared = prepare_send(issue, settings, now, new_subscribers=new_subscribers, actor=actor)
     if prepared.warning:
         logging.getLogger(__name__).warning(f"Newsletter '{issue.key}': {prepared.warning}")
-    send = lambda p, batch: send_batch(p, batch, settings, now)  # noqa: E731
-    return deliver(prepared, settings, send, catch_up=new_subscribers)
+    with newsletter_transport(settings) as transport:  # its connections carry every batch
+        send = lambda p, batch: send_batch(p, batch, settings, now, transport=transport)  # noqa: E731
+        return deliver(prepared, settings, send, catch_up=new_subscribers)
