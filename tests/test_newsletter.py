@@ -288,6 +288,21 @@ def test_a_send_reuses_its_configured_connections_for_every_message(
     assert 1 <= len(set(inbox.peers)) <= 3
 
 
+def test_a_send_of_many_batches_rides_one_set_of_connections(project: Path, inbox: Inbox) -> None:
+    """30 messages in batches of 10 over ``newsletter.connections`` = 2: the connections
+    carry the whole send (at most two SMTP sessions), not two new ones per batch."""
+    extra = {f"reader{n:02d}@example.com": ("food-agriculture",) for n in range(27)}
+    environ = {**smtp_env(inbox, rate=1000, connections=2), "OUTREACH_NEWSLETTER__BATCH_SIZE": "10"}
+    settings = settings_for(project, **environ)
+    subscribe_all(settings, extra)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    assert send_all(prepared, settings, NOW).sent == 30
+    assert len(inbox.accepted) == 30
+    assert 1 <= len(set(inbox.peers)) <= 2
+
+
 def test_the_smtp_password_is_never_shown_by_the_transport(project: Path) -> None:
     from outreach.mail_transport import mail_transport
 
