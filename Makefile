@@ -71,12 +71,13 @@ serve: $(VENV)/.demo-installed
 clean:
 	rm -rf public build state .prefect
 
-# Postfix's smtp-sink is the fast SMTP sink of the newsletter benchmark: the package is
-# installed with its daemon kept from starting.
+# Postfix's smtp-sink is the fast SMTP sink of the newsletter benchmarks: the package is
+# installed with its daemon kept from starting. bench.scale_out also starts a PostgreSQL.
 bench-tools:
 	@command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] || { [ "$$(id -u)" = 0 ] && \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
 	  tests/servers/apt-install.sh postfix; }
+	tests/servers/postgres.sh install
 
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
@@ -87,6 +88,7 @@ bench: $(VENV)/.bench-installed bench-tools
 	$(BIN)/python -m bench.podcast
 	$(BIN)/python -m bench.event_episode
 	$(BIN)/python -m bench.newsletter
+	$(BIN)/python -m bench.scale_out
 	$(BIN)/python -m bench.web_signup
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.report_pdf

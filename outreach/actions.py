@@ -317,11 +317,13 @@ class SendIssue:
         return finding_issue(self.finding)
 
     def run(self, context: ActionContext) -> list[str]:
-        from outreach.campaign import deliver, prepare_send, send_batch
+        from outreach.campaign import deliver, newsletter_transport, prepare_send, send_batch
 
         settings, now = context.settings, context.now
         prepared = prepare_send(self.issue(), settings, now)
-        return [deliver(prepared, settings, lambda p, b: send_batch(p, b, settings, now))]
+        with newsletter_transport(settings) as transport:  # one set of connections for all
+            send = lambda p, b: send_batch(p, b, settings, now, transport=transport)  # noqa: E731
+            return [deliver(prepared, settings, send)]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ outcome and a JSON detail (what was shown, the note, a message id, an address of
 from __future__ import annotations
 
 import getpass
-import hashlib
 import hmac
 import json
 import os
@@ -92,7 +91,7 @@ def recipient_id(address: str, key: bytes) -> str:
     normalised address (``secrets_store.recipient_key``). The same address always gives the
     same id, so sends to one person line up and an erased address stays suppressed; the id
     does not give the address back, and without the key it cannot be guessed from one."""
-    digest = hmac.new(key, address.strip().lower().encode(), hashlib.sha256).hexdigest()
+    digest = hmac.digest(key, address.strip().lower().encode(), "sha256").hex()
     return "r-" + digest[:24]
 
 

@@ -10,6 +10,7 @@ audit log, by recipient id, written with the send log's row.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from outreach.errors import OutreachError
 from outreach.finding import Finding
 from outreach.locks import Notice, hold_recipients
 from outreach.mail_errors import SenderFailure
-from outreach.mail_transport import RelayHooks, mail_transport
+from outreach.mail_transport import MailTransport, RelayHooks, mail_transport
 from outreach.newsletter import (
     Issue,
     MessageFactory,
@@ -132,14 +133,15 @@ def not_sent_yet(issue: Issue) -> str:
 def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendReport:
     """Every pending recipient, batch after batch (the flow runs the batches as tasks)."""
     total = SendReport()
-    for batch in prepared.batches(settings):
-        report = send_batch(prepared, batch, settings, now)
-        total.sent += report.sent
-        total.bounced += report.bounced
-        total.deferred += report.deferred
-        total.held.update(report.held)
-        if report.deferred:
-            break  # the server is refusing for now: leave the rest for the next run
+    with SendLog(settings.paths.ledger).kept_open(), newsletter_transport(settings) as transport:
+        for batch in prepared.batches(settings):
+            report = send_batch(prepared, batch, settings, now, transport=transport)
+            total.sent += report.sent
+            total.bounced += report.bounced
+            total.deferred += report.deferred
+            total.held.update(report.held)
+            if report.deferred:
+                break  # the server is refusing for now: leave the rest for the next run
     return total
 
 
@@ -164,16 +166,17 @@ def deliver(
     held: dict[str, str] = {}
     key = prepared.rendered.issue.key
     try:
-        for batch in prepared.batches(settings):
-            report = send(prepared, batch)
-            sent, bounced = sent + report.sent, bounced + len(report.bounced)
-            deferred += len(report.deferred)
-            held.update(report.held)
-            if progress is not None:
-                counts = log.counts(prepared.send_id)
-                progress((counts.total - counts.pending) / max(total, 1))
-            if report.deferred:
-                break  # the server is refusing for now: the next run resumes
+        with log.kept_open():
+            for batch in prepared.batches(settings):
+                report = send(prepared, batch)
+                sent, bounced = sent + report.sent, bounced + len(report.bounced)
+                deferred += len(report.deferred)
+                held.update(report.held)
+                if progress is not None:
+                    counts = log.counts(prepared.send_id)
+                    progress((counts.total - counts.pending) / max(total, 1))
+                if report.deferred:
+                    break  # the server is refusing for now: the next run resumes
     except SenderFailure as exc:
         counts = log.counts(prepared.send_id)
         raise type(exc)(  # the same kind: a transient failure stays retryable
@@ -198,6 +201,27 @@ def deliver(
     return summary
 
 
+@contextmanager
+def newsletter_transport(
+    settings: Settings, relay: RelayHooks | None = None
+) -> Iterator[MailTransport]:
+    """The transport a newsletter sends through (``newsletter.connections`` and its pace;
+    with the state in PostgreSQL, the pace is shared by every worker: ``send_pace``).
+    A caller sending many batches in one process opens it once and passes it to each
+    ``send_batch``: the connections then carry the whole send, not one batch each."""
+    config = settings.newsletter
+    with (
+        newsletter_pace(settings) as pace,
+        mail_transport(
+            settings,
+            relay=with_pace(relay, pace),
+            connections=config.connections,
+            rate=config.rate_per_second,
+        ) as transport,
+    ):
+        yield transport
+
+
 def send_batch(
     prepared: PreparedSend,
     emails: Sequence[str],
@@ -206,16 +230,21 @@ def send_batch(
     progress: Progress | None = None,
     relay: RelayHooks | None = None,
     notice: Notice | None = None,
+    transport: MailTransport | None = None,
 ) -> SendReport:
     """Send one batch of recipients through the configured mail transport, those still
     pending once this run holds them: on one machine under the issue's lock (a concurrent run
     of the same issue waits, ``notice`` tells why, then skips whoever the other run reached);
     with the state in PostgreSQL, those no other worker has claimed (workers share the
     issue's recipients and send in parallel). Nobody gets two copies.
-    ``relay`` carries a scheduler's shared limits and password lookup, used only over SMTP."""
+    ``relay`` carries a scheduler's shared limits and password lookup, used only over SMTP;
+    ``transport``: one already open (``newsletter_transport``), else one for this batch."""
     with hold_recipients(settings.paths.state, prepared.send_id, emails, notice) as mine:
         pending = SendLog(settings.paths.ledger).still_pending(prepared.send_id, mine)
-        return _send_pending(prepared, pending, settings, now, progress, relay)
+        if transport is not None:
+            return _send_pending(prepared, pending, settings, now, progress, transport)
+        with newsletter_transport(settings, relay) as own:
+            return _send_pending(prepared, pending, settings, now, progress, own)
 
 
 def _send_pending(
@@ -224,7 +253,7 @@ def _send_pending(
     settings: Settings,
     now: datetime,
     progress: Progress | None,
-    relay: RelayHooks | None,
+    transport: MailTransport,
 ) -> SendReport:
     store = SubscriberStore(settings.paths.subscribers)
     log = SendLog(settings.paths.ledger)
@@ -265,27 +294,17 @@ def _send_pending(
         }
         return "send", now, fields
 
-    config = settings.newsletter
-    with (
-        newsletter_pace(settings) as pace,  # the rate held across workers (state in PostgreSQL)
-        mail_transport(
-            settings,
-            relay=with_pace(relay, pace),
-            connections=config.connections,
-            rate=config.rate_per_second,
-        ) as transport,
-    ):
-        return send_pending(
-            log,
-            prepared.send_id,
-            ready,
-            build,
-            config.from_email,
-            transport,
-            on_bounce=lambda email, why: _bounced(store, suppressions, email, now),
-            progress=progress,
-            trail=trail,
-        )
+    return send_pending(
+        log,
+        prepared.send_id,
+        ready,
+        build,
+        settings.newsletter.from_email,
+        transport,
+        on_bounce=lambda email, why: _bounced(store, suppressions, email, now),
+        progress=progress,
+        trail=trail,
+    )
 
 
 def _bounced(store: SubscriberStore, suppressions: Suppressions, email: str, now: datetime) -> None:

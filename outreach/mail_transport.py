@@ -259,27 +259,22 @@ def send_raw(
     ``sendmail`` re-parses both addresses and runs two regular expressions over every message;
     our addresses are validated and our messages already have CRLF line ends, so this sends
     the same SMTP dialogue for a fraction of the CPU (dot-stuffing is one bytes.replace).
-    ``utf8`` sends with SMTPUTF8 (RFC 6531), for a non-ASCII recipient the server accepts.
+    When the server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in one write and
+    their three replies are read together: two round trips a message instead of four, which
+    on a fast relay is most of a message's time. ``utf8`` sends with SMTPUTF8 (RFC 6531), for
+    a non-ASCII recipient the server accepts.
     """
     options = ""
     if utf8:
         smtp.command_encoding = "utf-8"
         options = " SMTPUTF8" + (" BODY=8BITMIME" if smtp.has_extn("8bitmime") else "")
     try:
-        code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>{options}")
-        if code != 250:
-            smtp.rset()
-            raise smtplib.SMTPSenderRefused(code, reply, sender)
-        code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
+        if smtp.does_esmtp and smtp.has_extn("pipelining"):
+            _envelope_pipelined(smtp, sender, recipient, options)
+        else:
+            _envelope_in_turn(smtp, sender, recipient, options)
     finally:
         smtp.command_encoding = "ascii"
-    if code not in (250, 251):
-        smtp.rset()
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    code, reply = smtp.docmd("DATA")
-    if code != 354:
-        smtp.rset()
-        raise smtplib.SMTPDataError(code, reply)
     body = message.replace(b"\r\n.", b"\r\n..")
     if body.startswith(b"."):
         body = b"." + body
@@ -289,6 +284,42 @@ def send_raw(
     code, reply = smtp.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _envelope_in_turn(smtp: smtplib.SMTP, sender: str, recipient: str, options: str) -> None:
+    """MAIL, RCPT and DATA one after another, each waiting for its reply."""
+    code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>{options}")
+    if code != 250:
+        smtp.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
+    if code not in (250, 251):
+        smtp.rset()
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = smtp.docmd("DATA")
+    if code != 354:
+        smtp.rset()
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _envelope_pipelined(smtp: smtplib.SMTP, sender: str, recipient: str, options: str) -> None:
+    """MAIL, RCPT and DATA in one write, then their three replies, judged in order as
+    ``_envelope_in_turn`` judges them. A server that refused MAIL or RCPT must refuse DATA
+    too (RFC 2920); one that answers 354 anyway gets an empty message ended at once, with
+    no recipient to deliver it to, so the connection is back in step before the RSET."""
+    smtp.send(f"MAIL FROM:<{sender}>{options}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+    mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+    if mail[0] == 250 and rcpt[0] in (250, 251) and data[0] == 354:
+        return
+    if data[0] == 354:
+        smtp.send(b".\r\n")
+        smtp.getreply()
+    smtp.rset()
+    if mail[0] != 250:
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    if rcpt[0] not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+    raise smtplib.SMTPDataError(*data)
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

@@ -81,6 +81,14 @@ class SendLog:
         finally:
             connection.close()
 
+    @contextmanager
+    def kept_open(self) -> Iterator[None]:
+        """Keep one connection open for the block (a whole send): closing the last
+        connection to a WAL file checkpoints it and syncs it to disk, which every batch's
+        short-lived connections did in turn, at several milliseconds each."""
+        with self.connect():
+            yield
+
     def freeze(self, send_id: str, subject: str, emails: Iterable[str], when: datetime) -> bool:
         """Record the recipients of a new send; False (and no change) if it was frozen before."""
         with self.connect() as connection:

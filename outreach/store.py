@@ -237,7 +237,11 @@ class Store:
 
             try:
                 return store_pg.open_connection(  # type: ignore[return-value]
-                    self.url, autocommit=autocommit, rows=rows, timeout=self.timeout
+                    self.url,
+                    autocommit=autocommit,
+                    rows=rows,
+                    timeout=self.timeout,
+                    synchronous=self.synchronous,
                 )
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open the state database: {exc}") from exc

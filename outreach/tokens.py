@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import re
 from datetime import UTC, datetime, timedelta
@@ -61,7 +60,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _signature(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, payload, hashlib.sha256).digest()[:20]
+    # hmac.digest: OpenSSL's one-shot HMAC, a fraction of an hmac.new object's cost (every
+    # newsletter copy signs two links).
+    return hmac.digest(secret, payload, "sha256")[:20]
 
 
 def make_token(secret: bytes, purpose: Purpose, email: str, issued: datetime | None = None) -> str:

@@ -149,7 +149,13 @@ def send_newsletter(
             approve=approve,
         )
     from outreach.actions import ActionContext, newsletter_action
-    from outreach.campaign import deliver, issue_to_send, prepare_send, send_batch
+    from outreach.campaign import (
+        deliver,
+        issue_to_send,
+        newsletter_transport,
+        prepare_send,
+        send_batch,
+    )
     from outreach.gates import gate_notes, settle
 
     show_notices()
@@ -164,5 +170,6 @@ def send_newsletter(
     prepared = prepare_send(issue, settings, now, new_subscribers=new_subscribers, actor=actor)
     if prepared.warning:
         logging.getLogger(__name__).warning(f"Newsletter '{issue.key}': {prepared.warning}")
-    send = lambda p, batch: send_batch(p, batch, settings, now)  # noqa: E731
-    return deliver(prepared, settings, send, catch_up=new_subscribers)
+    with newsletter_transport(settings) as transport:  # its connections carry every batch
+        send = lambda p, batch: send_batch(p, batch, settings, now, transport=transport)  # noqa: E731
+        return deliver(prepared, settings, send, catch_up=new_subscribers)

@@ -32,8 +32,22 @@ class Inbox:
     kill_at: int | None = None
     kill_pid: int | None = None
     seen: int = 0
+    pipelining: bool = False
+    """Offer PIPELINING (RFC 2920) in the EHLO reply; aiosmtpd reads pipelined commands in
+    order from its stream either way."""
+    envelope_reads: list[bytes] = field(default_factory=list)
+    """With ``pipelining``: what had already arrived, unread, when each MAIL was handled (a
+    pipelining client's RCPT and DATA came in the same write)."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.pipelining:
+            self.envelope_reads.append(bytes(server._reader._buffer))
         if self.refuse_sender:
             return self.refuse_sender
         envelope.mail_from = address

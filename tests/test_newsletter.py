@@ -288,6 +288,21 @@ def test_a_send_reuses_its_configured_connections_for_every_message(
     assert 1 <= len(set(inbox.peers)) <= 3
 
 
+def test_a_send_of_many_batches_rides_one_set_of_connections(project: Path, inbox: Inbox) -> None:
+    """30 messages in batches of 10 over ``newsletter.connections`` = 2: the connections
+    carry the whole send (at most two SMTP sessions), not two new ones per batch."""
+    extra = {f"reader{n:02d}@example.com": ("food-agriculture",) for n in range(27)}
+    environ = {**smtp_env(inbox, rate=1000, connections=2), "OUTREACH_NEWSLETTER__BATCH_SIZE": "10"}
+    settings = settings_for(project, **environ)
+    subscribe_all(settings, extra)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    assert send_all(prepared, settings, NOW).sent == 30
+    assert len(inbox.accepted) == 30
+    assert 1 <= len(set(inbox.peers)) <= 2
+
+
 def test_the_smtp_password_is_never_shown_by_the_transport(project: Path) -> None:
     from outreach.mail_transport import mail_transport
 
@@ -568,6 +583,70 @@ def test_refused_sender_address_stops_the_send_and_bounces_nobody(
         send_all(prepared, settings, NOW)
     assert inbox.accepted == []
     assert_nobody_touched(settings, store, prepared.send_id)
+
+
+def test_a_relay_offering_pipelining_gets_each_envelope_in_one_write_with_every_answer_kept(
+    project: Path, inbox: Inbox
+) -> None:
+    """Over a relay offering PIPELINING, MAIL, RCPT and DATA travel in one write (two round
+    trips a message, not four); a refused recipient is still a bounce, a deferred one is
+    retried, and the bytes each subscriber receives are their own complete copy."""
+    inbox.pipelining = True
+    settings = settings_for(project, **smtp_env(inbox))
+    store = subscribe_all(settings)
+    inbox.refuse["food2@example.com"] = "550 5.1.1 no such user"
+    inbox.defer_once.add("food1@example.com")
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    report = send_all(prepared, settings, NOW)
+    assert report.bounced == ["food2@example.com"] and report.sent == 2
+    assert store.get("food2@example.com").status == "bounced"
+    assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == [
+        "both@example.com",
+        "food1@example.com",
+    ]
+    for _, rcpts, raw in inbox.accepted:
+        message = message_from_bytes(raw, policy=policy.default)
+        assert message["To"].addresses[0].addr_spec == rcpts[0]
+        assert message.get_body(("html",)).get_content().rstrip().endswith("</html>")
+    assert len(inbox.envelope_reads) >= 4  # both, food1 twice (deferred once), food2
+    for pending in inbox.envelope_reads:
+        assert pending.startswith(b"RCPT TO:<") and pending.endswith(b"\r\nDATA\r\n"), pending
+    counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
+    assert (counts.sent, counts.bounced, counts.pending) == (2, 1, 0)
+
+
+def test_a_relay_offering_pipelining_that_refuses_the_sender_stops_the_send_and_bounces_nobody(
+    project: Path, inbox: Inbox
+) -> None:
+    inbox.pipelining = True
+    inbox.refuse_sender = "553 5.7.1 sender address rejected: not owned by user"
+    settings = settings_for(project, **smtp_env(inbox))
+    store = subscribe_all(settings)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    with pytest.raises(SenderFailure, match=r"refused the sender address .*553 5\.7\.1"):
+        send_all(prepared, settings, NOW)
+    assert inbox.accepted == []
+    assert_nobody_touched(settings, store, prepared.send_id)
+
+
+def test_the_to_line_written_directly_matches_the_wire_policy(settings: Settings) -> None:
+    """Plain display names skip the email package's header folder; what it would have
+    written is what goes out (names needing quotes or encoding still go through it)."""
+    from email.utils import formataddr
+
+    from outreach.newsletter import WIRE_POLICY, to_header
+
+    names = ["Reader 0", "", "O'Brien-Smith", "Ann  Lee", "x" * 150, "  padded  ", "Doe, Jane"]
+    for name in names:
+        for address in ("ana@example.com", "a+b@example.org"):
+            wire = WIRE_POLICY.fold_binary("To", formataddr((" ".join(name.split()), address)))
+            assert to_header(name, address) == wire, name
+            parsed = message_from_bytes(wire + b"\r\nbody\r\n", policy=policy.default)
+            assert parsed["To"].addresses[0].addr_spec == address
 
 
 def test_digest_with_another_middle_finding_or_title_is_a_new_issue(

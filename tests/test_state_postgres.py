@@ -103,6 +103,33 @@ def test_the_stores_keep_their_code_and_migrations_on_postgresql(
     ]
 
 
+def test_the_send_log_commits_without_waiting_for_the_disk_and_the_ledger_waits(
+    tmp_path: Path, state_database: str
+) -> None:
+    """The send log's per-message records are durable once the server answers, as SQLite's
+    NORMAL makes them on one machine (a killed worker loses none: the kill test above); the
+    ledger's records of what was published wait for the server's disk, as SQLite's FULL."""
+    name = state_database.rsplit("/", 1)[1]
+    with psycopg.connect(state_database, autocommit=True) as admin:  # the test server's is off
+        admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = on")
+    state = tmp_path / "state"
+    bind_state(state, state_database)
+    try:
+        log, ledger = SendLog(state / "ledger.sqlite"), Ledger(state / "ledger.sqlite")
+        log.freeze("s1", "Hello", ["a@x.org"], NOW)
+        with log.connect() as connection:
+            assert connection.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+            connection.execute(
+                "UPDATE send_recipients SET state = 'sent' WHERE email = ?", ("a@x.org",)
+            )
+        with psycopg.connect(state_database) as other:  # committed: another session sees it
+            assert other.execute("SELECT state FROM send_recipients").fetchone()[0] == "sent"
+        with ledger._store.connection() as connection:
+            assert connection.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+    finally:
+        bind_state(state, None)
+
+
 def test_a_state_url_with_a_password_is_refused_before_anything_runs(tmp_path: Path) -> None:
     (tmp_path / "outreach.toml").write_text(
         '[state]\nurl = "postgresql://team:s3cret@db.example.org/outreach"\n'
