@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from outreach import locks
+from outreach import locks, share_image
 from outreach.audit import AuditRow
 from outreach.channels import available_channels, get_channel
 from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
@@ -452,6 +452,25 @@ def render_publications(
         if key is not None:
             plan.render_keys[(publication_id, "")] = key
     return plan
+
+
+def draw_ahead(
+    view: ChannelSite, findings: Sequence[Finding], ledger_key: Callable[[str], str] = str
+) -> None:
+    """Start drawing, in worker processes, the share images that rendering ``findings`` on
+    the view's channel will show (only those not kept as they are), so the render picks
+    them up instead of drawing them one after another."""
+    if not getattr(get_channel(view.channel), "draws_share_images", False):
+        return
+    keys, reuse = view.site.finding_keys, view.reuse
+    changed = [
+        finding
+        for finding in findings
+        if reuse is None
+        or keys.get(finding.id) is None
+        or reuse.keys.get((ledger_key(finding.id), "")) != keys.get(finding.id)
+    ]
+    share_image.draw_ahead(changed, view.site.settings)
 
 
 def site_pages_of(view: ChannelSite) -> list[SitePage]:

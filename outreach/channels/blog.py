@@ -73,6 +73,7 @@ def entry_id(finding: Finding) -> str:
 
 class BlogChannel(BaseChannel):
     name: ClassVar[str] = "blog"
+    draws_share_images: ClassVar[bool] = True
     public: ClassVar[bool] = True
     hosts: ClassVar[frozenset[str]] = frozenset({POSTS})
     kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})

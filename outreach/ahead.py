@@ -1,0 +1,127 @@
+"""Slow, pure work done ahead in worker processes while this process renders.
+
+A share image costs 20-30 ms, most of it Pillow's PNG encoder, which holds the GIL: threads
+do not help, processes do. The release says which calls it will make soon (``submit``: the
+next batch's images), workers run them, and the call itself picks up the result
+(``take``); a call nobody submitted, or whose worker failed to start, runs in the caller as
+before. Results are the same bytes either way: the workers run the same function.
+
+In-flight work is bounded by what the caller submits (one batch ahead), so memory stays flat.
+Releases too small to repay starting workers (fewer than ``MIN_CALLS`` calls in their first
+submission) run everything in the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+MIN_CALLS = 8
+"""Fewer calls than this in a first submission are cheaper in the caller than a pool's start."""
+
+MISSING: Any = object()
+"""``take``'s answer for a call that was not submitted (the caller runs it itself)."""
+
+Call = tuple[Callable[..., Any], tuple[Hashable, ...]]
+
+
+def worker_count() -> int:
+    """The cores this process may use (the caller keeps rendering beside them)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork while this process has one thread: workers start at once, with what is imported
+    (no module, no ``__main__`` run again). With other threads alive (a Prefect worker's, a
+    test's server) one of them may hold a lock at the moment of the fork, so the workers come
+    from a forkserver, a clean process, instead."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
+
+
+class Ahead:
+    """Calls submitted to worker processes, and their results until taken."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._workers = workers or worker_count()
+        self._executor: ProcessPoolExecutor | None = None
+        self._pending: dict[Call, Future[Any]] = {}
+        self._lock = threading.Lock()
+        self.served = 0
+        """How many results came from the workers (for tests and benchmarks)."""
+
+    def submit(self, function: Callable[..., Any], calls: Iterable[tuple[Hashable, ...]]) -> None:
+        """Start ``function(*args)`` for each of ``calls`` (module-level, pure: its result
+        must not depend on the process that runs it)."""
+        with self._lock:
+            fresh = [args for args in dict.fromkeys(calls) if (function, args) not in self._pending]
+            if not fresh or (self._executor is None and len(fresh) < MIN_CALLS):
+                return
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(self._workers, mp_context=_context())
+            try:
+                for args in fresh:
+                    self._pending[(function, args)] = self._executor.submit(function, *args)
+            except BrokenProcessPool:  # the caller draws them itself
+                return
+
+    def take(self, function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
+        """The result of a submitted call (waiting for it), or ``MISSING``; the worker's
+        exception is raised here, as the call itself would have raised it."""
+        with self._lock:
+            future = self._pending.pop((function, args), None)
+        if future is None:
+            return MISSING
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            return MISSING
+        self.served += 1
+        return result
+
+    def close(self) -> None:
+        """Drop what nobody took and stop the workers."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+            pending, self._pending = self._pending, {}
+        for future in pending.values():
+            future.cancel()
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+_active: Ahead | None = None
+
+
+@contextlib.contextmanager
+def working_ahead(workers: int | None = None) -> Iterator[Ahead]:
+    """Workers for the duration of a release (started on the first large submission)."""
+    global _active
+    ahead, previous = Ahead(workers), _active
+    _active = ahead
+    try:
+        yield ahead
+    finally:
+        _active = previous
+        ahead.close()
+
+
+def submit(function: Callable[..., Any], calls: Iterable[tuple[Hashable, ...]]) -> None:
+    """Start the calls in the active workers (nothing without ``working_ahead``)."""
+    if _active is not None:
+        _active.submit(function, calls)
+
+
+def take(function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
+    """The active workers' result for ``function(*args)``, or ``MISSING``."""
+    return MISSING if _active is None else _active.take(function, args)
