@@ -67,11 +67,9 @@ def draw_share_image(
 def _draw_share_image(
     title: str, stat_value: str, stat_label: str, topic: str, site_title: str
 ) -> bytes:
-    image = Image.new("RGB", (WIDTH, HEIGHT), TOPIC_COLOURS.get(topic, "#1d3b6e"))
+    image = _background(TOPIC_COLOURS.get(topic, "#1d3b6e"), site_title).copy()
     draw = ImageDraw.Draw(image)
     text_width = WIDTH - 2 * MARGIN
-    draw.rectangle((0, 0, 18, HEIGHT), fill=ACCENT)
-    draw.text((MARGIN, 48), site_title.upper(), font=font(28), fill=ACCENT)
 
     stat_font, stat_lines = fit(draw, stat_value, text_width, 1, (150, 120, 96, 72))
     draw.text((MARGIN, 100), stat_lines[0], font=stat_font, fill="#ffffff")
@@ -90,6 +88,17 @@ def _draw_share_image(
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
+
+
+@lru_cache(maxsize=16)
+def _background(colour: str, site_title: str) -> Image.Image:
+    """The part every share image of a topic shares (colour, accent bar, site name), drawn
+    once per process and copied: a few topics, 2 MB each."""
+    image = Image.new("RGB", (WIDTH, HEIGHT), colour)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 18, HEIGHT), fill=ACCENT)
+    draw.text((MARGIN, 48), site_title.upper(), font=font(28), fill=ACCENT)
+    return image
 
 
 def share_card(
