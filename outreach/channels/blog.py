@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import functools
-import io
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
-
-from PIL import Image
 
 from outreach import media_files
 from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site, SitePage
@@ -124,9 +121,8 @@ class BlogChannel(BaseChannel):
             return [Deliverable(base + "index.html", page, finding.id)]
         image_source = settings.paths.media / finding.image.file
         image_bytes = image_source.read_bytes()
-        with Image.open(io.BytesIO(image_bytes)) as picture:
-            image_width, image_height = picture.size
-        image_name = media_files.image_name(image_bytes)
+        found, (image_width, image_height) = media_files.image_format_and_size(image_bytes)
+        image_name = media_files.published_name(image_bytes, media_files.PUBLISHED_SUFFIX[found])
         share = share_image_for(finding, settings)
         page = (
             environment(settings.paths.templates)
