@@ -255,16 +255,19 @@ TINY_PNG = bytes.fromhex(
 
 @contextlib.contextmanager
 def share_images(real: bool) -> Iterator[None]:
-    """With ``real`` False the blog channel gets a fixed tiny PNG instead of drawing one."""
+    """With ``real`` False the blog channel gets a fixed tiny PNG instead of drawing one (and
+    no worker draws the real ones ahead)."""
     import outreach.channels.blog as blog
+    import outreach.share_image as share_image
 
-    original = blog.share_image_for
+    original, ahead = blog.share_image_for, share_image.draw_ahead
     if not real:
         blog.share_image_for = lambda *args, **kwargs: TINY_PNG
+        share_image.draw_ahead = lambda *args, **kwargs: None
     try:
         yield
     finally:
-        blog.share_image_for = original
+        blog.share_image_for, share_image.draw_ahead = original, ahead
 
 
 def fresh_output(config: Path) -> None:
