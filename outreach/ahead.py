@@ -7,8 +7,9 @@ next batch's images), workers run them, and the call itself picks up the result
 before. Results are the same bytes either way: the workers run the same function.
 
 In-flight work is bounded by what the caller submits (one batch ahead), so memory stays flat.
-Releases too small to repay starting workers (fewer than ``MIN_CALLS`` calls in their first
-submission) run everything in the caller.
+Workers start once enough calls were asked for to repay their start (``MIN_CALLS``, or
+``MIN_CALLS_CLEAN`` when they must come from a forkserver): a small release draws in the
+caller, as before.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 MIN_CALLS = 8
-"""Fewer calls than this in a first submission are cheaper in the caller than a pool's start."""
+"""Workers forked from this process start once this many calls were asked for (forking is
+quick: fewer are cheaper in the caller)."""
+MIN_CALLS_CLEAN = 100
+"""The same with other threads alive, when workers come from a forkserver: it starts a fresh
+interpreter that imports the program's main module again (a second or so for the CLI)."""
 
 MISSING: Any = object()
 """``take``'s answer for a call that was not submitted (the caller runs it itself)."""
@@ -57,6 +62,8 @@ class Ahead:
         self._executor: ProcessPoolExecutor | None = None
         self._pending: dict[Call, Future[Any]] = {}
         self._lock = threading.Lock()
+        self._asked = 0
+        """Calls asked for before the workers started (they start once enough were)."""
         self.served = 0
         """How many results came from the workers (for tests and benchmarks)."""
 
@@ -65,10 +72,15 @@ class Ahead:
         must not depend on the process that runs it)."""
         with self._lock:
             fresh = [args for args in dict.fromkeys(calls) if (function, args) not in self._pending]
-            if not fresh or (self._executor is None and len(fresh) < MIN_CALLS):
+            if not fresh:
                 return
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(self._workers, mp_context=_context())
+                context = _context()
+                self._asked += len(fresh)
+                enough = MIN_CALLS if context.get_start_method() == "fork" else MIN_CALLS_CLEAN
+                if self._asked < enough:
+                    return
+                self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
             try:
                 for args in fresh:
                     self._pending[(function, args)] = self._executor.submit(function, *args)

@@ -33,6 +33,7 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Hashable, ...]]:
         original(self, function, batch)
 
     monkeypatch.setattr(ahead, "MIN_CALLS", 1)
+    monkeypatch.setattr(ahead, "MIN_CALLS_CLEAN", 1)
     monkeypatch.setattr(ahead.Ahead, "submit", spy)
     draw_share_image.cache_clear()
     return calls
@@ -108,3 +109,24 @@ def test_with_other_threads_alive_workers_come_from_a_clean_process(
     card = settings.paths.public / "blog/alpha-cocoa-prices/share.png"
     args = share_image_args(load_catalog(settings)["alpha-cocoa-prices"], settings)
     assert served[-1] >= 2 and card.read_bytes() == _draw_share_image(*args)
+
+
+def test_a_small_release_starts_no_workers(settings: Settings, submitted: list) -> None:
+    """Starting workers costs more than drawing a few images: below the threshold the release
+    draws them itself, and a large one starts them once enough were asked for."""
+    workers = ahead.Ahead(2)
+    try:
+        ahead.MIN_CALLS = ahead.MIN_CALLS_CLEAN = 3
+        workers.submit(_draw_share_image, [("a", "1", "x", "food-agriculture", "Site")] * 2)
+        assert workers.take(_draw_share_image, ("a", "1", "x", "food-agriculture", "Site")) is (
+            ahead.MISSING
+        ), "two calls asked for: none went to a worker"
+        calls = [
+            ("b", "2", "y", "food-agriculture", "Site"),
+            ("c", "3", "z", "food-agriculture", "Site"),
+        ]
+        workers.submit(_draw_share_image, calls)
+        assert workers.take(_draw_share_image, calls[0]) == _draw_share_image(*calls[0])
+        assert workers.served == 1
+    finally:
+        workers.close()
