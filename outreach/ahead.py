@@ -15,13 +15,13 @@ caller, as before.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # multiprocessing and the pool load when workers start (3 MB otherwise)
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 MIN_CALLS = 8
 """Workers forked from this process start once this many calls were asked for (forking is
@@ -44,14 +44,19 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _may_fork() -> bool:
     """fork while this process has one thread: workers start at once, with what is imported
     (no module, no ``__main__`` run again). With other threads alive (a Prefect worker's, a
     test's server) one of them may hold a lock at the moment of the fork, so the workers come
     from a forkserver, a clean process, instead."""
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver")
+    return threading.active_count() == 1 and hasattr(os, "fork")
+
+
+def _broken(error: Exception) -> bool:
+    """Whether ``error`` says the workers died or could not start (not the call's error)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    return isinstance(error, BrokenProcessPool)
 
 
 class Ahead:
@@ -75,17 +80,21 @@ class Ahead:
             if not fresh:
                 return
             if self._executor is None:
-                context = _context()
+                fork = _may_fork()
                 self._asked += len(fresh)
-                enough = MIN_CALLS if context.get_start_method() == "fork" else MIN_CALLS_CLEAN
-                if self._asked < enough:
+                if self._asked < (MIN_CALLS if fork else MIN_CALLS_CLEAN):
                     return
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                context = multiprocessing.get_context("fork" if fork else "forkserver")
                 self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
             try:
                 for args in fresh:
                     self._pending[(function, args)] = self._executor.submit(function, *args)
-            except BrokenProcessPool:  # the caller draws them itself
-                return
+            except Exception as exc:  # a broken pool: the caller draws them itself
+                if not _broken(exc):
+                    raise
 
     def take(self, function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
         """The result of a submitted call (waiting for it), or ``MISSING``; the worker's
@@ -96,8 +105,10 @@ class Ahead:
             return MISSING
         try:
             result = future.result()
-        except BrokenProcessPool:
-            return MISSING
+        except Exception as exc:  # the call's own error is raised as the call would raise it
+            if _broken(exc):
+                return MISSING
+            raise
         self.served += 1
         return result
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
-from outreach import locks, share_image
+from outreach import locks
 from outreach.audit import AuditRow
 from outreach.channels import available_channels, get_channel
 from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
@@ -466,6 +466,8 @@ def draw_ahead(
     them up instead of drawing them one after another."""
     if not getattr(get_channel(view.channel), "draws_share_images", False):
         return
+    from outreach import share_image  # with the channels that draw them (Pillow's fonts)
+
     keys, reuse = view.site.finding_keys, view.reuse
     changed = [
         finding
