@@ -10,7 +10,8 @@ per post; Pelican writes no sitemap (that needs a plugin).
 
 1. Full build, per HTML page written, ours against Pelican. "Comparable work" swaps our share
    images (Pelican draws none) for a fixed tiny PNG; drawing the real share images is timed on
-   its own (100 findings) and in full builds of their own. At 1,000 findings the third of those
+   its own (100 findings one after another; 1,000 in worker processes, one batch ahead, as a
+   release draws them) and in full builds of their own. At 1,000 findings the third of those
    builds is the memory run's (its own process), to keep the runtime down.
 2. Incremental rebuild at 1,000 findings, on a full build with real share images: three edits of
    the newest finding (summary and a body sentence), each released, then three releases with
@@ -254,16 +255,19 @@ TINY_PNG = bytes.fromhex(
 
 @contextlib.contextmanager
 def share_images(real: bool) -> Iterator[None]:
-    """With ``real`` False the blog channel gets a fixed tiny PNG instead of drawing one."""
+    """With ``real`` False the blog channel gets a fixed tiny PNG instead of drawing one (and
+    no worker draws the real ones ahead)."""
     import outreach.channels.blog as blog
+    import outreach.share_image as share_image
 
-    original = blog.share_image_for
+    original, ahead = blog.share_image_for, share_image.draw_ahead
     if not real:
         blog.share_image_for = lambda *args, **kwargs: TINY_PNG
+        share_image.draw_ahead = lambda *args, **kwargs: None
     try:
         yield
     finally:
-        blog.share_image_for = original
+        blog.share_image_for, share_image.draw_ahead = original, ahead
 
 
 def fresh_output(config: Path) -> None:
@@ -420,6 +424,32 @@ def draw_share_images(config: Path) -> float:
             f.title, f.key_stat.value, f.key_stat.label, f.topics[0], settings.site.title
         )
     return time.perf_counter() - start
+
+
+def draw_share_images_ahead(config: Path) -> float:
+    """Seconds to draw every finding's share image as a release does: in worker processes,
+    one batch ahead of this process, which takes each image in order."""
+    from outreach import ahead
+    from outreach.config import load_settings
+    from outreach.release import BATCH_SIZE, load_catalog
+    from outreach.share_image import draw_ahead, draw_share_image, share_image_args
+
+    settings = load_settings(config, environ={})
+    findings = list(load_catalog(settings).values())
+    batches = [findings[i : i + BATCH_SIZE] for i in range(0, len(findings), BATCH_SIZE)]
+    draw_share_image.cache_clear()
+    start = time.perf_counter()
+    with ahead.working_ahead() as workers:
+        draw_ahead(batches[0], settings)
+        for number, batch in enumerate(batches):
+            if number + 1 < len(batches):
+                draw_ahead(batches[number + 1], settings)
+            for finding in batch:
+                draw_share_image(*share_image_args(finding, settings))
+        assert workers.served == len(findings), "every image came from a worker"
+    elapsed = time.perf_counter() - start
+    draw_share_image.cache_clear()
+    return elapsed
 
 
 def bench_full_build(root: Path, size: int, with_share_runs: int) -> dict:
@@ -792,6 +822,16 @@ def main() -> None:
                 )
                 report_share_images(results[size], drawn)
         small, large = results[SIZES[0]], results[1_000]
+        from outreach.ahead import worker_count
+
+        ahead_1000 = statistics.median(
+            draw_share_images_ahead(large["config"]) for _ in range(RUNS)
+        )
+        print(
+            f"1,000 share images drawn as a release draws them ({worker_count()} worker "
+            f"processes, one batch ahead): {ahead_1000:.1f} s (goal <= 10 s on 2 cores; one "
+            f"after another in one process: about {drawn / small['size'] * 1000:.0f} s)"
+        )
         incremental = bench_incremental(large["config"], large["with_share"][-1], large["ours"])
         ours_peak = run_child("--peak", "ours", str(large["config"]))
         large["with_share"].append(ours_peak["seconds"])
@@ -839,7 +879,8 @@ def main() -> None:
             f"{r['rendering_per_page'] / r['pelican_per_page']:.2f}x)"
         )
     summary.append(
-        f"share images: {drawn / small['size'] * 1000:.0f} ms each; full build with them: "
+        f"share images: {drawn / small['size'] * 1000:.0f} ms each in one process; 1,000 "
+        f"drawn by workers {ahead_1000:.1f} s; full build with them: "
         + ", ".join(
             f"{size:,} findings {statistics.median(results[size]['with_share']):.1f} s"
             for size in SIZES

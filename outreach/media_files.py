@@ -45,9 +45,14 @@ def suffix_problem(name: str, formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP")
 
 def image_format(data: bytes) -> str:
     """The format Pillow finds in ``data`` ("JPEG", "PNG", "WEBP"); MediaError otherwise."""
+    return image_format_and_size(data)[0]
+
+
+def image_format_and_size(data: bytes) -> tuple[str, tuple[int, int]]:
+    """``image_format`` and the image's (width, height), from one opening of the file."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            found = image.format or "unknown"
+            found, size = image.format or "unknown", image.size
             image.verify()
     except Exception as exc:  # Pillow raises many types for broken files
         raise MediaError(
@@ -55,7 +60,7 @@ def image_format(data: bytes) -> str:
         ) from None
     if found not in PUBLISHED_SUFFIX:
         raise MediaError(f"holds a {found} image; export it as JPEG, PNG or WebP")
-    return found
+    return found, size
 
 
 def content_problem(name: str, data: bytes) -> str | None:

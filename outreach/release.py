@@ -12,13 +12,14 @@ task. The sequence names no channel, platform or kind: channels and kinds are pl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from outreach.actions import ActionContext, HookContext
+from outreach.ahead import working_ahead
 from outreach.channels import get_channel
 from outreach.config import Settings
 from outreach.kinds import FINDING, Kind, get_kind, known_kinds
@@ -32,6 +33,7 @@ from outreach.release_steps import (
     ReleaseError,
     ReleaseReport,
     channel_site,
+    draw_ahead,
     kit_secret_for,
     load_catalog,
     newest_first,
@@ -121,8 +123,13 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
 
     # The ledger is held open meanwhile: SQLite syncs a WAL file into the database whenever
     # its last connection closes, and each batch opens and closes it a few times.
-    with ledger.held_open() if ledger is not None else contextlib.nullcontext():
-        for batch in _batches(parts, request.batch_size):
+    # Share images are drawn one batch ahead in worker processes (``outreach.ahead``) while
+    # this process renders and publishes the batch before: the same bytes, on every core.
+    with (
+        ledger.held_open() if ledger is not None else contextlib.nullcontext(),
+        working_ahead(),
+    ):
+        for batch in _ahead_by_one(_batches(parts, request.batch_size)):
             # Passed straight on, not kept in a local: a batch's rendered files are freed once
             # published, before the next batch (or the site pages) is rendered.
             publish(
@@ -310,6 +317,26 @@ def _batches(parts: Sequence[_Part], size: int):
         for part, publication in chunk:
             grouped.setdefault(id(part), (part, []))[1].append(publication)
         yield list(grouped.values())
+
+
+def _ahead_by_one(batches: Iterator[list[tuple[_Part, list[Any]]]]):
+    """The batches in order; before each is rendered, the next one's share images are
+    started in worker processes (the first batch's too, before it), so at most two
+    batches' images are in flight."""
+    following = next(batches, None)
+    if following is not None:
+        _draw_ahead(following)
+    while following is not None:
+        batch, following = following, next(batches, None)
+        if following is not None:
+            _draw_ahead(following)
+        yield batch
+
+
+def _draw_ahead(batch: list[tuple[_Part, list[Any]]]) -> None:
+    for part, chunk in batch:
+        if part.kind.name == FINDING:  # share images show a finding's key figure
+            draw_ahead(part.view, chunk, part.kind.ledger_key)
 
 
 def _receipts_of(part: _Part, receipts: ReceiptLog) -> ReceiptLog:

@@ -54,6 +54,10 @@ class ChannelPlan:
     """True: only site-wide batches; False: only publications'; None: tell by the batch id."""
     next_page: int | None = None
     """For a part of the site pages: where the next part starts (None: no more parts)."""
+    published_to: set[str] = field(default_factory=set)
+    """The platforms that took this plan's batches so far (not in a dry run)."""
+    keys_recorded: bool = False
+    """The render keys are in the ledger: recorded with the last platform's records."""
 
     def items(self) -> frozenset[str]:
         """Every item the plan's batches publish or keep."""
@@ -454,6 +458,27 @@ def render_publications(
     return plan
 
 
+def draw_ahead(
+    view: ChannelSite, findings: Sequence[Finding], ledger_key: Callable[[str], str] = str
+) -> None:
+    """Start drawing, in worker processes, the share images that rendering ``findings`` on
+    the view's channel will show (only those not kept as they are), so the render picks
+    them up instead of drawing them one after another."""
+    if not getattr(get_channel(view.channel), "draws_share_images", False):
+        return
+    from outreach import share_image  # with the channels that draw them (Pillow's fonts)
+
+    keys, reuse = view.site.finding_keys, view.reuse
+    changed = [
+        finding
+        for finding in findings
+        if reuse is None
+        or keys.get(finding.id) is None
+        or reuse.keys.get((ledger_key(finding.id), "")) != keys.get(finding.id)
+    ]
+    share_image.draw_ahead(changed, view.site.settings)
+
+
 def site_pages_of(view: ChannelSite) -> list[SitePage]:
     """The channel's site pages (not rendered yet: each renders when its part is)."""
     return list(get_channel(view.channel).site_pages(view.site))
@@ -552,9 +577,10 @@ def platforms_for_reuse(settings: Settings, channels: Sequence[str]) -> dict[str
 
 
 def remember_renders(ledger: Ledger, plans: Sequence[ChannelPlan]) -> None:
-    """After every platform took the plans: their render keys describe what is published."""
+    """After every platform took the plans: their render keys describe what is published
+    (those ``publish_stage`` did not record with the last platform's records)."""
     for plan in plans:
-        if plan.render_keys:
+        if plan.render_keys and not plan.keys_recorded:
             ledger.record_render_keys(plan.channel, plan.render_keys)
 
 
@@ -594,7 +620,21 @@ def publish_stage(
                     if not dry_run:
                         ledger.record_events(publish_events(done, now))
                     receipts.extend(done)
+            if not dry_run and plan.site_wide == site_wide:
+                _record_keys_once_everywhere(settings, plan, platform.name, ledger)
     return receipts
+
+
+def _record_keys_once_everywhere(
+    settings: Settings, plan: ChannelPlan, platform: str, ledger: Ledger
+) -> None:
+    """Once the last of its channel's platforms took a plan, its render keys go into that
+    platform's transaction: one commit per batch instead of one more for the keys."""
+    plan.published_to.add(platform)
+    everywhere = set(settings.channel(plan.channel).platforms) <= plan.published_to
+    if everywhere and plan.render_keys and not plan.keys_recorded:
+        ledger.record_render_keys(plan.channel, plan.render_keys)
+        plan.keys_recorded = True
 
 
 def publish_events(receipts: Iterable[Receipt], now: datetime) -> list[AuditRow]:

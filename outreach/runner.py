@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 from outreach.actions import Action, ActionContext, run_gated
 from outreach.channels import get_channel
 from outreach.config import Settings
-from outreach.files import atomic_write
+from outreach.files import DeferredSync
 from outreach.ledger import Ledger
 from outreach.platforms.base import Platform
 from outreach.platforms.registry import make_platform
@@ -119,6 +119,8 @@ class PreviewRunner(PlainRunner):
     def __init__(self, secrets: Mapping[str, str] | None = None) -> None:
         super().__init__(secrets)
         self.emails: list[EmailPreview] = []
+        self._writes = DeferredSync()
+        """New files unsynced, made durable once per call (a batch), as a release's are."""
 
     def publish(
         self,
@@ -131,14 +133,19 @@ class PreviewRunner(PlainRunner):
     ) -> list[Receipt]:
         preview = StaticSite(settings.paths.build, settings.site.base_url)
         receipts: list[Receipt] = []
+        # Each call's new files are flushed together before it returns (one syncfs, as a
+        # release's batch): every publication's files are durable before any site page that
+        # links to them is written, and a file replacing an older one is synced before its
+        # rename (``DeferredSync``), so a power cut leaves old or new files, whole.
         for plan in plans:
             for batch in plan.batches:
                 for deliverable in batch.deliverables:
-                    atomic_write(preview.target(deliverable.path), deliverable.content)
+                    self._writes.write(preview.target(deliverable.path), deliverable.content)
                     receipts.append(
                         Receipt(plan.channel, "preview", batch.finding_id, deliverable.path,
                                 "created", None)
                     )  # fmt: skip
+        self._writes.settle()
         return receipts
 
     def act(self, action: Action, context: ActionContext) -> list[str]:

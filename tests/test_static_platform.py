@@ -12,10 +12,12 @@ import pytest
 
 from outreach import files
 from outreach.channels.base import Deliverable
+from outreach.config import Settings
 from outreach.files import atomic_write
 from outreach.ledger import Ledger
 from outreach.platforms.base import Batch
 from outreach.platforms.static import StaticSite, UnsafePath
+from outreach.release import build_preview
 
 WHEN = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -206,3 +208,55 @@ def test_flushing_a_filesystem_works_on_a_real_folder_and_one_removed_since(
 ) -> None:
     files.sync_filesystem(tmp_path)
     files.sync_filesystem(tmp_path / "gone" / "deeper")
+
+
+def test_outreach_build_flushes_new_files_once_per_batch_with_pages_before_indexes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``outreach build`` writes new files without a sync each and makes every batch durable
+    with one flush before it goes on: the findings' pages are on disk before any index or
+    feed that links to them is written, and the whole build is on disk when it returns."""
+    build = settings.paths.build
+    on_disk_at_flush: list[set[str]] = []
+    synced_in_build: list[str] = []
+    real_flush, real_fdatasync = files.sync_filesystem, os.fdatasync
+
+    def flush(folder: Path) -> None:
+        real_flush(folder)
+        on_disk_at_flush.append(_files_under(build))
+
+    def fdatasync(descriptor: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{descriptor}")
+        if path.startswith(str(build)):
+            synced_in_build.append(path)
+        real_fdatasync(descriptor)
+
+    monkeypatch.setattr(files, "sync_filesystem", flush)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    written, _ = build_preview(settings, WHEN)
+    everything = _files_under(build)
+    assert written > 0 and synced_in_build == [], "new files are not synced one by one"
+    assert on_disk_at_flush and on_disk_at_flush[-1] == everything, "all durable at the end"
+    site_pages = {"index.html", "feed.atom", "sitemap.xml"} & everything
+    assert site_pages, f"the build wrote no index or feed: {sorted(everything)}"
+    first_with_index = next(n for n, seen in enumerate(on_disk_at_flush) if seen & site_pages)
+    assert first_with_index > 0, "an index was written before the pages were flushed"
+    pages = {path for path in everything if path.startswith("blog/") and path.count("/") == 2}
+    assert pages and pages <= on_disk_at_flush[first_with_index - 1], (
+        "every finding's page was flushed before the first index or feed was written"
+    )
+
+    synced_in_build.clear()
+    page = next(iter(sorted(pages)))
+    build_preview(settings, WHEN)  # over the last build: each replaced file synced first
+    # a temporary file is named ".{name}.{random}.tmp" beside the file it replaces
+    replaced = {Path(p).with_name(Path(p).name[1:].rsplit(".", 2)[0]) for p in synced_in_build}
+    assert build / page in replaced
+
+
+def _files_under(folder: Path) -> set[str]:
+    return {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and not path.name.startswith(".")
+    }

@@ -102,6 +102,9 @@ class BaseChannel:
     links_kits: ClassVar[bool] = False
     """Whether rendering names press kits' folders (``site.urls.kit``): the release then
     reads the kits' secret before rendering."""
+    draws_share_images: ClassVar[bool] = False
+    """Whether rendering a finding shows its share image (``share_image_for``): the release
+    then draws the next batch's images ahead, in worker processes."""
 
     def check_inputs(self, settings: Settings) -> list[str]:
         return []

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import functools
-import io
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
-
-from PIL import Image
 
 from outreach import media_files
 from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site, SitePage
@@ -48,6 +45,8 @@ FEED_ENTRIES = 50
 """The Atom feed carries the newest findings (readers poll for news); the index pages, topic
 pages and sitemap list every finding."""
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+FEED_IDS, FEED_BODY = "blog:feed-ids", "blog:feed-body:"
+"""``site.memo`` keys: the feed's finding ids, and a body's HTML kept for its feed entry."""
 
 
 def index_page_path(number: int) -> str:
@@ -73,6 +72,7 @@ def entry_id(finding: Finding) -> str:
 
 class BlogChannel(BaseChannel):
     name: ClassVar[str] = "blog"
+    draws_share_images: ClassVar[bool] = True
     public: ClassVar[bool] = True
     hosts: ClassVar[frozenset[str]] = frozenset({POSTS})
     kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})
@@ -121,9 +121,8 @@ class BlogChannel(BaseChannel):
             return [Deliverable(base + "index.html", page, finding.id)]
         image_source = settings.paths.media / finding.image.file
         image_bytes = image_source.read_bytes()
-        with Image.open(io.BytesIO(image_bytes)) as picture:
-            image_width, image_height = picture.size
-        image_name = media_files.image_name(image_bytes)
+        found, (image_width, image_height) = media_files.image_format_and_size(image_bytes)
+        image_name = media_files.published_name(image_bytes, media_files.PUBLISHED_SUFFIX[found])
         share = share_image_for(finding, settings)
         page = (
             environment(settings.paths.templates)
@@ -131,7 +130,7 @@ class BlogChannel(BaseChannel):
             .render(
                 site=site,
                 finding=finding,
-                body_html=scrollable_tables(render_markdown(finding.body)),
+                body_html=scrollable_tables(self._body(finding, site)),
                 topics=[TOPICS_BY_SLUG[slug] for slug in finding.topics],
                 image={
                     "href": site.href(base + image_name),
@@ -153,6 +152,17 @@ class BlogChannel(BaseChannel):
             Deliverable(base + image_name, image_bytes, finding.id),
             Deliverable(base + "share.png", share, finding.id),
         ]
+
+    def _body(self, finding: Finding, site: Site) -> str:
+        """The body's HTML, kept until the feed is rendered when the feed carries it: the
+        feed's entries are then not rendered again (at most FEED_ENTRIES bodies kept)."""
+        html = render_markdown(finding.body)
+        in_feed = site.memo.get(FEED_IDS)
+        if in_feed is None:
+            in_feed = site.memo[FEED_IDS] = frozenset(f.id for f in site.listed[:FEED_ENTRIES])
+        if finding.id in in_feed:
+            site.memo[FEED_BODY + finding.id] = html
+        return html
 
     def _episode_embed(self, finding: Finding, site: Site) -> dict | None:
         """Player, chapters and transcript for a finding with an episode, when podcasting is on."""
@@ -358,7 +368,8 @@ class BlogChannel(BaseChannel):
             entry.updated(finding.last_modified)
             entry.author({"name": finding.author or settings.author})
             entry.summary(finding.summary)
-            entry.content(render_markdown(finding.body), type="html")
+            kept = site.memo.pop(FEED_BODY + finding.id, None)
+            entry.content(render_markdown(finding.body) if kept is None else kept, type="html")
             for slug in finding.topics:
                 entry.category(
                     term=slug, label=TOPICS_BY_SLUG[slug].name, scheme=site.url("topics/")

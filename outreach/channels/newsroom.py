@@ -22,6 +22,7 @@ SHARE_IMAGE = "share.png"
 
 class NewsroomChannel(BaseChannel):
     name: ClassVar[str] = "newsroom"
+    draws_share_images: ClassVar[bool] = True
     public: ClassVar[bool] = True
     links_kits: ClassVar[bool] = True
 

@@ -52,6 +52,7 @@ KIT_INDEX_TEMPLATE = "press/kit_index.html.j2"
 
 class PressChannel(BaseChannel):
     name: ClassVar[str] = "press"
+    draws_share_images: ClassVar[bool] = True
     public: ClassVar[bool] = False
     links_kits: ClassVar[bool] = True
     hosts: ClassVar[frozenset[str]] = frozenset({PRESS_KITS})

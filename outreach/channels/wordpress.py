@@ -39,6 +39,7 @@ def payload_path(finding_id: str, name: str = POST_FILE) -> str:
 
 class WordPressChannel(BaseChannel):
     name: ClassVar[str] = "wordpress"
+    draws_share_images: ClassVar[bool] = True
     public: ClassVar[bool] = False
     accepts: ClassVar[frozenset[str] | None] = frozenset({"wordpress"})
     kinds: ClassVar[frozenset[str]] = frozenset({"finding", "report"})

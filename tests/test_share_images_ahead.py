@@ -1,0 +1,133 @@
+"""Share images drawn ahead in worker processes: the same PNG bytes as drawn in the release's
+own process, only for findings that are rendered again, and the release still works when the
+workers cannot start."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from conftest import NOW
+from outreach import ahead
+from outreach.config import Settings
+from outreach.release import load_catalog, release
+from outreach.share_image import _draw_share_image, draw_share_image, share_image_args
+
+
+@pytest.fixture
+def submitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Hashable, ...]]:
+    """Every call submitted to the workers; workers start for any number of calls."""
+    calls: list[tuple[Hashable, ...]] = []
+    original = ahead.Ahead.submit
+
+    def spy(self: ahead.Ahead, function: Callable[..., Any], batch: Iterable[tuple]) -> None:
+        batch = list(batch)
+        calls.extend(batch)
+        original(self, function, batch)
+
+    monkeypatch.setattr(ahead, "MIN_CALLS", 1)
+    monkeypatch.setattr(ahead, "MIN_CALLS_CLEAN", 1)
+    monkeypatch.setattr(ahead.Ahead, "submit", spy)
+    draw_share_image.cache_clear()
+    return calls
+
+
+def _served(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many images the workers drew, per release."""
+    counts: list[int] = []
+    original = ahead.Ahead.close
+
+    def close(self: ahead.Ahead) -> None:
+        counts.append(self.served)
+        original(self)
+
+    monkeypatch.setattr(ahead.Ahead, "close", close)
+    return counts
+
+
+def test_share_images_drawn_by_workers_are_the_bytes_drawn_in_process(
+    settings: Settings, submitted: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = _served(monkeypatch)
+    release(settings, None, ["blog"], NOW)
+    catalog = load_catalog(settings)
+    cards = sorted(settings.paths.public.glob("blog/*/share.png"))
+    assert len(cards) >= 2 and served[-1] == len(cards), "every card came from a worker"
+    for card in cards:
+        args = share_image_args(catalog[card.parent.name], settings)
+        assert args in submitted
+        assert card.read_bytes() == _draw_share_image(*args), f"{card} differs"
+        assert Image.open(io.BytesIO(card.read_bytes())).size == (1200, 630)
+
+
+def test_an_unchanged_release_draws_no_share_image(
+    settings: Settings, submitted: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release(settings, None, ["blog"], NOW)
+    submitted.clear()
+    draw_share_image.cache_clear()
+    served = _served(monkeypatch)
+    report = release(settings, None, ["blog"], NOW)
+    assert not report.changed and submitted == [] and served == [0]
+
+
+def test_workers_that_cannot_start_leave_the_drawing_to_the_release(
+    settings: Settings, submitted: list, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise BrokenProcessPool("no processes here")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", broken)
+    release(settings, None, ["blog"], NOW)
+    catalog = load_catalog(settings)
+    card = settings.paths.public / "blog/alpha-cocoa-prices/share.png"
+    args = share_image_args(catalog["alpha-cocoa-prices"], settings)
+    assert submitted and card.read_bytes() == _draw_share_image(*args)
+
+
+def test_with_other_threads_alive_workers_come_from_a_clean_process(
+    settings: Settings, submitted: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork while another thread may hold a lock is unsafe: the forkserver starts them."""
+    served = _served(monkeypatch)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not ahead._may_fork()
+        release(settings, None, ["blog"], NOW)
+    finally:
+        stop.set()
+        other.join()
+    card = settings.paths.public / "blog/alpha-cocoa-prices/share.png"
+    args = share_image_args(load_catalog(settings)["alpha-cocoa-prices"], settings)
+    assert served[-1] >= 2 and card.read_bytes() == _draw_share_image(*args)
+
+
+def test_a_small_release_starts_no_workers(settings: Settings, submitted: list) -> None:
+    """Starting workers costs more than drawing a few images: below the threshold the release
+    draws them itself, and a large one starts them once enough were asked for."""
+    workers = ahead.Ahead(2)
+    try:
+        ahead.MIN_CALLS = ahead.MIN_CALLS_CLEAN = 3
+        workers.submit(_draw_share_image, [("a", "1", "x", "food-agriculture", "Site")] * 2)
+        assert workers.take(_draw_share_image, ("a", "1", "x", "food-agriculture", "Site")) is (
+            ahead.MISSING
+        ), "two calls asked for: none went to a worker"
+        calls = [
+            ("b", "2", "y", "food-agriculture", "Site"),
+            ("c", "3", "z", "food-agriculture", "Site"),
+        ]
+        workers.submit(_draw_share_image, calls)
+        assert workers.take(_draw_share_image, calls[0]) == _draw_share_image(*calls[0])
+        assert workers.served == 1
+    finally:
+        workers.close()
