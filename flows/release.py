@@ -79,16 +79,48 @@ def _files_still_there(prepared: object) -> bool:
     return True
 
 
+_read_for: list[tuple[object, dict[str, str]]] = []
+"""The current flow run's credentials (its id, the values): read once per run, not once per
+task that pushes (each read was a request per block)."""
+
+
 def platform_secrets() -> dict[str, str]:
-    """Platform credentials from Prefect Secret blocks; the environment is used without them."""
+    """Platform credentials from Prefect Secret blocks, read once per flow run; the
+    environment is used without them."""
+    from prefect.runtime import flow_run
+
+    run = flow_run.id
+    if run is not None and _read_for and _read_for[0][0] == run:
+        return dict(_read_for[0][1])
+    secrets = _read_secret_blocks()
+    _read_for[:] = [(run, secrets)] if run is not None else []
+    return dict(secrets)
+
+
+SECRET_PAGE = 200
+"""Secret blocks read in one request (the server's largest page)."""
+
+
+def _read_secret_blocks() -> dict[str, str]:
+    """Every platform's Secret block in one request (a team has a handful of Secret blocks);
+    one request per block only when there are more than a page of them."""
+    from prefect import get_client
     from prefect.blocks.system import Secret
 
+    with get_client(sync_client=True) as client:
+        documents = client.read_block_documents_by_type(
+            "secret", limit=SECRET_PAGE, include_secrets=True
+        )
+    by_name = {document.name: document for document in documents}
     secrets: dict[str, str] = {}
     for platform, block in SECRET_BLOCKS.items():
-        try:
-            secrets[platform] = Secret.load(block).get()
-        except ValueError:  # no such block
-            continue
+        if block in by_name:
+            secrets[platform] = Secret.model_validate(by_name[block].data).get()
+        elif len(documents) >= SECRET_PAGE:
+            try:
+                secrets[platform] = Secret.load(block).get()
+            except ValueError:  # no such block
+                continue
     return secrets
 
 
@@ -142,7 +174,10 @@ class PrefectRunner(PlainRunner):
     is, a concurrency slot per platform, progress artifacts, and the approval pauses."""
 
     def step(self, name, fn, *args):
-        return task(name=name, cache_policy=NO_CACHE)(fn)(*args)
+        # Validating and rendering are plain calls in the flow: as tasks they bought no retry
+        # (the same input fails the same way), no cache and no artifact, and cost a task run
+        # each (see the module docstring).
+        return fn(*args)
 
     def secrets(self) -> dict[str, str]:
         return platform_secrets()
