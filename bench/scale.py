@@ -17,7 +17,8 @@ per post; Pelican writes no sitemap (that needs a plugin).
    nothing changed; asserts the edited page changed and an untouched page kept its mtime.
 3. Prefect overhead: one finding released through the ``release-finding`` flow on a warm, real
    ``prefect server start`` (SQLite, UI off, its own PREFECT_HOME), in a child process, against
-   the same release called directly, each run into a fresh copy of a 20-finding project.
+   the same release called directly, each run into a fresh copy of a 20-finding project
+   (goal: at most 0.5 s more); also counts the task runs the server recorded for a release.
 4. Peak memory (VmHWM) of a 1,000-finding full build in its own process, ours and Pelican's;
    of ours on comparable work (tiny share PNGs) at 1,000 and 10,000 findings, each in its own
    process (memory must not grow with the site); and of a 100,000-subscriber newsletter send

@@ -3,6 +3,25 @@
 Thin on purpose: the work is in ``outreach.release``; this file adds Prefect's retries,
 logging and artifacts. Run it from the CLI (``outreach release``), the Prefect UI (deployments
 in prefect.yaml) or directly: ``python -m flows.release FINDING_ID``.
+
+A step is a task only where the task buys something, because each task run costs bookkeeping
+(its creation, state changes and log lines sent to the server) on every release:
+
+- ``prepare-finding``: cached by content (a persisted result), retried, shows progress;
+- ``check-platforms``: retried on transient failures, before anything is pushed anywhere;
+- ``publish-<platform>-<stage>``: retried (a retry skips what is already up) and holding the
+  platform's concurrency slot, so concurrent releases take turns;
+- ``after-publish-<action>``: one per action that reaches outside (a feed ping, an event's
+  invite changes or calendar entry), so the run shows what went out; gated actions pause
+  for approval and send pitches and newsletters through their own tasks and subflows
+  (flows.press, flows.newsletter).
+
+Validating and rendering (each batch, the site pages) run in the flow body: a retry cannot
+fix them (the same input fails the same way), nothing caches them and they leave no
+artifact; the ordering and remembering stay in ``outreach.release.run_release``. A one-finding
+release on the static platform makes 3 task runs instead of 9 (bench/scale.py, section 3).
+No task result is persisted but ``prepare-finding``'s (Prefect's default keeps them in
+memory), and a flow run no longer waits for its heartbeat thread (flows.common).
 """
 
 from __future__ import annotations
@@ -170,8 +189,9 @@ def after_publish(action: Action, context: ActionContext, label: str) -> list[st
 
 
 class PrefectRunner(PlainRunner):
-    """The release sequence with each step in its Prefect task: retries where the side effect
-    is, a concurrency slot per platform, progress artifacts, and the approval pauses."""
+    """The release sequence with Prefect tasks where the side effects are: retries, a
+    concurrency slot per platform, progress artifacts, and the approval pauses; the plain
+    steps (validate, render) run directly in the flow (see the module docstring)."""
 
     def step(self, name, fn, *args):
         # Validating and rendering are plain calls in the flow: as tasks they bought no retry
