@@ -40,6 +40,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.approval import ask
@@ -191,7 +192,11 @@ def after_publish(action: Action, context: ActionContext, label: str) -> list[st
 class PrefectRunner(PlainRunner):
     """The release sequence with Prefect tasks where the side effects are: retries, a
     concurrency slot per platform, progress artifacts, and the approval pauses; the plain
-    steps (validate, render) run directly in the flow (see the module docstring)."""
+    steps (validate, render) run directly in the flow (see the module docstring).
+
+    Large arguments (settings, rendered plans, actions) are passed ``quote``d: Prefect then
+    hands them over as they are instead of walking (and copying) every object inside them
+    for upstream futures, which there never are here."""
 
     def step(self, name, fn, *args):
         # Validating and rendering are plain calls in the flow: as tasks they bought no retry
@@ -203,7 +208,7 @@ class PrefectRunner(PlainRunner):
         return platform_secrets()
 
     def check_platforms(self, settings: Settings, channels) -> list[str]:
-        return check_platforms(settings, list(channels))
+        return check_platforms(quote(settings), list(channels))
 
     def prepare(self, channel: str, publication, settings: Settings, key: str) -> object:
         prepared = prepare_finding(channel, publication, settings, key)
@@ -215,14 +220,16 @@ class PrefectRunner(PlainRunner):
 
     def publish(self, settings, plans, platform, site_wide, now, dry_run) -> list[Receipt]:
         stage = "site" if site_wide else "findings"
-        return publish_to(settings, list(plans), platform, stage, now, dry_run)
+        return publish_to(quote(settings), quote(list(plans)), platform, stage, now, dry_run)
 
     def act(self, action: Action, context: ActionContext) -> list[str]:
         # Actions that reach people pass their gate first: on a server a pending gate pauses
         # the flow for a decision; they keep their flow steps (a newsletter send runs batch
         # by batch with progress).
         if action.gate is None:
-            return after_publish(action, context, f"after-publish-{type(action).__name__}")
+            return after_publish(
+                quote(action), quote(context), f"after-publish-{type(action).__name__}"
+            )
         gated: Gated = action  # type: ignore[assignment]
         decision = settle(gated, context)
         if decision.outcome == "pending" and server_mode():
@@ -234,7 +241,9 @@ class PrefectRunner(PlainRunner):
             return send_approved_pitches(context, action.findings[0])
         if isinstance(action, SendIssue):
             return [send_issue(action.issue(), context.settings, context.now)]
-        return after_publish(action, context, f"after-publish-{type(action).__name__}")
+        return after_publish(
+            quote(action), quote(context), f"after-publish-{type(action).__name__}"
+        )
 
     def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:
         decision = request.approvals.get(PitchFindings.gate or "")

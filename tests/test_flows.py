@@ -305,3 +305,49 @@ def test_platform_credentials_are_read_afresh_by_each_run(
     assert second["mastodon"] == "second-token"
     [without] = read_twice()[:1]
     assert "mastodon" not in without
+
+
+def test_an_ungated_action_runs_as_its_own_task_with_its_context_and_the_credentials(
+    prefect_api: str, settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An after-publish action (a feed ping, a calendar push) shows as its own task run and
+    gets the release's settings and time as given, with the credentials read inside it."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from prefect import flow
+
+    from flows.release import PrefectRunner
+    from outreach.actions import ActionContext
+
+    monkeypatch.setattr("flows.release.platform_secrets", lambda: {"mastodon": "token"})
+
+    @dataclass(frozen=True)
+    class Announce:
+        """Stands in for an action that reaches outside: reports what it was given."""
+
+        what: str
+        gate: ClassVar[str | None] = None
+
+        def awaiting(self) -> str:
+            return ""
+
+        def run(self, context: ActionContext) -> list[str]:
+            return [
+                f"{self.what} for {context.settings.site.title} at {context.now:%Y-%m-%d}",
+                f"credentials: {sorted(context.secrets)}",
+            ]
+
+    @flow
+    def act() -> tuple[list[str], object]:
+        from prefect.runtime import flow_run
+
+        notes = PrefectRunner().act(Announce("feed ping"), ActionContext(settings, NOW))
+        return notes, flow_run.id
+
+    notes, run_id = act()
+    assert notes == [
+        f"feed ping for {settings.site.title} at {NOW:%Y-%m-%d}",
+        "credentials: ['mastodon']",
+    ]
+    assert _task_runs(run_id, at_least=1) == ["after-publish-Announce"]
