@@ -126,11 +126,17 @@ def _read_secret_blocks() -> dict[str, str]:
     one request per block only when there are more than a page of them."""
     from prefect import get_client
     from prefect.blocks.system import Secret
+    from prefect.exceptions import PrefectHTTPStatusError
 
     with get_client(sync_client=True) as client:
-        documents = client.read_block_documents_by_type(
-            "secret", limit=SECRET_PAGE, include_secrets=True
-        )
+        try:
+            documents = client.read_block_documents_by_type(
+                "secret", limit=SECRET_PAGE, include_secrets=True
+            )
+        except PrefectHTTPStatusError as exc:  # no Secret block type on this server: no blocks
+            if exc.response.status_code != 404:
+                raise
+            documents = []
     by_name = {document.name: document for document in documents}
     secrets: dict[str, str] = {}
     for platform, block in SECRET_BLOCKS.items():
