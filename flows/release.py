@@ -3,6 +3,25 @@
 Thin on purpose: the work is in ``outreach.release``; this file adds Prefect's retries,
 logging and artifacts. Run it from the CLI (``outreach release``), the Prefect UI (deployments
 in prefect.yaml) or directly: ``python -m flows.release FINDING_ID``.
+
+A step is a task only where the task buys something, because each task run costs bookkeeping
+(its creation, state changes and log lines sent to the server) on every release:
+
+- ``prepare-finding``: cached by content (a persisted result), retried, shows progress;
+- ``check-platforms``: retried on transient failures, before anything is pushed anywhere;
+- ``publish-<platform>-<stage>``: retried (a retry skips what is already up) and holding the
+  platform's concurrency slot, so concurrent releases take turns;
+- ``after-publish-<action>``: one per action that reaches outside (a feed ping, an event's
+  invite changes or calendar entry), so the run shows what went out; gated actions pause
+  for approval and send pitches and newsletters through their own tasks and subflows
+  (flows.press, flows.newsletter).
+
+Validating and rendering (each batch, the site pages) run in the flow body: a retry cannot
+fix them (the same input fails the same way), nothing caches them and they leave no
+artifact; the ordering and remembering stay in ``outreach.release.run_release``. A one-finding
+release on the static platform makes 3 task runs instead of 9 (bench/scale.py, section 3).
+No task result is persisted but ``prepare-finding``'s (Prefect's default keeps them in
+memory), and a flow run no longer waits for its heartbeat thread (flows.common).
 """
 
 from __future__ import annotations
@@ -21,6 +40,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.approval import ask
@@ -79,16 +99,54 @@ def _files_still_there(prepared: object) -> bool:
     return True
 
 
-def platform_secrets() -> dict[str, str]:
-    """Platform credentials from Prefect Secret blocks; the environment is used without them."""
-    from prefect.blocks.system import Secret
+_read_for: list[tuple[object, dict[str, str]]] = []
+"""The current flow run's credentials (its id, the values): read once per run, not once per
+task that pushes (each read was a request per block)."""
 
+
+def platform_secrets() -> dict[str, str]:
+    """Platform credentials from Prefect Secret blocks, read once per flow run; the
+    environment is used without them."""
+    from prefect.runtime import flow_run
+
+    run = flow_run.id
+    if run is not None and _read_for and _read_for[0][0] == run:
+        return dict(_read_for[0][1])
+    secrets = _read_secret_blocks()
+    _read_for[:] = [(run, secrets)] if run is not None else []
+    return dict(secrets)
+
+
+SECRET_PAGE = 200
+"""Secret blocks read in one request (the server's largest page)."""
+
+
+def _read_secret_blocks() -> dict[str, str]:
+    """Every platform's Secret block in one request (a team has a handful of Secret blocks);
+    one request per block only when there are more than a page of them."""
+    from prefect import get_client
+    from prefect.blocks.system import Secret
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    with get_client(sync_client=True) as client:
+        try:
+            documents = client.read_block_documents_by_type(
+                "secret", limit=SECRET_PAGE, include_secrets=True
+            )
+        except PrefectHTTPStatusError as exc:  # no Secret block type on this server: no blocks
+            if exc.response.status_code != 404:
+                raise
+            documents = []
+    by_name = {document.name: document for document in documents}
     secrets: dict[str, str] = {}
     for platform, block in SECRET_BLOCKS.items():
-        try:
-            secrets[platform] = Secret.load(block).get()
-        except ValueError:  # no such block
-            continue
+        if block in by_name:
+            secrets[platform] = Secret.model_validate(by_name[block].data).get()
+        elif len(documents) >= SECRET_PAGE:
+            try:
+                secrets[platform] = Secret.load(block).get()
+            except ValueError:  # no such block
+                continue
     return secrets
 
 
@@ -138,17 +196,25 @@ def after_publish(action: Action, context: ActionContext, label: str) -> list[st
 
 
 class PrefectRunner(PlainRunner):
-    """The release sequence with each step in its Prefect task: retries where the side effect
-    is, a concurrency slot per platform, progress artifacts, and the approval pauses."""
+    """The release sequence with Prefect tasks where the side effects are: retries, a
+    concurrency slot per platform, progress artifacts, and the approval pauses; the plain
+    steps (validate, render) run directly in the flow (see the module docstring).
+
+    Large arguments (settings, rendered plans, actions) are passed ``quote``d: Prefect then
+    hands them over as they are instead of walking (and copying) every object inside them
+    for upstream futures, which there never are here."""
 
     def step(self, name, fn, *args):
-        return task(name=name, cache_policy=NO_CACHE)(fn)(*args)
+        # Validating and rendering are plain calls in the flow: as tasks they bought no retry
+        # (the same input fails the same way), no cache and no artifact, and cost a task run
+        # each (see the module docstring).
+        return fn(*args)
 
     def secrets(self) -> dict[str, str]:
         return platform_secrets()
 
     def check_platforms(self, settings: Settings, channels) -> list[str]:
-        return check_platforms(settings, list(channels))
+        return check_platforms(quote(settings), list(channels))
 
     def prepare(self, channel: str, publication, settings: Settings, key: str) -> object:
         prepared = prepare_finding(channel, publication, settings, key)
@@ -160,14 +226,16 @@ class PrefectRunner(PlainRunner):
 
     def publish(self, settings, plans, platform, site_wide, now, dry_run) -> list[Receipt]:
         stage = "site" if site_wide else "findings"
-        return publish_to(settings, list(plans), platform, stage, now, dry_run)
+        return publish_to(quote(settings), quote(list(plans)), platform, stage, now, dry_run)
 
     def act(self, action: Action, context: ActionContext) -> list[str]:
         # Actions that reach people pass their gate first: on a server a pending gate pauses
         # the flow for a decision; they keep their flow steps (a newsletter send runs batch
         # by batch with progress).
         if action.gate is None:
-            return after_publish(action, context, f"after-publish-{type(action).__name__}")
+            return after_publish(
+                quote(action), quote(context), f"after-publish-{type(action).__name__}"
+            )
         gated: Gated = action  # type: ignore[assignment]
         decision = settle(gated, context)
         if decision.outcome == "pending" and server_mode():
@@ -179,7 +247,9 @@ class PrefectRunner(PlainRunner):
             return send_approved_pitches(context, action.findings[0])
         if isinstance(action, SendIssue):
             return [send_issue(action.issue(), context.settings, context.now)]
-        return after_publish(action, context, f"after-publish-{type(action).__name__}")
+        return after_publish(
+            quote(action), quote(context), f"after-publish-{type(action).__name__}"
+        )
 
     def after_release(self, held: Sequence[Held], request: ReleaseRequest) -> list[str]:
         decision = request.approvals.get(PitchFindings.gate or "")

@@ -1,6 +1,7 @@
 """How each release step runs. The plain runner calls the steps directly (``outreach build``,
 ``release()``, the benchmarks, the tests); the Prefect flows supply a runner that wraps the
-same steps in tasks (retries, concurrency limits, artifacts, the pitch approval pause).
+steps with side effects in tasks (retries, concurrency limits, artifacts, the pitch approval
+pause) and calls the plain ones (``step``) directly.
 
 The order of the steps is not here: it lives in ``outreach.release.run_release`` only.
 """

@@ -194,3 +194,160 @@ def test_a_cleared_audio_cache_is_mastered_again_not_a_failed_rebuild(
     report = rebuild_podcast_feed(config=config)
     assert feed.read_bytes() == before
     assert {r.item for r in report.changed} == {"podcast/feed.xml"}
+
+
+def _task_runs(flow_run_id: object, at_least: int, timeout: float = 30) -> list[str]:
+    """The names of a flow run's task runs on the server. The server records them from the
+    run's events a moment after the run: poll until ``at_least`` are there (or fail)."""
+    import re
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    only = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            names = sorted(
+                re.sub(r"-[0-9a-f]{3}$", "", run.name)
+                for run in client.read_task_runs(flow_run_filter=only)
+            )
+            if len(names) >= at_least:
+                return names
+            if time.monotonic() > deadline:
+                pytest.fail(f"{len(names)} task runs recorded after {timeout:.0f} s: {names}")
+            time.sleep(0.5)
+
+
+def test_a_release_shows_its_platform_steps_as_tasks_and_validates_and_renders_in_the_flow(
+    prefect_api: str, project: Path, flow_clock: Callable[[datetime], None]
+) -> None:
+    """The Prefect UI shows the steps that reach platforms (each with its retries and its
+    limit's slot); validating and rendering run inside the flow, where a task bought nothing
+    but bookkeeping."""
+    from flows.release import release_finding
+
+    flow_clock(NOW)
+    state = release_finding(
+        "beta-cotton-traceability", config=str(project / "outreach.toml"), return_state=True
+    )
+    assert state.is_completed()
+    assert state.result().changed
+    names = _task_runs(state.state_details.flow_run_id, at_least=3)
+    assert names == ["check-platforms", "publish-static-findings", "publish-static-site"]
+
+
+def test_a_flow_run_keeps_its_heartbeat_and_returns_without_waiting_for_it(
+    prefect_api: str, project: Path, flow_clock: Callable[[datetime], None]
+) -> None:
+    """A run still tells the server it is alive (a crashed worker's run can be detected);
+    the caller no longer waits out the heartbeat thread's second once the run is over."""
+    import time
+
+    from prefect import flow_engine
+    from prefect.client.orchestration import get_client
+
+    import flows.common
+    from flows.release import release_finding
+
+    assert flows.common.HEARTBEATS_UNJOINED, "Prefect's heartbeat context changed: see common.py"
+    assert getattr(flow_engine._send_heartbeats, "unjoined", False)
+
+    flow_clock(NOW)
+    state = release_finding(
+        "beta-cotton-traceability", config=str(project / "outreach.toml"), return_state=True
+    )
+    resource = f"prefect.flow-run.{state.state_details.flow_run_id}"
+    query = {
+        "filter": {
+            "event": {"name": ["prefect.flow-run.heartbeat"]},
+            "resource": {"id": [resource]},
+        },
+        "limit": 10,
+    }
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while True:
+            events = client.request("POST", "/events/filter", json=query).json()["events"]
+            if events:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"no heartbeat of {resource} reached the server in 30 s")
+            time.sleep(0.5)
+
+
+def test_platform_credentials_are_read_afresh_by_each_run(
+    prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials are read once per flow run (not once per push), and a block changed
+    between two runs is what the next run uses."""
+    from prefect import flow
+    from prefect.blocks.system import Secret
+
+    from flows.release import platform_secrets
+    from outreach.platforms.registry import SECRET_BLOCKS
+
+    block = SECRET_BLOCKS["mastodon"]
+
+    @flow
+    def read_twice() -> list[dict[str, str]]:
+        return [platform_secrets(), platform_secrets()]
+
+    Secret(value="first-token").save(block, overwrite=True)
+    try:
+        first, again = read_twice()
+        Secret(value="second-token").save(block, overwrite=True)
+        [second, _] = read_twice()
+    finally:
+        Secret.delete(block)
+    assert first["mastodon"] == again["mastodon"] == "first-token"
+    assert second["mastodon"] == "second-token"
+    [without] = read_twice()[:1]
+    assert "mastodon" not in without
+
+
+def test_an_ungated_action_runs_as_its_own_task_with_its_context_and_the_credentials(
+    prefect_api: str, settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An after-publish action (a feed ping, a calendar push) shows as its own task run and
+    gets the release's settings and time as given, with the credentials read inside it."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from prefect import flow
+
+    from flows.release import PrefectRunner
+    from outreach.actions import ActionContext
+
+    monkeypatch.setattr("flows.release.platform_secrets", lambda: {"mastodon": "token"})
+
+    @dataclass(frozen=True)
+    class Announce:
+        """Stands in for an action that reaches outside: reports what it was given."""
+
+        what: str
+        gate: ClassVar[str | None] = None
+
+        def awaiting(self) -> str:
+            return ""
+
+        def run(self, context: ActionContext) -> list[str]:
+            return [
+                f"{self.what} for {context.settings.site.title} at {context.now:%Y-%m-%d}",
+                f"credentials: {sorted(context.secrets)}",
+            ]
+
+    @flow
+    def act() -> tuple[list[str], object]:
+        from prefect.runtime import flow_run
+
+        notes = PrefectRunner().act(Announce("feed ping"), ActionContext(settings, NOW))
+        return notes, flow_run.id
+
+    notes, run_id = act()
+    assert notes == [
+        f"feed ping for {settings.site.title} at {NOW:%Y-%m-%d}",
+        "credentials: ['mastodon']",
+    ]
+    assert _task_runs(run_id, at_least=1) == ["after-publish-Announce"]
