@@ -22,6 +22,7 @@ from outreach.podcast.audio import (
     decode_and_measure,
     master,
     measure_loudness,
+    pcm_input_args,
 )
 from outreach.podcast.ffmpeg import check_capabilities, ffmpeg_path
 from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
@@ -181,8 +182,8 @@ def test_loudness_measured_while_decoding_equals_one_ebur128_pass(tmp_path: Path
     for layout in ("mono", "stereo"):
         # ebur128 reads the samples the meter read: the decoded PCM, at the recording's rate.
         profile = AudioProfile(channels=1 if layout == "mono" else 2, sample_rate=48000)
-        parts, seconds = decode_and_measure(looped, profile, tmp_path / f"{layout}.wav")
-        whole = measure_loudness(tmp_path / f"{layout}.wav")
+        parts, seconds = decode_and_measure(looped, profile, tmp_path / f"{layout}.pcm")
+        whole = measure_loudness(tmp_path / f"{layout}.pcm", input_args=pcm_input_args(profile))
         assert abs(parts.integrated - whole.integrated) <= 0.1, (layout, parts, whole)
         assert parts.peak is not None and round(parts.peak, 1) == whole.peak, (parts, whole)
         assert abs(seconds - duration) < 0.01
@@ -269,3 +270,36 @@ def test_mastering_decodes_the_recording_once_and_encodes_it_once(
     monkeypatch.setattr(audio_module, "_DECODED", {})
     length = audio_module.decoded_duration(source, tmp_path / "cache", remember=False)
     assert abs(length - mastered.duration) < 0.1
+
+
+def test_the_limiter_keeps_every_sample_under_the_ceiling_and_leaves_the_rest_untouched(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    from outreach.podcast.limiter import ATTACK_SECONDS, HOLD_SECONDS, limit_in_place
+    from outreach.podcast.loudness import LoudnessMeter
+
+    rate, channels, gain_db, ceiling_dbfs = 8000, 2, 6.0, -2.0
+    generator = np.random.default_rng(3)
+    samples = (generator.standard_normal((rate * 5, channels)) * 0.05).astype("<f4")
+    for at in (0, 1234, 1240, 20_000, rate * 5 - 1):  # the very first and last samples too
+        samples[at, at % channels] = 0.9
+    pcm = tmp_path / "audio.pcm"
+    pcm.write_bytes(samples.tobytes())
+    meter = LoudnessMeter(channels, rate)
+    meter.add(samples.tobytes())
+    limit_in_place(pcm, channels, rate, meter.block_peaks, meter.peak_block, gain_db, ceiling_dbfs)
+    limited = np.fromfile(pcm, "<f4").reshape(-1, channels)
+    ceiling = 10 ** ((ceiling_dbfs - gain_db) / 20)
+    assert np.abs(limited).max() <= ceiling * (1 + 1e-6)
+    # Only the stretch from one attack before a loud sample to a hold and an attack after it
+    # changes; everything else is bit for bit what was decoded.
+    reach_back = round(rate * ATTACK_SECONDS)
+    reach_on = round(rate * (HOLD_SECONDS + ATTACK_SECONDS))
+    loud = np.flatnonzero(np.abs(samples).max(axis=1) > ceiling)
+    near = np.zeros(len(samples), bool)
+    for at in loud:
+        near[max(0, at - reach_back) : at + reach_on] = True
+    assert np.array_equal(limited[~near], samples[~near])
+    assert (limited[near] != samples[near]).any()

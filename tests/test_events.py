@@ -23,7 +23,12 @@ from outreach.events.episode import prepare as episode_prepare
 from outreach.events.ics import event_calendar, events_calendar
 from outreach.events.model import EventsInvalid, read_event, read_events
 from outreach.kinds import get_kind
-from outreach.podcast.audio import AudioProfile, decode_and_measure, measure_loudness
+from outreach.podcast.audio import (
+    AudioProfile,
+    decode_and_measure,
+    measure_loudness,
+    pcm_input_args,
+)
 from outreach.podcast.feed import item_guid
 from outreach.release import ReleaseRequest, run_release
 
@@ -568,9 +573,9 @@ def test_a_videos_loudness_measured_while_extracting_its_audio_equals_one_pass(
         "-af", "apad=pad_dur=20", "-c:v", "copy", "-c:a", "flac",
     )  # fmt: skip
     profile = AudioProfile()
-    loudness, seconds = decode_and_measure(source, profile, tmp_path / "audio.wav")
+    loudness, seconds = decode_and_measure(source, profile, tmp_path / "audio.pcm")
     assert 45 <= seconds < 46
-    one_pass = measure_loudness(tmp_path / "audio.wav", profile.layout)
+    one_pass = measure_loudness(tmp_path / "audio.pcm", input_args=pcm_input_args(profile))
     assert abs(loudness.integrated - one_pass.integrated) <= 0.05
     assert loudness.peak is not None and round(loudness.peak, 1) == one_pass.peak
 

@@ -1,15 +1,16 @@
 """Mastering: any common recording to a loudness-normalised, constant-bit-rate MP3.
 
 Two passes instead of ffmpeg's loudnorm (which resamples to 192 kHz and costs several plain
-encodes). The first decodes the recording once, to PCM at the episode's channels and rate,
-and measures integrated loudness and sample peak in this process as the samples arrive
-(``loudness``: a fraction of ffmpeg's ebur128 filter's cost). The second is the one encode,
-from that PCM, with a linear gain and, only when the gain pushes the loudest peak past the
-ceiling, a peak limiter. Only when it pushes peaks deep into the limiter (heavy limiting
-changes loudness, and sharp transients can make the codec overshoot) is the MP3 measured
-again and, if it missed, encoded again with the gain or the ceiling corrected. A third pass
-for every file would cost more than the encode it checks. Results are cached by the
-recording's content hash, so an unchanged recording is never re-encoded.
+encodes). The first decodes the recording once, to float PCM at the episode's channels and
+rate, and measures integrated loudness, sample peak and a 10 ms peak profile in this process
+as the samples arrive (``loudness``: a fraction of ffmpeg's ebur128 filter's cost). The
+stretches that the gain would push past the ceiling are then limited in that PCM
+(``limiter``: only where needed, unlike a limiter filter over every sample), and the one
+encode reads it with a linear gain. Only when the gain pushes peaks deep into the limiter
+(heavy limiting changes loudness, and sharp transients can make the codec overshoot) is the
+MP3 measured again and, if it missed, encoded again with the gain or the ceiling corrected.
+A third pass for every file would cost more than the encode it checks. Results are cached
+by the recording's content hash, so an unchanged recording is never re-encoded.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import mutagen
 
 from outreach.errors import OutreachError
 from outreach.files import PRIVATE_FILE, atomic_write, private_folder
 from outreach.podcast.ffmpeg import FfmpegError, decoded_seconds, run_ffmpeg, stream_ffmpeg
+
+if TYPE_CHECKING:
+    from outreach.podcast.loudness import LoudnessMeter
 
 ALGORITHM_VERSION = "9"
 """Part of the cache key: bump it when the mastering chain changes."""
@@ -105,14 +109,18 @@ def _number(text: str) -> float:
 
 
 def measure_loudness(
-    path: Path, layout: str | None = None, peak: Literal["none", "sample", "true"] = "sample"
+    path: Path,
+    layout: str | None = None,
+    peak: Literal["none", "sample", "true"] = "sample",
+    input_args: list[str] | None = None,
 ) -> Loudness:
-    """Integrated loudness (LUFS) and, if asked, peak (dBFS) with ffmpeg's ebur128 filter."""
+    """Integrated loudness (LUFS) and, if asked, peak (dBFS) with ffmpeg's ebur128 filter:
+    the reference the in-process meter is checked against. ``input_args`` describe a raw
+    input (``pcm_input_args``)."""
     filters = [f"aformat=channel_layouts={layout}"] if layout else []
     filters.append(f"ebur128=framelog=quiet:peak={peak}")
-    log = run_ffmpeg(
-        ["-i", str(path), "-map", "0:a:0", "-af", ",".join(filters), "-f", "null", "-"]
-    )
+    arguments = [*(input_args or []), "-i", str(path), "-map", "0:a:0"]
+    log = run_ffmpeg([*arguments, "-af", ",".join(filters), "-f", "null", "-"])
     summary = log[log.rfind("Integrated loudness") :]
     integrated, peak_match = _INTEGRATED.search(summary), _PEAK.search(summary)
     if not integrated or (peak != "none" and not peak_match):
@@ -235,11 +243,17 @@ def decode_and_measure(
 ) -> tuple[Loudness, float]:
     """Decode ``source``'s first audio stream once, at the profile's channels and rate, and
     measure its integrated loudness and sample peak as the samples arrive; with ``pcm``,
-    also write them there as a 32-bit float WAV (what the encode reads, so the recording is
-    decoded and resampled only once, and nothing is clipped before the gain). Returns the
-    loudness and the decoded length in seconds.
+    also write them there (raw interleaved 32-bit float: ``pcm_input_args`` reads it). Returns
+    the loudness and the decoded length in seconds."""
+    meter = _decode(source, profile, pcm)
+    return Loudness(meter.integrated_lufs, meter.peak_dbfs), meter.frames / profile.sample_rate
 
-    A video's picture is never decoded: only the audio stream is taken from it."""
+
+def _decode(source: Path, profile: AudioProfile, pcm: Path | None) -> LoudnessMeter:
+    """One ffmpeg decodes (a video's picture is never decoded: only its audio stream is
+    mapped) and writes the PCM file itself; a copy of the samples comes through a pipe to
+    the meter, which measures while ffmpeg goes on decoding. The PCM is float: nothing is
+    clipped before the gain, and the encode reads it without decoding or resampling again."""
     from outreach.podcast.loudness import LoudnessMeter  # numpy and scipy: only when mastering
 
     meter = LoudnessMeter(profile.channels, profile.sample_rate)
@@ -247,7 +261,7 @@ def decode_and_measure(
     outputs: list[str] = []
     if pcm is not None:
         graph += ",asplit=2[pcm][meter]"
-        outputs += ["-map", "[pcm]", "-c:a", "pcm_f32le", "-f", "wav", str(pcm)]
+        outputs += ["-map", "[pcm]", "-c:a", "pcm_f32le", "-f", "f32le", str(pcm)]
     else:
         graph += "[meter]"
     outputs += ["-map", "[meter]", "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
@@ -256,36 +270,33 @@ def decode_and_measure(
         meter.add,
         frame_bytes=4 * profile.channels,
     )
-    return Loudness(meter.integrated_lufs, meter.peak_dbfs), meter.frames / profile.sample_rate
+    return meter
+
+
+def pcm_input_args(profile: AudioProfile) -> list[str]:
+    """How ffmpeg reads the PCM ``decode_and_measure`` wrote."""
+    return ["-f", "f32le", "-ar", str(profile.sample_rate), "-ac", str(profile.channels)]
 
 
 def _encode(
     pcm: Path,
     target: Path,
     gain_db: float,
-    ceiling_dbfs: float | None,
     profile: AudioProfile,
     duration: float,
     progress: Callable[[float], None] | None,
 ) -> None:
-    """The one MP3 encode, from the decoded PCM: a linear gain and, when ``ceiling_dbfs`` is
-    given, a peak limiter (it costs as much as a tenth of the encode: skipped when the
-    measured peak shows it would do nothing)."""
-    chain = f"volume={gain_db:.2f}dB"
-    if ceiling_dbfs is not None:
-        ceiling = 10 ** (ceiling_dbfs / 20)
-        chain += f",alimiter=limit={ceiling:.4f}:attack=5:release=50:level=disabled:latency=1"
+    """The one MP3 encode, from the decoded (and, where needed, limited) PCM: a linear gain."""
     run_ffmpeg(
         [
             "-y",
+            *pcm_input_args(profile),
             "-i",
             str(pcm),
-            "-map",
-            "0:a:0",
             "-map_metadata",
             "-1",
             "-af",
-            chain,
+            f"volume={gain_db:.2f}dB",
             *mp3_output_args(profile),
             "-fflags",
             "+bitexact",
@@ -312,7 +323,10 @@ def master(
     when the recording is unchanged.
 
     The recording is decoded once, into PCM at the episode's channels and rate, and measured
-    on the way (in this process, while ffmpeg decodes); the encode then reads that PCM."""
+    on the way (in this process, while ffmpeg decodes); the stretches the gain would push
+    past the ceiling are limited in that PCM, and the encode reads it."""
+    from outreach.podcast.limiter import limit_in_place  # numpy and scipy: only when mastering
+
     if not source.is_file():
         raise AudioError(f"{source}: no such recording; put the file there or fix episode.audio")
     key = cached_mastering_key(source, profile, cache_dir)
@@ -323,12 +337,14 @@ def master(
         audio_duration(source)  # a file mutagen cannot recognise gets its clear message first
     private_folder(cache_dir)
     temp = cache_dir / f".{key}.{os.getpid()}.mp3"
-    pcm = cache_dir / f".{key}.{os.getpid()}.wav"
+    pcm = cache_dir / f".{key}.{os.getpid()}.pcm"
     try:
         try:
-            measured, duration = decode_and_measure(source, profile, pcm)
+            meter = _decode(source, profile, pcm)
         except FfmpegError as exc:
             raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
+        measured = Loudness(meter.integrated_lufs, meter.peak_dbfs)
+        duration = meter.frames / profile.sample_rate
         if duration <= 0:
             raise AudioError(f"{source}: holds no audio; {EXPORT_FIX}")
         remember_duration(source, duration, cache_dir)
@@ -340,11 +356,11 @@ def master(
         verified = limiting > HEAVY_LIMITING_DB
         for attempt in range(1, MAX_ENCODES + 1):
             encodes = attempt
-            # No limiter when the loudest sample stays under the ceiling after the gain.
-            needs_limiter = measured.peak + gain > ceiling
-            _encode(
-                pcm, temp, gain, ceiling if needs_limiter else None, profile, duration, progress
-            )
+            limit_in_place(
+                pcm, profile.channels, profile.sample_rate, meter.block_peaks,
+                meter.peak_block, gain, ceiling,
+            )  # fmt: skip
+            _encode(pcm, temp, gain, profile, duration, progress)
             if not verified:
                 # A pure gain, or a limiter trimming only brief peaks: loudness follows from
                 # the gain, and measuring again would only confirm it (the tests measure it).

@@ -21,6 +21,8 @@ ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 BLOCK_SUBDIVISIONS = 4
 """A gating block is 400 ms, stepped by 100 ms (75% overlap): four 100 ms energies."""
+PEAK_BLOCK_SECONDS = 0.01
+"""The peak profile kept for the limiter: the loudest sample of every 10 ms."""
 SUBNORMAL_GUARD = 1e-20
 """Added to every sample: after a few seconds of digital silence the filter's state would
 decay into subnormal numbers, which make it five times slower. The K-weighting's high-pass
@@ -62,9 +64,9 @@ def gated_loudness(block_power: np.ndarray) -> float:
 
 
 class LoudnessMeter:
-    """Integrated loudness and sample peak of interleaved 32-bit float PCM (little-endian,
-    full scale 1.0) fed in chunks of whole frames; the channels are weighted 1 (mono,
-    stereo)."""
+    """Integrated loudness, sample peak and peak profile (the loudest sample of every 10 ms)
+    of interleaved 32-bit float PCM (little-endian, full scale 1.0) fed in chunks of whole
+    frames; the channels are weighted 1 (mono, stereo)."""
 
     def __init__(self, channels: int, rate: int) -> None:
         self.channels = channels
@@ -73,9 +75,11 @@ class LoudnessMeter:
         self._b, self._a = k_weighting(rate)
         self._state = np.zeros((channels, len(self._a) - 1))
         self._step = round(rate / 10)  # 100 ms
-        self._pending = np.zeros(0)  # weighted power of the last, unfinished 100 ms
+        self._pending = np.zeros((channels, 0))  # the last, unfinished 100 ms, weighted
         self._energies: list[np.ndarray] = []
-        self._peak = 0.0
+        self.peak_block = round(rate * PEAK_BLOCK_SECONDS)
+        self._pending_levels = np.zeros(0, np.float32)
+        self._peaks: list[np.ndarray] = []
 
     def add(self, pcm: bytes) -> None:
         """Measure the next frames."""
@@ -84,20 +88,37 @@ class LoudnessMeter:
             return
         frames = samples.reshape(-1, self.channels)
         self.frames += len(frames)
-        self._peak = max(self._peak, float(samples.max()), -float(samples.min()))
+        self._add_peaks(np.abs(frames).max(axis=1) if self.channels > 1 else np.abs(samples))
         signal = frames.T.astype(np.float64, order="C")
         signal += SUBNORMAL_GUARD
         weighted, self._state = lfilter(self._b, self._a, signal, axis=1, zi=self._state)
-        power = np.einsum("cn,cn->n", weighted, weighted)  # summed over the channels
         if self._pending.size:
-            power = np.concatenate((self._pending, power))
-        whole = len(power) - len(power) % self._step
-        self._energies.append(power[:whole].reshape(-1, self._step).sum(axis=1))
-        self._pending = power[whole:]
+            weighted = np.concatenate((self._pending, weighted), axis=1)
+        whole = weighted.shape[1] - weighted.shape[1] % self._step
+        blocks = weighted[:, :whole].reshape(self.channels, -1, self._step)
+        # Sum of squares per 100 ms, over the samples and the channels, without a copy.
+        self._energies.append(np.einsum("cbs,cbs->b", blocks, blocks))
+        self._pending = weighted[:, whole:]
+
+    def _add_peaks(self, levels: np.ndarray) -> None:
+        if self._pending_levels.size:
+            levels = np.concatenate((self._pending_levels, levels))
+        whole = len(levels) - len(levels) % self.peak_block
+        self._peaks.append(levels[:whole].reshape(-1, self.peak_block).max(axis=1))
+        self._pending_levels = levels[whole:]
+
+    @property
+    def block_peaks(self) -> np.ndarray:
+        """The loudest sample (full scale 1.0) of every ``peak_block`` frames, the last
+        block possibly shorter."""
+        tail = [self._pending_levels.max(keepdims=True)] if self._pending_levels.size else []
+        return np.concatenate([*self._peaks, *tail]) if self._peaks or tail else np.zeros(0)
 
     @property
     def peak_dbfs(self) -> float:
-        return 20 * math.log10(self._peak) if self._peak > 0 else -math.inf
+        peaks = self.block_peaks
+        peak = float(peaks.max()) if peaks.size else 0.0
+        return 20 * math.log10(peak) if peak > 0 else -math.inf
 
     @property
     def integrated_lufs(self) -> float:
