@@ -78,7 +78,7 @@ class LoudnessMeter:
         self._pending = np.zeros((channels, 0))  # the last, unfinished 100 ms, weighted
         self._energies: list[np.ndarray] = []
         self.peak_block = round(rate * PEAK_BLOCK_SECONDS)
-        self._pending_levels = np.zeros(0, np.float32)
+        self._pending_samples = np.zeros(0, np.float32)
         self._peaks: list[np.ndarray] = []
 
     def add(self, pcm: bytes) -> None:
@@ -88,7 +88,7 @@ class LoudnessMeter:
             return
         frames = samples.reshape(-1, self.channels)
         self.frames += len(frames)
-        self._add_peaks(np.abs(frames).max(axis=1) if self.channels > 1 else np.abs(samples))
+        self._add_peaks(samples)
         signal = frames.T.astype(np.float64, order="C")
         signal += SUBNORMAL_GUARD
         weighted, self._state = lfilter(self._b, self._a, signal, axis=1, zi=self._state)
@@ -100,18 +100,23 @@ class LoudnessMeter:
         self._energies.append(np.einsum("cbs,cbs->b", blocks, blocks))
         self._pending = weighted[:, whole:]
 
-    def _add_peaks(self, levels: np.ndarray) -> None:
-        if self._pending_levels.size:
-            levels = np.concatenate((self._pending_levels, levels))
-        whole = len(levels) - len(levels) % self.peak_block
-        self._peaks.append(levels[:whole].reshape(-1, self.peak_block).max(axis=1))
-        self._pending_levels = levels[whole:]
+    def _add_peaks(self, samples: np.ndarray) -> None:
+        # Each block's interleaved samples at once: its largest and smallest value give its
+        # peak over every channel without a per-frame maximum.
+        if self._pending_samples.size:
+            samples = np.concatenate((self._pending_samples, samples))
+        width = self.peak_block * self.channels
+        whole = len(samples) - len(samples) % width
+        blocks = samples[:whole].reshape(-1, width)
+        self._peaks.append(np.maximum(blocks.max(axis=1), -blocks.min(axis=1)))
+        self._pending_samples = samples[whole:]
 
     @property
     def block_peaks(self) -> np.ndarray:
         """The loudest sample (full scale 1.0) of every ``peak_block`` frames, the last
         block possibly shorter."""
-        tail = [self._pending_levels.max(keepdims=True)] if self._pending_levels.size else []
+        pending = np.abs(self._pending_samples)
+        tail = [pending.max(keepdims=True)] if pending.size else []
         return np.concatenate([*self._peaks, *tail]) if self._peaks or tail else np.zeros(0)
 
     @property
