@@ -251,25 +251,26 @@ def decode_and_measure(
 
 def _decode(source: Path, profile: AudioProfile, pcm: Path | None) -> LoudnessMeter:
     """One ffmpeg decodes (a video's picture is never decoded: only its audio stream is
-    mapped) and writes the PCM file itself; a copy of the samples comes through a pipe to
-    the meter, which measures while ffmpeg goes on decoding. The PCM is float: nothing is
-    clipped before the gain, and the encode reads it without decoding or resampling again."""
+    mapped) into a pipe; this process writes the samples to ``pcm`` and measures them while
+    ffmpeg goes on decoding (a second ffmpeg output for the file cost more CPU than this
+    write). The PCM is float: nothing is clipped before the gain, and the encode reads it
+    without decoding or resampling again."""
     from outreach.podcast.loudness import LoudnessMeter  # numpy and scipy: only when mastering
 
     meter = LoudnessMeter(profile.channels, profile.sample_rate)
-    graph = f"[0:a:0]aformat=channel_layouts={profile.layout},aresample={profile.sample_rate}"
-    outputs: list[str] = []
-    if pcm is not None:
-        graph += ",asplit=2[pcm][meter]"
-        outputs += ["-map", "[pcm]", "-c:a", "pcm_f32le", "-f", "f32le", str(pcm)]
-    else:
-        graph += "[meter]"
-    outputs += ["-map", "[meter]", "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
-    stream_ffmpeg(
-        ["-y", "-i", str(source), "-filter_complex", graph, *outputs],
-        meter.add,
-        frame_bytes=4 * profile.channels,
-    )
+    arguments = ["-i", str(source), "-map", "0:a:0", "-vn", "-af"]
+    arguments.append(f"aformat=channel_layouts={profile.layout},aresample={profile.sample_rate}")
+    arguments += ["-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+    with contextlib.ExitStack() as stack:
+        consume = meter.add
+        if pcm is not None:
+            out = stack.enter_context(pcm.open("wb"))
+
+            def consume(chunk: bytes) -> None:
+                out.write(chunk)
+                meter.add(chunk)
+
+        stream_ffmpeg(arguments, consume, frame_bytes=4 * profile.channels)
     return meter
 
 
