@@ -247,9 +247,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         recording = make_recording(folder, MINUTES)
-        bench_meter(
-            folder, [SPEECH, REPO / "media" / "audio" / "uganda-robusta-case-study.mp3", recording]
-        )
+        samples = [SPEECH, REPO / "media/audio/uganda-robusta-case-study.mp3"]
+        samples.append(REPO / "media/video/cocoa-farm-gate-webinar.mp4")  # the sample event
+        bench_meter(folder, [*samples, recording])
         bench_mastering(folder, recording, AudioProfile(channels=1, bitrate_kbps=64))
         bench_mastering(folder, recording, AudioProfile(channels=2, bitrate_kbps=128))
         bench_tagging(folder, recording)

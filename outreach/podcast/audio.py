@@ -264,7 +264,8 @@ def _decode(source: Path, profile: AudioProfile, pcm: Path | None) -> LoudnessMe
     with contextlib.ExitStack() as stack:
         consume = meter.add
         if pcm is not None:
-            out = stack.enter_context(pcm.open("wb"))
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # owner only, like the cache
+            out = stack.enter_context(open(os.open(pcm, flags, PRIVATE_FILE), "wb"))
 
             def consume(chunk: bytes) -> None:
                 out.write(chunk)
