@@ -17,7 +17,7 @@ from functools import lru_cache
 from outreach.errors import OutreachError
 
 REQUIRED_ENCODERS = ("libmp3lame",)
-REQUIRED_FILTERS = ("aformat", "aresample", "asplit", "volume", "ebur128")
+REQUIRED_FILTERS = ("aformat", "aresample", "volume", "ebur128")
 
 
 class FfmpegError(OutreachError, RuntimeError):
