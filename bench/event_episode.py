@@ -6,11 +6,13 @@ sample episode) is made once and kept in ``bench/.cache/`` (ignored by git). The
 what the release prepares for an event (``outreach.events.episode.prepare``: the podcast's
 mastering, measured then encoded once, and the agenda checked against its length), from an
 empty audio cache each time. Runs alternate with the plain encode; medians and the ratio are
-printed (goal: at most 1.3x). ``python -m bench.event_episode [runs]``; the default is 3.
+printed (goal: at most 1.3x), with the CPU time of both (this process and its ffmpegs): on a
+busy machine the steadier figure. ``python -m bench.event_episode [runs]``; the default is 3.
 """
 
 from __future__ import annotations
 
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,6 +57,13 @@ def make_recording() -> Path:
     )  # fmt: skip
     partial.replace(target)
     return target
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of every child it waited for (the ffmpegs)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def plain_encode(source: Path, target: Path, settings: Settings) -> None:
@@ -103,6 +112,8 @@ def main() -> None:
     )
     plain_times: list[float] = []
     episode_times: list[float] = []
+    plain_cpu: list[float] = []
+    episode_cpu: list[float] = []
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         settings = Settings.model_validate(
@@ -110,21 +121,26 @@ def main() -> None:
         )
         event = bench_event(recording)
         for _ in range(runs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             plain_encode(recording, folder / "plain.mp3", settings)
             plain_times.append(time.perf_counter() - start)
+            plain_cpu.append(cpu_seconds() - cpu)
             shutil.rmtree(settings.paths.audio_cache, ignore_errors=True)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             mastered = prepare(event, settings)
             episode_times.append(time.perf_counter() - start)
+            episode_cpu.append(cpu_seconds() - cpu)
     assert mastered is not None
     plain, episode = statistics.median(plain_times), statistics.median(episode_times)
     ratio = episode / plain
+    cpu_plain, cpu_episode = statistics.median(plain_cpu), statistics.median(episode_cpu)
     print(
         f"{MINUTES}-minute 720p recording, median of {runs}: plain extract+encode {plain:.2f} s, "
         f"mastered episode {episode:.2f} s, ratio {ratio:.2f}x (goal <= {GOAL}x: "
-        f"{'met' if ratio <= GOAL else 'MISSED'}); mastered to {mastered.output_lufs:.1f} LUFS "
-        f"in {mastered.encodes} encode(s), {mastered.duration / 60:.1f} min"
+        f"{'met' if ratio <= GOAL else 'MISSED'}; CPU {cpu_plain:.1f} s against "
+        f"{cpu_episode:.1f} s, {cpu_episode / cpu_plain:.2f}x); mastered to "
+        f"{mastered.output_lufs:.1f} LUFS in {mastered.encodes} encode(s), limiting "
+        f"{mastered.limiting_db} dB, {mastered.duration / 60:.1f} min"
     )
 
 

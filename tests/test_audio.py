@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mutagen.id3 import ID3, CTOCFlags
@@ -17,9 +19,10 @@ from outreach.podcast.audio import (
     AudioError,
     AudioProfile,
     audio_duration,
+    decode_and_measure,
     master,
-    measure_input,
     measure_loudness,
+    pcm_input_args,
 )
 from outreach.podcast.ffmpeg import check_capabilities, ffmpeg_path
 from outreach.podcast.tags import EpisodeTags, chapter_marks, tag_mp3
@@ -155,7 +158,7 @@ def test_tags_chapters_and_cover_read_back(tmp_path: Path) -> None:
         assert probed["format"]["tags"]["title"] == "Beyond the farm: ünïcode title"
 
 
-def test_measuring_in_parallel_parts_equals_one_pass(tmp_path: Path) -> None:
+def test_loudness_measured_while_decoding_equals_one_ebur128_pass(tmp_path: Path) -> None:
     padded = convert(
         SAMPLE, tmp_path / "padded.wav", "-af", "apad=pad_dur=3", "-ar", "48000", "-ac", "2"
     )
@@ -177,7 +180,126 @@ def test_measuring_in_parallel_parts_equals_one_pass(tmp_path: Path) -> None:
     duration = audio_duration(looped)
     assert duration > 150
     for layout in ("mono", "stereo"):
-        whole = measure_loudness(looped, layout)
-        parts = measure_input(looped, layout, duration, parts=3)
+        # ebur128 reads the samples the meter read: the decoded PCM, at the recording's rate.
+        profile = AudioProfile(channels=1 if layout == "mono" else 2, sample_rate=48000)
+        parts, seconds = decode_and_measure(looped, profile, tmp_path / f"{layout}.pcm")
+        whole = measure_loudness(tmp_path / f"{layout}.pcm", input_args=pcm_input_args(profile))
         assert abs(parts.integrated - whole.integrated) <= 0.1, (layout, parts, whole)
-        assert parts.peak == whole.peak
+        assert parts.peak is not None and round(parts.peak, 1) == whole.peak, (parts, whole)
+        assert abs(seconds - duration) < 0.01
+
+
+def test_the_loudness_filter_is_the_standards_at_48_khz() -> None:
+    from outreach.podcast.loudness import k_weighting
+
+    # ITU-R BS.1770-4, tables 1 and 2: the two stages' coefficients at 48 kHz.
+    shelf_b = [1.53512485958697, -2.69169618940638, 1.19839281085285]
+    shelf_a = [1.0, -1.69065929318241, 0.73248077421585]
+    high_pass_b, high_pass_a = [1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621]
+    b, a = k_weighting(48000)
+    expected_b = [sum(shelf_b[i] * high_pass_b[k - i] for i in range(3) if 0 <= k - i < 3)
+                  for k in range(5)]  # fmt: skip
+    expected_a = [sum(shelf_a[i] * high_pass_a[k - i] for i in range(3) if 0 <= k - i < 3)
+                  for k in range(5)]  # fmt: skip
+    assert list(b) == pytest.approx(expected_b, abs=1e-12)
+    assert list(a) == pytest.approx(expected_a, abs=1e-12)
+
+
+def test_the_loudness_does_not_depend_on_how_the_decoded_audio_arrives(tmp_path: Path) -> None:
+    from outreach.podcast.loudness import LoudnessMeter
+
+    decoded = tmp_path / "decoded.raw"
+    subprocess.run(
+        [ffmpeg_path(), "-loglevel", "error", "-i", str(SAMPLE), "-ac", "2", "-f", "f32le",
+         str(decoded)],
+        check=True,
+    )  # fmt: skip
+    pcm = decoded.read_bytes()
+    whole = LoudnessMeter(2, 44100)
+    whole.add(pcm)
+    pieces = LoudnessMeter(2, 44100)
+    position, sizes = 0, [8, 8 * 4409, 8 * 100_003, 8 * 7]
+    while position < len(pcm):
+        size = sizes[position % len(sizes)]
+        pieces.add(pcm[position : position + size])
+        position += size
+    assert pieces.frames == whole.frames == len(pcm) // 8
+    assert pieces.integrated_lufs == pytest.approx(whole.integrated_lufs, abs=1e-9)
+    assert pieces.peak_dbfs == whole.peak_dbfs
+
+
+@needs_ffprobe
+def test_a_recording_whose_peaks_stay_under_the_ceiling_gets_a_pure_gain(tmp_path: Path) -> None:
+    # Pink noise: about 12 dB between its peaks and its loudness, so the gain to -19 LUFS
+    # leaves every peak under the -2 dBFS ceiling and nothing is limited.
+    noise = tmp_path / "noise.wav"
+    subprocess.run(
+        [ffmpeg_path(), "-loglevel", "error", "-f", "lavfi", "-i",
+         "anoisesrc=color=pink:amplitude=0.05:duration=20:seed=7", str(noise)],
+        check=True,
+    )  # fmt: skip
+    mastered = master(noise, tmp_path / "cache", AudioProfile())
+    assert mastered.limiting_db == 0 and mastered.encodes == 1
+    integrated, true_peak = ebur128(mastered.path)
+    assert abs(integrated - -19.0) <= 1.0 and true_peak <= -1.0, (integrated, true_peak)
+
+
+def test_mastering_decodes_the_recording_once_and_encodes_it_once(
+    inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, str]] = []
+
+    def counted(step: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def run(arguments: list[str], *args: Any, **kwargs: Any) -> Any:
+            calls.append((step, arguments[arguments.index("-i") + 1]))
+            return real(arguments, *args, **kwargs)  # the real ffmpeg does the work
+
+        return run
+
+    monkeypatch.setattr(audio_module, "run_ffmpeg", counted("encode", audio_module.run_ffmpeg))
+    monkeypatch.setattr(
+        audio_module, "stream_ffmpeg", counted("decode", audio_module.stream_ffmpeg)
+    )
+    monkeypatch.setattr(audio_module, "_DECODED", {})
+    monkeypatch.setattr(audio_module, "decoded_seconds", None)  # no separate decode for length
+    source = inputs["m4a"]
+    mastered = master(source, tmp_path / "cache", AudioProfile())
+    assert [step for step, _ in calls] == ["decode", "encode"]
+    assert calls[0][1] == str(source)
+    # A later release validating the recording reads its decoded length, not decoding it.
+    monkeypatch.setattr(audio_module, "_DECODED", {})
+    length = audio_module.decoded_duration(source, tmp_path / "cache", remember=False)
+    assert abs(length - mastered.duration) < 0.1
+
+
+def test_the_limiter_keeps_every_sample_under_the_ceiling_and_leaves_the_rest_untouched(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    from outreach.podcast.limiter import ATTACK_SECONDS, HOLD_SECONDS, limit_in_place
+    from outreach.podcast.loudness import LoudnessMeter
+
+    rate, channels, gain_db, ceiling_dbfs = 8000, 2, 6.0, -2.0
+    generator = np.random.default_rng(3)
+    samples = (generator.standard_normal((rate * 5, channels)) * 0.05).astype("<f4")
+    for at in (0, 1234, 1240, 20_000, rate * 5 - 1):  # the very first and last samples too
+        samples[at, at % channels] = 0.9
+    pcm = tmp_path / "audio.pcm"
+    pcm.write_bytes(samples.tobytes())
+    meter = LoudnessMeter(channels, rate)
+    meter.add(samples.tobytes())
+    limit_in_place(pcm, channels, rate, meter.block_peaks, meter.peak_block, gain_db, ceiling_dbfs)
+    limited = np.fromfile(pcm, "<f4").reshape(-1, channels)
+    ceiling = 10 ** ((ceiling_dbfs - gain_db) / 20)
+    assert np.abs(limited).max() <= ceiling * (1 + 1e-6)
+    # Only the stretch from one attack before a loud sample to a hold and an attack after it
+    # changes; everything else is bit for bit what was decoded.
+    reach_back = round(rate * ATTACK_SECONDS)
+    reach_on = round(rate * (HOLD_SECONDS + ATTACK_SECONDS))
+    loud = np.flatnonzero(np.abs(samples).max(axis=1) > ceiling)
+    near = np.zeros(len(samples), bool)
+    for at in loud:
+        near[max(0, at - reach_back) : at + reach_on] = True
+    assert np.array_equal(limited[~near], samples[~near])
+    assert (limited[near] != samples[near]).any()

@@ -1,7 +1,8 @@
 """An event's recording as a podcast episode: mastered through the podcast's own mastering
-(the same loudness targets, one encode; a video's audio is taken without decoding the
-picture), chapters from the agenda, the transcript from the captions, art drawn from the show
-art and the event's title, the speakers as Podcasting 2.0 ``person`` tags.
+(the same loudness targets, one decode and one encode; a video's audio is taken without
+decoding the picture), chapters from the agenda, the transcript from the captions, art
+drawn from the show art and the event's title, the speakers as Podcasting 2.0 ``person``
+tags.
 
 ``prepare`` is the slow part (the release runs it before rendering); ``episode_files`` only
 reads the mastered MP3 and tags bytes in memory, so rendering stays pure.
@@ -13,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from outreach.config import Settings
-from outreach.events.extract import master_video
 from outreach.events.model import Event, EventProblem, EventsInvalid
 from outreach.finding import Chapter
 from outreach.podcast.art import draw_episode_art
@@ -49,9 +49,8 @@ def prepare(
     if event.recording is None:
         return None
     source = settings.paths.media / event.recording
-    mastering = master_video if event.is_video else master
     try:
-        mastered = mastering(source, settings.paths.audio_cache, audio_profile(settings), progress)
+        mastered = master(source, settings.paths.audio_cache, audio_profile(settings), progress)
     except Exception as exc:
         raise PodcastError(f"{event.source_path}: recording {source}: {exc}") from exc
     problems = chapter_problems(event, mastered.duration)

@@ -1,13 +1,16 @@
 """Mastering: any common recording to a loudness-normalised, constant-bit-rate MP3.
 
-Two cheap passes instead of ffmpeg's loudnorm (which resamples to 192 kHz and costs several
-plain encodes): measure integrated loudness and sample peak with the ``ebur128`` filter, then
-encode once with a linear gain and a peak limiter. Only when the gain pushes peaks deep into
-the limiter (heavy limiting changes loudness, and sharp transients can make the codec
-overshoot) is the MP3 measured again and, if it missed, encoded again with the gain or the
-ceiling corrected. A third pass for every file would cost more than the encode it checks.
-Results are cached by the recording's content hash, so an unchanged recording is never
-re-encoded.
+Two passes instead of ffmpeg's loudnorm (which resamples to 192 kHz and costs several plain
+encodes). The first decodes the recording once, to float PCM at the episode's channels and
+rate, and measures integrated loudness, sample peak and a 10 ms peak profile in this process
+as the samples arrive (``loudness``: a fraction of ffmpeg's ebur128 filter's cost). The
+stretches that the gain would push past the ceiling are then limited in that PCM
+(``limiter``: only where needed, unlike a limiter filter over every sample), and the one
+encode reads it with a linear gain. Only when the gain pushes peaks deep into the limiter
+(heavy limiting changes loudness, and sharp transients can make the codec overshoot) is the
+MP3 measured again and, if it missed, encoded again with the gain or the ceiling corrected.
+A third pass for every file would cost more than the encode it checks. Results are cached
+by the recording's content hash, so an unchanged recording is never re-encoded.
 """
 
 from __future__ import annotations
@@ -20,18 +23,20 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import mutagen
 
 from outreach.errors import OutreachError
 from outreach.files import PRIVATE_FILE, atomic_write, private_folder
-from outreach.podcast.ffmpeg import FfmpegError, decoded_seconds, run_ffmpeg
+from outreach.podcast.ffmpeg import FfmpegError, decoded_seconds, run_ffmpeg, stream_ffmpeg
 
-ALGORITHM_VERSION = "8"
+if TYPE_CHECKING:
+    from outreach.podcast.loudness import LoudnessMeter
+
+ALGORITHM_VERSION = "9"
 """Part of the cache key: bump it when the mastering chain changes."""
 
 CODEC_LOSS_LU = 0.5
@@ -104,14 +109,18 @@ def _number(text: str) -> float:
 
 
 def measure_loudness(
-    path: Path, layout: str | None = None, peak: Literal["none", "sample", "true"] = "sample"
+    path: Path,
+    layout: str | None = None,
+    peak: Literal["none", "sample", "true"] = "sample",
+    input_args: list[str] | None = None,
 ) -> Loudness:
-    """Integrated loudness (LUFS) and, if asked, peak (dBFS) with ffmpeg's ebur128 filter."""
+    """Integrated loudness (LUFS) and, if asked, peak (dBFS) with ffmpeg's ebur128 filter:
+    the reference the in-process meter is checked against. ``input_args`` describe a raw
+    input (``pcm_input_args``)."""
     filters = [f"aformat=channel_layouts={layout}"] if layout else []
     filters.append(f"ebur128=framelog=quiet:peak={peak}")
-    log = run_ffmpeg(
-        ["-i", str(path), "-map", "0:a:0", "-af", ",".join(filters), "-f", "null", "-"]
-    )
+    arguments = [*(input_args or []), "-i", str(path), "-map", "0:a:0"]
+    log = run_ffmpeg([*arguments, "-af", ",".join(filters), "-f", "null", "-"])
     summary = log[log.rfind("Integrated loudness") :]
     integrated, peak_match = _INTEGRATED.search(summary), _PEAK.search(summary)
     if not integrated or (peak != "none" and not peak_match):
@@ -119,67 +128,6 @@ def measure_loudness(
     return Loudness(
         _number(integrated.group(1)), _number(peak_match.group(1)) if peak_match else None
     )
-
-
-_FRAME = re.compile(r"\bt:\s*([\d.]+)\s+TARGET:\S+ LUFS\s+M:\s*(-?[\d.]+|-inf)")
-BLOCK_SECONDS = 0.4
-"""BS.1770 gating blocks: 400 ms, updated every 100 ms (75% overlap) as ebur128's M value."""
-
-
-def gated_loudness(block_loudness: list[float]) -> float:
-    """Integrated loudness from gating-block loudness values (ITU-R BS.1770-4, two gates)."""
-    energies = [10 ** ((value + 0.691) / 10) for value in block_loudness if value > -70.0]
-    if not energies:
-        return -math.inf
-    relative_gate = 10 * math.log10(sum(energies) / len(energies)) - 0.691 - 10.0
-    kept = [e for e in energies if 10 * math.log10(e) - 0.691 > relative_gate]
-    return 10 * math.log10(sum(kept) / len(kept)) - 0.691
-
-
-def measure_input(path: Path, layout: str, duration: float, parts: int = 2) -> Loudness:
-    """Integrated loudness and sample peak of a long recording, measured in ``parts`` at once.
-
-    Each part runs ebur128 in its own ffmpeg (one per core) and logs every gating block; the
-    parts overlap by 300 ms so that together they hold every block exactly once, and the
-    gates are applied over all blocks, so the result equals one pass over the whole file.
-    """
-    if parts < 2 or duration < 30:
-        return measure_loudness(path, layout)
-    step = round(duration / parts, 1)
-    jobs = []
-    for index in range(parts):
-        start = 0.0 if index == 0 else round(step * index - (BLOCK_SECONDS - 0.1), 3)
-        window = ["-ss", f"{start:.3f}"]
-        if index < parts - 1:
-            window += ["-t", f"{step * (index + 1) - start:.3f}"]
-        jobs.append(
-            [
-                *window,
-                "-i",
-                str(path),
-                "-map",
-                "0:a:0",
-                "-af",
-                f"aformat=channel_layouts={layout},ebur128=framelog=info:peak=sample",
-                "-f",
-                "null",
-                "-",
-            ]
-        )
-    with ThreadPoolExecutor(max_workers=parts) as pool:
-        logs = list(pool.map(run_ffmpeg, jobs))
-    blocks: list[float] = []
-    peaks: list[float] = []
-    for log in logs:
-        for match in _FRAME.finditer(log):
-            if float(match.group(1)) >= BLOCK_SECONDS - 0.01:  # a full 400 ms block
-                blocks.append(_number(match.group(2)))
-        summary = log[log.rfind("Integrated loudness") :]
-        peak = _PEAK.search(summary)
-        if peak is None:
-            raise AudioError(f"{path}: ffmpeg's ebur128 filter reported no peak")
-        peaks.append(_number(peak.group(1)))
-    return Loudness(gated_loudness(blocks), max(peaks))
 
 
 def audio_duration(path: Path) -> float:
@@ -197,6 +145,8 @@ def audio_duration(path: Path) -> float:
     return float(info.info.length)
 
 
+EXPORT_FIX = "export it again as WAV, FLAC, MP3 or M4A (a video as MP4, WebM or MKV with its sound)"
+
 UNTAGGED_CONTAINERS = (".mkv", ".webm")
 """Matroska recordings (an event's video): mutagen cannot read them; ffmpeg's decode says
 whether they hold audio."""
@@ -213,9 +163,7 @@ def decoded_duration(path: Path, cache_dir: Path | None = None, remember: bool =
     if path.suffix.lower() not in UNTAGGED_CONTAINERS:
         audio_duration(path)  # a file mutagen cannot recognise gets its clear message first
     signature = file_signature(path)
-    marker = None
-    if cache_dir is not None:
-        marker = cache_dir / "durations" / hashlib.sha256(signature.encode()).hexdigest()
+    marker = _duration_marker(signature, cache_dir)
     if signature not in _DECODED and marker is not None and marker.is_file():
         with contextlib.suppress(ValueError):
             _DECODED[signature] = float(marker.read_text())
@@ -223,15 +171,29 @@ def decoded_duration(path: Path, cache_dir: Path | None = None, remember: bool =
         try:
             seconds = decoded_seconds(str(path))
         except FfmpegError as exc:
-            raise AudioError(
-                f"{path}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
-            ) from None
+            raise AudioError(f"{path}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
         if seconds <= 0:
-            raise AudioError(f"{path}: holds no audio; export it again as WAV, FLAC, MP3 or M4A")
+            raise AudioError(f"{path}: holds no audio; {EXPORT_FIX}")
         _DECODED[signature] = seconds
-    if remember and marker is not None and not marker.is_file():
-        atomic_write(marker, repr(_DECODED[signature]).encode(), PRIVATE_FILE)
+    if remember:
+        remember_duration(path, _DECODED[signature], cache_dir)
     return _DECODED[signature]
+
+
+def remember_duration(path: Path, seconds: float, cache_dir: Path | None) -> None:
+    """Keep a decoded length measured while mastering, so that validating the recording
+    in a later release does not decode it again (the first measurement stands)."""
+    signature = file_signature(path)
+    _DECODED.setdefault(signature, seconds)
+    marker = _duration_marker(signature, cache_dir)
+    if marker is not None and not marker.is_file():
+        atomic_write(marker, repr(_DECODED[signature]).encode(), PRIVATE_FILE)
+
+
+def _duration_marker(signature: str, cache_dir: Path | None) -> Path | None:
+    if cache_dir is None:
+        return None
+    return cache_dir / "durations" / hashlib.sha256(signature.encode()).hexdigest()
 
 
 def file_signature(path: Path) -> str:
@@ -276,36 +238,67 @@ def mp3_output_args(profile: AudioProfile) -> list[str]:
     ]  # fmt: skip
 
 
+def decode_and_measure(
+    source: Path, profile: AudioProfile, pcm: Path | None = None
+) -> tuple[Loudness, float]:
+    """Decode ``source``'s first audio stream once, at the profile's channels and rate, and
+    measure its integrated loudness and sample peak as the samples arrive; with ``pcm``,
+    also write them there (raw interleaved 32-bit float: ``pcm_input_args`` reads it). Returns
+    the loudness and the decoded length in seconds."""
+    meter = _decode(source, profile, pcm)
+    return Loudness(meter.integrated_lufs, meter.peak_dbfs), meter.frames / profile.sample_rate
+
+
+def _decode(source: Path, profile: AudioProfile, pcm: Path | None) -> LoudnessMeter:
+    """One ffmpeg decodes (a video's picture is never decoded: only its audio stream is
+    mapped) into a pipe; this process writes the samples to ``pcm`` and measures them while
+    ffmpeg goes on decoding (a second ffmpeg output for the file cost more CPU than this
+    write). The PCM is float: nothing is clipped before the gain, and the encode reads it
+    without decoding or resampling again."""
+    from outreach.podcast.loudness import LoudnessMeter  # numpy and scipy: only when mastering
+
+    meter = LoudnessMeter(profile.channels, profile.sample_rate)
+    arguments = ["-i", str(source), "-map", "0:a:0", "-vn", "-af"]
+    arguments.append(f"aformat=channel_layouts={profile.layout},aresample={profile.sample_rate}")
+    arguments += ["-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+    with contextlib.ExitStack() as stack:
+        consume = meter.add
+        if pcm is not None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # owner only, like the cache
+            out = stack.enter_context(open(os.open(pcm, flags, PRIVATE_FILE), "wb"))
+
+            def consume(chunk: bytes) -> None:
+                out.write(chunk)
+                meter.add(chunk)
+
+        stream_ffmpeg(arguments, consume, frame_bytes=4 * profile.channels)
+    return meter
+
+
+def pcm_input_args(profile: AudioProfile) -> list[str]:
+    """How ffmpeg reads the PCM ``decode_and_measure`` wrote."""
+    return ["-f", "f32le", "-ar", str(profile.sample_rate), "-ac", str(profile.channels)]
+
+
 def _encode(
-    source: Path,
+    pcm: Path,
     target: Path,
     gain_db: float,
-    ceiling_dbfs: float,
     profile: AudioProfile,
     duration: float,
     progress: Callable[[float], None] | None,
 ) -> None:
-    ceiling = 10 ** (ceiling_dbfs / 20)
-    # Channels are converted first, exactly as when measuring, so the gain applies to the
-    # signal that was measured and the limiter sees the final peaks.
-    chain = (
-        f"aformat=channel_layouts={profile.layout},"
-        f"volume={gain_db:.2f}dB,"
-        f"alimiter=limit={ceiling:.4f}:attack=5:release=50:level=disabled:latency=1,"
-        f"aresample={profile.sample_rate}"
-    )
+    """The one MP3 encode, from the decoded (and, where needed, limited) PCM: a linear gain."""
     run_ffmpeg(
         [
             "-y",
+            *pcm_input_args(profile),
             "-i",
-            str(source),
-            "-map",
-            "0:a:0",
-            "-vn",
+            str(pcm),
             "-map_metadata",
             "-1",
             "-af",
-            chain,
+            f"volume={gain_db:.2f}dB",
             *mp3_output_args(profile),
             "-fflags",
             "+bitexact",
@@ -327,47 +320,55 @@ def master(
     cache_dir: Path,
     profile: AudioProfile,
     progress: Callable[[float], None] | None = None,
-    measured: Loudness | None = None,
-    duration: float | None = None,
 ) -> MasteredAudio:
-    """Return the mastered MP3 for ``source``, from the cache when the recording is unchanged.
+    """Return the mastered MP3 for ``source`` (audio, or a video's sound), from the cache
+    when the recording is unchanged.
 
-    ``measured`` and ``duration``: the input's loudness and length when the caller measured
-    them while extracting the audio (an event's video): not measured again."""
+    The recording is decoded once, into PCM at the episode's channels and rate, and measured
+    on the way (in this process, while ffmpeg decodes); the stretches the gain would push
+    past the ceiling are limited in that PCM, and the encode reads it."""
+    from outreach.podcast.limiter import limit_in_place  # numpy and scipy: only when mastering
+
     if not source.is_file():
         raise AudioError(f"{source}: no such recording; put the file there or fix episode.audio")
     key = cached_mastering_key(source, profile, cache_dir)
     cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
     if cached.is_file() and report.is_file():
         return MasteredAudio(path=cached, **json.loads(report.read_text()))
-    if duration is None:
-        duration = decoded_duration(source, cache_dir)
-
-    try:
-        if measured is None:
-            measured = measure_input(source, profile.layout, duration)
-    except FfmpegError as exc:
-        raise AudioError(
-            f"{source}: cannot be decoded ({exc}); export it again as WAV, FLAC, MP3 or M4A"
-        ) from None
-    if not math.isfinite(measured.integrated) or measured.peak is None:
-        raise AudioError(f"{source}: the recording is silent; check the export")
+    if source.suffix.lower() not in UNTAGGED_CONTAINERS:
+        audio_duration(source)  # a file mutagen cannot recognise gets its clear message first
     private_folder(cache_dir)
     temp = cache_dir / f".{key}.{os.getpid()}.mp3"
-    gain = profile.target_lufs - measured.integrated + CODEC_LOSS_LU
-    ceiling = LIMITER_CEILING_DBFS
-    limiting = max(0.0, measured.peak + gain - ceiling)
-    verified = limiting > HEAVY_LIMITING_DB
+    pcm = cache_dir / f".{key}.{os.getpid()}.pcm"
     try:
+        try:
+            meter = _decode(source, profile, pcm)
+        except FfmpegError as exc:
+            raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
+        measured = Loudness(meter.integrated_lufs, meter.peak_dbfs)
+        duration = meter.frames / profile.sample_rate
+        if duration <= 0:
+            raise AudioError(f"{source}: holds no audio; {EXPORT_FIX}")
+        remember_duration(source, duration, cache_dir)
+        if not math.isfinite(measured.integrated) or measured.peak is None:
+            raise AudioError(f"{source}: the recording is silent; check the export")
+        gain = profile.target_lufs - measured.integrated + CODEC_LOSS_LU
+        ceiling = LIMITER_CEILING_DBFS
+        limiting = max(0.0, measured.peak + gain - ceiling)
+        verified = limiting > HEAVY_LIMITING_DB
         for attempt in range(1, MAX_ENCODES + 1):
             encodes = attempt
-            _encode(source, temp, gain, ceiling, profile, duration, progress)
+            limit_in_place(
+                pcm, profile.channels, profile.sample_rate, meter.block_peaks,
+                meter.peak_block, gain, ceiling,
+            )  # fmt: skip
+            _encode(pcm, temp, gain, profile, duration, progress)
             if not verified:
                 # A pure gain, or a limiter trimming only brief peaks: loudness follows from
                 # the gain, and measuring again would only confirm it (the tests measure it).
                 result = Loudness(measured.integrated + gain - CODEC_LOSS_LU, None)
                 break
-            result = measure_loudness(temp, peak="sample")
+            result = decode_and_measure(temp, profile)[0]
             loudness_miss = profile.target_lufs - result.integrated
             peak_over = (result.peak or 0.0) - MAX_OUTPUT_SAMPLE_PEAK_DBFS
             if abs(loudness_miss) <= LOUDNESS_TOLERANCE_LU and peak_over <= 0:
@@ -386,8 +387,8 @@ def master(
         os.chmod(temp, PRIVATE_FILE)  # the cache holds embargoed episodes: owner only
         os.replace(temp, cached)
     finally:
-        if temp.exists():
-            temp.unlink()
+        for leftover in (temp, pcm):
+            leftover.unlink(missing_ok=True)
     mastered = MasteredAudio(
         path=cached,
         duration=audio_duration(cached),

@@ -6,6 +6,7 @@ another build. The capabilities the pipeline relies on are checked once, with a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ from functools import lru_cache
 from outreach.errors import OutreachError
 
 REQUIRED_ENCODERS = ("libmp3lame",)
-REQUIRED_FILTERS = ("ebur128", "alimiter", "volume", "aresample", "loudnorm")
+REQUIRED_FILTERS = ("aformat", "aresample", "volume", "ebur128")
 
 
 class FfmpegError(OutreachError, RuntimeError):
@@ -48,7 +49,7 @@ def check_capabilities() -> str:
     if missing:
         raise FfmpegError(
             f"ffmpeg at {path} lacks {', '.join(missing)}; install imageio-ffmpeg or set "
-            "OUTREACH_FFMPEG to a build with libmp3lame and the ebur128/alimiter filters"
+            "OUTREACH_FFMPEG to a build with libmp3lame and the aresample/volume/ebur128 filters"
         )
     return path
 
@@ -91,6 +92,47 @@ def run_ffmpeg(
     if progress is not None:
         progress(1.0)
     return log
+
+
+PIPE_BYTES = 1 << 20
+"""ffmpeg's output pipe is enlarged to 1 MB (Linux; 64 KB otherwise): ffmpeg keeps decoding
+while this process measures the last chunk, instead of the two taking turns."""
+
+
+def stream_ffmpeg(
+    arguments: Sequence[str], consume: Callable[[bytes], None], frame_bytes: int = 1
+) -> None:
+    """Run ffmpeg with ``arguments`` (one output being ``pipe:1``) and hand what it writes
+    there to ``consume`` as it arrives, in whole frames of ``frame_bytes``."""
+    command = [check_capabilities(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
+    command += list(arguments)
+    with tempfile.TemporaryFile() as log_file:
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, bufsize=0)
+        except OSError as exc:
+            raise FfmpegError(f"cannot run {command[0]}: {exc}") from None
+        assert process.stdout is not None
+        with contextlib.suppress(ImportError, AttributeError, OSError):
+            import fcntl
+
+            fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        carried = b""
+        try:
+            while chunk := process.stdout.read(PIPE_BYTES):
+                if carried:
+                    chunk = carried + chunk
+                whole = len(chunk) - len(chunk) % frame_bytes
+                carried = chunk[whole:]
+                if whole:
+                    consume(chunk[:whole] if carried else chunk)
+        finally:
+            process.stdout.close()  # a consumer that raised stops ffmpeg (broken pipe)
+            process.wait()
+        log_file.seek(0)
+        log = log_file.read().decode(errors="replace")
+    if process.returncode != 0:
+        last = [line for line in log.strip().splitlines() if line.strip()][-3:]
+        raise FfmpegError("ffmpeg failed: " + (" | ".join(last) or f"exit {process.returncode}"))
 
 
 _OUT_TIME = re.compile(r"^out_time_us=(\d+)$", re.MULTILINE)
