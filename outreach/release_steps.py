@@ -19,6 +19,7 @@ from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.errors import OutreachError
 from outreach.finding import Draft, Finding, read_findings
+from outreach.finding_cache import finding_cache
 from outreach.ledger import Ledger
 from outreach.media_checks import media_problems
 from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receipt
@@ -139,22 +140,32 @@ def load_catalog(settings: Settings, shelved: bool = False) -> Catalog:
 
     media = settings.paths.media
     taken_down = retractions(settings)
-    shelve = Shelf().shelve if shelved else None
+    shelve = Shelf(media).shelve if shelved else None
 
     def keep(finding: Finding, path) -> Finding:
+        if isinstance(finding, ShelvedFinding):  # from the cache, shelved already
+            if finding.id not in taken_down:
+                return finding if shelved else finding.full()
+            finding = finding.full()
         if finding.id in taken_down:
             finding = finding.model_copy(update={"retraction": taken_down[finding.id]})
         return finding if shelve is None else shelve(finding, path)
 
     drafts: dict[str, Draft] = {}
-    findings = read_findings(
-        settings.paths.findings,
-        media,
-        settings.root,
-        extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
-        keep=keep,
-        drafts=drafts,
-    )
+    paths = settings.paths
+    # Findings unchanged since they last passed are taken from the cache, not read again.
+    with finding_cache(
+        paths.state, paths.findings, media, settings.root, paths.audio_cache
+    ) as cache:
+        findings = read_findings(
+            paths.findings,
+            media,
+            settings.root,
+            extra_checks=lambda finding: media_problems(finding, media, paths.audio_cache),
+            keep=keep,
+            drafts=drafts,
+            cache=cache,
+        )
     return Catalog(((finding.id, finding) for finding in findings), drafts)
 
 
