@@ -140,12 +140,17 @@ class FindingCache:
         self._damaged = False
         """Drop the file at the end: SQLite found it damaged."""
         self._connection = self._open()
+        # Rows are read on their own connection, in one pass, while the other one writes.
+        self._reader = self._store.open()
+        self._rows: sqlite3.Cursor | None = None
+        self._next: tuple | None = None
 
     def _open(self) -> sqlite3.Connection:
         for attempt in (1, 2):
             try:
                 store = Store(self.path, SCHEMA, synchronous="NORMAL", timeout=5.0, local=True)
                 connection = store.open()
+                self._store = store
                 connection.execute("SELECT COUNT(*) FROM findings WHERE name = ''").fetchone()
                 return connection
             except StoreBusy:
@@ -164,16 +169,7 @@ class FindingCache:
             stat = os.stat(path)
         except OSError:
             return None, None
-        row = None
-        if not self._broken:
-            try:
-                row = self._connection.execute(
-                    "SELECT stat, sha256, media, kept, spooled, fingerprint FROM findings "
-                    "WHERE name = ? AND context = ?",
-                    (name, self.context),
-                ).fetchone()
-            except (sqlite3.Error, StoreBusy) as exc:
-                self._failed(exc)
+        row = self._row(name)
         signature = _signature(stat) if _settled(stat) else None
         digest = None
         if row is not None:
@@ -191,6 +187,30 @@ class FindingCache:
         if digest is None:
             digest = _file_digest(path)
         return None, (None if digest is None else Seen(name, signature, digest))
+
+    def _row(self, name: str) -> tuple | None:
+        """The row recorded for ``name`` under this context: the rows are read in one pass,
+        in name order, as the folder's sorted files ask for them (a name asked for out of
+        order finds nothing: its file is read)."""
+        if self._broken:
+            return None
+        try:
+            if self._rows is None:
+                self._rows = self._reader.execute(
+                    "SELECT name, stat, sha256, media, kept, spooled, fingerprint FROM findings "
+                    "WHERE context = ? ORDER BY name",
+                    (self.context,),
+                )
+                self._next = self._rows.fetchone()
+            while self._next is not None and self._next[0] < name:
+                self._next = self._rows.fetchone()
+            if self._next is None or self._next[0] != name:
+                return None
+            row, self._next = self._next, self._rows.fetchone()
+            return row[1:]
+        except (sqlite3.Error, StoreBusy) as exc:
+            self._failed(exc)
+            return None
 
     def _placed(self, kept: bytes, data: bytes, fingerprint: bytes) -> ShelvedFinding | None:
         """The recorded finding on this run's shelf (None: the row cannot be read back)."""
@@ -263,6 +283,7 @@ class FindingCache:
         except (sqlite3.Error, StoreBusy) as exc:
             self._failed(exc)
         finally:
+            self._reader.close()
             self._connection.close()
         if self._damaged:
             drop(self.path)

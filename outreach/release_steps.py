@@ -460,8 +460,10 @@ def render_publications(
             whole = finding.full() if isinstance(finding, ShelvedFinding) else finding
             rendered = channel.render_finding(whole, view.site)
             plan.batches.append(Batch(view.channel, publication_id, rendered))
-        if key is not None:
-            plan.render_keys[(publication_id, "")] = key
+        if key is not None and (
+            view.reuse is None or view.reuse.keys.get((publication_id, "")) != key
+        ):
+            plan.render_keys[(publication_id, "")] = key  # recorded once published (if new)
     return plan
 
 
@@ -504,7 +506,9 @@ def render_site_pages(
             made = page.render()
             deliverables += made
             rendered += sum(len(deliverable.content) for deliverable in made)
-        if page.key is not None:
+        if page.key is not None and (
+            view.reuse is None or view.reuse.keys.get((view.site_id, page.unit)) != page.key
+        ):
             plan.render_keys[(view.site_id, page.unit)] = page.key
         if size is not None and rendered >= SITE_PART_BYTES:
             stop = number + 1  # pages that list every finding (topics, sitemap) grow with the site
