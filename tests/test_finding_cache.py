@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import psycopg
 import pytest
 
 import outreach.finding
@@ -20,6 +21,7 @@ from outreach.config import Settings
 from outreach.finding import FindingsInvalid
 from outreach.release import release
 from outreach.release_steps import load_catalog, load_release_catalog
+from outreach.store import bind_state
 
 FINDING = "beta-cotton-traceability"
 
@@ -205,3 +207,22 @@ def test_check_refuses_a_finding_edited_after_a_good_check(sample_project: Path)
     checked = check()
     assert checked.returncode == 1
     assert "findings/farm-gate-to-fob.md: id" in " ".join(checked.stderr.split())
+
+
+def test_the_cache_stays_a_local_file_when_the_state_is_in_postgresql(
+    settings: Settings, settled: None, reads: Counter, state_database: str
+) -> None:
+    bind_state(settings.paths.state, state_database)
+    try:
+        load_catalog(settings)
+        reads.clear()
+        load_catalog(settings)
+        assert reads == Counter(), "the second run found every finding in the cache"
+        assert cache_file(settings).is_file()
+        with psycopg.connect(state_database) as connection:
+            found = connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_name = 'findings'"
+            ).fetchall()
+        assert found == [], "nothing of the cache went to the team's database"
+    finally:
+        bind_state(settings.paths.state, None)
