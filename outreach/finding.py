@@ -770,7 +770,7 @@ def read_findings(
     media_dir: Path | None,
     relative_to: Path | None = None,
     extra_checks: Callable[[Finding], list[FindingProblem]] | None = None,
-    keep: Callable[[Finding, Path], Finding] | None = None,
+    keep: Callable[[Finding, str | Path], Finding] | None = None,
     drafts: dict[str, Draft] | None = None,
     cache: FindingCache | None = None,
 ) -> list[Finding]:
@@ -792,19 +792,21 @@ def read_findings(
     drafts = {} if drafts is None else drafts
     # Names listed up front, not Path objects: 10,000 paths held at once cost 2.7 MB.
     listed = os.listdir(folder) if folder.is_dir() else []
+    # Files are shown relative to ``relative_to``: the folder's part worked out once.
+    base = str(folder.relative_to(relative_to)) if relative_to and listed else str(folder)
     for name in sorted(entry for entry in listed if entry.endswith(".md")):
         if name.lower() == "readme.md":
             continue
         # Joined as text, not ``folder / name``: pathlib interns the name it is given, and
         # the listing keeps every name alive, so 10,000 names would stay in the interpreter's
         # table of interned strings, which never shrinks.
-        path = Path(os.path.join(folder, name))
-        shown = str(path.relative_to(relative_to)) if relative_to else str(path)
-        cached, seen = cache.lookup(shown, path) if cache is not None else (None, None)
+        file = os.path.join(folder, name)
+        shown = name if base == "." else os.path.join(base, name)
+        cached, seen = cache.lookup(shown, file) if cache is not None else (None, None)
         try:
-            finding = cached or read_finding(path, media_dir, shown_as=shown)
+            finding = cached or read_finding(Path(file), media_dir, shown_as=shown)
         except FindingsInvalid as exc:
-            draft_id = declared_draft(path)
+            draft_id = declared_draft(Path(file))
             if draft_id is None:
                 problems.extend(exc.problems)
             else:
@@ -831,8 +833,8 @@ def read_findings(
                 problems.extend(found)
                 continue
         if cache is not None and seen is not None:
-            cache.remember(seen, finding, path)
-        findings.append(finding if keep is None else keep(finding, path))
+            cache.remember(seen, finding, file)
+        findings.append(finding if keep is None else keep(finding, file))
     if problems:
         raise FindingsInvalid(problems)
     return findings

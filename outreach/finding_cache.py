@@ -161,7 +161,7 @@ class FindingCache:
                 drop(self.path)  # damaged (or not a database): made again from nothing
         raise AssertionError("unreachable")
 
-    def lookup(self, name: str, path: Path) -> tuple[ShelvedFinding | None, Seen | None]:
+    def lookup(self, name: str, path: str) -> tuple[ShelvedFinding | None, Seen | None]:
         """The finding recorded for ``path`` (shown as ``name``) when neither the file nor its
         media changed since, shelved; else None and what to ``remember`` once it validates."""
         self._names.add(name)
@@ -223,13 +223,13 @@ class FindingCache:
         except Exception:  # a damaged row can raise almost anything: read the file instead
             return None
 
-    def remember(self, seen: Seen, finding: Finding, path: Path) -> None:
+    def remember(self, seen: Seen, finding: Finding, path: str) -> None:
         """Record a finding (read from ``path`` as ``seen``) that passed validation and the
         media checks."""
         media = []
         for name in media_names(finding):
             try:
-                stat = os.stat(self.media / name)
+                stat = os.stat(os.path.join(self.media, name))
             except OSError:
                 return
             if not _settled(stat):
@@ -250,7 +250,7 @@ class FindingCache:
         try:
             media = json.loads(recorded)
             for name, signature in media:
-                if _signature(os.stat(self.media / name)) != signature:
+                if _signature(os.stat(os.path.join(self.media, name))) != signature:
                     return False
         except (OSError, ValueError, TypeError):
             return False
@@ -289,9 +289,10 @@ class FindingCache:
             drop(self.path)
 
 
-def _file_digest(path: Path) -> str | None:
+def _file_digest(path: str) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
     except OSError:
         return None
 

@@ -142,7 +142,7 @@ def load_catalog(settings: Settings, shelved: bool = False) -> Catalog:
     taken_down = retractions(settings)
     shelve = Shelf(media).shelve if shelved else None
 
-    def keep(finding: Finding, path) -> Finding:
+    def keep(finding: Finding, path: str) -> Finding:
         if isinstance(finding, ShelvedFinding):  # from the cache, shelved already
             if finding.id not in taken_down:
                 return finding if shelved else finding.full()

@@ -69,7 +69,7 @@ class Shelf:
         self._lists: list[list[str]] = []
         self._lock = threading.Lock()
 
-    def shelve(self, finding: Finding, path: Path) -> ShelvedFinding:
+    def shelve(self, finding: Finding, path: str | Path) -> ShelvedFinding:
         """``finding`` (read from ``path``) with only its ``KEPT`` fields in memory."""
         return self.place(spool(finding, path, self.media))
 
@@ -154,7 +154,7 @@ class Spooled:
     topics: list[str]
 
 
-def spool(finding: Finding, path: Path, media: Path | None = None) -> Spooled:
+def spool(finding: Finding, path: str | Path, media: Path | None = None) -> Spooled:
     """``finding`` (read from ``path``) made ready for a shelf; its content fingerprint is taken
     when ``media`` (the media folder) is given."""
     # A retraction is kept in memory too (few findings have one), so asking every finding
