@@ -132,7 +132,10 @@ class FindingCache:
 
     def __init__(self, path: Path, context: str, media: Path) -> None:
         self.path, self.context, self.media = path, context, media
-        self._names: set[str] = set()
+        self._gone: set[str] = set()
+        """Recorded names the folder's sorted files passed by: files no longer there."""
+        self._remembered: set[str] = set()
+        """Names recorded in this run (a name looked up out of order may be among the gone)."""
         self.shelf = Shelf(media)
         """Where found findings' fields wait until read (``outreach.shelf``)."""
         self._broken = False
@@ -148,7 +151,8 @@ class FindingCache:
     def _open(self) -> sqlite3.Connection:
         for attempt in (1, 2):
             try:
-                store = Store(self.path, SCHEMA, synchronous="NORMAL", timeout=5.0, local=True)
+                # A short wait: another run writing the cache means this one just records less.
+                store = Store(self.path, SCHEMA, synchronous="NORMAL", timeout=1.0, local=True)
                 connection = store.open()
                 self._store = store
                 connection.execute("SELECT COUNT(*) FROM findings WHERE name = ''").fetchone()
@@ -164,7 +168,6 @@ class FindingCache:
     def lookup(self, name: str, path: str) -> tuple[ShelvedFinding | None, Seen | None]:
         """The finding recorded for ``path`` (shown as ``name``) when neither the file nor its
         media changed since, shelved; else None and what to ``remember`` once it validates."""
-        self._names.add(name)
         try:
             stat = os.stat(path)
         except OSError:
@@ -195,14 +198,9 @@ class FindingCache:
         if self._broken:
             return None
         try:
-            if self._rows is None:
-                self._rows = self._reader.execute(
-                    "SELECT name, stat, sha256, media, kept, spooled, fingerprint FROM findings "
-                    "WHERE context = ? ORDER BY name",
-                    (self.context,),
-                )
-                self._next = self._rows.fetchone()
+            self._start()
             while self._next is not None and self._next[0] < name:
+                self._gone.add(self._next[0])
                 self._next = self._rows.fetchone()
             if self._next is None or self._next[0] != name:
                 return None
@@ -211,6 +209,15 @@ class FindingCache:
         except (sqlite3.Error, StoreBusy) as exc:
             self._failed(exc)
             return None
+
+    def _start(self) -> None:
+        if self._rows is None:
+            self._rows = self._reader.execute(
+                "SELECT name, stat, sha256, media, kept, spooled, fingerprint FROM findings "
+                "WHERE context = ? ORDER BY name",
+                (self.context,),
+            )
+            self._next = self._rows.fetchone()
 
     def _placed(self, kept: bytes, data: bytes, fingerprint: bytes) -> ShelvedFinding | None:
         """The recorded finding on this run's shelf (None: the row cannot be read back)."""
@@ -240,6 +247,8 @@ class FindingCache:
             (spooled.kept, sorted(spooled.fields_set), spooled.episode, spooled.topics),
             pickle.HIGHEST_PROTOCOL,
         )
+        if seen.name in self._gone:
+            self._remembered.add(seen.name)
         self._write(
             "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (seen.name, self.context, seen.stat, seen.sha256, json.dumps(media), kept,
@@ -270,14 +279,25 @@ class FindingCache:
         if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
             self._damaged = True
 
+    def _prune(self) -> None:
+        """Remove the rows of files that are gone (passed by, or after the last file) and
+        those recorded under another context (other code: they would never be used)."""
+        self._start()
+        while self._next is not None:
+            self._gone.add(self._next[0])
+            self._next = self._rows.fetchone()
+        self._gone -= self._remembered
+        self._connection.executemany(
+            "DELETE FROM findings WHERE name = ?", [(name,) for name in self._gone]
+        )
+        self._connection.execute("DELETE FROM findings WHERE context != ?", (self.context,))
+
     def close(self, complete: bool) -> None:
         """Commit what was recorded; ``complete``: every file of the folder was looked up, so
         rows of files that are gone are removed. A cache that failed is dropped (made again)."""
         try:
             if complete and not self._broken:
-                names = [row[0] for row in self._connection.execute("SELECT name FROM findings")]
-                gone = [(name,) for name in names if name not in self._names]
-                self._connection.executemany("DELETE FROM findings WHERE name = ?", gone)
+                self._prune()
             if not self._broken:
                 self._connection.commit()
         except (sqlite3.Error, StoreBusy) as exc:
