@@ -18,6 +18,8 @@ Never trusted:
 
 The cache is a local SQLite file, ``<state>/cache/findings.sqlite``, also when the state lives
 in PostgreSQL (``[state] url``): stats describe this checkout's files, not another machine's.
+It is made once the state folder exists (after a project's first release): a first check, or a
+release refused for a bad file, leaves no state folder behind.
 """
 
 from __future__ import annotations
@@ -328,13 +330,16 @@ def drop(path: Path) -> None:
 def finding_cache(
     state: Path, findings: Path, media: Path, root: Path, audio_cache: Path
 ) -> Iterator[FindingCache | None]:
-    """The cache for one reading of the findings folder (None when it cannot be opened: the
-    run then reads every file). When the reading fails and the state folder did not exist
-    before, the folders made for the cache are removed again (a refused run leaves none)."""
-    made_state = not state.exists()
-    path = state / CACHE_FILE
+    """The cache for one reading of the findings folder; None (the run reads every file) when
+    it cannot be opened, or when the state folder does not exist yet: a project's first run
+    (a check, a release that may yet be refused) makes nothing in it."""
+    if not state.is_dir():
+        yield None
+        return
     try:
-        cache = FindingCache(path, cache_context(findings, media, root, audio_cache), media)
+        cache = FindingCache(
+            state / CACHE_FILE, cache_context(findings, media, root, audio_cache), media
+        )
     except (OutreachError, sqlite3.Error, OSError):
         cache = None
     if cache is None:
@@ -344,10 +349,5 @@ def finding_cache(
         yield cache
     except BaseException:
         cache.close(complete=False)
-        if made_state:
-            drop(path)
-            for folder in (path.parent, state):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
         raise
     cache.close(complete=True)

@@ -27,9 +27,11 @@ FINDING = "beta-cotton-traceability"
 
 
 @pytest.fixture
-def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files count as written long ago, so the cache trusts their stat (the copies a test
+def settled(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project that has released before (its state folder exists: the cache lives there),
+    whose files count as written long ago, so the cache trusts their stat (the copies a test
     makes are seconds old: the cache would otherwise compare their bytes every time)."""
+    settings.paths.state.mkdir(exist_ok=True)
     monkeypatch.setattr(finding_cache, "SETTLE_NS", 0)
 
 
@@ -200,6 +202,9 @@ def test_check_refuses_a_finding_edited_after_a_good_check(sample_project: Path)
             timeout=300,
         )
 
+    assert check().returncode == 0
+    assert not (sample_project / "state").exists(), "a first check makes no state folder"
+    (sample_project / "state").mkdir()  # as the project's first release would
     assert check().returncode == 0
     assert (sample_project / "state" / finding_cache.CACHE_FILE).is_file()
     path = sample_project / "findings" / "farm-gate-to-fob.md"
