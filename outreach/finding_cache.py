@@ -18,8 +18,8 @@ Never trusted:
 
 The cache is a local SQLite file, ``<state>/cache/findings.sqlite``, also when the state lives
 in PostgreSQL (``[state] url``): stats describe this checkout's files, not another machine's.
-It is made once the state folder exists (after a project's first release): a first check, or a
-release refused for a bad file, leaves no state folder behind.
+It is made once the project has released (its ledger exists): a first check, a preview, or a
+release refused before anything was published adds nothing to the state folder.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from outreach.files import SQLITE_COMPANIONS
 from outreach.finding import Finding
 from outreach.render_keys import media_names
 from outreach.shelf import Shelf, ShelvedFinding, Spooled, spool
-from outreach.store import Migration, Schema, Store
+from outreach.store import Migration, Schema, Store, has_state
 
 CACHE_FILE = Path("cache") / "findings.sqlite"
 """Where the cache lives, under the state folder."""
@@ -328,12 +328,12 @@ def drop(path: Path) -> None:
 
 @contextlib.contextmanager
 def finding_cache(
-    state: Path, findings: Path, media: Path, root: Path, audio_cache: Path
+    state: Path, ledger: Path, findings: Path, media: Path, root: Path, audio_cache: Path
 ) -> Iterator[FindingCache | None]:
     """The cache for one reading of the findings folder; None (the run reads every file) when
-    it cannot be opened, or when the state folder does not exist yet: a project's first run
-    (a check, a release that may yet be refused) makes nothing in it."""
-    if not state.is_dir():
+    it cannot be opened, or before the project's first release (no ``ledger`` yet): a check, a
+    preview or a release that may yet be refused adds nothing to the state folder."""
+    if not has_state(ledger):
         yield None
         return
     try:

@@ -155,7 +155,7 @@ def load_catalog(settings: Settings, shelved: bool = False) -> Catalog:
     paths = settings.paths
     # Findings unchanged since they last passed are taken from the cache, not read again.
     with finding_cache(
-        paths.state, paths.findings, media, settings.root, paths.audio_cache
+        paths.state, paths.ledger, paths.findings, media, settings.root, paths.audio_cache
     ) as cache:
         findings = read_findings(
             paths.findings,

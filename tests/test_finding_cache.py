@@ -19,6 +19,7 @@ from outreach import finding_cache
 from outreach.audit import AuditLog
 from outreach.config import Settings
 from outreach.finding import FindingsInvalid
+from outreach.ledger import Ledger
 from outreach.release import release
 from outreach.release_steps import load_catalog, load_release_catalog
 from outreach.store import bind_state
@@ -28,10 +29,10 @@ FINDING = "beta-cotton-traceability"
 
 @pytest.fixture
 def settled(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A project that has released before (its state folder exists: the cache lives there),
+    """A project that has released before (it has a ledger: the cache is made from then on),
     whose files count as written long ago, so the cache trusts their stat (the copies a test
     makes are seconds old: the cache would otherwise compare their bytes every time)."""
-    settings.paths.state.mkdir(exist_ok=True)
+    Ledger(settings.paths.ledger)
     monkeypatch.setattr(finding_cache, "SETTLE_NS", 0)
 
 
@@ -204,7 +205,7 @@ def test_check_refuses_a_finding_edited_after_a_good_check(sample_project: Path)
 
     assert check().returncode == 0
     assert not (sample_project / "state").exists(), "a first check makes no state folder"
-    (sample_project / "state").mkdir()  # as the project's first release would
+    Ledger(sample_project / "state" / "ledger.sqlite")  # as the project's first release would
     assert check().returncode == 0
     assert (sample_project / "state" / finding_cache.CACHE_FILE).is_file()
     path = sample_project / "findings" / "farm-gate-to-fob.md"
