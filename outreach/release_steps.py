@@ -19,6 +19,7 @@ from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
 from outreach.config import Settings
 from outreach.errors import OutreachError
 from outreach.finding import Draft, Finding, read_findings
+from outreach.finding_cache import finding_cache
 from outreach.ledger import Ledger
 from outreach.media_checks import media_problems
 from outreach.platforms.base import Batch, Platform, PlatformUnavailable, Receipt
@@ -143,22 +144,32 @@ def load_catalog(settings: Settings, shelved: bool = False) -> Catalog:
 
     media = settings.paths.media
     taken_down = retractions(settings)
-    shelve = Shelf().shelve if shelved else None
+    shelve = Shelf(media).shelve if shelved else None
 
-    def keep(finding: Finding, path) -> Finding:
+    def keep(finding: Finding, path: str) -> Finding:
+        if isinstance(finding, ShelvedFinding):  # from the cache, shelved already
+            if finding.id not in taken_down:
+                return finding if shelved else finding.full()
+            finding = finding.full()
         if finding.id in taken_down:
             finding = finding.model_copy(update={"retraction": taken_down[finding.id]})
         return finding if shelve is None else shelve(finding, path)
 
     drafts: dict[str, Draft] = {}
-    findings = read_findings(
-        settings.paths.findings,
-        media,
-        settings.root,
-        extra_checks=lambda finding: media_problems(finding, media, settings.paths.audio_cache),
-        keep=keep,
-        drafts=drafts,
-    )
+    paths = settings.paths
+    # Findings unchanged since they last passed are taken from the cache, not read again.
+    with finding_cache(
+        paths.state, paths.ledger, paths.findings, media, settings.root, paths.audio_cache
+    ) as cache:
+        findings = read_findings(
+            paths.findings,
+            media,
+            settings.root,
+            extra_checks=lambda finding: media_problems(finding, media, paths.audio_cache),
+            keep=keep,
+            drafts=drafts,
+            cache=cache,
+        )
     return Catalog(((finding.id, finding) for finding in findings), drafts)
 
 
@@ -453,8 +464,10 @@ def render_publications(
             whole = finding.full() if isinstance(finding, ShelvedFinding) else finding
             rendered = channel.render_finding(whole, view.site)
             plan.batches.append(Batch(view.channel, publication_id, rendered))
-        if key is not None:
-            plan.render_keys[(publication_id, "")] = key
+        if key is not None and (
+            view.reuse is None or view.reuse.keys.get((publication_id, "")) != key
+        ):
+            plan.render_keys[(publication_id, "")] = key  # recorded once published (if new)
     return plan
 
 
@@ -518,7 +531,9 @@ def render_site_pages(
             made = page.render()
             deliverables += made
             rendered += sum(len(deliverable.content) for deliverable in made)
-        if page.key is not None:
+        if page.key is not None and (
+            view.reuse is None or view.reuse.keys.get((view.site_id, page.unit)) != page.key
+        ):
             plan.render_keys[(view.site_id, page.unit)] = page.key
         if size is not None and rendered >= SITE_PART_BYTES:
             stop = number + 1  # pages that list every finding (topics, sitemap) grow with the site

@@ -3,13 +3,15 @@ rendered again.
 
 A finding's key covers everything its pages are made from: the finding itself, the media
 files it names (by size and modification time), the configuration, the templates and press
-data, and the pipeline's own code. A site page's key covers the keys of the findings it
-lists. Keys are kept in the ledger once what they describe is published.
+data, and the pipeline's own code. The finding and its media are one fingerprint, taken when
+the finding is read (or found unchanged in the finding cache). A site page's key covers the
+keys of the findings it lists. Keys are kept in the ledger once what they describe is published.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,40 +43,63 @@ def inputs_digest(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def media_signatures(finding: Finding, settings: Settings) -> list[str]:
-    """Size and modification time of each media file the finding names."""
-    media = settings.paths.media
+def media_names(finding: Finding) -> list[str]:
+    """The media files a finding names: its image, and its episode's audio, transcript and
+    art when it has them."""
     names = [finding.image.file]
-    if finding.episode is not None:
-        episode = finding.episode
-        names += [episode.audio, episode.transcript, episode.image, str(settings.podcast.cover)]
+    episode = finding.episode
+    if episode is not None:
+        names += [name for name in (episode.audio, episode.transcript, episode.image) if name]
+    return names
+
+
+def media_signatures(names: Iterable[str], media: Path) -> list[str]:
+    """Size and modification time of each of the media files ``names``."""
     signatures = []
     for name in names:
-        if name:
-            try:
-                stat = (media / name).stat()
-            except FileNotFoundError:
-                signatures.append(f"{name}:missing")
-            else:
-                signatures.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+        try:
+            stat = os.stat(os.path.join(media, name))
+        except FileNotFoundError:
+            signatures.append(f"{name}:missing")
+        else:
+            signatures.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
     return signatures
 
 
 EDITORIAL_DEFAULTS: dict[str, object] = {"status": "ready", "correction": [], "retraction": None}
 
 
-def finding_key(
-    channel: str, finding: Finding, settings: Settings, inputs: str, *extra: str
-) -> str:
-    # Editorial fields left at their defaults stay out, so keys recorded before they existed
-    # still match (nothing is rendered again for an unchanged finding after an upgrade).
+def content_fingerprint(finding: Finding, media: Path) -> bytes:
+    """One digest (32 bytes) of what a finding's pages are made from: its fields, its body and
+    the media files it names. Taken once when a finding is shelved (``outreach.shelf``), so
+    keys need not read the finding back."""
+    # Editorial fields left at their defaults stay out, so a field added later does not
+    # change the keys of findings that do not use it.
     unset = {
         name for name, default in EDITORIAL_DEFAULTS.items() if getattr(finding, name) == default
     }
     parts = [
-        channel, inputs, finding.model_dump_json(exclude={"body", *unset}), finding.body_sha256,
-        *media_signatures(finding, settings), *extra,
-    ]  # fmt: skip
+        finding.model_dump_json(exclude={"body", *unset}),
+        finding.body_sha256,
+        *media_signatures(media_names(finding), media),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).digest()
+
+
+def finding_key(
+    channel: str, finding: Finding, settings: Settings, inputs: str, *extra: str
+) -> str:
+    """The content key of a finding's output on ``channel``: its fingerprint (the one taken
+    when it was shelved, if any), the show's cover art for an episode, and ``extra``."""
+    media = settings.paths.media
+    fingerprint = getattr(finding, "known_fingerprint", None)
+    if fingerprint is None:
+        fingerprint = content_fingerprint(finding, media)
+    episode = getattr(finding, "has_episode", None)
+    if episode is None:
+        episode = finding.episode is not None
+    cover = media_signatures([str(settings.podcast.cover)], media) if episode else []
+    parts = [channel, inputs, fingerprint.hex(), *cover, *extra]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

@@ -18,6 +18,7 @@ import tempfile
 import threading
 from array import array
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,10 +30,11 @@ from outreach.finding import (
     split_front_matter,
     text_sha256,
 )
+from outreach.render_keys import content_fingerprint
 
 KEPT = ("id", "published", "embargo")
 """Fields kept in memory: what ordering and embargoes read for every finding."""
-SHELVED_FIELDS = frozenset(Finding.model_fields) - {"body", *KEPT}
+SHELVED_FIELDS = frozenset(Finding.model_fields) - {"body", "topics", *KEPT}
 """Fields read back from the shelf."""
 PATH, DIGEST = " path", " body digest"
 """Keys of the body's file and digest among the spooled fields (no field has a space)."""
@@ -43,7 +45,10 @@ RECENT = 64
 class Shelf:
     """One release's spooled finding fields: an unlinked temporary file, gone when closed."""
 
-    def __init__(self) -> None:
+    def __init__(self, media: Path | None = None) -> None:
+        """``media``: the media folder, for each finding's content fingerprint (taken when it
+        is shelved, so render keys need not read the finding back); None: not taken."""
+        self.media = media
         # Open as long as the release holds the shelf; the file is unlinked from the start.
         self._file = tempfile.TemporaryFile(prefix="outreach-shelf-")  # noqa: SIM115
         self._end = 0
@@ -54,21 +59,24 @@ class Shelf:
         self._recent: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._field_sets: dict[frozenset[str], set[str]] = {}
         self._zones: dict[tuple[object, str | None], timezone] = {}
+        # What every release reads of every finding, a few bytes each: its content fingerprint
+        # (32 bytes; zeros: not taken), whether it has an episode, and its list of topics (an
+        # index into the lists shelved so far, which repeat).
+        self._fingerprints = bytearray()
+        self._episodes = bytearray()
+        self._topics = array("H")
+        self._topic_lists: dict[tuple[str, ...], int] = {}
+        self._lists: list[list[str]] = []
         self._lock = threading.Lock()
 
-    def shelve(self, finding: Finding, path: Path) -> ShelvedFinding:
+    def shelve(self, finding: Finding, path: str | Path) -> ShelvedFinding:
         """``finding`` (read from ``path``) with only its ``KEPT`` fields in memory."""
-        # A retraction is kept in memory too (few findings have one), so asking every
-        # finding whether it is retracted reads nothing back from the shelf.
-        names = KEPT if finding.retraction is None else (*KEPT, "retraction")
-        spooled = {
-            name: value
-            for name, value in finding.__dict__.items()
-            if name not in names and name != "body"
-        }
-        # The body's file and digest wait on the shelf too (read when the body is).
-        spooled[PATH], spooled[DIGEST] = str(path), finding.body_sha256
-        data = pickle.dumps(spooled, protocol=pickle.HIGHEST_PROTOCOL)
+        return self.place(spool(finding, path, self.media))
+
+    def place(self, spooled: Spooled) -> ShelvedFinding:
+        """The finding ``spool`` made ``spooled`` of (now, or in an earlier run: the finding
+        cache keeps it), its pickled fields written to this shelf."""
+        data = spooled.data
         with self._lock:
             offset = self._end
             os.pwrite(self._file.fileno(), data, offset)
@@ -76,15 +84,23 @@ class Shelf:
             number = len(self._offsets)
             self._offsets.append(offset)
             self._lengths.append(len(data))
+            self._fingerprints += spooled.fingerprint or bytes(32)
+            self._episodes.append(spooled.episode)
+            topics = tuple(spooled.topics)
+            if topics not in self._topic_lists:
+                self._topic_lists[topics] = len(self._lists)
+                self._lists.append(list(spooled.topics))
+            self._topics.append(self._topic_lists[topics])
         # One shared set per distinct set of given fields (they repeat across findings).
-        fields_set = self._field_sets.setdefault(
-            frozenset(finding.model_fields_set), set(finding.model_fields_set)
-        )
-        kept = {name: self._shared_zone(finding.__dict__[name]) for name in names}
-        shelved = ShelvedFinding.model_construct(fields_set, **kept)
-        # Only the kept fields (not the defaults model_construct filled in) and the shelf's
+        fields_set = self._field_sets.setdefault(spooled.fields_set, set(spooled.fields_set))
+        kept = {name: self._shared_zone(value) for name, value in spooled.kept.items()}
+        # Only the kept fields (not the defaults model_construct fills in) and the shelf's
         # reference, in one dict of five entries (184 bytes): no private-attribute dict of its
         # own (another 184 bytes a finding). Pydantic skips names with "_" when it iterates.
+        shelved = ShelvedFinding.__new__(ShelvedFinding)
+        object.__setattr__(shelved, "__pydantic_fields_set__", fields_set)
+        object.__setattr__(shelved, "__pydantic_extra__", None)
+        object.__setattr__(shelved, "__pydantic_private__", None)
         object.__setattr__(shelved, "__dict__", {**kept, "_shelf": self, "_place": number})
         return shelved
 
@@ -96,6 +112,17 @@ class Shelf:
         key = (value.utcoffset(), value.tzname())
         zone = self._zones.setdefault(key, value.tzinfo)
         return value if zone is value.tzinfo else value.replace(tzinfo=zone)
+
+    def fingerprint(self, number: int) -> bytes | None:
+        """The content fingerprint of the finding shelved ``number``-th (None: not taken)."""
+        found = bytes(self._fingerprints[number * 32 : number * 32 + 32])
+        return found if any(found) else None
+
+    def has_episode(self, number: int) -> bool:
+        return bool(self._episodes[number])
+
+    def topics(self, number: int) -> list[str]:
+        return self._lists[self._topics[number]]
 
     def fields(self, number: int) -> dict[str, Any]:
         """The spooled fields of the finding shelved ``number``-th."""
@@ -112,6 +139,43 @@ class Shelf:
             return found
 
 
+@dataclass(frozen=True)
+class Spooled:
+    """What a shelf keeps of a finding: the fields kept in memory, the names of the fields its
+    file gave, the rest pickled (with the body's file and digest), and what every release reads
+    of it, kept compactly: its content fingerprint, whether it has an episode, its topics."""
+
+    kept: dict[str, Any]
+    fields_set: frozenset[str]
+    data: bytes
+    fingerprint: bytes | None
+    """``render_keys.content_fingerprint`` (None: not taken)."""
+    episode: bool
+    topics: list[str]
+
+
+def spool(finding: Finding, path: str | Path, media: Path | None = None) -> Spooled:
+    """``finding`` (read from ``path``) made ready for a shelf; its content fingerprint is taken
+    when ``media`` (the media folder) is given."""
+    # A retraction is kept in memory too (few findings have one), so asking every finding
+    # whether it is retracted reads nothing back from the shelf.
+    names = KEPT if finding.retraction is None else (*KEPT, "retraction")
+    spooled = {
+        name: value
+        for name, value in finding.__dict__.items()
+        if name not in names and name != "body"
+    }
+    # The body's file and digest wait on the shelf too (read when the body is).
+    spooled[PATH], spooled[DIGEST] = str(path), finding.body_sha256
+    data = pickle.dumps(spooled, protocol=pickle.HIGHEST_PROTOCOL)
+    kept = {name: finding.__dict__[name] for name in names}
+    fingerprint = None if media is None else content_fingerprint(finding, media)
+    return Spooled(
+        kept, frozenset(finding.model_fields_set), data, fingerprint,
+        finding.episode is not None, list(finding.topics),
+    )  # fmt: skip
+
+
 class ShelvedFinding(Finding):
     """A validated finding whose ``body`` is read from its file on each use (not kept) and
     whose other fields, but for ``KEPT``, are read back from its release's shelf."""
@@ -126,9 +190,20 @@ class ShelvedFinding(Finding):
             return self._read_body()
         if name == "retraction":  # a retracted finding keeps its retraction in memory
             return None
+        if name == "topics":
+            return self._shelf.topics(self._place)
         if name in SHELVED_FIELDS:
             return self._shelf.fields(self._place)[name]
         return super().__getattr__(name)
+
+    @property
+    def known_fingerprint(self) -> bytes | None:
+        """The content fingerprint taken when it was shelved (None: not taken)."""
+        return self._shelf.fingerprint(self._place)
+
+    @property
+    def has_episode(self) -> bool:
+        return self._shelf.has_episode(self._place)
 
     @property
     def body_sha256(self) -> str:
@@ -144,6 +219,10 @@ class ShelvedFinding(Finding):
             values["body"] = self._read_body()
         ordered = {name: values[name] for name in Finding.model_fields if name in values}
         return Finding.model_construct(self.model_fields_set, **ordered)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Finding:
+        """A changed copy is a whole finding (its fingerprint is taken again)."""
+        return self.full().model_copy(update=update, deep=deep)
 
     def model_dump(self, **kwargs: Any) -> dict[str, Any]:
         return self._whole("body" not in (kwargs.get("exclude") or ())).model_dump(**kwargs)

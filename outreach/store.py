@@ -213,14 +213,16 @@ class Store:
         synchronous: Synchronous = "FULL",
         timeout: float = 30.0,
         url: str | None = None,
+        local: bool = False,
     ):
         """``url``: a PostgreSQL database to use instead of the file (default: the one the
-        file's state folder is bound to, if any)."""
+        file's state folder is bound to, if any). ``local``: always the file, never a bound
+        database (a cache of this checkout's files, which other machines cannot use)."""
         self.path = path
         self.schemas = schemas
         self.synchronous = synchronous
         self.timeout = timeout
-        self.url = url or database_of(path)
+        self.url = None if local else url or database_of(path)
         if self.url is None:
             private_database(path)
         self.migrate()

@@ -64,3 +64,9 @@ class Receipt:
     item: str
     action: Change
     url: str | None
+
+    def __reduce__(self) -> tuple[type[Receipt], tuple[str, str, str, str, Change, str | None]]:
+        # Pickled as its six values: a release spools thousands of receipts to disk, and the
+        # generic slots-dataclass state (a field lookup per receipt) was most of that time.
+        values = (self.channel, self.platform, self.finding_id, self.item, self.action, self.url)
+        return (Receipt, values)
