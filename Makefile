@@ -141,7 +141,7 @@ endif
 
 # Runs send a heartbeat every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds (the flow-run processes
 # inherit the worker's environment); make bootstrap's automation marks a run Crashed after three
-# periods without one (its worker vanished). Keep it equal to flows/bootstrap.py's HEARTBEAT_SECONDS.
+# periods without one (its worker vanished). Keep it equal to flows/heartbeat.py's HEARTBEAT_SECONDS.
 PREFECT_FLOWS_HEARTBEAT_FREQUENCY ?= 60
 worker: $(VENV)/.demo-installed
 	@$(need_api)

@@ -35,6 +35,7 @@ from flows.common import (
     SMTP_PASSWORD_BLOCK,
     STATE_PASSWORD_BLOCK,
 )
+from flows.heartbeat import HEARTBEAT_SECONDS
 from flows.limits import wanted_limits
 from outreach.errors import OutreachError
 from outreach.platforms.registry import (
@@ -61,11 +62,6 @@ VARIABLES = {CONFIG_VARIABLE: "OUTREACH_CONFIG"}
 """Prefect variable name -> the environment variable its value comes from."""
 
 ZOMBIE_AUTOMATION = "outreach: crash runs whose worker vanished"
-HEARTBEAT_SECONDS = 60
-"""The team's flow-run heartbeat period: PREFECT_FLOWS_HEARTBEAT_FREQUENCY in
-deploy/outreach.env.example, the systemd worker unit and ``make worker``. Bootstrap uses the
-value in its own environment when set (the same env file), so the automation matches the
-workers."""
 HEARTBEAT_MINIMUM = 30
 """Prefect refuses shorter periods (its setting has ``ge=30``)."""
 HEARTBEAT_MISSES = 3
@@ -182,7 +178,8 @@ def ensure_variable(name: str, value: str) -> tuple[str, str]:
 
 
 def heartbeat_seconds(environ: Mapping[str, str]) -> int:
-    """The heartbeat period the workers use: PREFECT_FLOWS_HEARTBEAT_FREQUENCY, else ours."""
+    """The heartbeat period the runs use: PREFECT_FLOWS_HEARTBEAT_FREQUENCY (the env file all
+    machines share), else the team's ``HEARTBEAT_SECONDS``."""
     raw = environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "").strip()
     if not raw:
         return HEARTBEAT_SECONDS

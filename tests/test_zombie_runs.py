@@ -28,14 +28,13 @@ from prefect_tools import (
     Worker,
     client,
     descendants,
+    environ,
     prefect_server,
     process_workers,
     tail,
 )
 
 from conftest import REPO
-
-pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
 HEARTBEAT = 30
 """Prefect's shortest heartbeat period: the automation then waits 3 x 30 s."""
@@ -97,6 +96,32 @@ def _power_cut(process: subprocess.Popen) -> None:
     process.wait(10)
 
 
+def test_runs_started_outside_a_worker_heartbeat_at_the_teams_period() -> None:
+    """The CLI running a flow against the team server without the env file: Prefect's own
+    default (180 s) would let the automation (3 x 60 s) crash it while it works."""
+    from flows.bootstrap import HEARTBEAT_MISSES
+    from flows.heartbeat import HEARTBEAT_SECONDS
+
+    read = "from prefect.settings import get_current_settings as s; print(s().flows.heartbeat_frequency)"
+    for extra, wanted in (
+        ({}, HEARTBEAT_SECONDS),
+        ({"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "45"}, 45),
+    ):
+        shown = subprocess.run(
+            [sys.executable, "-c", f"import outreach_cli.main, flows.release; {read}"],
+            cwd=REPO,
+            env=environ(**extra),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert int(shown.stdout.split()[-1]) == wanted
+    assert HEARTBEAT_SECONDS * HEARTBEAT_MISSES <= 180  # "within about 3 minutes" (README)
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
 def test_a_run_whose_worker_is_killed_ends_crashed_through_the_automation(
     tmp_path: Path,
 ) -> None:
