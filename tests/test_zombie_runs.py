@@ -120,6 +120,16 @@ def test_runs_started_outside_a_worker_heartbeat_at_the_teams_period() -> None:
     assert HEARTBEAT_SECONDS * HEARTBEAT_MISSES <= 180  # "within about 3 minutes" (README)
 
 
+@pytest.mark.parametrize("value", ["soon", "10", "-60"])
+def test_bootstrap_names_the_variable_when_the_heartbeat_period_is_unusable(value: str) -> None:
+    from flows.bootstrap import BootstrapError, heartbeat_seconds
+
+    with pytest.raises(BootstrapError, match="PREFECT_FLOWS_HEARTBEAT_FREQUENCY must be") as err:
+        heartbeat_seconds({"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": value})
+    assert "at least 30" in str(err.value) and repr(value) in str(err.value)
+    assert heartbeat_seconds({"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": " 90 "}) == 90
+
+
 @pytest.mark.prefect
 @pytest.mark.slow
 def test_a_run_whose_worker_is_killed_ends_crashed_through_the_automation(
