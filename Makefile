@@ -141,6 +141,11 @@ else
 	cd "$(CURDIR)" && PWD="$(CURDIR)" $(BIN)/prefect --no-prompt deploy --all
 endif
 
+# Runs send a heartbeat every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds (the flow-run processes
+# inherit the worker's environment); make bootstrap's automation marks a run Crashed after three
+# periods without one (its worker vanished). Keep it equal to flows/heartbeat.py's HEARTBEAT_SECONDS.
+PREFECT_FLOWS_HEARTBEAT_FREQUENCY ?= 60
 worker: $(VENV)/.demo-installed
 	@$(need_api)
-	$(BIN)/prefect worker start --pool $(WORK_POOL) --type process --name "$(WORKER_NAME)"
+	PREFECT_FLOWS_HEARTBEAT_FREQUENCY="$(PREFECT_FLOWS_HEARTBEAT_FREQUENCY)" \
+	  $(BIN)/prefect worker start --pool $(WORK_POOL) --type process --name "$(WORKER_NAME)"

@@ -11,7 +11,10 @@ Against the server in ``PREFECT_API_URL`` it creates, or brings up to date:
   ``outreach-mastodon-access-token`` from ``OUTREACH_BLUESKY_APP_PASSWORD`` and
   ``OUTREACH_MASTODON_ACCESS_TOKEN``, when those are set;
 - the variable ``outreach_config`` from ``OUTREACH_CONFIG`` (the absolute path of the
-  configuration file runs use when they name none), when it is set.
+  configuration file runs use when they name none), when it is set;
+- the automation ``outreach: crash runs whose worker vanished`` (``ZOMBIE_AUTOMATION``): a run
+  whose heartbeats stop (its machine died, its process was killed) is marked Crashed after
+  ``HEARTBEAT_MISSES`` heartbeat periods instead of staying Running forever.
 
 Idempotent: it prints one line per item (created, updated, unchanged or skipped) and running it
 again changes nothing. Secret values are never printed.
@@ -32,6 +35,7 @@ from flows.common import (
     SMTP_PASSWORD_BLOCK,
     STATE_PASSWORD_BLOCK,
 )
+from flows.heartbeat import HEARTBEAT_SECONDS
 from flows.limits import wanted_limits
 from outreach.errors import OutreachError
 from outreach.platforms.registry import (
@@ -56,6 +60,13 @@ SECRETS = {
 
 VARIABLES = {CONFIG_VARIABLE: "OUTREACH_CONFIG"}
 """Prefect variable name -> the environment variable its value comes from."""
+
+ZOMBIE_AUTOMATION = "outreach: crash runs whose worker vanished"
+HEARTBEAT_MINIMUM = 30
+"""Prefect refuses shorter periods (its setting has ``ge=30``)."""
+HEARTBEAT_MISSES = 3
+"""A run is declared dead after this many heartbeat periods without one: one late heartbeat
+(a busy machine, a server restart) must not crash a live run."""
 
 
 class BootstrapError(OutreachError):
@@ -166,6 +177,98 @@ def ensure_variable(name: str, value: str) -> tuple[str, str]:
     return "updated", f"{current!r} -> {value!r}"
 
 
+def heartbeat_seconds(environ: Mapping[str, str]) -> int:
+    """The heartbeat period the runs use: PREFECT_FLOWS_HEARTBEAT_FREQUENCY (the env file all
+    machines share), else the team's ``HEARTBEAT_SECONDS``."""
+    raw = environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "").strip()
+    if not raw:
+        return HEARTBEAT_SECONDS
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds < HEARTBEAT_MINIMUM:
+        raise BootstrapError(
+            f"PREFECT_FLOWS_HEARTBEAT_FREQUENCY must be a whole number of seconds, at least "
+            f"{HEARTBEAT_MINIMUM} (Prefect's minimum), not {raw!r}; the team default is "
+            f"{HEARTBEAT_SECONDS}"
+        )
+    return seconds
+
+
+def zombie_automation(heartbeat: int) -> Any:
+    """The automation that marks a run Crashed when its heartbeats stop (Prefect's "detect
+    zombie flows" recipe): after a heartbeat, expect another heartbeat or a final state within
+    ``HEARTBEAT_MISSES`` periods, for each flow run; otherwise change its state to Crashed."""
+    from datetime import timedelta
+
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    within = heartbeat * HEARTBEAT_MISSES
+    return AutomationCore(
+        name=ZOMBIE_AUTOMATION,
+        description=(
+            f"A flow run that sent no heartbeat for {within} s ({HEARTBEAT_MISSES} periods of "
+            f"{heartbeat} s) lost its worker: mark it Crashed. Made by make bootstrap."
+        ),
+        enabled=True,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=within),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=(
+                    f"No heartbeat for {within} s: the worker running it vanished "
+                    "(machine down or process killed). Run it again."
+                ),
+            )
+        ],
+    )
+
+
+def _comparable(automation: Any) -> dict[str, Any]:
+    """What an automation does, without the ids the server gives its parts."""
+    data = automation.model_dump(
+        mode="json", include={"description", "enabled", "trigger", "actions"}
+    )
+    data["trigger"].pop("id", None)
+    for key in ("after", "expect", "for_each"):
+        data["trigger"][key] = sorted(data["trigger"].get(key) or [])
+    return data
+
+
+def ensure_zombie_automation(client: Any, heartbeat: int) -> tuple[str, str]:
+    wanted = zombie_automation(heartbeat)
+    detail = f"crash after {heartbeat * HEARTBEAT_MISSES} s without a heartbeat"
+    found = client.read_automations_by_name(ZOMBIE_AUTOMATION)
+    if not found:
+        client.create_automation(wanted)
+        return "created", detail
+    first, *extra = found
+    for duplicate in extra:  # two bootstraps raced: keep one
+        client.delete_automation(duplicate.id)
+    if not extra and _comparable(first) == _comparable(wanted):
+        return "unchanged", detail
+    client.update_automation(first.id, wanted)
+    return "updated", detail
+
+
 def bootstrap(environ: Mapping[str, str], say: Callable[[str], None] = print) -> dict[str, int]:
     """Bring the server up to date; returns how many items were created, updated, ..."""
     from prefect.client.orchestration import get_client
@@ -178,6 +281,7 @@ def bootstrap(environ: Mapping[str, str], say: Callable[[str], None] = print) ->
             "PREFECT_API_URL=http://127.0.0.1:4200/api (start the server with make server)"
         )
     check_environment(environ)
+    heartbeat = heartbeat_seconds(environ)
     counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
 
     def report(kind: str, name: str, outcome: str, detail: str) -> None:
@@ -195,6 +299,7 @@ def bootstrap(environ: Mapping[str, str], say: Callable[[str], None] = print) ->
         report("work pool", WORK_POOL, *ensure_work_pool(client))
         for name, (limit, decay) in wanted_limits(dict(environ)).items():
             report("concurrency limit", name, *ensure_limit(client, name, limit, decay))
+        report("automation", ZOMBIE_AUTOMATION, *ensure_zombie_automation(client, heartbeat))
 
     for block, variable in SECRETS.items():
         value = environ.get(variable, "")

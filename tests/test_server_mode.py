@@ -210,7 +210,7 @@ def test_bootstrap_creates_everything_then_changes_nothing(
 
     first, second = bootstrapped
     limits = wanted_limits({})
-    items = 1 + len(limits) + 3 + 1  # pool, limits, secret blocks, outreach_config
+    items = 1 + len(limits) + 1 + 3 + 1  # pool, limits, automation, secret blocks, outreach_config
     first_lines = [line for line in first.stdout.splitlines() if ": created" in line]
     assert len(first_lines) == items, first.stdout
     assert "work pool outreach: created" in first.stdout
@@ -246,6 +246,54 @@ def test_bootstrap_creates_everything_then_changes_nothing(
     assert missing.returncode != 0 and "PREFECT_API_URL is not set" in missing.stderr
     down = _bootstrap(team_server, PREFECT_API_URL=f"http://127.0.0.1:{free_port()}/api")
     assert down.returncode != 0 and "unreachable" in down.stderr
+
+
+def test_bootstrap_makes_one_automation_that_crashes_runs_whose_worker_vanished(
+    team_server: TeamServer,
+    bootstrapped: tuple[subprocess.CompletedProcess, subprocess.CompletedProcess],
+) -> None:
+    from flows.bootstrap import HEARTBEAT_SECONDS, ZOMBIE_AUTOMATION
+
+    first, second = bootstrapped
+    assert f"automation {ZOMBIE_AUTOMATION}: created" in first.stdout, first.stdout
+    assert f"automation {ZOMBIE_AUTOMATION}: unchanged" in second.stdout, second.stdout
+
+    with _client(team_server) as client:
+        found = [a for a in client.read_automations() if a.name == ZOMBIE_AUTOMATION]
+        assert len(found) == 1, found
+        automation = found[0]
+        assert automation.enabled
+        trigger = automation.trigger
+        assert trigger.type == "event" and trigger.posture == "Proactive"
+        assert trigger.after == {"prefect.flow-run.heartbeat"}
+        assert trigger.expect == {
+            "prefect.flow-run.heartbeat",
+            "prefect.flow-run.Completed",
+            "prefect.flow-run.Failed",
+            "prefect.flow-run.Cancelled",
+            "prefect.flow-run.Crashed",
+        }
+        assert trigger.for_each == {"prefect.resource.id"}
+        assert trigger.match.model_dump() == {"prefect.resource.id": ["prefect.flow-run.*"]}
+        assert trigger.threshold == 1
+        assert trigger.within == timedelta(seconds=3 * HEARTBEAT_SECONDS)
+        [action] = automation.actions
+        assert action.type == "change-flow-run-state" and action.state.value == "CRASHED"
+
+        # A team that changes its heartbeat period gets the automation brought up to date.
+        faster = _bootstrap(team_server, PREFECT_FLOWS_HEARTBEAT_FREQUENCY="40")
+        assert f"automation {ZOMBIE_AUTOMATION}: updated" in faster.stdout, faster.stdout
+        [updated] = client.read_automations_by_name(ZOMBIE_AUTOMATION)
+        assert updated.id == automation.id
+        assert updated.trigger.within == timedelta(seconds=120)
+        too_fast = _bootstrap(team_server, PREFECT_FLOWS_HEARTBEAT_FREQUENCY="10")
+        assert too_fast.returncode != 0  # Prefect's own settings refuse it, before any change
+        assert "heartbeat_frequency" in too_fast.stderr.lower(), too_fast.stderr
+        [kept] = client.read_automations_by_name(ZOMBIE_AUTOMATION)
+        assert kept.trigger.within == timedelta(seconds=120)
+        restored = _bootstrap(team_server)
+        assert f"automation {ZOMBIE_AUTOMATION}: updated" in restored.stdout, restored.stdout
+        assert len(client.read_automations_by_name(ZOMBIE_AUTOMATION)) == 1
 
 
 def test_releases_triggered_together_run_on_both_workers(
