@@ -1,12 +1,14 @@
 """Event flows: ``release-event`` and ``event-reminders``.
 
 Thin on purpose: ``release-event`` runs ``outreach.events.release.release_events`` (the one
-release sequence for ``event:<id>``, then the event's actions) with the Prefect runner, and
-schedules each reminder as a run of ``event-reminders`` at its time, with an idempotency key
-of event, reminder and time (a release run twice schedules each once; a moved event gets new
-runs, and the old ones find nothing due). ``event-reminders`` acts at its scheduled time
-(``flows.common.run_clock``), never earlier, and sends through the crash-safe send log: a
-retried run or a worker killed midway reaches each registrant once.
+release sequence for ``event:<id>``, then the event's actions) with the Prefect runner; the
+events' ``ScheduleReminders`` action has each reminder scheduled as a run of
+``event-reminders`` at its time by any release that publishes the event's page (this flow,
+``release-findings``), with an idempotency key of event, reminder and time (a release run
+twice schedules each once; a moved event gets new runs, and the old ones find nothing due).
+``event-reminders`` acts at its scheduled time (``flows.common.run_clock``), never earlier,
+and sends through the crash-safe send log: a retried run or a worker killed midway reaches
+each registrant once.
 """
 
 from __future__ import annotations
@@ -15,67 +17,18 @@ from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.deployments import run_deployment
 from pydantic import Field
 
 from flows.common import flow_settings, notify_failure, run_clock, smtp_relay, worth_retrying
-from flows.press import server_mode
 from flows.release import PrefectRunner
 from outreach.actions import PitchFindings, SendIssue
 from outreach.finding import SLUG_PATTERN
 from outreach.release import ReleaseReport
 
-REMINDER_DEPLOYMENT = "event-reminders/event-reminders"
 EventId = Annotated[
     str, Field(pattern=SLUG_PATTERN.pattern, description="The event's id (its file name)")
 ]
 FLOW_OPTIONS = {"log_prints": True, "on_failure": [notify_failure]}
-
-
-def schedule_reminders(event_ids: list[str], config: str | None) -> list[str]:
-    """One scheduled ``event-reminders`` run per reminder still ahead (a server only)."""
-    from outreach.events.model import read_events
-    from outreach.events.reminders import REMINDERS, due_at
-    from outreach.events.status import is_cancelled
-
-    if not server_mode():
-        return []
-    settings, now = flow_settings(config), run_clock()
-    events = read_events(settings)
-    notes: list[str] = []
-    for event_id in event_ids:
-        event = events[event_id]
-        if is_cancelled(event):
-            continue
-        for reminder in REMINDERS:
-            at = due_at(event, reminder)
-            if at <= now:
-                continue
-            key = f"remind-{event_id}-{reminder.label}-{at.isoformat()}"
-            try:
-                run = run_deployment(
-                    REMINDER_DEPLOYMENT,
-                    parameters={
-                        "event_id": event_id,
-                        "reminder": reminder.label,
-                        **({"config": config} if config else {}),
-                    },
-                    scheduled_time=at,
-                    idempotency_key=key,
-                    timeout=0,
-                    as_subflow=False,
-                )
-                notes.append(
-                    f"Scheduled the {reminder.label} reminder of '{event_id}' (run {run.id})."
-                )
-            except Exception as exc:  # a missing deployment must not fail the release
-                get_run_logger().warning("could not schedule %s: %s", key, exc)
-                notes.append(
-                    f"Could not schedule the {reminder.label} reminder of '{event_id}' ({exc}); "
-                    f"deploy with 'prefect deploy --all' or run 'outreach events remind "
-                    f"{event_id}' at {at.isoformat()}."
-                )
-    return notes
 
 
 @flow(name="release-event", **FLOW_OPTIONS)
@@ -105,8 +58,6 @@ def release_event(
         approvals={SendIssue.gate or "": approve_newsletter, PitchFindings.gate or "": None},
         config=config,
     )
-    if not dry_run:
-        report.notes.extend(schedule_reminders(list(event_ids), config))
     get_run_logger().info(report.summary())
     return report
 

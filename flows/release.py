@@ -48,6 +48,7 @@ from flows.common import flow_settings, notify_failure, run_clock, worth_retryin
 from flows.limits import platform_slot, platform_throttle
 from flows.newsletter import send_issue
 from flows.press import schedule_lifts, schedule_windows, send_approved_pitches, server_mode
+from flows.scheduling import schedule_runs
 from outreach.actions import Action, ActionContext, PitchFindings, SendIssue
 from outreach.audit import AuditLog
 from outreach.audit_summary import audit_section, release_events
@@ -232,6 +233,9 @@ class PrefectRunner(PlainRunner):
         # Actions that reach people pass their gate first: on a server a pending gate pauses
         # the flow for a decision; they keep their flow steps (a newsletter send runs batch
         # by batch with progress).
+        scheduled = getattr(action, "scheduled_runs", None)
+        if scheduled is not None and server_mode():  # later runs: the server starts them
+            return schedule_runs(scheduled(context))
         if action.gate is None:
             return after_publish(
                 quote(action), quote(context), f"after-publish-{type(action).__name__}"

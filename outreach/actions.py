@@ -39,6 +39,30 @@ class ActionContext:
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Platform credentials from Prefect Secret blocks, filled inside the task that runs the
     action (never a task parameter); empty: ``outreach.secrets_store`` reads the environment."""
+    config: str | None = None
+    """The configuration file the release named (a run scheduled for later names it too)."""
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """Work an action wants done later, at ``at``: on a server, a run of ``deployment`` at
+    that time (``key`` its idempotency key, so a release run twice schedules it once); on
+    embedded defaults, nothing runs by itself and ``note`` tells the person what to run then."""
+
+    deployment: str
+    parameters: Mapping[str, str]
+    at: datetime
+    key: str
+    label: str
+    """What it is, for the report: "the 24h reminder of 'x'"."""
+    note: str
+
+
+class Schedules(Protocol):
+    """An action whose work is later runs (reminders): the Prefect runner schedules them;
+    the plain runner's ``run`` says when to start each by hand."""
+
+    def scheduled_runs(self, context: ActionContext) -> list[ScheduledRun]: ...
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,7 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     # preview runner renders the emails they would send); a dry run says whom they would reach.
     held = [hold for part in parts for hold in part.view.held]
     notes: list[str] = list(warnings)
-    context = ActionContext(settings, now, request.approvals)
+    context = ActionContext(settings, now, request.approvals, config=request.config)
     for part in parts:
         hook = HookContext(
             settings, _receipts_of(part, receipts), part.view.ready, request.rebuild, now

@@ -882,3 +882,68 @@ def test_the_release_of_everything_flow_sends_a_changed_events_update_invite_onc
     assert int(vevent(invite_of(update))["SEQUENCE"]) == 1
     release_findings(config=toml)
     assert len(inbox.accepted) == 1, "a re-run sends nothing again"
+
+
+@pytest.mark.prefect
+def test_a_release_of_everything_schedules_each_reminder_once_at_its_time(
+    prefect_api: str, project: Path, flow_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a server every release that publishes the event's page (not only release-event)
+    schedules its 24h and 1h reminders as event-reminders runs at their time; a re-run
+    reuses them (idempotency keys); a moved event gets runs at its new times."""
+    from prefect.client.orchestration import get_client
+
+    from flows.events import event_reminders
+    from flows.release import release_findings
+
+    flow_clock(NOW)
+    monkeypatch.setenv("OUTREACH_LIMITS", "off")
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    write_event(project, capacity=10)
+    toml = str(project / "outreach.toml")
+    event_reminders.to_deployment(name="event-reminders").apply()
+
+    def scheduled(notes: list[str]) -> dict[str, str]:
+        found = {}
+        for note in notes:
+            if match := re.match(r"Scheduled the (\w+) reminder of 'cocoa-webinar' .*\(run (.+)\)\.", note):  # fmt: skip
+                found[match[1]] = match[2]
+        return found
+
+    first = scheduled(release_findings(config=toml).notes)
+    assert set(first) == {"24h", "1h"}
+    again = scheduled(release_findings(config=toml).notes)
+    assert again == first, "a release run twice schedules each reminder once"
+    with get_client(sync_client=True) as client:
+        for label, before in (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1))):
+            run = client.read_flow_run(first[label])
+            assert run.state.is_scheduled()
+            assert run.expected_start_time == STARTS - before
+            assert run.parameters == {
+                "event_id": "cocoa-webinar",
+                "reminder": label,
+                "config": toml,
+            }
+
+    write_event(project, starts=STARTS + timedelta(hours=2), capacity=10)
+    moved = scheduled(release_findings(config=toml).notes)
+    assert set(moved) == {"24h", "1h"} and not set(moved.values()) & set(first.values())
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(moved["1h"]).expected_start_time == STARTS + timedelta(hours=1)
+
+
+def test_without_a_server_a_release_says_when_to_send_each_reminder(project: Path) -> None:
+    from outreach.release import ReleaseRequest, run_release
+    from outreach.runner import PlainRunner
+
+    with (project / "outreach.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[channels.events]\nplatforms = ["static"]\n')
+    write_event(project, capacity=10)
+    settings = settings_for(project)
+    report = run_release(ReleaseRequest(settings, NOW, ["event:cocoa-webinar"]), PlainRunner())
+    due_24h = (STARTS - timedelta(hours=24)).isoformat()
+    assert (
+        f"The 24h reminder of 'cocoa-webinar' is due at {due_24h}: run 'outreach events "
+        "remind cocoa-webinar' then (a server schedules it)." in report.notes
+    )

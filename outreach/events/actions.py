@@ -9,6 +9,9 @@
   and each past registrant who agreed to hear of events on them (once per address), with a
   register button, behind the newsletter's approval gate.
 - ``PushToCalendar``: the team's CalDAV calendar, when ``[calendar] url`` is set.
+- ``ScheduleReminders``: the 24h and 1h reminders still ahead, as runs a server starts at
+  their time (``event-reminders``, an idempotency key each); without a server, when to run
+  ``outreach events remind ID``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from outreach.actions import Action, ActionContext
+from outreach.actions import Action, ActionContext, ScheduledRun
 from outreach.config import Settings
 from outreach.events.status import is_cancelled, takes_sign_ups
 from outreach.store import has_state
@@ -258,6 +261,59 @@ class PushToCalendar:
         return [note]
 
 
+REMINDER_DEPLOYMENT = "event-reminders/event-reminders"
+
+
+@dataclass(frozen=True)
+class ScheduleReminders:
+    """The event's reminders still ahead (none once it is cancelled): scheduled runs on a
+    server, exactly once per reminder and time; a moved event gets new runs and the old
+    ones find nothing due (``outreach.events.reminders.due``)."""
+
+    event: Event
+    gate: ClassVar[str | None] = None
+
+    def awaiting(self) -> str:
+        return ""
+
+    def scheduled_runs(self, context: ActionContext) -> list[ScheduledRun]:
+        from outreach.events.reminders import REMINDERS, due_at
+
+        if is_cancelled(self.event):
+            return []
+        runs: list[ScheduledRun] = []
+        for reminder in REMINDERS:
+            at = due_at(self.event, reminder)
+            if at <= context.now:
+                continue
+            parameters = {"event_id": self.event.id, "reminder": reminder.label}
+            if context.config:
+                parameters["config"] = context.config
+            runs.append(
+                ScheduledRun(
+                    REMINDER_DEPLOYMENT,
+                    parameters,
+                    at,
+                    f"remind-{self.event.id}-{reminder.label}-{at.isoformat()}",
+                    f"the {reminder.label} reminder of '{self.event.id}'",
+                    f"The {reminder.label} reminder of '{self.event.id}' is due at "
+                    f"{at.isoformat()}: run 'outreach events remind {self.event.id}' then "
+                    "(a server schedules it).",
+                )
+            )
+        return runs
+
+    def describe(self, context: ActionContext, state: str) -> list[str]:
+        return [
+            f"Would schedule {run.label} at {run.at.isoformat()}."
+            for run in self.scheduled_runs(context)
+        ]
+
+    def run(self, context: ActionContext) -> list[str]:
+        """Without a scheduler: when to send each reminder by hand."""
+        return [run.note for run in self.scheduled_runs(context)]
+
+
 def event_actions(event: Event, settings: Settings, now: datetime) -> list[Action]:
     """The actions of releasing ``event``: invite changes first (they bump the SEQUENCE the
     calendar push and a new seat's invite carry), then seats for the waiting list, then the
@@ -270,6 +326,7 @@ def event_actions(event: Event, settings: Settings, now: datetime) -> list[Actio
         actions.append(PushToCalendar(event))
     if takes_sign_ups(event, now) and not announced(settings, event):
         actions.append(AnnounceEvent(event))
+    actions.append(ScheduleReminders(event))
     return actions
 
 
