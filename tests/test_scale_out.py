@@ -381,7 +381,7 @@ def test_two_workers_in_their_own_clones_share_the_work_and_survive_a_kill(
                     runs.append(
                         api.create_flow_run_from_deployment(
                             deployment.id,
-                            parameters={"finding_ids": [NEWSLETTER]},
+                            parameters={"finding_ids": [NEWSLETTER], "approve": True},
                             work_queue_name=f"worker-{n}",
                         ).id
                     )
