@@ -5,7 +5,9 @@ and aiosmtpd for the newsletter; two real processes, each with its own working f
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -260,8 +262,6 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
 
 def sqlite_rows(path: Path, table: str) -> list[tuple]:
     """A table's rows read with sqlite3 itself, in one order."""
-    import sqlite3
-
     with sqlite3.connect(path) as connection:
         return sorted(connection.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
 
@@ -389,3 +389,48 @@ def test_a_second_worker_with_its_own_empty_folder_finds_the_release_done(
     finally:
         for folder in (first, second):
             bind_state(folder / "state", None)
+
+
+def demo_tables(path: Path) -> list[str]:
+    """Every table a state file holds, but its migration bookkeeping."""
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND name != 'schema_migrations' ORDER BY name"
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
+def test_state_migrate_copies_the_demos_state_row_by_row(
+    tmp_path: Path, state_database: str
+) -> None:
+    """``make demo``'s state (findings, reports and events released, the demo's subscribers,
+    newsletters and pitches sent, registrations' stores made) moves to PostgreSQL whole:
+    every table of the ledger and subscriber files, row by row."""
+    for name in ("findings", "media", "press", "templates", "reports", "events"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    shutil.copy(REPO / "outreach.toml", tmp_path / "outreach.toml")
+    run_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "OUTREACH_LIMITS": "off"}
+    run_env.pop("PREFECT_API_URL", None)
+    demo = subprocess.run(
+        [sys.executable, "-m", "outreach_cli", "release", "--all", "--demo"],
+        cwd=tmp_path, env=run_env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    settings = load_settings(tmp_path / "outreach.toml", environ={})
+    files = (settings.paths.ledger, settings.paths.subscribers)
+    tables = {path: demo_tables(path) for path in files}
+    assert sqlite_rows(settings.paths.ledger, "send_recipients"), "the demo sent newsletters"
+
+    copied = subprocess.run(
+        [sys.executable, "-m", "outreach_cli", "state", "migrate", "--to", state_database],
+        cwd=tmp_path, env=run_env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert copied.returncode == 0, copied.stdout + copied.stderr
+    with psycopg.connect(state_database) as connection:
+        for path, names in tables.items():
+            for table in names:
+                theirs = sorted(
+                    (tuple(r) for r in connection.execute(f'SELECT * FROM "{table}"')), key=repr
+                )
+                assert theirs == sqlite_rows(path, table), f"{path.name}: {table}"
