@@ -44,10 +44,15 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def new_database(server: str) -> str:
+    """A new, empty database on ``server`` (its maintenance URL): its URL (user, no password)."""
+    name = f"state_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture
 def state_database(postgres_server: str) -> str:
     """A new, empty database on the session's server: its URL (user, no password)."""
-    name = f"state_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    return postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    return new_database(postgres_server)

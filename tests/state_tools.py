@@ -7,8 +7,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
+
+from outreach.subscribers import SubscriberStore
 
 CHANNELS = ("blog", "podcast", "press", "newsroom", "reports")
 SHARED_SECRETS = ("OUTREACH_PRESS_SECRET", "OUTREACH_LINK_SECRET", "OUTREACH_RECIPIENT_KEY")
@@ -38,6 +44,42 @@ SENDER = textwrap.dedent("""
     report = send_all(prepare_send(issue, settings, now), settings, now)
     print("sent", report.sent, flush=True)
 """)
+
+
+def confirmed_readers(
+    people: SubscriberStore, readers: Sequence[str], now: datetime, topic: str = "food-agriculture"
+) -> None:
+    """``readers`` as confirmed subscribers of ``topic`` (what a newsletter send needs)."""
+    people.import_csv(
+        "email,topics,consent_source\n" + "".join(f"{email},{topic},test\n" for email in readers),
+        "test",
+        now,
+    )
+    for email in readers:
+        people.confirm(email, now)
+
+
+def start_sender(folder: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """A worker process in ``folder`` running ``SENDER``, once it says it is ready; write a
+    line to its stdin (``go``) to start its send."""
+    process = subprocess.Popen(
+        [sys.executable, str(folder / "send.py"), str(folder / "outreach.toml")],
+        env=dict(env),
+        cwd=folder,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    return process
+
+
+def go(process: subprocess.Popen[str]) -> None:
+    """Start a ready sender's send."""
+    assert process.stdin is not None
+    process.stdin.write("go\n")
+    process.stdin.flush()
 
 
 def owns_port(pid: int, port: int) -> bool:

@@ -38,7 +38,14 @@ from prefect_tools import (
     tail,
     wait_terminal,
 )
-from state_tools import owns_port, stateless_env, worker_folder
+from state_tools import (
+    confirmed_readers,
+    go,
+    owns_port,
+    start_sender,
+    stateless_env,
+    worker_folder,
+)
 
 from conftest import NOW, REPO
 from outreach.config import load_settings
@@ -78,33 +85,10 @@ def test_two_workers_together_keep_to_the_configured_newsletter_rate(
     first, second = worker_folder(tmp_path, "one"), worker_folder(tmp_path, "two")
     settings = load_settings(first / "outreach.toml", environ=env)
     readers = [f"paced{n:03d}@example.com" for n in range(150)]
-    people = SubscriberStore(settings.paths.subscribers)
-    people.import_csv(
-        "email,topics,consent_source\n"
-        + "".join(f"{email},food-agriculture,test\n" for email in readers),
-        "test",
-        NOW,
-    )
-    for email in readers:
-        people.confirm(email, NOW)
-
-    processes = []
-    for folder in (first, second):
-        process = subprocess.Popen(
-            [sys.executable, str(folder / "send.py"), str(folder / "outreach.toml")],
-            env=env,
-            cwd=folder,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-        processes.append(process)
+    confirmed_readers(SubscriberStore(settings.paths.subscribers), readers, NOW)
+    processes = [start_sender(folder, env) for folder in (first, second)]
     for process in processes:  # both start together
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
+        go(process)
     outputs = [process.communicate(timeout=120) for process in processes]
     bind_state(settings.paths.state, None)
     for process, (_, errors) in zip(processes, outputs, strict=True):
@@ -259,15 +243,7 @@ def test_two_workers_in_their_own_clones_share_the_work_and_survive_a_kill(
         state = tmp_path / "state"
         bind_state(state, state_database)
         try:
-            people = SubscriberStore(state / "subscribers.sqlite")
-            people.import_csv(
-                "email,topics,consent_source\n"
-                + "".join(f"{email},food-agriculture,test\n" for email in readers),
-                "test",
-                NOW,
-            )
-            for email in readers:
-                people.confirm(email, NOW)
+            confirmed_readers(SubscriberStore(state / "subscribers.sqlite"), readers, NOW)
         except BaseException as exc:  # raised in the test's thread below
             loading.append(exc)
         finally:

@@ -20,7 +20,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from postgres_tools import new_database
 from prefect_tools import (
     POOL,
     PREFECT,
@@ -48,7 +48,6 @@ from conftest import REPO, free_port
 
 pytestmark = pytest.mark.prefect
 
-POSTGRES = REPO / "tests" / "servers" / "postgres.sh"
 
 RELEASED = [
     "field-schools-and-premium-sharing",
@@ -61,27 +60,10 @@ EMBARGOED = "cotton-plastic-contamination"
 
 
 @pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    # Under /tmp, not pytest's private folder: as root the cluster runs as the postgres user.
-    folder = Path(tempfile.mkdtemp(prefix="outreach-postgres-"))
-    started = subprocess.run(
-        [str(POSTGRES), "start", str(folder), str(free_port())],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    try:
-        if started.returncode != 0:
-            pytest.fail(
-                "could not start PostgreSQL for the server-mode test (run 'make test', which "
-                f"installs Debian's postgresql as root):\n{started.stderr}",
-                pytrace=False,
-            )
-        values = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
-        yield values["DATABASE_URL"]
-    finally:
-        subprocess.run([str(POSTGRES), "stop", str(folder)], capture_output=True, timeout=120)
-        shutil.rmtree(folder, ignore_errors=True)
+def database_url(postgres_server: str) -> str:
+    """A database of its own for the team's Prefect server, on the session's PostgreSQL, in
+    the URL form Prefect's server takes."""
+    return new_database(postgres_server).replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 @pytest.fixture(scope="module")

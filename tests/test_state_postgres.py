@@ -16,7 +16,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from state_tools import owns_port, stateless_env, worker_folder
+from state_tools import (
+    confirmed_readers,
+    go,
+    owns_port,
+    start_sender,
+    stateless_env,
+    worker_folder,
+)
 
 from conftest import NOW, REPO
 from outreach.audit import AuditLog
@@ -183,35 +190,9 @@ def test_two_workers_on_one_database_send_each_recipient_exactly_once_despite_a_
     first, second = worker_folder(tmp_path, "one"), worker_folder(tmp_path, "two")
     settings = load_settings(first / "outreach.toml", environ=env)
     readers = [f"reader{n:03d}@example.com" for n in range(300)]
-    people = SubscriberStore(settings.paths.subscribers)
-    people.import_csv(
-        "email,topics,consent_source\n"
-        + "".join(f"{email},food-agriculture,test\n" for email in readers),
-        "test",
-        NOW,
-    )
-    for email in readers:
-        people.confirm(email, NOW)
+    confirmed_readers(SubscriberStore(settings.paths.subscribers), readers, NOW)
 
-    def start(folder: Path) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, str(folder / "send.py"), str(folder / "outreach.toml")],
-            env=env,
-            cwd=folder,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-        return process
-
-    one, two = start(first), start(second)
-
-    def go(process: subprocess.Popen[str]) -> None:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
+    one, two = start_sender(first, env), start_sender(second, env)
 
     # Worker one starts; at the 30th message worker two joins; once worker two has sent ten
     # (both sending at once), worker one is killed at its next message, before the server
