@@ -123,8 +123,13 @@ def last_decision(log: AuditLog, gate: str, publication: str) -> Decision | None
         entry.at,
         str(detail.get("note", "")),
         dict(detail.get("chosen_headlines") or {}),
-        "log",
+        str(detail.get("source", "log")),
     )
+
+
+PERSONAL_SOURCES = ("command", "form")
+"""Decisions a person took on one gate and publication (``outreach approve/reject``, the
+pause form): a release-wide ``--approve`` never undoes such a rejection."""
 
 
 def record_decision(
@@ -161,6 +166,14 @@ def settle(action: Gated, context: ActionContext) -> Decision:
     log = AuditLog(settings.paths.ledger)
     key = recipient_key(settings)
     explicit = context.approvals.get(gate)
+    if explicit:
+        # An approval given for a whole release (``--approve``, a flow parameter) reaches
+        # every publication it releases: it must not undo a rejection a person recorded for
+        # one of them. Reversing that takes ``outreach approve ID --gate G``.
+        latest = last_decision(log, gate, publication)
+        rejected = latest is not None and latest.outcome == "rejected"
+        if rejected and latest.source in PERSONAL_SOURCES:  # type: ignore[union-attr]
+            return latest  # type: ignore[return-value]
     if explicit is not None:
         decision = Decision(
             gate, publication, "approved" if explicit else "rejected", context.actor,

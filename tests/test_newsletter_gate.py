@@ -21,6 +21,13 @@ __all__ = ["desk"]  # the fixture, imported for pytest
 BETA = "beta-cotton-traceability"
 
 
+JOURNALIST = "ama@example.com"
+
+
+def received_mail(inbox: Inbox) -> list[tuple[str, list[str]]]:
+    return [(sender, rcpts) for sender, rcpts, _ in inbox.accepted]
+
+
 def reached(inbox: Inbox) -> list[str]:
     return sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts)
 
@@ -52,6 +59,19 @@ def test_a_rejected_newsletter_is_not_sent_by_a_later_send(desk: Path, inbox: In
     assert f"Newsletter '{ALPHA}' rejected; nothing sent: wrong week." in later.output
     assert inbox.accepted == []
     assert decisions(settings, ALPHA)[-1][:2] == ("newsletter", "rejected")
+
+    # A release-wide approval (``release --all --approve``, ``--approve`` on a send) reaches
+    # every publication it releases: it does not undo a person's rejection of this one.
+    blanket = cli(["newsletter", "send", ALPHA, "--approve"], desk, inbox)
+    assert blanket.exit_code == 0, blanket.output
+    assert "rejected; nothing sent: wrong week." in blanket.output
+    released = cli(["release", ALPHA, "--approve"], desk, inbox)
+    assert released.exit_code == 0, released.output
+    assert [r for _, m in received_mail(inbox) for r in m] == [JOURNALIST], "pitches only"
+    reversed_ = cli(["approve", ALPHA, "--gate", "newsletter"], desk, inbox)
+    assert reversed_.exit_code == 0, reversed_.output
+    assert cli(["newsletter", "send", ALPHA], desk, inbox).exit_code == 0
+    assert sorted(set(reached(inbox)) - {JOURNALIST}) == sorted(ALPHA_READERS)
 
 
 def test_a_digest_waits_for_its_own_approval_by_its_key(desk: Path, inbox: Inbox) -> None:
