@@ -947,3 +947,28 @@ def test_without_a_server_a_release_says_when_to_send_each_reminder(project: Pat
         f"The 24h reminder of 'cocoa-webinar' is due at {due_24h}: run 'outreach events "
         "remind cocoa-webinar' then (a server schedules it)." in report.notes
     )
+
+
+@pytest.mark.parametrize("cancelled", [False, True], ids=["on", "called-off"])
+def test_an_invite_still_owed_when_the_event_is_called_off_is_never_sent(
+    project: Path, inbox: Inbox, cancelled: bool
+) -> None:
+    """A web app that crashed before sending an invite leaves it owed; if the team then
+    cancels the event, the release sends the CANCEL only: the old invite would put the
+    called-off event back in the person's calendar."""
+    from outreach.events.actions import FillSeats
+
+    write_event(project, capacity=5, extra="cancelled: true" if cancelled else "")
+    settings = settings_for(project, **smtp_environ(inbox.host, inbox.port))
+    store = RegistrationStore(settings.paths.subscribers)
+    store.sign_up("cocoa-webinar", "ama@example.com", "Ama", "", [], NOW)
+    assert store.confirm("cocoa-webinar", "ama@example.com", None, NOW)[1]
+    assert [o.kind for o in store.owed("cocoa-webinar")] == ["invite"], "the crash left it owed"
+
+    FillSeats(event_of(settings)).run(ActionContext(settings, NOW))
+    sent = [str(m["Subject"]) for _, m in messages(inbox)]
+    assert store.owed("cocoa-webinar") == [], "settled either way"
+    if cancelled:
+        assert sent == []
+    else:
+        assert len(sent) == 1 and "Cocoa prices" in sent[0]

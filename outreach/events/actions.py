@@ -154,7 +154,7 @@ class FillSeats:
                     f"Seated {len(seated)} from the waiting list of '{event.id}' "
                     f"(capacity {event.registration.capacity or 'no limit'})."
                 )
-        sent = send_owed(settings, {event.id: event}, event.id, actor="release")
+        sent = send_owed(settings, {event.id: event}, event.id, "release", context.now)
         if sent:
             notes.append(f"Registrant emails for '{event.id}': {len(sent)} sent now.")
         return notes

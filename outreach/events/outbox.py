@@ -13,7 +13,7 @@ an invite sent late carries the event's current time, join link and SEQUENCE.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from outreach.events.emails import cancel_email, confirm_email, invite_email, wa
 from outreach.events.mailing import Mailing, deliver_mailing
 from outreach.events.registrations import OwedMail, Registration, RegistrationStore, State
 from outreach.events.sequence import SequenceLedger
+from outreach.events.status import is_cancelled
 from outreach.secrets_store import link_secret
 from outreach.sending import SendLog
 from outreach.templating import environment
@@ -61,22 +62,33 @@ def _builder(
     )
 
 
+def outdated(event: Event, kind: str, now: datetime) -> bool:
+    """Whether an owed email no longer means anything: a confirmation link, a seat or a
+    waiting-list note for an event that is cancelled or over (a late invite after the
+    CANCEL would put a called-off event back in the person's calendar). A cancellation
+    always goes."""
+    return kind != "cancel" and (is_cancelled(event) or now >= event.ends)
+
+
 def send_owed(
     settings: Settings,
     events: dict[str, Event],
     event_id: str | None = None,
     actor: str = "registrant",
+    now: datetime | None = None,
 ) -> list[str]:
     """Send every email owed (of ``event_id``, or of every event); returns a note per email
-    sent now. Transient failures leave the email owed for the next call; a SenderFailure
-    (login, connection) is raised with the email still owed."""
+    sent now. An email ``outdated`` at ``now`` (default: the clock) is settled unsent.
+    Transient failures leave the email owed for the next call; a SenderFailure (login,
+    connection) is raised with the email still owed."""
     store, log = RegistrationStore(settings.paths.subscribers), SendLog(settings.paths.ledger)
+    moment = now or datetime.now(UTC)
     notes: list[str] = []
     for owed in store.owed(event_id):
         event = events.get(owed.event_id)
-        if event is None:  # the event's file is gone: nothing to build the email from
-            store.settle_mail(owed.mail_id)
-            continue
+        if event is None or outdated(event, owed.kind, moment):
+            store.settle_mail(owed.mail_id)  # nothing (left) to say: the file is gone, or
+            continue  # the event is called off or over
         label, build = _builder(settings, event, owed)
         mailing = Mailing(
             owed.mail_id, event.id, f"{label}: {event.title}", STATES[owed.kind], build
