@@ -189,12 +189,11 @@ class Connection:
         if rows:
             raw.row_factory = _row_factory
         raw.execute(f"SET lock_timeout = {int(timeout * 1000)}")
-        # As SQLite's synchronous setting: FULL waits for the server's disk at every commit;
-        # NORMAL (the send log) has a commit once the server answers (a worker killed after
-        # it loses nothing), and a power cut of the database server may lose the last
-        # fraction of a second, never corrupting anything. Waiting for the disk capped a
-        # newsletter send at one message per disk flush.
-        raw.execute(f"SET synchronous_commit = {'off' if synchronous == 'NORMAL' else 'on'}")
+        # Every commit waits for the server's disk, the send log's too: with
+        # synchronous_commit off, a crash or restart of the database server (not only a
+        # power cut) drops commits it already acknowledged, and a resumed send would mail
+        # those recipients again. SQLite's NORMAL loses nothing when a process dies.
+        raw.execute("SET synchronous_commit = on")
 
     @property
     def in_transaction(self) -> bool:
