@@ -124,6 +124,7 @@ def cache_context(findings: Path, media: Path, root: Path, audio_cache: Path) ->
         os.path.realpath(media),
         str(root),
         os.path.realpath(audio_cache),
+        os.environ.get("OUTREACH_FFMPEG", ""),  # another ffmpeg checks media anew
         _code_signature(),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -181,6 +182,8 @@ class FindingCache:
             recorded, recorded_digest, media, kept, data, fingerprint = row
             if recorded is None or recorded != signature:
                 digest = _file_digest(path)
+                if digest is None:  # changed and unreadable: reading it says why
+                    return None, None
             if (digest is None or digest == recorded_digest) and self._media_unchanged(media):
                 finding = self._placed(kept, data, fingerprint)
                 if finding is not None:

@@ -119,6 +119,22 @@ def test_a_file_rewritten_with_the_same_bytes_is_not_validated_again(
     assert reads == Counter()
 
 
+def test_a_changed_file_the_cache_cannot_read_is_read_by_the_release_not_served_cached(
+    settings: Settings, settled: None, reads: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finding whose stat changed and whose bytes the cache cannot read (made unreadable,
+    replaced mid-run) is read as usual, so its own error is reported, never the cached copy.
+    (The tests run as root, who reads any file: the failed read is simulated.)"""
+    load_catalog(settings)
+    path = settings.paths.findings / f"{FINDING}.md"
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    monkeypatch.setattr(finding_cache, "_file_digest", lambda _path: None)
+    reads.clear()
+    load_catalog(settings)
+    assert reads == Counter({f"{FINDING}.md": 1})
+
+
 def test_a_changed_image_validates_its_finding_again(
     settings: Settings, settled: None, reads: Counter
 ) -> None:
