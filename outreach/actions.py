@@ -327,9 +327,9 @@ class SendIssue:
             from outreach.events.actions import AnnounceEvent
 
             return AnnounceEvent.for_approval(publication_id, settings, now)  # type: ignore[return-value]
-        from outreach.newsletter import DIGEST_PREFIX
+        from outreach.newsletter import is_digest_key
 
-        if publication_id.startswith(DIGEST_PREFIX):
+        if is_digest_key(publication_id):
             return None  # a digest is rebuilt by the send that asked for it, run again
         finding = _finding(publication_id, settings)
         return cls(finding) if finding.is_public(now) else None

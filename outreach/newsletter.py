@@ -86,6 +86,18 @@ def digest_issue(findings: Sequence[Finding], title: str) -> Issue:
 DIGEST_PREFIX = "digest-"
 
 
+def is_digest_key(key: str) -> bool:
+    """Whether ``key`` names a digest (``digest_key``'s whole shape, so a finding whose id
+    merely begins with "digest-" is still a finding)."""
+    head, _, fingerprint = key.rpartition("-")
+    return (
+        key.startswith(DIGEST_PREFIX)
+        and head.count("-") >= 2
+        and len(fingerprint) == 12
+        and all(c in "0123456789abcdef" for c in fingerprint)
+    )
+
+
 def digest_key(findings: Sequence[Finding], title: str) -> str:
     """``digest-<oldest>-<newest>-<hash>``: readable ends, and a hash over the title and every
     finding, so another selection or title is another issue, never a "resumed" old one."""

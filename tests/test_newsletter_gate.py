@@ -129,3 +129,16 @@ def test_the_weekly_digest_pauses_on_a_server_until_a_person_approves(
     assert " 0 bounced" in str(result["value"])
     assert set(reached(inbox)) >= ALPHA_READERS
     assert len(reached(inbox)) == len(set(reached(inbox))), "each reader gets it once"
+
+
+def test_a_finding_whose_id_begins_with_digest_is_still_a_finding_to_approve(
+    desk: Path, inbox: Inbox
+) -> None:
+    """Only a digest key's whole shape (two findings' ids and a hash) names a digest."""
+    from outreach.newsletter import is_digest_key
+
+    settings = desk_settings(desk, inbox)
+    catalog = load_catalog(settings)
+    assert is_digest_key(digest_issue([catalog[ALPHA], catalog[BETA]], "This month").key)
+    assert not is_digest_key("digest-of-cocoa-prices")
+    assert not is_digest_key("digest-weekly")
