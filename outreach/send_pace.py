@@ -12,6 +12,7 @@ reserved slot unused. Embedded state (one machine, SQLite) keeps the per-process
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -50,18 +51,39 @@ class SharedPace:
     """Waits, before each message, for this process's next slot of the relay's schedule."""
 
     def __init__(self, url: str, relay: str, rate: float):
-        from outreach import store_pg
-
-        self.relay = relay
+        self.relay, self.url = relay, url
         self.interval = 1.0 / rate
-        self._connection = store_pg.connect_raw(url, autocommit=True, name="outreach send pace")
+        self._connection = self._connect()
         self._lock = threading.Lock()  # one connection, shared by the sending threads
 
+    def _connect(self):
+        from outreach import store_pg
+
+        return store_pg.connect_raw(self.url, autocommit=True, name="outreach send pace")
+
     def __call__(self) -> None:
+        import psycopg
+
+        from outreach.mail_errors import MailTransient
+
+        values = {"relay": self.relay, "interval": self.interval}
         with self._lock:
-            row = self._connection.execute(
-                RESERVE, {"relay": self.relay, "interval": self.interval}
-            ).fetchone()
+            try:
+                row = self._connection.execute(RESERVE, values).fetchone()
+            except psycopg.OperationalError:
+                # A send runs for hours: the database may have restarted or dropped an idle
+                # connection meanwhile. Connect again once; if that fails too the send stops
+                # here, worth retrying, with the message still pending.
+                try:
+                    self._connection.close()
+                    self._connection = self._connect()
+                    row = self._connection.execute(RESERVE, values).fetchone()
+                except (psycopg.Error, sqlite3.Error) as exc:  # connect_raw's refusal
+                    raise MailTransient(
+                        f"the shared newsletter pace in the state database is unreachable "
+                        f"({type(exc).__name__}); the send stopped with the rest pending: run "
+                        "it again once the database answers"
+                    ) from exc
         wait = float(row[0]) if row else 0.0
         if wait > 0:
             time.sleep(wait)  # this process's slot is that far ahead: the pace is the point

@@ -415,3 +415,38 @@ def test_state_migrate_copies_the_demos_state_row_by_row(
                     (tuple(r) for r in connection.execute(f'SELECT * FROM "{table}"')), key=repr
                 )
                 assert theirs == sqlite_rows(path, table), f"{path.name}: {table}"
+
+
+def test_the_shared_pace_connects_again_after_the_database_dropped_it(
+    state_database: str,
+) -> None:
+    """A send runs for hours: a database restart or a dropped idle connection costs one new
+    connection, not the send; an unreachable database stops it with a retryable error."""
+    from conftest import free_port
+    from outreach.mail_errors import MailTransient
+    from outreach.send_pace import SCHEMA, SharedPace
+
+    with psycopg.connect(state_database, autocommit=True) as admin:
+        for statement in SCHEMA.migrations[0].statements:
+            admin.execute(statement)
+    pace = SharedPace(state_database, "relay.example:25", 1000.0)
+
+    def drop_its_connection() -> None:
+        with psycopg.connect(state_database, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'outreach send pace'"
+            )
+
+    try:
+        pace()
+        drop_its_connection()
+        pace()  # connected again
+        with psycopg.connect(state_database) as check:
+            assert check.execute("SELECT COUNT(*) FROM send_pace").fetchone()[0] == 1
+        drop_its_connection()
+        pace.url = f"postgresql://nobody@127.0.0.1:{free_port()}/gone"
+        with pytest.raises(MailTransient, match=r"shared newsletter pace .* unreachable"):
+            pace()
+    finally:
+        pace.close()
