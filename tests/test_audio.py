@@ -303,3 +303,23 @@ def test_the_limiter_keeps_every_sample_under_the_ceiling_and_leaves_the_rest_un
         near[max(0, at - reach_back) : at + reach_on] = True
     assert np.array_equal(limited[~near], samples[~near])
     assert (limited[near] != samples[near]).any()
+
+
+@pytest.mark.parametrize("layout", ["mono", "stereo"])
+def test_the_decoded_pcm_is_sample_for_sample_ffmpegs_own_decode(
+    inputs: dict[str, Path], layout: str, tmp_path: Path
+) -> None:
+    # The decode regroups the samples into large frames (fewer hand-offs between ffmpeg's
+    # threads); the episode must be made from exactly the samples a plain decode gives.
+    profile = AudioProfile(channels=1 if layout == "mono" else 2)
+    for source in (REPO / "media" / "video" / "cocoa-farm-gate-webinar.mp4", inputs["m4a"]):
+        ours = tmp_path / "ours.pcm"
+        _, seconds = decode_and_measure(source, profile, ours)
+        plain = subprocess.run(
+            [ffmpeg_path(), "-loglevel", "error", "-i", str(source), "-map", "0:a:0", "-vn",
+             "-af", f"aformat=channel_layouts={layout},aresample=44100", "-f", "f32le", "-"],
+            check=True, capture_output=True,
+        ).stdout  # fmt: skip
+        assert len(plain) > 4 * profile.channels * 44100 * 10
+        assert ours.read_bytes() == plain, source
+        assert seconds == len(plain) / (4 * profile.channels * 44100)
