@@ -97,6 +97,22 @@ def test_an_unchanged_recording_is_never_encoded_twice(
     assert again == first
 
 
+def test_the_same_recording_under_another_name_is_not_encoded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its cache key is read while it is decoded: the key finds the episode mastered.
+    first = master(SAMPLE, tmp_path / "cache", AudioProfile())
+    copy = tmp_path / "renamed.flac"
+    copy.write_bytes(SAMPLE.read_bytes())
+
+    def no_encode(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the same recording was encoded again")
+
+    monkeypatch.setattr(audio_module, "run_ffmpeg", no_encode)
+    assert master(copy, tmp_path / "cache", AudioProfile()) == first
+    assert not [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]
+
+
 def test_a_corrupt_recording_is_a_clear_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio" * 10)
