@@ -97,6 +97,22 @@ def test_an_unchanged_recording_is_never_encoded_twice(
     assert again == first
 
 
+def test_the_same_recording_under_another_name_is_not_encoded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its cache key is read while it is decoded: the key finds the episode mastered.
+    first = master(SAMPLE, tmp_path / "cache", AudioProfile())
+    copy = tmp_path / "renamed.flac"
+    copy.write_bytes(SAMPLE.read_bytes())
+
+    def no_encode(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the same recording was encoded again")
+
+    monkeypatch.setattr(audio_module, "run_ffmpeg", no_encode)
+    assert master(copy, tmp_path / "cache", AudioProfile()) == first
+    assert not [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]
+
+
 def test_a_corrupt_recording_is_a_clear_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio" * 10)
@@ -303,3 +319,23 @@ def test_the_limiter_keeps_every_sample_under_the_ceiling_and_leaves_the_rest_un
         near[max(0, at - reach_back) : at + reach_on] = True
     assert np.array_equal(limited[~near], samples[~near])
     assert (limited[near] != samples[near]).any()
+
+
+@pytest.mark.parametrize("layout", ["mono", "stereo"])
+def test_the_decoded_pcm_is_sample_for_sample_ffmpegs_own_decode(
+    inputs: dict[str, Path], layout: str, tmp_path: Path
+) -> None:
+    # The decode regroups the samples into large frames (fewer hand-offs between ffmpeg's
+    # threads); the episode must be made from exactly the samples a plain decode gives.
+    profile = AudioProfile(channels=1 if layout == "mono" else 2)
+    for source in (REPO / "media" / "video" / "cocoa-farm-gate-webinar.mp4", inputs["m4a"]):
+        ours = tmp_path / "ours.pcm"
+        _, seconds = decode_and_measure(source, profile, ours)
+        plain = subprocess.run(
+            [ffmpeg_path(), "-loglevel", "error", "-i", str(source), "-map", "0:a:0", "-vn",
+             "-af", f"aformat=channel_layouts={layout},aresample=44100", "-f", "f32le", "-"],
+            check=True, capture_output=True,
+        ).stdout  # fmt: skip
+        assert len(plain) > 4 * profile.channels * 44100 * 10
+        assert ours.read_bytes() == plain, source
+        assert seconds == len(plain) / (4 * profile.channels * 44100)

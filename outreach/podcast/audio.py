@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -205,19 +206,24 @@ def file_signature(path: Path) -> str:
 def cached_mastering_key(source: Path, profile: AudioProfile, cache_dir: Path) -> str:
     """``mastering_key`` without re-reading an unchanged recording: a small file per signature
     remembers the content key, so a feed of many episodes does not hash every recording."""
-    marker = (
-        cache_dir
-        / "keys"
-        / hashlib.sha256(
-            (file_signature(source) + json.dumps(asdict(profile)) + ALGORITHM_VERSION).encode()
-        ).hexdigest()
-    )
-    try:
-        return marker.read_text().strip()
-    except FileNotFoundError:
+    key = known_mastering_key(source, profile, cache_dir)
+    if key is None:
         key = mastering_key(source, profile)
-        atomic_write(marker, key.encode(), PRIVATE_FILE)
-        return key
+        atomic_write(_key_marker(source, profile, cache_dir), key.encode(), PRIVATE_FILE)
+    return key
+
+
+def known_mastering_key(source: Path, profile: AudioProfile, cache_dir: Path) -> str | None:
+    """The content key remembered for ``source``'s signature, or None: not read yet."""
+    try:
+        return _key_marker(source, profile, cache_dir).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def _key_marker(source: Path, profile: AudioProfile, cache_dir: Path) -> Path:
+    signature = file_signature(source) + json.dumps(asdict(profile)) + ALGORITHM_VERSION
+    return cache_dir / "keys" / hashlib.sha256(signature.encode()).hexdigest()
 
 
 def mastering_key(source: Path, profile: AudioProfile) -> str:
@@ -238,6 +244,14 @@ def mp3_output_args(profile: AudioProfile) -> list[str]:
     ]  # fmt: skip
 
 
+def _cached(key: str, cache_dir: Path) -> MasteredAudio | None:
+    """The mastered episode with content key ``key``, if the cache holds it."""
+    cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
+    if cached.is_file() and report.is_file():
+        return MasteredAudio(path=cached, **json.loads(report.read_text()))
+    return None
+
+
 def decode_and_measure(
     source: Path, profile: AudioProfile, pcm: Path | None = None
 ) -> tuple[Loudness, float]:
@@ -249,27 +263,54 @@ def decode_and_measure(
     return Loudness(meter.integrated_lufs, meter.peak_dbfs), meter.frames / profile.sample_rate
 
 
-def _decode(source: Path, profile: AudioProfile, pcm: Path | None) -> LoudnessMeter:
+DECODED_FRAME_SAMPLES = 65536
+"""Samples per frame after the resampler: ffmpeg hands every frame from thread to thread
+(filter, encoder, muxer), and a codec's own frames of about 1024 samples made those
+hand-offs cost more CPU than the decoding (an hour of AAC: 1.8 million futex calls). The
+samples are the same; only their grouping changes."""
+
+
+def decode_filters(profile: AudioProfile) -> str:
+    """The decode's filter chain: the profile's channels and rate, in large frames."""
+    return (
+        f"aformat=channel_layouts={profile.layout},aresample={profile.sample_rate},"
+        f"asetnsamples=n={DECODED_FRAME_SAMPLES}:p=0"
+    )
+
+
+class _DecodeNotNeeded(Exception):
+    """Raised inside the decode to stop ffmpeg: the recording turned out to be mastered."""
+
+
+def _decode(
+    source: Path,
+    profile: AudioProfile,
+    pcm: Path | None,
+    needed: Callable[[], bool] | None = None,
+) -> LoudnessMeter:
     """One ffmpeg decodes (a video's picture is never decoded: only its audio stream is
     mapped) into a pipe; this process writes the samples to ``pcm`` and measures them while
     ffmpeg goes on decoding (a second ffmpeg output for the file cost more CPU than this
     write). The PCM is float: nothing is clipped before the gain, and the encode reads it
-    without decoding or resampling again."""
+    without decoding or resampling again. ``needed`` is asked after every chunk; once it
+    says no, ffmpeg is stopped and ``_DecodeNotNeeded`` raised."""
     from outreach.podcast.loudness import LoudnessMeter  # numpy and scipy: only when mastering
 
     meter = LoudnessMeter(profile.channels, profile.sample_rate)
-    arguments = ["-i", str(source), "-map", "0:a:0", "-vn", "-af"]
-    arguments.append(f"aformat=channel_layouts={profile.layout},aresample={profile.sample_rate}")
+    arguments = ["-i", str(source), "-map", "0:a:0", "-vn", "-af", decode_filters(profile)]
     arguments += ["-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
     with contextlib.ExitStack() as stack:
-        consume = meter.add
+        out = None
         if pcm is not None:
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # owner only, like the cache
             out = stack.enter_context(open(os.open(pcm, flags, PRIVATE_FILE), "wb"))
 
-            def consume(chunk: bytes) -> None:
+        def consume(chunk: bytes) -> None:
+            if needed is not None and not needed():
+                raise _DecodeNotNeeded
+            if out is not None:
                 out.write(chunk)
-                meter.add(chunk)
+            meter.add(chunk)
 
         stream_ffmpeg(arguments, consume, frame_bytes=4 * profile.channels)
     return meter
@@ -326,25 +367,41 @@ def master(
 
     The recording is decoded once, into PCM at the episode's channels and rate, and measured
     on the way (in this process, while ffmpeg decodes); the stretches the gain would push
-    past the ceiling are limited in that PCM, and the encode reads it."""
+    past the ceiling are limited in that PCM, and the encode reads it. A recording not seen
+    before is hashed for its cache key while it is decoded (the hash of an hour's video costs
+    a quarter of its decode): the decode stops if the key finds it mastered after all."""
     from outreach.podcast.limiter import limit_in_place  # numpy and scipy: only when mastering
 
     if not source.is_file():
         raise AudioError(f"{source}: no such recording; put the file there or fix episode.audio")
-    key = cached_mastering_key(source, profile, cache_dir)
-    cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
-    if cached.is_file() and report.is_file():
-        return MasteredAudio(path=cached, **json.loads(report.read_text()))
+    key = known_mastering_key(source, profile, cache_dir)
+    if key is not None and (hit := _cached(key, cache_dir)) is not None:
+        return hit
     if source.suffix.lower() not in UNTAGGED_CONTAINERS:
         audio_duration(source)  # a file mutagen cannot recognise gets its clear message first
     private_folder(cache_dir)
-    temp = cache_dir / f".{key}.{os.getpid()}.mp3"
-    pcm = cache_dir / f".{key}.{os.getpid()}.pcm"
+    handle, name = tempfile.mkstemp(prefix=".decode-", suffix=".pcm", dir=cache_dir)
+    os.close(handle)  # owner only, like the cache
+    pcm, temp = Path(name), Path(name).with_suffix(".mp3")
     try:
-        try:
-            meter = _decode(source, profile, pcm)
-        except FfmpegError as exc:
-            raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(cached_mastering_key, source, profile, cache_dir)
+
+            def needed() -> bool:
+                return not hashing.done() or _cached(hashing.result(), cache_dir) is None
+
+            try:
+                meter = _decode(source, profile, pcm, None if key else needed)
+            except FfmpegError as exc:
+                raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
+            except _DecodeNotNeeded:
+                meter = None
+            key = hashing.result()
+        cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
+        hit = _cached(key, cache_dir)
+        if hit is not None:  # the same recording under another name or date: not encoded again
+            return hit
+        assert meter is not None  # only a cache hit stops the decode
         measured = Loudness(meter.integrated_lufs, meter.peak_dbfs)
         duration = meter.frames / profile.sample_rate
         if duration <= 0:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from outreach.errors import OutreachError
 
 REQUIRED_ENCODERS = ("libmp3lame",)
-REQUIRED_FILTERS = ("aformat", "aresample", "volume", "ebur128")
+REQUIRED_FILTERS = ("aformat", "aresample", "asetnsamples", "volume", "ebur128")
 
 
 class FfmpegError(OutreachError, RuntimeError):
@@ -49,7 +49,8 @@ def check_capabilities() -> str:
     if missing:
         raise FfmpegError(
             f"ffmpeg at {path} lacks {', '.join(missing)}; install imageio-ffmpeg or set "
-            "OUTREACH_FFMPEG to a build with libmp3lame and the aresample/volume/ebur128 filters"
+            "OUTREACH_FFMPEG to a build with libmp3lame and the "
+            "aformat/aresample/asetnsamples/volume/ebur128 filters"
         )
     return path
 
