@@ -118,7 +118,10 @@ def event_routes(shared: EventWeb) -> list[Route]:
         from outreach.events.outbox import send_owed
 
         what = f"the emails owed for event '{event_id}'" if event_id else "emails owed"
-        shared.mail.submit(what, lambda: send_owed(settings, dict(_events(settings)), event_id))
+        shared.mail.submit(
+            what,
+            lambda: send_owed(settings, dict(_events(settings)), event_id, now=clock()),
+        )
 
     def event_or_none(event_id: str) -> Event | None:
         return _events(settings).get(event_id)
