@@ -304,7 +304,9 @@ def test_two_workers_in_their_own_clones_share_the_work_and_survive_a_kill(
             home = tmp_path / f"machine-{n}"
             (home / "tmp").mkdir(parents=True)
             worker = Worker(f"scale-out-{n}-{os.getpid()}", home / "worker.log")
-            options = ["--limit", "4", "--work-queue", "default", "--work-queue", f"worker-{n}"]
+            # Room for all four releases and its own newsletter run at once: a worker busy
+            # with releases must not hold its share of the newsletter back until the kill.
+            options = ["--limit", "6", "--work-queue", "default", "--work-queue", f"worker-{n}"]
             worker_env = {
                 **env,
                 "OUTREACH_LIMITS": "strict",
@@ -348,19 +350,19 @@ def test_two_workers_in_their_own_clones_share_the_work_and_survive_a_kill(
             workers = [each.worker for each in started]
             with client(server) as api:
                 release = {"approve_pitches": False, "approve_newsletter": False}
-                runs = [
+                deployment = api.read_deployment_by_name("send-newsletter/send-newsletter")
+                runs = [  # one send on each machine first: the readers split between them
+                    api.create_flow_run_from_deployment(
+                        deployment.id,
+                        parameters={"finding_ids": [NEWSLETTER], "approve": True},
+                        work_queue_name=f"worker-{n}",
+                    ).id
+                    for n in (1, 2)
+                ]
+                runs += [
                     create_run(api, "release-finding/release-finding", {"finding_id": f, **release})
                     for f in RELEASES
                 ]
-                deployment = api.read_deployment_by_name("send-newsletter/send-newsletter")
-                for n in (1, 2):  # one send on each machine: the readers split between them
-                    runs.append(
-                        api.create_flow_run_from_deployment(
-                            deployment.id,
-                            parameters={"finding_ids": [NEWSLETTER], "approve": True},
-                            work_queue_name=f"worker-{n}",
-                        ).id
-                    )
                 # Until worker two finished its runs; worker one's stay as it left them.
                 deadline = time.monotonic() + 240
                 while True:
