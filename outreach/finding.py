@@ -492,17 +492,25 @@ class FindingProblem:
         return f"{self.file}: {self.field}: {self.message}"
 
 
-class FindingsInvalid(OutreachError):
-    """Raised with every problem found, so the team can fix them all in one pass."""
+class FilesInvalid(OutreachError):
+    """Every problem found in one kind's publication files (findings, reports, events), so
+    the team can fix them all in one pass; ``kind`` names the files in the heading."""
 
     before_any_change: ClassVar[bool] = True
+    kind: ClassVar[str] = "publication"
 
     def __init__(self, problems: list[FindingProblem]):
         self.problems = problems
         files = len({problem.file for problem in problems})
         noun = "problem" if len(problems) == 1 else "problems"
-        heading = f"{len(problems)} {noun} in {files} finding file{'s' if files != 1 else ''}"
+        heading = f"{len(problems)} {noun} in {files} {self.kind} file{'s' if files != 1 else ''}"
         super().__init__(heading + ":\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class FindingsInvalid(FilesInvalid):
+    """Raised with every problem found in the finding files."""
+
+    kind: ClassVar[str] = "finding"
 
 
 # What to write, per field (list indices dropped), used when pydantic's own message is terse.

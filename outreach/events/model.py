@@ -33,9 +33,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from outreach.config import Settings
-from outreach.errors import OutreachError
 from outreach.finding import (
     SLUG_PATTERN,
+    FilesInvalid,
     FindingProblem,
     Line,
     WebUrl,
@@ -69,17 +69,10 @@ EventProblem = FindingProblem
 """One mistake in one event file: file, field, message (the findings' shape)."""
 
 
-class EventsInvalid(OutreachError):
+class EventsInvalid(FilesInvalid):
     """Every problem in the event files, so the team can fix them all in one pass."""
 
-    before_any_change: ClassVar[bool] = True
-
-    def __init__(self, problems: list[EventProblem]):
-        self.problems = problems
-        files = len({problem.file for problem in problems})
-        noun = "problem" if len(problems) == 1 else "problems"
-        heading = f"{len(problems)} {noun} in {files} event file{'s' if files != 1 else ''}"
-        super().__init__(heading + ":\n" + "\n".join(f"  - {p}" for p in problems))
+    kind: ClassVar[str] = "event"
 
 
 @cache

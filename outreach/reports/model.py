@@ -34,12 +34,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from outreach.config import Settings
-from outreach.errors import OutreachError
 from outreach.finding import (
     FIELD_HINTS as FINDING_HINTS,
 )
 from outreach.finding import (
     SLUG_PATTERN,
+    FilesInvalid,
     Finding,
     FindingProblem,
     Headlines,
@@ -73,17 +73,10 @@ ReportProblem = FindingProblem
 """One mistake in one report file: file, field, message (the findings' shape)."""
 
 
-class ReportsInvalid(OutreachError):
+class ReportsInvalid(FilesInvalid):
     """Every problem in the report files, so the team can fix them all in one pass."""
 
-    before_any_change: ClassVar[bool] = True
-
-    def __init__(self, problems: list[ReportProblem]):
-        self.problems = problems
-        files = len({problem.file for problem in problems})
-        noun = "problem" if len(problems) == 1 else "problems"
-        heading = f"{len(problems)} {noun} in {files} report file{'s' if files != 1 else ''}"
-        super().__init__(heading + ":\n" + "\n".join(f"  - {p}" for p in problems))
+    kind: ClassVar[str] = "report"
 
 
 def _slug(value: str) -> str:
