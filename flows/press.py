@@ -21,7 +21,13 @@ from outreach.actions import ActionContext
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.ledger import Ledger
-from outreach.press.pitch import PitchOutcome, PitchPlan, pitch_plan_for, send_pitches
+from outreach.press.pitch import (
+    PitchOutcome,
+    PitchPlan,
+    pitch_plan_for,
+    pitched_notes,
+    send_pitches,
+)
 from outreach.press.timing import for_sending, groups, waiting_windows
 from outreach.release import Held
 
@@ -66,18 +72,7 @@ def send_approved_pitches(context: ActionContext, finding: Finding) -> list[str]
         return notes
     outcome = send_pitches_task(plan, settings, now)
     _sent_artifact(finding.id, plan, outcome, now)
-    meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
-    by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
-    notes.append(
-        f"Pitched '{finding.id}' to {len(outcome.sent)} journalist(s) via "
-        f"{settings.mail.platform}{by_other}."
-    )
-    notes.extend(
-        f"Not pitched: {email} ({reason}); correct press/journalists.csv and release "
-        f"'{finding.id}' again to retry."
-        for email, reason in outcome.not_sent
-    )
-    return notes
+    return notes + pitched_notes(finding.id, plan, outcome, settings.mail.platform)
 
 
 def schedule_lifts(

@@ -202,7 +202,7 @@ class PitchFindings:
     def run(self, context: ActionContext) -> list[str]:
         """The plain runner's pitching: approved, sent at once with the chosen headlines."""
         from outreach.ledger import Ledger
-        from outreach.press.pitch import pitch_plan_for, send_pitches
+        from outreach.press.pitch import pitch_plan_for, pitched_notes, send_pitches
         from outreach.press.timing import for_sending
 
         settings, now = context.settings, context.now
@@ -224,17 +224,7 @@ class PitchFindings:
             if not plan.pitches:
                 continue
             outcome = send_pitches(plan, settings, ledger, now)
-            meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
-            by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
-            notes.append(
-                f"Pitched '{finding.id}' to {len(outcome.sent)} journalist(s) via "
-                f"{settings.mail.platform}{by_other}."
-            )
-            notes.extend(
-                f"Not pitched: {email} ({reason}); correct press/journalists.csv and release "
-                f"'{finding.id}' again to retry."
-                for email, reason in outcome.not_sent
-            )
+            notes += pitched_notes(finding.id, plan, outcome, settings.mail.platform)
         return notes
 
 

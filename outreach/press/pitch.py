@@ -308,3 +308,18 @@ def pitch_plan_for(
     rules = WindowRules.from_style(data.style.pitch_window)
     plan = with_slots(plan, data.contact, rules, now, finding.embargo)
     return plan, release, choice
+
+
+def pitched_notes(finding_id: str, plan: PitchPlan, outcome: PitchOutcome, via: str) -> list[str]:
+    """What a release report says of one finding's pitches once sent: how many went out
+    (and how many another run sent meanwhile), and each refused address with the fix."""
+    meanwhile = len(plan.pitches) - len(outcome.sent) - len(outcome.not_sent)
+    by_other = f" ({meanwhile} pitched meanwhile by another run)" if meanwhile else ""
+    return [
+        f"Pitched '{finding_id}' to {len(outcome.sent)} journalist(s) via {via}{by_other}.",
+        *(
+            f"Not pitched: {email} ({reason}); correct press/journalists.csv and release "
+            f"'{finding_id}' again to retry."
+            for email, reason in outcome.not_sent
+        ),
+    ]
