@@ -328,6 +328,7 @@ def test_unexpected_error_gives_a_friendly_page(
     serve_web: Callable[..., WebApp],
 ) -> None:
     web = serve_web()
+    web.drain()  # the start's look for owed emails opens the store: let it finish first
     web.settings.paths.subscribers.unlink()
     web.settings.paths.subscribers.mkdir()  # the store can no longer be opened
     with httpx.Client(base_url=web.base) as client:
