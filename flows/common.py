@@ -138,18 +138,21 @@ def failure_webhook() -> str | None:
 
 
 def failure_message(
-    flow_name: str, run_name: str, parameters: dict, message: str, link: str
+    flow_name: str, run_name: str, parameters: dict, message: str, link: str, what: str = "failed"
 ) -> str:
-    """One readable paragraph for a chat channel: what failed, for which finding, why, where."""
+    """One readable paragraph for a chat channel: what failed (or crashed), for which
+    finding, why, where."""
     subject = parameters.get("finding_id") or ", ".join(parameters.get("finding_ids") or []) or ""
     about = f" for '{subject}'" if subject else ""
-    text = f"Outreach: {flow_name}{about} failed (run {run_name}). {message.strip()}"
+    text = f"Outreach: {flow_name}{about} {what} (run {run_name}). {message.strip()}"
     return text + (f"\n{link}" if link else "")
 
 
 def notify_failure(flow, flow_run, state) -> None:
-    """Prefect on_failure hook: post the failure to the team's webhook (Slack, Mattermost and
-    most chat tools accept ``{"text": ...}``). Never raises: the run has failed already."""
+    """Prefect on_failure and on_crashed hook: post the failure to the team's webhook (Slack,
+    Mattermost and most chat tools accept ``{"text": ...}``). Never raises: the run has failed
+    already. A run whose process was killed outright runs no hook; the server's automation
+    marks it Crashed (``make bootstrap``), and the UI shows it."""
     from prefect import get_run_logger
     from prefect.settings import get_current_settings
 
@@ -158,8 +161,9 @@ def notify_failure(flow, flow_run, state) -> None:
         return
     ui = get_current_settings().ui_url
     link = f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else ""
+    what = "crashed" if state.is_crashed() else "failed"
     text = failure_message(
-        flow.name, flow_run.name, dict(flow_run.parameters or {}), state.message or "", link
+        flow.name, flow_run.name, dict(flow_run.parameters or {}), state.message or "", link, what
     )
     try:
         requests.post(
@@ -175,6 +179,11 @@ def notify_failure(flow, flow_run, state) -> None:
             urlsplit(url).netloc,
             type(exc).__name__,
         )
+
+
+FAILURE_HOOKS = {"on_failure": [notify_failure], "on_crashed": [notify_failure]}
+"""The team hears of a run that failed and of one that crashed (told to exit, or stopped by a
+signal the engine sees): both leave work undone."""
 
 
 def _heartbeats_without_the_wait() -> bool:

@@ -19,7 +19,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.common import flow_settings, notify_failure, run_clock, smtp_relay, worth_retrying
+from flows.common import FAILURE_HOOKS, flow_settings, run_clock, smtp_relay, worth_retrying
 from flows.release import PrefectRunner
 from outreach.actions import PitchFindings, SendIssue
 from outreach.finding import SLUG_PATTERN
@@ -28,7 +28,7 @@ from outreach.release import ReleaseReport
 EventId = Annotated[
     str, Field(pattern=SLUG_PATTERN.pattern, description="The event's id (its file name)")
 ]
-FLOW_OPTIONS = {"log_prints": True, "on_failure": [notify_failure]}
+FLOW_OPTIONS = {"log_prints": True, **FAILURE_HOOKS}
 
 
 @flow(name="release-event", **FLOW_OPTIONS)

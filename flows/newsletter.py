@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
 from flows.approval import ask
-from flows.common import flow_settings, notify_failure, run_clock, smtp_relay, worth_retrying
+from flows.common import FAILURE_HOOKS, flow_settings, run_clock, smtp_relay, worth_retrying
 from flows.press import server_mode
 from outreach.actions import ActionContext, SendIssue, newsletter_action
 from outreach.campaign import PreparedSend, deliver, issue_to_send, prepare_send, send_batch
@@ -83,7 +83,7 @@ def send_issue(
     return summary
 
 
-@flow(name="send-newsletter", log_prints=True, on_failure=[notify_failure])
+@flow(name="send-newsletter", log_prints=True, **FAILURE_HOOKS)
 def send_newsletter(
     finding_ids: list[str],
     digest_title: str | None = None,
@@ -128,7 +128,7 @@ def send_gated(
     return send_issue(action.issue(), settings, now, new_subscribers, actor)
 
 
-@flow(name="weekly-digest", log_prints=True, on_failure=[notify_failure])
+@flow(name="weekly-digest", log_prints=True, **FAILURE_HOOKS)
 def weekly_digest(
     days: Annotated[int, Field(ge=1, le=31)] = 7,
     title: str | None = None,

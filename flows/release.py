@@ -44,7 +44,7 @@ from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.approval import ask
-from flows.common import flow_settings, notify_failure, run_clock, worth_retrying
+from flows.common import FAILURE_HOOKS, flow_settings, run_clock, worth_retrying
 from flows.limits import platform_slot, platform_throttle
 from flows.newsletter import send_issue
 from flows.press import schedule_lifts, schedule_windows, send_approved_pitches, server_mode
@@ -336,7 +336,7 @@ FindingId = Annotated[
     str,
     Field(pattern=SLUG_PATTERN.pattern, description="The finding's id (its file name without .md)"),
 ]
-FLOW_OPTIONS = {"log_prints": True, "on_failure": [notify_failure]}
+FLOW_OPTIONS = {"log_prints": True, **FAILURE_HOOKS}
 
 
 @flow(name="release-finding", **FLOW_OPTIONS)

@@ -69,6 +69,28 @@ def test_a_failed_release_is_reported_to_the_team_webhook(
     assert "/runs/flow-run/" in text or "\n" not in text
 
 
+def test_a_crashed_release_is_reported_to_the_team_webhook(
+    prefect_api: str,
+    project: Path,
+    chat_webhook: list[dict],
+    flow_clock: Callable,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run interrupted inside the engine (here the process is told to exit mid-release)
+    ends Crashed, not Failed: the team hears of it all the same."""
+    import flows.release as release_flows
+
+    def exit_mid_release(*args: object, **kwargs: object) -> None:
+        raise SystemExit(143)
+
+    monkeypatch.setattr(release_flows, "_run", exit_mid_release)
+    flow_clock(NOW)
+    with pytest.raises(SystemExit):
+        release_flows.release_finding("alpha-cocoa-prices", config=str(project / "outreach.toml"))
+    [report] = chat_webhook
+    assert report["text"].startswith("Outreach: release-finding for 'alpha-cocoa-prices' crashed")
+
+
 def test_a_successful_release_reports_nothing(
     prefect_api: str, project: Path, chat_webhook: list[dict], flow_clock: Callable
 ) -> None:
