@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from markdown_it import MarkdownIt
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -61,6 +60,9 @@ MAX_REPORT_FILE_BYTES = 2_000_000
 MAX_REPORT_BODY_CHARS = 600_000
 """A report's own text (introduction and chapters; the findings come from their files)."""
 MAX_REPORT_FINDINGS = 500
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 
 class _Strict(BaseModel):
@@ -311,6 +313,10 @@ class Report(_Strict):
 
 
 def _body_parser() -> MarkdownIt:
+    """markdown-it-py's tokens (with source lines) for the chapter split; imported only when
+    a report is read, so a build of findings alone does not load it."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
