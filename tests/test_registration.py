@@ -972,3 +972,33 @@ def test_an_invite_still_owed_when_the_event_is_called_off_is_never_sent(
         assert sent == []
     else:
         assert len(sent) == 1 and "Cocoa prices" in sent[0]
+
+
+def test_a_confirmation_email_sent_days_late_carries_a_link_that_still_works(
+    project: Path, inbox: Inbox
+) -> None:
+    """A crash left the confirmation owed; it goes out ten days later (the link's validity is
+    shorter than that): its link is signed when it is sent, so the person can still confirm."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from outreach.events.links import read_registration_token
+    from outreach.events.outbox import send_owed
+    from outreach.secrets_store import link_secret
+    from outreach.tokens import MAX_AGE
+
+    write_event(project, starts=FUTURE, capacity=5)
+    settings = settings_for(project, **smtp_environ(inbox.host, inbox.port))
+    store = RegistrationStore(settings.paths.subscribers)
+    store.sign_up("cocoa-webinar", "ama@example.com", "Ama", "", [], NOW)
+    store.owe_mail("cocoa-webinar", "ama@example.com", "confirm", NOW)
+    late = NOW + timedelta(days=10)
+    assert MAX_AGE["event-confirm"] < late - NOW, "late enough for a link signed when owed"
+    send_owed(settings, dict(read_events(settings)), now=late)
+    (email,) = to(inbox, "ama@example.com")
+    token = parse_qs(urlsplit(link_in(email, "events/confirm")).query)["token"][0]
+    secret = link_secret(settings)
+    at_click = late + timedelta(hours=2)
+    assert read_registration_token(secret, "event-confirm", token, at_click)[:2] == (
+        "cocoa-webinar",
+        "ama@example.com",
+    )

@@ -97,12 +97,15 @@ def confirm_email(
     event: Event,
     registration: Registration,
     when: datetime,
+    sent_at: datetime | None = None,
 ) -> EmailMessage:
-    """The double opt-in link; nothing else (no join link before confirmation)."""
+    """The double opt-in link; nothing else (no join link before confirmation). The link is
+    signed at ``sent_at`` (default ``when``, the time the email was owed): one sent late, after
+    a crash, still has its whole validity ahead of it."""
     text = env.get_template("events/mail/confirm.txt.j2").render(
         **_common(settings, event, registration),
         confirm_url=registration_link(
-            settings, secret, "event-confirm", event.id, registration.email, when
+            settings, secret, "event-confirm", event.id, registration.email, sent_at or when
         ),
         valid_days=MAX_AGE["event-confirm"].days,
     )

@@ -42,14 +42,17 @@ confirmed meanwhile, or an invite to someone who cancelled meanwhile, is skipped
 
 
 def _builder(
-    settings: Settings, event: Event, owed: OwedMail
+    settings: Settings, event: Event, owed: OwedMail, now: datetime
 ) -> tuple[str, Callable[[Registration], EmailMessage]]:
-    """The subject and the message builder of one owed email."""
+    """The subject and the message builder of one owed email (dated when it was owed; a
+    confirmation link signed ``now``, when it is sent)."""
     env, secret = environment(settings.paths.templates), link_secret(settings)
     sequence = SequenceLedger(settings.paths.ledger).current(event.id)
     when = datetime.fromisoformat(owed.made_at)
     if owed.kind == "confirm":
-        return "confirm", lambda r: confirm_email(settings, env, secret, event, r, when)
+        return "confirm", lambda r: confirm_email(
+            settings, env, secret, event, r, when, sent_at=max(when, now)
+        )
     if owed.kind in ("invite", "promoted"):
         promoted = owed.kind == "promoted"
         return "invite", lambda r: invite_email(
@@ -89,7 +92,7 @@ def send_owed(
         if event is None or outdated(event, owed.kind, moment):
             store.settle_mail(owed.mail_id)  # nothing (left) to say: the file is gone, or
             continue  # the event is called off or over
-        label, build = _builder(settings, event, owed)
+        label, build = _builder(settings, event, owed, moment)
         mailing = Mailing(
             owed.mail_id, event.id, f"{label}: {event.title}", STATES[owed.kind], build
         )
