@@ -25,8 +25,6 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/outreach check
 	$(BIN)/outreach release --all --demo
-	$(BIN)/outreach release --report state-of-play-2026 --report uganda-case-study --demo
-	$(BIN)/outreach release --event cocoa-farm-gate-webinar --event uganda-robusta-workshop --demo
 	@echo
 	@echo "Output: $(CURDIR)/public  (blog, topic pages, feed.atom, sitemap.xml, share images,"
 	@echo "        podcast/ with feed.xml, newsroom/, press kits under press/kit/, reports/, events/)"
