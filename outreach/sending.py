@@ -17,9 +17,9 @@ keeps the whole send under the configured messages per second.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach import audit
-from outreach.mail_transport import MailTransport
+from outreach.mail_transport import MailTransport, Outcome
 from outreach.store import Migration, Schema, Store, immediate
 
 SENDS = """
@@ -233,17 +233,91 @@ def mark(
 ) -> None:
     """Move one recipient to ``state``; autocommit, so it is durable before the next message.
     ``events``: audit events committed in the same transaction (a send's batch of them)."""
-    update = (
-        "UPDATE send_recipients SET state = ?, attempts = attempts + 1, detail = ?, "
-        "updated_at = ? WHERE send_id = ? AND email = ?"
-    )
     values = (state, detail, datetime.now(UTC).isoformat(), send_id, email)
     if not events:
-        connection.execute(update, values)
+        connection.execute(UPDATE, values)
         return
     with immediate(connection):
-        connection.execute(update, values)
+        connection.execute(UPDATE, values)
         audit.insert_events(connection, events)
+
+
+UPDATE = (
+    "UPDATE send_recipients SET state = ?, attempts = attempts + 1, detail = ?, "
+    "updated_at = ? WHERE send_id = ? AND email = ?"
+)
+
+
+class _Recorder:
+    """Records a send's outcomes from its threads through one connection, committing each
+    recipient's new state before that thread goes on (its next write to the server).
+
+    Group commit: a thread whose outcome is known queues its row, then takes the write
+    lock; whoever holds it commits every row queued so far in one transaction, so a thread
+    that finds its row already committed by another goes on at once. Each of those messages
+    had been accepted by the server before the commit began, so a crash can still only
+    lose the state of messages accepted and not yet committed (each thread's last one at
+    most), never record a message the server had not accepted. One transaction for the
+    rows that arrive together is what lets four connections share one SQLite writer.
+    Audit events wait for a batch (``AUDIT_BATCH``) and go in with the rows of its commit.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, send_id: str):
+        self.connection, self.send_id = connection, send_id
+        self._queue: list[tuple[str, str, str, str, str]] = []
+        self._events: list[audit.AuditRow] = []
+        self._queued = self._committed = 0
+        self._queue_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._broken: BaseException | None = None
+
+    def record(
+        self, email: str, state: str | None, detail: str, event: audit.AuditRow | None
+    ) -> None:
+        """``state`` None: the row stays as it is (deferred); only the event is kept."""
+        with self._queue_lock:
+            if event is not None:
+                self._events.append(event)
+            if state is None:
+                return
+            stamp = datetime.now(UTC).isoformat()
+            self._queue.append((state, detail, stamp, self.send_id, email))
+            self._queued += 1
+            ticket = self._queued
+        with self._write_lock:
+            if self._broken is not None:  # the commit that took this row failed
+                raise self._broken
+            if self._committed >= ticket:
+                return
+            with self._queue_lock:
+                rows, self._queue = self._queue, []
+                events: list[audit.AuditRow] = []
+                if len(self._events) >= AUDIT_BATCH:
+                    events, self._events = self._events, []
+                upto = self._queued
+            try:
+                self._commit(rows, events)
+            except BaseException as exc:
+                self._broken = exc
+                raise
+            self._committed = upto
+
+    def _commit(self, rows: list[tuple[str, str, str, str, str]], events: list) -> None:
+        if len(rows) == 1 and not events:
+            self.connection.execute(UPDATE, rows[0])  # autocommit: its own transaction
+            return
+        with immediate(self.connection):
+            self.connection.executemany(UPDATE, rows)
+            if events:
+                audit.insert_events(self.connection, events)
+
+    def close(self) -> None:
+        """Commit the events still waiting (also when the send stopped)."""
+        with self._write_lock, self._queue_lock:
+            events, self._events = self._events, []
+            if events and self._broken is None:
+                with immediate(self.connection):
+                    audit.insert_events(self.connection, events)
 
 
 AUDIT_BATCH = 100
@@ -289,77 +363,65 @@ def send_pending(
     A SenderFailure (login, connection, a server-wide refusal) stops every thread and is
     raised once they have stopped: the recipients not reached stay pending, none is marked
     bounced. ``trail`` makes each outcome's audit event, written with the recipient's row."""
-    work: queue.Queue[str] = queue.Queue()
-    for email in emails:
-        work.put(email)
+    work = deque(emails)  # popleft is atomic: the threads share it without a lock
     report = SendReport()
     lock = threading.Lock()
     done = [0]
     stop = threading.Event()
     failures: list[BaseException] = []
 
-    write_lock = threading.Lock()
-
-    events: list[audit.AuditRow] = []
-
     def record(
-        connection: sqlite3.Connection, email: str, state: str | None, outcome: str, detail: str
+        recorder: _Recorder, email: str, state: str | None, outcome: str, detail: str
     ) -> None:
-        # One writer at a time, through one connection: SQLite's own busy waiting sleeps in
-        # milliseconds, which would cap a parallel send far below the server's pace.
         event = trail(email, outcome, detail) if trail is not None else None
-        with write_lock:
-            if event is not None:
-                events.append(event)
-            if state is None:  # deferred: the row stays pending; its event waits for a batch
-                return
-            if len(events) >= AUDIT_BATCH:
-                mark(connection, send_id, email, state, detail, events)
-                events.clear()
-            else:
-                mark(connection, send_id, email, state, detail)
+        recorder.record(email, state, detail, event)
 
-    def deliver(db: sqlite3.Connection, email: str) -> None:
-        outcome = transport.send(build(email), email, f"{send_id}:{email}", sender)
-        if outcome.status == "sent":
-            record(db, email, "sent", "sent", outcome.detail)
-            with lock:
-                report.sent += 1
-        elif outcome.status == "refused":
-            record(db, email, "bounced", "bounced", outcome.detail)
-            on_bounce(email, outcome.detail)
-            with lock:
-                report.bounced.append(email)
-        elif outcome.status == "held":
-            record(db, email, "pending", "deferred", outcome.detail)
-            with lock:
-                report.held[email] = outcome.detail
-        else:
-            record(db, email, None, "deferred", outcome.detail)
-            with lock:
-                report.deferred.append(email)
-
-    def worker(db: sqlite3.Connection) -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    email = work.get_nowait()
-                except queue.Empty:
-                    return
-                deliver(db, email)
+    def settle(db: _Recorder, outcomes: list[Outcome]) -> None:
+        """Record outcomes as they become known (each before the chain's next write)."""
+        for outcome in outcomes:
+            email = outcome.recipient
+            if outcome.status == "sent":
+                record(db, email, "sent", "sent", outcome.detail)
                 with lock:
-                    done[0] += 1
-                    count = done[0]
-                if progress is not None:
-                    progress(count, len(emails))
+                    report.sent += 1
+            elif outcome.status == "refused":
+                record(db, email, "bounced", "bounced", outcome.detail)
+                on_bounce(email, outcome.detail)
+                with lock:
+                    report.bounced.append(email)
+            elif outcome.status == "held":
+                record(db, email, "pending", "deferred", outcome.detail)
+                with lock:
+                    report.held[email] = outcome.detail
+            else:
+                record(db, email, None, "deferred", outcome.detail)
+                with lock:
+                    report.deferred.append(email)
+            with lock:
+                done[0] += 1
+                count = done[0]
+            if progress is not None:
+                progress(count, len(emails))
+
+    def worker(db: _Recorder) -> None:
+        try:
+            with transport.chain(sender) as chain:
+                while not stop.is_set():
+                    try:
+                        email = work.popleft()
+                    except IndexError:
+                        break
+                    settle(db, chain.send(build(email), email, f"{send_id}:{email}"))
+                settle(db, chain.finish())
         except BaseException as exc:  # re-raised by the caller's thread, never lost
             with lock:
                 failures.append(exc)
             stop.set()
 
-    with log.connect() as db:
+    with log.connect() as connection:
+        recorder = _Recorder(connection, send_id)
         threads = [
-            threading.Thread(target=worker, args=(db,), daemon=True)
+            threading.Thread(target=worker, args=(recorder,), daemon=True)
             for _ in range(min(transport.connections, max(1, len(emails))))
         ]
         for thread in threads:
@@ -368,10 +430,7 @@ def send_pending(
             for thread in threads:
                 thread.join()
         finally:
-            if events:  # the last events, also when the send stopped
-                with write_lock, immediate(db):
-                    audit.insert_events(db, events)
-                events.clear()
+            recorder.close()  # the last events, also when the send stopped
     if failures:
         raise failures[0]
     return report

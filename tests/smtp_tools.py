@@ -38,6 +38,11 @@ class Inbox:
     envelope_reads: list[bytes] = field(default_factory=list)
     """With ``pipelining``: what had already arrived, unread, when each MAIL was handled (a
     pipelining client's RCPT and DATA came in the same write)."""
+    data_reads: list[bytes] = field(default_factory=list)
+    """With ``pipelining``: what had already arrived, unread, when each message's content
+    had been read (a chaining client's next MAIL, RCPT and DATA came in the same write)."""
+    refuse_data: dict[str, str] = field(default_factory=dict)
+    """An answer to the final dot of a message to this recipient, instead of 250."""
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -65,10 +70,15 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.seen += 1
+        if self.pipelining:
+            self.data_reads.append(bytes(server._reader._buffer))
         if self.kill_at is not None and self.seen == self.kill_at and self.kill_pid:
             # A real crash of the sender, mid-send, before this message is accepted.
             os.kill(self.kill_pid, signal.SIGKILL)
             return "451 4.3.0 sender went away"
+        refused = [self.refuse_data[r] for r in envelope.rcpt_tos if r in self.refuse_data]
+        if refused:
+            return refused[0]
         self.accepted.append((time.monotonic(), list(envelope.rcpt_tos), envelope.original_content))
         self.peers.append(session.peer)
         return "250 OK"

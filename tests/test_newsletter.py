@@ -621,6 +621,62 @@ def test_a_relay_offering_pipelining_gets_each_envelope_in_one_write_with_every_
     assert (counts.sent, counts.bounced, counts.pending) == (2, 1, 0)
 
 
+def test_over_a_pipelining_relay_each_message_ends_in_the_write_that_starts_the_next(
+    project: Path, inbox: Inbox
+) -> None:
+    """One round trip a message: a message's content and final dot travel with the next
+    message's MAIL, RCPT and DATA (RFC 2920), over each of the connections. Every recipient
+    still gets exactly one complete copy of their own, and the send log marks each sent."""
+    inbox.pipelining = True
+    extra = {f"chain{n:02d}@example.com": ("food-agriculture",) for n in range(24)}
+    settings = settings_for(project, **smtp_env(inbox, rate=1000, connections=2))
+    subscribe_all(settings, extra)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    expected = sorted([*TOPICAL_FOOD, *extra])
+    report = send_all(prepared, settings, NOW)
+    assert report.sent == len(expected) and not report.bounced and not report.deferred
+    assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == expected
+    for _, rcpts, raw in inbox.accepted:
+        message = message_from_bytes(raw, policy=policy.default)
+        assert message["To"].addresses[0].addr_spec == rcpts[0]
+        assert message.get_body(("html",)).get_content().rstrip().endswith("</html>")
+    chained = [r for r in inbox.data_reads if r.startswith(b"MAIL FROM:<")]
+    # All but each connection's first message (sent singly as the connection opens) and
+    # its last (no next envelope to travel with).
+    assert len(chained) >= len(expected) - 2 * 2, inbox.data_reads
+    assert all(r.endswith(b"\r\nDATA\r\n") for r in chained)
+    counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
+    assert (counts.sent, counts.bounced, counts.pending) == (len(expected), 0, 0)
+
+
+def test_a_message_refused_mid_chain_bounces_alone_and_the_next_is_sent_once(
+    project: Path, inbox: Inbox
+) -> None:
+    """A 5xx to a message's final dot arrives with the next message's envelope already
+    sent: that message is a bounce, the next one is started afresh (its open envelope is
+    never ended by a stray dot), and nobody else is missed or mailed twice."""
+    inbox.pipelining = True
+    extra = {f"chain{n:02d}@example.com": ("food-agriculture",) for n in range(8)}
+    settings = settings_for(project, **smtp_env(inbox, rate=1000, connections=1))
+    store = subscribe_all(settings, extra)
+    inbox.refuse_data["chain03@example.com"] = "554 5.7.1 message content refused"
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    expected = sorted(e for e in [*TOPICAL_FOOD, *extra] if e != "chain03@example.com")
+    report = send_all(prepared, settings, NOW)
+    assert report.bounced == ["chain03@example.com"] and report.sent == len(expected)
+    assert store.get("chain03@example.com").status == "bounced"
+    assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == expected
+    for _, rcpts, raw in inbox.accepted:
+        message = message_from_bytes(raw, policy=policy.default)
+        assert message["To"].addresses[0].addr_spec == rcpts[0]
+    counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
+    assert (counts.sent, counts.bounced, counts.pending) == (len(expected), 1, 0)
+
+
 def test_the_to_line_written_directly_matches_the_wire_policy(settings: Settings) -> None:
     """Plain display names skip the email package's header folder; what it would have
     written is what goes out (names needing quotes or encoding still go through it)."""
