@@ -677,6 +677,41 @@ def test_a_message_refused_mid_chain_bounces_alone_and_the_next_is_sent_once(
     assert (counts.sent, counts.bounced, counts.pending) == (len(expected), 1, 0)
 
 
+def test_a_copy_text_part_encoded_line_by_line_is_the_whole_text_encoded() -> None:
+    """Each copy's text part is quoted-printable encoded only where its own values go (the
+    other lines once a send); the bytes are those of encoding the whole filled text, also
+    with long values wrapped by soft breaks, trailing spaces, dots, '=' and non-ASCII."""
+    import binascii
+
+    from outreach.newsletter import fill, qp_lines
+
+    pieces = [
+        "Héllo =\n\n" + "x" * 90 + " \n.\nYou chose: ",
+        "TOPICS",
+        ".\nChange (",
+        "PREFERENCES_URL",
+        ") · Unsubscribe (",
+        "UNSUBSCRIBE_URL",
+        ")\n\ntrailing space \n.",
+    ]
+    values = [
+        {"TOPICS": "Food", "PREFERENCES_URL": "https://a.example/p?t=1", "UNSUBSCRIBE_URL": "u"},
+        {"TOPICS": "é" * 40 + " ", "PREFERENCES_URL": "h" * 150, "UNSUBSCRIBE_URL": "=.\n. "},
+        {"TOPICS": "", "PREFERENCES_URL": "", "UNSUBSCRIBE_URL": " "},
+    ]
+
+    def encode(text: str) -> bytes:  # the factory's encoding: binascii's, with CRLF
+        return binascii.b2a_qp(text.encode(), istext=True).replace(b"\n", b"\r\n")
+
+    lines = qp_lines(pieces)
+    assert any(isinstance(line, bytes) for line in lines), "static lines are encoded once"
+    for filled in values:
+        by_line = b"".join(
+            line if isinstance(line, bytes) else encode(fill(line, filled)) for line in lines
+        )
+        assert by_line == encode(fill(pieces, filled))
+
+
 def test_the_to_line_written_directly_matches_the_wire_policy(settings: Settings) -> None:
     """Plain display names skip the email package's header folder; what it would have
     written is what goes out (names needing quotes or encoding still go through it)."""
