@@ -91,13 +91,23 @@ class Outcome:
 
 
 class Chain(Protocol):
-    """Messages handed over one after another on one connection, for bulk sends: ``send``
-    returns the outcomes that became known during the call (over SMTP with PIPELINING,
-    usually the previous message's: its final dot travels with this one's envelope), and
-    ``finish`` those still owed. Every message handed over gets exactly one outcome; the
-    rules are the transport's ``send``'s."""
+    """One connection of a bulk send, driven by one thread together with the others: ``put``
+    hands over the next message, and where its answers come later (``awaiting``, over SMTP
+    with PIPELINING), ``take`` reads them once ``fileno`` is readable. Both return the
+    outcomes they came to know (with PIPELINING, usually the previous message's: its final
+    dot travelled with this one's envelope); ``finish`` ends the last message. Every message
+    handed over gets exactly one outcome, by the rules of the transport's ``send``."""
 
-    def send(self, message: bytes, recipient: str, key: str) -> list[Outcome]: ...
+    @property
+    def awaiting(self) -> bool:
+        """Answers to read (``take``) before the next ``put``."""
+        ...
+
+    def fileno(self) -> int: ...
+
+    def put(self, message: bytes, recipient: str) -> list[Outcome]: ...
+
+    def take(self) -> list[Outcome]: ...
 
     def finish(self) -> list[Outcome]: ...
 
@@ -118,8 +128,8 @@ class MailTransport(Protocol):
 
     def close(self) -> None: ...
 
-    def chain(self, sender: str) -> AbstractContextManager[Chain]:
-        """One connection's worth of messages sent one after another (see ``Chain``)."""
+    def chains(self, sender: str, count: int) -> AbstractContextManager[list[Chain]]:
+        """Up to ``count`` chains (one a connection) for a bulk send from ``sender``."""
         ...
 
     def check(self) -> str:
@@ -204,9 +214,9 @@ class OutboxTransport(_Closing):
         return Outcome(recipient, "sent", "outbox")
 
     @contextmanager
-    def chain(self, sender: str) -> Iterator[Chain]:
-        """One file after another: each outcome is known at once."""
-        yield _OneByOne(self, sender)
+    def chains(self, sender: str, count: int) -> Iterator[list[Chain]]:
+        """One chain, one file after another: each outcome is known at once."""
+        yield [_OneByOne(self, sender)]
 
 
 @dataclass
@@ -215,9 +225,16 @@ class _OneByOne:
 
     transport: OutboxTransport
     sender: str
+    awaiting = False
 
-    def send(self, message: bytes, recipient: str, key: str) -> list[Outcome]:
-        return [self.transport.send(message, recipient, key, self.sender)]
+    def fileno(self) -> int:
+        raise ValueError("nothing to wait for: every outcome is known at once")
+
+    def put(self, message: bytes, recipient: str) -> list[Outcome]:
+        return [self.transport.send(message, recipient, recipient, self.sender)]
+
+    def take(self) -> list[Outcome]:
+        return []
 
     def finish(self) -> list[Outcome]:
         return []
@@ -527,24 +544,31 @@ class SmtpTransport(_Closing):
         return Outcome(recipient, "deferred", f"try again later ({reason})"), smtp
 
     @contextmanager
-    def chain(self, sender: str) -> Iterator[SmtpChain]:
-        """A chain holding one of the connections for the block: a bulk send runs one per
-        connection, each in its own thread. Leaving the block with the chain mid-dialogue
-        (an error) closes the connection: an unfinished message is never delivered."""
-        with self._slots:
-            with self._lock:
-                smtp = self._idle.pop() if self._idle else None
-            chain = SmtpChain(self, sender, smtp)
-            try:
-                yield chain
-            except BaseException:
-                chain.abandon()
-                raise
-            if chain.unfinished:
-                chain.abandon()
-            if chain.smtp is not None:
+    def chains(self, sender: str, count: int) -> Iterator[list[Chain]]:
+        """``count`` chains (at most ``connections``), each holding one connection for the
+        block, all driven by the caller's one thread. Leaving the block with a chain
+        mid-dialogue closes its connection: an unfinished message is never delivered."""
+        count = max(1, min(count, self.connections))
+        held: list[SmtpChain] = []
+        try:
+            for _ in range(count):
+                self._slots.acquire()
                 with self._lock:
-                    self._idle.append(chain.smtp)
+                    smtp = self._idle.pop() if self._idle else None
+                held.append(SmtpChain(self, sender, smtp))
+            yield list(held)
+        except BaseException:
+            for chain in held:
+                chain.abandon()
+            raise
+        finally:
+            for chain in held:
+                if chain.awaiting or chain.unfinished:
+                    chain.abandon()
+                if chain.smtp is not None:
+                    with self._lock:
+                        self._idle.append(chain.smtp)
+                self._slots.release()
 
     def check(self) -> str:
         """Connect, secure and log in as a send would, then NOOP: the relay takes these
@@ -582,25 +606,43 @@ class SmtpTransport(_Closing):
 class SmtpChain:
     """Messages on one SMTP connection, one round trip each where the server offers
     PIPELINING (RFC 2920): a message's content and final dot are the first "command" of a
-    group whose last is the next message's MAIL, RCPT and DATA, all in one write. The
-    answers then come back together: 250 for the message (its outcome, returned at once so
-    the caller records it before the next write), then the next envelope's, whose 354
-    leaves that message open for the next call.
+    group whose last is the next message's MAIL, RCPT and DATA, all in one write (``put``).
+    The answers then come back together (``take``): 250 for the message, returned at once
+    so the caller records it before its next write, then the next envelope's, whose 354
+    leaves that message open for the next ``put``.
 
-    Anything else goes the transport's way (``SmtpTransport._deliver``, with its retries
-    and judgement), that attempt counting as the first: a server without PIPELINING, an
-    address needing SMTPUTF8, a refused envelope, a failed message. A connection dropped
-    with a message in flight leaves that message to be tried again on a new connection,
-    as a single send does; a message whose envelope is open is never ended with a dot it
-    was not meant to have: if its chain breaks, its connection is closed unfinished.
+    Anything else goes the transport's way (``SmtpTransport._deliver``, with its judgement
+    and retries, which wait in the caller's thread), the chained attempt counting as the
+    first: a server without PIPELINING, an address needing SMTPUTF8, a refused envelope, a
+    failed message. A connection dropped with a message in flight leaves that message to be
+    tried again on a new connection, as a single send does; an open envelope is never ended
+    with a dot it was not meant to have: if its chain breaks, its connection is closed.
     """
 
     def __init__(self, transport: SmtpTransport, sender: str, smtp: smtplib.SMTP | None):
         self.transport, self.sender, self.smtp = transport, sender, smtp
         self._open: tuple[bytes, str] | None = None
-        """(raw message, recipient) whose DATA got 354: its content is the next write."""
+        """(message, recipient) whose DATA got 354: its content goes with the next write."""
+        self._ended: tuple[bytes, str] | None = None
+        """(message, recipient) whose content and final dot were written, answer unread."""
+        self._next: tuple[bytes, str, str] | None = None
+        """(message, recipient, address) whose envelope was written, answers unread."""
 
-    def send(self, message: bytes, recipient: str, key: str) -> list[Outcome]:
+    @property
+    def awaiting(self) -> bool:
+        return self._ended is not None or self._next is not None
+
+    @property
+    def unfinished(self) -> bool:
+        """A message's envelope is open: its content was not sent yet (``finish`` sends it)."""
+        return self._open is not None
+
+    def fileno(self) -> int:
+        assert self.smtp is not None and self.smtp.sock is not None
+        return self.smtp.sock.fileno()
+
+    def put(self, message: bytes, recipient: str) -> list[Outcome]:
+        """Write the open message's content with this one's envelope (nothing awaiting)."""
         address, utf8 = envelope_address(recipient)
         smtp = self.smtp
         if utf8 or smtp is None or not (smtp.does_esmtp and smtp.has_extn("pipelining")):
@@ -611,43 +653,58 @@ class SmtpChain:
             done.append(outcome)
             return done
         self.transport._pace()
-        envelope = envelope_bytes(self.sender, address)
+        content = b""
+        if self._open is not None:
+            content = data_bytes(self._open[0])
+            self._ended, self._open = self._open, None
+        try:
+            smtp.send(content + envelope_bytes(self.sender, address))
+        except (smtplib.SMTPException, OSError) as exc:
+            done = []
+            if self._ended is not None:  # maybe delivered: its answer never came
+                ended, self._ended = self._ended, None
+                done.append(self._retry(*ended, exc, drop=True))
+            done.append(self._retry(message, recipient, exc, drop=True))
+            return done
+        self._next = (message, recipient, address)
+        return []
+
+    def take(self) -> list[Outcome]:
+        """Read the answers to the last write (blocks until they have all come)."""
+        smtp = self.smtp
+        assert smtp is not None
         done = []
-        if self._open is None:
+        if self._ended is not None:
+            ended, self._ended = self._ended, None
             try:
-                smtp.send(envelope)
-            except (smtplib.SMTPException, OSError) as exc:
-                return [self._retry(message, recipient, address, exc, drop=True)]
-        else:
-            previous, before = self._open
-            self._open = None
-            try:
-                smtp.send(data_bytes(previous) + envelope)
                 _judge_data(smtp.getreply())
             except (smtplib.SMTPException, OSError) as exc:
-                # This envelope is in flight behind the failed message: close the connection
-                # (nothing unfinished is delivered) and start this message afresh.
-                # (Its pace was taken: a fresh start takes another, as a retry does.)
-                done.append(self._retry(previous, before, envelope_address(before)[0], exc, True))
-                return done + self.send(message, recipient, key)
-            done.append(Outcome(before, "sent", "250"))
-        try:
-            _read_envelope(smtp, self.sender, address)
-        except (smtplib.SMTPException, OSError) as exc:
-            done.append(self._retry(message, recipient, address, exc, drop=False))
-        else:
-            self._open = (message, recipient)
+                # The next envelope is in flight behind the failed message: close the
+                # connection (nothing unfinished is delivered) and start that one afresh.
+                after, self._next = self._next, None
+                done.append(self._retry(*ended, exc, drop=True))
+                if after is not None:  # (its pace was taken: a fresh start takes another)
+                    done += self.put(after[0], after[1])
+                return done
+            done.append(Outcome(ended[1], "sent", "250"))
+        if self._next is not None:
+            message, recipient, address = self._next
+            self._next = None
+            try:
+                _read_envelope(smtp, self.sender, address)
+            except (smtplib.SMTPException, OSError) as exc:
+                done.append(self._retry(message, recipient, exc, drop=False))
+            else:
+                self._open = (message, recipient)
         return done
 
-    @property
-    def unfinished(self) -> bool:
-        """A message's envelope is open: its content was not sent yet (``finish`` sends it)."""
-        return self._open is not None
-
     def finish(self) -> list[Outcome]:
-        """The open message's content and final dot, and its outcome."""
+        """Everything still owed: the answers awaited, then the open message's content."""
+        done = []
+        while self.awaiting:
+            done += self.take()
         if self._open is None:
-            return []
+            return done
         message, recipient = self._open
         self._open = None
         assert self.smtp is not None
@@ -655,26 +712,26 @@ class SmtpChain:
             self.smtp.send(data_bytes(message))
             _judge_data(self.smtp.getreply())
         except (smtplib.SMTPException, OSError) as exc:
-            return [self._retry(message, recipient, envelope_address(recipient)[0], exc, True)]
-        return [Outcome(recipient, "sent", "250")]
+            done.append(self._retry(message, recipient, exc, drop=True))
+        else:
+            done.append(Outcome(recipient, "sent", "250"))
+        return done
 
     def abandon(self) -> None:
         """Close the connection as it is (mid-dialogue after an error): an open message
         has no final dot, so the server delivers nothing of it."""
-        self._open = None
+        self._open = self._ended = self._next = None
         if self.smtp is not None:
             self.smtp.close()
             self.smtp = None
 
-    def _retry(
-        self, message: bytes, recipient: str, address: str, exc: Exception, drop: bool
-    ) -> Outcome:
+    def _retry(self, message: bytes, recipient: str, exc: Exception, drop: bool) -> Outcome:
         """The transport's judgement of a failed chained attempt, and its retries. ``drop``:
         the connection is out of step (a write or read failed mid-group): close it."""
         if drop or isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
             self.abandon()
         outcome, self.smtp = self.transport._deliver(
-            self.smtp, message, recipient, address, self.sender, False, failed=exc
+            self.smtp, message, recipient, envelope_address(recipient)[0], self.sender, False, exc
         )
         return outcome
 

@@ -17,9 +17,8 @@ keeps the whole send under the configured messages per second.
 
 from __future__ import annotations
 
+import select
 import sqlite3
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach import audit
-from outreach.mail_transport import MailTransport, Outcome
+from outreach.mail_transport import Chain, MailTransport, Outcome
 from outreach.store import Migration, Schema, Store, immediate
 
 SENDS = """
@@ -249,60 +248,36 @@ UPDATE = (
 
 
 class _Recorder:
-    """Records a send's outcomes from its threads through one connection, committing each
-    recipient's new state before that thread goes on (its next write to the server).
+    """Records a send's outcomes in the send log, each group in one transaction.
 
-    Group commit: a thread whose outcome is known queues its row, then takes the write
-    lock; whoever holds it commits every row queued so far in one transaction, so a thread
-    that finds its row already committed by another goes on at once. Each of those messages
-    had been accepted by the server before the commit began, so a crash can still only
-    lose the state of messages accepted and not yet committed (each thread's last one at
-    most), never record a message the server had not accepted. One transaction for the
-    rows that arrive together is what lets four connections share one SQLite writer.
-    Audit events wait for a batch (``AUDIT_BATCH``) and go in with the rows of its commit.
+    A group is the outcomes whose answers were read together (one wake-up of the sending
+    loop, one per connection at most): all those messages had been accepted, or refused,
+    before the commit began, and the commit ends before any of their connections writes
+    again, so a crash can only lose the state of messages accepted and not yet committed
+    (one a connection at most), never record one the server did not accept. Committing
+    each alone would cost a transaction a message. Audit events wait for a batch
+    (``AUDIT_BATCH``) and go in with a group's rows.
     """
 
     def __init__(self, connection: sqlite3.Connection, send_id: str):
         self.connection, self.send_id = connection, send_id
-        self._queue: list[tuple[str, str, str, str, str]] = []
         self._events: list[audit.AuditRow] = []
-        self._queued = self._committed = 0
-        self._queue_lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._broken: BaseException | None = None
 
-    def record(
-        self, email: str, state: str | None, detail: str, event: audit.AuditRow | None
-    ) -> None:
-        """``state`` None: the row stays as it is (deferred); only the event is kept."""
-        with self._queue_lock:
+    def record(self, group: list[tuple[str, str | None, str, audit.AuditRow | None]]) -> None:
+        """(address, new state or None to leave the row as it is (deferred), the server's
+        reply, the audit event) for each outcome of the group."""
+        stamp = datetime.now(UTC).isoformat()
+        rows = []
+        for email, state, detail, event in group:
             if event is not None:
                 self._events.append(event)
-            if state is None:
-                return
-            stamp = datetime.now(UTC).isoformat()
-            self._queue.append((state, detail, stamp, self.send_id, email))
-            self._queued += 1
-            ticket = self._queued
-        with self._write_lock:
-            if self._broken is not None:  # the commit that took this row failed
-                raise self._broken
-            if self._committed >= ticket:
-                return
-            with self._queue_lock:
-                rows, self._queue = self._queue, []
-                events: list[audit.AuditRow] = []
-                if len(self._events) >= AUDIT_BATCH:
-                    events, self._events = self._events, []
-                upto = self._queued
-            try:
-                self._commit(rows, events)
-            except BaseException as exc:
-                self._broken = exc
-                raise
-            self._committed = upto
-
-    def _commit(self, rows: list[tuple[str, str, str, str, str]], events: list) -> None:
+            if state is not None:
+                rows.append((state, detail, stamp, self.send_id, email))
+        if not rows:
+            return
+        events: list[audit.AuditRow] = []
+        if len(self._events) >= AUDIT_BATCH:
+            events, self._events = self._events, []
         if len(rows) == 1 and not events:
             self.connection.execute(UPDATE, rows[0])  # autocommit: its own transaction
             return
@@ -313,11 +288,10 @@ class _Recorder:
 
     def close(self) -> None:
         """Commit the events still waiting (also when the send stopped)."""
-        with self._write_lock, self._queue_lock:
-            events, self._events = self._events, []
-            if events and self._broken is None:
-                with immediate(self.connection):
-                    audit.insert_events(self.connection, events)
+        events, self._events = self._events, []
+        if events:
+            with immediate(self.connection):
+                audit.insert_events(self.connection, events)
 
 
 AUDIT_BATCH = 100
@@ -356,81 +330,109 @@ def send_pending(
     progress: Progress | None = None,
     trail: Trail | None = None,
 ) -> SendReport:
-    """Send ``emails`` (pending rows of ``send_id``) through ``transport``, from as many
-    threads as it has connections, recording each recipient's state as soon as its outcome
-    is known (pacing, retries and reused connections are the transport's).
+    """Send ``emails`` (pending rows of ``send_id``) through ``transport``, over as many
+    connections as it has, recording each recipient's state as soon as its outcome is known
+    (pacing, retries and reused connections are the transport's).
 
-    A SenderFailure (login, connection, a server-wide refusal) stops every thread and is
-    raised once they have stopped: the recipients not reached stay pending, none is marked
-    bounced. ``trail`` makes each outcome's audit event, written with the recipient's row."""
-    work = deque(emails)  # popleft is atomic: the threads share it without a lock
+    One thread drives every connection (``MailTransport.chains``): it hands each idle
+    connection its next message, waits until any has answers, reads those, records them
+    (``_Recorder``) and goes on. Threads, one a connection, spent more time handing Python's
+    lock to each other than sending: this does the same work with none of that.
+
+    A SenderFailure (login, connection, a server-wide refusal) stops the send: the answers
+    other connections owe are read and recorded, no message is begun, and it is raised; the
+    recipients not reached stay pending, none is marked bounced. ``trail`` makes each
+    outcome's audit event, written with the recipient's row."""
     report = SendReport()
-    lock = threading.Lock()
-    done = [0]
-    stop = threading.Event()
-    failures: list[BaseException] = []
+    done = 0
+    work = iter(emails)
 
-    def record(
-        recorder: _Recorder, email: str, state: str | None, outcome: str, detail: str
-    ) -> None:
-        event = trail(email, outcome, detail) if trail is not None else None
-        recorder.record(email, state, detail, event)
-
-    def settle(db: _Recorder, outcomes: list[Outcome]) -> None:
-        """Record outcomes as they become known (each before the chain's next write)."""
+    def settle(recorder: _Recorder, outcomes: list[Outcome]) -> None:
+        """Record outcomes as they become known, before their connections write again."""
+        nonlocal done
+        if not outcomes:
+            return
+        group = []
         for outcome in outcomes:
-            email = outcome.recipient
-            if outcome.status == "sent":
-                record(db, email, "sent", "sent", outcome.detail)
-                with lock:
-                    report.sent += 1
-            elif outcome.status == "refused":
-                record(db, email, "bounced", "bounced", outcome.detail)
+            email, status, detail = outcome.recipient, outcome.status, outcome.detail
+            state, said = STATES[status]
+            event = trail(email, said, detail) if trail is not None else None
+            group.append((email, state, detail, event))
+        recorder.record(group)
+        for outcome in outcomes:
+            email, status = outcome.recipient, outcome.status
+            if status == "sent":
+                report.sent += 1
+            elif status == "refused":
                 on_bounce(email, outcome.detail)
-                with lock:
-                    report.bounced.append(email)
-            elif outcome.status == "held":
-                record(db, email, "pending", "deferred", outcome.detail)
-                with lock:
-                    report.held[email] = outcome.detail
+                report.bounced.append(email)
+            elif status == "held":
+                report.held[email] = outcome.detail
             else:
-                record(db, email, None, "deferred", outcome.detail)
-                with lock:
-                    report.deferred.append(email)
-            with lock:
-                done[0] += 1
-                count = done[0]
+                report.deferred.append(email)
+            done += 1
             if progress is not None:
-                progress(count, len(emails))
+                progress(done, len(emails))
 
-    def worker(db: _Recorder) -> None:
-        try:
-            with transport.chain(sender) as chain:
-                while not stop.is_set():
-                    try:
-                        email = work.popleft()
-                    except IndexError:
-                        break
-                    settle(db, chain.send(build(email), email, f"{send_id}:{email}"))
-                settle(db, chain.finish())
-        except BaseException as exc:  # re-raised by the caller's thread, never lost
-            with lock:
-                failures.append(exc)
-            stop.set()
+    def drive(recorder: _Recorder, chains: list[Chain]) -> None:
+        idle, waiting = list(chains), []
+        more = True
+        while True:
+            while idle and more:
+                email = next(work, None)
+                if email is None:
+                    more = False
+                    break
+                chain = idle.pop()
+                settle(recorder, chain.put(build(email), email))
+                (waiting if chain.awaiting else idle).append(chain)
+            if not waiting:
+                break
+            ready, _, _ = select.select(waiting, [], [], WAKE_UP)
+            outcomes: list[Outcome] = []
+            for chain in ready or waiting[:1]:  # nothing within WAKE_UP: read one anyway
+                waiting.remove(chain)
+                outcomes += chain.take()
+                (waiting if chain.awaiting else idle).append(chain)
+            settle(recorder, outcomes)  # one commit for the answers read together
+        for chain in chains:
+            settle(recorder, chain.finish())
 
+    count = max(1, min(transport.connections, len(emails)))
     with log.connect() as connection:
         recorder = _Recorder(connection, send_id)
-        threads = [
-            threading.Thread(target=worker, args=(recorder,), daemon=True)
-            for _ in range(min(transport.connections, max(1, len(emails))))
-        ]
-        for thread in threads:
-            thread.start()
         try:
-            for thread in threads:
-                thread.join()
+            with transport.chains(sender, count) as chains:
+                try:
+                    drive(recorder, chains)
+                except BaseException:
+                    _settle_owed(chains, lambda outcomes: settle(recorder, outcomes))
+                    raise
         finally:
             recorder.close()  # the last events, also when the send stopped
-    if failures:
-        raise failures[0]
     return report
+
+
+STATES: dict[str, tuple[str | None, str]] = {
+    "sent": ("sent", "sent"),
+    "refused": ("bounced", "bounced"),
+    "held": ("pending", "deferred"),
+    "deferred": (None, "deferred"),
+}
+"""An outcome's status -> (the recipient's new state, None: unchanged; the audit outcome)."""
+
+WAKE_UP = 1.0
+"""Seconds the sending loop waits for answers before reading one connection's anyway (a
+reply could sit in a buffer the loop cannot see: it then waits on the socket's timeout)."""
+
+
+def _settle_owed(chains: list[Chain], settle: Callable[[list[Outcome]], None]) -> None:
+    """When a send stops on an error: the answers still owed for messages already ended
+    are read and recorded (they may have been accepted); open envelopes stay unfinished and
+    their connections are closed (nothing of those messages is delivered)."""
+    for chain in chains:
+        try:
+            while chain.awaiting:
+                settle(chain.take())
+        except BaseException:  # the first error is the one raised; this chain is closed
+            continue
