@@ -43,6 +43,9 @@ class Inbox:
     had been read (a chaining client's next MAIL, RCPT and DATA came in the same write)."""
     refuse_data: dict[str, str] = field(default_factory=dict)
     """An answer to the final dot of a message to this recipient, instead of 250."""
+    drop_once: set[str] = field(default_factory=set)
+    """Recipients whose message, the first time, is not accepted: the server hangs up on
+    its final dot instead of answering (a connection lost with the message in flight)."""
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -76,6 +79,11 @@ class Inbox:
             # A real crash of the sender, mid-send, before this message is accepted.
             os.kill(self.kill_pid, signal.SIGKILL)
             return "451 4.3.0 sender went away"
+        dropped = [r for r in envelope.rcpt_tos if r in self.drop_once]
+        if dropped:
+            self.drop_once.difference_update(dropped)
+            server.transport.close()
+            return "421 4.4.2 connection dropped"  # never arrives: the connection is gone
         refused = [self.refuse_data[r] for r in envelope.rcpt_tos if r in self.refuse_data]
         if refused:
             return refused[0]

@@ -677,6 +677,30 @@ def test_a_message_refused_mid_chain_bounces_alone_and_the_next_is_sent_once(
     assert (counts.sent, counts.bounced, counts.pending) == (len(expected), 1, 0)
 
 
+def test_a_connection_lost_mid_chain_sends_the_message_in_flight_again_and_nobody_twice(
+    project: Path, inbox: Inbox
+) -> None:
+    """The server hangs up on a message's final dot, with the next envelope already sent:
+    that message was not accepted, so it is sent again over a new connection, the next one
+    starts afresh, and every recipient ends with exactly one copy, marked sent."""
+    inbox.pipelining = True
+    extra = {f"chain{n:02d}@example.com": ("food-agriculture",) for n in range(8)}
+    settings = settings_for(project, **smtp_env(inbox, rate=1000, connections=1))
+    subscribe_all(settings, extra)
+    inbox.drop_once.add("chain03@example.com")
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    expected = sorted([*TOPICAL_FOOD, *extra])
+    report = send_all(prepared, settings, NOW)
+    assert report.sent == len(expected) and not report.bounced and not report.deferred
+    assert not inbox.drop_once, "the connection was dropped once"
+    assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == expected
+    assert len({peer for peer in inbox.peers}) == 2, "a second connection took over"
+    counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
+    assert (counts.sent, counts.bounced, counts.pending) == (len(expected), 0, 0)
+
+
 def test_a_copy_text_part_encoded_line_by_line_is_the_whole_text_encoded() -> None:
     """Each copy's text part is quoted-printable encoded only where its own values go (the
     other lines once a send); the bytes are those of encoding the whole filled text, also
