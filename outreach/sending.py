@@ -2,7 +2,7 @@
 
 When a send starts, its recipients are frozen into the ledger database, one row each. Every
 row moves from ``pending`` to ``sent`` the moment the SMTP server accepts that message (the
-update commits before the next message starts), or to ``bounced`` on a permanent (5xx)
+update commits before that connection writes again), or to ``bounced`` on a permanent (5xx)
 answer to that recipient's own RCPT or DATA, which also suppresses the subscriber. Transient
 failures (4xx, dropped connections) are retried with backoff and otherwise left ``pending``;
 the sender's own failures (login, connection, server-wide refusals) stop the send with every
@@ -11,8 +11,8 @@ point and run again therefore delivers to everyone exactly once, as far as the s
 acceptance can tell: only messages the server never accepted are sent again.
 
 The messages leave through the one mail transport (``outreach.mail_transport``): over SMTP,
-several connections run in parallel, each reused for many messages, and one shared limiter
-keeps the whole send under the configured messages per second.
+several connections run in parallel, each reused for many messages and all driven by one
+thread, and one shared limiter keeps the whole send under the configured messages per second.
 """
 
 from __future__ import annotations
