@@ -627,10 +627,13 @@ class SmtpChain:
         """(message, recipient) whose content and final dot were written, answer unread."""
         self._next: tuple[bytes, str, str] | None = None
         """(message, recipient, address) whose envelope was written, answers unread."""
+        self._turn: tuple[str, bytes, str, str] | None = None
+        """Without PIPELINING: (the command whose answer is awaited, message, recipient,
+        address); each answer read sends the next command."""
 
     @property
     def awaiting(self) -> bool:
-        return self._ended is not None or self._next is not None
+        return self._ended is not None or self._next is not None or self._turn is not None
 
     @property
     def unfinished(self) -> bool:
@@ -645,7 +648,7 @@ class SmtpChain:
         """Write the open message's content with this one's envelope (nothing awaiting)."""
         address, utf8 = envelope_address(recipient)
         smtp = self.smtp
-        if utf8 or smtp is None or not (smtp.does_esmtp and smtp.has_extn("pipelining")):
+        if utf8 or smtp is None:
             done = self.finish()
             outcome, self.smtp = self.transport._deliver(
                 self.smtp, message, recipient, address, self.sender, utf8
@@ -653,6 +656,8 @@ class SmtpChain:
             done.append(outcome)
             return done
         self.transport._pace()
+        if not (smtp.does_esmtp and smtp.has_extn("pipelining")):
+            return self._in_turn("MAIL", message, recipient, address)
         content = b""
         if self._open is not None:
             content = data_bytes(self._open[0])
@@ -673,6 +678,8 @@ class SmtpChain:
         """Read the answers to the last write (blocks until they have all come)."""
         smtp = self.smtp
         assert smtp is not None
+        if self._turn is not None:
+            return self._answer_in_turn()
         done = []
         if self._ended is not None:
             ended, self._ended = self._ended, None
@@ -698,6 +705,49 @@ class SmtpChain:
                 self._open = (message, recipient)
         return done
 
+    def _in_turn(self, command: str, message: bytes, recipient: str, address: str) -> list[Outcome]:
+        """Without PIPELINING: write one command of the dialogue, its answer awaited."""
+        assert self.smtp is not None
+        lines = {
+            "MAIL": f"MAIL FROM:<{self.sender}>\r\n".encode(),
+            "RCPT": f"RCPT TO:<{address}>\r\n".encode(),
+            "DATA": b"DATA\r\n",
+            "END": data_bytes(message) if command == "END" else b"",
+        }
+        try:
+            self.smtp.send(lines[command])
+        except (smtplib.SMTPException, OSError) as exc:
+            return [self._retry(message, recipient, exc, drop=True)]
+        self._turn = (command, message, recipient, address)
+        return []
+
+    def _answer_in_turn(self) -> list[Outcome]:
+        """Judge the answer to the command written, as ``_envelope_in_turn`` and ``send_raw``
+        judge it, and write the next one; the message's outcome once it has ended."""
+        assert self.smtp is not None and self._turn is not None
+        command, message, recipient, address = self._turn
+        self._turn = None
+        smtp = self.smtp
+        try:
+            code, reply = smtp.getreply()
+            if command == "MAIL" and code != 250:
+                smtp.rset()
+                raise smtplib.SMTPSenderRefused(code, reply, self.sender)
+            if command == "RCPT" and code not in (250, 251):
+                smtp.rset()
+                raise smtplib.SMTPRecipientsRefused({address: (code, reply)})
+            if command == "DATA" and code != 354:
+                smtp.rset()
+                raise smtplib.SMTPDataError(code, reply)
+            if command == "END":
+                _judge_data((code, reply))
+        except (smtplib.SMTPException, OSError) as exc:
+            return [self._retry(message, recipient, exc, drop=False)]
+        if command == "END":
+            return [Outcome(recipient, "sent", "250")]
+        following = {"MAIL": "RCPT", "RCPT": "DATA", "DATA": "END"}[command]
+        return self._in_turn(following, message, recipient, address)
+
     def finish(self) -> list[Outcome]:
         """Everything still owed: the answers awaited, then the open message's content."""
         done = []
@@ -720,7 +770,7 @@ class SmtpChain:
     def abandon(self) -> None:
         """Close the connection as it is (mid-dialogue after an error): an open message
         has no final dot, so the server delivers nothing of it."""
-        self._open = self._ended = self._next = None
+        self._open = self._ended = self._next = self._turn = None
         if self.smtp is not None:
             self.smtp.close()
             self.smtp = None

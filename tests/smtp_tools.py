@@ -43,6 +43,10 @@ class Inbox:
     had been read (a chaining client's next MAIL, RCPT and DATA came in the same write)."""
     refuse_data: dict[str, str] = field(default_factory=dict)
     """An answer to the final dot of a message to this recipient, instead of 250."""
+    open_transactions: int = 0
+    most_at_once: int = 0
+    """The most transactions (MAIL handled, message not yet ended) open at once, over all
+    connections: more than one when connections send in parallel."""
     drop_once: set[str] = field(default_factory=set)
     """Recipients whose message, the first time, is not accepted: the server hangs up on
     its final dot instead of answering (a connection lost with the message in flight)."""
@@ -59,6 +63,8 @@ class Inbox:
         if self.refuse_sender:
             return self.refuse_sender
         envelope.mail_from = address
+        self.open_transactions += 1
+        self.most_at_once = max(self.most_at_once, self.open_transactions)
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
@@ -73,6 +79,7 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.seen += 1
+        self.open_transactions -= 1
         if self.pipelining:
             self.data_reads.append(bytes(server._reader._buffer))
         if self.kill_at is not None and self.seen == self.kill_at and self.kill_pid:

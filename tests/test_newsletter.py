@@ -651,6 +651,27 @@ def test_over_a_pipelining_relay_each_message_ends_in_the_write_that_starts_the_
     assert (counts.sent, counts.bounced, counts.pending) == (len(expected), 0, 0)
 
 
+def test_without_pipelining_the_connections_still_send_side_by_side(
+    project: Path, inbox: Inbox
+) -> None:
+    """A relay without PIPELINING gets MAIL, RCPT, DATA and the content each after the
+    previous answer, and the connections still carry messages at the same time (one thread
+    drives them all, writing to whichever has answered)."""
+    extra = {f"turn{n:02d}@example.com": ("food-agriculture",) for n in range(12)}
+    settings = settings_for(project, **smtp_env(inbox, rate=1000, connections=2))
+    subscribe_all(settings, extra)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    expected = sorted([*TOPICAL_FOOD, *extra])
+    report = send_all(prepared, settings, NOW)
+    assert report.sent == len(expected)
+    assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == expected
+    assert len(set(inbox.peers)) == 2 and inbox.most_at_once == 2
+    counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
+    assert (counts.sent, counts.pending) == (len(expected), 0)
+
+
 def test_a_message_refused_mid_chain_bounces_alone_and_the_next_is_sent_once(
     project: Path, inbox: Inbox
 ) -> None:
