@@ -105,6 +105,11 @@ class Chain(Protocol):
 
     def fileno(self) -> int: ...
 
+    def pace_wait(self) -> float:
+        """Seconds before the local pace lets ``put`` begin a message (0: now); the caller
+        reads other connections' answers meanwhile instead of letting ``put`` sleep."""
+        ...
+
     def put(self, message: bytes, recipient: str) -> list[Outcome]: ...
 
     def take(self) -> list[Outcome]: ...
@@ -230,6 +235,9 @@ class _OneByOne:
     def fileno(self) -> int:
         raise ValueError("nothing to wait for: every outcome is known at once")
 
+    def pace_wait(self) -> float:
+        return 0.0
+
     def put(self, message: bytes, recipient: str) -> list[Outcome]:
         return [self.transport.send(message, recipient, recipient, self.sender)]
 
@@ -260,6 +268,10 @@ class RateLimiter:
         self.interval = 1.0 / rate
         self._next = time.monotonic()
         self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        """Seconds until the next slot is free (0 when it is now); reserves nothing."""
+        return max(0.0, self._next - time.monotonic())
 
     def acquire(self) -> None:
         with self._lock:
@@ -643,6 +655,10 @@ class SmtpChain:
     def fileno(self) -> int:
         assert self.smtp is not None and self.smtp.sock is not None
         return self.smtp.sock.fileno()
+
+    def pace_wait(self) -> float:
+        limiter = self.transport._limiter
+        return limiter.wait() if limiter is not None else 0.0
 
     def put(self, message: bytes, recipient: str) -> list[Outcome]:
         """Write the open message's content with this one's envelope (nothing awaiting)."""

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach import audit
-from outreach.mail_transport import Chain, MailTransport, Outcome
+from outreach.mail_transport import MIN_SLEEP, Chain, MailTransport, Outcome
 from outreach.store import Migration, Schema, Store, immediate
 
 SENDS = """
@@ -379,6 +379,8 @@ def send_pending(
         more = True
         while True:
             while idle and more:
+                if waiting and idle[-1].pace_wait() > MIN_SLEEP:
+                    break  # the pace holds the next message back: read answers meanwhile
                 email = next(work, None)
                 if email is None:
                     more = False
@@ -388,9 +390,12 @@ def send_pending(
                 (waiting if chain.awaiting else idle).append(chain)
             if not waiting:
                 break
-            ready, _, _ = select.select(waiting, [], [], WAKE_UP)
+            timeout = min(WAKE_UP, idle[-1].pace_wait()) if idle and more else WAKE_UP
+            ready, _, _ = select.select(waiting, [], [], timeout)
+            if not ready and timeout == WAKE_UP:
+                ready = waiting[:1]  # nothing within WAKE_UP: read one anyway
             outcomes: list[Outcome] = []
-            for chain in ready or waiting[:1]:  # nothing within WAKE_UP: read one anyway
+            for chain in ready:
                 waiting.remove(chain)
                 outcomes += chain.take()
                 (waiting if chain.awaiting else idle).append(chain)
