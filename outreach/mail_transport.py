@@ -110,7 +110,9 @@ class Chain(Protocol):
         reads other connections' answers meanwhile instead of letting ``put`` sleep."""
         ...
 
-    def put(self, message: bytes, recipient: str) -> list[Outcome]: ...
+    def put(self, message: bytes, recipient: str, key: str) -> list[Outcome]:
+        """``key`` as ``MailTransport.send`` takes it (the outbox's folders)."""
+        ...
 
     def take(self) -> list[Outcome]: ...
 
@@ -238,8 +240,8 @@ class _OneByOne:
     def pace_wait(self) -> float:
         return 0.0
 
-    def put(self, message: bytes, recipient: str) -> list[Outcome]:
-        return [self.transport.send(message, recipient, recipient, self.sender)]
+    def put(self, message: bytes, recipient: str, key: str) -> list[Outcome]:
+        return [self.transport.send(message, recipient, key, self.sender)]
 
     def take(self) -> list[Outcome]:
         return []
@@ -660,7 +662,7 @@ class SmtpChain:
         limiter = self.transport._limiter
         return limiter.wait() if limiter is not None else 0.0
 
-    def put(self, message: bytes, recipient: str) -> list[Outcome]:
+    def put(self, message: bytes, recipient: str, key: str = "") -> list[Outcome]:
         """Write the open message's content with this one's envelope (nothing awaiting)."""
         address, utf8 = envelope_address(recipient)
         smtp = self.smtp

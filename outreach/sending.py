@@ -386,7 +386,7 @@ def send_pending(
                     more = False
                     break
                 chain = idle.pop()
-                settle(recorder, chain.put(build(email), email))
+                settle(recorder, chain.put(build(email), email, f"{send_id}:{email}"))
                 (waiting if chain.awaiting else idle).append(chain)
             if not waiting:
                 break
@@ -410,7 +410,7 @@ def send_pending(
             with transport.chains(sender, count) as chains:
                 try:
                     drive(recorder, chains)
-                except BaseException:
+                except Exception:  # an interrupt (Ctrl-C) waits for no answer
                     _settle_owed(chains, lambda outcomes: settle(recorder, outcomes))
                     raise
         finally:
@@ -439,5 +439,5 @@ def _settle_owed(chains: list[Chain], settle: Callable[[list[Outcome]], None]) -
         try:
             while chain.awaiting:
                 settle(chain.take())
-        except BaseException:  # the first error is the one raised; this chain is closed
+        except Exception:  # the first error is the one raised; this chain is closed
             continue

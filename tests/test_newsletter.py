@@ -881,6 +881,7 @@ def test_outbox_writes_one_file_per_internationalised_address(project: Path) -> 
     issue = finding_issue(load_catalog(settings)["alpha-cocoa-prices"])
     assert send_all(prepare_send(issue, settings, NOW), settings, NOW).sent == 6
     files = sorted(settings.paths.outbox.rglob("*.eml"))
+    assert {f.parent for f in files} == {settings.paths.outbox / "newsletter" / issue.key}
     recipients = sorted(utf8_message(f.read_bytes())["To"].addresses[0].addr_spec for f in files)
     assert recipients == sorted(
         [*TOPICAL_FOOD, "jörg@example.com", "jürg@example.com", "ana@xn--bcher-kva.example"]
