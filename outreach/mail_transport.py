@@ -726,14 +726,14 @@ class SmtpChain:
     def _in_turn(self, command: str, message: bytes, recipient: str, address: str) -> list[Outcome]:
         """Without PIPELINING: write one command of the dialogue, its answer awaited."""
         assert self.smtp is not None
-        lines = {
-            "MAIL": f"MAIL FROM:<{self.sender}>\r\n".encode(),
-            "RCPT": f"RCPT TO:<{address}>\r\n".encode(),
-            "DATA": b"DATA\r\n",
-            "END": data_bytes(message) if command == "END" else b"",
-        }
+        if command == "MAIL":
+            line = f"MAIL FROM:<{self.sender}>\r\n".encode("ascii")
+        elif command == "RCPT":
+            line = f"RCPT TO:<{address}>\r\n".encode("ascii")
+        else:
+            line = b"DATA\r\n" if command == "DATA" else data_bytes(message)
         try:
-            self.smtp.send(lines[command])
+            self.smtp.send(line)
         except (smtplib.SMTPException, OSError) as exc:
             return [self._retry(message, recipient, exc, drop=True)]
         self._turn = (command, message, recipient, address)
