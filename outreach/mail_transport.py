@@ -114,7 +114,10 @@ class Chain(Protocol):
         """``key`` as ``MailTransport.send`` takes it (the outbox's folders)."""
         ...
 
-    def take(self) -> list[Outcome]: ...
+    def take(self) -> list[Outcome]:
+        """Only reads: whatever failed is tried again in the next ``put`` or ``finish``, so
+        the outcomes read are recorded before any retry waits."""
+        ...
 
     def finish(self) -> list[Outcome]: ...
 
@@ -644,6 +647,10 @@ class SmtpChain:
         self._turn: tuple[str, bytes, str, str] | None = None
         """Without PIPELINING: (the command whose answer is awaited, message, recipient,
         address); each answer read sends the next command."""
+        self._redo: list[tuple[bytes, str, Exception | None]] = []
+        """Messages ``take`` found failed (with the failure) or cut off (None): sent the
+        transport's way at the next ``put`` or ``finish``, after the caller has recorded
+        what ``take`` returned (a retry's backoff never delays recording an acceptance)."""
 
     @property
     def awaiting(self) -> bool:
@@ -665,9 +672,10 @@ class SmtpChain:
     def put(self, message: bytes, recipient: str, key: str = "") -> list[Outcome]:
         """Write the open message's content with this one's envelope (nothing awaiting)."""
         address, utf8 = envelope_address(recipient)
+        done = self._recover()
         smtp = self.smtp
         if utf8 or smtp is None:
-            done = self.finish()
+            done += self.finish()
             outcome, self.smtp = self.transport._deliver(
                 self.smtp, message, recipient, address, self.sender, utf8
             )
@@ -675,7 +683,7 @@ class SmtpChain:
             return done
         self.transport._pace()
         if not (smtp.does_esmtp and smtp.has_extn("pipelining")):
-            return self._in_turn("MAIL", message, recipient, address)
+            return done + self._in_turn("MAIL", message, recipient, address)
         content = b""
         if self._open is not None:
             content = data_bytes(self._open[0])
@@ -683,14 +691,13 @@ class SmtpChain:
         try:
             smtp.send(content + envelope_bytes(self.sender, address))
         except (smtplib.SMTPException, OSError) as exc:
-            done = []
             if self._ended is not None:  # maybe delivered: its answer never came
                 ended, self._ended = self._ended, None
                 done.append(self._retry(*ended, exc, drop=True))
             done.append(self._retry(message, recipient, exc, drop=True))
             return done
         self._next = (message, recipient, address)
-        return []
+        return done
 
     def take(self) -> list[Outcome]:
         """Read the answers to the last write (blocks until they have all come)."""
@@ -705,11 +712,12 @@ class SmtpChain:
                 _judge_data(smtp.getreply())
             except (smtplib.SMTPException, OSError) as exc:
                 # The next envelope is in flight behind the failed message: close the
-                # connection (nothing unfinished is delivered) and start that one afresh.
+                # connection (nothing unfinished is delivered); both go the slow way.
                 after, self._next = self._next, None
-                done.append(self._retry(*ended, exc, drop=True))
+                self.abandon()
+                self._redo.append((*ended, exc))
                 if after is not None:  # (its pace was taken: a fresh start takes another)
-                    done += self.put(after[0], after[1])
+                    self._redo.append((after[0], after[1], None))
                 return done
             done.append(Outcome(ended[1], "sent", "250"))
         if self._next is not None:
@@ -718,7 +726,7 @@ class SmtpChain:
             try:
                 _read_envelope(smtp, self.sender, address)
             except (smtplib.SMTPException, OSError) as exc:
-                done.append(self._retry(message, recipient, exc, drop=False))
+                self._failed(message, recipient, exc, drop=False)
             else:
                 self._open = (message, recipient)
         return done
@@ -760,7 +768,8 @@ class SmtpChain:
             if command == "END":
                 _judge_data((code, reply))
         except (smtplib.SMTPException, OSError) as exc:
-            return [self._retry(message, recipient, exc, drop=False)]
+            self._failed(message, recipient, exc, drop=False)
+            return []
         if command == "END":
             return [Outcome(recipient, "sent", "250")]
         following = {"MAIL": "RCPT", "RCPT": "DATA", "DATA": "END"}[command]
@@ -768,9 +777,10 @@ class SmtpChain:
 
     def finish(self) -> list[Outcome]:
         """Everything still owed: the answers awaited, then the open message's content."""
-        done = []
+        done = self._recover()
         while self.awaiting:
             done += self.take()
+            done += self._recover()
         if self._open is None:
             return done
         message, recipient = self._open
@@ -792,6 +802,26 @@ class SmtpChain:
         if self.smtp is not None:
             self.smtp.close()
             self.smtp = None
+
+    def _failed(self, message: bytes, recipient: str, exc: Exception, drop: bool) -> None:
+        """A failure ``take`` found: close the connection if it is out of step, and leave
+        the message for ``_recover``."""
+        if drop or isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+            self.abandon()
+        self._redo.append((message, recipient, exc))
+
+    def _recover(self) -> list[Outcome]:
+        """The messages ``take`` left, the transport's way: a failed one judged and retried
+        (its chained attempt counting as the first), a cut-off one sent afresh."""
+        done = []
+        while self._redo:
+            message, recipient, exc = self._redo.pop(0)
+            outcome, self.smtp = self.transport._deliver(
+                self.smtp, message, recipient, envelope_address(recipient)[0], self.sender,
+                False, exc,
+            )  # fmt: skip
+            done.append(outcome)
+        return done
 
     def _retry(self, message: bytes, recipient: str, exc: Exception, drop: bool) -> Outcome:
         """The transport's judgement of a failed chained attempt, and its retries. ``drop``:

@@ -675,6 +675,38 @@ def test_without_pipelining_the_connections_still_send_side_by_side(
     assert (counts.sent, counts.pending) == (len(expected), 0)
 
 
+def test_an_acceptance_read_with_a_deferral_is_recorded_before_the_retry_waits(
+    project: Path, inbox: Inbox
+) -> None:
+    """The 250 for one message and a 451 for the next message's recipient arrive in the same
+    answers: the accepted message is in the send log before the deferred one is tried again
+    (after its backoff), so a crash during that wait could not send it twice."""
+    inbox.pipelining = True
+    settings = settings_for(project, **smtp_env(inbox, rate=1000, connections=1))
+    subscribe_all(settings, {"a1@example.com": ("food-agriculture",)})
+    inbox.defer_once.add("food1@example.com")  # after a1 (sent alone) and both (chained)
+    log = SendLog(settings.paths.ledger)
+    pending_at_retry: list[list[str]] = []
+    answer = inbox.handle_RCPT
+
+    async def handle_RCPT(server, session, envelope, address, rcpt_options):
+        if address == "food1@example.com" and "food1@example.com" not in inbox.defer_once:
+            pending_at_retry.append(log.still_pending(send_id, ["both@example.com"]))
+        return await answer(server, session, envelope, address, rcpt_options)
+
+    inbox.handle_RCPT = handle_RCPT
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    send_id = prepared.send_id
+    report = send_all(prepared, settings, NOW)
+    assert report.sent == 4 and not report.deferred
+    assert pending_at_retry == [[]], "both@ was recorded sent before food1@ was retried"
+    assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == sorted(
+        ["a1@example.com", *TOPICAL_FOOD]
+    )
+
+
 def test_a_message_refused_mid_chain_bounces_alone_and_the_next_is_sent_once(
     project: Path, inbox: Inbox
 ) -> None:
