@@ -4,6 +4,7 @@ send killed mid-way that resumes with nobody mailed twice."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -705,6 +706,53 @@ def test_an_acceptance_read_with_a_deferral_is_recorded_before_the_retry_waits(
     assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == sorted(
         ["a1@example.com", *TOPICAL_FOOD]
     )
+
+
+def test_a_sender_refused_mid_send_stops_it_with_every_acceptance_recorded(
+    project: Path, inbox: Inbox
+) -> None:
+    """The relay starts refusing the sender address on one connection of a pipelined send
+    while the other still owes the answer to a message it has ended: the send stops with the
+    sender's failure after reading that answer, so every message the relay accepted is
+    marked sent; nobody is bounced, and the rest stay pending for a re-run."""
+    inbox.pipelining = True
+    extra = {f"chain{n:02d}@example.com": ("food-agriculture",) for n in range(16)}
+    settings = settings_for(project, **smtp_env(inbox, rate=1000, connections=2))
+    store = subscribe_all(settings, extra)
+    answer_data, answer_mail = inbox.handle_DATA, inbox.handle_MAIL
+    held: dict = {}
+
+    async def handle_DATA(server, session, envelope):
+        if len(inbox.accepted) == 5 and not held:  # this answer waits for the other's refusal
+            held.update(peer=session.peer, rcpt=envelope.rcpt_tos[0], release=asyncio.Event())
+            await held["release"].wait()
+        return await answer_data(server, session, envelope)
+
+    async def handle_MAIL(server, session, envelope, address, mail_options):
+        if held and session.peer != held["peer"]:
+            return "553 5.7.1 sender address rejected: not owned by user"
+        return await answer_mail(server, session, envelope, address, mail_options)
+
+    async def handle_RSET(server, session, envelope):
+        if held and session.peer != held["peer"]:
+            held["release"].set()  # the refused connection has reset: answer the other
+        return "250 OK"
+
+    inbox.handle_DATA, inbox.handle_MAIL = handle_DATA, handle_MAIL
+    inbox.handle_RSET = handle_RSET
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    with pytest.raises(SenderFailure, match=r"refused the sender address"):
+        send_all(prepared, settings, NOW)
+    accepted = [r for _, rcpts, _ in inbox.accepted for r in rcpts]
+    assert held["rcpt"] in accepted and len(set(accepted)) == len(accepted)
+    log = SendLog(settings.paths.ledger)
+    counts = log.counts(prepared.send_id)
+    sent = len(accepted)
+    assert (counts.sent, counts.bounced, counts.pending) == (sent, 0, counts.total - sent)
+    assert log.still_pending(prepared.send_id, accepted) == [], "the held answer was read"
+    assert {store.get(e).status for e in [*TOPICAL_FOOD, *extra]} == {"confirmed"}
 
 
 def test_a_message_refused_mid_chain_bounces_alone_and_the_next_is_sent_once(
