@@ -4,11 +4,12 @@ Both send to Postfix's ``smtp-sink`` on loopback (a sink that accepts everything
 over the same number of reused connections, in the same run. The minimal sender pushes one
 prebuilt message's bytes per recipient with ``smtplib.sendmail``; ours freezes recipients,
 builds each subscriber's copy, sends and records every acceptance in the ledger. Ours
-pipelines each envelope (the sink offers PIPELINING), so the minimal sender is also run with
-ours's SMTP dialogue (``send_raw``, pipelined) over prebuilt bytes: the second ratio is what
-our per-message work costs against the same dialogue. DKIM is off in both; its cost per
-message is measured on its own. Memory is measured in separate processes for 10,000 and
-100,000 subscribers.
+pipelines (the sink offers PIPELINING): one round trip a message, each message's final dot
+in the write that starts the next. The minimal sender is also run with our single-message
+dialogue (``send_raw``: the envelope in one write, the content in another) over prebuilt
+bytes: the second ratio sets our whole per-message work against that bare dialogue. DKIM
+is off in both; its cost per message is measured on its own. Memory is measured in separate
+processes for 10,000 and 100,000 subscribers.
 
 Run with `make bench` (or `python -m bench.newsletter`); BENCH_NEWSLETTER_SUBSCRIBERS
 (default 10,000), BENCH_REPEATS (default 3) and BENCH_NEWSLETTER_MEMORY=0 (no memory runs)

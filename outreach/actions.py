@@ -331,12 +331,12 @@ class SendIssue:
         return finding_issue(self.finding)
 
     def run(self, context: ActionContext) -> list[str]:
-        from outreach.campaign import deliver, newsletter_transport, prepare_send, send_batch
+        from outreach.campaign import batch_sender, deliver, newsletter_transport, prepare_send
 
         settings, now = context.settings, context.now
         prepared = prepare_send(self.issue(), settings, now)
         with newsletter_transport(settings) as transport:  # one set of connections for all
-            send = lambda p, b: send_batch(p, b, settings, now, transport=transport)  # noqa: E731
+            send = batch_sender(prepared, settings, now, transport)
             return [deliver(prepared, settings, send)]
 
 

@@ -21,7 +21,6 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 from pathlib import Path
-from urllib.parse import quote
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from mjml import mjml2html
@@ -263,8 +262,9 @@ class PersonalLinks:
 
 def personal_links(settings: Settings, secret: bytes, email: str) -> PersonalLinks:
     web = settings.newsletter.web_base_url or settings.site.base_url
-    token = quote(make_token(secret, "unsubscribe", email))
-    preferences = quote(make_token(secret, "preferences", email))
+    # Tokens are URL-safe base64 around a dot: percent-encoding would leave them as they are.
+    token = make_token(secret, "unsubscribe", email)
+    preferences = make_token(secret, "preferences", email)
     mailbox = settings.newsletter.unsubscribe_mailto
     return PersonalLinks(
         preferences=f"{web}newsletter/preferences?token={preferences}",
@@ -301,6 +301,41 @@ def fill(pieces: Sequence[str], values: dict[str, str]) -> str:
 def _qp(data: bytes) -> bytes:
     """Quoted-printable with CRLF line ends (binascii: the C encoder)."""
     return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+
+
+def qp_lines(pieces: Sequence[str]) -> list[bytes | list[str]]:
+    """Cut pieces (slots at odd positions) into lines for quoted-printable encoding: the
+    lines without a slot encoded once (bytes), each line with one as its own pieces, to be
+    filled and encoded per copy. Quoted-printable carries nothing from one line to the next
+    (line length and trailing-space rules restart at each line feed), so joining the lines'
+    encodings gives the bytes of encoding the whole filled text, for a fifth of the work:
+    most of a text part has no slot. Text with a carriage return is kept whole (its line
+    ends are detected from its first line)."""
+    if any("\r" in piece for piece in pieces):
+        return [list(pieces)]
+    lines: list[list[str]] = []
+    current = [""]
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            current += [piece, ""]
+            continue
+        *ended, rest = piece.split("\n")
+        for part in ended:
+            current[-1] += part + "\n"
+            lines.append(current)
+            current = [""]
+        current[-1] += rest
+    if current != [""]:
+        lines.append(current)
+    cut: list[bytes | list[str]] = []
+    for line in lines:
+        if len(line) > 1:
+            cut.append(line)
+        elif cut and type(cut[-1]) is bytes:
+            cut[-1] += _qp(line[0].encode("utf-8"))
+        else:
+            cut.append(_qp(line[0].encode("utf-8")))
+    return cut
 
 
 def personalise(
@@ -376,6 +411,7 @@ class MessageFactory:
         ]
         self.html_pieces[0] = self.html_pieces[0].lstrip()
         self.text_pieces = list(rendered.text_pieces)
+        self.text_lines = qp_lines(self.text_pieces)
         self.rendered = rendered
         self.settings, self.secret, self.config = settings, secret, config
         self.private_key = private_key if config.dkim_domain and config.dkim_selector else None
@@ -447,7 +483,12 @@ class MessageFactory:
         )
         if not self.html_7bit:
             html_body = _qp(html_body)
-        text_body = _qp(fill(self.text_pieces, text_values).encode("utf-8"))
+        text_body = b"".join(
+            [
+                line if type(line) is bytes else _qp(fill(line, text_values).encode("utf-8"))
+                for line in self.text_lines
+            ]
+        )
         headers = list_headers(self.config.list_id, links.one_click, links.mailto)
         raw = b"".join([
             self.common,

@@ -2,7 +2,7 @@
 
 When a send starts, its recipients are frozen into the ledger database, one row each. Every
 row moves from ``pending`` to ``sent`` the moment the SMTP server accepts that message (the
-update commits before the next message starts), or to ``bounced`` on a permanent (5xx)
+update commits before that connection writes again), or to ``bounced`` on a permanent (5xx)
 answer to that recipient's own RCPT or DATA, which also suppresses the subscriber. Transient
 failures (4xx, dropped connections) are retried with backoff and otherwise left ``pending``;
 the sender's own failures (login, connection, server-wide refusals) stop the send with every
@@ -11,15 +11,14 @@ point and run again therefore delivers to everyone exactly once, as far as the s
 acceptance can tell: only messages the server never accepted are sent again.
 
 The messages leave through the one mail transport (``outreach.mail_transport``): over SMTP,
-several connections run in parallel, each reused for many messages, and one shared limiter
-keeps the whole send under the configured messages per second.
+several connections run in parallel, each reused for many messages and all driven by one
+thread, and one shared limiter keeps the whole send under the configured messages per second.
 """
 
 from __future__ import annotations
 
-import queue
+import select
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach import audit
-from outreach.mail_transport import MailTransport
+from outreach.mail_transport import MIN_SLEEP, Chain, MailTransport, Outcome
 from outreach.store import Migration, Schema, Store, immediate
 
 SENDS = """
@@ -233,17 +232,66 @@ def mark(
 ) -> None:
     """Move one recipient to ``state``; autocommit, so it is durable before the next message.
     ``events``: audit events committed in the same transaction (a send's batch of them)."""
-    update = (
-        "UPDATE send_recipients SET state = ?, attempts = attempts + 1, detail = ?, "
-        "updated_at = ? WHERE send_id = ? AND email = ?"
-    )
     values = (state, detail, datetime.now(UTC).isoformat(), send_id, email)
     if not events:
-        connection.execute(update, values)
+        connection.execute(UPDATE, values)
         return
     with immediate(connection):
-        connection.execute(update, values)
+        connection.execute(UPDATE, values)
         audit.insert_events(connection, events)
+
+
+UPDATE = (
+    "UPDATE send_recipients SET state = ?, attempts = attempts + 1, detail = ?, "
+    "updated_at = ? WHERE send_id = ? AND email = ?"
+)
+
+
+class _Recorder:
+    """Records a send's outcomes in the send log, each group in one transaction.
+
+    A group is the outcomes whose answers were read together (one wake-up of the sending
+    loop, one per connection at most): all those messages had been accepted, or refused,
+    before the commit began, and the commit ends before any of their connections writes
+    again, so a crash can only lose the state of messages accepted and not yet committed
+    (one a connection at most), never record one the server did not accept. Committing
+    each alone would cost a transaction a message. Audit events wait for a batch
+    (``AUDIT_BATCH``) and go in with a group's rows.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, send_id: str):
+        self.connection, self.send_id = connection, send_id
+        self._events: list[audit.AuditRow] = []
+
+    def record(self, group: list[tuple[str, str | None, str, audit.AuditRow | None]]) -> None:
+        """(address, new state or None to leave the row as it is (deferred), the server's
+        reply, the audit event) for each outcome of the group."""
+        stamp = datetime.now(UTC).isoformat()
+        rows = []
+        for email, state, detail, event in group:
+            if event is not None:
+                self._events.append(event)
+            if state is not None:
+                rows.append((state, detail, stamp, self.send_id, email))
+        if not rows:
+            return
+        events: list[audit.AuditRow] = []
+        if len(self._events) >= AUDIT_BATCH:
+            events, self._events = self._events, []
+        if len(rows) == 1 and not events:
+            self.connection.execute(UPDATE, rows[0])  # autocommit: its own transaction
+            return
+        with immediate(self.connection):
+            self.connection.executemany(UPDATE, rows)
+            if events:
+                audit.insert_events(self.connection, events)
+
+    def close(self) -> None:
+        """Commit the events still waiting (also when the send stopped)."""
+        events, self._events = self._events, []
+        if events:
+            with immediate(self.connection):
+                audit.insert_events(self.connection, events)
 
 
 AUDIT_BATCH = 100
@@ -282,96 +330,114 @@ def send_pending(
     progress: Progress | None = None,
     trail: Trail | None = None,
 ) -> SendReport:
-    """Send ``emails`` (pending rows of ``send_id``) through ``transport``, from as many
-    threads as it has connections, recording each recipient's state as soon as its outcome
-    is known (pacing, retries and reused connections are the transport's).
+    """Send ``emails`` (pending rows of ``send_id``) through ``transport``, over as many
+    connections as it has, recording each recipient's state as soon as its outcome is known
+    (pacing, retries and reused connections are the transport's).
 
-    A SenderFailure (login, connection, a server-wide refusal) stops every thread and is
-    raised once they have stopped: the recipients not reached stay pending, none is marked
-    bounced. ``trail`` makes each outcome's audit event, written with the recipient's row."""
-    work: queue.Queue[str] = queue.Queue()
-    for email in emails:
-        work.put(email)
+    One thread drives every connection (``MailTransport.chains``): it hands each idle
+    connection its next message, waits until any has answers, reads those, records them
+    (``_Recorder``) and goes on. Threads, one a connection, spent more time handing Python's
+    lock to each other than sending: this does the same work with none of that.
+
+    A SenderFailure (login, connection, a server-wide refusal) stops the send: the answers
+    other connections owe are read and recorded, no message is begun, and it is raised; the
+    recipients not reached stay pending, none is marked bounced. ``trail`` makes each
+    outcome's audit event, written with the recipient's row."""
     report = SendReport()
-    lock = threading.Lock()
-    done = [0]
-    stop = threading.Event()
-    failures: list[BaseException] = []
+    done = 0
+    work = iter(emails)
 
-    write_lock = threading.Lock()
-
-    events: list[audit.AuditRow] = []
-
-    def record(
-        connection: sqlite3.Connection, email: str, state: str | None, outcome: str, detail: str
-    ) -> None:
-        # One writer at a time, through one connection: SQLite's own busy waiting sleeps in
-        # milliseconds, which would cap a parallel send far below the server's pace.
-        event = trail(email, outcome, detail) if trail is not None else None
-        with write_lock:
-            if event is not None:
-                events.append(event)
-            if state is None:  # deferred: the row stays pending; its event waits for a batch
-                return
-            if len(events) >= AUDIT_BATCH:
-                mark(connection, send_id, email, state, detail, events)
-                events.clear()
-            else:
-                mark(connection, send_id, email, state, detail)
-
-    def deliver(db: sqlite3.Connection, email: str) -> None:
-        outcome = transport.send(build(email), email, f"{send_id}:{email}", sender)
-        if outcome.status == "sent":
-            record(db, email, "sent", "sent", outcome.detail)
-            with lock:
+    def settle(recorder: _Recorder, outcomes: list[Outcome]) -> None:
+        """Record outcomes as they become known, before their connections write again."""
+        nonlocal done
+        if not outcomes:
+            return
+        group = []
+        for outcome in outcomes:
+            email, status, detail = outcome.recipient, outcome.status, outcome.detail
+            state, said = STATES[status]
+            event = trail(email, said, detail) if trail is not None else None
+            group.append((email, state, detail, event))
+        recorder.record(group)
+        for outcome in outcomes:
+            email, status = outcome.recipient, outcome.status
+            if status == "sent":
                 report.sent += 1
-        elif outcome.status == "refused":
-            record(db, email, "bounced", "bounced", outcome.detail)
-            on_bounce(email, outcome.detail)
-            with lock:
+            elif status == "refused":
+                on_bounce(email, outcome.detail)
                 report.bounced.append(email)
-        elif outcome.status == "held":
-            record(db, email, "pending", "deferred", outcome.detail)
-            with lock:
+            elif status == "held":
                 report.held[email] = outcome.detail
-        else:
-            record(db, email, None, "deferred", outcome.detail)
-            with lock:
+            else:
                 report.deferred.append(email)
+            done += 1
+            if progress is not None:
+                progress(done, len(emails))
 
-    def worker(db: sqlite3.Connection) -> None:
+    def drive(recorder: _Recorder, chains: list[Chain]) -> None:
+        idle, waiting = list(chains), []
+        more = True
+        while True:
+            while idle and more:
+                if waiting and idle[-1].pace_wait() > MIN_SLEEP:
+                    break  # the pace holds the next message back: read answers meanwhile
+                email = next(work, None)
+                if email is None:
+                    more = False
+                    break
+                chain = idle.pop()
+                settle(recorder, chain.put(build(email), email, f"{send_id}:{email}"))
+                (waiting if chain.awaiting else idle).append(chain)
+            if not waiting:
+                break
+            timeout = min(WAKE_UP, idle[-1].pace_wait()) if idle and more else WAKE_UP
+            ready, _, _ = select.select(waiting, [], [], timeout)
+            if not ready and timeout == WAKE_UP:
+                ready = waiting[:1]  # nothing within WAKE_UP: read one anyway
+            outcomes: list[Outcome] = []
+            for chain in ready:
+                waiting.remove(chain)
+                outcomes += chain.take()
+                (waiting if chain.awaiting else idle).append(chain)
+            settle(recorder, outcomes)  # one commit for the answers read together
+        for chain in chains:
+            settle(recorder, chain.finish())
+
+    count = max(1, min(transport.connections, len(emails)))
+    with log.connect() as connection:
+        recorder = _Recorder(connection, send_id)
         try:
-            while not stop.is_set():
+            with transport.chains(sender, count) as chains:
                 try:
-                    email = work.get_nowait()
-                except queue.Empty:
-                    return
-                deliver(db, email)
-                with lock:
-                    done[0] += 1
-                    count = done[0]
-                if progress is not None:
-                    progress(count, len(emails))
-        except BaseException as exc:  # re-raised by the caller's thread, never lost
-            with lock:
-                failures.append(exc)
-            stop.set()
-
-    with log.connect() as db:
-        threads = [
-            threading.Thread(target=worker, args=(db,), daemon=True)
-            for _ in range(min(transport.connections, max(1, len(emails))))
-        ]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                thread.join()
+                    drive(recorder, chains)
+                except Exception:  # an interrupt (Ctrl-C) waits for no answer
+                    _settle_owed(chains, lambda outcomes: settle(recorder, outcomes))
+                    raise
         finally:
-            if events:  # the last events, also when the send stopped
-                with write_lock, immediate(db):
-                    audit.insert_events(db, events)
-                events.clear()
-    if failures:
-        raise failures[0]
+            recorder.close()  # the last events, also when the send stopped
     return report
+
+
+STATES: dict[str, tuple[str | None, str]] = {
+    "sent": ("sent", "sent"),
+    "refused": ("bounced", "bounced"),
+    "held": ("pending", "deferred"),
+    "deferred": (None, "deferred"),
+}
+"""An outcome's status -> (the recipient's new state, None: unchanged; the audit outcome)."""
+
+WAKE_UP = 1.0
+"""Seconds the sending loop waits for answers before reading one connection's anyway (a
+reply could sit in a buffer the loop cannot see: it then waits on the socket's timeout)."""
+
+
+def _settle_owed(chains: list[Chain], settle: Callable[[list[Outcome]], None]) -> None:
+    """When a send stops on an error: the answers still owed for messages already ended
+    are read and recorded (they may have been accepted); open envelopes stay unfinished and
+    their connections are closed (nothing of those messages is delivered)."""
+    for chain in chains:
+        try:
+            while chain.awaiting:
+                settle(chain.take())
+        except Exception:  # the first error is the one raised; this chain is closed
+            continue

@@ -150,11 +150,11 @@ def send_newsletter(
         )
     from outreach.actions import ActionContext, newsletter_action
     from outreach.campaign import (
+        batch_sender,
         deliver,
         issue_to_send,
         newsletter_transport,
         prepare_send,
-        send_batch,
     )
     from outreach.gates import gate_notes, settle
 
@@ -171,5 +171,5 @@ def send_newsletter(
     if prepared.warning:
         logging.getLogger(__name__).warning(f"Newsletter '{issue.key}': {prepared.warning}")
     with newsletter_transport(settings) as transport:  # its connections carry every batch
-        send = lambda p, batch: send_batch(p, batch, settings, now, transport=transport)  # noqa: E731
+        send = batch_sender(prepared, settings, now, transport)
         return deliver(prepared, settings, send, catch_up=new_subscribers)

@@ -38,6 +38,18 @@ class Inbox:
     envelope_reads: list[bytes] = field(default_factory=list)
     """With ``pipelining``: what had already arrived, unread, when each MAIL was handled (a
     pipelining client's RCPT and DATA came in the same write)."""
+    data_reads: list[bytes] = field(default_factory=list)
+    """With ``pipelining``: what had already arrived, unread, when each message's content
+    had been read (a chaining client's next MAIL, RCPT and DATA came in the same write)."""
+    refuse_data: dict[str, str] = field(default_factory=dict)
+    """An answer to the final dot of a message to this recipient, instead of 250."""
+    open_transactions: int = 0
+    most_at_once: int = 0
+    """The most transactions (MAIL handled, message not yet ended) open at once, over all
+    connections: more than one when connections send in parallel."""
+    drop_once: set[str] = field(default_factory=set)
+    """Recipients whose message, the first time, is not accepted: the server hangs up on
+    its final dot instead of answering (a connection lost with the message in flight)."""
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -51,6 +63,8 @@ class Inbox:
         if self.refuse_sender:
             return self.refuse_sender
         envelope.mail_from = address
+        self.open_transactions += 1
+        self.most_at_once = max(self.most_at_once, self.open_transactions)
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
@@ -65,10 +79,21 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.seen += 1
+        self.open_transactions -= 1
+        if self.pipelining:
+            self.data_reads.append(bytes(server._reader._buffer))
         if self.kill_at is not None and self.seen == self.kill_at and self.kill_pid:
             # A real crash of the sender, mid-send, before this message is accepted.
             os.kill(self.kill_pid, signal.SIGKILL)
             return "451 4.3.0 sender went away"
+        dropped = [r for r in envelope.rcpt_tos if r in self.drop_once]
+        if dropped:
+            self.drop_once.difference_update(dropped)
+            server.transport.close()
+            return "421 4.4.2 connection dropped"  # never arrives: the connection is gone
+        refused = [self.refuse_data[r] for r in envelope.rcpt_tos if r in self.refuse_data]
+        if refused:
+            return refused[0]
         self.accepted.append((time.monotonic(), list(envelope.rcpt_tos), envelope.original_content))
         self.peers.append(session.peer)
         return "250 OK"
