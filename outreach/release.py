@@ -51,6 +51,7 @@ from outreach.release_steps import (
 )
 from outreach.request import BATCH_SIZE, ReleaseRequest
 from outreach.runner import PlainRunner, PreviewRunner, Runner
+from outreach.vocabulary import Receipt
 
 __all__ = [
     "BATCH_SIZE",
@@ -339,7 +340,7 @@ def _draw_ahead(batch: list[tuple[_Part, list[Any]]]) -> None:
             draw_ahead(part.view, chunk, part.kind.ledger_key)
 
 
-def _receipts_of(part: _Part, receipts: ReceiptLog) -> ReceiptLog:
+def _receipts_of(part: _Part, receipts: ReceiptLog) -> Sequence[Receipt]:
     kind = part.kind
     return receipts.select(
         lambda r: (

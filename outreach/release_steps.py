@@ -624,20 +624,31 @@ def publish_stage(
     receipts: list[Receipt] = []
     unit = publishing_unit(platform.name)
     with locks.hold(settings.paths.state, unit, notice), ledger.transaction():
-        for plan in plans:
-            if platform.name not in settings.channel(plan.channel).platforms:
-                continue
-            for batch in plan.batches:
-                if plan.site_wide == site_wide or (
-                    plan.site_wide is None and ((batch.finding_id == SITE_WIDE) == site_wide)
-                ):
-                    done = platform.publish(batch, ledger, now, dry_run=dry_run)
-                    if not dry_run:
-                        ledger.record_events(publish_events(done, now))
-                    receipts.extend(done)
+        mine = [
+            (plan, [batch for batch in plan.batches if _in_stage(plan, batch, site_wide)])
+            for plan in plans
+            if platform.name in settings.channel(plan.channel).platforms
+        ]
+        # What the ledger holds of the stage's findings, read under the lock in one query a
+        # channel (not one a finding): the platform compares each batch against it.
+        for plan, batches in mine:
+            ledger.load_items(plan.channel, platform.name, (b.finding_id for b in batches))
+        for plan, batches in mine:
+            for batch in batches:
+                done = platform.publish(batch, ledger, now, dry_run=dry_run)
+                if not dry_run:
+                    ledger.record_events(publish_events(done, now))
+                receipts.extend(done)
             if not dry_run and plan.site_wide == site_wide:
                 _record_keys_once_everywhere(settings, plan, platform.name, ledger)
     return receipts
+
+
+def _in_stage(plan: ChannelPlan, batch: Batch, site_wide: bool) -> bool:
+    """Whether ``batch`` goes out in the stage of the site-wide batches (or the other)."""
+    if plan.site_wide is not None:
+        return plan.site_wide == site_wide
+    return (batch.finding_id == SITE_WIDE) == site_wide
 
 
 def _record_keys_once_everywhere(
