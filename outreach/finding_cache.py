@@ -150,6 +150,9 @@ class FindingCache:
         self._reader = self._store.open()
         self._rows: sqlite3.Cursor | None = None
         self._next: tuple | None = None
+        self._media_seen: dict[str, bool] = {}
+        """A recorded media list (as stored) -> whether every file in it is unchanged: many
+        findings name the same few images, each stat taken once a run."""
 
     def _open(self) -> sqlite3.Connection:
         for attempt in (1, 2):
@@ -261,6 +264,12 @@ class FindingCache:
         )  # fmt: skip
 
     def _media_unchanged(self, recorded: str) -> bool:
+        unchanged = self._media_seen.get(recorded)
+        if unchanged is None:
+            unchanged = self._media_seen[recorded] = self._media_stats_match(recorded)
+        return unchanged
+
+    def _media_stats_match(self, recorded: str) -> bool:
         try:
             media = json.loads(recorded)
             for name, signature in media:

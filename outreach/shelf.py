@@ -38,6 +38,8 @@ SHELVED_FIELDS = frozenset(Finding.model_fields) - {"body", "topics", *KEPT}
 """Fields read back from the shelf."""
 PATH, DIGEST = " path", " body digest"
 """Keys of the body's file and digest among the spooled fields (no field has a space)."""
+FLUSH_BYTES = 256 * 1024
+"""Placed fields wait in memory until this many bytes are pending, then go to the file."""
 RECENT = 64
 """Findings kept unpickled: an index page reads a few dozen, many times each."""
 
@@ -52,6 +54,11 @@ class Shelf:
         # Open as long as the release holds the shelf; the file is unlinked from the start.
         self._file = tempfile.TemporaryFile(prefix="outreach-shelf-")  # noqa: SIM115
         self._end = 0
+        self._pending = bytearray()
+        """Fields placed since the last write to the file (one write per FLUSH_BYTES, not
+        one per finding: a release places every finding of the site)."""
+        self._written = 0
+        """Where the pending bytes go in the file."""
         # Where each shelved finding's fields lie, by its number on the shelf: 16 bytes a
         # finding, where a tuple of two ints per finding took about 120.
         self._offsets = array("q")
@@ -79,8 +86,10 @@ class Shelf:
         data = spooled.data
         with self._lock:
             offset = self._end
-            os.pwrite(self._file.fileno(), data, offset)
+            self._pending += data
             self._end += len(data)
+            if len(self._pending) >= FLUSH_BYTES:
+                self._flush()
             number = len(self._offsets)
             self._offsets.append(offset)
             self._lengths.append(len(data))
@@ -103,6 +112,17 @@ class Shelf:
         object.__setattr__(shelved, "__pydantic_private__", None)
         object.__setattr__(shelved, "__dict__", {**kept, "_shelf": self, "_place": number})
         return shelved
+
+    def _flush(self) -> None:
+        """Write the pending fields to the file (the caller holds the lock)."""
+        if self._pending:
+            view = memoryview(self._pending)
+            while view:
+                done = os.pwrite(self._file.fileno(), view, self._written)
+                self._written += done
+                view = view[done:]
+            view.release()
+            self._pending = bytearray()
 
     def _shared_zone(self, value: Any) -> Any:
         """A date with one shared fixed-offset zone object per offset and name (YAML makes a
@@ -132,6 +152,8 @@ class Shelf:
                 self._recent.move_to_end(number)
                 return found
             offset, length = self._offsets[number], self._lengths[number]
+            if offset + length > self._written:
+                self._flush()
             found = pickle.loads(os.pread(self._file.fileno(), length, offset))
             self._recent[number] = found
             if len(self._recent) > RECENT:
