@@ -41,6 +41,7 @@ from outreach.release_steps import (
     prepare_view,
     ready_findings,
     rebuild_ids,
+    remember_fragments,
     remember_renders,
     render_publications,
     render_site_pages,
@@ -160,6 +161,8 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
                 start, published = plan.next_page, published | plan.items()
                 publish([plan], site_wide=True)
                 del plan
+            if ledger is not None and not request.dry_run:
+                remember_fragments(part.view)
 
     # 7. After publishing: each channel's hook returns actions; the runner executes them (the
     # preview runner renders the emails they would send); a dry run says whom they would reach.

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from outreach import locks
 from outreach.audit import AuditRow
+from outreach.carried import carried_for, remember_carried
 from outreach.channels import available_channels, get_channel
 from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
 from outreach.config import Settings
@@ -409,7 +410,12 @@ def channel_site(
         if reuse is not None
         else {}
     )
-    site = Site(settings, tuple(listed), channel_name, inputs, keys, kit_secret, now=now)
+    # Fragments carried from the channel's last release go with the keys that tell they
+    # still match (the file is read only if rendering asks for one).
+    carried = carried_for(settings.paths.state, channel_name) if reuse is not None else {}
+    site = Site(
+        settings, tuple(listed), channel_name, inputs, keys, kit_secret, now=now, carried=carried
+    )
     return ChannelSite(channel_name, site, ready, held, reuse, site_id)
 
 
@@ -589,6 +595,13 @@ def platforms_for_reuse(settings: Settings, channels: Sequence[str]) -> dict[str
         name: make_platform(settings, name, need_secrets=False)
         for name in configured_platforms(settings, list(channels))
     }
+
+
+def remember_fragments(view: ChannelSite) -> None:
+    """After a channel's site pages are out: the fragments its rendering wants carried to
+    its next release (``outreach.carried``)."""
+    if view.reuse is not None:
+        remember_carried(view.site.settings.paths.state, view.channel, view.site.memo)
 
 
 def remember_renders(ledger: Ledger, plans: Sequence[ChannelPlan]) -> None:

@@ -131,3 +131,79 @@ def test_the_first_release_of_a_project_renders_the_same_files_as_a_preview(
         published = settings.paths.public / path.relative_to(settings.paths.build)
         if published.exists():  # the preview also renders channels this release left out
             assert published.read_bytes() == path.read_bytes(), path
+
+
+@pytest.fixture
+def markdown_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The bodies the blog channel renders from Markdown (each call, cached or not)."""
+    import outreach.channels.blog as blog
+
+    seen: list[str] = []
+    original = blog.render_markdown
+
+    def counting(text: str) -> str:
+        seen.append(text)
+        return original(text)
+
+    monkeypatch.setattr(blog, "render_markdown", counting)
+    return seen
+
+
+def edit_body(settings: Settings, finding_id: str, old: str, new: str) -> None:
+    path = settings.paths.findings / f"{finding_id}.md"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def first_sentence_words(settings: Settings, finding_id: str) -> str:
+    """A few words of the finding's body, to edit."""
+    from outreach.finding import split_front_matter
+
+    _, body = split_front_matter((settings.paths.findings / f"{finding_id}.md").read_text())
+    return " ".join(body.split()[:4])
+
+
+def test_an_edit_renders_one_body_for_the_feed_and_the_feed_matches_a_full_render(
+    settings: Settings, markdown_renders: list[str]
+) -> None:
+    """The feed's other entries are carried from the release that last rendered the feed;
+    the feed is byte for byte the one a full render (the preview) makes."""
+    from outreach.release import build_preview
+
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    words = first_sentence_words(settings, "alpha-cocoa-prices")
+    edit_body(settings, "alpha-cocoa-prices", words, f"{words} (revised)")
+    markdown_renders.clear()
+    report = release(settings, None, ["blog"], AFTER_EMBARGO)
+
+    assert "feed.atom" in {r.item for r in report.changed}
+    assert len(markdown_renders) == 1 and "(revised)" in markdown_renders[0]
+    feed = (settings.paths.public / "feed.atom").read_bytes()
+    assert b"(revised)" in feed
+    build_preview(settings, AFTER_EMBARGO)
+    assert feed == (settings.paths.build / "feed.atom").read_bytes()
+
+
+def test_a_damaged_or_missing_carried_file_only_means_rendering_again(
+    settings: Settings, markdown_renders: list[str]
+) -> None:
+    from outreach.carried import carried_path
+    from outreach.release import build_preview
+
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    carried = carried_path(settings.paths.state, "blog")
+    assert carried.is_file() and oct(carried.stat().st_mode & 0o777) == "0o600"
+    for damage in ("{not json", None):
+        if damage is None:
+            carried.unlink()
+        else:
+            carried.write_text(damage)
+        edit_summary(settings, "alpha-cocoa-prices", f"Summary after {damage!r}.")
+        markdown_renders.clear()
+        release(settings, None, ["blog"], AFTER_EMBARGO)
+        assert len(markdown_renders) == 3, "every feed body rendered again"
+        build_preview(settings, AFTER_EMBARGO)
+        feed = (settings.paths.public / "feed.atom").read_bytes()
+        assert feed == (settings.paths.build / "feed.atom").read_bytes()
+        assert carried.is_file()
