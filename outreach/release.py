@@ -15,7 +15,6 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from outreach.actions import ActionContext, HookContext
@@ -34,6 +33,7 @@ from outreach.release_steps import (
     ReleaseReport,
     channel_site,
     draw_ahead,
+    kept_files,
     kit_secret_for,
     load_catalog,
     newest_first,
@@ -69,6 +69,11 @@ __all__ = [
     "resolve_ids",
     "run_release",
 ]
+
+
+KEPT_PER_BATCH = 1_000
+"""Publications left as they are that one batch carries at most, besides the ones it renders
+(``ReleaseRequest.batch_size``): a receipt or three each in memory, no rendered files."""
 
 
 @dataclass
@@ -137,9 +142,14 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
             publish(
                 [
                     runner.step(
-                        "render", render_publications, part.view, chunk, part.kind.ledger_key
+                        "render",
+                        render_publications,
+                        part.view,
+                        chunk,
+                        part.kind.ledger_key,
+                        known,
                     )
-                    for part, chunk in batch
+                    for part, chunk, known in batch
                 ],
                 site_wide=False,
             )
@@ -312,18 +322,43 @@ def _one_site_per_channel(
     return parts
 
 
-def _batches(parts: Sequence[_Part], size: int):
-    """(part, publications) groups of at most ``size`` publications in all, in order."""
-    pending = [(part, publication) for part in parts for publication in part.view.ready]
-    iterator = iter(pending)
-    while chunk := list(islice(iterator, max(size, 1))):
-        grouped: dict[int, tuple[_Part, list[Any]]] = {}
-        for part, publication in chunk:
-            grouped.setdefault(id(part), (part, []))[1].append(publication)
-        yield list(grouped.values())
+Chunk = tuple[_Part, list[Any], dict[str, frozenset[str] | None]]
+"""One part's publications in a batch, and the files of each that are kept as they are."""
 
 
-def _ahead_by_one(batches: Iterator[list[tuple[_Part, list[Any]]]]):
+def _batches(parts: Sequence[_Part], size: int) -> Iterator[list[Chunk]]:
+    """(part, publications, kept files) groups, in order, of at most ``size`` publications
+    to render, and at most ``KEPT_PER_BATCH`` kept as they are (whose files the platforms
+    still hold from the same inputs): those cost a few receipts each, no rendered files, so
+    a release that changes little publishes in a few batches instead of one per ``size``."""
+    chunk: list[tuple[_Part, Any, frozenset[str] | None]] = []
+    rendered = kept = 0
+    for part in parts:
+        for publication in part.view.ready:
+            files = kept_files(part.view, publication, part.kind.ledger_key)
+            full = rendered >= max(size, 1) if files is None else kept >= KEPT_PER_BATCH
+            if full:
+                yield _grouped(chunk)
+                chunk, rendered, kept = [], 0, 0
+            chunk.append((part, publication, files))
+            if files is None:
+                rendered += 1
+            else:
+                kept += 1
+    if chunk:
+        yield _grouped(chunk)
+
+
+def _grouped(chunk: list[tuple[_Part, Any, frozenset[str] | None]]) -> list[Chunk]:
+    grouped: dict[int, Chunk] = {}
+    for part, publication, files in chunk:
+        _, publications, known = grouped.setdefault(id(part), (part, [], {}))
+        publications.append(publication)
+        known[publication.id] = files
+    return list(grouped.values())
+
+
+def _ahead_by_one(batches: Iterator[list[Chunk]]) -> Iterator[list[Chunk]]:
     """The batches in order; before each is rendered, the next one's share images are
     started in worker processes (the first batch's too, before it), so at most two
     batches' images are in flight."""
@@ -337,10 +372,11 @@ def _ahead_by_one(batches: Iterator[list[tuple[_Part, list[Any]]]]):
         yield batch
 
 
-def _draw_ahead(batch: list[tuple[_Part, list[Any]]]) -> None:
-    for part, chunk in batch:
+def _draw_ahead(batch: list[Chunk]) -> None:
+    for part, chunk, known in batch:
         if part.kind.name == FINDING:  # share images show a finding's key figure
-            draw_ahead(part.view, chunk, part.kind.ledger_key)
+            draw_ahead(part.view, [p for p in chunk if known.get(p.id) is None],
+                       part.kind.ledger_key)  # fmt: skip
 
 
 def _receipts_of(part: _Part, receipts: ReceiptLog) -> Sequence[Receipt]:

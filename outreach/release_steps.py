@@ -451,17 +451,33 @@ def kit_secret_for(settings: Settings, channels: Iterable[str]) -> bytes:
     return b""
 
 
+def kept_files(
+    view: ChannelSite, finding: Finding, ledger_key: Callable[[str], str] = str
+) -> frozenset[str] | None:
+    """The files of ``finding`` the platforms still hold as published from the same inputs
+    (None: it is rendered again)."""
+    key = view.site.finding_keys.get(finding.id)
+    return _reusable(view.reuse, ledger_key(finding.id), "", key, None)
+
+
 def render_publications(
-    view: ChannelSite, publications: Sequence[Finding], ledger_key: Callable[[str], str] = str
+    view: ChannelSite,
+    publications: Sequence[Finding],
+    ledger_key: Callable[[str], str] = str,
+    known: Mapping[str, frozenset[str] | None] | None = None,
 ) -> ChannelPlan:
     """One batch per publication (a bounded share of ``view.ready``); unchanged ones whose
-    files the platforms still hold are kept, not rendered again."""
+    files the platforms still hold are kept, not rendered again. ``known``: ``kept_files``
+    of the publications (by id), as found when the release made the batch."""
     channel = get_channel(view.channel)
     plan = ChannelPlan(view.channel, site_wide=False)
     for finding in publications:
         key = view.site.finding_keys.get(finding.id)
         publication_id = ledger_key(finding.id)
-        kept = _reusable(view.reuse, publication_id, "", key, None)
+        if known is not None and finding.id in known:
+            kept = known[finding.id]
+        else:
+            kept = kept_files(view, finding, ledger_key)
         if kept is not None:
             plan.batches.append(Batch(view.channel, publication_id, (), kept))
         else:

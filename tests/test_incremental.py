@@ -207,3 +207,46 @@ def test_a_damaged_or_missing_carried_file_only_means_rendering_again(
         feed = (settings.paths.public / "feed.atom").read_bytes()
         assert feed == (settings.paths.build / "feed.atom").read_bytes()
         assert carried.is_file()
+
+
+def test_findings_left_as_they_are_ride_along_and_each_batch_renders_at_most_its_size(
+    settings: Settings, renders: Counter
+) -> None:
+    """Batches bound what is rendered (memory), not what is kept: a release that changes one
+    finding publishes every finding in one batch; two changed ones with a batch size of one
+    go out in two batches, each rendering one."""
+    from outreach.release import ReleaseRequest, run_release
+    from outreach.runner import PlainRunner
+
+    class Counting(PlainRunner):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[set[str]] = []
+
+        def publish(self, settings, plans, platform, site_wide, now, dry_run):  # type: ignore[no-untyped-def]
+            receipts = super().publish(settings, plans, platform, site_wide, now, dry_run)
+            if not site_wide:
+                self.batches.append({r.finding_id for r in receipts})
+            return receipts
+
+    def run() -> tuple[Counting, Counter]:
+        runner = Counting()
+        renders.clear()
+        run_release(
+            ReleaseRequest(settings, AFTER_EMBARGO, channels=["blog"], batch_size=1), runner
+        )
+        return runner, Counter(k for k in renders if k.startswith("finding:"))
+
+    first, rendered = run()
+    everything = set().union(*first.batches)
+    assert len(first.batches) == len(everything) >= 3 and len(rendered) == len(everything)
+
+    edit_summary(settings, "alpha-cocoa-prices", "One edited finding.")
+    one, rendered = run()
+    assert one.batches == [everything] and set(rendered) == {"finding:alpha-cocoa-prices"}
+
+    edit_summary(settings, "alpha-cocoa-prices", "Edited again.")
+    edit_summary(settings, "beta-cotton-traceability", "Edited too.")
+    two, rendered = run()
+    assert len(two.batches) == 2 and set().union(*two.batches) == everything
+    assert set(rendered) == {"finding:alpha-cocoa-prices", "finding:beta-cotton-traceability"}
