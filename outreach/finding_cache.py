@@ -52,7 +52,7 @@ CACHE_FILE = Path("cache") / "findings.sqlite"
 """Where the cache lives, under the state folder."""
 SETTLE_NS = 2_000_000_000
 """A file changed less than this long before it was recorded may change again unseen."""
-FORMAT = "1"
+FORMAT = "2"
 """Bumped when what a row holds changes meaning."""
 
 SCHEMA = Schema(
@@ -230,10 +230,11 @@ class FindingCache:
     def _placed(self, kept: bytes, data: bytes, fingerprint: bytes) -> ShelvedFinding | None:
         """The recorded finding on this run's shelf (None: the row cannot be read back)."""
         try:
-            values, fields_set, episode, topics = pickle.loads(kept)
+            values, fields_set, episode, topics, split, modified = pickle.loads(kept)
             spooled = Spooled(
-                values, frozenset(fields_set), bytes(data), bytes(fingerprint), episode, topics
-            )
+                values, frozenset(fields_set), bytes(data), bytes(fingerprint), episode, topics,
+                split, modified,
+            )  # fmt: skip
             return self.shelf.place(spooled)
         except Exception:  # a damaged row can raise almost anything: read the file instead
             return None
@@ -252,7 +253,14 @@ class FindingCache:
             media.append([name, _signature(stat)])
         spooled = spool(finding, path, self.media)
         kept = pickle.dumps(
-            (spooled.kept, sorted(spooled.fields_set), spooled.episode, spooled.topics),
+            (
+                spooled.kept,
+                sorted(spooled.fields_set),
+                spooled.episode,
+                spooled.topics,
+                spooled.split,
+                spooled.last_modified,
+            ),
             pickle.HIGHEST_PROTOCOL,
         )
         if seen.name in self._gone:

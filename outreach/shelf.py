@@ -19,7 +19,7 @@ import threading
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +63,9 @@ class Shelf:
         # finding, where a tuple of two ints per finding took about 120.
         self._offsets = array("q")
         self._lengths = array("q")
-        self._recent: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._splits = array("q")
+        """Where each finding's plain fields end and its models begin (see ``spool``)."""
+        self._recent: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
         self._field_sets: dict[frozenset[str], set[str]] = {}
         self._zones: dict[tuple[object, str | None], timezone] = {}
         # What every release reads of every finding, a few bytes each: its content fingerprint
@@ -72,6 +74,8 @@ class Shelf:
         self._fingerprints = bytearray()
         self._episodes = bytearray()
         self._topics = array("H")
+        self._modified: list[datetime] = []
+        """Each finding's ``last_modified`` (the sitemap and the feed list it for every one)."""
         self._topic_lists: dict[tuple[str, ...], int] = {}
         self._lists: list[list[str]] = []
         self._lock = threading.Lock()
@@ -93,6 +97,7 @@ class Shelf:
             number = len(self._offsets)
             self._offsets.append(offset)
             self._lengths.append(len(data))
+            self._splits.append(spooled.split)
             self._fingerprints += spooled.fingerprint or bytes(32)
             self._episodes.append(spooled.episode)
             topics = tuple(spooled.topics)
@@ -100,6 +105,7 @@ class Shelf:
                 self._topic_lists[topics] = len(self._lists)
                 self._lists.append(list(spooled.topics))
             self._topics.append(self._topic_lists[topics])
+            self._modified.append(self._shared_zone(spooled.last_modified))
         # One shared set per distinct set of given fields (they repeat across findings).
         fields_set = self._field_sets.setdefault(spooled.fields_set, set(spooled.fields_set))
         kept = {name: self._shared_zone(value) for name, value in spooled.kept.items()}
@@ -144,19 +150,35 @@ class Shelf:
     def topics(self, number: int) -> list[str]:
         return self._lists[self._topics[number]]
 
+    def last_modified(self, number: int) -> datetime:
+        return self._modified[number]
+
+    def field(self, number: int, name: str) -> Any:
+        """One spooled field of the finding shelved ``number``-th: its plain fields are read
+        back alone (a page listing findings reads their titles, summaries and dates), its
+        models (stats, quotes, image, episode) only when one of them is asked for."""
+        plain = self._part(number, 0)
+        return plain[name] if name in plain else self._part(number, 1)[name]
+
     def fields(self, number: int) -> dict[str, Any]:
         """The spooled fields of the finding shelved ``number``-th."""
+        return {**self._part(number, 0), **self._part(number, 1)}
+
+    def _part(self, number: int, which: int) -> dict[str, Any]:
+        """The plain fields (0) or the models (1) of the finding shelved ``number``-th."""
         with self._lock:
-            found = self._recent.get(number)
+            found = self._recent.get((number, which))
             if found is not None:
-                self._recent.move_to_end(number)
+                self._recent.move_to_end((number, which))
                 return found
             offset, length = self._offsets[number], self._lengths[number]
             if offset + length > self._written:
                 self._flush()
-            found = pickle.loads(os.pread(self._file.fileno(), length, offset))
-            self._recent[number] = found
-            if len(self._recent) > RECENT:
+            split = self._splits[number]
+            start, size = (offset, split) if which == 0 else (offset + split, length - split)
+            found = pickle.loads(os.pread(self._file.fileno(), size, start))
+            self._recent[(number, which)] = found
+            if len(self._recent) > 2 * RECENT:
                 self._recent.popitem(last=False)
             return found
 
@@ -174,6 +196,9 @@ class Spooled:
     """``render_keys.content_fingerprint`` (None: not taken)."""
     episode: bool
     topics: list[str]
+    split: int
+    """Where in ``data`` the plain fields' pickle ends and the models' begins."""
+    last_modified: datetime
 
 
 def spool(finding: Finding, path: str | Path, media: Path | None = None) -> Spooled:
@@ -189,13 +214,27 @@ def spool(finding: Finding, path: str | Path, media: Path | None = None) -> Spoo
     }
     # The body's file and digest wait on the shelf too (read when the body is).
     spooled[PATH], spooled[DIGEST] = str(path), finding.body_sha256
-    data = pickle.dumps(spooled, protocol=pickle.HIGHEST_PROTOCOL)
+    # Two pickles: the plain values first (text, numbers, dates, lists of text), read back
+    # quickly; then the models, whose unpickling costs most and which fewer pages read.
+    plain = {name: value for name, value in spooled.items() if _plain(value)}
+    first = pickle.dumps(plain, protocol=pickle.HIGHEST_PROTOCOL)
+    models = {name: value for name, value in spooled.items() if name not in plain}
+    data = first + pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
     kept = {name: finding.__dict__[name] for name in names}
     fingerprint = None if media is None else content_fingerprint(finding, media)
     return Spooled(
         kept, frozenset(finding.model_fields_set), data, fingerprint,
-        finding.episode is not None, list(finding.topics),
+        finding.episode is not None, list(finding.topics), len(first), finding.last_modified,
     )  # fmt: skip
+
+
+def _plain(value: Any) -> bool:
+    """Text, a number, a date or None, or a list of them (read back at little cost)."""
+    if isinstance(value, list | tuple):
+        return all(_plain(item) for item in value) and not any(
+            isinstance(item, list | tuple) for item in value
+        )
+    return value is None or isinstance(value, str | int | float | date)
 
 
 class ShelvedFinding(Finding):
@@ -215,7 +254,7 @@ class ShelvedFinding(Finding):
         if name == "topics":
             return self._shelf.topics(self._place)
         if name in SHELVED_FIELDS:
-            return self._shelf.fields(self._place)[name]
+            return self._shelf.field(self._place, name)
         return super().__getattr__(name)
 
     @property
@@ -228,8 +267,12 @@ class ShelvedFinding(Finding):
         return self._shelf.has_episode(self._place)
 
     @property
+    def last_modified(self) -> datetime:
+        return self._shelf.last_modified(self._place)
+
+    @property
     def body_sha256(self) -> str:
-        return self._shelf.fields(self._place)[DIGEST]
+        return self._shelf.field(self._place, DIGEST)
 
     def full(self) -> Finding:
         """The finding with its body, as read at validation."""
@@ -261,8 +304,8 @@ class ShelvedFinding(Finding):
         return copy.deepcopy(self.full(), memo)
 
     def _read_body(self) -> str:
-        spooled = self._shelf.fields(self._place)
-        path, digest = Path(spooled[PATH]), spooled[DIGEST]
+        shelf, place = self._shelf, self._place
+        path, digest = Path(shelf.field(place, PATH)), shelf.field(place, DIGEST)
         try:
             parts = split_front_matter(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
