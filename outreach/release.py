@@ -247,6 +247,7 @@ def _parts(
     settings = request.settings
     ledger = None if request.preview else Ledger(settings.paths.ledger)
     for_reuse = {} if ledger is None else platforms_for_reuse(settings, names)
+    released_on = _ReleasedOn(ledger)
     parts: list[_Part] = []
     for kind in kinds:
         if kind.name not in chosen:
@@ -258,7 +259,7 @@ def _parts(
             released: set[str] = set()
             reuse = None
             if ledger is not None:
-                released = {i for i in map(kind.ledger_id, ledger.released(name)) if i is not None}
+                released = released_on(name, kind)
                 # Render keys hash a finding's fields and media; other kinds render each time.
                 if kind.name == FINDING:
                     reuse = reuse_for(settings, ledger, name, for_reuse)
@@ -267,14 +268,30 @@ def _parts(
                 kind.site_id, kit_secret,
             )  # fmt: skip
             parts.append(_Part(kind, view))
-    return _one_site_per_channel(request, catalogs, parts, ledger)
+    return _one_site_per_channel(request, catalogs, parts, released_on)
+
+
+class _ReleasedOn:
+    """The ids of a kind with anything published on a channel: one ledger query a channel,
+    whatever the number of kinds asking."""
+
+    def __init__(self, ledger: Ledger | None) -> None:
+        self.ledger = ledger
+        self._keys: dict[str, set[str]] = {}
+
+    def __call__(self, channel: str, kind: Kind) -> set[str]:
+        if self.ledger is None:
+            return set()
+        if channel not in self._keys:
+            self._keys[channel] = self.ledger.released(channel)
+        return {i for i in map(kind.ledger_id, self._keys[channel]) if i is not None}
 
 
 def _one_site_per_channel(
     request: ReleaseRequest,
     catalogs: Mapping[str, Mapping[str, Any]],
     parts: list[_Part],
-    ledger: Ledger | None,
+    released_on: _ReleasedOn,
 ) -> list[_Part]:
     """A channel fed by several kinds (the podcast: findings' and events' episodes) renders
     its site pages (one feed) once, in its first kind's part, listing every kind's released
@@ -291,14 +308,9 @@ def _one_site_per_channel(
         for kind_name in fed:
             if kind_name not in mine:  # not released now: its part only lists what was
                 kind = get_kind(kind_name)
-                released: set[str] = set()
-                if ledger is not None:
-                    released = {
-                        i for i in map(kind.ledger_id, ledger.released(name)) if i is not None
-                    }
                 view = channel_site(
-                    request.settings, dict(catalogs[kind_name]), name, [], released,
-                    request.now, None, kind.site_id,
+                    request.settings, dict(catalogs[kind_name]), name, [],
+                    released_on(name, kind), request.now, None, kind.site_id,
                 )  # fmt: skip
                 mine[kind_name] = _Part(kind, view)
         listed = [p for kind_name in fed for p in mine[kind_name].view.site.listed]
