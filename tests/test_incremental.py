@@ -250,3 +250,34 @@ def test_findings_left_as_they_are_ride_along_and_each_batch_renders_at_most_its
     two, rendered = run()
     assert len(two.batches) == 2 and set().union(*two.batches) == everything
     assert set(rendered) == {"finding:alpha-cocoa-prices", "finding:beta-cotton-traceability"}
+
+
+def test_ledger_items_read_ahead_for_a_batch_see_what_the_batch_then_records(
+    tmp_path: Path,
+) -> None:
+    """``load_items`` reads many findings' items in one query for the publishing transaction;
+    a record or a removal in it is seen by the next ``items``, and nothing outlives it."""
+    from datetime import UTC, datetime
+
+    from outreach.ledger import Ledger
+
+    when = datetime(2031, 1, 1, tzinfo=UTC)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.record("a", "blog", "static", "blog/a/index.html", "h1", "u", when)
+    ledger.record("b", "blog", "static", "blog/b/index.html", "h1", "u", when)
+    with ledger.transaction():
+        ledger.load_items("blog", "static", ["a", "b", "c"])
+        assert set(ledger.items("a", "blog", "static")) == {"blog/a/index.html"}
+        assert ledger.items("c", "blog", "static") == {}
+        ledger.record("a", "blog", "static", "blog/a/share.png", "h2", "u", when)
+        ledger.forget("b", "blog", "static", "blog/b/index.html")
+        ledger.record("c", "blog", "static", "blog/c/index.html", "h3", "u", when)
+        assert set(ledger.items("a", "blog", "static")) == {
+            "blog/a/index.html",
+            "blog/a/share.png",
+        }
+        assert ledger.items("b", "blog", "static") == {}
+        assert ledger.items("c", "blog", "static")["blog/c/index.html"].content_hash == "h3"
+    # Another run's record after the transaction is seen: nothing read ahead is kept.
+    Ledger(tmp_path / "ledger.sqlite").record("b", "blog", "static", "blog/b/x", "h", "u", when)
+    assert set(ledger.items("b", "blog", "static")) == {"blog/b/x"}
