@@ -251,6 +251,21 @@ class Ledger:
             found.setdefault(row[0], {})[row[3]] = Publication._make(row)
         return found
 
+    def channel_marks(self, channel: str, platform: str) -> dict[str, dict[str, str | None]]:
+        """Every published item of a channel on a platform with the remote id recorded for
+        it (what ``Platform.holds`` compares), by finding id: three columns, not the whole
+        record, as a release asks this of every file of the site."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT finding_id, item, remote_id FROM publications "
+                "WHERE channel=? AND platform=?",
+                (channel, platform),
+            ).fetchall()
+        found: dict[str, dict[str, str | None]] = {}
+        for finding_id, item, remote_id in rows:
+            found.setdefault(finding_id, {})[item] = remote_id
+        return found
+
     def platform_items(self, platform: str) -> list[Publication]:
         """Everything recorded as published on ``platform``, of every channel."""
         with self._connect() as connection:

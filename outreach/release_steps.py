@@ -343,7 +343,7 @@ def reuse_for(
     names = [name for name in settings.channel(channel_name).platforms if name in platforms]
     if not names:
         return None
-    published = {name: ledger.channel_items(channel_name, name) for name in names}
+    published = {name: ledger.channel_marks(channel_name, name) for name in names}
 
     def kept(finding_id: str, paths: tuple[str, ...] | None) -> frozenset[str] | None:
         held: frozenset[str] | None = None

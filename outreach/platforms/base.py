@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 
 from outreach.errors import PlatformUnavailable as PlatformUnavailable  # neutral home
-from outreach.ledger import Ledger, Publication
+from outreach.ledger import Ledger
 from outreach.vocabulary import Batch, Change, Deliverable, Receipt
 
 __all__ = ["Batch", "Platform", "PlatformUnavailable", "Receipt", "sync_batch"]
@@ -25,9 +25,10 @@ class Platform(Protocol):
         PlatformUnavailable with what to fix. Called before anything is pushed."""
         ...
 
-    def holds(self, published: Mapping[str, Publication]) -> bool:
-        """Whether the platform still has these published items as recorded, so rendering
-        them again can be skipped. Cheap: no content is read."""
+    def holds(self, marks: Mapping[str, str | None]) -> bool:
+        """Whether the platform still has these published items (item -> the remote id the
+        ledger recorded when it was written) as recorded, so rendering them again can be
+        skipped. Cheap: no content is read."""
         ...
 
 

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from outreach.errors import OutreachError
 from outreach.files import DeferredSync
-from outreach.ledger import Ledger, Publication
+from outreach.ledger import Ledger
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 
 
@@ -86,13 +86,13 @@ class StaticSite:
             token=lambda item: stat_token(self.target(item)),
         )  # fmt: skip
 
-    def holds(self, published: Mapping[str, Publication]) -> bool:
+    def holds(self, marks: Mapping[str, str | None]) -> bool:
         """Every file is there with the size and time it was written with (a hand edit or a
         deleted file changes them, and the item is rendered and written again)."""
         folder = self._folder()
         if folder is None:
             return False
-        for item, publication in published.items():
+        for item, mark in marks.items():
             # Looked up relative to the open site folder, not through ``target``'s path
             # objects: a release that changes nothing asks this of every file of the site
             # (three or more a finding).
@@ -102,7 +102,7 @@ class StaticSite:
                 stat = os.stat(item, dir_fd=folder)
             except OSError:
                 return False
-            if f"{stat.st_size}:{stat.st_mtime_ns}" != publication.remote_id:
+            if f"{stat.st_size}:{stat.st_mtime_ns}" != mark:
                 return False
         return True
 
