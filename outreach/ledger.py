@@ -73,9 +73,10 @@ class Ledger:
         self._shared: sqlite3.Connection | None = None
         self._uncommitted = 0
         self._settlers: list[Callable[[], None]] = []
-        self._loaded: dict[tuple[str, str], dict[str, dict[str, Publication]]] = {}
-        """(channel, platform) -> finding id -> items, read by ``load_items`` for the
-        current transaction (a record or removal drops its finding's entry)."""
+        self._loaded: dict[tuple[str, str, bool], dict[str, dict]] = {}
+        """(channel, platform, whole records or only addresses) -> finding id -> items, read
+        by ``load_items`` for the current transaction (a record or a removal drops its
+        finding's entries)."""
         # The audit log lives in the same file: publishes are logged in the ledger's batches.
         self._store = Store(path, SCHEMA, audit.SCHEMA, remote_marks.SCHEMA, synchronous="FULL")
 
@@ -134,28 +135,36 @@ class Ledger:
         finally:
             keeper.close()
 
-    def load_items(self, channel: str, platform: str, finding_ids: Iterable[str]) -> None:
-        """Read the items of many findings at once, for ``items`` to answer from during the
-        current ``transaction()`` (outside one this does nothing). A release publishes its
-        findings in batches: one query a batch instead of one a finding."""
+    def load_items(
+        self, channel: str, platform: str, finding_ids: Iterable[str], whole: bool = True
+    ) -> None:
+        """Read the items of many findings at once, for ``items`` (``whole``) or ``item_urls``
+        to answer from during the current ``transaction()`` (outside one this does nothing).
+        A release publishes its findings in batches: one query a batch instead of one a
+        finding, and only each item's address for the findings it keeps as they are."""
         if self._shared is None:
             return
         wanted = list(dict.fromkeys(finding_ids))
-        loaded = self._loaded.setdefault((channel, platform), {})
+        loaded = self._loaded.setdefault((channel, platform, whole), {})
+        columns = "*" if whole else "finding_id, item, url"
         for start in range(0, len(wanted), LOAD_CHUNK):
             chunk = wanted[start : start + LOAD_CHUNK]
-            found: dict[str, dict[str, Publication]] = {finding_id: {} for finding_id in chunk}
+            found: dict[str, dict] = {finding_id: {} for finding_id in chunk}
             rows = self._shared.execute(
-                "SELECT * FROM publications WHERE channel=? AND platform=? AND finding_id IN "
-                f"({', '.join('?' * len(chunk))})",
+                f"SELECT {columns} FROM publications WHERE channel=? AND platform=? AND "
+                f"finding_id IN ({', '.join('?' * len(chunk))})",
                 (channel, platform, *chunk),
             ).fetchall()
-            for row in rows:
-                found[row[0]][row[3]] = Publication._make(row)
+            if whole:
+                for row in rows:
+                    found[row[0]][row[3]] = Publication._make(row)
+            else:
+                for finding_id, item, url in rows:
+                    found[finding_id][item] = url
             loaded.update(found)
 
     def items(self, finding_id: str, channel: str, platform: str) -> dict[str, Publication]:
-        loaded = self._loaded.get((channel, platform))
+        loaded = self._loaded.get((channel, platform, True))
         if loaded is not None and finding_id in loaded:
             return dict(loaded[finding_id])
         with self._connect() as connection:
@@ -164,6 +173,21 @@ class Ledger:
                 (finding_id, channel, platform),
             ).fetchall()
         return {row[3]: Publication._make(row) for row in rows}
+
+    def item_urls(self, finding_id: str, channel: str, platform: str) -> dict[str, str | None]:
+        """Item -> its address, for a finding whose items are kept as they are."""
+        for whole in (False, True):
+            loaded = self._loaded.get((channel, platform, whole))
+            if loaded is not None and finding_id in loaded:
+                found = loaded[finding_id]
+                return {item: p.url for item, p in found.items()} if whole else dict(found)
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT item, url FROM publications WHERE finding_id=? AND channel=? AND "
+                "platform=?",
+                (finding_id, channel, platform),
+            ).fetchall()
+        return dict(rows)
 
     def record(
         self,
@@ -199,9 +223,10 @@ class Ledger:
 
     def _unload(self, finding_id: str, channel: str, platform: str) -> None:
         """A write to a finding's items: ``items`` reads them again."""
-        loaded = self._loaded.get((channel, platform))
-        if loaded is not None:
-            loaded.pop(finding_id, None)
+        for whole in (False, True):
+            loaded = self._loaded.get((channel, platform, whole))
+            if loaded is not None:
+                loaded.pop(finding_id, None)
 
     def _wrote(self, connection: sqlite3.Connection) -> None:
         if connection is self._shared:

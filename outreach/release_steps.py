@@ -661,7 +661,9 @@ def publish_stage(
         # What the ledger holds of the stage's findings, read under the lock in one query a
         # channel (not one a finding): the platform compares each batch against it.
         for plan, batches in mine:
-            ledger.load_items(plan.channel, platform.name, (b.finding_id for b in batches))
+            for whole in (True, False):  # only addresses for batches with nothing rendered
+                ids = [b.finding_id for b in batches if bool(b.deliverables) == whole]
+                ledger.load_items(plan.channel, platform.name, ids, whole)
         for plan, batches in mine:
             for batch in batches:
                 done = platform.publish(batch, ledger, now, dry_run=dry_run)

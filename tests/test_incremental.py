@@ -278,6 +278,15 @@ def test_ledger_items_read_ahead_for_a_batch_see_what_the_batch_then_records(
         }
         assert ledger.items("b", "blog", "static") == {}
         assert ledger.items("c", "blog", "static")["blog/c/index.html"].content_hash == "h3"
+    with ledger.transaction():  # only addresses, for findings kept as they are
+        ledger.load_items("blog", "static", ["a", "b"], whole=False)
+        assert ledger.item_urls("a", "blog", "static") == {
+            "blog/a/index.html": "u",
+            "blog/a/share.png": "u",
+        }
+        ledger.record("b", "blog", "static", "blog/b/index.html", "h4", "u2", when)
+        assert ledger.item_urls("b", "blog", "static") == {"blog/b/index.html": "u2"}
     # Another run's record after the transaction is seen: nothing read ahead is kept.
     Ledger(tmp_path / "ledger.sqlite").record("b", "blog", "static", "blog/b/x", "h", "u", when)
-    assert set(ledger.items("b", "blog", "static")) == {"blog/b/x"}
+    assert set(ledger.items("b", "blog", "static")) == {"blog/b/index.html", "blog/b/x"}
+    assert set(ledger.item_urls("b", "blog", "static")) == {"blog/b/index.html", "blog/b/x"}
