@@ -19,7 +19,7 @@ import threading
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ PATH, DIGEST = " path", " body digest"
 FLUSH_BYTES = 256 * 1024
 """Placed fields wait in memory until this many bytes are pending, then go to the file."""
 RECENT = 64
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Findings kept unpickled: an index page reads a few dozen, many times each."""
 
 
@@ -74,8 +75,13 @@ class Shelf:
         self._fingerprints = bytearray()
         self._episodes = bytearray()
         self._topics = array("H")
-        self._modified: list[datetime] = []
-        """Each finding's ``last_modified`` (the sitemap and the feed list it for every one)."""
+        # Each finding's ``last_modified`` (the sitemap and the feed list it for every one),
+        # 10 bytes a finding: microseconds since 1970 and its zone (an index into the zones
+        # seen; a datetime object each would take 56).
+        self._modified = array("q")
+        self._modified_zones = array("H")
+        self._zone_list: list[tzinfo | None] = []
+        self._zone_index: dict[object, int] = {}
         self._topic_lists: dict[tuple[str, ...], int] = {}
         self._lists: list[list[str]] = []
         self._lock = threading.Lock()
@@ -105,7 +111,7 @@ class Shelf:
                 self._topic_lists[topics] = len(self._lists)
                 self._lists.append(list(spooled.topics))
             self._topics.append(self._topic_lists[topics])
-            self._modified.append(self._shared_zone(spooled.last_modified))
+            self._keep_modified(spooled.last_modified)
         # One shared set per distinct set of given fields (they repeat across findings).
         fields_set = self._field_sets.setdefault(spooled.fields_set, set(spooled.fields_set))
         kept = {name: self._shared_zone(value) for name, value in spooled.kept.items()}
@@ -151,7 +157,24 @@ class Shelf:
         return self._lists[self._topics[number]]
 
     def last_modified(self, number: int) -> datetime:
-        return self._modified[number]
+        zone = self._zone_list[self._modified_zones[number]]
+        moment = EPOCH + timedelta(microseconds=self._modified[number])
+        return moment.replace(tzinfo=None) if zone is None else moment.astimezone(zone)
+
+    def _keep_modified(self, value: datetime) -> None:
+        """Record ``value`` for ``last_modified`` (the caller holds the lock)."""
+        zone = value.tzinfo
+        # A fixed offset is known by its type, offset and name (parsers make a new zone
+        # object for every date); any other zone (a region's rules) by itself.
+        fixed = zone is not None and zone.utcoffset(None) is not None
+        key = (type(zone), value.utcoffset(), value.tzname()) if fixed else zone
+        index = self._zone_index.get(key)
+        if index is None:
+            index = self._zone_index[key] = len(self._zone_list)
+            self._zone_list.append(zone)
+        moment = value if zone is not None else value.replace(tzinfo=UTC)
+        self._modified.append((moment - EPOCH) // timedelta(microseconds=1))
+        self._modified_zones.append(index)
 
     def field(self, number: int, name: str) -> Any:
         """One spooled field of the finding shelved ``number``-th: its plain fields are read
