@@ -41,8 +41,9 @@ PATH, DIGEST = " path", " body digest"
 FLUSH_BYTES = 256 * 1024
 """Placed fields wait in memory until this many bytes are pending, then go to the file."""
 RECENT = 64
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Findings kept unpickled: an index page reads a few dozen, many times each."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""What the shelf counts each finding's last-modified time from, in microseconds."""
 
 
 class Shelf:
