@@ -20,7 +20,9 @@ per post; Pelican writes no sitemap (that needs a plugin).
    untouched page kept its mtime and a no-change release read no finding file. Goals: one
    edit <= 0.2 s, no change <= 0.1 s (the core sequence, no Prefect).
    ``python -m bench.scale --incremental`` runs this section alone, on a full build with tiny
-   share PNGs (quicker; the same incremental work).
+   share PNGs (quicker; the same incremental work); ``--incremental --profile`` then profiles
+   one more edit and one more no-change release (cProfile, the top 30 functions by cumulative
+   and by own time), outside the timed runs.
 3. Prefect overhead: one finding released through the ``release-finding`` flow on a warm, real
    ``prefect server start`` (SQLite, UI off, its own PREFECT_HOME), in a child process, against
    the same release called directly, each run into a fresh copy of a 20-finding project
@@ -637,8 +639,9 @@ def counted_reads() -> Iterator[list[str]]:
         finding.read_finding = original
 
 
-def main_incremental() -> None:
-    """Section 2 alone, on a full build with tiny share PNGs (``--incremental``)."""
+def main_incremental(profile: bool = False) -> None:
+    """Section 2 alone, on a full build with tiny share PNGs (``--incremental``); with
+    ``profile``, then where an edit's and a no-change release's time goes."""
     print("== scale: incremental rebuild ==")
     with tempfile.TemporaryDirectory(prefix="outreach-scale-") as temp:
         config, _ = generate(Path(temp), 1_000)
@@ -646,6 +649,39 @@ def main_incremental() -> None:
         with share_images(False):
             full = build_ours(config)
         bench_incremental(config, full, full)
+        if profile:
+            profile_incremental(config)
+
+
+def profile_incremental(config: Path, top: int = 30) -> None:
+    """cProfile of one edit of the newest finding and one release with nothing changed (the
+    same start conditions as the timed runs), their top functions by cumulative and own time."""
+    import cProfile
+    import io
+    import pstats
+
+    from outreach.config import load_settings
+    from outreach.release import load_catalog, newest_first
+
+    edited = newest_first(load_catalog(load_settings(config, environ={})).values())[0].id
+    with share_images(False):
+        for label in ("one edit", "no change"):
+            if label == "one edit":
+                edit_finding(config.parent / "findings" / f"{edited}.md", RUNS + 1)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            seconds, report = release_once(config)
+            profiler.disable()
+            print(f"\nprofile, {label} ({seconds:.3f} s under cProfile, "
+                  f"{len(report.changed)} files rewritten):")  # fmt: skip
+            for order in ("cumulative", "tottime"):
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
+                lines = out.getvalue().splitlines()
+                start = next(i for i, line in enumerate(lines) if "ncalls" in line)
+                print(f"  by {order}:")
+                for line in lines[start : start + top + 1]:
+                    print(f"  {line.replace(str(REPO) + '/', '')[:150]}")
 
 
 # -- 3. Prefect overhead ----------------------------------------------------------------------
@@ -1029,7 +1065,7 @@ if __name__ == "__main__":
         print(json.dumps(prefect_child(Path(sys.argv[2]))))
     elif sys.argv[1:] == ["prefect"]:
         prefect_only()
-    elif sys.argv[1:] == ["--incremental"]:
-        main_incremental()
+    elif sys.argv[1:2] == ["--incremental"] and sys.argv[2:] in ([], ["--profile"]):
+        main_incremental(profile=sys.argv[2:] == ["--profile"])
     else:
         main()

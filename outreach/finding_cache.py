@@ -52,7 +52,7 @@ CACHE_FILE = Path("cache") / "findings.sqlite"
 """Where the cache lives, under the state folder."""
 SETTLE_NS = 2_000_000_000
 """A file changed less than this long before it was recorded may change again unseen."""
-FORMAT = "1"
+FORMAT = "2"
 """Bumped when what a row holds changes meaning."""
 
 SCHEMA = Schema(
@@ -73,6 +73,13 @@ SCHEMA = Schema(
                     fingerprint BLOB NOT NULL
                 )""",
             ),
+        ),
+        Migration(
+            2,
+            "rows by context",
+            # Every run removes the rows recorded under another context (other code): with
+            # this index that is two short range scans, not a pass over every row.
+            ("CREATE INDEX findings_by_context ON findings (context)",),
         ),
     ),
 )
@@ -150,6 +157,9 @@ class FindingCache:
         self._reader = self._store.open()
         self._rows: sqlite3.Cursor | None = None
         self._next: tuple | None = None
+        self._media_seen: dict[str, bool] = {}
+        """A recorded media list (as stored) -> whether every file in it is unchanged: many
+        findings name the same few images, each stat taken once a run."""
 
     def _open(self) -> sqlite3.Connection:
         for attempt in (1, 2):
@@ -227,10 +237,11 @@ class FindingCache:
     def _placed(self, kept: bytes, data: bytes, fingerprint: bytes) -> ShelvedFinding | None:
         """The recorded finding on this run's shelf (None: the row cannot be read back)."""
         try:
-            values, fields_set, episode, topics = pickle.loads(kept)
+            values, fields_set, episode, topics, split, modified = pickle.loads(kept)
             spooled = Spooled(
-                values, frozenset(fields_set), bytes(data), bytes(fingerprint), episode, topics
-            )
+                values, frozenset(fields_set), bytes(data), bytes(fingerprint), episode, topics,
+                split, modified,
+            )  # fmt: skip
             return self.shelf.place(spooled)
         except Exception:  # a damaged row can raise almost anything: read the file instead
             return None
@@ -249,7 +260,14 @@ class FindingCache:
             media.append([name, _signature(stat)])
         spooled = spool(finding, path, self.media)
         kept = pickle.dumps(
-            (spooled.kept, sorted(spooled.fields_set), spooled.episode, spooled.topics),
+            (
+                spooled.kept,
+                sorted(spooled.fields_set),
+                spooled.episode,
+                spooled.topics,
+                spooled.split,
+                spooled.last_modified,
+            ),
             pickle.HIGHEST_PROTOCOL,
         )
         if seen.name in self._gone:
@@ -261,6 +279,12 @@ class FindingCache:
         )  # fmt: skip
 
     def _media_unchanged(self, recorded: str) -> bool:
+        unchanged = self._media_seen.get(recorded)
+        if unchanged is None:
+            unchanged = self._media_seen[recorded] = self._media_stats_match(recorded)
+        return unchanged
+
+    def _media_stats_match(self, recorded: str) -> bool:
         try:
             media = json.loads(recorded)
             for name, signature in media:
@@ -295,7 +319,9 @@ class FindingCache:
         self._connection.executemany(
             "DELETE FROM findings WHERE name = ?", [(name,) for name in self._gone]
         )
-        self._connection.execute("DELETE FROM findings WHERE context != ?", (self.context,))
+        self._connection.execute(
+            "DELETE FROM findings WHERE context < ? OR context > ?", (self.context, self.context)
+        )
 
     def close(self, complete: bool) -> None:
         """Commit what was recorded; ``complete``: every file of the folder was looked up, so

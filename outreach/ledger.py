@@ -7,11 +7,11 @@ re-run know what is already out there, what changed and what it wrote that is no
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from outreach import audit, remote_marks
 from outreach.store import Migration, Schema, Store
@@ -44,8 +44,10 @@ SCHEMA = Schema(
 """Migration 1 is the schema as it was before versions were recorded (see outreach.store)."""
 
 
-@dataclass(frozen=True)
-class Publication:
+class Publication(NamedTuple):
+    """One published item as recorded. A named tuple: a release reads every item of the
+    site (three or more a finding) and a tuple is made from a row at C speed."""
+
     finding_id: str
     channel: str
     platform: str
@@ -58,6 +60,8 @@ class Publication:
 
 COMMIT_EVERY = 200
 """Records per commit inside a transaction: few disk syncs, little to redo after a crash."""
+LOAD_CHUNK = 500
+"""Findings per query of ``load_items`` (SQLite allows 32,766 parameters; PostgreSQL more)."""
 
 
 class Ledger:
@@ -69,6 +73,10 @@ class Ledger:
         self._shared: sqlite3.Connection | None = None
         self._uncommitted = 0
         self._settlers: list[Callable[[], None]] = []
+        self._loaded: dict[tuple[str, str, bool], dict[str, dict]] = {}
+        """(channel, platform, whole records or only addresses) -> finding id -> items, read
+        by ``load_items`` for the current transaction (a record or a removal drops its
+        finding's entries)."""
         # The audit log lives in the same file: publishes are logged in the ledger's batches.
         self._store = Store(path, SCHEMA, audit.SCHEMA, remote_marks.SCHEMA, synchronous="FULL")
 
@@ -111,6 +119,7 @@ class Ledger:
                 self._commit(connection)
             finally:
                 self._shared, self._uncommitted, self._settlers = None, 0, []
+                self._loaded = {}
                 connection.close()
 
     @contextmanager
@@ -126,13 +135,59 @@ class Ledger:
         finally:
             keeper.close()
 
+    def load_items(
+        self, channel: str, platform: str, finding_ids: Iterable[str], whole: bool = True
+    ) -> None:
+        """Read the items of many findings at once, for ``items`` (``whole``) or ``item_urls``
+        to answer from during the current ``transaction()`` (outside one this does nothing).
+        A release publishes its findings in batches: one query a batch instead of one a
+        finding, and only each item's address for the findings it keeps as they are."""
+        if self._shared is None:
+            return
+        wanted = list(dict.fromkeys(finding_ids))
+        loaded = self._loaded.setdefault((channel, platform, whole), {})
+        columns = "*" if whole else "finding_id, item, url"
+        for start in range(0, len(wanted), LOAD_CHUNK):
+            chunk = wanted[start : start + LOAD_CHUNK]
+            found: dict[str, dict] = {finding_id: {} for finding_id in chunk}
+            rows = self._shared.execute(
+                f"SELECT {columns} FROM publications WHERE channel=? AND platform=? AND "
+                f"finding_id IN ({', '.join('?' * len(chunk))})",
+                (channel, platform, *chunk),
+            ).fetchall()
+            if whole:
+                for row in rows:
+                    found[row[0]][row[3]] = Publication._make(row)
+            else:
+                for finding_id, item, url in rows:
+                    found[finding_id][item] = url
+            loaded.update(found)
+
     def items(self, finding_id: str, channel: str, platform: str) -> dict[str, Publication]:
+        loaded = self._loaded.get((channel, platform, True))
+        if loaded is not None and finding_id in loaded:
+            return dict(loaded[finding_id])
         with self._connect() as connection:
             rows = connection.execute(
                 "SELECT * FROM publications WHERE finding_id=? AND channel=? AND platform=?",
                 (finding_id, channel, platform),
             ).fetchall()
-        return {row[3]: Publication(*row) for row in rows}
+        return {row[3]: Publication._make(row) for row in rows}
+
+    def item_urls(self, finding_id: str, channel: str, platform: str) -> dict[str, str | None]:
+        """Item -> its address, for a finding whose items are kept as they are."""
+        for whole in (False, True):
+            loaded = self._loaded.get((channel, platform, whole))
+            if loaded is not None and finding_id in loaded:
+                found = loaded[finding_id]
+                return {item: p.url for item, p in found.items()} if whole else dict(found)
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT item, url FROM publications WHERE finding_id=? AND channel=? AND "
+                "platform=?",
+                (finding_id, channel, platform),
+            ).fetchall()
+        return dict(rows)
 
     def record(
         self,
@@ -145,6 +200,7 @@ class Ledger:
         when: datetime,
         remote_id: str | None = None,
     ) -> None:
+        self._unload(finding_id, channel, platform)
         with self._connect() as connection:
             connection.execute(
                 "INSERT INTO publications VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -164,6 +220,13 @@ class Ledger:
                 ),
             )
             self._wrote(connection)
+
+    def _unload(self, finding_id: str, channel: str, platform: str) -> None:
+        """A write to a finding's items: ``items`` reads them again."""
+        for whole in (False, True):
+            loaded = self._loaded.get((channel, platform, whole))
+            if loaded is not None:
+                loaded.pop(finding_id, None)
 
     def _wrote(self, connection: sqlite3.Connection) -> None:
         if connection is self._shared:
@@ -193,6 +256,7 @@ class Ledger:
             return remote_marks.load(connection, platform)
 
     def forget(self, finding_id: str, channel: str, platform: str, item: str) -> None:
+        self._unload(finding_id, channel, platform)
         with self._connect() as connection:
             connection.execute(
                 "DELETE FROM publications "
@@ -209,7 +273,22 @@ class Ledger:
             ).fetchall()
         found: dict[str, dict[str, Publication]] = {}
         for row in rows:
-            found.setdefault(row[0], {})[row[3]] = Publication(*row)
+            found.setdefault(row[0], {})[row[3]] = Publication._make(row)
+        return found
+
+    def channel_marks(self, channel: str, platform: str) -> dict[str, dict[str, str | None]]:
+        """Every published item of a channel on a platform with the remote id recorded for
+        it (what ``Platform.holds`` compares), by finding id: three columns, not the whole
+        record, as a release asks this of every file of the site."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT finding_id, item, remote_id FROM publications "
+                "WHERE channel=? AND platform=?",
+                (channel, platform),
+            ).fetchall()
+        found: dict[str, dict[str, str | None]] = {}
+        for finding_id, item, remote_id in rows:
+            found.setdefault(finding_id, {})[item] = remote_id
         return found
 
     def platform_items(self, platform: str) -> list[Publication]:
@@ -219,7 +298,7 @@ class Ledger:
                 "SELECT * FROM publications WHERE platform=? ORDER BY channel, finding_id, item",
                 (platform,),
             ).fetchall()
-        return [Publication(*row) for row in rows]
+        return [Publication._make(row) for row in rows]
 
     def render_keys(self, channel: str) -> dict[tuple[str, str], str]:
         """(finding id, unit) -> the input key of what was last published for the channel.

@@ -83,9 +83,11 @@ class ReceiptLog(Sequence[Receipt]):
             position -= count
         return self._buffer[position]
 
-    def select(self, wanted: Callable[[Receipt], bool]) -> ReceiptLog:
-        """The receipts ``wanted`` accepts, as another log (memory stays bounded)."""
-        return ReceiptLog(receipt for receipt in self if wanted(receipt))
+    def select(self, wanted: Callable[[Receipt], bool]) -> Sequence[Receipt]:
+        """The receipts ``wanted`` accepts among those logged so far: a view read through
+        this log when it is used (memory stays bounded, and a hook that never looks at its
+        receipts costs nothing)."""
+        return Selection(self, wanted, len(self))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str | bytes):
@@ -109,3 +111,43 @@ class ReceiptLog(Sequence[Receipt]):
 
     def __del__(self) -> None:
         self.close()
+
+
+class Selection(Sequence[Receipt]):
+    """Some of a log's receipts (those ``wanted`` accepts among its first ``end``), read
+    through the log on demand; the log is append-only, so the view never changes."""
+
+    def __init__(self, log: ReceiptLog, wanted: Callable[[Receipt], bool], end: int) -> None:
+        self._log, self._wanted, self._end = log, wanted, end
+        self._count: int | None = None
+
+    def __iter__(self) -> Iterator[Receipt]:
+        for _, receipt in zip(range(self._end), self._log, strict=False):
+            if self._wanted(receipt):
+                yield receipt
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(1 for _ in self)
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Receipt: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Receipt]: ...
+    def __getitem__(self, index: int | slice) -> Receipt | list[Receipt]:
+        return list(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Selection({len(self)} receipts)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A copy or pickle (a Prefect task's input) carries the receipts themselves."""
+        return (ReceiptLog, (list(self),))

@@ -15,7 +15,6 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from outreach.actions import ActionContext, HookContext
@@ -34,6 +33,7 @@ from outreach.release_steps import (
     ReleaseReport,
     channel_site,
     draw_ahead,
+    kept_files,
     kit_secret_for,
     load_catalog,
     newest_first,
@@ -41,6 +41,7 @@ from outreach.release_steps import (
     prepare_view,
     ready_findings,
     rebuild_ids,
+    remember_fragments,
     remember_renders,
     render_publications,
     render_site_pages,
@@ -51,6 +52,7 @@ from outreach.release_steps import (
 )
 from outreach.request import BATCH_SIZE, ReleaseRequest
 from outreach.runner import PlainRunner, PreviewRunner, Runner
+from outreach.vocabulary import Receipt
 
 __all__ = [
     "BATCH_SIZE",
@@ -67,6 +69,11 @@ __all__ = [
     "resolve_ids",
     "run_release",
 ]
+
+
+KEPT_PER_BATCH = 1_000
+"""Publications left as they are that one batch carries at most, besides the ones it renders
+(``ReleaseRequest.batch_size``): a receipt or three each in memory, no rendered files."""
 
 
 @dataclass
@@ -135,9 +142,14 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
             publish(
                 [
                     runner.step(
-                        "render", render_publications, part.view, chunk, part.kind.ledger_key
+                        "render",
+                        render_publications,
+                        part.view,
+                        chunk,
+                        part.kind.ledger_key,
+                        known,
                     )
-                    for part, chunk in batch
+                    for part, chunk, known in batch
                 ],
                 site_wide=False,
             )
@@ -159,6 +171,8 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
                 start, published = plan.next_page, published | plan.items()
                 publish([plan], site_wide=True)
                 del plan
+            if ledger is not None and not request.dry_run:
+                remember_fragments(part.view)
 
     # 7. After publishing: each channel's hook returns actions; the runner executes them (the
     # preview runner renders the emails they would send); a dry run says whom they would reach.
@@ -233,6 +247,7 @@ def _parts(
     settings = request.settings
     ledger = None if request.preview else Ledger(settings.paths.ledger)
     for_reuse = {} if ledger is None else platforms_for_reuse(settings, names)
+    released_on = _ReleasedOn(ledger)
     parts: list[_Part] = []
     for kind in kinds:
         if kind.name not in chosen:
@@ -244,7 +259,7 @@ def _parts(
             released: set[str] = set()
             reuse = None
             if ledger is not None:
-                released = {i for i in map(kind.ledger_id, ledger.released(name)) if i is not None}
+                released = released_on(name, kind)
                 # Render keys hash a finding's fields and media; other kinds render each time.
                 if kind.name == FINDING:
                     reuse = reuse_for(settings, ledger, name, for_reuse)
@@ -253,14 +268,30 @@ def _parts(
                 kind.site_id, kit_secret,
             )  # fmt: skip
             parts.append(_Part(kind, view))
-    return _one_site_per_channel(request, catalogs, parts, ledger)
+    return _one_site_per_channel(request, catalogs, parts, released_on)
+
+
+class _ReleasedOn:
+    """The ids of a kind with anything published on a channel: one ledger query a channel,
+    whatever the number of kinds asking."""
+
+    def __init__(self, ledger: Ledger | None) -> None:
+        self.ledger = ledger
+        self._keys: dict[str, set[str]] = {}
+
+    def __call__(self, channel: str, kind: Kind) -> set[str]:
+        if self.ledger is None:
+            return set()
+        if channel not in self._keys:
+            self._keys[channel] = self.ledger.released(channel)
+        return {i for i in map(kind.ledger_id, self._keys[channel]) if i is not None}
 
 
 def _one_site_per_channel(
     request: ReleaseRequest,
     catalogs: Mapping[str, Mapping[str, Any]],
     parts: list[_Part],
-    ledger: Ledger | None,
+    released_on: _ReleasedOn,
 ) -> list[_Part]:
     """A channel fed by several kinds (the podcast: findings' and events' episodes) renders
     its site pages (one feed) once, in its first kind's part, listing every kind's released
@@ -277,14 +308,9 @@ def _one_site_per_channel(
         for kind_name in fed:
             if kind_name not in mine:  # not released now: its part only lists what was
                 kind = get_kind(kind_name)
-                released: set[str] = set()
-                if ledger is not None:
-                    released = {
-                        i for i in map(kind.ledger_id, ledger.released(name)) if i is not None
-                    }
                 view = channel_site(
-                    request.settings, dict(catalogs[kind_name]), name, [], released,
-                    request.now, None, kind.site_id,
+                    request.settings, dict(catalogs[kind_name]), name, [],
+                    released_on(name, kind), request.now, None, kind.site_id,
                 )  # fmt: skip
                 mine[kind_name] = _Part(kind, view)
         listed = [p for kind_name in fed for p in mine[kind_name].view.site.listed]
@@ -308,18 +334,43 @@ def _one_site_per_channel(
     return parts
 
 
-def _batches(parts: Sequence[_Part], size: int):
-    """(part, publications) groups of at most ``size`` publications in all, in order."""
-    pending = [(part, publication) for part in parts for publication in part.view.ready]
-    iterator = iter(pending)
-    while chunk := list(islice(iterator, max(size, 1))):
-        grouped: dict[int, tuple[_Part, list[Any]]] = {}
-        for part, publication in chunk:
-            grouped.setdefault(id(part), (part, []))[1].append(publication)
-        yield list(grouped.values())
+Chunk = tuple[_Part, list[Any], dict[str, frozenset[str] | None]]
+"""One part's publications in a batch, and the files of each that are kept as they are."""
 
 
-def _ahead_by_one(batches: Iterator[list[tuple[_Part, list[Any]]]]):
+def _batches(parts: Sequence[_Part], size: int) -> Iterator[list[Chunk]]:
+    """(part, publications, kept files) groups, in order, of at most ``size`` publications
+    to render, and at most ``KEPT_PER_BATCH`` kept as they are (whose files the platforms
+    still hold from the same inputs): those cost a few receipts each, no rendered files, so
+    a release that changes little publishes in a few batches instead of one per ``size``."""
+    chunk: list[tuple[_Part, Any, frozenset[str] | None]] = []
+    rendered = kept = 0
+    for part in parts:
+        for publication in part.view.ready:
+            files = kept_files(part.view, publication, part.kind.ledger_key)
+            full = rendered >= max(size, 1) if files is None else kept >= KEPT_PER_BATCH
+            if full:
+                yield _grouped(chunk)
+                chunk, rendered, kept = [], 0, 0
+            chunk.append((part, publication, files))
+            if files is None:
+                rendered += 1
+            else:
+                kept += 1
+    if chunk:
+        yield _grouped(chunk)
+
+
+def _grouped(chunk: list[tuple[_Part, Any, frozenset[str] | None]]) -> list[Chunk]:
+    grouped: dict[int, Chunk] = {}
+    for part, publication, files in chunk:
+        _, publications, known = grouped.setdefault(id(part), (part, [], {}))
+        publications.append(publication)
+        known[publication.id] = files
+    return list(grouped.values())
+
+
+def _ahead_by_one(batches: Iterator[list[Chunk]]) -> Iterator[list[Chunk]]:
     """The batches in order; before each is rendered, the next one's share images are
     started in worker processes (the first batch's too, before it), so at most two
     batches' images are in flight."""
@@ -333,13 +384,14 @@ def _ahead_by_one(batches: Iterator[list[tuple[_Part, list[Any]]]]):
         yield batch
 
 
-def _draw_ahead(batch: list[tuple[_Part, list[Any]]]) -> None:
-    for part, chunk in batch:
+def _draw_ahead(batch: list[Chunk]) -> None:
+    for part, chunk, known in batch:
         if part.kind.name == FINDING:  # share images show a finding's key figure
-            draw_ahead(part.view, chunk, part.kind.ledger_key)
+            draw_ahead(part.view, [p for p in chunk if known.get(p.id) is None],
+                       part.kind.ledger_key)  # fmt: skip
 
 
-def _receipts_of(part: _Part, receipts: ReceiptLog) -> ReceiptLog:
+def _receipts_of(part: _Part, receipts: ReceiptLog) -> Sequence[Receipt]:
     kind = part.kind
     return receipts.select(
         lambda r: (

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from outreach import locks
 from outreach.audit import AuditRow
+from outreach.carried import carried_for, remember_carried
 from outreach.channels import available_channels, get_channel
 from outreach.channels.base import SITE_WIDE, Deliverable, Site, SitePage
 from outreach.config import Settings
@@ -342,7 +343,7 @@ def reuse_for(
     names = [name for name in settings.channel(channel_name).platforms if name in platforms]
     if not names:
         return None
-    published = {name: ledger.channel_items(channel_name, name) for name in names}
+    published = {name: ledger.channel_marks(channel_name, name) for name in names}
 
     def kept(finding_id: str, paths: tuple[str, ...] | None) -> frozenset[str] | None:
         held: frozenset[str] | None = None
@@ -409,7 +410,12 @@ def channel_site(
         if reuse is not None
         else {}
     )
-    site = Site(settings, tuple(listed), channel_name, inputs, keys, kit_secret, now=now)
+    # Fragments carried from the channel's last release go with the keys that tell they
+    # still match (the file is read only if rendering asks for one).
+    carried = carried_for(settings.paths.state, channel_name) if reuse is not None else {}
+    site = Site(
+        settings, tuple(listed), channel_name, inputs, keys, kit_secret, now=now, carried=carried
+    )
     return ChannelSite(channel_name, site, ready, held, reuse, site_id)
 
 
@@ -445,17 +451,33 @@ def kit_secret_for(settings: Settings, channels: Iterable[str]) -> bytes:
     return b""
 
 
+def kept_files(
+    view: ChannelSite, finding: Finding, ledger_key: Callable[[str], str] = str
+) -> frozenset[str] | None:
+    """The files of ``finding`` the platforms still hold as published from the same inputs
+    (None: it is rendered again)."""
+    key = view.site.finding_keys.get(finding.id)
+    return _reusable(view.reuse, ledger_key(finding.id), "", key, None)
+
+
 def render_publications(
-    view: ChannelSite, publications: Sequence[Finding], ledger_key: Callable[[str], str] = str
+    view: ChannelSite,
+    publications: Sequence[Finding],
+    ledger_key: Callable[[str], str] = str,
+    known: Mapping[str, frozenset[str] | None] | None = None,
 ) -> ChannelPlan:
     """One batch per publication (a bounded share of ``view.ready``); unchanged ones whose
-    files the platforms still hold are kept, not rendered again."""
+    files the platforms still hold are kept, not rendered again. ``known``: ``kept_files``
+    of the publications (by id), as found when the release made the batch."""
     channel = get_channel(view.channel)
     plan = ChannelPlan(view.channel, site_wide=False)
     for finding in publications:
         key = view.site.finding_keys.get(finding.id)
         publication_id = ledger_key(finding.id)
-        kept = _reusable(view.reuse, publication_id, "", key, None)
+        if known is not None and finding.id in known:
+            kept = known[finding.id]
+        else:
+            kept = kept_files(view, finding, ledger_key)
         if kept is not None:
             plan.batches.append(Batch(view.channel, publication_id, (), kept))
         else:
@@ -591,6 +613,13 @@ def platforms_for_reuse(settings: Settings, channels: Sequence[str]) -> dict[str
     }
 
 
+def remember_fragments(view: ChannelSite) -> None:
+    """After a channel's site pages are out: the fragments its rendering wants carried to
+    its next release (``outreach.carried``)."""
+    if view.reuse is not None:
+        remember_carried(view.site.settings.paths.state, view.channel, view.site.memo)
+
+
 def remember_renders(ledger: Ledger, plans: Sequence[ChannelPlan]) -> None:
     """After every platform took the plans: their render keys describe what is published
     (those ``publish_stage`` did not record with the last platform's records)."""
@@ -624,20 +653,33 @@ def publish_stage(
     receipts: list[Receipt] = []
     unit = publishing_unit(platform.name)
     with locks.hold(settings.paths.state, unit, notice), ledger.transaction():
-        for plan in plans:
-            if platform.name not in settings.channel(plan.channel).platforms:
-                continue
-            for batch in plan.batches:
-                if plan.site_wide == site_wide or (
-                    plan.site_wide is None and ((batch.finding_id == SITE_WIDE) == site_wide)
-                ):
-                    done = platform.publish(batch, ledger, now, dry_run=dry_run)
-                    if not dry_run:
-                        ledger.record_events(publish_events(done, now))
-                    receipts.extend(done)
+        mine = [
+            (plan, [batch for batch in plan.batches if _in_stage(plan, batch, site_wide)])
+            for plan in plans
+            if platform.name in settings.channel(plan.channel).platforms
+        ]
+        # What the ledger holds of the stage's findings, read under the lock in one query a
+        # channel (not one a finding): the platform compares each batch against it.
+        for plan, batches in mine:
+            for whole in (True, False):  # only addresses for batches with nothing rendered
+                ids = [b.finding_id for b in batches if bool(b.deliverables) == whole]
+                ledger.load_items(plan.channel, platform.name, ids, whole)
+        for plan, batches in mine:
+            for batch in batches:
+                done = platform.publish(batch, ledger, now, dry_run=dry_run)
+                if not dry_run:
+                    ledger.record_events(publish_events(done, now))
+                receipts.extend(done)
             if not dry_run and plan.site_wide == site_wide:
                 _record_keys_once_everywhere(settings, plan, platform.name, ledger)
     return receipts
+
+
+def _in_stage(plan: ChannelPlan, batch: Batch, site_wide: bool) -> bool:
+    """Whether ``batch`` goes out in the stage of the site-wide batches (or the other)."""
+    if plan.site_wide is not None:
+        return plan.site_wide == site_wide
+    return (batch.finding_id == SITE_WIDE) == site_wide
 
 
 def _record_keys_once_everywhere(

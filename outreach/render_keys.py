@@ -22,20 +22,32 @@ from outreach.finding import Finding
 CODE = Path(outreach.__file__).resolve().parent
 
 
-def _tree(folder: Path, pattern: str = "*") -> Iterable[bytes]:
+def _tree(folder: Path, suffix: str = "") -> Iterable[bytes]:
+    """Each file under ``folder`` whose name ends with ``suffix`` (not in ``__pycache__``):
+    its path relative to ``folder``, a NUL and its bytes, in the order of the paths' parts.
+    Walked with ``os.walk``: every release hashes the pipeline's code (about 140 files), and
+    ``Path.rglob`` took most of that time."""
     if not folder.is_dir():
         return
-    for path in sorted(p for p in folder.rglob(pattern) if p.is_file()):
-        if "__pycache__" in path.parts:
-            continue
-        yield str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes()
+    found: list[tuple[tuple[str, ...], str]] = []
+    for parent, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if name != "__pycache__"]
+        within = os.path.relpath(parent, folder)
+        prefix = () if within == "." else tuple(within.split(os.sep))
+        for name in files:
+            path = os.path.join(parent, name)
+            if name.endswith(suffix) and os.path.isfile(path):
+                found.append(((*prefix, name), path))
+    for parts, path in sorted(found):
+        with open(path, "rb") as file:
+            yield "/".join(parts).encode() + b"\0" + file.read()
 
 
 def inputs_digest(settings: Settings) -> str:
     """What every rendered file depends on besides its findings."""
     digest = hashlib.sha256(settings.model_dump_json().encode())
     for part in (
-        *_tree(CODE, "*.py"),
+        *_tree(CODE, ".py"),
         *_tree(settings.paths.templates),
         *_tree(settings.paths.press),
     ):

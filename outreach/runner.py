@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from outreach.actions import Action, ActionContext, run_gated
@@ -74,6 +75,9 @@ class PlainRunner:
     def __init__(self, secrets: Mapping[str, str] | None = None) -> None:
         self._secrets = dict(secrets or {})
         self._platforms: dict[str, Platform] = {}
+        self._ledgers: dict[Path, Ledger] = {}
+        """One ledger object per file for the run: opening one checks its schema, and a
+        release publishes a few dozen batches."""
 
     def step(self, name: str, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
@@ -100,7 +104,9 @@ class PlainRunner:
     ) -> list[Receipt]:
         if platform not in self._platforms:
             self._platforms[platform] = make_platform(settings, platform, self._secrets)
-        ledger = Ledger(settings.paths.ledger)
+        ledger = self._ledgers.get(settings.paths.ledger)
+        if ledger is None:
+            ledger = self._ledgers[settings.paths.ledger] = Ledger(settings.paths.ledger)
         return publish_stage(
             settings, plans, self._platforms[platform], ledger, now, site_wide, dry_run
         )

@@ -19,7 +19,7 @@ import threading
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +38,12 @@ SHELVED_FIELDS = frozenset(Finding.model_fields) - {"body", "topics", *KEPT}
 """Fields read back from the shelf."""
 PATH, DIGEST = " path", " body digest"
 """Keys of the body's file and digest among the spooled fields (no field has a space)."""
+FLUSH_BYTES = 256 * 1024
+"""Placed fields wait in memory until this many bytes are pending, then go to the file."""
 RECENT = 64
 """Findings kept unpickled: an index page reads a few dozen, many times each."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""What the shelf counts each finding's last-modified time from, in microseconds."""
 
 
 class Shelf:
@@ -52,11 +56,18 @@ class Shelf:
         # Open as long as the release holds the shelf; the file is unlinked from the start.
         self._file = tempfile.TemporaryFile(prefix="outreach-shelf-")  # noqa: SIM115
         self._end = 0
+        self._pending = bytearray()
+        """Fields placed since the last write to the file (one write per FLUSH_BYTES, not
+        one per finding: a release places every finding of the site)."""
+        self._written = 0
+        """Where the pending bytes go in the file."""
         # Where each shelved finding's fields lie, by its number on the shelf: 16 bytes a
         # finding, where a tuple of two ints per finding took about 120.
         self._offsets = array("q")
         self._lengths = array("q")
-        self._recent: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._splits = array("q")
+        """Where each finding's plain fields end and its models begin (see ``spool``)."""
+        self._recent: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
         self._field_sets: dict[frozenset[str], set[str]] = {}
         self._zones: dict[tuple[object, str | None], timezone] = {}
         # What every release reads of every finding, a few bytes each: its content fingerprint
@@ -65,6 +76,13 @@ class Shelf:
         self._fingerprints = bytearray()
         self._episodes = bytearray()
         self._topics = array("H")
+        # Each finding's ``last_modified`` (the sitemap and the feed list it for every one),
+        # 10 bytes a finding: microseconds since 1970 and its zone (an index into the zones
+        # seen; a datetime object each would take 56).
+        self._modified = array("q")
+        self._modified_zones = array("H")
+        self._zone_list: list[tzinfo | None] = []
+        self._zone_index: dict[object, int] = {}
         self._topic_lists: dict[tuple[str, ...], int] = {}
         self._lists: list[list[str]] = []
         self._lock = threading.Lock()
@@ -79,11 +97,14 @@ class Shelf:
         data = spooled.data
         with self._lock:
             offset = self._end
-            os.pwrite(self._file.fileno(), data, offset)
+            self._pending += data
             self._end += len(data)
+            if len(self._pending) >= FLUSH_BYTES:
+                self._flush()
             number = len(self._offsets)
             self._offsets.append(offset)
             self._lengths.append(len(data))
+            self._splits.append(spooled.split)
             self._fingerprints += spooled.fingerprint or bytes(32)
             self._episodes.append(spooled.episode)
             topics = tuple(spooled.topics)
@@ -91,6 +112,7 @@ class Shelf:
                 self._topic_lists[topics] = len(self._lists)
                 self._lists.append(list(spooled.topics))
             self._topics.append(self._topic_lists[topics])
+            self._keep_modified(spooled.last_modified)
         # One shared set per distinct set of given fields (they repeat across findings).
         fields_set = self._field_sets.setdefault(spooled.fields_set, set(spooled.fields_set))
         kept = {name: self._shared_zone(value) for name, value in spooled.kept.items()}
@@ -103,6 +125,17 @@ class Shelf:
         object.__setattr__(shelved, "__pydantic_private__", None)
         object.__setattr__(shelved, "__dict__", {**kept, "_shelf": self, "_place": number})
         return shelved
+
+    def _flush(self) -> None:
+        """Write the pending fields to the file (the caller holds the lock)."""
+        if self._pending:
+            view = memoryview(self._pending)
+            while view:
+                done = os.pwrite(self._file.fileno(), view, self._written)
+                self._written += done
+                view = view[done:]
+            view.release()
+            self._pending = bytearray()
 
     def _shared_zone(self, value: Any) -> Any:
         """A date with one shared fixed-offset zone object per offset and name (YAML makes a
@@ -124,17 +157,52 @@ class Shelf:
     def topics(self, number: int) -> list[str]:
         return self._lists[self._topics[number]]
 
+    def last_modified(self, number: int) -> datetime:
+        zone = self._zone_list[self._modified_zones[number]]
+        moment = EPOCH + timedelta(microseconds=self._modified[number])
+        return moment.replace(tzinfo=None) if zone is None else moment.astimezone(zone)
+
+    def _keep_modified(self, value: datetime) -> None:
+        """Record ``value`` for ``last_modified`` (the caller holds the lock)."""
+        zone = value.tzinfo
+        # A fixed offset is known by its type, offset and name (parsers make a new zone
+        # object for every date); any other zone (a region's rules) by itself.
+        fixed = zone is not None and zone.utcoffset(None) is not None
+        key = (type(zone), value.utcoffset(), value.tzname()) if fixed else zone
+        index = self._zone_index.get(key)
+        if index is None:
+            index = self._zone_index[key] = len(self._zone_list)
+            self._zone_list.append(zone)
+        moment = value if zone is not None else value.replace(tzinfo=UTC)
+        self._modified.append((moment - EPOCH) // timedelta(microseconds=1))
+        self._modified_zones.append(index)
+
+    def field(self, number: int, name: str) -> Any:
+        """One spooled field of the finding shelved ``number``-th: its plain fields are read
+        back alone (a page listing findings reads their titles, summaries and dates), its
+        models (stats, quotes, image, episode) only when one of them is asked for."""
+        plain = self._part(number, 0)
+        return plain[name] if name in plain else self._part(number, 1)[name]
+
     def fields(self, number: int) -> dict[str, Any]:
         """The spooled fields of the finding shelved ``number``-th."""
+        return {**self._part(number, 0), **self._part(number, 1)}
+
+    def _part(self, number: int, which: int) -> dict[str, Any]:
+        """The plain fields (0) or the models (1) of the finding shelved ``number``-th."""
         with self._lock:
-            found = self._recent.get(number)
+            found = self._recent.get((number, which))
             if found is not None:
-                self._recent.move_to_end(number)
+                self._recent.move_to_end((number, which))
                 return found
             offset, length = self._offsets[number], self._lengths[number]
-            found = pickle.loads(os.pread(self._file.fileno(), length, offset))
-            self._recent[number] = found
-            if len(self._recent) > RECENT:
+            if offset + length > self._written:
+                self._flush()
+            split = self._splits[number]
+            start, size = (offset, split) if which == 0 else (offset + split, length - split)
+            found = pickle.loads(os.pread(self._file.fileno(), size, start))
+            self._recent[(number, which)] = found
+            if len(self._recent) > 2 * RECENT:
                 self._recent.popitem(last=False)
             return found
 
@@ -152,6 +220,9 @@ class Spooled:
     """``render_keys.content_fingerprint`` (None: not taken)."""
     episode: bool
     topics: list[str]
+    split: int
+    """Where in ``data`` the plain fields' pickle ends and the models' begins."""
+    last_modified: datetime
 
 
 def spool(finding: Finding, path: str | Path, media: Path | None = None) -> Spooled:
@@ -167,13 +238,27 @@ def spool(finding: Finding, path: str | Path, media: Path | None = None) -> Spoo
     }
     # The body's file and digest wait on the shelf too (read when the body is).
     spooled[PATH], spooled[DIGEST] = str(path), finding.body_sha256
-    data = pickle.dumps(spooled, protocol=pickle.HIGHEST_PROTOCOL)
+    # Two pickles: the plain values first (text, numbers, dates, lists of text), read back
+    # quickly; then the models, whose unpickling costs most and which fewer pages read.
+    plain = {name: value for name, value in spooled.items() if _plain(value)}
+    first = pickle.dumps(plain, protocol=pickle.HIGHEST_PROTOCOL)
+    models = {name: value for name, value in spooled.items() if name not in plain}
+    data = first + pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
     kept = {name: finding.__dict__[name] for name in names}
     fingerprint = None if media is None else content_fingerprint(finding, media)
     return Spooled(
         kept, frozenset(finding.model_fields_set), data, fingerprint,
-        finding.episode is not None, list(finding.topics),
+        finding.episode is not None, list(finding.topics), len(first), finding.last_modified,
     )  # fmt: skip
+
+
+def _plain(value: Any) -> bool:
+    """Text, a number, a date or None, or a list of them (read back at little cost)."""
+    if isinstance(value, list | tuple):
+        return all(_plain(item) for item in value) and not any(
+            isinstance(item, list | tuple) for item in value
+        )
+    return value is None or isinstance(value, str | int | float | date)
 
 
 class ShelvedFinding(Finding):
@@ -193,7 +278,7 @@ class ShelvedFinding(Finding):
         if name == "topics":
             return self._shelf.topics(self._place)
         if name in SHELVED_FIELDS:
-            return self._shelf.fields(self._place)[name]
+            return self._shelf.field(self._place, name)
         return super().__getattr__(name)
 
     @property
@@ -206,8 +291,12 @@ class ShelvedFinding(Finding):
         return self._shelf.has_episode(self._place)
 
     @property
+    def last_modified(self) -> datetime:
+        return self._shelf.last_modified(self._place)
+
+    @property
     def body_sha256(self) -> str:
-        return self._shelf.fields(self._place)[DIGEST]
+        return self._shelf.field(self._place, DIGEST)
 
     def full(self) -> Finding:
         """The finding with its body, as read at validation."""
@@ -239,8 +328,8 @@ class ShelvedFinding(Finding):
         return copy.deepcopy(self.full(), memo)
 
     def _read_body(self) -> str:
-        spooled = self._shelf.fields(self._place)
-        path, digest = Path(spooled[PATH]), spooled[DIGEST]
+        shelf, place = self._shelf, self._place
+        path, digest = Path(shelf.field(place, PATH)), shelf.field(place, DIGEST)
         try:
             parts = split_front_matter(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):

@@ -186,6 +186,32 @@ def test_a_removed_finding_leaves_the_cache(settings: Settings, settled: None) -
     assert names == {"findings/alpha-cocoa-prices.md", "findings/gamma-embargoed-packaging.md"}
 
 
+def test_findings_recorded_under_other_code_are_validated_again_and_their_rows_replaced(
+    settings: Settings, settled: None, reads: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A code change (another context) validates every finding again; the rows recorded
+    under the old code go, also that of a file removed meanwhile."""
+    load_catalog(settings)
+    (settings.paths.findings / f"{FINDING}.md").unlink()
+    monkeypatch.setattr(finding_cache, "_code_signature", lambda: "an upgraded pipeline")
+    reads.clear()
+    assert FINDING not in load_catalog(settings)
+    assert set(reads) == {"alpha-cocoa-prices.md", "gamma-embargoed-packaging.md"}
+    now = finding_cache.cache_context(
+        settings.paths.findings, settings.paths.media, settings.root, settings.paths.audio_cache
+    )
+    with sqlite3.connect(cache_file(settings)) as connection:
+        rows = sorted(connection.execute("SELECT name, context = ? FROM findings", (now,)))
+    connection.close()
+    assert rows == [
+        ("findings/alpha-cocoa-prices.md", 1),
+        ("findings/gamma-embargoed-packaging.md", 1),
+    ]
+    reads.clear()
+    load_catalog(settings)
+    assert reads == Counter()
+
+
 def test_a_no_change_release_reads_no_finding_and_publishes_nothing(
     settings: Settings, settled: None, reads: Counter
 ) -> None:

@@ -131,3 +131,162 @@ def test_the_first_release_of_a_project_renders_the_same_files_as_a_preview(
         published = settings.paths.public / path.relative_to(settings.paths.build)
         if published.exists():  # the preview also renders channels this release left out
             assert published.read_bytes() == path.read_bytes(), path
+
+
+@pytest.fixture
+def markdown_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The bodies the blog channel renders from Markdown (each call, cached or not)."""
+    import outreach.channels.blog as blog
+
+    seen: list[str] = []
+    original = blog.render_markdown
+
+    def counting(text: str) -> str:
+        seen.append(text)
+        return original(text)
+
+    monkeypatch.setattr(blog, "render_markdown", counting)
+    return seen
+
+
+def edit_body(settings: Settings, finding_id: str, old: str, new: str) -> None:
+    path = settings.paths.findings / f"{finding_id}.md"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def first_sentence_words(settings: Settings, finding_id: str) -> str:
+    """A few words of the finding's body, to edit."""
+    from outreach.finding import split_front_matter
+
+    _, body = split_front_matter((settings.paths.findings / f"{finding_id}.md").read_text())
+    return " ".join(body.split()[:4])
+
+
+def test_an_edit_renders_one_body_for_the_feed_and_the_feed_matches_a_full_render(
+    settings: Settings, markdown_renders: list[str]
+) -> None:
+    """The feed's other entries are carried from the release that last rendered the feed;
+    the feed is byte for byte the one a full render (the preview) makes."""
+    from outreach.release import build_preview
+
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    words = first_sentence_words(settings, "alpha-cocoa-prices")
+    edit_body(settings, "alpha-cocoa-prices", words, f"{words} (revised)")
+    markdown_renders.clear()
+    report = release(settings, None, ["blog"], AFTER_EMBARGO)
+
+    assert "feed.atom" in {r.item for r in report.changed}
+    assert len(markdown_renders) == 1 and "(revised)" in markdown_renders[0]
+    feed = (settings.paths.public / "feed.atom").read_bytes()
+    assert b"(revised)" in feed
+    build_preview(settings, AFTER_EMBARGO)
+    assert feed == (settings.paths.build / "feed.atom").read_bytes()
+
+
+def test_a_damaged_or_missing_carried_file_only_means_rendering_again(
+    settings: Settings, markdown_renders: list[str]
+) -> None:
+    from outreach.carried import carried_path
+    from outreach.release import build_preview
+
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    carried = carried_path(settings.paths.state, "blog")
+    assert carried.is_file() and oct(carried.stat().st_mode & 0o777) == "0o600"
+    for damage in ("{not json", None):
+        if damage is None:
+            carried.unlink()
+        else:
+            carried.write_text(damage)
+        edit_summary(settings, "alpha-cocoa-prices", f"Summary after {damage!r}.")
+        markdown_renders.clear()
+        release(settings, None, ["blog"], AFTER_EMBARGO)
+        assert len(markdown_renders) == 3, "every feed body rendered again"
+        build_preview(settings, AFTER_EMBARGO)
+        feed = (settings.paths.public / "feed.atom").read_bytes()
+        assert feed == (settings.paths.build / "feed.atom").read_bytes()
+        assert carried.is_file()
+
+
+def test_findings_left_as_they_are_ride_along_and_each_batch_renders_at_most_its_size(
+    settings: Settings, renders: Counter
+) -> None:
+    """Batches bound what is rendered (memory), not what is kept: a release that changes one
+    finding publishes every finding in one batch; two changed ones with a batch size of one
+    go out in two batches, each rendering one."""
+    from outreach.release import ReleaseRequest, run_release
+    from outreach.runner import PlainRunner
+
+    class Counting(PlainRunner):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[set[str]] = []
+
+        def publish(self, settings, plans, platform, site_wide, now, dry_run):  # type: ignore[no-untyped-def]
+            receipts = super().publish(settings, plans, platform, site_wide, now, dry_run)
+            if not site_wide:
+                self.batches.append({r.finding_id for r in receipts})
+            return receipts
+
+    def run() -> tuple[Counting, Counter]:
+        runner = Counting()
+        renders.clear()
+        run_release(
+            ReleaseRequest(settings, AFTER_EMBARGO, channels=["blog"], batch_size=1), runner
+        )
+        return runner, Counter(k for k in renders if k.startswith("finding:"))
+
+    first, rendered = run()
+    everything = set().union(*first.batches)
+    assert len(first.batches) == len(everything) >= 3 and len(rendered) == len(everything)
+
+    edit_summary(settings, "alpha-cocoa-prices", "One edited finding.")
+    one, rendered = run()
+    assert one.batches == [everything] and set(rendered) == {"finding:alpha-cocoa-prices"}
+
+    edit_summary(settings, "alpha-cocoa-prices", "Edited again.")
+    edit_summary(settings, "beta-cotton-traceability", "Edited too.")
+    two, rendered = run()
+    assert len(two.batches) == 2 and set().union(*two.batches) == everything
+    assert set(rendered) == {"finding:alpha-cocoa-prices", "finding:beta-cotton-traceability"}
+
+
+def test_ledger_items_read_ahead_for_a_batch_see_what_the_batch_then_records(
+    tmp_path: Path,
+) -> None:
+    """``load_items`` reads many findings' items in one query for the publishing transaction;
+    a record or a removal in it is seen by the next ``items``, and nothing outlives it."""
+    from datetime import UTC, datetime
+
+    from outreach.ledger import Ledger
+
+    when = datetime(2031, 1, 1, tzinfo=UTC)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.record("a", "blog", "static", "blog/a/index.html", "h1", "u", when)
+    ledger.record("b", "blog", "static", "blog/b/index.html", "h1", "u", when)
+    with ledger.transaction():
+        ledger.load_items("blog", "static", ["a", "b", "c"])
+        assert set(ledger.items("a", "blog", "static")) == {"blog/a/index.html"}
+        assert ledger.items("c", "blog", "static") == {}
+        ledger.record("a", "blog", "static", "blog/a/share.png", "h2", "u", when)
+        ledger.forget("b", "blog", "static", "blog/b/index.html")
+        ledger.record("c", "blog", "static", "blog/c/index.html", "h3", "u", when)
+        assert set(ledger.items("a", "blog", "static")) == {
+            "blog/a/index.html",
+            "blog/a/share.png",
+        }
+        assert ledger.items("b", "blog", "static") == {}
+        assert ledger.items("c", "blog", "static")["blog/c/index.html"].content_hash == "h3"
+    with ledger.transaction():  # only addresses, for findings kept as they are
+        ledger.load_items("blog", "static", ["a", "b"], whole=False)
+        assert ledger.item_urls("a", "blog", "static") == {
+            "blog/a/index.html": "u",
+            "blog/a/share.png": "u",
+        }
+        ledger.record("b", "blog", "static", "blog/b/index.html", "h4", "u2", when)
+        assert ledger.item_urls("b", "blog", "static") == {"blog/b/index.html": "u2"}
+    # Another run's record after the transaction is seen: nothing read ahead is kept.
+    Ledger(tmp_path / "ledger.sqlite").record("b", "blog", "static", "blog/b/x", "h", "u", when)
+    assert set(ledger.items("b", "blog", "static")) == {"blog/b/index.html", "blog/b/x"}
+    assert set(ledger.item_urls("b", "blog", "static")) == {"blog/b/index.html", "blog/b/x"}

@@ -20,7 +20,20 @@ from outreach.finding import Finding
 from outreach.urls import SiteUrls
 from outreach.vocabulary import SITE_WIDE, Deliverable
 
-__all__ = ["SITE_WIDE", "BaseChannel", "Channel", "Deliverable", "RenderError", "Site", "SitePage"]
+CARRY = "carry:"
+"""``Site.memo`` keys of text the channel wants back in its next release, as ``site.carried``:
+each key names the fragment's content (a digest of what made it), never just a publication."""
+
+__all__ = [
+    "CARRY",
+    "SITE_WIDE",
+    "BaseChannel",
+    "Channel",
+    "Deliverable",
+    "RenderError",
+    "Site",
+    "SitePage",
+]
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,11 @@ class Site:
     """The release's time (a parameter, never the clock): what is upcoming or past."""
     memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
     """A cache for this release's rendering only (the podcast's feed entries, made while
-    rendering episodes and read again by the feed): it goes with the release."""
+    rendering episodes and read again by the feed): it goes with the release, but for the
+    text kept under ``CARRY`` keys, which the next release reads as ``carried``."""
+    carried: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """What the channel's rendering kept under ``CARRY`` keys in its last release
+    (``outreach.carried``): fragments it need not render again when their key matches."""
 
     def page_key(self, unit: str, findings: Iterable[Finding]) -> str | None:
         """The content key of a site page listing ``findings`` (None: always render it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from outreach import media_files
-from outreach.channels.base import BaseChannel, Deliverable, RenderError, Site, SitePage
+from outreach.channels.base import CARRY, BaseChannel, Deliverable, RenderError, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown, scrollable_tables
@@ -162,6 +163,21 @@ class BlogChannel(BaseChannel):
             in_feed = site.memo[FEED_IDS] = frozenset(f.id for f in site.listed[:FEED_ENTRIES])
         if finding.id in in_feed:
             site.memo[FEED_BODY + finding.id] = html
+        return html
+
+    def _feed_body(self, finding: Finding, site: Site) -> str:
+        """A feed entry's HTML: kept by the post rendered just before, or carried from the
+        release that last rendered the feed (the same body under the same code and
+        templates), else rendered now; carried on to the next release either way."""
+        kept = site.memo.pop(FEED_BODY + finding.id, None)
+        if not site.inputs:  # keys are not in use (a preview): nothing is carried
+            return render_markdown(finding.body) if kept is None else kept
+        digest = hashlib.sha256(f"{site.inputs}\n{finding.body_sha256}".encode()).hexdigest()
+        key = f"{CARRY}{FEED_BODY}{digest}"
+        html = kept if kept is not None else site.carried.get(key)
+        if html is None:
+            html = render_markdown(finding.body)
+        site.memo[key] = html
         return html
 
     def _episode_embed(self, finding: Finding, site: Site) -> dict | None:
@@ -368,8 +384,7 @@ class BlogChannel(BaseChannel):
             entry.updated(finding.last_modified)
             entry.author({"name": finding.author or settings.author})
             entry.summary(finding.summary)
-            kept = site.memo.pop(FEED_BODY + finding.id, None)
-            entry.content(render_markdown(finding.body) if kept is None else kept, type="html")
+            entry.content(self._feed_body(finding, site), type="html")
             for slug in finding.topics:
                 entry.category(
                     term=slug, label=TOPICS_BY_SLUG[slug].name, scheme=site.url("topics/")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 
 from outreach.errors import PlatformUnavailable as PlatformUnavailable  # neutral home
-from outreach.ledger import Ledger, Publication
+from outreach.ledger import Ledger
 from outreach.vocabulary import Batch, Change, Deliverable, Receipt
 
 __all__ = ["Batch", "Platform", "PlatformUnavailable", "Receipt", "sync_batch"]
@@ -25,9 +25,10 @@ class Platform(Protocol):
         PlatformUnavailable with what to fix. Called before anything is pushed."""
         ...
 
-    def holds(self, published: Mapping[str, Publication]) -> bool:
-        """Whether the platform still has these published items as recorded, so rendering
-        them again can be skipped. Cheap: no content is read."""
+    def holds(self, marks: Mapping[str, str | None]) -> bool:
+        """Whether the platform still has these published items (item -> the remote id the
+        ledger recorded when it was written) as recorded, so rendering them again can be
+        skipped. Cheap: no content is read."""
         ...
 
 
@@ -54,6 +55,8 @@ def sync_batch(
     ``holds``); None when the ledger alone is the record.
     """
     with ledger.transaction():
+        if not batch.deliverables:  # all kept as they are: only their addresses are read
+            return _keep(platform, batch, ledger, dry_run, delete)
         known = ledger.items(batch.finding_id, batch.channel, platform)
         receipts: list[Receipt] = []
         for item in sorted(batch.kept & set(known)):
@@ -96,3 +99,21 @@ def sync_batch(
                 Receipt(batch.channel, platform, batch.finding_id, stale, "removed", None)
             )
         return receipts
+
+
+def _keep(
+    platform: str, batch: Batch, ledger: Ledger, dry_run: bool, delete: Callable[[str], None]
+) -> list[Receipt]:
+    """``sync_batch`` for a batch with nothing rendered: its kept items are unchanged, and
+    the items the ledger holds that it no longer has are removed (as for any batch)."""
+    urls = ledger.item_urls(batch.finding_id, batch.channel, platform)
+    receipts = [
+        Receipt(batch.channel, platform, batch.finding_id, item, "unchanged", urls[item])
+        for item in sorted(batch.kept & urls.keys())
+    ]
+    for stale in [] if batch.partial else sorted(urls.keys() - batch.kept - batch.retained):
+        if not dry_run:
+            delete(stale)
+            ledger.forget(batch.finding_id, batch.channel, platform, stale)
+        receipts.append(Receipt(batch.channel, platform, batch.finding_id, stale, "removed", None))
+    return receipts

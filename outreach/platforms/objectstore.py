@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from outreach.errors import PlatformError, Retryable
-from outreach.ledger import Ledger, Publication
+from outreach.ledger import Ledger
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 from outreach.vocabulary import Deliverable
 
@@ -165,7 +165,7 @@ class ObjectStore:
             token=token,
         )  # fmt: skip
 
-    def holds(self, published: Mapping[str, Publication]) -> bool:
+    def holds(self, marks: Mapping[str, str | None]) -> bool:
         """The ledger is the record of what was uploaded: objects are not read back."""
         return True
 

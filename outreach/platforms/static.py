@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -18,7 +19,7 @@ from typing import ClassVar
 
 from outreach.errors import OutreachError
 from outreach.files import DeferredSync
-from outreach.ledger import Ledger, Publication
+from outreach.ledger import Ledger
 from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
 
 
@@ -46,6 +47,7 @@ class StaticSite:
         self.root = root
         self.base_url = base_url
         self._writes = DeferredSync()
+        self._descriptor: int | None = None
 
     def target(self, item: str) -> Path:
         relative = PurePosixPath(item)
@@ -84,19 +86,32 @@ class StaticSite:
             token=lambda item: stat_token(self.target(item)),
         )  # fmt: skip
 
-    def holds(self, published: Mapping[str, Publication]) -> bool:
+    def holds(self, marks: Mapping[str, str | None]) -> bool:
         """Every file is there with the size and time it was written with (a hand edit or a
         deleted file changes them, and the item is rendered and written again)."""
-        root = str(self.root)
-        for item, publication in published.items():
-            # Joined as text, not through ``target``'s path objects: a release that changes
-            # nothing asks this of every file of the site (three or more a finding).
+        folder = self._folder()
+        if folder is None:
+            return False
+        for item, mark in marks.items():
+            # Looked up relative to the open site folder, not through ``target``'s path
+            # objects: a release that changes nothing asks this of every file of the site
+            # (three or more a finding).
             if item.startswith("/") or ".." in item.split("/"):
                 return False  # never written here (``target`` refuses it)
             try:
-                stat = os.stat(os.path.join(root, item))
+                stat = os.stat(item, dir_fd=folder)
             except OSError:
                 return False
-            if f"{stat.st_size}:{stat.st_mtime_ns}" != publication.remote_id:
+            if f"{stat.st_size}:{stat.st_mtime_ns}" != mark:
                 return False
         return True
+
+    def _folder(self) -> int | None:
+        """The site folder, opened once for ``holds`` (None: there is none yet)."""
+        if self._descriptor is None:
+            try:
+                self._descriptor = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                return None
+            weakref.finalize(self, os.close, self._descriptor)
+        return self._descriptor

@@ -221,9 +221,9 @@ class WordPress:
 
         return self._look_then_create(find, upload)
 
-    def holds(self, published: Mapping[str, Publication]) -> bool:
+    def holds(self, marks: Mapping[str, str | None]) -> bool:
         """The ledger keeps the post's id and what was sent: posts are not read back."""
-        return bool(published)
+        return bool(marks)
 
     # -- media -----------------------------------------------------------------
 

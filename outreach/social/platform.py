@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from outreach.config import Settings
 from outreach.errors import PlatformUnavailable
-from outreach.ledger import Ledger, Publication
+from outreach.ledger import Ledger
 from outreach.secrets_store import PLATFORM_PASSWORD_VARIABLES, platform_password
 from outreach.social.errors import CREDENTIAL_HINTS
 from outreach.social.post import Poster
@@ -61,7 +61,7 @@ class SocialNetwork:
     def check(self) -> str:
         return poster_for(self._settings, self.name, self._secret).check()
 
-    def holds(self, published: Mapping[str, Publication]) -> bool:
+    def holds(self, marks: Mapping[str, str | None]) -> bool:
         return True
 
 
