@@ -5,13 +5,14 @@ send killed mid-way that resumes with nobody mailed twice."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -1096,3 +1097,73 @@ def test_template_without_the_unsubscribe_slot_is_refused(project: Path) -> None
     settings = settings_for(project, OUTREACH_PATHS__TEMPLATES=str(project / "templates"))
     with pytest.raises(RenderError, match=r"email\.mjml\.j2: the HTML part has no unsubscribe"):
         render_issue(finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings)
+
+
+@pytest.fixture
+def starttls_inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """aiosmtpd requiring STARTTLS, with a certificate for 127.0.0.1 made here and trusted
+    through SSL_CERT_FILE (the relay of most teams speaks TLS)."""
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2100, 1, 1, tzinfo=UTC))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    with smtp_server(tls_context=context, require_starttls=True) as handler:
+        yield handler
+
+
+def test_over_starttls_chained_messages_each_arrive_once_and_are_marked_sent(
+    project: Path, starttls_inbox: Inbox
+) -> None:
+    """The one sending thread waits on the TLS connections' sockets: every answer still
+    arrives, every recipient gets one copy, and the send log marks each sent."""
+    inbox = starttls_inbox
+    inbox.pipelining = True
+    extra = {f"tls{n:02d}@example.com": ("food-agriculture",) for n in range(16)}
+    environ = {
+        **smtp_env(inbox, rate=1000, connections=2),
+        "OUTREACH_MAIL__SMTP_SECURITY": "starttls",
+    }
+    settings = settings_for(project, **environ)
+    subscribe_all(settings, extra)
+    prepared = prepare_send(
+        finding_issue(load_catalog(settings)["alpha-cocoa-prices"]), settings, NOW
+    )
+    expected = sorted([*TOPICAL_FOOD, *extra])
+    report = send_all(prepared, settings, NOW)
+    assert report.sent == len(expected) and not report.bounced and not report.deferred
+    assert sorted(r for _, rcpts, _ in inbox.accepted for r in rcpts) == expected
+    assert [r for r in inbox.data_reads if r.startswith(b"MAIL FROM:<")], "chained over TLS"
+    counts = SendLog(settings.paths.ledger).counts(prepared.send_id)
+    assert (counts.sent, counts.bounced, counts.pending) == (len(expected), 0, 0)
