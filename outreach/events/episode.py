@@ -1,6 +1,6 @@
 """An event's recording as a podcast episode: mastered through the podcast's own mastering
-(the same loudness targets, one measurement and one encode; a video's audio is taken
-without decoding the picture), chapters from the agenda, the transcript from the captions, art
+(the same loudness targets, one decode and one encode; a video's audio is taken without
+decoding the picture), chapters from the agenda, the transcript from the captions, art
 drawn from the show art and the event's title, the speakers as Podcasting 2.0 ``person``
 tags.
 

@@ -1,18 +1,16 @@
 """Mastering: any common recording to a loudness-normalised, constant-bit-rate MP3.
 
 Two passes instead of ffmpeg's loudnorm (which resamples to 192 kHz and costs several plain
-encodes). The first measures: integrated loudness and sample peak of the recording decoded
-at the episode's channels and rate, in this process as the samples arrive (``loudness``: a
-fraction of ffmpeg's ebur128 filter's cost), a long recording in two halves at once
-(``parts``). The second decodes the recording again straight into the one encode, with the
-stretches the gain would push past the ceiling limited on the way (``limiter``: only where
-needed, unlike a limiter filter over every sample): the decode runs beside the encode on the
-other core, and nothing the size of the decoded audio is written to disk. Only when the gain
-pushes peaks deep into the limiter (heavy limiting changes loudness, and sharp transients can
-make the codec overshoot) is the MP3 measured again and, if it missed, encoded again with the
-gain or the ceiling corrected. A third pass for every file would cost more than the encode it
-checks. Results are cached by the recording's content hash, so an unchanged recording is
-never re-encoded.
+encodes). The first decodes the recording once, to float PCM at the episode's channels and
+rate, and measures integrated loudness, sample peak and a 10 ms peak profile in this process
+as the samples arrive (``loudness``: a fraction of ffmpeg's ebur128 filter's cost). The
+stretches that the gain would push past the ceiling are then limited in that PCM
+(``limiter``: only where needed, unlike a limiter filter over every sample), and the one
+encode reads it with a linear gain. Only when the gain pushes peaks deep into the limiter
+(heavy limiting changes loudness, and sharp transients can make the codec overshoot) is the
+MP3 measured again and, if it missed, encoded again with the gain or the ceiling corrected.
+A third pass for every file would cost more than the encode it checks. Results are cached
+by the recording's content hash, so an unchanged recording is never re-encoded.
 """
 
 from __future__ import annotations
@@ -34,20 +32,12 @@ import mutagen
 
 from outreach.errors import OutreachError
 from outreach.files import PRIVATE_FILE, atomic_write, private_folder
-from outreach.podcast.ffmpeg import (
-    FfmpegError,
-    container_seconds,
-    decoded_seconds,
-    pipe_through,
-    run_ffmpeg,
-    stream_ffmpeg,
-)
+from outreach.podcast.ffmpeg import FfmpegError, decoded_seconds, run_ffmpeg, stream_ffmpeg
 
 if TYPE_CHECKING:
-    from outreach.podcast.limiter import StreamLimiter
     from outreach.podcast.loudness import LoudnessMeter
 
-ALGORITHM_VERSION = "10"
+ALGORITHM_VERSION = "9"
 """Part of the cache key: bump it when the mastering chain changes."""
 
 CODEC_LOSS_LU = 0.5
@@ -262,10 +252,6 @@ def _cached(key: str, cache_dir: Path) -> MasteredAudio | None:
     return None
 
 
-HASH_FIRST_BYTES = 64 << 20
-"""A recording up to this size is hashed before any decoding (under 50 ms here)."""
-
-
 def decode_and_measure(
     source: Path, profile: AudioProfile, pcm: Path | None = None
 ) -> tuple[Loudness, float]:
@@ -292,26 +278,27 @@ def decode_filters(profile: AudioProfile) -> str:
     )
 
 
-def decode_arguments(source: Path, profile: AudioProfile) -> list[str]:
-    """ffmpeg's arguments for the recording's first audio stream as float PCM on ``pipe:1``
-    (a video's picture is never decoded: only its audio stream is mapped). Float: nothing is
-    clipped before the gain."""
-    return [
-        "-i", str(source), "-map", "0:a:0", "-vn", "-af", decode_filters(profile),
-        "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",
-    ]  # fmt: skip
-
-
 class _DecodeNotNeeded(Exception):
-    """Raised inside the encode to stop it: the recording turned out to be mastered."""
+    """Raised inside the decode to stop ffmpeg: the recording turned out to be mastered."""
 
 
-def _decode(source: Path, profile: AudioProfile, pcm: Path | None) -> LoudnessMeter:
-    """One ffmpeg decodes into a pipe; this process measures the samples (and writes them to
-    ``pcm``) while ffmpeg goes on decoding."""
+def _decode(
+    source: Path,
+    profile: AudioProfile,
+    pcm: Path | None,
+    needed: Callable[[], bool] | None = None,
+) -> LoudnessMeter:
+    """One ffmpeg decodes (a video's picture is never decoded: only its audio stream is
+    mapped) into a pipe; this process writes the samples to ``pcm`` and measures them while
+    ffmpeg goes on decoding (a second ffmpeg output for the file cost more CPU than this
+    write). The PCM is float: nothing is clipped before the gain, and the encode reads it
+    without decoding or resampling again. ``needed`` is asked after every chunk; once it
+    says no, ffmpeg is stopped and ``_DecodeNotNeeded`` raised."""
     from outreach.podcast.loudness import LoudnessMeter  # numpy and scipy: only when mastering
 
     meter = LoudnessMeter(profile.channels, profile.sample_rate)
+    arguments = ["-i", str(source), "-map", "0:a:0", "-vn", "-af", decode_filters(profile)]
+    arguments += ["-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
     with contextlib.ExitStack() as stack:
         out = None
         if pcm is not None:
@@ -319,72 +306,54 @@ def _decode(source: Path, profile: AudioProfile, pcm: Path | None) -> LoudnessMe
             out = stack.enter_context(open(os.open(pcm, flags, PRIVATE_FILE), "wb"))
 
         def consume(chunk: bytes) -> None:
+            if needed is not None and not needed():
+                raise _DecodeNotNeeded
             if out is not None:
                 out.write(chunk)
             meter.add(chunk)
 
-        stream_ffmpeg(decode_arguments(source, profile), consume, frame_bytes=4 * profile.channels)
+        stream_ffmpeg(arguments, consume, frame_bytes=4 * profile.channels)
     return meter
 
 
 def pcm_input_args(profile: AudioProfile) -> list[str]:
-    """How ffmpeg reads the PCM ``decode_arguments`` gives."""
+    """How ffmpeg reads the PCM ``decode_and_measure`` wrote."""
     return ["-f", "f32le", "-ar", str(profile.sample_rate), "-ac", str(profile.channels)]
 
 
-def encode_arguments(target: Path, gain_db: float, profile: AudioProfile) -> list[str]:
-    """The one MP3 encode, from PCM on ``pipe:0``: a linear gain, nothing else."""
-    return [
-        "-y", *pcm_input_args(profile), "-i", "pipe:0", "-map_metadata", "-1",
-        "-af", f"volume={gain_db:.2f}dB", *mp3_output_args(profile),
-        "-fflags", "+bitexact", "-flags:a", "+bitexact", "-id3v2_version", "0",
-        "-f", "mp3", str(target),
-    ]  # fmt: skip
-
-
-def stated_length(source: Path) -> float | None:
-    """The length the file states (mutagen; a Matroska header through ffmpeg): where the
-    measurement splits the recording. A file mutagen cannot recognise is a clear error."""
-    if source.suffix.lower() in UNTAGGED_CONTAINERS:
-        return container_seconds(str(source))
-    return audio_duration(source)
-
-
-def _encode_pass(
-    source: Path,
+def _encode(
+    pcm: Path,
     target: Path,
-    profile: AudioProfile,
     gain_db: float,
-    ceiling_dbfs: float,
-    expected_frames: int,
+    profile: AudioProfile,
+    duration: float,
     progress: Callable[[float], None] | None,
-    needed: Callable[[], bool] | None,
-) -> StreamLimiter:
-    """Decode the recording again, limit what the gain would push past the ceiling, and
-    encode, the three at once; returns the limiter (frames, peak, frames limited).
-    ``needed`` is asked after every chunk; once it says no, ``_DecodeNotNeeded`` is raised."""
-    from outreach.podcast.limiter import StreamLimiter  # numpy and scipy: only when mastering
-
-    limiter = StreamLimiter(profile.channels, profile.sample_rate, gain_db, ceiling_dbfs)
-
-    def transform(pcm: bytes) -> list[memoryview]:
-        if needed is not None and not needed():
-            raise _DecodeNotNeeded
-        out = limiter.feed(pcm)
-        if progress is not None and expected_frames:
-            progress(min(limiter.frames / expected_frames, 1.0))
-        return out
-
-    pipe_through(
-        decode_arguments(source, profile),
-        encode_arguments(target, gain_db, profile),
-        transform,
-        limiter.finish,
-        frame_bytes=4 * profile.channels,
+) -> None:
+    """The one MP3 encode, from the decoded (and, where needed, limited) PCM: a linear gain."""
+    run_ffmpeg(
+        [
+            "-y",
+            *pcm_input_args(profile),
+            "-i",
+            str(pcm),
+            "-map_metadata",
+            "-1",
+            "-af",
+            f"volume={gain_db:.2f}dB",
+            *mp3_output_args(profile),
+            "-fflags",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-id3v2_version",
+            "0",
+            "-f",
+            "mp3",
+            str(target),
+        ],
+        duration=duration,
+        progress=progress,
     )
-    if progress is not None:
-        progress(1.0)
-    return limiter
 
 
 def master(
@@ -396,127 +365,101 @@ def master(
     """Return the mastered MP3 for ``source`` (audio, or a video's sound), from the cache
     when the recording is unchanged.
 
-    The recording is measured first (``parts``: a long one in two halves at once), then
-    decoded again straight into the encode, with the stretches the gain would push past the
-    ceiling limited on the way (``limiter``). A recording not seen before is hashed for its
-    cache key first when it is small; a large one (an hour's video: a second and a half) is
-    hashed during the encode, on the core the encode leaves free, and the encode stops if the
-    key finds it mastered after all (the same recording under another name)."""
-    from outreach.podcast.parts import measure_in_parts  # numpy and scipy: only when mastering
+    The recording is decoded once, into PCM at the episode's channels and rate, and measured
+    on the way (in this process, while ffmpeg decodes); the stretches the gain would push
+    past the ceiling are limited in that PCM, and the encode reads it. A recording not seen
+    before is hashed for its cache key while it is decoded (the hash of an hour's video costs
+    a quarter of its decode): the decode stops if the key finds it mastered after all."""
+    from outreach.podcast.limiter import limit_in_place  # numpy and scipy: only when mastering
 
     if not source.is_file():
         raise AudioError(f"{source}: no such recording; put the file there or fix episode.audio")
     key = known_mastering_key(source, profile, cache_dir)
-    if key is None and source.stat().st_size <= HASH_FIRST_BYTES:
-        private_folder(cache_dir)
-        key = cached_mastering_key(source, profile, cache_dir)
     if key is not None and (hit := _cached(key, cache_dir)) is not None:
         return hit
-    length = stated_length(source)
-    try:
-        measured = measure_in_parts(
-            decode_arguments(source, profile), profile.channels, profile.sample_rate, length
-        )
-    except FfmpegError as exc:
-        raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
-    if measured.frames <= 0:
-        raise AudioError(f"{source}: holds no audio; {EXPORT_FIX}")
-    if not math.isfinite(measured.integrated) or not math.isfinite(measured.peak):
-        raise AudioError(f"{source}: the recording is silent; check the export")
+    if source.suffix.lower() not in UNTAGGED_CONTAINERS:
+        audio_duration(source)  # a file mutagen cannot recognise gets its clear message first
     private_folder(cache_dir)
-    handle, name = tempfile.mkstemp(prefix=".encode-", suffix=".mp3", dir=cache_dir)
+    handle, name = tempfile.mkstemp(prefix=".decode-", suffix=".pcm", dir=cache_dir)
     os.close(handle)  # owner only, like the cache
-    temp = Path(name)
-    gain = profile.target_lufs - measured.integrated + CODEC_LOSS_LU
-    ceiling = LIMITER_CEILING_DBFS
+    pcm, temp = Path(name), Path(name).with_suffix(".mp3")
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            hashing = None
-            if key is None:
-                hashing = pool.submit(cached_mastering_key, source, profile, cache_dir)
+            hashing = pool.submit(cached_mastering_key, source, profile, cache_dir)
 
             def needed() -> bool:
-                assert hashing is not None
                 return not hashing.done() or _cached(hashing.result(), cache_dir) is None
 
-            outcome = _master_passes(
-                source, temp, profile, measured.integrated, gain, ceiling, measured.frames,
-                progress, needed if hashing is not None else None,
-            )  # fmt: skip
-            if hashing is not None:
-                key = hashing.result()
-        assert key is not None
+            try:
+                meter = _decode(source, profile, pcm, None if key else needed)
+            except FfmpegError as exc:
+                raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
+            except _DecodeNotNeeded:
+                meter = None
+            key = hashing.result()
         cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
         hit = _cached(key, cache_dir)
         if hit is not None:  # the same recording under another name or date: not encoded again
             return hit
-        assert outcome is not None  # only a cache hit stops the encode
+        assert meter is not None  # only a cache hit stops the decode
+        measured = Loudness(meter.integrated_lufs, meter.peak_dbfs)
+        duration = meter.frames / profile.sample_rate
+        if duration <= 0:
+            raise AudioError(f"{source}: holds no audio; {EXPORT_FIX}")
+        remember_duration(source, duration, cache_dir)
+        if not math.isfinite(measured.integrated) or measured.peak is None:
+            raise AudioError(f"{source}: the recording is silent; check the export")
+        gain = profile.target_lufs - measured.integrated + CODEC_LOSS_LU
+        ceiling = LIMITER_CEILING_DBFS
+        limiting = max(0.0, measured.peak + gain - ceiling)
+        verified = limiting > HEAVY_LIMITING_DB
+        for attempt in range(1, MAX_ENCODES + 1):
+            encodes = attempt
+            limit_in_place(
+                pcm, profile.channels, profile.sample_rate, meter.block_peaks,
+                meter.peak_block, gain, ceiling,
+            )  # fmt: skip
+            _encode(pcm, temp, gain, profile, duration, progress)
+            if not verified:
+                # A pure gain, or a limiter trimming only brief peaks: loudness follows from
+                # the gain, and measuring again would only confirm it (the tests measure it).
+                result = Loudness(measured.integrated + gain - CODEC_LOSS_LU, None)
+                break
+            result = decode_and_measure(temp, profile)[0]
+            loudness_miss = profile.target_lufs - result.integrated
+            peak_over = (result.peak or 0.0) - MAX_OUTPUT_SAMPLE_PEAK_DBFS
+            if abs(loudness_miss) <= LOUDNESS_TOLERANCE_LU and peak_over <= 0:
+                break
+            if abs(loudness_miss) > LOUDNESS_TOLERANCE_LU:
+                gain += loudness_miss
+            if peak_over > 0:
+                ceiling -= peak_over + 0.5
+        else:
+            raise AudioError(
+                f"{source}: mastered to {result.integrated:.1f} LUFS with peaks at "
+                f"{result.peak:.1f} dBFS, not {profile.target_lufs:.0f} LUFS below "
+                f"{MAX_OUTPUT_SAMPLE_PEAK_DBFS} dBFS; the recording may be clipped or mostly "
+                "silence: check the export"
+            )
         os.chmod(temp, PRIVATE_FILE)  # the cache holds embargoed episodes: owner only
         os.replace(temp, cached)
     finally:
-        temp.unlink(missing_ok=True)
-    mastered = MasteredAudio(path=cached, duration=audio_duration(cached), **outcome)
+        for leftover in (temp, pcm):
+            leftover.unlink(missing_ok=True)
+    mastered = MasteredAudio(
+        path=cached,
+        duration=audio_duration(cached),
+        input_lufs=measured.integrated,
+        gain_db=round(gain, 2),
+        output_lufs=result.integrated,
+        limiting_db=round(limiting, 2),
+        verified=verified,
+        encodes=encodes,
+    )
     fields = asdict(mastered)
     fields.pop("path")
     atomic_write(report, json.dumps(fields, indent=2, sort_keys=True).encode(), PRIVATE_FILE)
     return mastered
-
-
-def _master_passes(
-    source: Path,
-    temp: Path,
-    profile: AudioProfile,
-    input_lufs: float,
-    gain: float,
-    ceiling: float,
-    frames: int,
-    progress: Callable[[float], None] | None,
-    needed: Callable[[], bool] | None,
-) -> dict[str, float | bool | int] | None:
-    """Encode ``source`` into ``temp`` with ``gain`` (again, corrected, when heavy limiting
-    missed the target); the report's fields, or None when ``needed`` stopped it."""
-    limiting, verified = 0.0, False
-    for attempt in range(1, MAX_ENCODES + 1):
-        try:
-            limiter = _encode_pass(source, temp, profile, gain, ceiling, frames, progress, needed)
-        except _DecodeNotNeeded:
-            return None
-        except FfmpegError as exc:
-            raise AudioError(f"{source}: {exc}") from None
-        if attempt == 1:
-            peak = 20 * math.log10(limiter.peak) if limiter.peak > 0 else -math.inf
-            limiting = max(0.0, peak + gain - ceiling)
-            verified = limiting > HEAVY_LIMITING_DB
-            remember_duration(source, limiter.frames / profile.sample_rate, temp.parent)
-        if not verified:
-            # A pure gain, or a limiter trimming only brief peaks: loudness follows from the
-            # gain, and measuring again would only confirm it (the tests measure it).
-            result = Loudness(input_lufs + gain - CODEC_LOSS_LU, None)
-            break
-        result = decode_and_measure(temp, profile)[0]
-        loudness_miss = profile.target_lufs - result.integrated
-        peak_over = (result.peak or 0.0) - MAX_OUTPUT_SAMPLE_PEAK_DBFS
-        if abs(loudness_miss) <= LOUDNESS_TOLERANCE_LU and peak_over <= 0:
-            break
-        if abs(loudness_miss) > LOUDNESS_TOLERANCE_LU:
-            gain += loudness_miss
-        if peak_over > 0:
-            ceiling -= peak_over + 0.5
-    else:
-        raise AudioError(
-            f"{source}: mastered to {result.integrated:.1f} LUFS with peaks at "
-            f"{result.peak:.1f} dBFS, not {profile.target_lufs:.0f} LUFS below "
-            f"{MAX_OUTPUT_SAMPLE_PEAK_DBFS} dBFS; the recording may be clipped or mostly "
-            "silence: check the export"
-        )
-    return {
-        "input_lufs": input_lufs,
-        "gain_db": round(gain, 2),
-        "output_lufs": result.integrated,
-        "limiting_db": round(limiting, 2),
-        "verified": verified,
-        "encodes": attempt,
-    }
 
 
 def clip_mp3(mastered: Path, seconds: float) -> bytes:

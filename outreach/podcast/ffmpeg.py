@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from outreach.errors import OutreachError
@@ -155,105 +155,3 @@ def decoded_seconds(path: str) -> float:
         last = [line for line in result.stderr.strip().splitlines() if line.strip()][-3:]
         raise FfmpegError("ffmpeg failed: " + (" | ".join(last) or "no audio decoded"))
     return int(times[-1]) / 1e6
-
-
-def _tail(log: bytes, returncode: int | None) -> str:
-    last = [line for line in log.decode(errors="replace").strip().splitlines() if line.strip()]
-    return " | ".join(last[-3:]) or f"exit {returncode}"
-
-
-def pipe_through(
-    decode_arguments: Sequence[str],
-    encode_arguments: Sequence[str],
-    transform: Callable[[bytes], Iterable[bytes | memoryview]],
-    finish: Callable[[], Iterable[bytes | memoryview]],
-    frame_bytes: int = 1,
-) -> None:
-    """One ffmpeg decodes into this process (``decode_arguments``, output ``pipe:1``), which
-    hands whole frames to ``transform`` and writes what it returns (then ``finish()``) to a
-    second ffmpeg encoding from ``pipe:0`` (``encode_arguments``): buffers are written as
-    they are, never joined. The two run at once, on
-    two cores: the decode costs no time of its own beside the encode.
-
-    An exception from ``transform`` stops both. A failed encode (a full disk) raises
-    FfmpegError with the encoder's own words; so does a failed decode."""
-    base = [check_capabilities(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
-    with tempfile.TemporaryFile() as decode_log, tempfile.TemporaryFile() as encode_log:
-        try:
-            decoder = subprocess.Popen(
-                [*base, *decode_arguments], stdout=subprocess.PIPE, stderr=decode_log, bufsize=0
-            )
-        except OSError as exc:
-            raise FfmpegError(f"cannot run {base[0]}: {exc}") from None
-        try:
-            encoder = subprocess.Popen(
-                [*base, *encode_arguments],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=encode_log,
-            )
-        except OSError as exc:
-            decoder.kill()
-            decoder.wait()
-            raise FfmpegError(f"cannot run {base[0]}: {exc}") from None
-        assert decoder.stdout is not None and encoder.stdin is not None
-        with contextlib.suppress(ImportError, AttributeError, OSError):
-            import fcntl
-
-            for pipe in (decoder.stdout, encoder.stdin):
-                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        encoder_stopped = False
-        try:
-            carried = b""
-            while chunk := decoder.stdout.read(PIPE_BYTES):
-                if carried:
-                    chunk = carried + chunk
-                whole = len(chunk) - len(chunk) % frame_bytes
-                carried = chunk[whole:]
-                if whole:
-                    for out in transform(chunk[:whole] if carried else chunk):
-                        encoder.stdin.write(out)
-            for out in finish():
-                encoder.stdin.write(out)
-            encoder.stdin.close()
-        except BrokenPipeError:
-            encoder_stopped = True  # its log says why
-        except BaseException:
-            encoder.kill()
-            decoder.kill()
-            raise
-        finally:
-            decoder.stdout.close()
-            if encoder_stopped:
-                decoder.kill()
-            decoder.wait()
-            with contextlib.suppress(BrokenPipeError):
-                encoder.stdin.close()
-            encoder.wait()
-        if encoder.returncode != 0 or encoder_stopped:
-            encode_log.seek(0)
-            raise FfmpegError(
-                "ffmpeg failed to encode: " + _tail(encode_log.read(), encoder.returncode)
-            )
-        if decoder.returncode != 0:
-            decode_log.seek(0)
-            raise FfmpegError("ffmpeg failed: " + _tail(decode_log.read(), decoder.returncode))
-
-
-_CONTAINER_DURATION = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.MULTILINE)
-
-
-def container_seconds(path: str) -> float | None:
-    """The length the container's header states (ffmpeg's ``Duration:``), or None when it
-    states none (a recording that was never finished): a hint for planning work, never a
-    measurement."""
-    command = [check_capabilities(), "-hide_banner", "-nostdin", "-i", path]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, errors="replace")
-    except OSError as exc:
-        raise FfmpegError(f"cannot run {command[0]}: {exc}") from None
-    match = _CONTAINER_DURATION.search(result.stderr)
-    if match is None:
-        return None
-    hours, minutes, seconds = match.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)

@@ -66,20 +66,15 @@ def gated_loudness(block_power: np.ndarray) -> float:
 class LoudnessMeter:
     """Integrated loudness, sample peak and peak profile (the loudest sample of every 10 ms)
     of interleaved 32-bit float PCM (little-endian, full scale 1.0) fed in chunks of whole
-    frames; the channels are weighted 1 (mono, stereo).
+    frames; the channels are weighted 1 (mono, stereo)."""
 
-    ``warm_up``: the first frames only settle the K-weighting filter (they are not counted):
-    a meter reading from the middle of a recording starts with the filter's state it would
-    have had there."""
-
-    def __init__(self, channels: int, rate: int, warm_up: int = 0) -> None:
+    def __init__(self, channels: int, rate: int) -> None:
         self.channels = channels
         self.rate = rate
         self.frames = 0
-        self._warm_up = warm_up
         self._b, self._a = k_weighting(rate)
         self._state = np.zeros((channels, len(self._a) - 1))
-        self.step = round(rate / 10)  # 100 ms
+        self._step = round(rate / 10)  # 100 ms
         self._pending = np.zeros((channels, 0))  # the last, unfinished 100 ms, weighted
         self._energies: list[np.ndarray] = []
         self.peak_block = round(rate * PEAK_BLOCK_SECONDS)
@@ -92,14 +87,6 @@ class LoudnessMeter:
         if not samples.size:
             return
         frames = samples.reshape(-1, self.channels)
-        if self._warm_up:
-            settling, frames = frames[: self._warm_up], frames[self._warm_up :]
-            self._warm_up -= len(settling)
-            signal = settling.T.astype(np.float64, order="C") + SUBNORMAL_GUARD
-            _, self._state = lfilter(self._b, self._a, signal, axis=1, zi=self._state)
-            if not len(frames):
-                return
-            samples = frames.reshape(-1)
         self.frames += len(frames)
         self._add_peaks(samples)
         signal = frames.T.astype(np.float64, order="C")
@@ -107,8 +94,8 @@ class LoudnessMeter:
         weighted, self._state = lfilter(self._b, self._a, signal, axis=1, zi=self._state)
         if self._pending.size:
             weighted = np.concatenate((self._pending, weighted), axis=1)
-        whole = weighted.shape[1] - weighted.shape[1] % self.step
-        blocks = weighted[:, :whole].reshape(self.channels, -1, self.step)
+        whole = weighted.shape[1] - weighted.shape[1] % self._step
+        blocks = weighted[:, :whole].reshape(self.channels, -1, self._step)
         # Sum of squares per 100 ms, over the samples and the channels, without a copy.
         self._energies.append(np.einsum("cbs,cbs->b", blocks, blocks))
         self._pending = weighted[:, whole:]
@@ -139,21 +126,11 @@ class LoudnessMeter:
         return 20 * math.log10(peak) if peak > 0 else -math.inf
 
     @property
-    def energies(self) -> np.ndarray:
-        """The K-weighted sum of squares of every whole 100 ms, in order."""
-        return np.concatenate(self._energies) if self._energies else np.zeros(0)
-
-    @property
     def integrated_lufs(self) -> float:
         """Over every whole 400 ms block (a shorter recording has none: -inf)."""
-        return integrated_lufs(self.energies, self.step)
-
-
-def integrated_lufs(energies: np.ndarray, step: int) -> float:
-    """Integrated loudness from consecutive 100 ms energies of ``step`` frames each (of one
-    meter, or of meters over consecutive parts joined at 100 ms boundaries)."""
-    n = BLOCK_SUBDIVISIONS
-    if len(energies) < n:
-        return -math.inf
-    blocks = sum(energies[i : len(energies) - n + 1 + i] for i in range(n))
-    return gated_loudness(np.asarray(blocks) / (n * step))
+        energies = np.concatenate(self._energies) if self._energies else np.zeros(0)
+        n = BLOCK_SUBDIVISIONS
+        if len(energies) < n:
+            return -math.inf
+        blocks = sum(energies[i : len(energies) - n + 1 + i] for i in range(n))
+        return gated_loudness(np.asarray(blocks) / (n * self._step))
