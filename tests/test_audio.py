@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -339,3 +341,46 @@ def test_the_decoded_pcm_is_sample_for_sample_ffmpegs_own_decode(
         assert len(plain) > 4 * profile.channels * 44100 * 10
         assert ours.read_bytes() == plain, source
         assert seconds == len(plain) / (4 * profile.channels * 44100)
+
+
+def test_a_killed_masterings_leftovers_are_removed_and_a_running_ones_kept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    killed, running = cache / ".decode-killed.pcm", cache / ".decode-running.pcm"
+    for leftover in (killed, running):
+        leftover.write_bytes(b"\0" * 4096)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(killed, (two_days_ago, two_days_ago))
+    master(SAMPLE, cache, AudioProfile())
+    assert not killed.exists() and running.exists()
+
+
+def test_a_decoded_audio_that_does_not_fit_is_a_clear_error_that_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    # A file size limit stands in for a full disk: the decoded audio (7.6 MB) cannot be
+    # written to the cache, whose other files are small.
+    cache = tmp_path / "cache"
+    script = textwrap.dedent(
+        f"""
+        import resource, signal
+        from pathlib import Path
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        from outreach.podcast.audio import AudioError, AudioProfile, master
+        try:
+            master(Path({str(SAMPLE)!r}), Path({str(cache)!r}), AudioProfile())
+        except AudioError as exc:
+            print("AudioError:", exc)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.startswith("AudioError: "), (result.stdout, result.stderr)
+    assert "farm-gate-to-fob.flac: could not write its decoded audio in" in result.stdout
+    assert "File too large" in result.stdout and "free space" in result.stdout
+    assert not [path.name for path in cache.iterdir() if path.name.startswith(".decode-")]

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -356,6 +357,23 @@ def _encode(
     )
 
 
+STALE_WORK_SECONDS = 6 * 3600
+"""A mastering's temporary files (``.decode-*``) untouched this long belong to a run that
+was killed (an hour's recording masters in well under a minute): the next mastering in the
+folder removes them, or they would keep the decoded audio (0.6 GB an hour) for ever."""
+
+
+def clear_stale_work(cache_dir: Path, now: float) -> list[str]:
+    """Remove the temporary files of killed masterings; returns their names."""
+    removed = []
+    for leftover in cache_dir.glob(".decode-*"):
+        with contextlib.suppress(FileNotFoundError):
+            if now - leftover.stat().st_mtime > STALE_WORK_SECONDS:
+                leftover.unlink()
+                removed.append(leftover.name)
+    return removed
+
+
 def master(
     source: Path,
     cache_dir: Path,
@@ -380,6 +398,7 @@ def master(
     if source.suffix.lower() not in UNTAGGED_CONTAINERS:
         audio_duration(source)  # a file mutagen cannot recognise gets its clear message first
     private_folder(cache_dir)
+    clear_stale_work(cache_dir, time.time())
     handle, name = tempfile.mkstemp(prefix=".decode-", suffix=".pcm", dir=cache_dir)
     os.close(handle)  # owner only, like the cache
     pcm, temp = Path(name), Path(name).with_suffix(".mp3")
@@ -396,6 +415,13 @@ def master(
                 raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
             except _DecodeNotNeeded:
                 meter = None
+            except OSError as exc:  # the decoded audio did not fit (a full disk, a quota)
+                raise AudioError(
+                    f"{source}: could not write its decoded audio in {cache_dir} "
+                    f"({exc.strerror or exc}); mastering needs room there while it runs (about "
+                    "0.6 GB an hour of mono, 1.2 GB of stereo): free space, or move the state "
+                    "folder (paths.state)"
+                ) from None
             key = hashing.result()
         cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
         hit = _cached(key, cache_dir)
@@ -419,7 +445,10 @@ def master(
                 pcm, profile.channels, profile.sample_rate, meter.block_peaks,
                 meter.peak_block, gain, ceiling,
             )  # fmt: skip
-            _encode(pcm, temp, gain, profile, duration, progress)
+            try:
+                _encode(pcm, temp, gain, profile, duration, progress)
+            except FfmpegError as exc:  # a full disk, most often: ffmpeg's own words say
+                raise AudioError(f"{source}: the encode failed: {exc}") from None
             if not verified:
                 # A pure gain, or a limiter trimming only brief peaks: loudness follows from
                 # the gain, and measuring again would only confirm it (the tests measure it).
