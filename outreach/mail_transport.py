@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol, Self
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, Self
 from urllib.parse import quote
 
 from outreach.files import PRIVATE_FILE, atomic_write, private_folder
@@ -96,7 +96,14 @@ class Chain(Protocol):
     with PIPELINING), ``take`` reads them once ``fileno`` is readable. Both return the
     outcomes they came to know (with PIPELINING, usually the previous message's: its final
     dot travelled with this one's envelope); ``finish`` ends the last message. Every message
-    handed over gets exactly one outcome, by the rules of the transport's ``send``."""
+    handed over gets exactly one outcome, by the rules of the transport's ``send``.
+
+    ``report``, when the caller sets it, receives each outcome the moment it is known (the
+    methods then return none): a chain that delivers several messages in one call (retries,
+    a message sent afresh after a failed one) has every acceptance recorded before it
+    writes, sleeps or reconnects again, and an error later in the call loses none."""
+
+    report: Callable[[list[Outcome]], None] | None
 
     @property
     def awaiting(self) -> bool:
@@ -235,7 +242,8 @@ class _OneByOne:
 
     transport: OutboxTransport
     sender: str
-    awaiting = False
+    report: Callable[[list[Outcome]], None] | None = None
+    awaiting: ClassVar[bool] = False
 
     def fileno(self) -> int:
         raise ValueError("nothing to wait for: every outcome is known at once")
@@ -244,7 +252,11 @@ class _OneByOne:
         return 0.0
 
     def put(self, message: bytes, recipient: str, key: str) -> list[Outcome]:
-        return [self.transport.send(message, recipient, key, self.sender)]
+        outcome = self.transport.send(message, recipient, key, self.sender)
+        if self.report is not None:
+            self.report([outcome])
+            return []
+        return [outcome]
 
     def take(self) -> list[Outcome]:
         return []
@@ -638,6 +650,7 @@ class SmtpChain:
 
     def __init__(self, transport: SmtpTransport, sender: str, smtp: smtplib.SMTP | None):
         self.transport, self.sender, self.smtp = transport, sender, smtp
+        self.report: Callable[[list[Outcome]], None] | None = None
         self._open: tuple[bytes, str] | None = None
         """(message, recipient) whose DATA got 354: its content goes with the next write."""
         self._ended: tuple[bytes, str] | None = None
@@ -679,7 +692,7 @@ class SmtpChain:
             outcome, self.smtp = self.transport._deliver(
                 self.smtp, message, recipient, address, self.sender, utf8
             )
-            done.append(outcome)
+            self._known(done, outcome)
             return done
         self.transport._pace()
         if not (smtp.does_esmtp and smtp.has_extn("pipelining")):
@@ -693,8 +706,8 @@ class SmtpChain:
         except (smtplib.SMTPException, OSError) as exc:
             if self._ended is not None:  # maybe delivered: its answer never came
                 ended, self._ended = self._ended, None
-                done.append(self._retry(*ended, exc, drop=True))
-            done.append(self._retry(message, recipient, exc, drop=True))
+                self._known(done, self._retry(*ended, exc, drop=True))
+            self._known(done, self._retry(message, recipient, exc, drop=True))
             return done
         self._next = (message, recipient, address)
         return done
@@ -719,7 +732,7 @@ class SmtpChain:
                 if after is not None:  # (its pace was taken: a fresh start takes another)
                     self._redo.append((after[0], after[1], None))
                 return done
-            done.append(Outcome(ended[1], "sent", "250"))
+            self._known(done, Outcome(ended[1], "sent", "250"))
         if self._next is not None:
             message, recipient, address = self._next
             self._next = None
@@ -743,7 +756,9 @@ class SmtpChain:
         try:
             self.smtp.send(line)
         except (smtplib.SMTPException, OSError) as exc:
-            return [self._retry(message, recipient, exc, drop=True)]
+            done: list[Outcome] = []
+            self._known(done, self._retry(message, recipient, exc, drop=True))
+            return done
         self._turn = (command, message, recipient, address)
         return []
 
@@ -771,7 +786,9 @@ class SmtpChain:
             self._failed(message, recipient, exc, drop=False)
             return []
         if command == "END":
-            return [Outcome(recipient, "sent", "250")]
+            done: list[Outcome] = []
+            self._known(done, Outcome(recipient, "sent", "250"))
+            return done
         following = {"MAIL": "RCPT", "RCPT": "DATA", "DATA": "END"}[command]
         return self._in_turn(following, message, recipient, address)
 
@@ -790,10 +807,18 @@ class SmtpChain:
             self.smtp.send(data_bytes(message))
             _judge_data(self.smtp.getreply())
         except (smtplib.SMTPException, OSError) as exc:
-            done.append(self._retry(message, recipient, exc, drop=True))
+            self._known(done, self._retry(message, recipient, exc, drop=True))
         else:
-            done.append(Outcome(recipient, "sent", "250"))
+            self._known(done, Outcome(recipient, "sent", "250"))
         return done
+
+    def _known(self, done: list[Outcome], outcome: Outcome) -> None:
+        """An outcome, the moment it is known: to ``report`` when the caller set it (recorded
+        before this chain writes, sleeps or reconnects again), else returned with the call."""
+        if self.report is not None:
+            self.report([outcome])
+        else:
+            done.append(outcome)
 
     def abandon(self) -> None:
         """Close the connection as it is (mid-dialogue after an error): an open message
@@ -820,7 +845,7 @@ class SmtpChain:
                 self.smtp, message, recipient, envelope_address(recipient)[0], self.sender,
                 False, exc,
             )  # fmt: skip
-            done.append(outcome)
+            self._known(done, outcome)
         return done
 
     def _retry(self, message: bytes, recipient: str, exc: Exception, drop: bool) -> Outcome:

@@ -17,6 +17,7 @@ thread, and one shared limiter keeps the whole send under the configured message
 
 from __future__ import annotations
 
+import functools
 import select
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -250,13 +251,11 @@ UPDATE = (
 class _Recorder:
     """Records a send's outcomes in the send log, each group in one transaction.
 
-    A group is the outcomes whose answers were read together (one wake-up of the sending
-    loop, one per connection at most): all those messages had been accepted, or refused,
-    before the commit began, and the commit ends before any of their connections writes
-    again, so a crash can only lose the state of messages accepted and not yet committed
-    (one a connection at most), never record one the server did not accept. Committing
-    each alone would cost a transaction a message. Audit events wait for a batch
-    (``AUDIT_BATCH``) and go in with a group's rows.
+    The chains report each outcome the moment it is known (``Chain.report``), before their
+    connection writes, sleeps or reconnects again, so a crash can only lose the state of a
+    message accepted and not yet committed (one a connection at most), never record one the
+    server did not accept. Audit events wait for a batch (``AUDIT_BATCH``) and go in with a
+    group's rows.
     """
 
     def __init__(self, connection: sqlite3.Connection, send_id: str):
@@ -335,9 +334,10 @@ def send_pending(
     (pacing, retries and reused connections are the transport's).
 
     One thread drives every connection (``MailTransport.chains``): it hands each idle
-    connection its next message, waits until any has answers, reads those, records them
-    (``_Recorder``) and goes on. Threads, one a connection, spent more time handing Python's
-    lock to each other than sending: this does the same work with none of that.
+    connection its next message, waits until any has answers, reads those and goes on; each
+    outcome is recorded (``_Recorder``) the moment a chain knows it. Threads, one a
+    connection, spent more time handing Python's lock to each other than sending: this does
+    the same work with none of that.
 
     A SenderFailure (login, connection, a server-wide refusal) stops the send: the answers
     other connections owe are read and recorded, no message is begun, and it is raised; the
@@ -391,7 +391,7 @@ def send_pending(
             if not waiting:
                 break
             timeout = min(WAKE_UP, idle[-1].pace_wait()) if idle and more else WAKE_UP
-            ready, _, _ = select.select(waiting, [], [], timeout)
+            ready = _readable(waiting, timeout)
             if not ready and timeout == WAKE_UP:
                 ready = waiting[:1]  # nothing within WAKE_UP: read one anyway
             outcomes: list[Outcome] = []
@@ -399,7 +399,7 @@ def send_pending(
                 waiting.remove(chain)
                 outcomes += chain.take()
                 (waiting if chain.awaiting else idle).append(chain)
-            settle(recorder, outcomes)  # one commit for the answers read together
+            settle(recorder, outcomes)  # chains without ``report`` return their outcomes
         for chain in chains:
             settle(recorder, chain.finish())
 
@@ -408,6 +408,8 @@ def send_pending(
         recorder = _Recorder(connection, send_id)
         try:
             with transport.chains(sender, count) as chains:
+                for chain in chains:  # each outcome recorded the moment it is known
+                    chain.report = functools.partial(settle, recorder)
                 try:
                     drive(recorder, chains)
                 except Exception:  # an interrupt (Ctrl-C) waits for no answer
@@ -429,6 +431,18 @@ STATES: dict[str, tuple[str | None, str]] = {
 WAKE_UP = 1.0
 """Seconds the sending loop waits for answers before reading one connection's anyway (a
 reply could sit in a buffer the loop cannot see: it then waits on the socket's timeout)."""
+
+
+def _readable(chains: list[Chain], timeout: float) -> list[Chain]:
+    """The chains with answers to read within ``timeout`` seconds. ``poll``, not ``select``:
+    a long-lived worker may hold descriptors numbered past ``select``'s limit of 1024."""
+    if not hasattr(select, "poll"):  # pragma: no cover - platforms without poll
+        return select.select(chains, [], [], timeout)[0]
+    poller = select.poll()
+    by_fd = {chain.fileno(): chain for chain in chains}
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+    return [by_fd[fd] for fd, _ in poller.poll(timeout * 1000)]
 
 
 def _settle_owed(chains: list[Chain], settle: Callable[[list[Outcome]], None]) -> None:
