@@ -283,6 +283,14 @@ class _DecodeNotNeeded(Exception):
     """Raised inside the decode to stop ffmpeg: the recording turned out to be mastered."""
 
 
+class PcmNotWritten(Exception):
+    """The decoded audio could not be written (a full disk, a quota): ``error`` says why."""
+
+    def __init__(self, error: OSError):
+        super().__init__(error)
+        self.error = error
+
+
 def _decode(
     source: Path,
     profile: AudioProfile,
@@ -304,13 +312,22 @@ def _decode(
         out = None
         if pcm is not None:
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # owner only, like the cache
-            out = stack.enter_context(open(os.open(pcm, flags, PRIVATE_FILE), "wb"))
+            try:
+                out = os.open(pcm, flags, PRIVATE_FILE)
+            except OSError as exc:
+                raise PcmNotWritten(exc) from None
+            stack.callback(os.close, out)
 
         def consume(chunk: bytes) -> None:
             if needed is not None and not needed():
                 raise _DecodeNotNeeded
             if out is not None:
-                out.write(chunk)
+                try:  # unbuffered: a full disk shows here, not at a close
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(out, view) :]
+                except OSError as exc:
+                    raise PcmNotWritten(exc) from None
             meter.add(chunk)
 
         stream_ffmpeg(arguments, consume, frame_bytes=4 * profile.channels)
@@ -415,10 +432,11 @@ def master(
                 raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
             except _DecodeNotNeeded:
                 meter = None
-            except OSError as exc:  # the decoded audio did not fit (a full disk, a quota)
+            except PcmNotWritten as exc:  # the decoded audio did not fit (a full disk)
                 raise AudioError(
                     f"{source}: could not write its decoded audio in {cache_dir} "
-                    f"({exc.strerror or exc}); mastering needs room there while it runs (about "
+                    f"({exc.error.strerror or exc.error}); mastering needs room there while it "
+                    "runs (about "
                     "0.6 GB an hour of mono, 1.2 GB of stereo): free space, or move the state "
                     "folder (paths.state)"
                 ) from None
