@@ -283,7 +283,7 @@ class _DecodeNotNeeded(Exception):
     """Raised inside the decode to stop ffmpeg: the recording turned out to be mastered."""
 
 
-class PcmNotWritten(Exception):
+class _PcmNotWritten(Exception):
     """The decoded audio could not be written (a full disk, a quota): ``error`` says why."""
 
     def __init__(self, error: OSError):
@@ -315,7 +315,7 @@ def _decode(
             try:
                 out = os.open(pcm, flags, PRIVATE_FILE)
             except OSError as exc:
-                raise PcmNotWritten(exc) from None
+                raise _PcmNotWritten(exc) from None
             stack.callback(os.close, out)
 
         def consume(chunk: bytes) -> None:
@@ -327,7 +327,7 @@ def _decode(
                     while view:
                         view = view[os.write(out, view) :]
                 except OSError as exc:
-                    raise PcmNotWritten(exc) from None
+                    raise _PcmNotWritten(exc) from None
             meter.add(chunk)
 
         stream_ffmpeg(arguments, consume, frame_bytes=4 * profile.channels)
@@ -432,7 +432,7 @@ def master(
                 raise AudioError(f"{source}: cannot be decoded ({exc}); {EXPORT_FIX}") from None
             except _DecodeNotNeeded:
                 meter = None
-            except PcmNotWritten as exc:  # the decoded audio did not fit (a full disk)
+            except _PcmNotWritten as exc:  # the decoded audio did not fit (a full disk)
                 raise AudioError(
                     f"{source}: could not write its decoded audio in {cache_dir} "
                     f"({exc.error.strerror or exc.error}); mastering needs room there while it "
