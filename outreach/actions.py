@@ -336,7 +336,7 @@ class SendIssue:
         settings, now = context.settings, context.now
         prepared = prepare_send(self.issue(), settings, now)
         with newsletter_transport(settings) as transport:  # one set of connections for all
-            send = batch_sender(prepared, settings, now, transport)
+            send = batch_sender(settings, now, transport)
             return [deliver(prepared, settings, send)]
 
 

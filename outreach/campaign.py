@@ -134,7 +134,7 @@ def send_all(prepared: PreparedSend, settings: Settings, now: datetime) -> SendR
     """Every pending recipient, batch after batch (the flow runs the batches as tasks)."""
     total = SendReport()
     with SendLog(settings.paths.ledger).kept_open(), newsletter_transport(settings) as transport:
-        send = batch_sender(prepared, settings, now, transport)
+        send = batch_sender(settings, now, transport)
         for batch in prepared.batches(settings):
             report = send(prepared, batch)
             total.sent += report.sent
@@ -223,12 +223,11 @@ def newsletter_transport(
         yield transport
 
 
-def batch_sender(
-    prepared: PreparedSend, settings: Settings, now: datetime, transport: MailTransport
-) -> BatchSender:
+def batch_sender(settings: Settings, now: datetime, transport: MailTransport) -> BatchSender:
     """``send_batch`` for a caller sending every batch in this process through one open
     transport: what the batches share (stores, secrets, the message factory) is made once,
-    not again for every batch (a few milliseconds each, a tenth of a fast send)."""
+    not again for every batch (a few milliseconds each, a tenth of a fast send); made again
+    when the batches are another send's (a catch-up of new subscribers)."""
     shared: list[_SendContext] = []
 
     def send(prepared_send: PreparedSend, emails: list[str]) -> SendReport:

@@ -171,5 +171,5 @@ def send_newsletter(
     if prepared.warning:
         logging.getLogger(__name__).warning(f"Newsletter '{issue.key}': {prepared.warning}")
     with newsletter_transport(settings) as transport:  # its connections carry every batch
-        send = batch_sender(prepared, settings, now, transport)
+        send = batch_sender(settings, now, transport)
         return deliver(prepared, settings, send, catch_up=new_subscribers)

@@ -380,15 +380,12 @@ was killed (an hour's recording masters in well under a minute): the next master
 folder removes them, or they would keep the decoded audio (0.6 GB an hour) for ever."""
 
 
-def clear_stale_work(cache_dir: Path, now: float) -> list[str]:
-    """Remove the temporary files of killed masterings; returns their names."""
-    removed = []
+def clear_stale_work(cache_dir: Path, now: float) -> None:
+    """Remove the temporary files of killed masterings."""
     for leftover in cache_dir.glob(".decode-*"):
         with contextlib.suppress(FileNotFoundError):
             if now - leftover.stat().st_mtime > STALE_WORK_SECONDS:
                 leftover.unlink()
-                removed.append(leftover.name)
-    return removed
 
 
 def master(
@@ -436,9 +433,8 @@ def master(
                 raise AudioError(
                     f"{source}: could not write its decoded audio in {cache_dir} "
                     f"({exc.error.strerror or exc.error}); mastering needs room there while it "
-                    "runs (about "
-                    "0.6 GB an hour of mono, 1.2 GB of stereo): free space, or move the state "
-                    "folder (paths.state)"
+                    "runs (about 0.6 GB an hour of mono, 1.2 GB of stereo): free space, or "
+                    "move the state folder (paths.state)"
                 ) from None
             key = hashing.result()
         cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
