@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -43,9 +44,30 @@ def _tree(folder: Path, suffix: str = "") -> Iterable[bytes]:
             yield "/".join(parts).encode() + b"\0" + file.read()
 
 
+def installed_libraries() -> list[str]:
+    """The name and version of every installed Python distribution (its ``.dist-info``
+    folder's name), from the package folders on ``sys.path``. Rendered output depends on
+    libraries as much as on the pipeline's own code (nh3's cleaning, Markdown, templates,
+    feeds, images), so an upgrade must render again what it may have changed; one directory
+    listing per folder, not a metadata read per library. Only ``site-packages`` and
+    ``dist-packages`` folders: the working folder, also on the path, must not change keys."""
+    names: list[str] = []
+    for folder in sys.path:
+        if not folder.endswith(("site-packages", "dist-packages")):
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                names += [e.name for e in entries if e.name.endswith((".dist-info", ".egg-info"))]
+        except OSError:  # a zip file or a folder that is gone: nothing installed there
+            continue
+    return sorted(names)
+
+
 def inputs_digest(settings: Settings) -> str:
-    """What every rendered file depends on besides its findings."""
+    """What every rendered file depends on besides its findings: the configuration, the
+    pipeline's code, the libraries it renders with, the templates and the press data."""
     digest = hashlib.sha256(settings.model_dump_json().encode())
+    digest.update("\n".join(installed_libraries()).encode())
     for part in (
         *_tree(CODE, ".py"),
         *_tree(settings.paths.templates),

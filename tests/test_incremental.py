@@ -116,6 +116,34 @@ def test_a_template_change_renders_everything_again(settings: Settings, renders:
     assert renders["index:1"] == 1 and renders["feed"] == 1
 
 
+def test_a_library_upgrade_renders_everything_again_feed_bodies_included(
+    settings: Settings,
+    renders: Counter,
+    markdown_renders: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new version of a library the pages are made with (nh3 cleans every body) may change
+    what it makes: kept pages and carried feed bodies are not reused across an upgrade."""
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    renders.clear()
+    markdown_renders.clear()
+    # An upgrade, as pip leaves it: a package folder holding the new version's metadata.
+    upgraded = tmp_path / "venv" / "site-packages"
+    (upgraded / "nh3-99.0.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(upgraded))
+
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert renders["finding:alpha-cocoa-prices"] == 1
+    assert renders["finding:beta-cotton-traceability"] == 1
+    assert renders["index:1"] == 1 and renders["feed"] == 1
+    assert len(markdown_renders) == 3, "every body made again, none carried"
+
+    renders.clear()
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert renders == Counter(), "the upgrade is rendered once"
+
+
 def test_the_first_release_of_a_project_renders_the_same_files_as_a_preview(
     project: Path, settings: Settings
 ) -> None:
