@@ -111,8 +111,9 @@ def _signature(stat: os.stat_result) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
 
 
-def _settled(stat: os.stat_result) -> bool:
-    return time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > SETTLE_NS
+def _settled(stat: os.stat_result, now: int) -> bool:
+    """Whether the file was last changed long enough before ``now`` (ns) to trust its stat."""
+    return now - max(stat.st_mtime_ns, stat.st_ctime_ns) > SETTLE_NS
 
 
 def _code_signature() -> str:
@@ -152,6 +153,9 @@ class FindingCache:
 
     def __init__(self, path: Path, context: str, media: Path) -> None:
         self.path, self.context, self.media = path, context, media
+        self._started = time.time_ns()
+        """The clock when the run began, for ``_settled``: earlier than any stat it takes, so
+        a file changed moments before it was looked at is never taken as settled."""
         self._gone: set[str] = set()
         """Recorded names the folder's sorted files passed by: files no longer there."""
         self._remembered: set[str] = set()
@@ -196,7 +200,7 @@ class FindingCache:
         except OSError:
             return None, None
         row = self._row(name)
-        signature = _signature(stat) if _settled(stat) else None
+        signature = _signature(stat) if _settled(stat, self._started) else None
         digest = None
         if row is not None:
             recorded, recorded_digest, media, kept, data, fingerprint = row
@@ -265,7 +269,7 @@ class FindingCache:
                 stat = os.stat(os.path.join(self.media, name))
             except OSError:
                 return
-            if not _settled(stat):
+            if not _settled(stat, self._started):
                 return  # it may change again unseen: validated again next time
             media.append([name, _signature(stat)])
         spooled = spool(finding, path, self.media)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from outreach import locks
@@ -297,8 +298,12 @@ def open_platforms(
 # -- rendering ----------------------------------------------------------------
 
 
+_NEWEST = attrgetter("published", "id")
+"""(published, id) of a finding: the sort key of every listing."""
+
+
 def newest_first(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.published, f.id), reverse=True)
+    return sorted(findings, key=_NEWEST, reverse=True)
 
 
 def ready_findings(
