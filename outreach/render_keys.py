@@ -37,20 +37,23 @@ Listing = list[tuple[tuple[str, ...], str]]
 
 
 def _listing(folder: Path, suffix: str = "") -> Listing:
-    """Each file under ``folder`` whose name ends with ``suffix`` (not in ``__pycache__``), in
-    the order of the paths' parts. Walked with ``os.walk``: every release lists the pipeline's
-    code (about 140 files), and ``Path.rglob`` took most of that time."""
+    """Each file under ``folder`` whose name ends with ``suffix`` (not in ``__pycache__``, not
+    under a linked folder), in the order of the paths' parts. Listed with ``os.scandir``, whose
+    entries know files from folders without a stat each: every release lists the pipeline's
+    code (about 140 files)."""
     if not folder.is_dir():
         return []
     found: Listing = []
-    for parent, folders, files in os.walk(folder):
-        folders[:] = [name for name in folders if name != "__pycache__"]
-        within = os.path.relpath(parent, folder)
-        prefix = () if within == "." else tuple(within.split(os.sep))
-        for name in files:
-            path = os.path.join(parent, name)
-            if name.endswith(suffix) and os.path.isfile(path):
-                found.append(((*prefix, name), path))
+    pending: list[tuple[tuple[str, ...], str]] = [((), str(folder))]
+    while pending:
+        prefix, parent = pending.pop()
+        with os.scandir(parent) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    if entry.name != "__pycache__" and not entry.is_symlink():
+                        pending.append(((*prefix, entry.name), entry.path))
+                elif entry.name.endswith(suffix) and entry.is_file():
+                    found.append(((*prefix, entry.name), entry.path))
     return sorted(found)
 
 
