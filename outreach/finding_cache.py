@@ -52,7 +52,7 @@ CACHE_FILE = Path("cache") / "findings.sqlite"
 """Where the cache lives, under the state folder."""
 SETTLE_NS = 2_000_000_000
 """A file changed less than this long before it was recorded may change again unseen."""
-FORMAT = "2"
+FORMAT = "3"
 """Bumped when what a row holds changes meaning."""
 
 SCHEMA = Schema(
@@ -171,6 +171,9 @@ class FindingCache:
         self._reader = self._store.open()
         self._rows: sqlite3.Cursor | None = None
         self._next: tuple | None = None
+        self._field_sets: dict[int | tuple[str, ...], frozenset[str]] = {}
+        """A recorded set of given fields -> one frozenset for every finding that has it
+        (most findings give the same fields)."""
         self._media_seen: dict[str, bool] = {}
         """A recorded media list (as stored) -> whether every file in it is unchanged: many
         findings name the same few images, each stat taken once a run."""
@@ -251,10 +254,13 @@ class FindingCache:
     def _placed(self, kept: bytes, data: bytes, fingerprint: bytes) -> ShelvedFinding | None:
         """The recorded finding on this run's shelf (None: the row cannot be read back)."""
         try:
-            values, fields_set, episode, topics, split, modified = pickle.loads(kept)
+            values, fields, episode, topics, split, modified = pickle.loads(kept)
+            fields_set = self._field_sets.get(fields)
+            if fields_set is None:
+                fields_set = self._field_sets[fields] = _unmasked(fields)
             spooled = Spooled(
-                values, frozenset(fields_set), bytes(data), bytes(fingerprint), episode, topics,
-                split, modified,
+                values, fields_set, bytes(data), bytes(fingerprint), episode, topics, split,
+                modified,
             )  # fmt: skip
             return self.shelf.place(spooled)
         except Exception:  # a damaged row can raise almost anything: read the file instead
@@ -276,7 +282,7 @@ class FindingCache:
         kept = pickle.dumps(
             (
                 spooled.kept,
-                sorted(spooled.fields_set),
+                _masked(spooled.fields_set),
                 spooled.episode,
                 spooled.topics,
                 spooled.split,
@@ -352,6 +358,25 @@ class FindingCache:
             self._connection.close()
         if self._damaged:
             drop(self.path)
+
+
+_FIELDS = tuple(Finding.model_fields)
+"""The finding's fields, by number: a set of them is recorded as one integer (a bit each)."""
+_FIELD_BITS = {name: 1 << number for number, name in enumerate(_FIELDS)}
+
+
+def _masked(fields: frozenset[str]) -> int | tuple[str, ...]:
+    """``fields`` as bits of one integer (read back at once, where a list of names is a dozen
+    strings to unpickle for every finding); the sorted names if one is not a field."""
+    if not fields <= _FIELD_BITS.keys():
+        return tuple(sorted(fields))
+    return sum(_FIELD_BITS[name] for name in fields)
+
+
+def _unmasked(fields: int | tuple[str, ...] | list[str]) -> frozenset[str]:
+    if isinstance(fields, int):
+        return frozenset(name for name, bit in _FIELD_BITS.items() if fields & bit)
+    return frozenset(fields)
 
 
 def _file_digest(path: str) -> str | None:
