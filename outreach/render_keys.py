@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -85,29 +86,51 @@ def _stat_signature(described: str, listings: Iterable[Listing]) -> str | None:
     return digest.hexdigest()
 
 
+def installed_libraries() -> list[str]:
+    """The name and version of every installed Python distribution (its ``.dist-info``
+    folder's name), from the package folders on ``sys.path``. Rendered output depends on
+    libraries as much as on the pipeline's own code (nh3's cleaning, Markdown, templates,
+    feeds, images), so an upgrade must render again what it may have changed; one directory
+    listing per folder, not a metadata read per library. Only ``site-packages`` and
+    ``dist-packages`` folders: the working folder, also on the path, must not change keys."""
+    names: list[str] = []
+    for folder in sys.path:
+        if not folder.endswith(("site-packages", "dist-packages")):
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                names += [e.name for e in entries if e.name.endswith((".dist-info", ".egg-info"))]
+        except OSError:  # a zip file or a folder that is gone: nothing installed there
+            continue
+    return sorted(names)
+
+
 def inputs_digest(settings: Settings) -> str:
-    """What every rendered file depends on besides its findings: the settings, the pipeline's
-    code, the templates and the press data, by content.
+    """What every rendered file depends on besides its findings: the configuration, the
+    pipeline's code, the libraries it renders with, the templates and the press data, by
+    content.
 
     Reading and hashing every file (the code is about 1.2 MB) was a few milliseconds of every
     release; so the digest is remembered in the state folder's cache beside the stats of the
     files it was taken from, and taken from the bytes again whenever a stat differs (an edit,
-    a checkout, a file added or removed, other settings), a file is too recent to trust, or
-    the cache file is missing or damaged. Nothing is remembered before the project's first
-    release (no cache folder yet)."""
-    described = settings.model_dump_json()
+    a checkout, a file added or removed, other settings or libraries), a file is too recent
+    to trust, or the cache file is missing or damaged. Nothing is remembered before the
+    project's first release (no cache folder yet)."""
+    configuration = settings.model_dump_json()
+    libraries = "\n".join(installed_libraries())
     listings = (
         _listing(CODE, ".py"),
         _listing(settings.paths.templates),
         _listing(settings.paths.press),
     )
     remembered = settings.paths.state / INPUTS_CACHE
-    signature = _stat_signature(described, listings)
+    signature = _stat_signature(f"{configuration}\n{libraries}", listings)
     if signature is not None:
         known = _remembered(remembered)
         if known is not None and known[0] == signature:
             return known[1]
-    digest = hashlib.sha256(described.encode())
+    digest = hashlib.sha256(configuration.encode())
+    digest.update(libraries.encode())
     for (folder, suffix), listing in zip(
         ((CODE, ".py"), (settings.paths.templates, ""), (settings.paths.press, "")),
         listings,
