@@ -802,14 +802,16 @@ def read_findings(
     listed = os.listdir(folder) if folder.is_dir() else []
     # Files are shown relative to ``relative_to``: the folder's part worked out once.
     base = str(folder.relative_to(relative_to)) if relative_to and listed else str(folder)
+    # Joined as text, not ``folder / name``: pathlib interns the name it is given, and the
+    # listing keeps every name alive, so 10,000 names would stay in the interpreter's table of
+    # interned strings, which never shrinks. The folders' parts are joined once (a listed
+    # name is a plain file name).
+    within, shown_within = os.path.join(folder, ""), os.path.join(base, "")
     for name in sorted(entry for entry in listed if entry.endswith(".md")):
         if name.lower() == "readme.md":
             continue
-        # Joined as text, not ``folder / name``: pathlib interns the name it is given, and
-        # the listing keeps every name alive, so 10,000 names would stay in the interpreter's
-        # table of interned strings, which never shrinks.
-        file = os.path.join(folder, name)
-        shown = name if base == "." else os.path.join(base, name)
+        file = within + name
+        shown = name if base == "." else shown_within + name
         cached, seen = cache.lookup(shown, file) if cache is not None else (None, None)
         try:
             finding = cached or read_finding(Path(file), media_dir, shown_as=shown)

@@ -52,7 +52,7 @@ CACHE_FILE = Path("cache") / "findings.sqlite"
 """Where the cache lives, under the state folder."""
 SETTLE_NS = 2_000_000_000
 """A file changed less than this long before it was recorded may change again unseen."""
-FORMAT = "2"
+FORMAT = "3"
 """Bumped when what a row holds changes meaning."""
 
 SCHEMA = Schema(
@@ -81,6 +81,16 @@ SCHEMA = Schema(
             # this index that is two short range scans, not a pass over every row.
             ("CREATE INDEX findings_by_context ON findings (context)",),
         ),
+        Migration(
+            3,
+            "rows by context, in name order",
+            # A run reads its context's rows in name order: with the names in the index
+            # they come in that order, instead of being sorted (blobs and all) on each run.
+            (
+                "CREATE INDEX findings_by_context_name ON findings (context, name)",
+                "DROP INDEX findings_by_context",
+            ),
+        ),
     ),
 )
 
@@ -101,8 +111,9 @@ def _signature(stat: os.stat_result) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
 
 
-def _settled(stat: os.stat_result) -> bool:
-    return time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > SETTLE_NS
+def _settled(stat: os.stat_result, now: int) -> bool:
+    """Whether the file was last changed long enough before ``now`` (ns) to trust its stat."""
+    return now - max(stat.st_mtime_ns, stat.st_ctime_ns) > SETTLE_NS
 
 
 def _code_signature() -> str:
@@ -142,6 +153,9 @@ class FindingCache:
 
     def __init__(self, path: Path, context: str, media: Path) -> None:
         self.path, self.context, self.media = path, context, media
+        self._started = time.time_ns()
+        """The clock when the run began, for ``_settled``: earlier than any stat it takes, so
+        a file changed moments before it was looked at is never taken as settled."""
         self._gone: set[str] = set()
         """Recorded names the folder's sorted files passed by: files no longer there."""
         self._remembered: set[str] = set()
@@ -157,6 +171,9 @@ class FindingCache:
         self._reader = self._store.open()
         self._rows: sqlite3.Cursor | None = None
         self._next: tuple | None = None
+        self._field_sets: dict[int | tuple[str, ...], frozenset[str]] = {}
+        """A recorded set of given fields -> one frozenset for every finding that has it
+        (most findings give the same fields)."""
         self._media_seen: dict[str, bool] = {}
         """A recorded media list (as stored) -> whether every file in it is unchanged: many
         findings name the same few images, each stat taken once a run."""
@@ -186,7 +203,7 @@ class FindingCache:
         except OSError:
             return None, None
         row = self._row(name)
-        signature = _signature(stat) if _settled(stat) else None
+        signature = _signature(stat) if _settled(stat, self._started) else None
         digest = None
         if row is not None:
             recorded, recorded_digest, media, kept, data, fingerprint = row
@@ -237,10 +254,13 @@ class FindingCache:
     def _placed(self, kept: bytes, data: bytes, fingerprint: bytes) -> ShelvedFinding | None:
         """The recorded finding on this run's shelf (None: the row cannot be read back)."""
         try:
-            values, fields_set, episode, topics, split, modified = pickle.loads(kept)
+            values, fields, episode, topics, split, modified = pickle.loads(kept)
+            fields_set = self._field_sets.get(fields)
+            if fields_set is None:
+                fields_set = self._field_sets[fields] = _unmasked(fields)
             spooled = Spooled(
-                values, frozenset(fields_set), bytes(data), bytes(fingerprint), episode, topics,
-                split, modified,
+                values, fields_set, bytes(data), bytes(fingerprint), episode, topics, split,
+                modified,
             )  # fmt: skip
             return self.shelf.place(spooled)
         except Exception:  # a damaged row can raise almost anything: read the file instead
@@ -255,14 +275,14 @@ class FindingCache:
                 stat = os.stat(os.path.join(self.media, name))
             except OSError:
                 return
-            if not _settled(stat):
+            if not _settled(stat, self._started):
                 return  # it may change again unseen: validated again next time
             media.append([name, _signature(stat)])
         spooled = spool(finding, path, self.media)
         kept = pickle.dumps(
             (
                 spooled.kept,
-                sorted(spooled.fields_set),
+                _masked(spooled.fields_set),
                 spooled.episode,
                 spooled.topics,
                 spooled.split,
@@ -338,6 +358,25 @@ class FindingCache:
             self._connection.close()
         if self._damaged:
             drop(self.path)
+
+
+_FIELDS = tuple(Finding.model_fields)
+"""The finding's fields, by number: a set of them is recorded as one integer (a bit each)."""
+_FIELD_BITS = {name: 1 << number for number, name in enumerate(_FIELDS)}
+
+
+def _masked(fields: frozenset[str]) -> int | tuple[str, ...]:
+    """``fields`` as bits of one integer (read back at once, where a list of names is a dozen
+    strings to unpickle for every finding); the sorted names if one is not a field."""
+    if not fields <= _FIELD_BITS.keys():
+        return tuple(sorted(fields))
+    return sum(_FIELD_BITS[name] for name in fields)
+
+
+def _unmasked(fields: int | tuple[str, ...] | list[str]) -> frozenset[str]:
+    if isinstance(fields, int):
+        return frozenset(name for name, bit in _FIELD_BITS.items() if fields & bit)
+    return frozenset(fields)
 
 
 def _file_digest(path: str) -> str | None:

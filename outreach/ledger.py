@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -58,6 +58,8 @@ class Publication(NamedTuple):
     published_at: str
 
 
+_INSIDE = nullcontext()
+"""A transaction entered inside another: nothing to open or commit (reusable)."""
 COMMIT_EVERY = 200
 """Records per commit inside a transaction: few disk syncs, little to redo after a crash."""
 LOAD_CHUNK = 500
@@ -100,14 +102,18 @@ class Ledger:
         with self._store.connection() as connection:
             yield connection
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """One connection for many records, committed every COMMIT_EVERY records and at the
         end, also when the work stops midway. A crash loses at most the uncommitted records,
-        not the files: the next run finds the files (or uploads them again) and records them."""
+        not the files: the next run finds the files (or uploads them again) and records them.
+        Inside a transaction, another one is part of it (a release enters one per batch of
+        its publish stage: a plain object for those, not a generator each)."""
         if self._shared is not None:
-            yield
-            return
+            return _INSIDE
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         connection = self._store.open()
         self._shared = connection
         try:

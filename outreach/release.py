@@ -105,7 +105,8 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     # 2. Prepare: what each channel renders and lists, the secrets rendering needs and the
     # channels' slow work (mastered audio), so rendering only reads what is made here.
     kit_secret = kit_secret_for(settings, names)
-    parts = _parts(request, kinds, catalogs, chosen, names, kit_secret)
+    ledger = None if request.preview else Ledger(settings.paths.ledger)
+    parts = _parts(request, kinds, catalogs, chosen, names, ledger, kit_secret)
     for part in parts:
         part.view = prepare_view(part.view, settings, runner.prepare)
 
@@ -113,7 +114,6 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
     # batch's files on every platform before the next, and site pages (indexes, feeds) only
     # after every publication's files, so no feed points at something missing. A batch's
     # render keys are remembered once it is out: a release stopped midway resumes there.
-    ledger = None if request.preview else Ledger(settings.paths.ledger)
     receipts = ReceiptLog()  # on disk as they come: memory does not grow with the site
     platforms: list[str] | None = None
 
@@ -242,10 +242,10 @@ def _parts(
     catalogs: Mapping[str, Mapping[str, Any]],
     chosen: Mapping[str, Sequence[str]],
     names: Sequence[str],
+    ledger: Ledger | None,
     kit_secret: bytes = b"",
 ) -> list[_Part]:
     settings = request.settings
-    ledger = None if request.preview else Ledger(settings.paths.ledger)
     for_reuse = {} if ledger is None else platforms_for_reuse(settings, names)
     released_on = _ReleasedOn(ledger)
     parts: list[_Part] = []

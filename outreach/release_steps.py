@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from outreach import locks
@@ -297,8 +298,12 @@ def open_platforms(
 # -- rendering ----------------------------------------------------------------
 
 
+_NEWEST = attrgetter("published", "id")
+"""(published, id) of a finding: the sort key of every listing."""
+
+
 def newest_first(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.published, f.id), reverse=True)
+    return sorted(findings, key=_NEWEST, reverse=True)
 
 
 def ready_findings(
@@ -521,6 +526,8 @@ def site_pages_of(view: ChannelSite) -> list[SitePage]:
 
 SITE_PART_BYTES = 2_000_000
 """A part of the site pages ends once it holds this much rendered output."""
+SITE_PART_KEPT = 1_000
+"""Site pages one part holds at most, rendered or kept as they are."""
 
 
 def render_site_pages(
@@ -531,8 +538,11 @@ def render_site_pages(
     pages: Sequence[SitePage] | None = None,
 ) -> ChannelPlan:
     """The channel's site-wide batch (indexes, feeds), unchanged pages kept: all of it, or
-    at most ``size`` pages (and about ``SITE_PART_BYTES``) from ``start`` on, so memory
-    holds a bounded share of the site.
+    from ``start`` on at most ``size`` pages rendered (and about ``SITE_PART_BYTES``), so
+    memory holds a bounded share of the site. Pages kept as they are cost no memory: up to
+    ``SITE_PART_KEPT`` of them ride along in a part (a release that changes nothing publishes
+    the site pages in one part, not one per ``size`` pages: a publishing lock and ledger
+    transaction each).
 
     ``published``: the items the earlier parts published. A part before the last removes
     nothing; the last one removes the site's items that no part contained.
@@ -542,9 +552,14 @@ def render_site_pages(
     deliverables: list[Deliverable] = []
     kept_pages: set[str] = set()
     pages = site_pages_of(view) if pages is None else pages
-    stop = len(pages) if size is None else min(len(pages), start + max(size, 1))
-    rendered = 0
+    stop = len(pages)
+    rendered = rendered_pages = 0
     for number in range(start, stop):
+        if size is not None and (
+            rendered_pages >= max(size, 1) or number - start >= SITE_PART_KEPT
+        ):
+            stop = number
+            break
         page = pages[number]
         kept = _reusable(view.reuse, view.site_id, page.unit, page.key, page.paths)
         if kept is not None:
@@ -553,6 +568,7 @@ def render_site_pages(
             made = page.render()
             deliverables += made
             rendered += sum(len(deliverable.content) for deliverable in made)
+            rendered_pages += 1
         if page.key is not None and (
             view.reuse is None or view.reuse.keys.get((view.site_id, page.unit)) != page.key
         ):

@@ -10,38 +10,80 @@ keys of the findings it lists. Keys are kept in the ledger once what they descri
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import outreach
 from outreach.config import Settings
+from outreach.files import PRIVATE_FILE, atomic_write
 from outreach.finding import Finding
 
 CODE = Path(outreach.__file__).resolve().parent
 
 
-def _tree(folder: Path, suffix: str = "") -> Iterable[bytes]:
-    """Each file under ``folder`` whose name ends with ``suffix`` (not in ``__pycache__``):
-    its path relative to ``folder``, a NUL and its bytes, in the order of the paths' parts.
-    Walked with ``os.walk``: every release hashes the pipeline's code (about 140 files), and
-    ``Path.rglob`` took most of that time."""
+INPUTS_CACHE = Path("cache") / "inputs.json"
+"""Under the state folder: the last ``inputs_digest`` and the stats of the files it read."""
+SETTLE_NS = 2_000_000_000
+"""A file changed less than this long ago may change again with the same stat (as the finding
+cache's files): its stat is not trusted, and the digest is taken from the bytes each time."""
+
+Listing = list[tuple[tuple[str, ...], str]]
+"""(path parts relative to the tree, full path) of each file of a tree, in the parts' order."""
+
+
+def _listing(folder: Path, suffix: str = "") -> Listing:
+    """Each file under ``folder`` whose name ends with ``suffix`` (not in ``__pycache__``, not
+    under a linked folder), in the order of the paths' parts. Listed with ``os.scandir``, whose
+    entries know files from folders without a stat each: every release lists the pipeline's
+    code (about 140 files)."""
     if not folder.is_dir():
-        return
-    found: list[tuple[tuple[str, ...], str]] = []
-    for parent, folders, files in os.walk(folder):
-        folders[:] = [name for name in folders if name != "__pycache__"]
-        within = os.path.relpath(parent, folder)
-        prefix = () if within == "." else tuple(within.split(os.sep))
-        for name in files:
-            path = os.path.join(parent, name)
-            if name.endswith(suffix) and os.path.isfile(path):
-                found.append(((*prefix, name), path))
-    for parts, path in sorted(found):
+        return []
+    found: Listing = []
+    pending: list[tuple[tuple[str, ...], str]] = [((), str(folder))]
+    while pending:
+        prefix, parent = pending.pop()
+        with os.scandir(parent) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    if entry.name != "__pycache__" and not entry.is_symlink():
+                        pending.append(((*prefix, entry.name), entry.path))
+                elif entry.name.endswith(suffix) and entry.is_file():
+                    found.append(((*prefix, entry.name), entry.path))
+    return sorted(found)
+
+
+def _tree(folder: Path, suffix: str = "", listing: Listing | None = None) -> Iterable[bytes]:
+    """Each file of the tree (``_listing``): its relative path, a NUL and its bytes."""
+    for parts, path in _listing(folder, suffix) if listing is None else listing:
         with open(path, "rb") as file:
             yield "/".join(parts).encode() + b"\0" + file.read()
+
+
+def _stat_signature(described: str, listings: Iterable[Listing]) -> str | None:
+    """One digest of ``described`` and the name, size, times and inode of every listed file
+    (an edit changes the change time, also when the modification time is put back); None
+    when a file changed too recently to be trusted, or went away."""
+    now = time.time_ns()
+    digest = hashlib.sha256(described.encode())
+    for number, listing in enumerate(listings):
+        for parts, path in listing:
+            try:
+                stat = os.stat(path)
+            except OSError:
+                return None
+            if now - max(stat.st_mtime_ns, stat.st_ctime_ns) <= SETTLE_NS:
+                return None
+            digest.update(
+                f"{number}/{'/'.join(parts)}\0{stat.st_size}:{stat.st_mtime_ns}:"
+                f"{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}\n".encode()
+            )
+    return digest.hexdigest()
 
 
 def installed_libraries() -> list[str]:
@@ -65,16 +107,55 @@ def installed_libraries() -> list[str]:
 
 def inputs_digest(settings: Settings) -> str:
     """What every rendered file depends on besides its findings: the configuration, the
-    pipeline's code, the libraries it renders with, the templates and the press data."""
-    digest = hashlib.sha256(settings.model_dump_json().encode())
-    digest.update("\n".join(installed_libraries()).encode())
-    for part in (
-        *_tree(CODE, ".py"),
-        *_tree(settings.paths.templates),
-        *_tree(settings.paths.press),
+    pipeline's code, the libraries it renders with, the templates and the press data, by
+    content.
+
+    Reading and hashing every file (the code is about 1.2 MB) was a few milliseconds of every
+    release; so the digest is remembered in the state folder's cache beside the stats of the
+    files it was taken from, and taken from the bytes again whenever a stat differs (an edit,
+    a checkout, a file added or removed, other settings or libraries), a file is too recent
+    to trust, or the cache file is missing or damaged. Nothing is remembered before the
+    project's first release (no cache folder yet)."""
+    configuration = settings.model_dump_json()
+    libraries = "\n".join(installed_libraries())
+    listings = (
+        _listing(CODE, ".py"),
+        _listing(settings.paths.templates),
+        _listing(settings.paths.press),
+    )
+    remembered = settings.paths.state / INPUTS_CACHE
+    signature = _stat_signature(f"{configuration}\n{libraries}", listings)
+    if signature is not None:
+        known = _remembered(remembered)
+        if known is not None and known[0] == signature:
+            return known[1]
+    digest = hashlib.sha256(configuration.encode())
+    digest.update(libraries.encode())
+    for (folder, suffix), listing in zip(
+        ((CODE, ".py"), (settings.paths.templates, ""), (settings.paths.press, "")),
+        listings,
+        strict=True,
     ):
-        digest.update(hashlib.sha256(part).digest())
-    return digest.hexdigest()
+        for part in _tree(folder, suffix, listing):
+            digest.update(hashlib.sha256(part).digest())
+    found = digest.hexdigest()
+    if signature is not None and remembered.parent.is_dir():
+        data = json.dumps({"signature": signature, "digest": found}).encode()
+        with contextlib.suppress(OSError):  # a cache: not written means taken again next time
+            atomic_write(remembered, data, PRIVATE_FILE, sync=False)
+    return found
+
+
+def _remembered(path: Path) -> tuple[str, str] | None:
+    """(signature, digest) remembered in ``path`` (None: none, or not readable as such)."""
+    try:
+        data = json.loads(path.read_bytes())
+        signature, digest = data["signature"], data["digest"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not (isinstance(signature, str) and isinstance(digest, str)):
+        return None
+    return signature, digest
 
 
 def media_names(finding: Finding) -> list[str]:

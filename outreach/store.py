@@ -199,6 +199,16 @@ def schema_version(connection: sqlite3.Connection, store: str) -> int:
     return row[0] or 0
 
 
+def recorded_versions(connection: sqlite3.Connection) -> dict[str, int]:
+    """The newest version of every store recorded in the file (none recorded: empty)."""
+    if "schema_migrations" not in _tables(connection):
+        return {}
+    rows = connection.execute(
+        "SELECT store, MAX(version) FROM schema_migrations GROUP BY store"
+    ).fetchall()
+    return {store: version for store, version in rows}
+
+
 class Store:
     """A SQLite file holding one or more schemas, upgraded to their newest version on open.
 
@@ -304,7 +314,8 @@ class Store:
         try:
             if self.url is None:
                 use_wal(connection)
-            if all(self._current(connection, s) for s in self.schemas):
+            recorded = recorded_versions(connection)  # one read for every schema of the file
+            if all(self._newest(s, recorded.get(s.name, 0)) for s in self.schemas):
                 return
             with immediate(connection):  # re-read under the lock: another process may be done
                 for schema in self.schemas:
@@ -319,7 +330,10 @@ class Store:
             connection.close()
 
     def _current(self, connection: sqlite3.Connection, schema: Schema) -> bool:
-        found = schema_version(connection, schema.name)
+        return self._newest(schema, schema_version(connection, schema.name))
+
+    def _newest(self, schema: Schema, found: int) -> bool:
+        """Whether ``found`` (the version recorded in the file) is the schema's newest."""
         if found > schema.version:
             raise StoreError(
                 f"{self.path} holds the {schema.name} store at schema version {found}, made by "

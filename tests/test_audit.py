@@ -36,3 +36,32 @@ def test_a_recipient_id_is_stable_and_does_not_hold_the_address():
     assert recipient_id(" Ana@Example.org ", key) == recipient_id("ana@example.org", key)
     assert "example" not in recipient_id("ana@example.org", key)
     assert recipient_id("ana@example.org", key) != recipient_id("ana@example.org", b"other")
+
+
+def test_events_of_one_kind_are_found_without_reading_the_whole_log(tmp_path):
+    """Every release asks the log for its retractions; the log grows with every publish, so
+    the events of one kind (and a gate's latest decision) are found by an index, not a pass
+    over every event ever recorded."""
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite"
+    log = AuditLog(path)
+    log.record_many(
+        [("publish", AT, {"publication": f"f{n}", "outcome": "created"}) for n in range(50)]
+    )
+    log.record("retraction", AT, publication="f3", outcome="retracted", detail={"note": "wrong"})
+    assert [e.publication for e in log.entries(event="retraction")] == ["f3"]
+    with sqlite3.connect(path) as connection:
+        for query, values in (
+            ("SELECT * FROM audit WHERE event = ? ORDER BY seq", ("retraction",)),
+            (
+                "SELECT * FROM audit WHERE event = ? AND publication = ? AND subject = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                ("decision", "f3", "pitches"),
+            ),
+        ):
+            plan = " ".join(
+                row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {query}", values)
+            )
+            assert "SEARCH audit USING INDEX" in plan and "SCAN audit" not in plan, plan
+    connection.close()

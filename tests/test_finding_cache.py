@@ -274,3 +274,22 @@ def test_the_cache_stays_a_local_file_when_the_state_is_in_postgresql(
         assert found == [], "nothing of the cache went to the team's database"
     finally:
         bind_state(settings.paths.state, None)
+
+
+def test_a_run_reads_its_rows_in_name_order_without_sorting_them(
+    settings: Settings, settled: None
+) -> None:
+    """The rows (each a validated finding, a few KB) come in the order of the folder's sorted
+    files from the index, not sorted anew on every run."""
+    load_catalog(settings)
+    with sqlite3.connect(cache_file(settings)) as connection:
+        plan = " ".join(
+            row[-1]
+            for row in connection.execute(
+                "EXPLAIN QUERY PLAN SELECT name, stat, sha256, media, kept, spooled, fingerprint "
+                "FROM findings WHERE context = ? ORDER BY name",
+                ("any",),
+            )
+        )
+    connection.close()
+    assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan

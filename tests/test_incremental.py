@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -318,3 +319,78 @@ def test_ledger_items_read_ahead_for_a_batch_see_what_the_batch_then_records(
     Ledger(tmp_path / "ledger.sqlite").record("b", "blog", "static", "blog/b/x", "h", "u", when)
     assert set(ledger.items("b", "blog", "static")) == {"blog/b/index.html", "blog/b/x"}
     assert set(ledger.item_urls("b", "blog", "static")) == {"blog/b/index.html", "blog/b/x"}
+
+
+def own_templates(settings: Settings) -> Settings:
+    """The settings with a copy of the templates (the fixture project uses the repository's)."""
+    copy = settings.paths.public.parent / "templates"
+    shutil.copytree(settings.paths.templates, copy)
+    return settings.model_copy(
+        update={"paths": settings.paths.model_copy(update={"templates": copy})}
+    )
+
+
+def test_a_template_edit_that_keeps_its_size_and_time_still_renders_everything_again(
+    settings: Settings, renders: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest of the settings, code, templates and press data is remembered beside the
+    files' stats; an edit that keeps a template's size and modification time (a copy tool
+    putting the time back) still changes its change time: everything is rendered again."""
+    import outreach.render_keys as render_keys
+
+    # The copies are seconds old: trust their stats as if written long ago.
+    monkeypatch.setattr(render_keys, "SETTLE_NS", 0)
+    settings = own_templates(settings)
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert (settings.paths.state / render_keys.INPUTS_CACHE).is_file(), "the digest is kept"
+    renders.clear()
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert renders == Counter(), "nothing changed, nothing rendered"
+
+    post = settings.paths.templates / "blog" / "post.html.j2"
+    before = post.stat()
+    data = post.read_bytes()
+    assert data.endswith(b"\n")
+    post.write_bytes(data[:-1] + b" ")
+    os.utime(post, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = post.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert renders["finding:alpha-cocoa-prices"] == 1
+    assert renders["index:1"] == 1 and renders["feed"] == 1
+
+
+def test_a_damaged_inputs_digest_file_only_means_reading_the_inputs_again(
+    settings: Settings, renders: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import outreach.render_keys as render_keys
+
+    monkeypatch.setattr(render_keys, "SETTLE_NS", 0)
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    remembered = settings.paths.state / render_keys.INPUTS_CACHE
+    good = remembered.read_bytes()
+    assert oct(remembered.stat().st_mode & 0o777) == "0o600"
+    for damage in (b"{not json", b'{"signature": 1, "digest": []}', None):
+        if damage is None:
+            remembered.unlink()
+        else:
+            remembered.write_bytes(damage)
+        renders.clear()
+        report = release(settings, None, ["blog"], AFTER_EMBARGO)
+        assert renders == Counter() and report.changed == [], "the same digest, from the bytes"
+        assert remembered.read_bytes() == good
+
+
+def test_inputs_changed_moments_ago_are_read_again_not_remembered(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file changed within the settle time could change again with the same stat (the
+    file system's clock steps are coarse): the digest is taken from the bytes every time."""
+    import outreach.render_keys as render_keys
+
+    settings = own_templates(settings)  # copied just now: not settled
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    release(settings, None, ["blog"], AFTER_EMBARGO)
+    assert not (settings.paths.state / render_keys.INPUTS_CACHE).exists()

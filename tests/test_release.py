@@ -164,6 +164,22 @@ def test_site_pages_go_out_in_bounded_parts_and_stale_site_files_are_still_remov
     assert release(settings, None, None, NOW).changed == []
 
 
+def test_site_pages_kept_as_they_are_go_out_in_one_part_whatever_the_batch_size(
+    settings: Settings,
+) -> None:
+    """Parts bound the pages rendered (memory), not those kept: a release that changes
+    nothing takes one publishing lock and transaction for the site pages, not one per page."""
+    release(settings, None, None, NOW)
+
+    def site_calls(batch_size: int) -> int:
+        runner = RecordingRunner()
+        report = run_release(ReleaseRequest(settings, NOW, batch_size=batch_size), runner)
+        assert report.changed == []
+        return sum(1 for site_wide, _ in runner.calls if site_wide)
+
+    assert site_calls(1) == site_calls(1_000) >= 1
+
+
 def test_the_release_catalog_holds_only_ids_and_dates_and_reads_the_rest_back(
     settings: Settings,
 ) -> None:

@@ -87,7 +87,7 @@ def test_the_stores_keep_their_code_and_migrations_on_postgresql(
         (tmp_path / "outreach.toml").write_text('[paths]\nstate = "state"\n')
         settings = load_settings(tmp_path / "outreach.toml", environ=stateless_env(state_database))
         for _ in range(2):  # what make bootstrap runs: idempotent
-            assert migrate_stores(settings) == {"ledger": 1, "sends": 1, "audit": 1,
+            assert migrate_stores(settings) == {"ledger": 1, "sends": 1, "audit": 2,
                                                 "remote_marks": 1, "event-sequences": 2,
                                                 "subscribers": 2, "registrations": 2}  # fmt: skip
     finally:
@@ -102,7 +102,7 @@ def test_the_stores_keep_their_code_and_migrations_on_postgresql(
         ).fetchall()
     # Opened many times, migrated once: one row per version of each store.
     assert sorted(versions) == [
-        ("audit", 1, 1),
+        ("audit", 2, 2),
         ("event-sequences", 2, 2),
         ("ledger", 1, 1),
         ("registrations", 2, 2),

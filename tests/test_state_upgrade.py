@@ -63,6 +63,7 @@ def test_state_from_the_previous_release_is_upgraded_in_place_with_nothing_lost(
     # and so do the platforms' remote marks (outreach.remote_marks).
     assert _versions(settings.paths.ledger) == {
         ("audit", 1),
+        ("audit", 2),
         ("ledger", 1),
         ("remote_marks", 1),
         ("sends", 1),

@@ -10,7 +10,7 @@ from outreach.errors import PlatformUnavailable as PlatformUnavailable  # neutra
 from outreach.ledger import Ledger
 from outreach.vocabulary import Batch, Change, Deliverable, Receipt
 
-__all__ = ["Batch", "Platform", "PlatformUnavailable", "Receipt", "sync_batch"]
+__all__ = ["Batch", "Platform", "PlatformUnavailable", "Receipt", "keep_batch", "sync_batch"]
 
 
 class Platform(Protocol):
@@ -56,7 +56,7 @@ def sync_batch(
     """
     with ledger.transaction():
         if not batch.deliverables:  # all kept as they are: only their addresses are read
-            return _keep(platform, batch, ledger, dry_run, delete)
+            return keep_batch(platform, batch, ledger, dry_run, delete)
         known = ledger.items(batch.finding_id, batch.channel, platform)
         receipts: list[Receipt] = []
         for item in sorted(batch.kept & set(known)):
@@ -101,7 +101,7 @@ def sync_batch(
         return receipts
 
 
-def _keep(
+def keep_batch(
     platform: str, batch: Batch, ledger: Ledger, dry_run: bool, delete: Callable[[str], None]
 ) -> list[Receipt]:
     """``sync_batch`` for a batch with nothing rendered: its kept items are unchanged, and

@@ -20,7 +20,7 @@ from typing import ClassVar
 from outreach.errors import OutreachError
 from outreach.files import DeferredSync
 from outreach.ledger import Ledger
-from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, sync_batch
+from outreach.platforms.base import Batch, PlatformUnavailable, Receipt, keep_batch, sync_batch
 
 
 class UnsafePath(OutreachError, ValueError):
@@ -47,6 +47,8 @@ class StaticSite:
         self.root = root
         self.base_url = base_url
         self._writes = DeferredSync()
+        self._settle = self._writes.settle
+        """One bound method for every batch (``Ledger.settle_before_commit`` keeps it once)."""
         self._descriptor: int | None = None
 
     def target(self, item: str) -> Path:
@@ -71,20 +73,23 @@ class StaticSite:
         self, batch: Batch, ledger: Ledger, now: datetime, dry_run: bool = False
     ) -> list[Receipt]:
         """The file on disk is the truth: a deleted or hand-edited file is written again."""
-
-        def delete(item: str) -> None:
-            with contextlib.suppress(FileNotFoundError):
-                self.target(item).unlink()
-
-        ledger.settle_before_commit(self._writes.settle)
+        ledger.settle_before_commit(self._settle)
+        # Kept as it is (most batches of a release that changes little): nothing to write.
+        if not batch.deliverables:
+            with ledger.transaction():
+                return keep_batch(self.name, batch, ledger, dry_run, self._delete)
         return sync_batch(
             self.name, batch, ledger, now, dry_run,
             current_hash=lambda item, recorded: _file_hash(self.target(item)),
             write=lambda d: self._writes.write(self.target(d.path), d.content),
-            delete=delete,
+            delete=self._delete,
             url=self.url,
             token=lambda item: stat_token(self.target(item)),
         )  # fmt: skip
+
+    def _delete(self, item: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.target(item).unlink()
 
     def holds(self, marks: Mapping[str, str | None]) -> bool:
         """Every file is there with the size and time it was written with (a hand edit or a
@@ -92,17 +97,18 @@ class StaticSite:
         folder = self._folder()
         if folder is None:
             return False
+        stat = os.stat
         for item, mark in marks.items():
             # Looked up relative to the open site folder, not through ``target``'s path
             # objects: a release that changes nothing asks this of every file of the site
             # (three or more a finding).
-            if item.startswith("/") or ".." in item.split("/"):
+            if item.startswith("/") or (".." in item and ".." in item.split("/")):
                 return False  # never written here (``target`` refuses it)
             try:
-                stat = os.stat(item, dir_fd=folder)
+                found = stat(item, dir_fd=folder)
             except OSError:
                 return False
-            if f"{stat.st_size}:{stat.st_mtime_ns}" != mark:
+            if f"{found.st_size}:{found.st_mtime_ns}" != mark:
                 return False
         return True
 
