@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from outreach import media_files
 from outreach.channels.base import CARRY, BaseChannel, Deliverable, RenderError, Site, SitePage
@@ -17,10 +17,7 @@ from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown, scrollable_tables
 from outreach.notices import retraction_page
-from outreach.podcast.chapters import chapter_rows
-from outreach.podcast.transcript import read_transcript
-from outreach.reports.launch import announcement_of, launch_edition, launch_key
-from outreach.reports.model import Report
+from outreach.reports import is_report
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
@@ -37,6 +34,9 @@ from outreach.urls import (
     post_path,
     report_pdf_path,
 )
+
+if TYPE_CHECKING:  # loaded when a release has a report or an episode (not for findings alone)
+    from outreach.reports.model import Report
 
 ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
 """Namespace for Atom entry ids: derived from the finding id, so they survive a domain move."""
@@ -83,14 +83,24 @@ class BlogChannel(BaseChannel):
     # -- a report's announcement ---------------------------------------------
 
     def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
-        return launch_key(self.name, finding, settings) if isinstance(finding, Report) else None
+        if not is_report(finding):
+            return None
+        from outreach.reports.launch import launch_key
+
+        return launch_key(self.name, finding, settings)
 
     def prepare(self, finding: Finding, settings: Settings, progress=None) -> object:
-        return launch_edition(finding, settings) if isinstance(finding, Report) else None
+        if not is_report(finding):
+            return None
+        from outreach.reports.launch import launch_edition
+
+        return launch_edition(finding, settings)
 
     def _announcement(self, report: Report, site: Site) -> list[Deliverable]:
         """The post announcing a report at ``blog/<report id>/``: its summary, cover,
         indicators as key figures, the introduction, and links to the web edition and PDF."""
+        from outreach.reports.launch import announcement_of
+
         edition = site.prepared.get(report.id)
         if getattr(edition, "report", None) is None:
             raise RenderError(
@@ -110,7 +120,7 @@ class BlogChannel(BaseChannel):
     # -- one finding ---------------------------------------------------------
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
-        if isinstance(finding, Report):
+        if is_report(finding):
             return self._announcement(finding, site)
         return self._post(finding, site)
 
@@ -185,6 +195,9 @@ class BlogChannel(BaseChannel):
         episode = finding.episode
         if episode is None or not site.urls.hosts(EPISODES):
             return None
+        from outreach.podcast.chapters import chapter_rows
+        from outreach.podcast.transcript import read_transcript
+
         media = site.settings.paths.media
         return {
             "audio_href": site.href(episode_path(finding.id, ".mp3")),
