@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from outreach import ahead
 from outreach.drawing import fit, font
+from outreach.request import BATCH_SIZE
 
 if TYPE_CHECKING:  # Pillow's drawing modules (and FreeType) load when something is drawn
     from PIL import Image
@@ -53,12 +54,14 @@ def draw_ahead(findings: Iterable[Finding], settings: Settings) -> None:
     ahead.submit(_draw_share_image, [share_image_args(f, settings) for f in findings])
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=BATCH_SIZE)
 def draw_share_image(
     title: str, stat_value: str, stat_label: str, topic: str, site_title: str
 ) -> bytes:
     """PNG bytes: site name, the key stat large, its label, then the title (drawn by a
-    worker when the release asked for it ahead, the same bytes either way)."""
+    worker when the release asked for it ahead, the same bytes either way). The images of
+    one batch are kept, for the other channels that show them (30 KB each): not more, as a
+    release renders every batch of one channel before the next channel's."""
     args = (title, stat_value, stat_label, topic, site_title)
     drawn = ahead.take(_draw_share_image, args)
     return _draw_share_image(*args) if drawn is ahead.MISSING else drawn
