@@ -34,7 +34,8 @@ per post; Pelican writes no sitemap (that needs a plugin).
    note without it).
 
 Run with ``python -m bench.scale``; ``python -m bench.scale prefect`` runs section 3 alone,
-``--incremental`` section 2 alone.
+``--incremental`` section 2 alone, ``--memory`` the 1,000-finding builds' peaks of section 4
+alone (medians of 3, then 10,000 findings; ``--memory --quick`` without the 10,000).
 """
 
 from __future__ import annotations
@@ -923,6 +924,59 @@ def bench_memory_scale(root: Path, config_1000: Path) -> dict[int, dict]:
     return results
 
 
+def main_memory(quick: bool = False) -> None:
+    """The builds' peak memory alone (``--memory``): RUNS rounds, each of our full build with
+    share images, ours on comparable work (tiny share PNGs) and Pelican's, every build in its
+    own process on the same 1,000 findings, then ours on comparable work at 10,000 findings
+    (not with ``--quick``). Medians; the peak is VmHWM from each process's start, read after
+    its imports (ours: ``import outreach.release``; Pelican's: ``pelican.settings``)."""
+    print(f"== scale: peak memory == (load average {os.getloadavg()[0]:.1f})")
+    runs: dict[str, list[dict]] = {"ours": [], "ours-comparable": [], "pelican": []}
+    with tempfile.TemporaryDirectory(prefix="outreach-scale-") as temp:
+        root = Path(temp)
+        config, content = generate(root / "1000", 1_000)
+        output = str(root / "1000" / "pelican" / "output")
+        for number in range(RUNS):
+            for kind in runs:
+                paths = (str(config),) if kind != "pelican" else (str(content), output)
+                runs[kind].append(run_child("--peak", kind, *paths))
+            print(
+                f"  run {number + 1}: "
+                + ", ".join(f"{kind} {r[-1]['peak_mb']:.1f} MB" for kind, r in runs.items())
+            )
+        medians = {
+            kind: {
+                key: statistics.median(r[key] for r in results) for key in ("peak_mb", "before_mb")
+            }
+            for kind, results in runs.items()
+        }
+        theirs = medians["pelican"]["peak_mb"]
+        for kind, label in (
+            ("ours", "ours, with share images"),
+            ("ours-comparable", "ours, comparable work (tiny share PNGs)"),
+            ("pelican", "Pelican"),
+        ):
+            m = medians[kind]
+            versus = (
+                "" if kind == "pelican" else f"; {m['peak_mb'] - theirs:+.1f} MB against Pelican"
+            )
+            print(
+                f"peak memory, 1,000-finding full build, own process (VmHWM), median of {RUNS}: "
+                f"{label} {m['peak_mb']:.1f} MB ({m['before_mb']:.1f} MB after imports, build "
+                f"{m['peak_mb'] - m['before_mb']:.1f} MB){versus}"
+            )
+        if not quick:
+            large = generate(root / "10000", MEMORY_SIZES[-1])[0]
+            result = run_child("--peak", "ours-comparable", str(large))
+            first = medians["ours-comparable"]["peak_mb"]
+            print(
+                f"peak memory, {MEMORY_SIZES[-1]:,}-finding full build, comparable work, own "
+                f"process: {result['peak_mb']:.1f} MB ({result['before_mb']:.1f} MB after "
+                f"imports): {result['peak_mb'] / first:.2f}x the 1,000 figure (goal <= 1.2x)"
+            )
+    print(f"(load average {os.getloadavg()[0]:.1f})")
+
+
 def bench_newsletter_memory() -> dict | None:
     """bench/newsletter.py's own measurement: a full send to SUBSCRIBERS in a fresh process."""
     binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
@@ -1065,6 +1119,8 @@ if __name__ == "__main__":
         print(json.dumps(prefect_child(Path(sys.argv[2]))))
     elif sys.argv[1:] == ["prefect"]:
         prefect_only()
+    elif sys.argv[1:2] == ["--memory"] and sys.argv[2:] in ([], ["--quick"]):
+        main_memory(quick=sys.argv[2:] == ["--quick"])
     elif sys.argv[1:2] == ["--incremental"] and sys.argv[2:] in ([], ["--profile"]):
         main_incremental(profile=sys.argv[2:] == ["--profile"])
     else:

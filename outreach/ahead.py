@@ -71,6 +71,8 @@ class Ahead:
         """Calls asked for before the workers started (they start once enough were)."""
         self.served = 0
         """How many results came from the workers (for tests and benchmarks)."""
+        self.apart = 0
+        """How many calls ``run_apart`` ran in a worker (for tests)."""
 
     def submit(self, function: Callable[..., Any], calls: Iterable[tuple[Hashable, ...]]) -> None:
         """Start ``function(*args)`` for each of ``calls`` (module-level, pure: its result
@@ -84,17 +86,46 @@ class Ahead:
                 self._asked += len(fresh)
                 if self._asked < (MIN_CALLS if fork else MIN_CALLS_CLEAN):
                     return
-                import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor
-
-                context = multiprocessing.get_context("fork" if fork else "forkserver")
-                self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
+                self._executor = self._start(fork)
             try:
                 for args in fresh:
                     self._pending[(function, args)] = self._executor.submit(function, *args)
             except Exception as exc:  # a broken pool: the caller draws them itself
                 if not _broken(exc):
                     raise
+
+    def _start(self, fork: bool) -> ProcessPoolExecutor:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork" if fork else "forkserver")
+        return ProcessPoolExecutor(self._workers, mp_context=context)
+
+    def run_apart(self, function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
+        """``function(*args)`` run in a worker and waited for, so this process never loads
+        what the call needs (drawing a card loads FreeType and its fonts and fills a 3 MB
+        canvas, which a release would carry as its peak). A worker starts for it only when it
+        can be forked (quick); ``MISSING`` otherwise, or when workers cannot start: the
+        caller then runs the call itself."""
+        with self._lock:
+            if self._executor is None:
+                if not _may_fork():
+                    return MISSING
+                self._executor = self._start(fork=True)
+            try:
+                future = self._executor.submit(function, *args)
+            except Exception as exc:  # a broken pool: the caller runs it itself
+                if not _broken(exc):
+                    raise
+                return MISSING
+        try:
+            result = future.result()
+        except Exception as exc:  # the call's own error is raised as the call would raise it
+            if _broken(exc):
+                return MISSING
+            raise
+        self.apart += 1
+        return result
 
     def take(self, function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
         """The result of a submitted call (waiting for it), or ``MISSING``; the worker's
@@ -148,3 +179,8 @@ def submit(function: Callable[..., Any], calls: Iterable[tuple[Hashable, ...]]) 
 def take(function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
     """The active workers' result for ``function(*args)``, or ``MISSING``."""
     return MISSING if _active is None else _active.take(function, args)
+
+
+def run_apart(function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
+    """The call run in the active workers (see ``Ahead.run_apart``), or ``MISSING``."""
+    return MISSING if _active is None else _active.run_apart(function, args)

@@ -4,13 +4,17 @@ the pipeline draws (share images, episode art)."""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from PIL import ImageDraw, ImageFont
+if TYPE_CHECKING:  # loaded when a font is first asked for: FreeType and HarfBuzz come with it
+    from PIL import ImageDraw, ImageFont
 
 
 @lru_cache(maxsize=16)
 def font(size: int) -> ImageFont.FreeTypeFont:
     """The font Pillow ships: the same glyphs, so the same pixels, on every machine."""
+    from PIL import ImageFont
+
     return ImageFont.load_default(size=size)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from outreach.config import Settings
@@ -46,8 +47,17 @@ class Kind:
         return SITE_WIDE if self.name == FINDING else f"{self.name}:"
 
 
+def _holds_publications(folder: Path) -> bool:
+    """Whether ``folder`` holds a publication's file (``*.md``, a README aside). A kind's
+    model is imported only then: a release of findings alone never loads the report and
+    event models (2 MB it would carry to its end)."""
+    return folder.is_dir() and any(p.name.lower() != "readme.md" for p in folder.glob("*.md"))
+
+
 def _read_events(settings: Settings) -> Mapping[str, Any]:
-    """Events (``events/<id>.md``), validated; the module is imported when read."""
+    """Events (``events/<id>.md``), validated; the module is imported when there are any."""
+    if not _holds_publications(settings.paths.events):
+        return {}
     from outreach.events.model import read_events
 
     return read_events(settings)
@@ -83,7 +93,10 @@ def known_kinds() -> list[str]:
 
 
 def _read_reports(settings: Settings) -> Mapping[str, Any]:
-    """Reports (``reports/<id>.md``), validated against the findings; imported when read."""
+    """Reports (``reports/<id>.md``), validated against the findings; the module is
+    imported when there are any."""
+    if not _holds_publications(settings.paths.reports):
+        return {}
     from outreach.reports.model import read_reports
 
     return read_reports(settings)

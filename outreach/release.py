@@ -23,7 +23,6 @@ from outreach.channels import get_channel
 from outreach.config import Settings
 from outreach.kinds import FINDING, Kind, get_kind, known_kinds
 from outreach.ledger import Ledger
-from outreach.preview import describe_action
 from outreach.receipt_log import ReceiptLog
 from outreach.release_steps import (
     ChannelPlan,
@@ -185,6 +184,8 @@ def run_release(request: ReleaseRequest, runner: Runner | None = None) -> Releas
         )
         for action in get_channel(part.view.channel).after_publish(hook):
             if request.dry_run and not request.preview:
+                from outreach.preview import describe_action  # its email modules: dry runs only
+
                 notes += describe_action(action, context)
             else:
                 notes += runner.act(action, context)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from outreach.actions import Action, ActionContext, run_gated
 from outreach.channels import get_channel
@@ -21,10 +21,12 @@ from outreach.ledger import Ledger
 from outreach.platforms.base import Platform
 from outreach.platforms.registry import make_platform
 from outreach.platforms.static import StaticSite
-from outreach.preview import EmailPreview, render_action
 from outreach.release_steps import ChannelPlan, Held, open_platforms, publish_stage
 from outreach.request import ReleaseRequest
 from outreach.vocabulary import Receipt
+
+if TYPE_CHECKING:  # the preview's email modules load with a preview (not for a release)
+    from outreach.preview import EmailPreview
 
 T = TypeVar("T")
 
@@ -156,6 +158,8 @@ class PreviewRunner(PlainRunner):
         return receipts
 
     def act(self, action: Action, context: ActionContext) -> list[str]:
+        from outreach.preview import render_action
+
         previews = render_action(action, context, context.settings.paths.build)
         self.emails += previews
         return [f"Preview ({p.kind} to {p.recipient}): {p.html_path}" for p in previews]

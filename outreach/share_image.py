@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw
-
 from outreach import ahead
 from outreach.drawing import fit, font
+from outreach.request import BATCH_SIZE
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Pillow's drawing modules (and FreeType) load when something is drawn
+    from PIL import Image
+
     from outreach.config import Settings
     from outreach.finding import Finding
 
@@ -53,12 +54,14 @@ def draw_ahead(findings: Iterable[Finding], settings: Settings) -> None:
     ahead.submit(_draw_share_image, [share_image_args(f, settings) for f in findings])
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=BATCH_SIZE)
 def draw_share_image(
     title: str, stat_value: str, stat_label: str, topic: str, site_title: str
 ) -> bytes:
     """PNG bytes: site name, the key stat large, its label, then the title (drawn by a
-    worker when the release asked for it ahead, the same bytes either way)."""
+    worker when the release asked for it ahead, the same bytes either way). The images of
+    one batch are kept, for the other channels that show them (30 KB each): not more, as a
+    release renders every batch of one channel before the next channel's."""
     args = (title, stat_value, stat_label, topic, site_title)
     drawn = ahead.take(_draw_share_image, args)
     return _draw_share_image(*args) if drawn is ahead.MISSING else drawn
@@ -67,6 +70,8 @@ def draw_share_image(
 def _draw_share_image(
     title: str, stat_value: str, stat_label: str, topic: str, site_title: str
 ) -> bytes:
+    from PIL import ImageDraw
+
     image = _background(TOPIC_COLOURS.get(topic, "#1d3b6e"), site_title).copy()
     draw = ImageDraw.Draw(image)
     text_width = WIDTH - 2 * MARGIN
@@ -94,6 +99,8 @@ def _draw_share_image(
 def _background(colour: str, site_title: str) -> Image.Image:
     """The part every share image of a topic shares (colour, accent bar, site name), drawn
     once per process and copied: a few topics, 2 MB each."""
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), colour)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, 18, HEIGHT), fill=ACCENT)
@@ -129,7 +136,18 @@ SITE_CARD_PATH = "assets/share.png"
 
 @lru_cache(maxsize=8)
 def draw_site_card(site_title: str, tagline: str, heading: str = "") -> bytes:
-    """PNG bytes for pages that list findings: the site (or a section) name and the tagline."""
+    """PNG bytes for pages that list findings: the site (or a section) name and the tagline.
+    Drawn in a worker process when the release may start one (``ahead.run_apart``): the
+    release's own process then never loads FreeType and its fonts, nor fills the canvas
+    (about 6 MB at its peak, for one image); the same bytes either way."""
+    args = (site_title, tagline, heading)
+    drawn = ahead.run_apart(_draw_site_card, args)
+    return _draw_site_card(*args) if drawn is ahead.MISSING else drawn
+
+
+def _draw_site_card(site_title: str, tagline: str, heading: str) -> bytes:
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), "#1d3b6e")
     draw = ImageDraw.Draw(image)
     text_width = WIDTH - 2 * MARGIN

@@ -5,6 +5,8 @@ workers cannot start."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +21,14 @@ from conftest import NOW
 from outreach import ahead
 from outreach.config import Settings
 from outreach.release import load_catalog, release
-from outreach.share_image import _draw_share_image, draw_share_image, share_image_args
+from outreach.share_image import (
+    SITE_CARD_PATH,
+    _draw_share_image,
+    _draw_site_card,
+    draw_share_image,
+    draw_site_card,
+    share_image_args,
+)
 
 
 @pytest.fixture
@@ -131,3 +140,70 @@ def test_a_small_release_starts_no_workers(settings: Settings, submitted: list) 
         assert workers.served == 1
     finally:
         workers.close()
+
+
+def _apart(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many calls ran apart in a worker (the site card), per release."""
+    counts: list[int] = []
+    original = ahead.Ahead.close
+
+    def close(self: ahead.Ahead) -> None:
+        counts.append(self.apart)
+        original(self)
+
+    monkeypatch.setattr(ahead.Ahead, "close", close)
+    return counts
+
+
+def test_the_site_card_drawn_in_a_worker_is_the_bytes_drawn_in_process(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draw_site_card.cache_clear()
+    apart = _apart(monkeypatch)
+    release(settings, None, ["blog"], NOW)
+    card = (settings.paths.public / SITE_CARD_PATH).read_bytes()
+    assert apart == [1], "the card came from a worker"
+    assert card == _draw_site_card(settings.site.title, settings.site.tagline, "")
+    assert Image.open(io.BytesIO(card)).size == (1200, 630)
+
+
+def test_with_other_threads_alive_the_release_draws_the_site_card_itself(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker is started for one image from a forkserver (a second's start)."""
+    draw_site_card.cache_clear()
+    apart = _apart(monkeypatch)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        release(settings, None, ["blog"], NOW)
+    finally:
+        stop.set()
+        other.join()
+    card = (settings.paths.public / SITE_CARD_PATH).read_bytes()
+    assert apart == [0]
+    assert card == _draw_site_card(settings.site.title, settings.site.tagline, "")
+
+
+def test_a_blog_release_process_loads_no_font_library(settings: Settings) -> None:
+    """Pillow's fonts, FreeType and HarfBuzz stay in the workers that draw (memory the
+    release would otherwise hold to its end). Workers draw any number of share images here,
+    as they do for a release of many findings."""
+    script = (
+        "import sys\n"
+        "from outreach import ahead\n"
+        "ahead.MIN_CALLS = 1\n"
+        "from datetime import UTC, datetime\n"
+        "from pathlib import Path\n"
+        "from outreach.config import load_settings\n"
+        "from outreach.release import release\n"
+        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
+        "report = release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
+        "assert (settings.paths.public / 'assets' / 'share.png').is_file()\n"
+        "print(sorted(m for m in ('PIL.ImageFont', 'PIL._imagingft', 'PIL.ImageDraw')\n"
+        "             if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"

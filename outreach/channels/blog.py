@@ -9,18 +9,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from outreach import media_files
+from outreach.atom import Category, Entry, Feed, atom_feed
 from outreach.channels.base import CARRY, BaseChannel, Deliverable, RenderError, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
 from outreach.markdown import render_markdown, scrollable_tables
 from outreach.notices import retraction_page
-from outreach.podcast.chapters import chapter_rows
-from outreach.podcast.transcript import read_transcript
-from outreach.reports.launch import announcement_of, launch_edition, launch_key
-from outreach.reports.model import Report
+from outreach.reports import is_report
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
@@ -37,6 +35,9 @@ from outreach.urls import (
     post_path,
     report_pdf_path,
 )
+
+if TYPE_CHECKING:  # loaded when a release has a report or an episode (not for findings alone)
+    from outreach.reports.model import Report
 
 ENTRY_NAMESPACE = uuid.UUID("3b0f0c52-9a54-5c1e-9a55-0d6c2a8f4e10")
 """Namespace for Atom entry ids: derived from the finding id, so they survive a domain move."""
@@ -83,14 +84,24 @@ class BlogChannel(BaseChannel):
     # -- a report's announcement ---------------------------------------------
 
     def prepare_key(self, finding: Finding, settings: Settings) -> str | None:
-        return launch_key(self.name, finding, settings) if isinstance(finding, Report) else None
+        if not is_report(finding):
+            return None
+        from outreach.reports.launch import launch_key
+
+        return launch_key(self.name, finding, settings)
 
     def prepare(self, finding: Finding, settings: Settings, progress=None) -> object:
-        return launch_edition(finding, settings) if isinstance(finding, Report) else None
+        if not is_report(finding):
+            return None
+        from outreach.reports.launch import launch_edition
+
+        return launch_edition(finding, settings)
 
     def _announcement(self, report: Report, site: Site) -> list[Deliverable]:
         """The post announcing a report at ``blog/<report id>/``: its summary, cover,
         indicators as key figures, the introduction, and links to the web edition and PDF."""
+        from outreach.reports.launch import announcement_of
+
         edition = site.prepared.get(report.id)
         if getattr(edition, "report", None) is None:
             raise RenderError(
@@ -110,7 +121,7 @@ class BlogChannel(BaseChannel):
     # -- one finding ---------------------------------------------------------
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
-        if isinstance(finding, Report):
+        if is_report(finding):
             return self._announcement(finding, site)
         return self._post(finding, site)
 
@@ -185,6 +196,9 @@ class BlogChannel(BaseChannel):
         episode = finding.episode
         if episode is None or not site.urls.hosts(EPISODES):
             return None
+        from outreach.podcast.chapters import chapter_rows
+        from outreach.podcast.transcript import read_transcript
+
         media = site.settings.paths.media
         return {
             "audio_href": site.href(episode_path(finding.id, ".mp3")),
@@ -359,37 +373,39 @@ class BlogChannel(BaseChannel):
         ]
 
     def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:
-        # Imported when the feed is rendered: feedgen and lxml take 5 MB, which a release
-        # holds from then on, and the feed is the last page it renders.
-        from feedgen.feed import FeedGenerator
-
         settings = site.settings.site
-        feed = FeedGenerator()
-        feed.id(site.url(FEED_PATH))
-        feed.title(settings.title)
-        feed.subtitle(settings.tagline)
-        feed.link(href=site.url(FEED_PATH), rel="self", type="application/atom+xml")
-        feed.link(href=site.url(), rel="alternate", type="text/html")
-        feed.language(settings.language)
-        feed.author({"name": settings.organisation})
-        feed.generator("outreach")
         newest = max((finding.last_modified for finding in findings), default=EMPTY_FEED_DATE)
-        feed.updated(newest)
-        for finding in findings:
-            entry = feed.add_entry(order="append")
-            entry.id(entry_id(finding))
-            entry.title(finding.title)
-            entry.link(href=site.url(post_path(finding.id)), rel="alternate", type="text/html")
-            entry.published(finding.published)
-            entry.updated(finding.last_modified)
-            entry.author({"name": finding.author or settings.author})
-            entry.summary(finding.summary)
-            entry.content(self._feed_body(finding, site), type="html")
-            for slug in finding.topics:
-                entry.category(
-                    term=slug, label=TOPICS_BY_SLUG[slug].name, scheme=site.url("topics/")
-                )
-        return feed.atom_str(pretty=True)
+        topics = site.url("topics/")
+        return atom_feed(
+            Feed(
+                id=site.url(FEED_PATH),
+                title=settings.title,
+                subtitle=settings.tagline,
+                self_link=site.url(FEED_PATH),
+                site_link=site.url(),
+                language=settings.language,
+                author=settings.organisation,
+                generator="outreach",
+                updated=newest,
+                entries=[
+                    Entry(
+                        id=entry_id(finding),
+                        title=finding.title,
+                        link=site.url(post_path(finding.id)),
+                        updated=finding.last_modified,
+                        published=finding.published,
+                        author=finding.author or settings.author,
+                        summary=finding.summary,
+                        content_html=self._feed_body(finding, site),
+                        categories=[
+                            Category(slug, TOPICS_BY_SLUG[slug].name, topics)
+                            for slug in finding.topics
+                        ],
+                    )
+                    for finding in findings
+                ],
+            )
+        )
 
 
 CHANNEL = BlogChannel()

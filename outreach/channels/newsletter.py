@@ -6,14 +6,16 @@ A public channel, so a finding under embargo is held here exactly as on the blog
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from outreach.actions import Action, HookContext, SendIssue
 from outreach.channels.base import BaseChannel, Deliverable, Site
 from outreach.config import Settings
 from outreach.finding import Finding
-from outreach.reports.launch import SendReportIssue, read_announcement
-from outreach.reports.model import Report
+from outreach.reports import is_report
+
+if TYPE_CHECKING:
+    from outreach.reports.model import Report
 
 
 class NewsletterChannel(BaseChannel):
@@ -35,15 +37,20 @@ class NewsletterChannel(BaseChannel):
             return []
         settings = context.settings
         return [
-            SendReportIssue(read_announcement(p, settings), p.id)
-            if isinstance(p, Report)
-            else SendIssue(p)
+            _report_issue(p, settings) if is_report(p) else SendIssue(p)
             for p in context.released
             if getattr(p, "retraction", None) is None
         ]
 
     def render_finding(self, finding: Finding, site: Site) -> list[Deliverable]:
         return []
+
+
+def _report_issue(report: Report, settings: Settings) -> Action:
+    """The issue announcing a report (the report modules load only when there is one)."""
+    from outreach.reports.launch import SendReportIssue, read_announcement
+
+    return SendReportIssue(read_announcement(report, settings), report.id)
 
 
 CHANNEL = NewsletterChannel()
