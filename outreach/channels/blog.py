@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from outreach import media_files
-from outreach.atom import Category, Entry, Feed, atom_feed
 from outreach.channels.base import CARRY, BaseChannel, Deliverable, RenderError, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
@@ -373,39 +372,37 @@ class BlogChannel(BaseChannel):
         ]
 
     def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:
+        # Imported when the feed is rendered: feedgen and lxml take 5 MB, which a release
+        # holds from then on, and the feed is the last page it renders.
+        from feedgen.feed import FeedGenerator
+
         settings = site.settings.site
+        feed = FeedGenerator()
+        feed.id(site.url(FEED_PATH))
+        feed.title(settings.title)
+        feed.subtitle(settings.tagline)
+        feed.link(href=site.url(FEED_PATH), rel="self", type="application/atom+xml")
+        feed.link(href=site.url(), rel="alternate", type="text/html")
+        feed.language(settings.language)
+        feed.author({"name": settings.organisation})
+        feed.generator("outreach")
         newest = max((finding.last_modified for finding in findings), default=EMPTY_FEED_DATE)
-        topics = site.url("topics/")
-        return atom_feed(
-            Feed(
-                id=site.url(FEED_PATH),
-                title=settings.title,
-                subtitle=settings.tagline,
-                self_link=site.url(FEED_PATH),
-                site_link=site.url(),
-                language=settings.language,
-                author=settings.organisation,
-                generator="outreach",
-                updated=newest,
-                entries=[
-                    Entry(
-                        id=entry_id(finding),
-                        title=finding.title,
-                        link=site.url(post_path(finding.id)),
-                        updated=finding.last_modified,
-                        published=finding.published,
-                        author=finding.author or settings.author,
-                        summary=finding.summary,
-                        content_html=self._feed_body(finding, site),
-                        categories=[
-                            Category(slug, TOPICS_BY_SLUG[slug].name, topics)
-                            for slug in finding.topics
-                        ],
-                    )
-                    for finding in findings
-                ],
-            )
-        )
+        feed.updated(newest)
+        for finding in findings:
+            entry = feed.add_entry(order="append")
+            entry.id(entry_id(finding))
+            entry.title(finding.title)
+            entry.link(href=site.url(post_path(finding.id)), rel="alternate", type="text/html")
+            entry.published(finding.published)
+            entry.updated(finding.last_modified)
+            entry.author({"name": finding.author or settings.author})
+            entry.summary(finding.summary)
+            entry.content(self._feed_body(finding, site), type="html")
+            for slug in finding.topics:
+                entry.category(
+                    term=slug, label=TOPICS_BY_SLUG[slug].name, scheme=site.url("topics/")
+                )
+        return feed.atom_str(pretty=True)
 
 
 CHANNEL = BlogChannel()
