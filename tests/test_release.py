@@ -214,3 +214,26 @@ def test_a_release_of_one_channel_does_not_load_the_other_channels(settings: Set
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['outreach.channels.base', 'outreach.channels.blog']"
+
+
+def test_a_release_of_findings_alone_loads_no_report_event_or_episode_module(
+    settings: Settings,
+) -> None:
+    """Modules only some releases need stay unloaded (a release holds what it loads to its
+    end): the report and event models and the episode helpers."""
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from pathlib import Path\n"
+        "from outreach.config import load_settings\n"
+        "from outreach.release import release\n"
+        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
+        "report = release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
+        "assert report.changed and (settings.paths.public / 'feed.atom').is_file()\n"
+        "prefixes = ('outreach.reports.', 'outreach.events.', 'outreach.podcast.chapters',\n"
+        "            'outreach.podcast.transcript', 'webvtt')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(prefixes)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
