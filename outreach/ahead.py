@@ -94,36 +94,43 @@ class Ahead:
                 if not _broken(exc):
                     raise
 
-    def _start(self, fork: bool) -> ProcessPoolExecutor:
+    def _start(self, fork: bool, workers: int | None = None) -> ProcessPoolExecutor:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("fork" if fork else "forkserver")
-        return ProcessPoolExecutor(self._workers, mp_context=context)
+        return ProcessPoolExecutor(workers or self._workers, mp_context=context)
 
     def run_apart(self, function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
         """``function(*args)`` run in a worker and waited for, so this process never loads
         what the call needs (drawing a card loads FreeType and its fonts and fills a 3 MB
-        canvas, which a release would carry as its peak). A worker starts for it only when it
-        can be forked (quick); ``MISSING`` otherwise, or when workers cannot start: the
-        caller then runs the call itself."""
+        canvas, which a release would carry as its peak). In the running workers if they
+        started; else in one worker forked for the call and stopped after it (a forked pool
+        starts all its workers at once: one per core for one small image), and only when
+        this process can fork (quick). ``MISSING`` otherwise, or when the worker cannot
+        start: the caller then runs the call itself."""
         with self._lock:
-            if self._executor is None:
-                if not _may_fork():
-                    return MISSING
-                self._executor = self._start(fork=True)
+            executor, own = self._executor, None
+        if executor is None:
+            if not _may_fork():
+                return MISSING
+            executor = own = self._start(fork=True, workers=1)
+        try:
             try:
-                future = self._executor.submit(function, *args)
+                future = executor.submit(function, *args)
             except Exception as exc:  # a broken pool: the caller runs it itself
                 if not _broken(exc):
                     raise
                 return MISSING
-        try:
-            result = future.result()
-        except Exception as exc:  # the call's own error is raised as the call would raise it
-            if _broken(exc):
-                return MISSING
-            raise
+            try:
+                result = future.result()
+            except Exception as exc:  # the call's own error is raised as the call would raise it
+                if _broken(exc):
+                    return MISSING
+                raise
+        finally:
+            if own is not None:  # its manager thread ends with it: later pools may fork
+                own.shutdown(wait=True)
         self.apart += 1
         return result
 

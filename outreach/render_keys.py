@@ -48,13 +48,16 @@ def _listing(folder: Path, suffix: str = "") -> Listing:
     pending: list[tuple[tuple[str, ...], str]] = [((), str(folder))]
     while pending:
         prefix, parent = pending.pop()
-        with os.scandir(parent) as entries:
-            for entry in entries:
-                if entry.is_dir():
-                    if entry.name != "__pycache__" and not entry.is_symlink():
-                        pending.append(((*prefix, entry.name), entry.path))
-                elif entry.name.endswith(suffix) and entry.is_file():
-                    found.append(((*prefix, entry.name), entry.path))
+        try:
+            with os.scandir(parent) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        if entry.name != "__pycache__" and not entry.is_symlink():
+                            pending.append(((*prefix, entry.name), entry.path))
+                    elif entry.name.endswith(suffix) and entry.is_file():
+                        found.append(((*prefix, entry.name), entry.path))
+        except OSError:  # a folder removed meanwhile or not readable: skipped, as os.walk did
+            continue
     return sorted(found)
 
 

@@ -207,3 +207,27 @@ def test_a_blog_release_process_loads_no_font_library(settings: Settings) -> Non
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+
+
+def test_the_site_card_forks_one_worker_not_one_per_core(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked pool starts all its workers at once: one small image must not fork a
+    process per core. The one worker stops after the card, so later pools may still fork."""
+    draw_site_card.cache_clear()
+    started: list[tuple[bool, int | None]] = []
+    original = ahead.Ahead._start
+
+    def start(self: ahead.Ahead, fork: bool, workers: int | None = None):
+        started.append((fork, workers))
+        return original(self, fork, workers)
+
+    monkeypatch.setattr(ahead.Ahead, "_start", start)
+    workers, threads_before = ahead.Ahead(workers=8), threading.active_count()
+    try:
+        card = workers.run_apart(_draw_site_card, (settings.site.title, "A tagline", ""))
+        assert card == _draw_site_card(settings.site.title, "A tagline", "")
+        assert started == [(True, 1)]
+        assert threading.active_count() == threads_before, "its worker's manager stopped"
+    finally:
+        workers.close()
