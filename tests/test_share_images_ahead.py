@@ -155,14 +155,35 @@ def _apart(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counts
 
 
+def in_a_fresh_process(script: str) -> str:
+    """Run ``script`` in a new Python process and return what it printed: workers are forked
+    only from a process with one thread, which a test session (its servers' threads) is not."""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip()
+
+
 def test_the_site_card_drawn_in_a_worker_is_the_bytes_drawn_in_process(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
 ) -> None:
-    draw_site_card.cache_clear()
-    apart = _apart(monkeypatch)
-    release(settings, None, ["blog"], NOW)
+    printed = in_a_fresh_process(
+        "from datetime import UTC, datetime\n"
+        "from pathlib import Path\n"
+        "from outreach import ahead\n"
+        "from outreach.config import load_settings\n"
+        "from outreach.release import release\n"
+        "apart = []\n"
+        "close = ahead.Ahead.close\n"
+        "def counting(self):\n"
+        "    apart.append(self.apart)\n"
+        "    close(self)\n"
+        "ahead.Ahead.close = counting\n"
+        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
+        "release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
+        "print(apart)\n"
+    )
+    assert printed == "[1]", "the card came from a worker"
     card = (settings.paths.public / SITE_CARD_PATH).read_bytes()
-    assert apart == [1], "the card came from a worker"
     assert card == _draw_site_card(settings.site.title, settings.site.tagline, "")
     assert Image.open(io.BytesIO(card)).size == (1200, 630)
 
@@ -209,25 +230,23 @@ def test_a_blog_release_process_loads_no_font_library(settings: Settings) -> Non
     assert run.stdout.strip() == "[]"
 
 
-def test_the_site_card_forks_one_worker_not_one_per_core(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_site_card_forks_one_worker_not_one_per_core() -> None:
     """A forked pool starts all its workers at once: one small image must not fork a
     process per core. The one worker stops after the card, so later pools may still fork."""
-    draw_site_card.cache_clear()
-    started: list[tuple[bool, int | None]] = []
-    original = ahead.Ahead._start
-
-    def start(self: ahead.Ahead, fork: bool, workers: int | None = None):
-        started.append((fork, workers))
-        return original(self, fork, workers)
-
-    monkeypatch.setattr(ahead.Ahead, "_start", start)
-    workers, threads_before = ahead.Ahead(workers=8), threading.active_count()
-    try:
-        card = workers.run_apart(_draw_site_card, (settings.site.title, "A tagline", ""))
-        assert card == _draw_site_card(settings.site.title, "A tagline", "")
-        assert started == [(True, 1)]
-        assert threading.active_count() == threads_before, "its worker's manager stopped"
-    finally:
-        workers.close()
+    printed = in_a_fresh_process(
+        "import threading\n"
+        "from outreach import ahead\n"
+        "from outreach.share_image import _draw_site_card\n"
+        "started = []\n"
+        "start = ahead.Ahead._start\n"
+        "def recording(self, fork, workers=None):\n"
+        "    started.append((fork, workers))\n"
+        "    return start(self, fork, workers)\n"
+        "ahead.Ahead._start = recording\n"
+        "workers = ahead.Ahead(workers=8)\n"
+        "card = workers.run_apart(_draw_site_card, ('Site', 'A tagline', ''))\n"
+        "assert card == _draw_site_card('Site', 'A tagline', '')\n"
+        "print(started, workers.apart, threading.active_count(), ahead._may_fork())\n"
+        "workers.close()\n"
+    )
+    assert printed == "[(True, 1)] 1 1 True"
