@@ -59,6 +59,17 @@ def _broken(error: Exception) -> bool:
     return isinstance(error, BrokenProcessPool)
 
 
+def _outcome(future: Future[Any]) -> Any:
+    """A worker's result, waited for; ``MISSING`` when the workers died (the caller then
+    runs the call itself). The call's own error is raised as the call would raise it."""
+    try:
+        return future.result()
+    except Exception as exc:
+        if _broken(exc):
+            return MISSING
+        raise
+
+
 class Ahead:
     """Calls submitted to worker processes, and their results until taken."""
 
@@ -122,16 +133,12 @@ class Ahead:
                 if not _broken(exc):
                     raise
                 return MISSING
-            try:
-                result = future.result()
-            except Exception as exc:  # the call's own error is raised as the call would raise it
-                if _broken(exc):
-                    return MISSING
-                raise
+            result = _outcome(future)
         finally:
             if own is not None:  # its manager thread ends with it: later pools may fork
                 own.shutdown(wait=True)
-        self.apart += 1
+        if result is not MISSING:
+            self.apart += 1
         return result
 
     def take(self, function: Callable[..., Any], args: tuple[Hashable, ...]) -> Any:
@@ -141,13 +148,9 @@ class Ahead:
             future = self._pending.pop((function, args), None)
         if future is None:
             return MISSING
-        try:
-            result = future.result()
-        except Exception as exc:  # the call's own error is raised as the call would raise it
-            if _broken(exc):
-                return MISSING
-            raise
-        self.served += 1
+        result = _outcome(future)
+        if result is not MISSING:
+            self.served += 1
         return result
 
     def close(self) -> None:
