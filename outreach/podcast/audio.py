@@ -245,6 +245,16 @@ def mp3_output_args(profile: AudioProfile) -> list[str]:
     ]  # fmt: skip
 
 
+def mp3_file_args(target: Path) -> list[str]:
+    """How every MP3 the mastering writes is stored at ``target``: no metadata carried over
+    from the recording, no ID3 tag (the episode's tags are written later), no encoder version
+    in the file: the same bytes on every machine."""
+    return [
+        "-map_metadata", "-1", "-fflags", "+bitexact",
+        "-id3v2_version", "0", "-f", "mp3", str(target),
+    ]  # fmt: skip
+
+
 def _cached(key: str, cache_dir: Path) -> MasteredAudio | None:
     """The mastered episode with content key ``key``, if the cache holds it."""
     cached, report = cache_dir / f"{key}.mp3", cache_dir / f"{key}.json"
@@ -354,20 +364,12 @@ def _encode(
             *pcm_input_args(profile),
             "-i",
             str(pcm),
-            "-map_metadata",
-            "-1",
             "-af",
             f"volume={gain_db:.2f}dB",
             *mp3_output_args(profile),
-            "-fflags",
-            "+bitexact",
             "-flags:a",
             "+bitexact",
-            "-id3v2_version",
-            "0",
-            "-f",
-            "mp3",
-            str(target),
+            *mp3_file_args(target),
         ],
         duration=duration,
         progress=progress,
@@ -520,15 +522,7 @@ def clip_mp3(mastered: Path, seconds: float) -> bytes:
                 "0:a:0",
                 "-c",
                 "copy",
-                "-map_metadata",
-                "-1",
-                "-fflags",
-                "+bitexact",
-                "-id3v2_version",
-                "0",
-                "-f",
-                "mp3",
-                str(target),
+                *mp3_file_args(target),
             ]
         )
         return target.read_bytes()
