@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import pickle
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from outreach.ledger import Ledger
 from outreach.release import ReleaseError, ReleaseRequest, release, run_release
 from outreach.release_steps import load_catalog, load_release_catalog
 from outreach.runner import PlainRunner
+from process_tools import blog_release_in_fresh_process
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -200,20 +199,12 @@ def test_the_release_catalog_holds_only_ids_and_dates_and_reads_the_rest_back(
 
 
 def test_a_release_of_one_channel_does_not_load_the_other_channels(settings: Settings) -> None:
-    script = (
-        "import sys\n"
-        "from datetime import UTC, datetime\n"
-        "from pathlib import Path\n"
-        "from outreach.config import load_settings\n"
-        "from outreach.release import release\n"
-        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
-        "report = release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
-        "assert report.changed\n"
-        "print(sorted(m for m in sys.modules if m.startswith('outreach.channels.')))\n"
+    printed = blog_release_in_fresh_process(
+        settings,
+        after="assert report.changed\n"
+        "print(sorted(m for m in sys.modules if m.startswith('outreach.channels.')))\n",
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "['outreach.channels.base', 'outreach.channels.blog']"
+    assert printed == "['outreach.channels.base', 'outreach.channels.blog']"
 
 
 def test_a_release_of_findings_alone_loads_no_report_event_or_episode_module(
@@ -221,19 +212,11 @@ def test_a_release_of_findings_alone_loads_no_report_event_or_episode_module(
 ) -> None:
     """Modules only some releases need stay unloaded (a release holds what it loads to its
     end): the report and event models and the episode helpers."""
-    script = (
-        "import sys\n"
-        "from datetime import UTC, datetime\n"
-        "from pathlib import Path\n"
-        "from outreach.config import load_settings\n"
-        "from outreach.release import release\n"
-        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
-        "report = release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
-        "assert report.changed and (settings.paths.public / 'feed.atom').is_file()\n"
+    printed = blog_release_in_fresh_process(
+        settings,
+        after="assert report.changed and (settings.paths.public / 'feed.atom').is_file()\n"
         "prefixes = ('outreach.reports.', 'outreach.events.', 'outreach.podcast.chapters',\n"
         "            'outreach.podcast.transcript', 'webvtt')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(prefixes)))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(prefixes)))\n",
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "[]"
+    assert printed == "[]"

@@ -29,6 +29,7 @@ from outreach.share_image import (
     draw_site_card,
     share_image_args,
 )
+from process_tools import blog_release_in_fresh_process
 
 
 @pytest.fixture
@@ -155,32 +156,19 @@ def _apart(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counts
 
 
-def in_a_fresh_process(script: str) -> str:
-    """Run ``script`` in a new Python process and return what it printed: workers are forked
-    only from a process with one thread, which a test session (its servers' threads) is not."""
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    return run.stdout.strip()
-
-
 def test_the_site_card_drawn_in_a_worker_is_the_bytes_drawn_in_process(
     settings: Settings,
 ) -> None:
-    printed = in_a_fresh_process(
-        "from datetime import UTC, datetime\n"
-        "from pathlib import Path\n"
-        "from outreach import ahead\n"
-        "from outreach.config import load_settings\n"
-        "from outreach.release import release\n"
+    printed = blog_release_in_fresh_process(
+        settings,
+        before="from outreach import ahead\n"
         "apart = []\n"
         "close = ahead.Ahead.close\n"
         "def counting(self):\n"
         "    apart.append(self.apart)\n"
         "    close(self)\n"
-        "ahead.Ahead.close = counting\n"
-        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
-        "release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
-        "print(apart)\n"
+        "ahead.Ahead.close = counting\n",
+        after="print(apart)\n",
     )
     assert printed == "[1]", "the card came from a worker"
     card = (settings.paths.public / SITE_CARD_PATH).read_bytes()
@@ -211,29 +199,21 @@ def test_a_blog_release_process_loads_no_font_library(settings: Settings) -> Non
     """Pillow's fonts, FreeType and HarfBuzz stay in the workers that draw (memory the
     release would otherwise hold to its end). Workers draw any number of share images here,
     as they do for a release of many findings."""
-    script = (
-        "import sys\n"
-        "from outreach import ahead\n"
-        "ahead.MIN_CALLS = 1\n"
-        "from datetime import UTC, datetime\n"
-        "from pathlib import Path\n"
-        "from outreach.config import load_settings\n"
-        "from outreach.release import release\n"
-        f"settings = load_settings(Path({str(settings.root / 'outreach.toml')!r}), environ={{}})\n"
-        "report = release(settings, None, ['blog'], datetime(2031, 1, 1, tzinfo=UTC))\n"
-        "assert (settings.paths.public / 'assets' / 'share.png').is_file()\n"
+    printed = blog_release_in_fresh_process(
+        settings,
+        before="from outreach import ahead\nahead.MIN_CALLS = 1\n",
+        after="assert (settings.paths.public / 'assets' / 'share.png').is_file()\n"
         "print(sorted(m for m in ('PIL.ImageFont', 'PIL._imagingft', 'PIL.ImageDraw')\n"
-        "             if m in sys.modules))\n"
+        "             if m in sys.modules))\n",
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "[]"
+    assert printed == "[]"
 
 
 def test_the_site_card_forks_one_worker_not_one_per_core() -> None:
     """A forked pool starts all its workers at once: one small image must not fork a
-    process per core. The one worker stops after the card, so later pools may still fork."""
-    printed = in_a_fresh_process(
+    process per core. The one worker stops after the card, so later pools may still fork.
+    In a new process: workers are forked only from a process with one thread."""
+    script = (
         "import threading\n"
         "from outreach import ahead\n"
         "from outreach.share_image import _draw_site_card\n"
@@ -249,4 +229,6 @@ def test_the_site_card_forks_one_worker_not_one_per_core() -> None:
         "print(started, workers.apart, threading.active_count(), ahead._may_fork())\n"
         "workers.close()\n"
     )
-    assert printed == "[(True, 1)] 1 1 True"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[(True, 1)] 1 1 True"
