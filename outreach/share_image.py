@@ -91,7 +91,7 @@ def _draw_share_image(
         y += title_font.size + 10
 
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    image.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue()
 
 
@@ -164,5 +164,5 @@ def _draw_site_card(site_title: str, tagline: str, heading: str) -> bytes:
         draw.text((MARGIN, y), line, font=tag_font, fill=ACCENT)
         y += tag_font.size + 8
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    image.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue()

@@ -282,8 +282,11 @@ def test_mastering_decodes_the_recording_once_and_encodes_it_once(
     monkeypatch.setattr(audio_module, "decoded_seconds", None)  # no separate decode for length
     source = inputs["m4a"]
     mastered = master(source, tmp_path / "cache", AudioProfile())
-    assert [step for step, _ in calls] == ["decode", "encode"]
+    # One decode of the recording; one encode of its PCM, as two halves at once (43 s is
+    # over HALVES_MIN_SECONDS): each reads the decoded PCM, not the recording.
+    assert [step for step, _ in calls] == ["decode", "encode", "encode"]
     assert calls[0][1] == str(source)
+    assert {path for _, path in calls[1:]} == {calls[1][1]} != {str(source)}
     # A later release validating the recording reads its decoded length, not decoding it.
     monkeypatch.setattr(audio_module, "_DECODED", {})
     length = audio_module.decoded_duration(source, tmp_path / "cache", remember=False)
