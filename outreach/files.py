@@ -20,9 +20,9 @@ release writes it again.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import stat
-import tempfile
 import threading
 from pathlib import Path
 
@@ -102,22 +102,43 @@ def atomic_write(path: Path, content: bytes, mode: int = PUBLIC_FILE, *, sync: b
     The file gets exactly ``mode`` whatever the umask (public by default; PRIVATE_FILE for
     state and mail), and missing folders the matching folder mode (0755, or 0700).
     ``sync``: the bytes reach the disk before the name points at them; without it the caller
-    makes the file durable later (``DeferredSync``)."""
-    if not path.parent.is_dir():
-        make_folders(path.parent, folder_mode(mode))
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    makes the file durable later (``DeferredSync``). Plain descriptor calls, not ``tempfile``
+    and a file object: a site build writes every page through here."""
     try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(content)
-            temp.flush()
-            os.fchmod(temp.fileno(), mode)
+        descriptor, temp = _new_temporary(path, mode)
+    except FileNotFoundError:  # the folder is not there yet
+        make_folders(path.parent, folder_mode(mode))
+        descriptor, temp = _new_temporary(path, mode)
+    try:
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fchmod(descriptor, mode)
             if sync:  # the bytes are on disk before the name points at them
-                os.fdatasync(temp.fileno())
-        os.replace(temp_name, path)
+                os.fdatasync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
+            os.unlink(temp)
         raise
+
+
+_TEMPORARY_NUMBERS = itertools.count()
+
+
+def _new_temporary(path: Path, mode: int) -> tuple[int, str]:
+    """A new, empty file beside ``path``, named ``.{name}.{process}-{number}.tmp`` (what the
+    site check skips as a write in progress); a name left by a killed run is passed over."""
+    while True:
+        temp = f"{path.parent}/.{path.name}.{os.getpid()}-{next(_TEMPORARY_NUMBERS)}.tmp"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            return os.open(temp, flags, mode & 0o600), temp
+        except FileExistsError:
+            continue
 
 
 def sync_filesystem(folder: Path) -> None:

@@ -1,18 +1,17 @@
 """The 1200x630 share image that Open Graph and Twitter cards point to.
 
-Drawn with Pillow's bundled font so the same finding gives the same PNG bytes on any machine
-with the same Pillow version.
+Drawn with Pillow's bundled font so the same finding gives the same pixels on any machine with
+the same Pillow version, stored by ``drawing.png_bytes`` (the same bytes with the same zlib).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from outreach import ahead
-from outreach.drawing import fit, font
+from outreach.drawing import fit, font, png_bytes
 from outreach.request import BATCH_SIZE
 
 if TYPE_CHECKING:  # Pillow's drawing modules (and FreeType) load when something is drawn
@@ -90,9 +89,7 @@ def _draw_share_image(
         draw.text((MARGIN, y), line, font=title_font, fill="#ffffff")
         y += title_font.size + 10
 
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=1)
-    return buffer.getvalue()
+    return png_bytes(image)
 
 
 @lru_cache(maxsize=16)
@@ -163,6 +160,4 @@ def _draw_site_card(site_title: str, tagline: str, heading: str) -> bytes:
     for line in tag_lines:
         draw.text((MARGIN, y), line, font=tag_font, fill=ACCENT)
         y += tag_font.size + 8
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=1)
-    return buffer.getvalue()
+    return png_bytes(image)

@@ -249,7 +249,7 @@ def test_outreach_build_flushes_new_files_once_per_batch_with_pages_before_index
     synced_in_build.clear()
     page = next(iter(sorted(pages)))
     build_preview(settings, WHEN)  # over the last build: each replaced file synced first
-    # a temporary file is named ".{name}.{random}.tmp" beside the file it replaces
+    # a temporary file is named ".{name}.{process}-{number}.tmp" beside the file it replaces
     replaced = {Path(p).with_name(Path(p).name[1:].rsplit(".", 2)[0]) for p in synced_in_build}
     assert build / page in replaced
 
