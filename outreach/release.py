@@ -12,6 +12,7 @@ task. The sequence names no channel, platform or kind: channels and kinds are pl
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -87,6 +88,25 @@ class _Part:
 
 def run_release(request: ReleaseRequest, runner: Runner | None = None) -> ReleaseReport:
     """The release, in its one order; ``runner`` decides how each step runs."""
+    with _collecting_only_new_objects():
+        return _run_release(request, runner)
+
+
+@contextlib.contextmanager
+def _collecting_only_new_objects() -> Iterator[None]:
+    """While a release runs, Python's cycle collector leaves alone every object that was
+    alive before it (the imports, a long-lived worker's state: 100,000 objects or more),
+    which a full collection would otherwise walk in the middle of the release (0.1 s here, as
+    long as a release that changes nothing). Objects the release makes are collected as
+    usual; the older ones are handed back to the collector when it ends."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _run_release(request: ReleaseRequest, runner: Runner | None) -> ReleaseReport:
     runner = runner or (PreviewRunner() if request.preview else PlainRunner())
     settings, now = request.settings, request.now
 

@@ -18,12 +18,14 @@ recording is never re-encoded.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import math
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -430,27 +432,31 @@ def encode_in_halves(
     rate = profile.sample_rate
     parts = (pcm.with_suffix(".first.mp3"), pcm.with_suffix(".second.mp3"))
     done = [0.0, 0.0]
+    reporting = threading.Lock()
 
     def reporter(half: int) -> Callable[[float], None] | None:
         if progress is None:
             return None
 
         def report(fraction: float) -> None:
-            done[half] = fraction
-            progress(min(done) * 0.99)
+            with reporting:  # one report at a time, as from a single encode
+                done[half] = fraction
+                progress(min(done) * 0.99)
 
         return report
 
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
+            # Each half in a copy of this context: a progress report made from the encode's
+            # thread sees what the caller's would (a Prefect task's run, say).
             encodes = [
                 pool.submit(
-                    _encode_part, pcm, parts[0], gain_db, profile, first_end / rate,
-                    reporter(0), 0, first_end,
+                    contextvars.copy_context().run, _encode_part, pcm, parts[0], gain_db,
+                    profile, first_end / rate, reporter(0), 0, first_end,
                 ),
                 pool.submit(
-                    _encode_part, pcm, parts[1], gain_db, profile,
-                    (samples - shift * SAMPLES_PER_FRAME) / rate, reporter(1),
+                    contextvars.copy_context().run, _encode_part, pcm, parts[1], gain_db,
+                    profile, (samples - shift * SAMPLES_PER_FRAME) / rate, reporter(1),
                     shift * SAMPLES_PER_FRAME,
                 ),
             ]  # fmt: skip
