@@ -1,6 +1,6 @@
 """Slow, pure work done ahead in worker processes while this process renders.
 
-A share image costs 20-30 ms, most of it Pillow's PNG encoder, which holds the GIL: threads
+A share image costs 10-15 ms of drawing and storing, mostly under the GIL: threads
 do not help, processes do. The release says which calls it will make soon (``submit``: the
 next batch's images), workers run them, and the call itself picks up the result
 (``take``); a call nobody submitted, or whose worker failed to start, runs in the caller as

@@ -37,7 +37,7 @@ ACCENT = "#f2c14e"
 
 def share_image_for(finding: Finding, settings: Settings) -> bytes:
     """A finding's share image: the blog post, the press kit and the WordPress post show the
-    same one, drawn once per release (drawing it costs 20-30 ms)."""
+    same one, drawn once per release (drawing it costs 10-15 ms)."""
     return draw_share_image(*share_image_args(finding, settings))
 
 
