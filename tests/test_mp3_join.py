@@ -81,7 +81,17 @@ def test_two_halves_join_into_one_gapless_file_without_a_click(layout: str, tmp_
     original = np.fromfile(pcm, np.float32).reshape(-1, profile.channels) * 10 ** (GAIN_DB / 20)
     whole = in_one_piece(pcm, tmp_path / "whole.mp3", profile)
     halves = tmp_path / "halves.mp3"
-    encode_in_halves(pcm, halves, GAIN_DB, profile, None)
+    encodes: list[int] = []
+    real_encode = audio_module._encode_part
+
+    def counted(*args: object, **kwargs: object) -> None:
+        encodes.append(1)
+        real_encode(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audio_module, "_encode_part", counted)
+        encode_in_halves(pcm, halves, GAIN_DB, profile, None)
+    assert len(encodes) == 2  # joined: not encoded in one piece after all
 
     heard, heard_whole = decoded(halves, profile.channels), decoded(whole, profile.channels)
     assert len(heard) == len(original) == len(heard_whole)  # not a sample gained or lost
@@ -155,3 +165,63 @@ def test_a_long_recording_is_mastered_in_halves_to_the_same_loudness(tmp_path: P
     assert len(decoded(mastered.path, 1)) == 90 * RATE  # the decode's: to the sample
     integrated, true_peak = ebur128(mastered.path)
     assert abs(integrated - -19.0) <= 0.5 and true_peak <= -1.0
+
+
+@pytest.mark.parametrize("layout", sorted(PROFILES))
+def test_a_join_where_the_encodes_differ_carries_the_borrowed_bytes_across(
+    layout: str, tmp_path: Path
+) -> None:
+    """Joined a few frames after the second encode began, where its frames are not yet the
+    first's: the bytes its first kept frame borrowed must be copied in, or that frame decodes
+    from the first encode's bytes (ffmpeg says nothing; the sound is garbled)."""
+    profile = PROFILES[layout]
+    pcm = speech_pcm(tmp_path, profile, 40)
+    original = np.fromfile(pcm, np.float32).reshape(-1, profile.channels) * 10 ** (GAIN_DB / 20)
+    first = in_one_piece(pcm, tmp_path / "first.mp3", profile).read_bytes()
+    shift = 600  # the second encode starts at frame 600 of 1,532
+    second_path = tmp_path / "second.mp3"
+    samples = len(original)
+    start = shift * SAMPLES_PER_FRAME
+    audio_module._encode_part(
+        pcm, second_path, GAIN_DB, profile, (samples - start) / RATE, None, start
+    )
+    second = second_path.read_bytes()
+    _, *a = parse_frames(first)
+    _, *b = parse_frames(second)
+    joins = []
+    for j in range(shift + 2, shift + 40):
+        try:
+            mp3_join.join_point(a, b, shift, range(j, j + 1))
+        except JoinError:
+            continue
+        need = b[j - shift].main_data_begin
+        borrowed = b"".join(second[s:e] for s, e in mp3_join._reservoir(b, j - shift, need))
+        there = b"".join(first[s:e] for s, e in mp3_join._reservoir(a, j, need))
+        if sum(x != y for x, y in zip(borrowed, there, strict=True)) >= 64:
+            joins.append(j)  # a join where many borrowed bytes are not the first's
+    assert joins, "no early join point where the two encodes differ"
+    j = joins[0]
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(mp3_join.join(first, second, shift, range(j, j + 1)))
+    uncopied = tmp_path / "uncopied.mp3"
+    with pytest.MonkeyPatch.context() as patch:  # the same join without the copy
+        patch.setattr(mp3_join, "_reservoir", lambda frames, before, count: [])
+        uncopied.write_bytes(mp3_join.join(first, second, shift, range(j, j + 1)))
+
+    heard = decoded(joined, profile.channels)
+    assert len(heard) == samples
+    worst_anywhere = frame_errors(decoded(tmp_path / "first.mp3", profile.channels), original)
+    near = slice(j - 3, j + 10)
+    with_copy = frame_errors(heard, original)[near]
+    without_copy = frame_errors(decoded(uncopied, profile.channels), original)[near]
+    assert with_copy.max() <= worst_anywhere.max()
+    # Without the copy some frame at the join is several times worse: the test can tell.
+    assert (without_copy / np.maximum(with_copy, 1e-4)).max() > 3
+
+
+def test_a_recording_too_short_to_overlap_is_encoded_in_one_piece(tmp_path: Path) -> None:
+    profile = PROFILES["mono"]
+    pcm = speech_pcm(tmp_path, profile, 2)  # 76 frames: the second half would start before 0
+    encode_in_halves(pcm, tmp_path / "short.mp3", GAIN_DB, profile, None)
+    whole = in_one_piece(pcm, tmp_path / "whole.mp3", profile)
+    assert (tmp_path / "short.mp3").read_bytes() == whole.read_bytes()

@@ -426,10 +426,13 @@ def encode_in_halves(
     from outreach.podcast.mp3_join import SAMPLES_PER_FRAME, JoinError, join
 
     samples = pcm.stat().st_size // (4 * profile.channels)
+    rate = profile.sample_rate
     middle = samples // 2 // SAMPLES_PER_FRAME  # in frames: the halves line up frame for frame
     shift = middle - HALVES_OVERLAP_FRAMES
+    if shift < HALVES_OVERLAP_FRAMES:  # too short to overlap: one piece
+        _encode_part(pcm, target, gain_db, profile, samples / rate, progress)
+        return
     first_end = min(samples, (middle + HALVES_OVERLAP_FRAMES) * SAMPLES_PER_FRAME)
-    rate = profile.sample_rate
     parts = (pcm.with_suffix(".first.mp3"), pcm.with_suffix(".second.mp3"))
     done = [0.0, 0.0]
     reporting = threading.Lock()

@@ -17,7 +17,7 @@ from functools import lru_cache
 from outreach.errors import OutreachError
 
 REQUIRED_ENCODERS = ("libmp3lame",)
-REQUIRED_FILTERS = ("aformat", "aresample", "asetnsamples", "volume", "ebur128")
+REQUIRED_FILTERS = ("aformat", "aresample", "asetnsamples", "atrim", "volume", "ebur128")
 
 
 class FfmpegError(OutreachError, RuntimeError):
@@ -50,7 +50,7 @@ def check_capabilities() -> str:
         raise FfmpegError(
             f"ffmpeg at {path} lacks {', '.join(missing)}; install imageio-ffmpeg or set "
             "OUTREACH_FFMPEG to a build with libmp3lame and the "
-            "aformat/aresample/asetnsamples/volume/ebur128 filters"
+            "aformat/aresample/asetnsamples/atrim/volume/ebur128 filters"
         )
     return path
 
