@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from outreach.errors import OutreachError
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -45,7 +47,7 @@ _SEEK_BAGS = 400
 """ffmpeg's seek table samples the stream in this many bags, halved as the stream grows."""
 
 
-class JoinError(ValueError):
+class JoinError(OutreachError, ValueError):
     """The encodes cannot be joined (not the expected MP3, or no frame to join at): the
     caller encodes the recording in one piece instead."""
 
