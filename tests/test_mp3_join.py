@@ -17,7 +17,7 @@ from conftest import REPO
 from outreach.podcast import audio as audio_module
 from outreach.podcast import mp3_join
 from outreach.podcast.audio import AudioProfile, encode_in_halves, master
-from outreach.podcast.ffmpeg import ffmpeg_path
+from outreach.podcast.ffmpeg import FfmpegError, ffmpeg_path
 from outreach.podcast.mp3_join import SAMPLES_PER_FRAME, JoinError, parse_frames, rewrite_info
 
 SAMPLE = REPO / "media" / "audio" / "farm-gate-to-fob.flac"
@@ -225,3 +225,14 @@ def test_a_recording_too_short_to_overlap_is_encoded_in_one_piece(tmp_path: Path
     encode_in_halves(pcm, tmp_path / "short.mp3", GAIN_DB, profile, None)
     whole = in_one_piece(pcm, tmp_path / "whole.mp3", profile)
     assert (tmp_path / "short.mp3").read_bytes() == whole.read_bytes()
+
+
+def test_a_joined_file_that_cannot_be_written_is_the_encodes_clear_error(tmp_path: Path) -> None:
+    """Writing the joined file can fail as ffmpeg's own write can (a full disk; here a folder
+    that is not there): the same error, which mastering reports with the recording's name,
+    and the halves are removed."""
+    profile = PROFILES["mono"]
+    pcm = speech_pcm(tmp_path, profile, 30)
+    with pytest.raises(FfmpegError, match=r"could not write .*missing/episode\.mp3"):
+        encode_in_halves(pcm, tmp_path / "missing" / "episode.mp3", GAIN_DB, profile, None)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [pcm.name]

@@ -471,8 +471,11 @@ def encode_in_halves(
         except JoinError:
             _encode_part(pcm, target, gain_db, profile, samples / rate, progress)
             return
-        with open(target, "wb") as out:
-            out.write(joined)
+        try:
+            with open(target, "wb") as out:
+                out.write(joined)
+        except OSError as exc:  # a full disk: said as the encode's own failure would be
+            raise FfmpegError(f"could not write {target}: {exc.strerror or exc}") from None
         if progress is not None:
             progress(1.0)
     finally:
