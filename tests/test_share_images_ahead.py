@@ -50,13 +50,14 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Hashable, ...]]:
     return calls
 
 
-def _served(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many images the workers drew, per release."""
+def _counted_at_close(monkeypatch: pytest.MonkeyPatch, counter: str) -> list[int]:
+    """Each release's workers' ``counter`` (``served``: images the workers drew; ``apart``:
+    calls run apart in a worker, the site card), read as they close."""
     counts: list[int] = []
     original = ahead.Ahead.close
 
     def close(self: ahead.Ahead) -> None:
-        counts.append(self.served)
+        counts.append(getattr(self, counter))
         original(self)
 
     monkeypatch.setattr(ahead.Ahead, "close", close)
@@ -66,7 +67,7 @@ def _served(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_share_images_drawn_by_workers_are_the_bytes_drawn_in_process(
     settings: Settings, submitted: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    served = _served(monkeypatch)
+    served = _counted_at_close(monkeypatch, "served")
     release(settings, None, ["blog"], NOW)
     catalog = load_catalog(settings)
     cards = sorted(settings.paths.public.glob("blog/*/share.png"))
@@ -84,7 +85,7 @@ def test_an_unchanged_release_draws_no_share_image(
     release(settings, None, ["blog"], NOW)
     submitted.clear()
     draw_share_image.cache_clear()
-    served = _served(monkeypatch)
+    served = _counted_at_close(monkeypatch, "served")
     report = release(settings, None, ["blog"], NOW)
     assert not report.changed and submitted == [] and served == [0]
 
@@ -107,7 +108,7 @@ def test_with_other_threads_alive_workers_come_from_a_clean_process(
     settings: Settings, submitted: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fork while another thread may hold a lock is unsafe: the forkserver starts them."""
-    served = _served(monkeypatch)
+    served = _counted_at_close(monkeypatch, "served")
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
@@ -143,19 +144,6 @@ def test_a_small_release_starts_no_workers(settings: Settings, submitted: list) 
         workers.close()
 
 
-def _apart(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many calls ran apart in a worker (the site card), per release."""
-    counts: list[int] = []
-    original = ahead.Ahead.close
-
-    def close(self: ahead.Ahead) -> None:
-        counts.append(self.apart)
-        original(self)
-
-    monkeypatch.setattr(ahead.Ahead, "close", close)
-    return counts
-
-
 def test_the_site_card_drawn_in_a_worker_is_the_bytes_drawn_in_process(
     settings: Settings,
 ) -> None:
@@ -181,7 +169,7 @@ def test_with_other_threads_alive_the_release_draws_the_site_card_itself(
 ) -> None:
     """No worker is started for one image from a forkserver (a second's start)."""
     draw_site_card.cache_clear()
-    apart = _apart(monkeypatch)
+    apart = _counted_at_close(monkeypatch, "apart")
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
