@@ -51,9 +51,8 @@ def fit(
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_RGB_8_BITS = struct.pack(
-    ">BBBBB", 8, 2, 0, 0, 0
-)  # depth, colour type, compression, filter, interlace
+# Bit depth 8, colour type 2 (RGB), compression, filter and interlace methods 0.
+_RGB_8_BITS = struct.pack(">BBBBB", 8, 2, 0, 0, 0)
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -111,7 +111,7 @@ def _frame(data: bytes, offset: int, size: int, side: int, side_bytes: int, chan
     return Frame(offset, size, side + side_bytes, field(0, 9), tuple(granules))
 
 
-def _tag_offset(data: bytes, info: Frame) -> int:
+def _tag_offset(data: bytes | bytearray, info: Frame) -> int:
     if data[info.main_data : info.main_data + 4] not in (b"Info", b"Xing"):
         raise JoinError("the first frame holds no Info tag")
     return info.main_data
@@ -148,7 +148,7 @@ def join_point(first: list[Frame], second: list[Frame], shift: int, candidates: 
     raise JoinError("no frame in the overlap where the two encodes can be joined")
 
 
-def join(first: bytes, second: bytes, shift: int, candidates: range) -> bytes:
+def join(first: bytes, second: bytes, shift: int, candidates: range) -> bytearray:
     """One MP3 from ``first`` (up to the join) and ``second`` (from it on). ``second``'s
     audio frame ``i`` encodes the audio of ``first``'s frame ``i + shift``; the join is at
     the first clean frame of ``candidates`` (``join_point``)."""
@@ -164,36 +164,34 @@ def join(first: bytes, second: bytes, shift: int, candidates: range) -> bytes:
         taken += end - start
     joined += second[b[k].offset :]
     sizes = [frame.size for frame in a[:j]] + [frame.size for frame in b[k:]]
-    end_padding = _delay_padding(second, b_info)[1]
-    return _with_info(bytes(joined), a_info, sizes, end_padding)
+    _fill_info(joined, a_info, sizes, _delay_padding(second, b_info)[1])
+    return joined
 
 
-def _delay_padding(data: bytes, info: Frame) -> tuple[int, int]:
+def _delay_padding(data: bytes | bytearray, info: Frame) -> tuple[int, int]:
     at = _tag_offset(data, info) + _TAG_DELAY_PADDING
     value = int.from_bytes(data[at : at + 3], "big")
     return value >> 12, value & 0xFFF
 
 
-def _with_info(data: bytes, info: Frame, sizes: list[int], end_padding: int) -> bytes:
-    """``data`` with its Info frame describing ``sizes`` (the audio frames after it) and
-    ``end_padding``, field for field as ffmpeg's MP3 muxer fills it in."""
+def _fill_info(data: bytearray, info: Frame, sizes: list[int], end_padding: int) -> None:
+    """Make ``data``'s Info frame (in place) describe ``sizes`` (the audio frames after it)
+    and ``end_padding``, field for field as ffmpeg's MP3 muxer fills it in."""
     tag = _tag_offset(data, info)
-    frame = bytearray(data[: info.size])
     total = len(data)
-    frame[tag + _TAG_FRAMES : tag + _TAG_FRAMES + 4] = len(sizes).to_bytes(4, "big")
-    frame[tag + _TAG_BYTES : tag + _TAG_BYTES + 4] = total.to_bytes(4, "big")
-    frame[tag + _TAG_TOC : tag + _TAG_TOC + _TOC_SIZE] = _seek_table(info.size, sizes)
+    data[tag + _TAG_FRAMES : tag + _TAG_FRAMES + 4] = len(sizes).to_bytes(4, "big")
+    data[tag + _TAG_BYTES : tag + _TAG_BYTES + 4] = total.to_bytes(4, "big")
+    data[tag + _TAG_TOC : tag + _TAG_TOC + _TOC_SIZE] = _seek_table(info.size, sizes)
     delay = _delay_padding(data, info)[0]
-    frame[tag + _TAG_DELAY_PADDING : tag + _TAG_DELAY_PADDING + 3] = (
+    data[tag + _TAG_DELAY_PADDING : tag + _TAG_DELAY_PADDING + 3] = (
         (delay << 12) | end_padding
     ).to_bytes(3, "big")
-    frame[tag + _TAG_AUDIO_SIZE : tag + _TAG_AUDIO_SIZE + 4] = total.to_bytes(4, "big")
-    audio_crc = _crc16()(data[info.size :])
-    frame[tag + _TAG_AUDIO_CRC : tag + _TAG_AUDIO_CRC + 2] = audio_crc.to_bytes(2, "big")
-    frame[tag + _TAG_CRC : tag + _TAG_CRC + 2] = b"\0\0"
-    tag_crc = _crc16()(bytes(frame[:_TAG_CRC_SPAN]))
-    frame[tag + _TAG_CRC : tag + _TAG_CRC + 2] = tag_crc.to_bytes(2, "big")
-    return bytes(frame) + data[info.size :]
+    data[tag + _TAG_AUDIO_SIZE : tag + _TAG_AUDIO_SIZE + 4] = total.to_bytes(4, "big")
+    audio_crc = _crc16()(memoryview(data)[info.size :])
+    data[tag + _TAG_AUDIO_CRC : tag + _TAG_AUDIO_CRC + 2] = audio_crc.to_bytes(2, "big")
+    data[tag + _TAG_CRC : tag + _TAG_CRC + 2] = b"\0\0"
+    tag_crc = _crc16()(bytes(data[:_TAG_CRC_SPAN]))
+    data[tag + _TAG_CRC : tag + _TAG_CRC + 2] = tag_crc.to_bytes(2, "big")
 
 
 def _seek_table(info_size: int, sizes: list[int]) -> bytes:
@@ -222,7 +220,9 @@ def rewrite_info(data: bytes) -> bytes:
     """``data`` with its Info frame filled in again from its own frames: the same bytes for
     a file ffmpeg wrote (the tests check the tag writing this way)."""
     info, *audio = parse_frames(data)
-    return _with_info(data, info, [frame.size for frame in audio], _delay_padding(data, info)[1])
+    filled = bytearray(data)
+    _fill_info(filled, info, [frame.size for frame in audio], _delay_padding(data, info)[1])
+    return bytes(filled)
 
 
 @lru_cache(maxsize=1)
