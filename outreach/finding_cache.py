@@ -25,6 +25,7 @@ release refused before anything was published adds nothing to the state folder.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -45,13 +46,15 @@ from outreach.errors import OutreachError, StoreBusy
 from outreach.files import SQLITE_COMPANIONS
 from outreach.finding import Finding
 from outreach.render_keys import media_names
-from outreach.shelf import Shelf, ShelvedFinding, Spooled, spool
+from outreach.shelf import Shelf, ShelvedFinding, spool
 from outreach.store import Migration, Schema, Store, has_state
 
 CACHE_FILE = Path("cache") / "findings.sqlite"
 """Where the cache lives, under the state folder."""
 SETTLE_NS = 2_000_000_000
 """A file changed less than this long before it was recorded may change again unseen."""
+ROWS_AT_ONCE = 64
+"""Rows read from SQLite per call (each holds a finding's pickled fields: a few KB)."""
 FORMAT = "3"
 """Bumped when what a row holds changes meaning."""
 
@@ -116,9 +119,11 @@ def _settled(stat: os.stat_result, now: int) -> bool:
     return now - max(stat.st_mtime_ns, stat.st_ctime_ns) > SETTLE_NS
 
 
+@functools.cache
 def _code_signature() -> str:
     """The pipeline's own code, by each module's size and modification time (an upgrade or an
-    edit of the code changes them)."""
+    edit of the code changes them). Taken once a process: the code a process runs is the code
+    it imported (a worker that outlives an upgrade still validates as the old code did)."""
     parts = []
     for folder, dirs, files in os.walk(_CODE):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -203,7 +208,14 @@ class FindingCache:
         except OSError:
             return None, None
         row = self._row(name)
-        signature = _signature(stat) if _settled(stat, self._started) else None
+        signature = _signature(stat)
+        if row is not None and row[0] == signature and self._media_unchanged(row[2]):
+            # Recorded with this very stat (taken once the file had settled): unchanged.
+            finding = self._placed(row[3], row[4], row[5])
+            if finding is not None:
+                return finding, None
+        if not _settled(stat, self._started):
+            signature = None
         digest = None
         if row is not None:
             recorded, recorded_digest, media, kept, data, fingerprint = row
@@ -233,10 +245,11 @@ class FindingCache:
             self._start()
             while self._next is not None and self._next[0] < name:
                 self._gone.add(self._next[0])
-                self._next = self._rows.fetchone()
+                self._advance()
             if self._next is None or self._next[0] != name:
                 return None
-            row, self._next = self._next, self._rows.fetchone()
+            row = self._next
+            self._advance()
             return row[1:]
         except (sqlite3.Error, StoreBusy) as exc:
             self._failed(exc)
@@ -249,7 +262,20 @@ class FindingCache:
                 "WHERE context = ? ORDER BY name",
                 (self.context,),
             )
-            self._next = self._rows.fetchone()
+            self._fetched: list[tuple] = []
+            self._at = 0
+            self._advance()
+
+    def _advance(self) -> None:
+        """The next row into ``_next`` (None after the last), fetched ``ROWS_AT_ONCE`` at a
+        time: one call into SQLite per few dozen findings, not one each."""
+        if self._at == len(self._fetched):
+            self._fetched, self._at = self._rows.fetchmany(ROWS_AT_ONCE), 0
+            if not self._fetched:
+                self._next = None
+                return
+        self._next = self._fetched[self._at]
+        self._at += 1
 
     def _placed(self, kept: bytes, data: bytes, fingerprint: bytes) -> ShelvedFinding | None:
         """The recorded finding on this run's shelf (None: the row cannot be read back)."""
@@ -258,11 +284,9 @@ class FindingCache:
             fields_set = self._field_sets.get(fields)
             if fields_set is None:
                 fields_set = self._field_sets[fields] = _unmasked(fields)
-            spooled = Spooled(
-                values, fields_set, bytes(data), bytes(fingerprint), episode, topics, split,
-                modified,
-            )  # fmt: skip
-            return self.shelf.place(spooled)
+            return self.shelf.place_values(
+                values, fields_set, data, fingerprint, episode, topics, split, modified
+            )
         except Exception:  # a damaged row can raise almost anything: read the file instead
             return None
 
@@ -334,7 +358,7 @@ class FindingCache:
         self._start()
         while self._next is not None:
             self._gone.add(self._next[0])
-            self._next = self._rows.fetchone()
+            self._advance()
         self._gone -= self._remembered
         self._connection.executemany(
             "DELETE FROM findings WHERE name = ?", [(name,) for name in self._gone]

@@ -44,6 +44,7 @@ RECENT = 64
 """Findings kept unpickled: an index page reads a few dozen, many times each."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """What the shelf counts each finding's last-modified time from, in microseconds."""
+MICROSECOND = timedelta(microseconds=1)
 
 
 class Shelf:
@@ -83,6 +84,9 @@ class Shelf:
         self._modified_zones = array("H")
         self._zone_list: list[tzinfo | None] = []
         self._zone_index: dict[object, int] = {}
+        self._last_zone: object = ...
+        """The zone object of the last date recorded, and its index (most dates share one)."""
+        self._last_zone_index = 0
         self._topic_lists: dict[tuple[str, ...], int] = {}
         self._lists: list[list[str]] = []
         self._lock = threading.Lock()
@@ -92,9 +96,26 @@ class Shelf:
         return self.place(spool(finding, path, self.media))
 
     def place(self, spooled: Spooled) -> ShelvedFinding:
-        """The finding ``spool`` made ``spooled`` of (now, or in an earlier run: the finding
-        cache keeps it), its pickled fields written to this shelf."""
-        data = spooled.data
+        """The finding ``spool`` made ``spooled`` of, its pickled fields written to this
+        shelf."""
+        return self.place_values(
+            spooled.kept, spooled.fields_set, spooled.data, spooled.fingerprint,
+            spooled.episode, spooled.topics, spooled.split, spooled.last_modified,
+        )  # fmt: skip
+
+    def place_values(
+        self,
+        kept: dict[str, Any],
+        given: frozenset[str],
+        data: bytes,
+        fingerprint: bytes | None,
+        episode: bool,
+        topics: list[str],
+        split: int,
+        last_modified: datetime,
+    ) -> ShelvedFinding:
+        """``place`` with a ``Spooled``'s values one by one (the finding cache keeps them
+        so: a release that changes nothing places every finding of the site from it)."""
         with self._lock:
             offset = self._end
             self._pending += data
@@ -104,18 +125,25 @@ class Shelf:
             number = len(self._offsets)
             self._offsets.append(offset)
             self._lengths.append(len(data))
-            self._splits.append(spooled.split)
-            self._fingerprints += spooled.fingerprint or bytes(32)
-            self._episodes.append(spooled.episode)
-            topics = tuple(spooled.topics)
-            if topics not in self._topic_lists:
-                self._topic_lists[topics] = len(self._lists)
-                self._lists.append(list(spooled.topics))
-            self._topics.append(self._topic_lists[topics])
-            self._keep_modified(spooled.last_modified)
+            self._splits.append(split)
+            self._fingerprints += fingerprint or bytes(32)
+            self._episodes.append(episode)
+            listed = tuple(topics)
+            index = self._topic_lists.get(listed)
+            if index is None:
+                index = self._topic_lists[listed] = len(self._lists)
+                self._lists.append(list(topics))
+            self._topics.append(index)
+            self._keep_modified(last_modified)
         # One shared set per distinct set of given fields (they repeat across findings).
-        fields_set = self._field_sets.setdefault(spooled.fields_set, set(spooled.fields_set))
-        kept = {name: self._shared_zone(value) for name, value in spooled.kept.items()}
+        fields_set = self._field_sets.get(given)
+        if fields_set is None:
+            fields_set = self._field_sets[given] = set(given)
+        shared = self._shared_zone
+        kept = {
+            name: value if value is None or type(value) is str else shared(value)
+            for name, value in kept.items()
+        }
         # Only the kept fields (not the defaults model_construct fills in) and the shelf's
         # reference, in one dict of five entries (184 bytes): no private-attribute dict of its
         # own (another 184 bytes a finding). Pydantic skips names with "_" when it iterates.
@@ -140,7 +168,11 @@ class Shelf:
     def _shared_zone(self, value: Any) -> Any:
         """A date with one shared fixed-offset zone object per offset and name (YAML makes a
         new one for every date it reads: about 120 bytes a finding)."""
-        if not isinstance(value, datetime) or type(value.tzinfo) is not timezone:
+        if (
+            not isinstance(value, datetime)
+            or value.tzinfo is UTC  # one object already
+            or type(value.tzinfo) is not timezone
+        ):
             return value
         key = (value.utcoffset(), value.tzname())
         zone = self._zones.setdefault(key, value.tzinfo)
@@ -165,16 +197,20 @@ class Shelf:
     def _keep_modified(self, value: datetime) -> None:
         """Record ``value`` for ``last_modified`` (the caller holds the lock)."""
         zone = value.tzinfo
-        # A fixed offset is known by its type, offset and name (parsers make a new zone
-        # object for every date); any other zone (a region's rules) by itself.
-        fixed = zone is not None and zone.utcoffset(None) is not None
-        key = (type(zone), value.utcoffset(), value.tzname()) if fixed else zone
-        index = self._zone_index.get(key)
-        if index is None:
-            index = self._zone_index[key] = len(self._zone_list)
-            self._zone_list.append(zone)
+        if zone is self._last_zone:  # most often the one before (UTC: one object)
+            index = self._last_zone_index
+        else:
+            # A fixed offset is known by its type, offset and name (parsers make a new zone
+            # object for every date); any other zone (a region's rules) by itself.
+            fixed = zone is not None and zone.utcoffset(None) is not None
+            key = (type(zone), value.utcoffset(), value.tzname()) if fixed else zone
+            index = self._zone_index.get(key)
+            if index is None:
+                index = self._zone_index[key] = len(self._zone_list)
+                self._zone_list.append(zone)
+            self._last_zone, self._last_zone_index = zone, index
         moment = value if zone is not None else value.replace(tzinfo=UTC)
-        self._modified.append((moment - EPOCH) // timedelta(microseconds=1))
+        self._modified.append((moment - EPOCH) // MICROSECOND)
         self._modified_zones.append(index)
 
     def field(self, number: int, name: str) -> Any:
