@@ -11,10 +11,14 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")  # fmt: skip
+"""English month names, whatever the machine's locale (``%B`` would follow it)."""
+
 
 def long_date(moment: datetime) -> str:
     """'3 March 2026', in the finding's own timezone."""
-    return f"{moment.day} {moment:%B %Y}"
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
 
 
 def json_ld(data: object) -> Markup:

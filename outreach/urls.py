@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from outreach.errors import RenderError
@@ -123,7 +124,13 @@ class SiteUrls:
 
     def href(self, path: str = "") -> str:
         """Root-relative link for a site path, honouring a base URL with a path prefix."""
-        return urlsplit(self.base_url).path + path.lstrip("/")
+        return self._root + path.lstrip("/")
+
+    @cached_property
+    def _root(self) -> str:
+        """The base URL's path (``/`` or a prefix such as ``/research/``): what every
+        ``href`` starts with (a page listing findings asks for a few links each)."""
+        return urlsplit(self.base_url).path
 
     def post(self, finding_id: str) -> str:
         return self.url(post_path(finding_id))
