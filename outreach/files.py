@@ -152,7 +152,7 @@ def _new_temporary(path: str | Path, mode: int) -> tuple[int, str]:
             continue
 
 
-def sync_filesystem(folder: Path) -> None:
+def sync_filesystem(folder: str | Path) -> None:
     """Flush every written file, name and folder of the filesystem holding ``folder`` to disk
     (Linux ``syncfs``; ``sync`` of every filesystem where there is no ``syncfs``)."""
     import ctypes  # only when a batch settles: a release that writes nothing never loads it
@@ -162,8 +162,9 @@ def sync_filesystem(folder: Path) -> None:
     if syncfs is None:
         os.sync()
         return
-    while not folder.is_dir() and folder != folder.parent:  # removed since: its filesystem
-        folder = folder.parent
+    folder = os.fspath(folder)
+    while not os.path.isdir(folder) and folder != os.path.dirname(folder):  # removed since:
+        folder = os.path.dirname(folder) or "."  # the filesystem it was on
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         if syncfs(descriptor) != 0:
@@ -181,7 +182,7 @@ class DeferredSync:
     pending filesystem once: one disk flush for a batch of files instead of one per file."""
 
     def __init__(self) -> None:
-        self._pending: dict[int, Path] = {}
+        self._pending: dict[int, str] = {}
         """Filesystem (st_dev) -> a folder on it with files written since the last settle."""
         self._lock = threading.Lock()
 
@@ -193,8 +194,7 @@ class DeferredSync:
         folder = os.path.dirname(path) or "."
         device = os.stat(folder).st_dev
         with self._lock:
-            if device not in self._pending:
-                self._pending[device] = Path(folder)
+            self._pending.setdefault(device, folder)  # text: no Path, no name interned
 
     def settle(self) -> None:
         """Every file written so far is on disk (raises OSError when the flush fails, and
