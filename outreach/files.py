@@ -25,11 +25,15 @@ import os
 import stat
 import threading
 from pathlib import Path
+from typing import TypeVar
 
 PRIVATE_FILE = 0o600
 PUBLIC_FILE = 0o644
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 """Files SQLite keeps next to a database; it gives them the database file's mode."""
+
+
+PathT = TypeVar("PathT", str, Path)
 
 
 def folder_mode(file_mode: int) -> int:
@@ -38,21 +42,24 @@ def folder_mode(file_mode: int) -> int:
     return file_mode | ((file_mode & 0o444) >> 2)
 
 
-def make_folders(path: Path, mode: int) -> Path:
+def make_folders(path: PathT, mode: int) -> PathT:
     """Create ``path`` and its missing parents with exactly ``mode`` (mkdir alone would let
-    the umask decide); folders that already exist are left as they are."""
-    missing: list[Path] = []
-    current = path
-    while not current.is_dir():
+    the umask decide); folders that already exist are left as they are. Worked out on the
+    path's text: a site build makes a folder per finding, and pathlib would intern each
+    folder's name for good (``StaticSite._file``)."""
+    missing: list[str] = []
+    current = os.fspath(path) or "."
+    while not os.path.isdir(current):
         missing.append(current)
-        if current.parent == current:
+        parent = os.path.dirname(current) or "."
+        if parent == current:
             break
-        current = current.parent
+        current = parent
     for folder in reversed(missing):
         try:
-            folder.mkdir(mode)
+            os.mkdir(folder, mode)
         except FileExistsError:  # another process made it first
-            if not folder.is_dir():
+            if not os.path.isdir(folder):
                 raise
             continue
         os.chmod(folder, mode)
@@ -96,18 +103,21 @@ def private_database(path: Path) -> Path:
     return path
 
 
-def atomic_write(path: Path, content: bytes, mode: int = PUBLIC_FILE, *, sync: bool = True) -> None:
+def atomic_write(
+    path: str | Path, content: bytes, mode: int = PUBLIC_FILE, *, sync: bool = True
+) -> None:
     """Replace ``path`` with ``content`` so no reader ever sees a partial file.
 
     The file gets exactly ``mode`` whatever the umask (public by default; PRIVATE_FILE for
     state and mail), and missing folders the matching folder mode (0755, or 0700).
     ``sync``: the bytes reach the disk before the name points at them; without it the caller
     makes the file durable later (``DeferredSync``). Plain descriptor calls, not ``tempfile``
-    and a file object: a site build writes every page through here."""
+    and a file object: a site build writes every page through here (``path`` as text, so
+    pathlib interns no name of it, as ``StaticSite._file`` says)."""
     try:
         descriptor, temp = _new_temporary(path, mode)
     except FileNotFoundError:  # the folder is not there yet
-        make_folders(path.parent, folder_mode(mode))
+        make_folders(os.path.dirname(path), folder_mode(mode))
         descriptor, temp = _new_temporary(path, mode)
     try:
         try:
@@ -129,11 +139,12 @@ def atomic_write(path: Path, content: bytes, mode: int = PUBLIC_FILE, *, sync: b
 _TEMPORARY_NUMBERS = itertools.count()
 
 
-def _new_temporary(path: Path, mode: int) -> tuple[int, str]:
+def _new_temporary(path: str | Path, mode: int) -> tuple[int, str]:
     """A new, empty file beside ``path``, named ``.{name}.{process}-{number}.tmp`` (what the
     site check skips as a write in progress); a name left by a killed run is passed over."""
+    folder, name = os.path.split(path)
     while True:
-        temp = f"{path.parent}/.{path.name}.{os.getpid()}-{next(_TEMPORARY_NUMBERS)}.tmp"
+        temp = f"{folder or '.'}/.{name}.{os.getpid()}-{next(_TEMPORARY_NUMBERS)}.tmp"
         try:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
             return os.open(temp, flags, mode & 0o600), temp
@@ -141,7 +152,7 @@ def _new_temporary(path: Path, mode: int) -> tuple[int, str]:
             continue
 
 
-def sync_filesystem(folder: Path) -> None:
+def sync_filesystem(folder: str | Path) -> None:
     """Flush every written file, name and folder of the filesystem holding ``folder`` to disk
     (Linux ``syncfs``; ``sync`` of every filesystem where there is no ``syncfs``)."""
     import ctypes  # only when a batch settles: a release that writes nothing never loads it
@@ -151,8 +162,9 @@ def sync_filesystem(folder: Path) -> None:
     if syncfs is None:
         os.sync()
         return
-    while not folder.is_dir() and folder != folder.parent:  # removed since: its filesystem
-        folder = folder.parent
+    folder = os.fspath(folder)
+    while not os.path.isdir(folder) and folder != os.path.dirname(folder):  # removed since:
+        folder = os.path.dirname(folder) or "."  # the filesystem it was on
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         if syncfs(descriptor) != 0:
@@ -170,18 +182,19 @@ class DeferredSync:
     pending filesystem once: one disk flush for a batch of files instead of one per file."""
 
     def __init__(self) -> None:
-        self._pending: dict[int, Path] = {}
+        self._pending: dict[int, str] = {}
         """Filesystem (st_dev) -> a folder on it with files written since the last settle."""
         self._lock = threading.Lock()
 
-    def write(self, path: Path, content: bytes, mode: int = PUBLIC_FILE) -> None:
+    def write(self, path: str | Path, content: bytes, mode: int = PUBLIC_FILE) -> None:
         if os.path.lexists(path):
             atomic_write(path, content, mode)
             return
         atomic_write(path, content, mode, sync=False)
-        device = os.stat(path.parent).st_dev
+        folder = os.path.dirname(path) or "."
+        device = os.stat(folder).st_dev
         with self._lock:
-            self._pending.setdefault(device, path.parent)
+            self._pending.setdefault(device, folder)  # text: no Path, no name interned
 
     def settle(self) -> None:
         """Every file written so far is on disk (raises OSError when the flush fails, and

@@ -660,7 +660,7 @@ def split_front_matter(text: str) -> tuple[str, str] | None:
 
 
 def read_front_matter(
-    path: Path,
+    path: str | Path,
     file: str,
     invalid: Callable[[list[FindingProblem]], Exception],
     *,
@@ -671,11 +671,12 @@ def read_front_matter(
     """A publication file's YAML front matter (a mapping) and its Markdown, for every kind
     (findings, reports, events): each problem raised as ``invalid([problem])`` naming the file,
     the place and the fix. ``too_large`` finishes "is N bytes; <too_large>"."""
-    size = path.stat().st_size
+    size = os.stat(path).st_size
     if size > max_bytes:
         raise invalid([FindingProblem(file, "file", f"is {size:,} bytes; {too_large}")])
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as opened:
+            text = opened.read()
     except UnicodeDecodeError as exc:
         raise invalid(
             [FindingProblem(file, "file", f"is not UTF-8 text ({exc.reason}); save it as UTF-8")]
@@ -716,8 +717,10 @@ def read_front_matter(
     return data, body
 
 
-def read_finding(path: Path, media_dir: Path | None, shown_as: str | None = None) -> Finding:
-    """Read and validate one finding file; raise FindingsInvalid with all its problems."""
+def read_finding(path: str | Path, media_dir: Path | None, shown_as: str | None = None) -> Finding:
+    """Read and validate one finding file; raise FindingsInvalid with all its problems.
+    ``path`` may be text: a release reads every finding, and a Path would intern each file's
+    name in the interpreter's table of interned strings, which never shrinks."""
     file = shown_as or str(path)
     data, body = read_front_matter(
         path,
@@ -814,7 +817,7 @@ def read_findings(
         shown = name if base == "." else shown_within + name
         cached, seen = cache.lookup(shown, file) if cache is not None else (None, None)
         try:
-            finding = cached or read_finding(Path(file), media_dir, shown_as=shown)
+            finding = cached or read_finding(file, media_dir, shown_as=shown)
         except FindingsInvalid as exc:
             draft_id = declared_draft(Path(file))
             if draft_id is None:

@@ -22,6 +22,7 @@ from outreach.actions import ActionContext, HookContext
 from outreach.ahead import working_ahead
 from outreach.channels import get_channel
 from outreach.config import Settings
+from outreach.heap import BatchTrimmer
 from outreach.kinds import FINDING, Kind, get_kind, known_kinds
 from outreach.ledger import Ledger
 from outreach.receipt_log import ReceiptLog
@@ -135,6 +136,7 @@ def _run_release(request: ReleaseRequest, runner: Runner | None) -> ReleaseRepor
     # render keys are remembered once it is out: a release stopped midway resumes there.
     receipts = ReceiptLog()  # on disk as they come: memory does not grow with the site
     platforms: list[str] | None = None
+    trimmer = BatchTrimmer()  # freed pages of published batches go back to the system
 
     def publish(plans: list[ChannelPlan], site_wide: bool) -> None:
         nonlocal platforms
@@ -146,6 +148,7 @@ def _run_release(request: ReleaseRequest, runner: Runner | None) -> ReleaseRepor
             )
         if ledger is not None and not request.dry_run:
             remember_renders(ledger, plans)
+        trimmer.batch_done()
 
     # The ledger is held open meanwhile: SQLite syncs a WAL file into the database whenever
     # its last connection closes, and each batch opens and closes it a few times.

@@ -365,9 +365,10 @@ class ShelvedFinding(Finding):
 
     def _read_body(self) -> str:
         shelf, place = self._shelf, self._place
-        path, digest = Path(shelf.field(place, PATH)), shelf.field(place, DIGEST)
-        try:
-            parts = split_front_matter(path.read_text(encoding="utf-8"))
+        path, digest = shelf.field(place, PATH), shelf.field(place, DIGEST)
+        try:  # opened by its name: a Path would intern the file's name (files.atomic_write)
+            with open(path, encoding="utf-8") as file:
+                parts = split_front_matter(file.read())
         except (OSError, UnicodeDecodeError):
             parts = None
         body = parts[1].strip() if parts is not None else None

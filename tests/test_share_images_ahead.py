@@ -5,15 +5,18 @@ workers cannot start."""
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 from PIL import Image
 
@@ -144,24 +147,61 @@ def test_a_small_release_starts_no_workers(settings: Settings, submitted: list) 
         workers.close()
 
 
+RUN_APART_SPY = (
+    "from outreach import ahead\n"
+    "apart = []\n"
+    "run_apart = ahead.Ahead.run_apart\n"
+    "def recording(self, function, args):\n"
+    "    result = run_apart(self, function, args)\n"
+    "    if result is not ahead.MISSING:\n"
+    "        apart.append(function.__name__)\n"
+    "    return result\n"
+    "ahead.Ahead.run_apart = recording\n"
+)
+"""Patches a new process so that ``apart`` lists the calls a worker ran (``run_apart``)."""
+FRESH_PROCESS_NOW = datetime(2031, 1, 1, tzinfo=UTC)
+"""The date ``blog_release_in_fresh_process`` releases at."""
+
+
 def test_the_site_card_drawn_in_a_worker_is_the_bytes_drawn_in_process(
     settings: Settings,
 ) -> None:
     printed = blog_release_in_fresh_process(
-        settings,
-        before="from outreach import ahead\n"
-        "apart = []\n"
-        "close = ahead.Ahead.close\n"
-        "def counting(self):\n"
-        "    apart.append(self.apart)\n"
-        "    close(self)\n"
-        "ahead.Ahead.close = counting\n",
-        after="print(apart)\n",
+        settings, before=RUN_APART_SPY, after="print(apart.count('_draw_site_card'))\n"
     )
-    assert printed == "[1]", "the card came from a worker"
+    assert printed == "1", "the card came from a worker"
     card = (settings.paths.public / SITE_CARD_PATH).read_bytes()
     assert card == _draw_site_card(settings.site.title, settings.site.tagline, "")
     assert Image.open(io.BytesIO(card)).size == (1200, 630)
+
+
+def test_the_feed_made_in_a_worker_is_the_feed_made_in_process(settings: Settings) -> None:
+    """The Atom feed's XML is made by feedgen in a worker (its lxml stays out of the release's
+    process, which would hold it to its end) and is the same feed the release's own process
+    makes when it cannot fork a worker (another thread alive)."""
+    printed = blog_release_in_fresh_process(
+        settings,
+        before=RUN_APART_SPY,
+        after="print(apart.count('atom_feed_xml'),\n"
+        "      [m for m in ('lxml.etree', 'feedgen.feed') if m in sys.modules])\n",
+    )
+    assert printed == "1 []", "the feed was made in a worker, with no lxml in the release"
+    feed = settings.paths.public / "feed.atom"
+    made_apart = feed.read_bytes()
+    for folder in (settings.paths.public, settings.paths.state):
+        shutil.rmtree(folder)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        release(settings, None, ["blog"], FRESH_PROCESS_NOW)
+    finally:
+        stop.set()
+        other.join()
+    assert feed.read_bytes() == made_apart
+    parsed = feedparser.parse(made_apart)
+    assert not parsed.bozo and len(parsed.entries) >= 2
+    assert all(entry.content[0].value for entry in parsed.entries)
 
 
 def test_with_other_threads_alive_the_release_draws_the_site_card_itself(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from outreach import media_files
+from outreach import ahead, media_files
 from outreach.channels.base import CARRY, BaseChannel, Deliverable, RenderError, Site, SitePage
 from outreach.config import Settings
 from outreach.finding import Finding
@@ -372,37 +372,99 @@ class BlogChannel(BaseChannel):
         ]
 
     def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:
-        # Imported when the feed is rendered: feedgen and lxml take 5 MB, which a release
-        # holds from then on, and the feed is the last page it renders.
-        from feedgen.feed import FeedGenerator
-
+        """The Atom feed of ``findings``: what it says is gathered here (bodies rendered or
+        carried, as for the posts), the XML is made by ``atom_feed_xml``, in a worker process
+        when the release may start one (``ahead.run_apart``), as the site card is: feedgen
+        and lxml take 4-5 MB, which a release that loaded them would hold to its end (its
+        peak). The same bytes either way."""
         settings = site.settings.site
-        feed = FeedGenerator()
-        feed.id(site.url(FEED_PATH))
-        feed.title(settings.title)
-        feed.subtitle(settings.tagline)
-        feed.link(href=site.url(FEED_PATH), rel="self", type="application/atom+xml")
-        feed.link(href=site.url(), rel="alternate", type="text/html")
-        feed.language(settings.language)
-        feed.author({"name": settings.organisation})
-        feed.generator("outreach")
-        newest = max((finding.last_modified for finding in findings), default=EMPTY_FEED_DATE)
-        feed.updated(newest)
-        for finding in findings:
-            entry = feed.add_entry(order="append")
-            entry.id(entry_id(finding))
-            entry.title(finding.title)
-            entry.link(href=site.url(post_path(finding.id)), rel="alternate", type="text/html")
-            entry.published(finding.published)
-            entry.updated(finding.last_modified)
-            entry.author({"name": finding.author or settings.author})
-            entry.summary(finding.summary)
-            entry.content(self._feed_body(finding, site), type="html")
-            for slug in finding.topics:
-                entry.category(
-                    term=slug, label=TOPICS_BY_SLUG[slug].name, scheme=site.url("topics/")
-                )
-        return feed.atom_str(pretty=True)
+        head = FeedHead(
+            feed_url=site.url(FEED_PATH),
+            site_url=site.url(),
+            topics_url=site.url("topics/"),
+            title=settings.title,
+            tagline=settings.tagline,
+            language=settings.language,
+            organisation=settings.organisation,
+            updated=max((f.last_modified for f in findings), default=EMPTY_FEED_DATE),
+        )
+        entries = tuple(
+            FeedEntry(
+                id=entry_id(finding),
+                title=finding.title,
+                url=site.url(post_path(finding.id)),
+                published=finding.published,
+                updated=finding.last_modified,
+                author=finding.author or settings.author,
+                summary=finding.summary,
+                content=self._feed_body(finding, site),
+                topics=tuple((slug, TOPICS_BY_SLUG[slug].name) for slug in finding.topics),
+            )
+            for finding in findings
+        )
+        made = ahead.run_apart(atom_feed_xml, (head, entries))
+        return atom_feed_xml(head, entries) if made is ahead.MISSING else made
+
+
+@dataclass(frozen=True)
+class FeedHead:
+    """The feed's own fields: plain values, so a worker process can be handed them."""
+
+    feed_url: str
+    site_url: str
+    topics_url: str
+    title: str
+    tagline: str
+    language: str
+    organisation: str
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One finding's entry in the feed, as plain values (``content``: the body's HTML)."""
+
+    id: str
+    title: str
+    url: str
+    published: datetime
+    updated: datetime
+    author: str
+    summary: str
+    content: str
+    topics: tuple[tuple[str, str], ...]
+    """(slug, name) of each of the finding's topics."""
+
+
+def atom_feed_xml(head: FeedHead, entries: Sequence[FeedEntry]) -> bytes:
+    """The Atom XML, made by feedgen; pure (it reads nothing but its arguments), so a worker
+    process makes the same bytes."""
+    # Imported here, in the worker when there is one: feedgen and lxml take 4-5 MB.
+    from feedgen.feed import FeedGenerator
+
+    feed = FeedGenerator()
+    feed.id(head.feed_url)
+    feed.title(head.title)
+    feed.subtitle(head.tagline)
+    feed.link(href=head.feed_url, rel="self", type="application/atom+xml")
+    feed.link(href=head.site_url, rel="alternate", type="text/html")
+    feed.language(head.language)
+    feed.author({"name": head.organisation})
+    feed.generator("outreach")
+    feed.updated(head.updated)
+    for item in entries:
+        entry = feed.add_entry(order="append")
+        entry.id(item.id)
+        entry.title(item.title)
+        entry.link(href=item.url, rel="alternate", type="text/html")
+        entry.published(item.published)
+        entry.updated(item.updated)
+        entry.author({"name": item.author})
+        entry.summary(item.summary)
+        entry.content(item.content, type="html")
+        for slug, name in item.topics:
+            entry.category(term=slug, label=name, scheme=head.topics_url)
+    return feed.atom_str(pretty=True)
 
 
 CHANNEL = BlogChannel()
