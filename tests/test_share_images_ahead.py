@@ -176,12 +176,12 @@ def test_the_site_card_drawn_in_a_worker_is_the_bytes_drawn_in_process(
 
 
 def test_the_feed_made_in_a_worker_is_the_feed_made_in_process(settings: Settings) -> None:
-    """The Atom feed's XML is made by feedgen in a worker (its lxml stays out of the release's
-    process, which would hold it to its end) and is the same feed the release's own process
-    makes when it cannot fork a worker (another thread alive)."""
+    """The Atom feed's XML of a release of many posts is made by feedgen in a worker (its lxml
+    stays out of the release's process, which would hold it to its end) and is the same feed
+    the release's own process makes when it cannot fork a worker (another thread alive)."""
     printed = blog_release_in_fresh_process(
         settings,
-        before=RUN_APART_SPY,
+        before=RUN_APART_SPY + "import outreach.channels.blog as blog\nblog.FEED_APART_FROM = 1\n",
         after="print(apart.count('atom_feed_xml'),\n"
         "      [m for m in ('lxml.etree', 'feedgen.feed') if m in sys.modules])\n",
     )
@@ -202,6 +202,18 @@ def test_the_feed_made_in_a_worker_is_the_feed_made_in_process(settings: Setting
     parsed = feedparser.parse(made_apart)
     assert not parsed.bozo and len(parsed.entries) >= 2
     assert all(entry.content[0].value for entry in parsed.entries)
+
+
+def test_a_release_of_a_few_posts_makes_its_feed_in_process(settings: Settings) -> None:
+    """A release that renders a few posts (an edit) starts no worker for its feed: the fork
+    and feedgen's import would cost it more than it saves (its peak is low)."""
+    printed = blog_release_in_fresh_process(
+        settings,
+        before=RUN_APART_SPY,
+        after="print(apart.count('atom_feed_xml'), 'feedgen.feed' in sys.modules)\n",
+    )
+    assert printed == "0 True"
+    assert feedparser.parse((settings.paths.public / "feed.atom").read_bytes()).entries
 
 
 def test_with_other_threads_alive_the_release_draws_the_site_card_itself(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from outreach.finding import Finding
 from outreach.markdown import render_markdown, scrollable_tables
 from outreach.notices import retraction_page
 from outreach.reports import is_report
+from outreach.request import BATCH_SIZE
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
@@ -48,6 +50,12 @@ pages and sitemap list every finding."""
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 FEED_IDS, FEED_BODY = "blog:feed-ids", "blog:feed-body:"
 """``site.memo`` keys: the feed's finding ids, and a body's HTML kept for its feed entry."""
+POSTS_RENDERED = "blog:posts-rendered"
+"""``site.memo`` key: how many posts this release rendered (see ``FEED_APART_FROM``)."""
+FEED_APART_FROM = BATCH_SIZE
+"""Posts a release renders from which the feed's XML is made in a worker process. A worker
+costs a fork and feedgen's import (40-100 ms) at every release; it lowers the peak of a
+release that renders many posts (a full build), not that of an edit of one or two."""
 
 
 def index_page_path(number: int) -> str:
@@ -168,6 +176,7 @@ class BlogChannel(BaseChannel):
         """The body's HTML, kept until the feed is rendered when the feed carries it: the
         feed's entries are then not rendered again (at most FEED_ENTRIES bodies kept)."""
         html = render_markdown(finding.body)
+        site.memo[POSTS_RENDERED] = site.memo.get(POSTS_RENDERED, 0) + 1
         in_feed = site.memo.get(FEED_IDS)
         if in_feed is None:
             in_feed = site.memo[FEED_IDS] = frozenset(f.id for f in site.listed[:FEED_ENTRIES])
@@ -374,9 +383,9 @@ class BlogChannel(BaseChannel):
     def _atom_feed(self, findings: Sequence[Finding], site: Site) -> bytes:
         """The Atom feed of ``findings``: what it says is gathered here (bodies rendered or
         carried, as for the posts), the XML is made by ``atom_feed_xml``, in a worker process
-        when the release may start one (``ahead.run_apart``), as the site card is: feedgen
-        and lxml take 4-5 MB, which a release that loaded them would hold to its end (its
-        peak). The same bytes either way."""
+        when the release rendered many posts and may start one (``ahead.run_apart``), as the
+        site card is: feedgen and lxml take 4-5 MB, which a release that loaded them would
+        hold to its end (its peak). The same bytes either way."""
         settings = site.settings.site
         head = FeedHead(
             feed_url=site.url(FEED_PATH),
@@ -402,7 +411,12 @@ class BlogChannel(BaseChannel):
             )
             for finding in findings
         )
-        made = ahead.run_apart(atom_feed_xml, (head, entries))
+        made = ahead.MISSING
+        # Apart only where it lowers the peak: a release of many posts whose process has not
+        # loaded feedgen (a long-lived process that has keeps it, apart or not).
+        many = site.memo.get(POSTS_RENDERED, 0) >= FEED_APART_FROM
+        if many and "feedgen.feed" not in sys.modules:
+            made = ahead.run_apart(atom_feed_xml, (head, entries))
         return atom_feed_xml(head, entries) if made is ahead.MISSING else made
 
 
