@@ -22,7 +22,7 @@ from outreach.actions import ActionContext, HookContext
 from outreach.ahead import working_ahead
 from outreach.channels import get_channel
 from outreach.config import Settings
-from outreach.heap import BatchTrimmer
+from outreach.heap import BatchTrimmer, keep_large_blocks_apart
 from outreach.kinds import FINDING, Kind, get_kind, known_kinds
 from outreach.ledger import Ledger
 from outreach.receipt_log import ReceiptLog
@@ -137,6 +137,7 @@ def _run_release(request: ReleaseRequest, runner: Runner | None) -> ReleaseRepor
     receipts = ReceiptLog()  # on disk as they come: memory does not grow with the site
     platforms: list[str] | None = None
     trimmer = BatchTrimmer()  # freed pages of published batches go back to the system
+    keep_large_blocks_apart()  # and large pages' buffers, whole
 
     def publish(plans: list[ChannelPlan], site_wide: bool) -> None:
         nonlocal platforms
