@@ -19,7 +19,6 @@ from outreach.finding import Finding
 from outreach.markdown import render_markdown, scrollable_tables
 from outreach.notices import retraction_page
 from outreach.reports import is_report
-from outreach.request import BATCH_SIZE
 from outreach.share_image import HEIGHT as SHARE_HEIGHT
 from outreach.share_image import SITE_CARD_PATH, draw_site_card, share_card, share_image_for
 from outreach.share_image import WIDTH as SHARE_WIDTH
@@ -52,10 +51,11 @@ FEED_IDS, FEED_BODY = "blog:feed-ids", "blog:feed-body:"
 """``site.memo`` keys: the feed's finding ids, and a body's HTML kept for its feed entry."""
 POSTS_RENDERED = "blog:posts-rendered"
 """``site.memo`` key: how many posts this release rendered (see ``FEED_APART_FROM``)."""
-FEED_APART_FROM = BATCH_SIZE
+FEED_APART_FROM = 500
 """Posts a release renders from which the feed's XML is made in a worker process. A worker
-costs a fork and feedgen's import (40-100 ms) at every release; it lowers the peak of a
-release that renders many posts (a full build), not that of an edit of one or two."""
+costs a fork and feedgen's import (40-100 ms) at every release: a few percent of a release
+of this many posts, whose peak it lowers by 4 MB (lxml); more than that of a smaller one
+(an edit, a release of a few dozen findings), which makes its feed in-process."""
 
 
 def index_page_path(number: int) -> str:
