@@ -883,9 +883,11 @@ def run_child(*args: str, echo: bool = False) -> dict:
     """``python -m bench.scale *args`` in a fresh process: the JSON of its last line (the
     lines before it printed here with ``echo``)."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.scale", *args],
-        capture_output=True, text=True, check=True, cwd=REPO,
-    )  # fmt: skip
+        [sys.executable, "-m", "bench.scale", *args], capture_output=True, text=True, cwd=REPO
+    )
+    if out.returncode != 0:  # a check failed in the child: show what it said, then stop
+        print(out.stdout, out.stderr, sep="\n", file=sys.stderr)
+        out.check_returncode()
     lines = out.stdout.strip().splitlines()
     if echo:
         print("\n".join(lines[:-1]), flush=True)

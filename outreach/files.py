@@ -163,8 +163,8 @@ def sync_filesystem(folder: str | Path) -> None:
         os.sync()
         return
     folder = os.fspath(folder)
-    while not os.path.isdir(folder) and folder != os.path.dirname(folder):  # removed since:
-        folder = os.path.dirname(folder) or "."  # the filesystem it was on
+    while not os.path.isdir(folder) and folder != (os.path.dirname(folder) or "."):
+        folder = os.path.dirname(folder) or "."  # removed since: the filesystem it was on
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         if syncfs(descriptor) != 0:

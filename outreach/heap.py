@@ -4,9 +4,9 @@ A batch renders pages of 10-100 KB each; Python frees them once the batch is pub
 glibc's allocator keeps the freed space in its heap, and the few allocations that outlive a
 batch (a database page, a render key) sit between the freed ones, so the heap only grows:
 about 2 MB more at the end of a 10,000-finding build than at 1,000. ``malloc_trim`` gives the
-free pages back (0.3 ms a call here, so once every few batches); pages of a megabyte or more
-(a topic page at 10,000 findings) get mappings of their own, handed back whole when freed.
-Where the C library is not glibc, nothing is done.
+free pages back (0.3 ms a call here, so once every few batches, and after every part of the
+site pages: a topic page of a 10,000-finding site is 1.5 MB, freed once published). Where the
+C library is not glibc, nothing is done.
 """
 
 from __future__ import annotations
@@ -41,36 +41,6 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return _trim
 
 
-def glibc_allocator() -> bool:
-    """Whether the C library's allocator takes glibc's settings (``mallopt``)."""
-    return _libc_function("mallopt") is not None
-
-
-MMAP_THRESHOLD = 256 * 1024
-"""Blocks from this size up get mappings of their own (glibc's ``M_MMAP_THRESHOLD``)."""
-_M_MMAP_THRESHOLD = -3
-"""``mallopt``'s parameter number for it (glibc's malloc.h)."""
-_fixed = False
-
-
-def keep_large_blocks_apart() -> None:
-    """Give every block of ``MMAP_THRESHOLD`` or more a mapping of its own, for good (once a
-    process; a no-op without glibc).
-
-    glibc starts there too, but raises the threshold to the size of each mapped block freed:
-    after a few pages of a megabyte or more (a topic page at 10,000 findings), the next ones
-    come from the heap, where a freed page stays in the process and a buffer grown piece by
-    piece is copied to a larger place. Kept at a fixed size, such a buffer grows in place
-    (``mremap``) and is handed back whole when freed: 1 MB off a 10,000-finding build's peak."""
-    global _fixed
-    if _fixed:
-        return
-    _fixed = True
-    mallopt = _libc_function("mallopt")
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
 def give_back_freed_memory() -> None:
     """Return the allocator's free pages to the system (a no-op without glibc)."""
     trim = _malloc_trim()
@@ -85,7 +55,10 @@ class BatchTrimmer:
         self.every = max(1, every)
         self.batches = 0
 
-    def batch_done(self) -> None:
+    def batch_done(self, large: bool = False) -> None:
+        """A batch was published; ``large``: its files were large ones (site pages, which
+        grow with the site: a topic page of 10,000 findings is 1.5 MB), trimmed after at
+        once, before the next such page is rendered beside the freed one."""
         self.batches += 1
-        if self.batches % self.every == 0:
+        if large or self.batches % self.every == 0:
             give_back_freed_memory()

@@ -22,7 +22,7 @@ from outreach.actions import ActionContext, HookContext
 from outreach.ahead import working_ahead
 from outreach.channels import get_channel
 from outreach.config import Settings
-from outreach.heap import BatchTrimmer, keep_large_blocks_apart
+from outreach.heap import BatchTrimmer
 from outreach.kinds import FINDING, Kind, get_kind, known_kinds
 from outreach.ledger import Ledger
 from outreach.receipt_log import ReceiptLog
@@ -137,7 +137,6 @@ def _run_release(request: ReleaseRequest, runner: Runner | None) -> ReleaseRepor
     receipts = ReceiptLog()  # on disk as they come: memory does not grow with the site
     platforms: list[str] | None = None
     trimmer = BatchTrimmer()  # freed pages of published batches go back to the system
-    keep_large_blocks_apart()  # and large pages' buffers, whole
 
     def publish(plans: list[ChannelPlan], site_wide: bool) -> None:
         nonlocal platforms
@@ -149,7 +148,7 @@ def _run_release(request: ReleaseRequest, runner: Runner | None) -> ReleaseRepor
             )
         if ledger is not None and not request.dry_run:
             remember_renders(ledger, plans)
-        trimmer.batch_done()
+        trimmer.batch_done(large=site_wide)
 
     # The ledger is held open meanwhile: SQLite syncs a WAL file into the database whenever
     # its last connection closes, and each batch opens and closes it a few times.

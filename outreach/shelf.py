@@ -115,7 +115,23 @@ class Shelf:
         last_modified: datetime,
     ) -> ShelvedFinding:
         """``place`` with a ``Spooled``'s values one by one (the finding cache keeps them
-        so: a release that changes nothing places every finding of the site from it)."""
+        so: a release that changes nothing places every finding of the site from it).
+
+        Every value is checked before the shelf changes (TypeError: a value of another kind,
+        as a damaged cache row may hold): a finding half placed would shift every later one's
+        topics, dates and fingerprint onto its neighbour's."""
+        fingerprint = fingerprint or bytes(32)
+        if not (
+            type(data) is bytes
+            and type(fingerprint) is bytes
+            and len(fingerprint) == 32
+            and type(split) is int
+            and 0 <= split <= len(data)
+            and isinstance(last_modified, datetime)
+            and isinstance(kept, dict)
+            and isinstance(topics, list | tuple)
+        ):
+            raise TypeError("not the values of a shelved finding")
         with self._lock:
             offset = self._end
             self._pending += data
@@ -126,8 +142,8 @@ class Shelf:
             self._offsets.append(offset)
             self._lengths.append(len(data))
             self._splits.append(split)
-            self._fingerprints += fingerprint or bytes(32)
-            self._episodes.append(episode)
+            self._fingerprints += fingerprint
+            self._episodes.append(bool(episode))
             listed = tuple(topics)
             index = self._topic_lists.get(listed)
             if index is None:

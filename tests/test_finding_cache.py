@@ -176,6 +176,32 @@ def test_a_damaged_cache_is_ignored_and_made_again(
     assert reads == Counter({f"{FINDING}.md": 1})
 
 
+def _shelved_view(settings: Settings) -> dict[str, tuple]:
+    """What a release reads of each shelved finding besides its fields: topics, dates, episode
+    flag and content fingerprint (kept in the shelf's arrays, by the finding's place)."""
+    return {
+        i: (f.model_dump(), f.topics, f.last_modified, f.has_episode, f.known_fingerprint)
+        for i, f in load_release_catalog(settings).items()
+    }
+
+
+def test_a_damaged_row_leaves_every_other_finding_its_own_topics_and_dates(
+    settings: Settings, settled: None, reads: Counter
+) -> None:
+    """A row whose values are of the wrong kind (SQLite takes text in a blob column) is read
+    from its file, and the findings shelved after it keep their own topics, dates and
+    fingerprints: none is shifted onto its neighbour's."""
+    expected = _shelved_view(settings)
+    path = cache_file(settings)
+    with sqlite3.connect(path) as connection:
+        first = connection.execute("SELECT MIN(name) FROM findings").fetchone()[0]
+        connection.execute("UPDATE findings SET fingerprint = 'not bytes' WHERE name = ?", (first,))
+    connection.close()
+    reads.clear()
+    assert _shelved_view(settings) == expected
+    assert reads == Counter({Path(first).name: 1})
+
+
 def test_a_removed_finding_leaves_the_cache(settings: Settings, settled: None) -> None:
     load_catalog(settings)
     (settings.paths.findings / f"{FINDING}.md").unlink()
