@@ -63,9 +63,15 @@ def test_a_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
 
 def test_paths_outside_the_site_are_refused(tmp_path: Path) -> None:
     site = StaticSite(tmp_path / "public", "https://example.org/")
-    for bad in ("../escape.html", "/etc/passwd", "blog/../../x"):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    for bad in ("../escape.html", "/etc/passwd", "blog/../../x", "", "./"):
         with pytest.raises(UnsafePath):
             site.target(bad)
+        # Publishing names its files as text, not through ``target``: the same refusal.
+        with pytest.raises(UnsafePath):
+            site.publish(Batch("blog", "x", [Deliverable(bad, b"<p>x</p>", "x")]), ledger, WHEN)
+    assert not (tmp_path / "escape.html").exists() and not (tmp_path / "x").exists()
+    assert ledger.items("x", "blog", "static") == {}
 
 
 def test_second_publish_changes_nothing_and_stale_files_go(tmp_path: Path) -> None:
