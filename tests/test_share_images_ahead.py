@@ -175,6 +175,19 @@ def test_the_site_card_drawn_in_a_worker_is_the_bytes_drawn_in_process(
     assert Image.open(io.BytesIO(card)).size == (1200, 630)
 
 
+def _release_with_another_thread_alive(settings: Settings, now: datetime) -> None:
+    """A blog release while a second thread waits (a Prefect worker's, a test server's): the
+    release may not fork workers then."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        release(settings, None, ["blog"], now)
+    finally:
+        stop.set()
+        other.join()
+
+
 def test_the_feed_made_in_a_worker_is_the_feed_made_in_process(settings: Settings) -> None:
     """The Atom feed's XML of a release of many posts is made by feedgen in a worker (its lxml
     stays out of the release's process, which would hold it to its end) and is the same feed
@@ -190,14 +203,7 @@ def test_the_feed_made_in_a_worker_is_the_feed_made_in_process(settings: Setting
     made_apart = feed.read_bytes()
     for folder in (settings.paths.public, settings.paths.state):
         shutil.rmtree(folder)
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        release(settings, None, ["blog"], FRESH_PROCESS_NOW)
-    finally:
-        stop.set()
-        other.join()
+    _release_with_another_thread_alive(settings, FRESH_PROCESS_NOW)
     assert feed.read_bytes() == made_apart
     parsed = feedparser.parse(made_apart)
     assert not parsed.bozo and len(parsed.entries) >= 2
@@ -222,14 +228,7 @@ def test_with_other_threads_alive_the_release_draws_the_site_card_itself(
     """No worker is started for one image from a forkserver (a second's start)."""
     draw_site_card.cache_clear()
     apart = _counted_at_close(monkeypatch, "apart")
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        release(settings, None, ["blog"], NOW)
-    finally:
-        stop.set()
-        other.join()
+    _release_with_another_thread_alive(settings, NOW)
     card = (settings.paths.public / SITE_CARD_PATH).read_bytes()
     assert apart == [0]
     assert card == _draw_site_card(settings.site.title, settings.site.tagline, "")
